@@ -1,0 +1,69 @@
+/**
+ * Every error this library raises on purpose is an {@link E2EEError} with a stable
+ * {@link ErrorCode}. Codes are part of the public contract: match on `err.code`, never on the
+ * message, which is written for people and may be reworded.
+ *
+ * @module
+ */
+
+/**
+ * The stable error codes, each with what it means. Exported so that applications can build
+ * their own tables (translations, exit codes, HTTP statuses) from one list.
+ */
+export const ERROR_CODES = {
+  // chunked layer (Cobblestone-256)
+  INVALID_KEY_SIZE: 'A key is not 32 bytes long.',
+  COMMITMENT_MISMATCH:
+    'The key commitment does not match: wrong key, wrong context, or a modified salt or commitment.',
+  TRUNCATED: 'The ciphertext ends early: a header, chunk, tag or the short final chunk is missing.',
+  TRAILING_DATA: 'There are bytes after the short final chunk.',
+  CHUNK_AUTH: 'A chunk failed authentication: it was modified, reordered or duplicated.',
+  MESSAGE_TOO_LARGE: 'The message exceeds the 2^38-chunk limit of the chunked format.',
+  // key codes and password derivation
+  KEY_FORMAT: 'A 64-digit backup key code is malformed.',
+  KDF_PARAMS: 'Argon2id parameters are outside the allowed bounds, or the salt is too short.',
+  // container and backup API
+  WRONG_KEY: 'The backup key does not open this backup.',
+  WRONG_PASSWORD: 'The password does not open this backup.',
+  NO_MATCHING_SLOT: 'The backup has no key slot for the credential that was given.',
+  UNSUPPORTED_VERSION: 'The backup was written by a format version this library does not read.',
+  MALFORMED_HEADER: 'The backup header is malformed.',
+  MALFORMED_PAYLOAD: 'The decrypted payload framing (metadata, blocks) is malformed.',
+  BAD_PADDING: 'The padding is not all zero or has the wrong length.',
+  OUTPUT_LIMIT: 'The decrypted output would exceed the configured maximum size.',
+  INVALID_ARGUMENT: 'An argument has the wrong type or value.',
+  ABORTED: 'The operation was aborted by the caller.',
+  IO: 'Reading or writing a file failed.',
+} as const;
+
+/** A stable error code; see {@link ERROR_CODES} for the meaning of each. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * The single error class of the library.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await decryptChunked(key, ciphertext);
+ * } catch (err) {
+ *   if (err instanceof E2EEError && err.code === 'COMMITMENT_MISMATCH') console.error('wrong key');
+ *   else throw err;
+ * }
+ * ```
+ */
+export class E2EEError extends Error {
+  /** The stable code; see {@link ERROR_CODES}. */
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'E2EEError';
+    this.code = code;
+  }
+}
+
+/** True when `err` is an {@link E2EEError}, optionally with the given code. */
+export function isE2EEError(err: unknown, code?: ErrorCode): err is E2EEError {
+  return err instanceof E2EEError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,36 @@
+import { defineConfig } from 'tsup';
+
+// One entry per layer so that `e2ee-backup/chunked` and friends load only what they need.
+export const entry = {
+  index: 'src/index.ts',
+  errors: 'src/errors.ts',
+  key: 'src/key.ts',
+  kdf: 'src/kdf.ts',
+  chunked: 'src/chunked.ts',
+};
+
+export default defineConfig([
+  {
+    entry,
+    format: ['esm'],
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    target: 'es2022',
+    platform: 'neutral',
+    splitting: true,
+    treeshake: true,
+  },
+  {
+    // noble is ESM-only: bundle it into the CJS build so `require()` works even where
+    // require(esm) is unavailable (see ../shared/notes/toolchain.md).
+    entry,
+    format: ['cjs'],
+    dts: true,
+    sourcemap: true,
+    target: 'es2022',
+    platform: 'neutral',
+    noExternal: [/^@noble\//],
+    treeshake: true,
+  },
+]);
