@@ -31,6 +31,7 @@ export default defineConfig([
     target: 'es2022',
     platform: 'neutral',
     noExternal: [/^@noble\//],
+    splitting: true,
     treeshake: true,
   },
 ]);

@@ -6,6 +6,8 @@
  * @module
  */
 
+const BRAND = Symbol.for('e2ee-backup.E2EEError');
+
 /**
  * The stable error codes, each with what it means. Exported so that applications can build
  * their own tables (translations, exit codes, HTTP statuses) from one list.
@@ -32,6 +34,15 @@ export const ERROR_CODES = {
   BAD_PADDING: 'The padding is not all zero or has the wrong length.',
   OUTPUT_LIMIT: 'The decrypted output would exceed the configured maximum size.',
   INVALID_ARGUMENT: 'An argument has the wrong type or value.',
+  // vault (OPAQUE and the key vault service)
+  SERVER_AUTH:
+    'The vault server failed to authenticate: it is not the server the password was registered with.',
+  VAULT_LOCKED: 'Too many wrong passwords: the vault has destroyed this backup key for good.',
+  VAULT_NOT_FOUND: 'The vault holds no backup key for this account.',
+  VAULT_PROTOCOL: 'The vault received or sent a malformed or unexpected message.',
+  VAULT_UNAVAILABLE: 'The vault server could not be reached or answered with a server error.',
+  RATE_LIMITED: 'Too many requests: wait and try again.',
+  UNAUTHORIZED: 'The device credential does not authorise this vault operation.',
   ABORTED: 'The operation was aborted by the caller.',
   IO: 'Reading or writing a file failed.',
 } as const;
@@ -60,6 +71,15 @@ export class E2EEError extends Error {
     super(message, options);
     this.name = 'E2EEError';
     this.code = code;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /**
+   * `instanceof` answers by brand, not by prototype, so that it holds across the ESM and CommonJS
+   * builds and across copies of the package that a bundler may have duplicated.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }
 }
 

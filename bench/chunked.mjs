@@ -1,0 +1,100 @@
+// Streaming Cobblestone-256 against a plain node:crypto AES-256-GCM loop over 16 KiB chunks,
+// both measured in this run on the same buffers. Prints MB/s, the ratio, and writes
+// bench/results.json. Not a test: timings vary ±30 % on a shared machine, ratios much less.
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { ensureBuilt } from '../scripts/ensure-built.mjs';
+
+ensureBuilt();
+const { createDecryptStream, createEncryptStream, encryptChunked } = await import('../dist/chunked.js');
+
+const SIZE = Number(process.env.BENCH_MIB ?? 256) * 1024 * 1024;
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const WRITE = 64 * 1024; // what a Node file stream hands over per read
+const key = randomBytes(32);
+const data = randomBytes(SIZE);
+
+async function pump(stream, input) {
+  const writer = stream.writable.getWriter();
+  const reader = stream.readable.getReader();
+  const drain = (async () => {
+    let n = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return n;
+      n += value.length;
+    }
+  })();
+  for (let off = 0; off < input.length; off += WRITE) await writer.write(input.subarray(off, off + WRITE));
+  await writer.close();
+  return drain;
+}
+
+function plainEncrypt(buf) {
+  const nonce = Buffer.alloc(12);
+  let n = 0;
+  for (let off = 0, i = 0; off < buf.length; off += 16384, i++) {
+    nonce.writeUInt32BE(i, 8);
+    const c = createCipheriv('aes-256-gcm', key, nonce);
+    n += c.update(buf.subarray(off, off + 16384)).length;
+    c.final();
+    n += c.getAuthTag().length;
+  }
+  return n;
+}
+
+// Decrypt baseline over real ciphertext records, so the tags verify as in our path.
+const plainRecords = (() => {
+  const out = [];
+  const nonce = Buffer.alloc(12);
+  for (let off = 0, i = 0; off < SIZE; off += 16384, i++) {
+    nonce.writeUInt32BE(i, 8);
+    const c = createCipheriv('aes-256-gcm', key, nonce);
+    out.push([c.update(data.subarray(off, off + 16384)), (c.final(), c.getAuthTag())]);
+  }
+  return out;
+})();
+function plainDecrypt() {
+  const nonce = Buffer.alloc(12);
+  let n = 0;
+  for (let i = 0; i < plainRecords.length; i++) {
+    nonce.writeUInt32BE(i, 8);
+    const d = createDecipheriv('aes-256-gcm', key, nonce);
+    d.setAuthTag(plainRecords[i][1]);
+    n += d.update(plainRecords[i][0]).length;
+    d.final();
+  }
+  return n;
+}
+
+const ciphertext = await encryptChunked(key, data);
+const cases = {
+  'node:crypto loop, encrypt': () => plainEncrypt(data),
+  createEncryptStream: () => pump(createEncryptStream(key), data),
+  'node:crypto loop, decrypt': () => plainDecrypt(),
+  createDecryptStream: () => pump(createDecryptStream(key), ciphertext),
+};
+const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+for (let r = 0; r < RUNS; r++) {
+  // Interleaved, so that drift in machine load hits every case alike.
+  for (const [name, fn] of Object.entries(cases)) {
+    const t = performance.now();
+    await fn();
+    times[name].push(performance.now() - t);
+  }
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const mbps = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, SIZE / 1e6 / (median(v) / 1000)]));
+console.log(`${SIZE / 2 ** 20} MiB, median of ${RUNS} interleaved runs, Node ${process.version}`);
+for (const [k, v] of Object.entries(mbps)) console.log(`  ${k.padEnd(28)} ${v.toFixed(0).padStart(6)} MB/s`);
+const ratios = {
+  encrypt: mbps['createEncryptStream'] / mbps['node:crypto loop, encrypt'],
+  decrypt: mbps['createDecryptStream'] / mbps['node:crypto loop, decrypt'],
+};
+console.log(
+  `  ratio vs the loop: encrypt ${ratios.encrypt.toFixed(2)}×, decrypt ${ratios.decrypt.toFixed(2)}× (target ≥ 0.8×)`,
+);
+writeFileSync(
+  new URL('./results.json', import.meta.url),
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, sizeBytes: SIZE, runs: RUNS, mbps, ratios }, null, 2)}\n`,
+);

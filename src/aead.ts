@@ -1,0 +1,166 @@
+/**
+ * AES-256-GCM with a 12-byte nonce, 16-byte tag and empty AAD, over three interchangeable
+ * backends that produce identical bytes: `node:crypto` (Node, Bun, Deno), WebCrypto (browsers,
+ * workers) and `@noble/ciphers` (anywhere else, and as a cross-check in tests).
+ *
+ * @module
+ */
+
+import { E2EEError } from './errors.js';
+
+/** Which AES-GCM implementation to use. */
+export type AeadBackend = 'node' | 'webcrypto' | 'noble';
+
+/**
+ * A key bound to one backend. `seal` writes ciphertext ‖ tag into `out` at `offset`; `open`
+ * writes the plaintext there and answers whether the tag verified (when it did not, what was
+ * written must be discarded). Synchronous backends (node, noble) answer at once, WebCrypto with
+ * a promise; `sync` says which, so hot loops can skip a microtask per chunk.
+ */
+export interface Aead {
+  readonly backend: AeadBackend;
+  readonly sync: boolean;
+  seal(nonce: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): void | Promise<void>;
+  open(nonce: Uint8Array, sealed: Uint8Array, out: Uint8Array, offset: number): boolean | Promise<boolean>;
+}
+
+const TAG_BYTES = 16;
+
+// Minimal structural view of node:crypto, so that no `node:` import reaches browser bundles.
+interface NodeCipher {
+  update(data: Uint8Array): Uint8Array;
+  final(): Uint8Array;
+  getAuthTag(): Uint8Array;
+  setAuthTag(tag: Uint8Array): void;
+}
+interface NodeCrypto {
+  createCipheriv(alg: string, key: unknown, iv: Uint8Array): NodeCipher;
+  createDecipheriv(alg: string, key: unknown, iv: Uint8Array): NodeCipher;
+  createSecretKey(key: Uint8Array): unknown;
+}
+
+function nodeCrypto(): NodeCrypto | undefined {
+  // process.getBuiltinModule exists in Node ≥ 20.16, Bun and Deno; bundlers leave it alone.
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const mod = proc?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
+  return mod && typeof mod.createCipheriv === 'function' ? mod : undefined;
+}
+
+function subtle(): SubtleCrypto | undefined {
+  return globalThis.crypto?.subtle;
+}
+
+/** The backend {@link createAead} picks when none is named: the fastest one available here. */
+export function defaultAeadBackend(): AeadBackend {
+  if (nodeCrypto()) return 'node';
+  if (subtle()) return 'webcrypto';
+  return 'noble';
+}
+
+/** Binds a 32-byte AES-256-GCM key to a backend (the default one unless named). */
+export async function createAead(
+  key: Uint8Array,
+  backend: AeadBackend = defaultAeadBackend(),
+): Promise<Aead> {
+  if (key.length !== 32)
+    throw new E2EEError('INVALID_KEY_SIZE', `AES-256-GCM needs a 32-byte key, got ${key.length}`);
+  switch (backend) {
+    case 'node':
+      return nodeAead(key);
+    case 'webcrypto':
+      return webCryptoAead(key);
+    case 'noble':
+      return nobleAead(key);
+    default:
+      throw new E2EEError('INVALID_ARGUMENT', `unknown AES-GCM backend '${String(backend)}'`);
+  }
+}
+
+function nodeAead(key: Uint8Array): Aead {
+  const nc = nodeCrypto();
+  if (!nc)
+    throw new E2EEError('INVALID_ARGUMENT', "the 'node' backend needs node:crypto, which is absent here");
+  // A KeyObject spares OpenSSL from re-importing the raw key for every chunk.
+  const keyObject = nc.createSecretKey(key);
+  return {
+    backend: 'node',
+    sync: true,
+    seal(nonce, plaintext, out, offset) {
+      const c = nc.createCipheriv('aes-256-gcm', keyObject, nonce);
+      out.set(c.update(plaintext), offset);
+      c.final();
+      out.set(c.getAuthTag(), offset + plaintext.length);
+    },
+    open(nonce, sealed, out, offset) {
+      if (sealed.length < TAG_BYTES) return false;
+      const n = sealed.length - TAG_BYTES;
+      const d = nc.createDecipheriv('aes-256-gcm', keyObject, nonce);
+      d.setAuthTag(sealed.subarray(n));
+      out.set(d.update(sealed.subarray(0, n)), offset);
+      try {
+        d.final();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+async function webCryptoAead(key: Uint8Array): Promise<Aead> {
+  const s = subtle();
+  if (!s)
+    throw new E2EEError(
+      'INVALID_ARGUMENT',
+      "the 'webcrypto' backend needs crypto.subtle, which is absent here",
+    );
+  const cryptoKey = await s.importKey('raw', key as BufferSource, 'AES-GCM', false, ['encrypt', 'decrypt']);
+  return {
+    backend: 'webcrypto',
+    sync: false,
+    async seal(nonce, plaintext, out, offset) {
+      const ct = await s.encrypt(
+        { name: 'AES-GCM', iv: nonce as BufferSource },
+        cryptoKey,
+        plaintext as BufferSource,
+      );
+      out.set(new Uint8Array(ct), offset);
+    },
+    async open(nonce, sealed, out, offset) {
+      if (sealed.length < TAG_BYTES) return false;
+      try {
+        const pt = await s.decrypt(
+          { name: 'AES-GCM', iv: nonce as BufferSource },
+          cryptoKey,
+          sealed as BufferSource,
+        );
+        out.set(new Uint8Array(pt), offset);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+async function nobleAead(key: Uint8Array): Promise<Aead> {
+  // Loaded on demand so that bundles for platforms with native AES-GCM stay small.
+  const { gcm } = await import('@noble/ciphers/aes.js');
+  const k = Uint8Array.from(key);
+  return {
+    backend: 'noble',
+    sync: true,
+    seal(nonce, plaintext, out, offset) {
+      out.set(gcm(k, nonce).encrypt(plaintext), offset);
+    },
+    open(nonce, sealed, out, offset) {
+      if (sealed.length < TAG_BYTES) return false;
+      try {
+        out.set(gcm(k, nonce).decrypt(sealed), offset);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}

@@ -1,0 +1,543 @@
+/**
+ * The payload layer: Cobblestone-256 exactly as specified at c2sp.org/chunked-encryption
+ * (HKDF-SHA-512 expand, AES-256-GCM, 16 KiB chunks, 24-byte salt, 32-byte key commitment).
+ *
+ * A ciphertext is `salt (24) ‖ commitment (32) ‖ chunk₀ ‖ … ‖ chunkₙ`, where every chunk but the
+ * last holds 16384 plaintext bytes plus a 16-byte tag and the last always holds fewer (possibly
+ * none), so that the length itself is authenticated.
+ *
+ * @module
+ */
+
+import { type Aead, type AeadBackend, createAead } from './aead.js';
+import { allocForOverwrite, concat, constantTimeEqual, randomBytes, toBytes } from './bytes.js';
+import { E2EEError } from './errors.js';
+import { hkdfExpandSha512 } from './hkdf.js';
+
+export type { AeadBackend } from './aead.js';
+
+/** Plaintext bytes in every chunk but the last. */
+export const CHUNK_SIZE = 16384;
+/** AES-GCM tag bytes after each chunk. */
+export const TAG_SIZE = 16;
+/** Bytes of one full encrypted chunk. */
+export const RECORD_SIZE = CHUNK_SIZE + TAG_SIZE;
+/** Bytes of the random salt that starts a ciphertext. */
+export const SALT_SIZE = 24;
+/** Bytes of the key commitment that follows the salt. */
+export const COMMITMENT_SIZE = 32;
+/** Bytes before the first chunk: salt and commitment. */
+export const HEADER_SIZE = SALT_SIZE + COMMITMENT_SIZE;
+/** Bytes of the input key (AES-256). */
+export const KEY_SIZE = 32;
+/** The spec's limit on chunks per message. */
+export const MAX_CHUNKS = 2 ** 38;
+
+const NONCE_SIZE = 12;
+// "c2sp.org/chunked-encryption@v1+" ‖ aead ‖ 0x00, then salt ‖ context.
+const INFO_PREFIX = toBytes('c2sp.org/chunked-encryption@v1+AEAD_AES_256_GCM\u0000');
+// How many chunks go to the backend at once: enough to keep WebCrypto's thread pool busy,
+// few enough that one call's output stays around 1 MiB.
+const GROUP = 64;
+
+/** Options shared by every chunked operation. */
+export interface ChunkedOptions {
+  /**
+   * Application data bound into the key derivation (not stored in the ciphertext). Decryption
+   * with a different context fails the commitment check. A string is taken as UTF-8.
+   */
+  context?: Uint8Array | string;
+  /** Force an AES-GCM backend; by default node:crypto, else WebCrypto, else @noble/ciphers. */
+  backend?: AeadBackend;
+}
+
+/** Options for encryption. */
+export interface EncryptChunkedOptions extends ChunkedOptions {
+  /**
+   * The 24-byte salt. Leave it out: a random one is drawn for every message, as the spec
+   * requires that a salt never repeats under one key. Only test vectors should set it.
+   */
+  salt?: Uint8Array;
+}
+
+interface MessageKeys {
+  aead: Aead;
+  baseNonce: Uint8Array;
+  commitment: Uint8Array;
+}
+
+function checkInputKey(inputKey: Uint8Array): void {
+  if (!(inputKey instanceof Uint8Array))
+    throw new E2EEError('INVALID_ARGUMENT', 'the input key must be a Uint8Array');
+  if (inputKey.length !== KEY_SIZE)
+    throw new E2EEError(
+      'INVALID_KEY_SIZE',
+      `the input key must be ${KEY_SIZE} bytes, got ${inputKey.length}`,
+    );
+}
+
+async function deriveMessageKeys(
+  inputKey: Uint8Array,
+  salt: Uint8Array,
+  options: ChunkedOptions,
+): Promise<MessageKeys> {
+  const info = concat(INFO_PREFIX, salt, toBytes(options.context ?? new Uint8Array(0)));
+  const okm = hkdfExpandSha512(inputKey, info, KEY_SIZE + NONCE_SIZE + COMMITMENT_SIZE);
+  const aead = await createAead(okm.subarray(0, KEY_SIZE), options.backend);
+  const baseNonce = okm.slice(KEY_SIZE, KEY_SIZE + NONCE_SIZE);
+  const commitment = okm.slice(KEY_SIZE + NONCE_SIZE);
+  okm.fill(0);
+  return { aead, baseNonce, commitment };
+}
+
+/** The nonce of chunk `counter`: the base nonce XOR the counter as a big-endian integer. */
+function chunkNonce(baseNonce: Uint8Array, counter: number): Uint8Array {
+  if (counter >= MAX_CHUNKS)
+    throw new E2EEError('MESSAGE_TOO_LARGE', `a Cobblestone message holds at most 2^38 chunks (4 PiB)`);
+  const n = baseNonce.slice();
+  // counter < 2^38 fits in the last five bytes; >>> works on its low 32 bits.
+  n[11]! ^= counter & 0xff;
+  n[10]! ^= (counter >>> 8) & 0xff;
+  n[9]! ^= (counter >>> 16) & 0xff;
+  n[8]! ^= (counter >>> 24) & 0xff;
+  n[7]! ^= Math.floor(counter / 2 ** 32) & 0xff;
+  return n;
+}
+
+/** Ciphertext length for a plaintext of `plaintextSize` bytes. */
+export function chunkedCiphertextSize(plaintextSize: number): number {
+  const full = Math.floor(plaintextSize / CHUNK_SIZE);
+  return HEADER_SIZE + full * RECORD_SIZE + (plaintextSize - full * CHUNK_SIZE) + TAG_SIZE;
+}
+
+/**
+ * Plaintext length of a ciphertext of `ciphertextSize` bytes, or a `TRUNCATED` error when no
+ * message has that length (a header cut short, a missing tag, or a missing short final chunk).
+ */
+export function chunkedPlaintextSize(ciphertextSize: number): number {
+  if (ciphertextSize < HEADER_SIZE)
+    throw new E2EEError(
+      'TRUNCATED',
+      `the ciphertext is ${ciphertextSize} bytes, shorter than the ${HEADER_SIZE}-byte salt and commitment`,
+    );
+  const body = ciphertextSize - HEADER_SIZE;
+  const full = Math.floor(body / RECORD_SIZE);
+  const last = body - full * RECORD_SIZE;
+  if (last < TAG_SIZE)
+    throw new E2EEError(
+      'TRUNCATED',
+      last === 0
+        ? 'the ciphertext ends after a full chunk: the short final chunk is missing'
+        : `the ciphertext length is impossible: its final chunk would be ${last} bytes, shorter than a ${TAG_SIZE}-byte tag (cut short or extended)`,
+    );
+  return full * CHUNK_SIZE + last - TAG_SIZE;
+}
+
+/**
+ * Runs `count` chunk operations: one call after another on a synchronous backend, in groups kept
+ * in flight together on an asynchronous one (WebCrypto runs them on its thread pool). Returns
+ * the index of the first failed operation, or -1.
+ */
+async function runChunks(
+  aead: Aead,
+  count: number,
+  op: (i: number) => boolean | void | Promise<boolean | void>,
+): Promise<number> {
+  if (aead.sync) {
+    for (let i = 0; i < count; i++) if (op(i) === false) return i;
+    return -1;
+  }
+  for (let g = 0; g < count; g += GROUP) {
+    const n = Math.min(GROUP, count - g);
+    const results = await Promise.all(Array.from({ length: n }, (_, k) => op(g + k)));
+    const bad = results.indexOf(false);
+    if (bad >= 0) return g + bad;
+  }
+  return -1;
+}
+
+/**
+ * Encrypts `plaintext`, in order, as chunks `counter`, `counter + 1`, … into `out` at
+ * `outOffset`. Without `final` it must be whole chunks; with `final` it ends with the short
+ * (possibly empty) final chunk.
+ */
+async function sealRun(
+  m: MessageKeys,
+  counter: number,
+  plaintext: Uint8Array,
+  out: Uint8Array,
+  outOffset: number,
+  final: boolean,
+): Promise<void> {
+  const count = Math.floor(plaintext.length / CHUNK_SIZE) + (final ? 1 : 0);
+  await runChunks(m.aead, count, (i) =>
+    m.aead.seal(
+      chunkNonce(m.baseNonce, counter + i),
+      plaintext.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE),
+      out,
+      outOffset + i * RECORD_SIZE,
+    ),
+  );
+}
+
+/**
+ * Decrypts consecutive records starting at chunk `counter` into `out`. Every record is
+ * RECORD_SIZE long except, when `final`, the last. Throws on the first record that fails.
+ */
+async function openRun(
+  m: MessageKeys,
+  counter: number,
+  records: Uint8Array,
+  out: Uint8Array,
+  outOffset: number,
+  final: boolean,
+): Promise<void> {
+  const count = Math.ceil(records.length / RECORD_SIZE);
+  const record = (i: number) => records.subarray(i * RECORD_SIZE, (i + 1) * RECORD_SIZE);
+  const bad = await runChunks(m.aead, count, (i) =>
+    m.aead.open(chunkNonce(m.baseNonce, counter + i), record(i), out, outOffset + i * CHUNK_SIZE),
+  );
+  if (bad >= 0) {
+    // Whatever a failed open wrote is not plaintext anyone may see.
+    out.fill(0, outOffset);
+    throw await chunkFailure(m, counter + bad, record(bad), final && bad === count - 1);
+  }
+}
+
+// How many trailing bytes chunkFailure looks for: enough for the usual accidents (a newline or a
+// block of padding appended by a transfer tool), cheap enough that every failure can afford it.
+const TRAILING_PROBE = 256;
+
+/**
+ * The error for a chunk that failed to authenticate. A valid message followed by a few extra
+ * bytes shows up as a failing chunk that starts with a valid *final* chunk; looking for it costs
+ * one trial decryption per candidate length, at most TRAILING_PROBE of them, paid only on this
+ * error path, and lets us name the real problem.
+ */
+async function chunkFailure(
+  m: MessageKeys,
+  counter: number,
+  record: Uint8Array,
+  isFinal: boolean,
+): Promise<E2EEError> {
+  const nonce = chunkNonce(m.baseNonce, counter);
+  const longest = Math.min(record.length - 1, RECORD_SIZE - 1);
+  const shortest = Math.max(TAG_SIZE, longest - TRAILING_PROBE + 1);
+  const scratch = new Uint8Array(RECORD_SIZE);
+  for (let len = longest; len >= shortest; len--) {
+    if (await m.aead.open(nonce, record.subarray(0, len), scratch, 0)) {
+      const extra = record.length - len;
+      return new E2EEError(
+        'TRAILING_DATA',
+        `the message ends inside chunk ${counter}, followed by ${isFinal ? extra : `${extra} or more`} bytes of trailing data`,
+      );
+    }
+  }
+  return new E2EEError(
+    'CHUNK_AUTH',
+    `chunk ${counter} failed authentication: the ciphertext was modified, reordered, cut or extended`,
+  );
+}
+
+/**
+ * Encrypts a whole message at once.
+ *
+ * @param inputKey - 32 uniformly random bytes (a random file key, never a password).
+ * @example
+ * ```ts
+ * const key = crypto.getRandomValues(new Uint8Array(32));
+ * const ct = await encryptChunked(key, new TextEncoder().encode('hello'), { context: 'my-app v1' });
+ * const pt = await decryptChunked(key, ct, { context: 'my-app v1' });
+ * ```
+ */
+export async function encryptChunked(
+  inputKey: Uint8Array,
+  plaintext: Uint8Array,
+  options: EncryptChunkedOptions = {},
+): Promise<Uint8Array> {
+  checkInputKey(inputKey);
+  const salt = options.salt ?? randomBytes(SALT_SIZE);
+  if (salt.length !== SALT_SIZE)
+    throw new E2EEError('INVALID_ARGUMENT', `the salt must be ${SALT_SIZE} bytes`);
+  const m = await deriveMessageKeys(inputKey, salt, options);
+  const out = allocForOverwrite(chunkedCiphertextSize(plaintext.length));
+  out.set(salt, 0);
+  out.set(m.commitment, SALT_SIZE);
+  await sealRun(m, 0, plaintext, out, HEADER_SIZE, true);
+  return out;
+}
+
+async function openHeader(
+  inputKey: Uint8Array,
+  header: Uint8Array,
+  options: ChunkedOptions,
+): Promise<MessageKeys> {
+  const m = await deriveMessageKeys(inputKey, header.subarray(0, SALT_SIZE), options);
+  if (!constantTimeEqual(m.commitment, header.subarray(SALT_SIZE, HEADER_SIZE)))
+    throw new E2EEError(
+      'COMMITMENT_MISMATCH',
+      'the key commitment does not match: the key or context is wrong, or the salt or commitment was modified',
+    );
+  return m;
+}
+
+/**
+ * Decrypts a whole message at once. All of it is authenticated before anything is returned.
+ *
+ * @throws {@link E2EEError} `INVALID_KEY_SIZE`, `TRUNCATED`, `COMMITMENT_MISMATCH`, `CHUNK_AUTH`,
+ * `TRAILING_DATA`.
+ */
+export async function decryptChunked(
+  inputKey: Uint8Array,
+  ciphertext: Uint8Array,
+  options: ChunkedOptions = {},
+): Promise<Uint8Array> {
+  checkInputKey(inputKey);
+  if (ciphertext.length < HEADER_SIZE) chunkedPlaintextSize(ciphertext.length); // throws TRUNCATED
+  const m = await openHeader(inputKey, ciphertext.subarray(0, HEADER_SIZE), options);
+  // Full records first, then the length check, in the same order as the streaming decryptor,
+  // so that both name an extended message the same way.
+  const body = ciphertext.subarray(HEADER_SIZE);
+  const full = Math.floor(body.length / RECORD_SIZE);
+  const last = body.length - full * RECORD_SIZE;
+  const out = allocForOverwrite(full * CHUNK_SIZE + Math.max(0, last - TAG_SIZE));
+  await openRun(m, 0, body.subarray(0, full * RECORD_SIZE), out, 0, false);
+  chunkedPlaintextSize(ciphertext.length); // throws TRUNCATED for an impossible length
+  await openRun(m, full, body.subarray(full * RECORD_SIZE), out, full * CHUNK_SIZE, true);
+  return out;
+}
+
+/**
+ * A streaming encryptor: write plaintext in pieces of any size, read the ciphertext. Memory
+ * stays at one 16 KiB chunk plus the output of the current write.
+ *
+ * @example
+ * ```ts
+ * const ciphertext = file.stream().pipeThrough(createEncryptStream(key, { context: 'my-app v1' }));
+ * ```
+ */
+export function createEncryptStream(
+  inputKey: Uint8Array,
+  options: EncryptChunkedOptions = {},
+): TransformStream<Uint8Array, Uint8Array> {
+  checkInputKey(inputKey);
+  const salt = options.salt ?? randomBytes(SALT_SIZE);
+  if (salt.length !== SALT_SIZE)
+    throw new E2EEError('INVALID_ARGUMENT', `the salt must be ${SALT_SIZE} bytes`);
+  let m: MessageKeys;
+  let counter = 0;
+  const carry = new Uint8Array(CHUNK_SIZE);
+  let carried = 0;
+
+  return new TransformStream<Uint8Array, Uint8Array>({
+    async start(controller) {
+      m = await deriveMessageKeys(inputKey, salt, options);
+      controller.enqueue(concat(salt, m.commitment));
+    },
+    async transform(piece, controller) {
+      if (!(piece instanceof Uint8Array))
+        throw new E2EEError('INVALID_ARGUMENT', 'write Uint8Array pieces only');
+      let off = 0;
+      let fromCarry: Uint8Array | undefined;
+      if (carried > 0) {
+        off = Math.min(CHUNK_SIZE - carried, piece.length);
+        carry.set(piece.subarray(0, off), carried);
+        carried += off;
+        if (carried < CHUNK_SIZE) return;
+        fromCarry = carry;
+        carried = 0;
+      }
+      const full = Math.floor((piece.length - off) / CHUNK_SIZE);
+      const chunks = full + (fromCarry ? 1 : 0);
+      if (chunks > 0) {
+        const out = allocForOverwrite(chunks * RECORD_SIZE);
+        if (fromCarry) await sealRun(m, counter, fromCarry, out, 0, false);
+        const skip = fromCarry ? 1 : 0;
+        await sealRun(
+          m,
+          counter + skip,
+          piece.subarray(off, off + full * CHUNK_SIZE),
+          out,
+          skip * RECORD_SIZE,
+          false,
+        );
+        counter += chunks;
+        controller.enqueue(out);
+      }
+      off += full * CHUNK_SIZE;
+      carry.set(piece.subarray(off), 0);
+      carried = piece.length - off;
+    },
+    async flush(controller) {
+      const out = new Uint8Array(carried + TAG_SIZE);
+      await sealRun(m, counter, carry.subarray(0, carried), out, 0, true);
+      carry.fill(0);
+      controller.enqueue(out);
+    },
+  });
+}
+
+/**
+ * A streaming decryptor. The commitment is checked before any chunk is decrypted; each chunk is
+ * released only after it authenticates; the stream errors (and stays errored) on the first
+ * failure, including a missing or extended end. Until the stream closes without error, the
+ * output is an authenticated *prefix*, not the message: do not act on it before the end.
+ */
+export function createDecryptStream(
+  inputKey: Uint8Array,
+  options: ChunkedOptions = {},
+): TransformStream<Uint8Array, Uint8Array> {
+  checkInputKey(inputKey);
+  let m: MessageKeys | undefined;
+  const header = new Uint8Array(HEADER_SIZE);
+  let headerLen = 0;
+  let counter = 0;
+  const carry = new Uint8Array(RECORD_SIZE);
+  let carried = 0;
+
+  return new TransformStream<Uint8Array, Uint8Array>({
+    async transform(piece, controller) {
+      if (!(piece instanceof Uint8Array))
+        throw new E2EEError('INVALID_ARGUMENT', 'write Uint8Array pieces only');
+      let off = 0;
+      if (!m) {
+        off = Math.min(HEADER_SIZE - headerLen, piece.length);
+        header.set(piece.subarray(0, off), headerLen);
+        headerLen += off;
+        if (headerLen < HEADER_SIZE) return;
+        m = await openHeader(inputKey, header, options);
+      }
+      let fromCarry: Uint8Array | undefined;
+      if (carried > 0) {
+        const take = Math.min(RECORD_SIZE - carried, piece.length - off);
+        carry.set(piece.subarray(off, off + take), carried);
+        carried += take;
+        off += take;
+        if (carried < RECORD_SIZE) return;
+        fromCarry = carry;
+        carried = 0;
+      }
+      // A full record is never the final chunk, so it can be opened and released at once.
+      const full = Math.floor((piece.length - off) / RECORD_SIZE);
+      const chunks = full + (fromCarry ? 1 : 0);
+      if (chunks > 0) {
+        const out = allocForOverwrite(chunks * CHUNK_SIZE);
+        if (fromCarry) await openRun(m, counter, fromCarry, out, 0, false);
+        const skip = fromCarry ? 1 : 0;
+        await openRun(
+          m,
+          counter + skip,
+          piece.subarray(off, off + full * RECORD_SIZE),
+          out,
+          skip * CHUNK_SIZE,
+          false,
+        );
+        counter += chunks;
+        controller.enqueue(out);
+      }
+      off += full * RECORD_SIZE;
+      carry.set(piece.subarray(off), 0);
+      carried = piece.length - off;
+    },
+    async flush(controller) {
+      if (!m) chunkedPlaintextSize(headerLen); // throws TRUNCATED
+      if (carried < TAG_SIZE) chunkedPlaintextSize(HEADER_SIZE + carried); // throws TRUNCATED
+      const out = new Uint8Array(carried - TAG_SIZE);
+      await openRun(m!, counter, carry.subarray(0, carried), out, 0, true);
+      controller.enqueue(out);
+    },
+  });
+}
+
+/** Where {@link openChunked} reads ciphertext from: a file, a blob, an HTTP range reader … */
+export interface RandomAccessSource {
+  /** Total ciphertext length in bytes. */
+  readonly size: number;
+  /** Exactly `length` bytes at `offset` (never fewer unless the source is broken). */
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+/** Authenticated random access to a message's plaintext; see {@link openChunked}. */
+export interface ChunkedReader {
+  /** The authenticated plaintext length. */
+  readonly plaintextSize: number;
+  /**
+   * Returns plaintext bytes `[offset, offset + length)`, after authenticating every chunk they
+   * touch. Throws `CHUNK_AUTH` if one does not.
+   */
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+async function readExactly(source: RandomAccessSource, offset: number, length: number): Promise<Uint8Array> {
+  const bytes = await source.read(offset, length);
+  if (!(bytes instanceof Uint8Array) || bytes.length !== length)
+    throw new E2EEError(
+      'TRUNCATED',
+      `the source returned ${bytes?.length ?? 'no'} bytes at offset ${offset}, not ${length}`,
+    );
+  return bytes;
+}
+
+/**
+ * Opens a message for random access. The commitment is checked, then the final chunk is
+ * decrypted to authenticate the length (as the spec requires before seeking from the end);
+ * only then is the reader returned.
+ *
+ * @example
+ * ```ts
+ * const reader = await openChunked(key, { size: bytes.length, read: async (o, n) => bytes.subarray(o, o + n) });
+ * const tail = await reader.read(reader.plaintextSize - 100, 100);
+ * ```
+ */
+export async function openChunked(
+  inputKey: Uint8Array,
+  source: RandomAccessSource,
+  options: ChunkedOptions = {},
+): Promise<ChunkedReader> {
+  checkInputKey(inputKey);
+  const total = source.size;
+  if (!Number.isSafeInteger(total) || total < 0)
+    throw new E2EEError('INVALID_ARGUMENT', 'source.size must be a byte count');
+  if (total < HEADER_SIZE) chunkedPlaintextSize(total); // throws TRUNCATED
+  const m = await openHeader(inputKey, await readExactly(source, 0, HEADER_SIZE), options);
+  const plaintextSize = chunkedPlaintextSize(total);
+  const finalIndex = Math.floor(plaintextSize / CHUNK_SIZE);
+  const finalOffset = HEADER_SIZE + finalIndex * RECORD_SIZE;
+  const finalPlain = new Uint8Array(plaintextSize - finalIndex * CHUNK_SIZE);
+  await openRun(
+    m,
+    finalIndex,
+    await readExactly(source, finalOffset, total - finalOffset),
+    finalPlain,
+    0,
+    true,
+  );
+
+  return {
+    plaintextSize,
+    async read(offset, length) {
+      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0)
+        throw new E2EEError('INVALID_ARGUMENT', 'offset and length must be non-negative integers');
+      if (offset + length > plaintextSize)
+        throw new E2EEError(
+          'INVALID_ARGUMENT',
+          `bytes ${offset}..${offset + length} lie past the end (${plaintextSize})`,
+        );
+      if (length === 0) return new Uint8Array(0);
+      const first = Math.floor(offset / CHUNK_SIZE);
+      const last = Math.floor((offset + length - 1) / CHUNK_SIZE);
+      const plain = new Uint8Array((last - first + 1) * CHUNK_SIZE);
+      const fromFinal = last === finalIndex;
+      const lastFull = fromFinal ? last - 1 : last;
+      if (lastFull >= first) {
+        const start = HEADER_SIZE + first * RECORD_SIZE;
+        const records = await readExactly(source, start, (lastFull - first + 1) * RECORD_SIZE);
+        await openRun(m, first, records, plain, 0, false);
+      }
+      // The final chunk was authenticated when opening: reuse it rather than read it again.
+      if (fromFinal) plain.set(finalPlain, (finalIndex - first) * CHUNK_SIZE);
+      const start = offset - first * CHUNK_SIZE;
+      return plain.slice(start, start + length);
+    },
+  };
+}

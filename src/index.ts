@@ -1,0 +1,17 @@
+/**
+ * e2ee-backup: end-to-end encrypted backups.
+ *
+ * - {@link generateBackupKey} / {@link formatBackupKey} / {@link parseBackupKey}: the 256-bit
+ *   backup key and its 64-digit code.
+ * - {@link deriveKeyFromPassword}: Argon2id with safe, bounded parameters.
+ * - {@link encryptChunked} / {@link createEncryptStream} / {@link openChunked}: the Cobblestone-256
+ *   payload layer (also at `e2ee-backup/chunked`).
+ * - {@link E2EEError} and {@link ERROR_CODES}: one error class with stable codes.
+ *
+ * @packageDocumentation
+ */
+
+export * from './chunked.js';
+export * from './errors.js';
+export * from './kdf.js';
+export * from './key.js';

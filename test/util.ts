@@ -1,0 +1,84 @@
+import fc from 'fast-check';
+
+/** Splits `data` into pieces of pseudo-random sizes (deterministic for a seed). */
+export function seededSplits(data: Uint8Array, seed: number): Uint8Array[] {
+  let s = seed >>> 0 || 1;
+  const next = () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return s >>> 0;
+  };
+  const out: Uint8Array[] = [];
+  let off = 0;
+  while (off < data.length) {
+    // Mix tiny, chunk-sized and large pieces.
+    const kind = next() % 4;
+    const max = kind === 0 ? 17 : kind === 1 ? 16400 : kind === 2 ? 70000 : 3;
+    const n = 1 + (next() % max);
+    out.push(data.slice(off, off + n));
+    off += n;
+  }
+  return out;
+}
+
+/** Splits `data` at the given cut points (any order, clamped). */
+export function splitAt(data: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => Math.max(0, Math.min(data.length, c))))].sort((a, b) => a - b);
+  const out: Uint8Array[] = [];
+  let prev = 0;
+  for (const p of [...points, data.length]) {
+    out.push(data.slice(prev, p));
+    prev = p;
+  }
+  return out;
+}
+
+/** fast-check arbitrary for cut points within a length. */
+export const cutsFor = (len: number) => fc.array(fc.integer({ min: 0, max: len }), { maxLength: 12 });
+
+/**
+ * Pushes `pieces` through `stream`, collecting what comes out. Never throws: returns the
+ * concatenated output and the error the stream ended with, if any; `released` receives each
+ * output piece as it is read.
+ */
+export async function collect(
+  stream: TransformStream<Uint8Array, Uint8Array>,
+  pieces: Uint8Array[],
+  released: Uint8Array[] = [],
+): Promise<{ result: Uint8Array; error: unknown }> {
+  const writer = stream.writable.getWriter();
+  const writing = (async () => {
+    for (const p of pieces) await writer.write(p);
+    await writer.close();
+  })().catch(() => {});
+  const reader = stream.readable.getReader();
+  let error: unknown;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      released.push(value);
+    }
+  } catch (e) {
+    error = e;
+  }
+  await writing;
+  return { result: new Uint8Array(Buffer.concat(released)), error };
+}
+
+/** A random-access source over bytes in memory. */
+export function sourceOf(bytes: Uint8Array) {
+  return { size: bytes.length, read: async (o: number, n: number) => bytes.slice(o, o + n) };
+}
+
+/** Byte equality that stays fast on MiB-sized arrays (vitest's toEqual walks them slowly). */
+export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return (
+    !!a &&
+    !!b &&
+    Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+      Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+    )
+  );
+}
