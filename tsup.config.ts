@@ -7,6 +7,7 @@ export const entry = {
   key: 'src/key.ts',
   kdf: 'src/kdf.ts',
   chunked: 'src/chunked.ts',
+  node: 'src/node.ts',
 };
 
 export default defineConfig([

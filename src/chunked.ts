@@ -324,6 +324,8 @@ export function createEncryptStream(
   const salt = options.salt ?? randomBytes(SALT_SIZE);
   if (salt.length !== SALT_SIZE)
     throw new E2EEError('INVALID_ARGUMENT', `the salt must be ${SALT_SIZE} bytes`);
+  // Our own copy: the caller may wipe theirs as soon as this returns.
+  const key = inputKey.slice();
   let m: MessageKeys;
   let counter = 0;
   const carry = new Uint8Array(CHUNK_SIZE);
@@ -331,7 +333,8 @@ export function createEncryptStream(
 
   return new TransformStream<Uint8Array, Uint8Array>({
     async start(controller) {
-      m = await deriveMessageKeys(inputKey, salt, options);
+      m = await deriveMessageKeys(key, salt, options);
+      key.fill(0);
       controller.enqueue(concat(salt, m.commitment));
     },
     async transform(piece, controller) {
@@ -388,6 +391,8 @@ export function createDecryptStream(
   options: ChunkedOptions = {},
 ): TransformStream<Uint8Array, Uint8Array> {
   checkInputKey(inputKey);
+  // Our own copy: the caller may wipe theirs as soon as this returns.
+  const key = inputKey.slice();
   let m: MessageKeys | undefined;
   const header = new Uint8Array(HEADER_SIZE);
   let headerLen = 0;
@@ -405,7 +410,8 @@ export function createDecryptStream(
         header.set(piece.subarray(0, off), headerLen);
         headerLen += off;
         if (headerLen < HEADER_SIZE) return;
-        m = await openHeader(inputKey, header, options);
+        m = await openHeader(key, header, options);
+        key.fill(0);
       }
       let fromCarry: Uint8Array | undefined;
       if (carried > 0) {

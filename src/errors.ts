@@ -29,7 +29,12 @@ export const ERROR_CODES = {
   WRONG_PASSWORD: 'The password does not open this backup.',
   NO_MATCHING_SLOT: 'The backup has no key slot for the credential that was given.',
   UNSUPPORTED_VERSION: 'The backup was written by a format version this library does not read.',
-  MALFORMED_HEADER: 'The backup header is malformed.',
+  MALFORMED_HEADER: 'The backup header is malformed or corrupted (its checksum does not match).',
+  UNKNOWN_FLAG: 'The backup header sets a flag bit this version does not know.',
+  UNKNOWN_SLOT_TYPE: 'The backup header has a key slot of a type this version does not know.',
+  HEADER_AUTH:
+    'The header does not authenticate under the unwrapped file key: it was modified, or a key slot was swapped in from another backup.',
+  ROLLBACK: 'The backup is older than the newest generation already seen.',
   MALFORMED_PAYLOAD: 'The decrypted payload framing (metadata, blocks) is malformed.',
   BAD_PADDING: 'The padding is not all zero or has the wrong length.',
   OUTPUT_LIMIT: 'The decrypted output would exceed the configured maximum size.',

@@ -6,12 +6,16 @@
  * - {@link deriveKeyFromPassword}: Argon2id with safe, bounded parameters.
  * - {@link encryptChunked} / {@link createEncryptStream} / {@link openChunked}: the Cobblestone-256
  *   payload layer (also at `e2ee-backup/chunked`).
+ * - {@link encryptBackup} / {@link decryptBackup} / {@link inspectBackup} / {@link recoverBackupKey}:
+ *   backups in the container format of SPEC.md (file helpers for Node at `e2ee-backup/node`).
  * - {@link E2EEError} and {@link ERROR_CODES}: one error class with stable codes.
  *
  * @packageDocumentation
  */
 
+export * from './backup.js';
 export * from './chunked.js';
 export * from './errors.js';
 export * from './kdf.js';
 export * from './key.js';
+export { padme } from './padding.js';

@@ -1,0 +1,381 @@
+/**
+ * The backup API: `encryptBackup` / `decryptBackup` over bytes and Web streams,
+ * `inspectBackup` for what anyone can read without a key, and `recoverBackupKey` for a mistyped
+ * 64-digit code. The format is SPEC.md's container v1.
+ *
+ * @module
+ */
+
+import { concat, randomBytes } from './bytes.js';
+import { createDecryptStream, createEncryptStream } from './chunked.js';
+import { E2EEError } from './errors.js';
+import {
+  type BackupMetadata,
+  byteReader,
+  createFramingEncoder,
+  decodeFraming,
+  type JsonValue,
+} from './framing.js';
+import {
+  backupKeyKek,
+  buildHeader,
+  FLAG_COMPRESSED,
+  FLAG_PADDED,
+  HEADER_FIXED_SIZE,
+  headerLength,
+  type NewBackupKeySlot,
+  type NewPasswordSlot,
+  parseHeader,
+  unlockFileKey,
+  unwrap,
+} from './header.js';
+import { type Argon2idParams, DEFAULT_KDF_PARAMS } from './kdf.js';
+import { type BackupKeyCandidate, backupKeyTypoCandidates, parseBackupKey } from './key.js';
+
+export type { BackupMetadata, JsonValue } from './framing.js';
+
+/** What a backup can be read from or written from. */
+export type BackupInput = Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
+/** Credentials: a backup key (bytes or its 64-digit code), a password, or both. */
+export interface BackupCredentials {
+  /** The 32-byte backup key, or its 64-digit code. */
+  key?: Uint8Array | string;
+  /** A password (NFC-normalised before Argon2id). */
+  password?: string;
+}
+
+/** Options of {@link encryptBackup}. */
+export interface EncryptBackupOptions extends BackupCredentials {
+  /** `'deflate'` (the default) compresses body blocks that shrink; `'none'` stores them all. */
+  compression?: 'deflate' | 'none';
+  /** Deflate level 1–9 (default 6). */
+  level?: number;
+  /** `'padme'` (the default) pads the payload so its size leaks little; `'none'` does not. */
+  padding?: 'padme' | 'none';
+  /** Application fields stored in the encrypted metadata record. */
+  metadata?: { [key: string]: JsonValue };
+  /** Rollback protection: a number that grows with each backup (default 0). */
+  generation?: number;
+  /** Creation time written to the metadata (default now). */
+  createdAt?: Date;
+  /** Argon2id parameters for a password slot (default m = 64 MiB, t = 3, p = 4). */
+  kdf?: Partial<Argon2idParams>;
+  /** Allow Argon2id parameters below OWASP's floor (tests, low-end devices that know the cost). */
+  allowWeakKdf?: boolean;
+  /** Called with the number of plaintext bytes consumed so far. */
+  onProgress?: (bytesDone: number) => void;
+  /** Stops the work; the stream then errors with `ABORTED`. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link decryptBackup}. */
+export interface DecryptBackupOptions extends BackupCredentials {
+  /** Upper bounds on a password slot's Argon2id parameters (default m 1 GiB, t 16, p 16). */
+  kdfMaxima?: Partial<Argon2idParams>;
+  /** Stop with `OUTPUT_LIMIT` before the body exceeds this many bytes (default 1 TiB). */
+  maxOutputBytes?: number;
+  /** Called with the number of plaintext bytes produced so far. */
+  onProgress?: (bytesDone: number) => void;
+  /** Stops the work; the stream then errors with `ABORTED`. */
+  signal?: AbortSignal;
+}
+
+/** The default {@link DecryptBackupOptions.maxOutputBytes}: 1 TiB. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 2 ** 40;
+
+function toStream(input: BackupInput): ReadableStream<Uint8Array> {
+  if (input instanceof Uint8Array) {
+    return new ReadableStream({
+      start(c) {
+        if (input.length > 0) c.enqueue(input);
+        c.close();
+      },
+    });
+  }
+  if (input instanceof ReadableStream) return input;
+  if (input && typeof (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function') {
+    const it = (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    return new ReadableStream({
+      async pull(c) {
+        const r = await it.next();
+        if (r.done) c.close();
+        else c.enqueue(r.value);
+      },
+      async cancel(reason) {
+        await it.return?.(reason);
+      },
+    });
+  }
+  throw new E2EEError(
+    'INVALID_ARGUMENT',
+    'input must be a Uint8Array, a ReadableStream or an AsyncIterable of Uint8Array',
+  );
+}
+
+function keyBytes(key: Uint8Array | string): Uint8Array {
+  if (typeof key === 'string') return parseBackupKey(key);
+  if (!(key instanceof Uint8Array) || key.length !== 32)
+    throw new E2EEError('INVALID_KEY_SIZE', 'the backup key must be 32 bytes or its 64-digit code');
+  return key;
+}
+
+function aborted(signal: AbortSignal): E2EEError {
+  return new E2EEError('ABORTED', 'the operation was aborted', { cause: signal.reason });
+}
+
+/** Pipes `source` out through a stream that errors with `ABORTED` when `signal` fires. */
+function withSignal(
+  source: ReadableStream<Uint8Array>,
+  signal: AbortSignal | undefined,
+): ReadableStream<Uint8Array> {
+  if (!signal) return source;
+  const reader = source.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      if (signal.aborted) {
+        await reader.cancel(signal.reason).catch(() => {});
+        throw aborted(signal);
+      }
+      const r = await reader.read();
+      if (r.done) c.close();
+      else c.enqueue(r.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
+/**
+ * Encrypts a backup. Nothing is read from `input` until the returned stream is read.
+ *
+ * @example
+ * ```ts
+ * const key = generateBackupKey();
+ * const encrypted = encryptBackup(file.stream(), { key, metadata: { app: 'chat', device: 'pixel' } });
+ * await encrypted.pipeTo(uploadStream);
+ * ```
+ */
+export function encryptBackup(input: BackupInput, options: EncryptBackupOptions): ReadableStream<Uint8Array> {
+  const slots: (NewBackupKeySlot | NewPasswordSlot)[] = [];
+  if (options.key !== undefined) slots.push({ type: 'backup-key', backupKey: keyBytes(options.key) });
+  if (options.password !== undefined) {
+    if (typeof options.password !== 'string' || options.password.length === 0)
+      throw new E2EEError('INVALID_ARGUMENT', 'the password must be a non-empty string');
+    slots.push({
+      type: 'password',
+      password: options.password,
+      kdf: { ...DEFAULT_KDF_PARAMS, ...options.kdf },
+      kdfOptions: { allowWeak: options.allowWeakKdf === true },
+    });
+  }
+  if (slots.length === 0) throw new E2EEError('INVALID_ARGUMENT', 'give a backup key, a password, or both');
+  const compression = options.compression ?? 'deflate';
+  if (compression !== 'deflate' && compression !== 'none')
+    throw new E2EEError('INVALID_ARGUMENT', `compression must be 'deflate' or 'none'`);
+  const level = options.level ?? 6;
+  if (!Number.isInteger(level) || level < 1 || level > 9)
+    throw new E2EEError('INVALID_ARGUMENT', 'level must be 1..9');
+  const padding = options.padding ?? 'padme';
+  if (padding !== 'padme' && padding !== 'none')
+    throw new E2EEError('INVALID_ARGUMENT', `padding must be 'padme' or 'none'`);
+  const metadata: BackupMetadata = {
+    created: (options.createdAt ?? new Date()).toISOString(),
+    generation: options.generation ?? 0,
+    app: options.metadata ?? {},
+  };
+  const source = toStream(input);
+  const flags = (compression === 'deflate' ? FLAG_COMPRESSED : 0) | (padding === 'padme' ? FLAG_PADDED : 0);
+  const framing = createFramingEncoder({
+    metadata, // checked here, synchronously, so bad metadata fails the call itself
+    deflateLevel: compression === 'deflate' ? level : undefined,
+    padded: padding === 'padme',
+    onProgress: options.onProgress,
+  });
+
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  const out = new ReadableStream<Uint8Array>({
+    async start(c) {
+      const fileKey = randomBytes(32);
+      const header = await buildHeader(slots, fileKey, flags);
+      c.enqueue(header);
+      reader = source
+        .pipeThrough(framing)
+        .pipeThrough(createEncryptStream(fileKey, { context: header }))
+        .getReader();
+      fileKey.fill(0);
+    },
+    async pull(c) {
+      const r = await reader!.read();
+      if (r.done) c.close();
+      else c.enqueue(r.value);
+    },
+    cancel: (reason) => reader?.cancel(reason),
+  });
+  return withSignal(out, options.signal);
+}
+
+/**
+ * Opens a backup: reads and checks the header, unlocks the file key, checks the key commitment
+ * (which authenticates the header) and reads the metadata record. The body stream authenticates
+ * each chunk before releasing it and errors on any problem up to its very end, so treat its
+ * output as provisional until it closes (write to a temporary file, as `decryptFile` does).
+ *
+ * @throws {@link E2EEError} `WRONG_KEY`, `WRONG_PASSWORD`, `NO_MATCHING_SLOT`, `HEADER_AUTH`,
+ * `MALFORMED_HEADER`, `UNSUPPORTED_VERSION`, `UNKNOWN_FLAG`, `UNKNOWN_SLOT_TYPE`, `KDF_PARAMS`,
+ * `TRUNCATED`, `CHUNK_AUTH`, `MALFORMED_PAYLOAD` …
+ */
+export async function decryptBackup(
+  input: BackupInput,
+  options: DecryptBackupOptions,
+): Promise<{ metadata: BackupMetadata; stream: ReadableStream<Uint8Array> }> {
+  const key = options.key !== undefined ? keyBytes(options.key) : undefined;
+  const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  const r = byteReader(toStream(input));
+  try {
+    if (options.signal?.aborted) throw aborted(options.signal);
+    const fixed = await r.exactly(HEADER_FIXED_SIZE);
+    if (!fixed) throw new E2EEError('TRUNCATED', `the backup is ${r.got} bytes, too short for a header`);
+    const size = headerLength(fixed);
+    const restOfHeader = await r.exactly(size - HEADER_FIXED_SIZE);
+    if (!restOfHeader) throw new E2EEError('TRUNCATED', `the backup ends inside its ${size}-byte header`);
+    const header = parseHeader(concat(fixed, restOfHeader));
+    const fileKey = await unlockFileKey(
+      header,
+      { key, password: options.password },
+      { kdfMaxima: options.kdfMaxima },
+    );
+    const plaintext = r.rest().pipeThrough(createDecryptStream(fileKey, { context: header.bytes }));
+    fileKey.fill(0);
+    const { metadata, body } = await decodeFraming(renameCommitmentError(plaintext), {
+      compressed: (header.flags & FLAG_COMPRESSED) !== 0,
+      padded: (header.flags & FLAG_PADDED) !== 0,
+      maxOutputBytes,
+      onProgress: options.onProgress,
+    });
+    return { metadata, stream: withSignal(body, options.signal) };
+  } catch (e) {
+    await r.cancel(e).catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * After a slot has unwrapped, a commitment mismatch can only mean that the header (the
+ * payload's context) is not the one the payload was written with.
+ */
+function renameCommitmentError(s: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const reader = s.getReader();
+  return new ReadableStream({
+    async pull(c) {
+      let r: ReadableStreamReadResult<Uint8Array>;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        if (e instanceof E2EEError && e.code === 'COMMITMENT_MISMATCH')
+          throw new E2EEError(
+            'HEADER_AUTH',
+            'the backup header does not authenticate: it was modified, or a key slot comes from another backup',
+            { cause: e },
+          );
+        throw e;
+      }
+      if (r.done) c.close();
+      else c.enqueue(r.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
+async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return concat(...parts);
+    parts.push(value);
+  }
+}
+
+/** {@link encryptBackup} for a whole buffer. */
+export async function encryptBackupBytes(
+  data: Uint8Array,
+  options: EncryptBackupOptions,
+): Promise<Uint8Array> {
+  return collect(encryptBackup(data, options));
+}
+
+/** {@link decryptBackup} for a whole buffer: everything is authenticated before it returns. */
+export async function decryptBackupBytes(
+  data: Uint8Array,
+  options: DecryptBackupOptions,
+): Promise<{ metadata: BackupMetadata; data: Uint8Array }> {
+  const { metadata, stream } = await decryptBackup(data, options);
+  return { metadata, data: await collect(stream) };
+}
+
+/** What {@link inspectBackup} reports. */
+export interface BackupInfo {
+  /** Always true: none of this is authenticated until the backup is opened with a key. */
+  readonly unauthenticated: true;
+  readonly version: number;
+  readonly headerSize: number;
+  readonly compressed: boolean;
+  readonly padded: boolean;
+  readonly slots: readonly ({ type: 'backup-key' } | { type: 'password'; kdf: Argon2idParams })[];
+}
+
+/**
+ * What anyone can read from a backup's header without a key: format version, flags, slot types
+ * and Argon2id parameters. Unauthenticated: an attacker can change any of it (a change is
+ * caught when the backup is opened).
+ */
+export function inspectBackup(bytes: Uint8Array): BackupInfo {
+  const h = parseHeader(bytes);
+  return {
+    unauthenticated: true,
+    version: h.version,
+    headerSize: h.bytes.length,
+    compressed: (h.flags & FLAG_COMPRESSED) !== 0,
+    padded: (h.flags & FLAG_PADDED) !== 0,
+    slots: h.slots.map((s) =>
+      s.type === 'password' ? { type: s.type, kdf: { ...s.kdf } } : { type: s.type },
+    ),
+  };
+}
+
+/** What {@link recoverBackupKey} found. */
+export interface RecoveredKey {
+  /** The key that opens the backup. */
+  key: Uint8Array;
+  /** The fix applied to the typed code, or `null` when it was right as typed. */
+  correction: BackupKeyCandidate['correction'] | null;
+}
+
+/**
+ * When a 64-digit code does not open a backup, finds the single substitution, adjacent
+ * transposition, missing or extra digit that does. Each candidate costs one key-slot unwrap
+ * (about 1,000 candidates). Refuses to guess further: with two errors it throws `WRONG_KEY`.
+ *
+ * @param backupHeader - the backup's first bytes (at least its header; the whole file is fine).
+ */
+export async function recoverBackupKey(backupHeader: Uint8Array, typedCode: string): Promise<RecoveredKey> {
+  const header = parseHeader(backupHeader);
+  const slot = header.slots.find((s) => s.type === 'backup-key');
+  if (!slot)
+    throw new E2EEError('NO_MATCHING_SLOT', 'this backup has no backup-key slot: it opens with a password');
+  const opens = async (key: Uint8Array) => (await unwrap(backupKeyKek(key, slot.salt), slot)) !== undefined;
+  let exact: Uint8Array | undefined;
+  try {
+    exact = parseBackupKey(typedCode);
+  } catch {
+    // Not 64 clean digits: only the candidates can help.
+  }
+  if (exact && (await opens(exact))) return { key: exact, correction: null };
+  for (const candidate of backupKeyTypoCandidates(typedCode)) {
+    if (await opens(candidate.key)) return candidate;
+  }
+  throw new E2EEError(
+    'WRONG_KEY',
+    'no single-digit correction of this code opens the backup: check every group against where you saved it',
+  );
+}

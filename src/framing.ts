@@ -1,0 +1,331 @@
+/**
+ * The inner framing of a backup's plaintext (SPEC.md §5): a metadata record, the body as blocks
+ * that are each either raw-deflate compressed or stored, an end marker, and Padmé padding of
+ * zero bytes. All of it is inside the Cobblestone payload, so nothing here is visible to the
+ * cloud that stores the backup.
+ *
+ * @module
+ */
+
+import { toBytes } from './bytes.js';
+import { deflateRaw, inflateRaw } from './deflate.js';
+import { E2EEError } from './errors.js';
+import { padme } from './padding.js';
+
+/** Largest body block before compression. */
+export const BLOCK_SIZE = 1 << 20;
+/** Largest metadata record in bytes. */
+export const MAX_METADATA_SIZE = 65536;
+/** Block kind bytes. */
+export const BLOCK_END = 0x00;
+export const BLOCK_STORED = 0x01;
+export const BLOCK_DEFLATE = 0x02;
+// Blocks compressed concurrently: node:zlib runs them on libuv's thread pool, so this keeps both
+// cores busy while output order is preserved.
+const IN_FLIGHT = 4;
+
+/** A JSON value, as metadata fields may hold. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** The encrypted metadata record of a backup. */
+export interface BackupMetadata {
+  /** When the backup was made (ISO 8601, UTC, as written by `Date.prototype.toISOString`). */
+  created: string;
+  /** A number that grows with each backup of the same source: rollback protection. */
+  generation: number;
+  /** The application's own fields. */
+  app: { [key: string]: JsonValue };
+}
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+
+function badPayload(message: string): E2EEError {
+  return new E2EEError('MALFORMED_PAYLOAD', `backup payload: ${message}`);
+}
+
+/** Checks a metadata object against SPEC.md's rules; returns it typed. */
+export function checkMetadata(value: unknown): BackupMetadata {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw badPayload('metadata is not a JSON object');
+  const keys = Object.keys(value).sort().join(',');
+  if (keys !== 'app,created,generation')
+    throw badPayload(
+      `metadata must have exactly the fields app, created, generation (has ${keys || 'none'})`,
+    );
+  const m = value as BackupMetadata;
+  if (typeof m.created !== 'string' || !ISO_UTC.test(m.created) || Number.isNaN(Date.parse(m.created)))
+    throw badPayload('metadata.created is not an ISO 8601 UTC timestamp');
+  if (!Number.isSafeInteger(m.generation) || m.generation < 0)
+    throw badPayload('metadata.generation is not a non-negative integer');
+  if (typeof m.app !== 'object' || m.app === null || Array.isArray(m.app))
+    throw badPayload('metadata.app is not an object');
+  return m;
+}
+
+/** The metadata record's bytes: a 4-byte big-endian length, then UTF-8 JSON. */
+export function encodeMetadata(metadata: BackupMetadata): Uint8Array {
+  const json = toBytes(JSON.stringify(checkMetadata(metadata)));
+  if (json.length > MAX_METADATA_SIZE)
+    throw new E2EEError(
+      'INVALID_ARGUMENT',
+      `metadata is ${json.length} bytes as JSON; at most ${MAX_METADATA_SIZE}`,
+    );
+  const out = new Uint8Array(4 + json.length);
+  new DataView(out.buffer).setUint32(0, json.length);
+  out.set(json, 4);
+  return out;
+}
+
+/** Options of the framing encoder. */
+export interface FramingOptions {
+  metadata: BackupMetadata;
+  /** Compress blocks with raw deflate at this level (1–9), or store them all (`undefined`). */
+  deflateLevel?: number;
+  /** Pad with zeros to Padmé's length. */
+  padded: boolean;
+  /** Called with the number of body bytes consumed so far. */
+  onProgress?: (bytesDone: number) => void;
+}
+
+function blockRecord(kind: number, data: Uint8Array, rawLength?: number): Uint8Array {
+  const head = kind === BLOCK_DEFLATE ? 9 : 5;
+  const out = new Uint8Array(head + data.length);
+  const v = new DataView(out.buffer);
+  out[0] = kind;
+  v.setUint32(1, data.length);
+  if (kind === BLOCK_DEFLATE) v.setUint32(5, rawLength!);
+  out.set(data, head);
+  return out;
+}
+
+async function encodeBlock(block: Uint8Array, level: number | undefined): Promise<Uint8Array> {
+  if (level !== undefined) {
+    const packed = await deflateRaw(block, level);
+    // A block that does not shrink is stored: no second pass, and the decoder insists on it.
+    if (packed.length < block.length) return blockRecord(BLOCK_DEFLATE, packed, block.length);
+  }
+  return blockRecord(BLOCK_STORED, block);
+}
+
+/** The framing encoder: body bytes in, framed plaintext (metadata, blocks, end, padding) out. */
+export function createFramingEncoder(options: FramingOptions): TransformStream<Uint8Array, Uint8Array> {
+  const meta = encodeMetadata(options.metadata);
+  let framed = 0; // bytes emitted so far, for the padding length
+  let consumed = 0;
+  let block = new Uint8Array(BLOCK_SIZE);
+  let filled = 0;
+  const pending: Promise<Uint8Array>[] = [];
+
+  const emit = (c: TransformStreamDefaultController<Uint8Array>, bytes: Uint8Array) => {
+    framed += bytes.length;
+    c.enqueue(bytes);
+  };
+  const drainTo = async (c: TransformStreamDefaultController<Uint8Array>, keep: number) => {
+    while (pending.length > keep) emit(c, await pending.shift()!);
+  };
+  const cut = () => {
+    pending.push(encodeBlock(block.subarray(0, filled), options.deflateLevel));
+    block = new Uint8Array(BLOCK_SIZE);
+    filled = 0;
+  };
+
+  return new TransformStream<Uint8Array, Uint8Array>({
+    start(c) {
+      emit(c, meta);
+    },
+    async transform(piece, c) {
+      if (!(piece instanceof Uint8Array))
+        throw new E2EEError('INVALID_ARGUMENT', 'backup input must be Uint8Array pieces');
+      for (let off = 0; off < piece.length; ) {
+        const n = Math.min(BLOCK_SIZE - filled, piece.length - off);
+        block.set(piece.subarray(off, off + n), filled);
+        filled += n;
+        off += n;
+        if (filled === BLOCK_SIZE) {
+          cut();
+          await drainTo(c, IN_FLIGHT - 1);
+        }
+      }
+      consumed += piece.length;
+      options.onProgress?.(consumed);
+    },
+    async flush(c) {
+      if (filled > 0) cut();
+      await drainTo(c, 0);
+      emit(c, Uint8Array.of(BLOCK_END));
+      const pad = options.padded ? padme(framed) - framed : 0;
+      for (let left = pad; left > 0; left -= BLOCK_SIZE) emit(c, new Uint8Array(Math.min(left, BLOCK_SIZE)));
+    },
+  });
+}
+
+/** Pulls exact byte counts from a stream of pieces without quadratic copying. */
+export interface ByteReader {
+  /** Exactly `n` bytes, or `undefined` if the stream ends first (`got` says how many were left). */
+  exactly(n: number): Promise<Uint8Array | undefined>;
+  /** Bytes left over when `exactly` came up short. */
+  readonly got: number;
+  /** Everything not yet read, as a stream. */
+  rest(): ReadableStream<Uint8Array>;
+  /** Releases the underlying stream. */
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/** A {@link ByteReader} over a stream. */
+export function byteReader(stream: ReadableStream<Uint8Array>): ByteReader {
+  const reader = stream.getReader();
+  const queue: Uint8Array[] = [];
+  let available = 0;
+  let ended = false;
+  let got = 0;
+  return {
+    get got() {
+      return got;
+    },
+    async exactly(n) {
+      while (available < n && !ended) {
+        const r = await reader.read();
+        if (r.done) ended = true;
+        else if (r.value.length > 0) {
+          queue.push(r.value);
+          available += r.value.length;
+        }
+      }
+      if (available < n) {
+        got = available;
+        return undefined;
+      }
+      const head = queue[0];
+      if (head && head.length >= n) {
+        const out = head.subarray(0, n);
+        if (head.length === n) queue.shift();
+        else queue[0] = head.subarray(n);
+        available -= n;
+        return out;
+      }
+      const out = new Uint8Array(n);
+      let o = 0;
+      while (o < n) {
+        const p = queue[0]!;
+        const take = Math.min(p.length, n - o);
+        out.set(p.subarray(0, take), o);
+        o += take;
+        if (take === p.length) queue.shift();
+        else queue[0] = p.subarray(take);
+      }
+      available -= n;
+      return out;
+    },
+    rest() {
+      return new ReadableStream<Uint8Array>({
+        async pull(c) {
+          const next = queue.shift();
+          if (next) {
+            available -= next.length;
+            c.enqueue(next);
+            return;
+          }
+          const r = await reader.read();
+          if (r.done) c.close();
+          else c.enqueue(r.value);
+        },
+        cancel: (reason) => reader.cancel(reason),
+      });
+    },
+    cancel: (reason) => reader.cancel(reason),
+  };
+}
+
+/** Options of the framing decoder. */
+export interface DecodeOptions {
+  /** Flags from the (now authenticated) header. */
+  compressed: boolean;
+  padded: boolean;
+  /** Stop with `OUTPUT_LIMIT` before the body would exceed this many bytes. */
+  maxOutputBytes: number;
+  onProgress?: (bytesDone: number) => void;
+}
+
+/**
+ * Reads the framed plaintext: returns the metadata at once and the body as a stream that
+ * checks every block, the end marker and the padding, and errors on any violation.
+ */
+export async function decodeFraming(
+  plaintext: ReadableStream<Uint8Array>,
+  options: DecodeOptions,
+): Promise<{ metadata: BackupMetadata; body: ReadableStream<Uint8Array> }> {
+  const r = byteReader(plaintext);
+  const need = async (n: number, what: string) => {
+    const b = await r.exactly(n);
+    if (!b) throw badPayload(`it ends inside ${what}`);
+    return b;
+  };
+  const metaLen = new DataView((await need(4, 'the metadata length')).slice().buffer).getUint32(0);
+  if (metaLen > MAX_METADATA_SIZE)
+    throw badPayload(`metadata is ${metaLen} bytes; at most ${MAX_METADATA_SIZE}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(
+      new TextDecoder('utf-8', { fatal: true }).decode(await need(metaLen, 'the metadata')),
+    );
+  } catch (e) {
+    if (e instanceof E2EEError) throw e;
+    throw badPayload('metadata is not UTF-8 JSON');
+  }
+  const metadata = checkMetadata(parsed);
+  let framed = 4 + metaLen;
+  let produced = 0;
+
+  const body = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      const kind = (await need(1, 'the block list (no end marker)'))[0]!;
+      framed += 1;
+      if (kind === BLOCK_END) {
+        await checkPadding(r, framed, options.padded);
+        c.close();
+        return;
+      }
+      if (kind !== BLOCK_STORED && kind !== BLOCK_DEFLATE)
+        throw badPayload(`unknown block kind 0x${kind.toString(16).padStart(2, '0')}`);
+      if (kind === BLOCK_DEFLATE && !options.compressed)
+        throw badPayload('a compressed block in a backup whose header says it is not compressed');
+      const head = await need(kind === BLOCK_DEFLATE ? 8 : 4, 'a block header');
+      const v = new DataView(head.slice().buffer);
+      const len = v.getUint32(0);
+      const raw = kind === BLOCK_DEFLATE ? v.getUint32(4) : len;
+      if (raw < 1 || raw > BLOCK_SIZE) throw badPayload(`a block of ${raw} bytes (allowed 1..${BLOCK_SIZE})`);
+      if (kind === BLOCK_DEFLATE && (len < 1 || len >= raw))
+        throw badPayload(`a compressed block of ${len} bytes for ${raw} (it must shrink, else be stored)`);
+      if (produced + raw > options.maxOutputBytes)
+        throw new E2EEError(
+          'OUTPUT_LIMIT',
+          `the backup expands past maxOutputBytes (${options.maxOutputBytes}); raise it if you expect a backup this large`,
+        );
+      const data = await need(len, 'a block');
+      framed += head.length + len;
+      const out = kind === BLOCK_DEFLATE ? await inflateRaw(data, raw) : data.slice();
+      produced += out.length;
+      c.enqueue(out);
+      options.onProgress?.(produced);
+    },
+    cancel: (reason) => r.cancel(reason),
+  });
+  return { metadata, body };
+}
+
+async function checkPadding(r: ByteReader, framed: number, padded: boolean): Promise<void> {
+  const expected = padded ? padme(framed) - framed : 0;
+  let seen = 0;
+  for (;;) {
+    const piece = (await r.exactly(Math.min(BLOCK_SIZE, expected - seen + 1))) ?? (await r.exactly(r.got));
+    if (!piece || piece.length === 0) break;
+    if (piece.some((b) => b !== 0)) throw new E2EEError('BAD_PADDING', 'backup padding has non-zero bytes');
+    seen += piece.length;
+    if (seen > expected) break;
+  }
+  if (seen !== expected)
+    throw new E2EEError(
+      'BAD_PADDING',
+      `backup padding is ${seen} bytes; ${padded ? 'Padmé' : 'an unpadded backup'} requires exactly ${expected}`,
+    );
+}

@@ -1,0 +1,99 @@
+/**
+ * Node file helpers: `encryptFile` and `decryptFile`. Output goes to a temporary file in the
+ * destination's folder, is flushed to disk, and is renamed over the destination only after the
+ * last byte is written (and, when decrypting, the last chunk has authenticated). On any failure
+ * the temporary file is removed and an existing destination is left untouched.
+ *
+ * @module
+ */
+
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import {
+  type BackupMetadata,
+  type DecryptBackupOptions,
+  decryptBackup,
+  type EncryptBackupOptions,
+  encryptBackup,
+} from './backup.js';
+import { E2EEError } from './errors.js';
+
+function ioError(what: string, path: string, cause: unknown): E2EEError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new E2EEError('IO', `${what} ${path}: ${reason}`, { cause });
+}
+
+function readStream(path: string): ReadableStream<Uint8Array> {
+  const s = createReadStream(path, { highWaterMark: 1 << 20 });
+  return Readable.toWeb(s) as unknown as ReadableStream<Uint8Array>;
+}
+
+/**
+ * Writes `stream` to `dst` atomically: a temporary sibling, fsync, rename. Exported for the CLI
+ * and the lifecycle layer, which need the same guarantee.
+ */
+export async function writeFileAtomically(dst: string, stream: ReadableStream<Uint8Array>): Promise<void> {
+  const tmp = join(dirname(dst), `.${basename(dst)}.${randomBytes(6).toString('hex')}.tmp`);
+  let created = false;
+  try {
+    const file = createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
+    created = true;
+    await stream.pipeTo(Writable.toWeb(file) as WritableStream<Uint8Array>).catch((e) => {
+      throw e instanceof E2EEError ? e : ioError('cannot write', tmp, e);
+    });
+    // Durable before it takes the destination's name: a crash leaves the old file or the new one.
+    const handle = await open(tmp, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, dst).catch((e) => {
+      throw ioError('cannot rename the finished file to', dst, e);
+    });
+    created = false;
+  } finally {
+    if (created) await rm(tmp, { force: true });
+  }
+}
+
+async function checkReadable(path: string): Promise<void> {
+  try {
+    await (await open(path, 'r')).close();
+  } catch (e) {
+    throw ioError('cannot read', path, e);
+  }
+}
+
+/**
+ * Encrypts the file `src` into `dst` (replaced only when the new backup is complete).
+ *
+ * @example
+ * ```ts
+ * await encryptFile('chats.db', 'chats.db.e2ee', { key: generateBackupKey() });
+ * ```
+ */
+export async function encryptFile(src: string, dst: string, options: EncryptBackupOptions): Promise<void> {
+  await checkReadable(src);
+  await writeFileAtomically(dst, encryptBackup(readStream(src), options));
+}
+
+/**
+ * Decrypts the backup `src` into `dst`. `dst` appears only after every chunk, the end and the
+ * padding have been checked; on any failure nothing is left behind.
+ *
+ * @returns the backup's (authenticated) metadata.
+ */
+export async function decryptFile(
+  src: string,
+  dst: string,
+  options: DecryptBackupOptions,
+): Promise<BackupMetadata> {
+  await checkReadable(src);
+  const { metadata, stream } = await decryptBackup(readStream(src), options);
+  await writeFileAtomically(dst, stream);
+  return metadata;
+}
