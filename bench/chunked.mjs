@@ -2,7 +2,7 @@
 // both measured in this run on the same buffers. Prints MB/s, the ratio, and writes
 // bench/results.json. Not a test: timings vary ±30 % on a shared machine, ratios much less.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { ensureBuilt } from '../scripts/ensure-built.mjs';
 
 ensureBuilt();
@@ -94,7 +94,14 @@ const ratios = {
 console.log(
   `  ratio vs the loop: encrypt ${ratios.encrypt.toFixed(2)}×, decrypt ${ratios.decrypt.toFixed(2)}× (target ≥ 0.8×)`,
 );
-writeFileSync(
-  new URL('./results.json', import.meta.url),
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, sizeBytes: SIZE, runs: RUNS, mbps, ratios }, null, 2)}\n`,
-);
+const resultsFile = new URL('./results.json', import.meta.url);
+const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : {};
+const chunked = {
+  date: new Date().toISOString(),
+  node: process.version,
+  sizeBytes: SIZE,
+  runs: RUNS,
+  mbps,
+  ratios,
+};
+writeFileSync(resultsFile, `${JSON.stringify({ ...previous, chunked }, null, 2)}\n`);

@@ -163,6 +163,8 @@ export function createFramingEncoder(options: FramingOptions): TransformStream<U
 export interface ByteReader {
   /** Exactly `n` bytes, or `undefined` if the stream ends first (`got` says how many were left). */
   exactly(n: number): Promise<Uint8Array | undefined>;
+  /** Between 1 and `n` bytes, as soon as any are available, or `undefined` at the end. */
+  upTo(n: number): Promise<Uint8Array | undefined>;
   /** Bytes left over when `exactly` came up short. */
   readonly got: number;
   /** Everything not yet read, as a stream. */
@@ -214,6 +216,22 @@ export function byteReader(stream: ReadableStream<Uint8Array>): ByteReader {
         else queue[0] = p.subarray(take);
       }
       available -= n;
+      return out;
+    },
+    async upTo(n) {
+      while (available === 0 && !ended) {
+        const r = await reader.read();
+        if (r.done) ended = true;
+        else if (r.value.length > 0) {
+          queue.push(r.value);
+          available += r.value.length;
+        }
+      }
+      const head = queue[0];
+      if (!head) return undefined;
+      const out = head.length <= n ? (queue.shift() as Uint8Array) : head.subarray(0, n);
+      if (head.length > n) queue[0] = head.subarray(n);
+      available -= out.length;
       return out;
     },
     rest() {
@@ -301,11 +319,21 @@ export async function decodeFraming(
           'OUTPUT_LIMIT',
           `the backup expands past maxOutputBytes (${options.maxOutputBytes}); raise it if you expect a backup this large`,
         );
-      const data = await need(len, 'a block');
       framed += head.length + len;
-      const out = kind === BLOCK_DEFLATE ? await inflateRaw(data, raw) : data.slice();
-      produced += out.length;
-      c.enqueue(out);
+      if (kind === BLOCK_STORED) {
+        // Passed on piece by piece as the payload delivers it: no copy, no 1 MiB buffer.
+        for (let left = len; left > 0; ) {
+          const piece = await r.upTo(left);
+          if (!piece) throw badPayload('it ends inside a block');
+          left -= piece.length;
+          c.enqueue(piece);
+        }
+        produced += len;
+      } else {
+        const out = await inflateRaw(await need(len, 'a block'), raw);
+        produced += out.length;
+        c.enqueue(out);
+      }
       options.onProgress?.(produced);
     },
     cancel: (reason) => r.cancel(reason),
