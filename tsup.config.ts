@@ -8,7 +8,12 @@ export const entry = {
   kdf: 'src/kdf.ts',
   chunked: 'src/chunked.ts',
   node: 'src/node.ts',
+  vault: 'src/vault/index.ts',
+  'vault/server': 'src/vault/server-node.ts',
 };
+
+// Loaded only when a vault server or store is started; never bundled.
+const external = ['better-sqlite3', 'pg', 'hono', '@hono/node-server'];
 
 export default defineConfig([
   {
@@ -21,6 +26,7 @@ export default defineConfig([
     platform: 'neutral',
     splitting: true,
     treeshake: true,
+    external,
   },
   {
     // noble is ESM-only: bundle it into the CJS build so `require()` works even where
@@ -32,6 +38,7 @@ export default defineConfig([
     target: 'es2022',
     platform: 'neutral',
     noExternal: [/^@noble\//],
+    external,
     splitting: true,
     treeshake: true,
   },

@@ -1,0 +1,366 @@
+/**
+ * The vault client: {@link createVaultClient} runs the vault protocol against a vault server with
+ * `fetch`, in browsers, workers, Node, Bun and Deno alike (no `node:` imports).
+ *
+ * Errors are {@link VaultError}s (an {@link E2EEError} with the server's extra fields):
+ * - `WRONG_PASSWORD`, with `remainingAttempts` when the server tells it. An account the vault
+ *   does not know answers exactly like a wrong password (the server uses OPAQUE's fake record so
+ *   that logins do not reveal which accounts exist), so `recover` never says `VAULT_NOT_FOUND`;
+ * - `VAULT_LOCKED`: the record was destroyed after too many wrong passwords;
+ * - `VAULT_NOT_FOUND`: only from `resetPassword` and `delete` (which need the device credential
+ *   and so already reveal existence);
+ * - `UNAUTHORIZED`: the device credential (the backup key) does not match the stored record;
+ * - `RATE_LIMITED` with `retryAfterSeconds`; `VAULT_UNAVAILABLE` (network, 5xx); `SERVER_AUTH`
+ *   (not the server the password was registered with); `VAULT_PROTOCOL` (malformed exchange).
+ *
+ * @module
+ */
+
+import type { AeadBackend } from '../aead.js';
+import { E2EEError, ERROR_CODES, type ErrorCode, isE2EEError } from '../errors.js';
+import type { Argon2idParams } from '../kdf.js';
+import { fromBase64url, toBase64url } from './base64url.js';
+import {
+  accountBytes,
+  deriveDeviceCredential,
+  finishLogin,
+  finishRegistration,
+  type KsfParams,
+  openSealedBackupKey,
+  passwordBytes,
+  startLogin,
+  startRegistration,
+} from './protocol.js';
+
+/** An {@link E2EEError} from the vault client, with what the server said beyond the code. */
+export class VaultError extends E2EEError {
+  /** The HTTP status, when the error came from an answer. */
+  readonly status?: number;
+  /** For `WRONG_PASSWORD`: attempts left before the record is destroyed (0: it has been). */
+  readonly remainingAttempts?: number;
+  /** For `RATE_LIMITED`: how long to wait. */
+  readonly retryAfterSeconds?: number;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    extra: { status?: number; remainingAttempts?: number; retryAfterSeconds?: number; cause?: unknown } = {},
+  ) {
+    super(code, message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    this.name = 'VaultError';
+    if (extra.status !== undefined) this.status = extra.status;
+    if (extra.remainingAttempts !== undefined) this.remainingAttempts = extra.remainingAttempts;
+    if (extra.retryAfterSeconds !== undefined) this.retryAfterSeconds = extra.retryAfterSeconds;
+  }
+}
+
+/** Options of {@link createVaultClient}. */
+export interface VaultClientOptions {
+  /** The fetch to use (default `globalThis.fetch`). */
+  fetch?: typeof fetch;
+  /** Argon2id cost for new registrations (default 64 MiB, 3 passes, 4 lanes). */
+  ksf?: Partial<Argon2idParams>;
+  /** Allow registration costs below OWASP's floor (tests, very weak hardware). */
+  allowWeakKsf?: boolean;
+  /** Upper bounds on the cost a server may ask for at login (default: the library's KDF maxima). */
+  kdfMaxima?: Partial<Argon2idParams>;
+  /**
+   * The server's AKE public key (32 bytes, or base64url), e.g. from `GET /v1/info` over a trusted
+   * channel. Registration then refuses any other server. Logins are authenticated by OPAQUE itself.
+   */
+  serverPublicKey?: Uint8Array | string;
+  /** Extra headers on every request, e.g. the deployment's own authentication. */
+  headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
+  /** Per-request timeout in ms (default 30 000; the KSF runs between requests and is not included). */
+  timeoutMs?: number;
+  aeadBackend?: AeadBackend;
+}
+
+/** The vault's public facts, from `GET /v1/info`. */
+export interface VaultInfo {
+  protocol: string;
+  serverPublicKey: Uint8Array;
+  maxAttempts: number;
+  ksf: KsfParams;
+}
+
+/** The operations of a vault client. Accounts are normalised to Unicode NFC. */
+export interface VaultClient {
+  info(): Promise<VaultInfo>;
+  /**
+   * Stores `backupKey` under `password`. If the account already has a record, it is replaced
+   * only when it protects this same backup key (its device credential matches); else
+   * `UNAUTHORIZED`. Returns whether a record was created or replaced.
+   */
+  register(params: {
+    account: string;
+    password: string | Uint8Array;
+    backupKey: Uint8Array;
+  }): Promise<'created' | 'replaced'>;
+  /** Recovers the backup key with the password (one counted attempt). */
+  recover(params: { account: string; password: string | Uint8Array }): Promise<Uint8Array>;
+  /** Recovers with the old password, then re-registers under the new one (counter back to full). */
+  changePassword(params: {
+    account: string;
+    oldPassword: string | Uint8Array;
+    newPassword: string | Uint8Array;
+  }): Promise<void>;
+  /** Re-registers under a new password, authorised by the backup key's device credential. */
+  resetPassword(params: {
+    account: string;
+    backupKey: Uint8Array;
+    newPassword: string | Uint8Array;
+  }): Promise<void>;
+  /** Deletes the record, authorised by the backup key's device credential. */
+  delete(params: { account: string; backupKey: Uint8Array }): Promise<void>;
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * Creates a client for the vault at `baseUrl` (e.g. `https://vault.example`; the API lives under
+ * `/v1/`).
+ *
+ * @example
+ * ```ts
+ * const vault = createVaultClient('https://vault.example');
+ * await vault.register({ account: 'alice', password, backupKey });
+ * const key = await vault.recover({ account: 'alice', password });
+ * ```
+ */
+export function createVaultClient(baseUrl: string | URL, options: VaultClientOptions = {}): VaultClient {
+  const base = new URL(baseUrl);
+  if (!base.pathname.endsWith('/')) base.pathname += '/';
+  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const pinned =
+    typeof options.serverPublicKey === 'string'
+      ? decode(options.serverPublicKey, 'serverPublicKey', 32)
+      : options.serverPublicKey;
+
+  async function call(method: 'GET' | 'POST', path: string, body?: Json): Promise<Json> {
+    const extra = typeof options.headers === 'function' ? await options.headers() : options.headers;
+    let response: Response;
+    try {
+      response = await doFetch(new URL(path, base), {
+        method,
+        headers: {
+          ...extra,
+          accept: 'application/json',
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      throw new VaultError(
+        'VAULT_UNAVAILABLE',
+        `the vault server could not be reached: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    let json: unknown;
+    try {
+      json = await response.json();
+    } catch (err) {
+      throw new VaultError(
+        response.status >= 500 ? 'VAULT_UNAVAILABLE' : 'VAULT_PROTOCOL',
+        `the vault server answered ${response.status} without JSON`,
+        { status: response.status, cause: err },
+      );
+    }
+    if (response.ok) {
+      if (typeof json !== 'object' || json === null) {
+        throw new VaultError('VAULT_PROTOCOL', 'the vault server answered with a non-object', {
+          status: response.status,
+        });
+      }
+      return json as Json;
+    }
+    throw errorFrom(response, json);
+  }
+
+  async function login(account: string, password: string | Uint8Array) {
+    const { ke1, state } = startLogin(password);
+    const start = await call('POST', 'v1/login/start', { account, ke1: toBase64url(ke1) });
+    const loginId = field(start, 'loginId');
+    const ke2 = decode(start['ke2'], 'ke2', 320);
+    let result: { ke3: Uint8Array; exportKey: Uint8Array };
+    try {
+      result = await finishLogin({
+        state,
+        account,
+        ke2,
+        ksf: start['ksf'],
+        kdfOptions: options.kdfMaxima ? { maxima: options.kdfMaxima } : {},
+      });
+    } catch (err) {
+      // Settle the attempt now rather than at expiry (a last attempt destroys the record only once
+      // it is over), and learn the attempts left.
+      let remaining = typeof start['remainingAttempts'] === 'number' ? start['remainingAttempts'] : undefined;
+      try {
+        const aborted = await call('POST', 'v1/login/abort', { loginId });
+        if (typeof aborted['remainingAttempts'] === 'number') remaining = aborted['remainingAttempts'];
+      } catch {
+        // the server forgets the login at expiry anyway
+      }
+      if (isE2EEError(err, 'WRONG_PASSWORD')) throw wrongPassword(remaining, err);
+      throw err;
+    }
+    const finish = await call('POST', 'v1/login/finish', { loginId, ke3: toBase64url(result.ke3) });
+    try {
+      return await openSealedBackupKey(
+        result.exportKey,
+        decode(finish['sealedKey'], 'sealedKey', 60),
+        options.aeadBackend,
+      );
+    } finally {
+      result.exportKey.fill(0);
+    }
+  }
+
+  async function registerWith(
+    mode: 'register' | 'reset',
+    account: string,
+    password: string | Uint8Array,
+    backupKey: Uint8Array,
+  ): Promise<'created' | 'replaced'> {
+    const { registrationRequest, state } = startRegistration(password);
+    const start = await call('POST', 'v1/register/start', {
+      account,
+      registrationRequest: toBase64url(registrationRequest),
+    });
+    const registrationId = field(start, 'registrationId');
+    const upload = await finishRegistration({
+      state,
+      account,
+      registrationResponse: decode(start['registrationResponse'], 'registrationResponse', 64),
+      backupKey,
+      ksf: options.ksf,
+      kdfOptions: { allowWeak: options.allowWeakKsf === true, maxima: options.kdfMaxima },
+      expectedServerPublicKey: pinned,
+      aeadBackend: options.aeadBackend,
+    });
+    const done = await call('POST', 'v1/register/finish', {
+      registrationId,
+      account,
+      mode,
+      registrationRecord: toBase64url(upload.registrationRecord),
+      sealedKey: toBase64url(upload.sealedKey),
+      deviceCredential: toBase64url(upload.deviceCredential),
+      ksf: upload.ksf,
+    });
+    upload.deviceCredential.fill(0);
+    const status = done['status'];
+    if (status !== 'created' && status !== 'replaced') {
+      throw new VaultError('VAULT_PROTOCOL', 'unexpected answer to register/finish');
+    }
+    return status;
+  }
+
+  return {
+    async info() {
+      const r = await call('GET', 'v1/info');
+      return {
+        protocol: field(r, 'protocol'),
+        serverPublicKey: decode(r['serverPublicKey'], 'serverPublicKey', 32),
+        maxAttempts: Number(r['maxAttempts']),
+        ksf: r['ksf'] as KsfParams,
+      };
+    },
+
+    async register({ account, password, backupKey }) {
+      const name = normalise(account);
+      passwordBytes(password);
+      return registerWith('register', name, password, backupKey);
+    },
+
+    async recover({ account, password }) {
+      const name = normalise(account);
+      passwordBytes(password);
+      return login(name, password);
+    },
+
+    async changePassword({ account, oldPassword, newPassword }) {
+      const name = normalise(account);
+      passwordBytes(oldPassword);
+      passwordBytes(newPassword);
+      const backupKey = await login(name, oldPassword);
+      try {
+        await registerWith('reset', name, newPassword, backupKey);
+      } finally {
+        backupKey.fill(0);
+      }
+    },
+
+    async resetPassword({ account, backupKey, newPassword }) {
+      const name = normalise(account);
+      passwordBytes(newPassword);
+      await registerWith('reset', name, newPassword, backupKey);
+    },
+
+    async delete({ account, backupKey }) {
+      const name = normalise(account);
+      const credential = deriveDeviceCredential(backupKey, name);
+      try {
+        await call('POST', 'v1/delete', { account: name, deviceCredential: toBase64url(credential) });
+      } finally {
+        credential.fill(0);
+      }
+    },
+  };
+}
+
+function normalise(account: string): string {
+  if (typeof account !== 'string') throw new E2EEError('INVALID_ARGUMENT', 'the account must be a string');
+  const name = account.normalize('NFC');
+  accountBytes(name);
+  return name;
+}
+
+function field(json: Json, name: string): string {
+  const v = json[name];
+  if (typeof v !== 'string') throw new VaultError('VAULT_PROTOCOL', `the vault's answer lacks '${name}'`);
+  return v;
+}
+
+function decode(value: unknown, name: string, length: number): Uint8Array {
+  const bytes = typeof value === 'string' ? fromBase64url(value) : undefined;
+  if (!bytes || bytes.length !== length) {
+    throw new VaultError('VAULT_PROTOCOL', `'${name}' must be ${length} bytes of base64url`);
+  }
+  return bytes;
+}
+
+function wrongPassword(remaining: number | undefined, cause: unknown): VaultError {
+  const message =
+    remaining === undefined
+      ? 'wrong password'
+      : remaining > 0
+        ? `wrong password: ${remaining} attempt${remaining === 1 ? '' : 's'} left`
+        : 'wrong password, and no attempts are left: the vault has destroyed this backup key';
+  return new VaultError('WRONG_PASSWORD', message, { remainingAttempts: remaining, cause });
+}
+
+function errorFrom(response: Response, json: unknown): VaultError {
+  const e = (json as { error?: Record<string, unknown> } | null)?.error;
+  const status = response.status;
+  const known = typeof e?.['code'] === 'string' && Object.hasOwn(ERROR_CODES, e['code']);
+  const code: ErrorCode = known
+    ? (e!['code'] as ErrorCode)
+    : status >= 500
+      ? 'VAULT_UNAVAILABLE'
+      : status === 429
+        ? 'RATE_LIMITED'
+        : 'VAULT_PROTOCOL';
+  const message = typeof e?.['message'] === 'string' ? e['message'] : `the vault server answered ${status}`;
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  const retryHeader = Number(response.headers.get('retry-after'));
+  return new VaultError(code, message, {
+    status,
+    remainingAttempts: num(e?.['remainingAttempts']),
+    retryAfterSeconds: num(e?.['retryAfterSeconds']) ?? (retryHeader > 0 ? retryHeader : undefined),
+  });
+}

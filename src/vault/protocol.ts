@@ -1,0 +1,498 @@
+/**
+ * The backup key vault protocol on top of OPAQUE (RFC 9807): every label, length and composition
+ * the client and the server must agree on, the JSON wire types, and the client's steps as pure
+ * functions over bytes (no I/O, so any transport can carry them; {@link createVaultClient} is the
+ * fetch-based one). The compositions are written out in `src/vault/SPEC-vault.md`.
+ *
+ * Browser-safe: no `node:` imports.
+ *
+ * @module
+ */
+
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { type AeadBackend, createAead } from '../aead.js';
+import { concat, constantTimeEqual, randomBytes, toBytes } from '../bytes.js';
+import { E2EEError } from '../errors.js';
+import { hkdfExpandSha512 } from '../hkdf.js';
+import {
+  type Argon2idParams,
+  DEFAULT_KDF_PARAMS,
+  deriveKeyFromPassword,
+  type KdfOptions,
+  validateKdfParams,
+} from '../kdf.js';
+import {
+  type ClientLoginState,
+  createRegistrationRequest,
+  deserializeKE2,
+  deserializeRegistrationResponse,
+  finalizeRegistrationRequest,
+  generateKE1,
+  generateKE3,
+  type Ksf,
+  type OpaqueLoginOptions,
+  type RegistrationClientState,
+  serializeKE1,
+  serializeKE3,
+  serializeRegistrationRecord,
+  serializeRegistrationRequest,
+} from './opaque.js';
+
+// ---------------------------------------------------------------------------------------------
+// Constants (each one is part of the protocol: changing it breaks every stored record)
+
+/** Protocol name and version, reported by `GET /v1/info`. */
+export const VAULT_PROTOCOL_VERSION = 'e2ee-backup-vault/1';
+
+/** Attempts a new or successfully opened record gets; the 10 of WhatsApp, Apple and Google. */
+export const DEFAULT_MAX_ATTEMPTS = 10;
+
+/** The OPAQUE 3DH `context` (bound into the transcript of every login). */
+export const VAULT_CONTEXT = toBytes('e2ee-backup vault v1');
+
+/**
+ * The Argon2id salt of the KSF. Constant on purpose: Argon2's input is the OPRF output, which is
+ * already unique per (server OPRF key, random credential identifier, password), so a per-user salt
+ * would add nothing; the label only separates this use of Argon2id from others. (opaque-ke uses
+ * an all-zero salt for the same reason.)
+ */
+export const KSF_SALT = toBytes('e2ee-backup vault KSF v1');
+
+/** HKDF-Expand info for the key that seals the backup key, from OPAQUE's export_key. */
+export const SEAL_KEY_INFO = toBytes('e2ee-backup vault seal key v1');
+
+/** HKDF info prefix for the device credential (followed by 0x00 and the account). */
+export const DEVICE_CREDENTIAL_INFO = toBytes('e2ee-backup vault device credential v1');
+
+/** Prefix of the credential identifier used for unknown accounts (fake records). */
+export const FAKE_CREDENTIAL_PREFIX = toBytes('e2ee-backup vault unknown account v1:');
+
+/** Length of the backup key the vault protects. */
+export const BACKUP_KEY_BYTES = 32;
+/** Random credential identifier the server picks for every registration. */
+export const CREDENTIAL_ID_BYTES = 32;
+/** The device credential, and the SHA-256 verifier the server keeps of it. */
+export const DEVICE_CREDENTIAL_BYTES = 32;
+/** AES-GCM nonce of the sealed key. */
+export const SEAL_NONCE_BYTES = 12;
+/** nonce ‖ AES-256-GCM(backup key) ‖ tag. */
+export const SEALED_KEY_BYTES = SEAL_NONCE_BYTES + BACKUP_KEY_BYTES + 16;
+/** Random login and registration ids (base64url on the wire: 22 characters). */
+export const SESSION_ID_BYTES = 16;
+/** Longest account name, in UTF-8 bytes. */
+export const MAX_ACCOUNT_BYTES = 256;
+
+// ---------------------------------------------------------------------------------------------
+// Wire types (JSON; every binary field is unpadded base64url)
+
+/** The key-stretching parameters stored with a record and returned at login. */
+export interface KsfParams extends Argon2idParams {
+  algorithm: 'argon2id';
+}
+
+/** `GET /v1/info`. */
+export interface InfoResponse {
+  protocol: typeof VAULT_PROTOCOL_VERSION;
+  /** The server's AKE public key (32 bytes). Clients may pin it. */
+  serverPublicKey: string;
+  maxAttempts: number;
+  /** The KSF parameters the server suggests for new registrations. */
+  ksf: KsfParams;
+}
+
+/** `POST /v1/register/start`. */
+export interface RegisterStartRequest {
+  account: string;
+  /** OPAQUE RegistrationRequest (32 bytes). */
+  registrationRequest: string;
+}
+export interface RegisterStartResponse {
+  registrationId: string;
+  /** OPAQUE RegistrationResponse (64 bytes). */
+  registrationResponse: string;
+  expiresInSeconds: number;
+}
+
+/** `POST /v1/register/finish`. */
+export interface RegisterFinishRequest {
+  registrationId: string;
+  account: string;
+  /** `register`: create, or replace when the device credential matches. `reset`: replace only. */
+  mode: 'register' | 'reset';
+  /** OPAQUE RegistrationRecord (192 bytes). */
+  registrationRecord: string;
+  /** nonce ‖ AES-256-GCM(backup key) (60 bytes). */
+  sealedKey: string;
+  /** The device credential (32 bytes); the server keeps only its SHA-256. */
+  deviceCredential: string;
+  ksf: KsfParams;
+}
+export interface RegisterFinishResponse {
+  status: 'created' | 'replaced';
+  remainingAttempts: number;
+}
+
+/** `POST /v1/login/start`. */
+export interface LoginStartRequest {
+  account: string;
+  /** OPAQUE KE1 (96 bytes). */
+  ke1: string;
+}
+export interface LoginStartResponse {
+  loginId: string;
+  /** OPAQUE KE2 (320 bytes). */
+  ke2: string;
+  ksf: KsfParams;
+  /** Attempts left if this one fails (this one is already counted). */
+  remainingAttempts: number;
+  expiresInSeconds: number;
+}
+
+/** `POST /v1/login/finish`. */
+export interface LoginFinishRequest {
+  loginId: string;
+  /** OPAQUE KE3 (64 bytes). */
+  ke3: string;
+}
+export interface LoginFinishResponse {
+  /** The sealed backup key (60 bytes). */
+  sealedKey: string;
+}
+
+/** `POST /v1/login/abort`: the client could not finish (wrong password, bad server MAC). */
+export interface LoginAbortRequest {
+  loginId: string;
+}
+export interface LoginAbortResponse {
+  remainingAttempts: number;
+}
+
+/** `POST /v1/delete`. */
+export interface DeleteRequest {
+  account: string;
+  deviceCredential: string;
+}
+export interface DeleteResponse {
+  status: 'deleted';
+}
+
+/** The body of every 4xx and 5xx answer. */
+export interface ErrorResponse {
+  error: {
+    code: string;
+    message: string;
+    remainingAttempts?: number;
+    retryAfterSeconds?: number;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts, passwords, KSF
+
+/**
+ * Checks an account name and returns its UTF-8 bytes: a string of 1 to {@link MAX_ACCOUNT_BYTES}
+ * UTF-8 bytes, in Unicode NFC, without control characters or lone surrogates. The client
+ * normalises to NFC before sending; the server refuses anything else, so that one account has
+ * exactly one spelling on both sides.
+ *
+ * @throws E2EEError `INVALID_ARGUMENT`
+ */
+export function accountBytes(account: unknown): Uint8Array {
+  if (typeof account !== 'string' || account.length === 0) {
+    throw new E2EEError('INVALID_ARGUMENT', 'the account must be a non-empty string');
+  }
+  if (/\p{Cs}|\p{Cc}/u.test(account)) {
+    throw new E2EEError('INVALID_ARGUMENT', 'the account contains a control character or a lone surrogate');
+  }
+  if (account.normalize('NFC') !== account) {
+    throw new E2EEError('INVALID_ARGUMENT', 'the account is not in Unicode NFC');
+  }
+  const bytes = toBytes(account);
+  if (bytes.length > MAX_ACCOUNT_BYTES) {
+    throw new E2EEError('INVALID_ARGUMENT', `the account is longer than ${MAX_ACCOUNT_BYTES} UTF-8 bytes`);
+  }
+  return bytes;
+}
+
+/**
+ * The password as OPAQUE input: a string is normalised to NFC and UTF-8 encoded (as
+ * `deriveKeyFromPassword` does), bytes are used as they are. Non-empty, at most 65535 bytes.
+ *
+ * @throws E2EEError `INVALID_ARGUMENT`
+ */
+export function passwordBytes(password: string | Uint8Array): Uint8Array {
+  let bytes: Uint8Array;
+  if (password instanceof Uint8Array) bytes = password;
+  else if (typeof password === 'string') {
+    if (/\p{Cs}/u.test(password)) {
+      throw new E2EEError('INVALID_ARGUMENT', 'the password has a lone UTF-16 surrogate');
+    }
+    bytes = toBytes(password.normalize('NFC'));
+  } else throw new E2EEError('INVALID_ARGUMENT', 'the password must be a string or a Uint8Array');
+  if (bytes.length === 0) throw new E2EEError('INVALID_ARGUMENT', 'the password is empty');
+  if (bytes.length > 0xffff) throw new E2EEError('INVALID_ARGUMENT', 'the password is over 65535 bytes');
+  return bytes;
+}
+
+/** The default KSF parameters: RFC 9106's second recommendation (64 MiB, 3 passes, 4 lanes). */
+export const DEFAULT_KSF_PARAMS: Readonly<KsfParams> = Object.freeze({
+  algorithm: 'argon2id',
+  ...DEFAULT_KDF_PARAMS,
+});
+
+/**
+ * Checks KSF parameters and returns them in canonical form.
+ *
+ * @param options - `purpose: 'create'` (default) applies OWASP's floor unless `allowWeak`;
+ *   `'open'` only bounds them (`maxima`), for parameters received from a server.
+ * @throws E2EEError `KDF_PARAMS` or `INVALID_ARGUMENT`
+ */
+export function checkKsfParams(params: unknown, options: KdfOptions = {}): KsfParams {
+  if (typeof params !== 'object' || params === null) {
+    throw new E2EEError('INVALID_ARGUMENT', 'ksf must be an object { algorithm, m, t, p }');
+  }
+  const p = params as Record<string, unknown>;
+  if (p['algorithm'] !== 'argon2id') {
+    throw new E2EEError('KDF_PARAMS', `unsupported KSF algorithm ${JSON.stringify(p['algorithm'])}`);
+  }
+  const out = { algorithm: 'argon2id', m: p['m'], t: p['t'], p: p['p'] } as KsfParams;
+  validateKdfParams(out, options);
+  return out;
+}
+
+/**
+ * The KSF (RFC 9807 `Stretch`): Argon2id over the OPRF output, with the constant {@link KSF_SALT},
+ * the given cost and a 32-byte output.
+ */
+export function createArgon2idKsf(params: KsfParams, options: KdfOptions = {}): Ksf {
+  const { m, t, p } = checkKsfParams(params, options);
+  return (input) => deriveKeyFromPassword(input, KSF_SALT, { m, t, p }, options);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sealed key, device credential, credential identifiers
+
+function checkBackupKey(backupKey: unknown): Uint8Array {
+  if (!(backupKey instanceof Uint8Array) || backupKey.length !== BACKUP_KEY_BYTES) {
+    throw new E2EEError('INVALID_KEY_SIZE', `the backup key must be ${BACKUP_KEY_BYTES} bytes`);
+  }
+  return backupKey;
+}
+
+/** `seal_key = HKDF-Expand-SHA512(export_key, "e2ee-backup vault seal key v1", 32)`. */
+export function deriveSealKey(exportKey: Uint8Array): Uint8Array {
+  if (!(exportKey instanceof Uint8Array) || exportKey.length !== 64) {
+    throw new E2EEError('INVALID_ARGUMENT', 'export_key must be 64 bytes');
+  }
+  // export_key is itself an HKDF-Expand output of Nh = 64 uniform bytes: a valid PRK, no Extract.
+  return hkdfExpandSha512(exportKey, SEAL_KEY_INFO, 32);
+}
+
+/** `sealed = nonce ‖ AES-256-GCM(seal_key, nonce, backup_key)`, with a random 12-byte nonce. */
+export async function sealBackupKey(
+  exportKey: Uint8Array,
+  backupKey: Uint8Array,
+  backend?: AeadBackend,
+): Promise<Uint8Array> {
+  checkBackupKey(backupKey);
+  const key = deriveSealKey(exportKey);
+  try {
+    const aead = await createAead(key, backend);
+    const sealed = new Uint8Array(SEALED_KEY_BYTES);
+    const nonce = randomBytes(SEAL_NONCE_BYTES);
+    sealed.set(nonce, 0);
+    await aead.seal(nonce, backupKey, sealed, SEAL_NONCE_BYTES);
+    return sealed;
+  } finally {
+    key.fill(0);
+  }
+}
+
+/**
+ * Opens a sealed key with the export_key of a successful login.
+ *
+ * @throws E2EEError `VAULT_PROTOCOL` if it has the wrong length or does not authenticate (the
+ *   server sent something other than what this password's registration sealed).
+ */
+export async function openSealedBackupKey(
+  exportKey: Uint8Array,
+  sealed: Uint8Array,
+  backend?: AeadBackend,
+): Promise<Uint8Array> {
+  if (!(sealed instanceof Uint8Array) || sealed.length !== SEALED_KEY_BYTES) {
+    throw new E2EEError('VAULT_PROTOCOL', `the sealed key must be ${SEALED_KEY_BYTES} bytes`);
+  }
+  const key = deriveSealKey(exportKey);
+  try {
+    const aead = await createAead(key, backend);
+    const opened = new Uint8Array(BACKUP_KEY_BYTES);
+    const ok = await aead.open(
+      sealed.subarray(0, SEAL_NONCE_BYTES),
+      sealed.subarray(SEAL_NONCE_BYTES),
+      opened,
+      0,
+    );
+    if (!ok) {
+      opened.fill(0); // the contract: whatever was written must be discarded
+      throw new E2EEError('VAULT_PROTOCOL', 'the sealed key from the vault does not authenticate');
+    }
+    return opened;
+  } finally {
+    key.fill(0);
+  }
+}
+
+/**
+ * The device credential: what a device that holds the backup key shows the vault to change,
+ * reset or delete the record without the password.
+ * `HKDF-SHA512(salt = empty, IKM = backup_key, info = "e2ee-backup vault device credential v1" ‖ 0x00 ‖ account, 32)`.
+ * Binding the account keeps one backup key from authorising another account's record.
+ */
+export function deriveDeviceCredential(backupKey: Uint8Array, account: string): Uint8Array {
+  checkBackupKey(backupKey);
+  const info = concat(DEVICE_CREDENTIAL_INFO, Uint8Array.of(0), accountBytes(account));
+  return hkdf(sha512, backupKey, undefined, info, DEVICE_CREDENTIAL_BYTES);
+}
+
+/**
+ * What the server stores of a device credential: `SHA-256(device_credential)`. A plain hash
+ * suffices because the credential is 256 uniformly random bits: there is nothing to guess.
+ */
+export function deviceVerifier(deviceCredential: Uint8Array): Uint8Array {
+  if (!(deviceCredential instanceof Uint8Array) || deviceCredential.length !== DEVICE_CREDENTIAL_BYTES) {
+    throw new E2EEError('VAULT_PROTOCOL', `the device credential must be ${DEVICE_CREDENTIAL_BYTES} bytes`);
+  }
+  return sha256(deviceCredential);
+}
+
+/**
+ * The credential identifier (OPRF key input) the server uses for an account that has no record:
+ * `"e2ee-backup vault unknown account v1:" ‖ account`. Deterministic, so repeated probes of one
+ * unknown account see one OPRF key, as they would for a real account. It can never equal a real
+ * one, which is exactly {@link CREDENTIAL_ID_BYTES} random bytes and shorter.
+ */
+export function fakeCredentialIdentifier(account: string): Uint8Array {
+  return concat(FAKE_CREDENTIAL_PREFIX, accountBytes(account));
+}
+
+/** The OPAQUE identities and context of the vault: client_identity = account, default server identity. */
+export function opaqueOptions(account: string): OpaqueLoginOptions {
+  return { clientIdentity: accountBytes(account), context: VAULT_CONTEXT };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client steps
+
+/** Client state between `register/start` and `register/finish`. Secret; single use. */
+export interface VaultRegistrationState {
+  readonly opaque: RegistrationClientState;
+}
+
+/** Registration, step 1: the OPAQUE RegistrationRequest to send to `register/start`. */
+export function startRegistration(password: string | Uint8Array): {
+  registrationRequest: Uint8Array;
+  state: VaultRegistrationState;
+} {
+  const { request, state } = createRegistrationRequest(passwordBytes(password));
+  return { registrationRequest: serializeRegistrationRequest(request), state: { opaque: state } };
+}
+
+/** Parameters of {@link finishRegistration}. */
+export interface FinishRegistrationParams {
+  state: VaultRegistrationState;
+  account: string;
+  /** The server's RegistrationResponse. */
+  registrationResponse: Uint8Array;
+  backupKey: Uint8Array;
+  /** KSF cost; defaults to {@link DEFAULT_KSF_PARAMS}. */
+  ksf?: Partial<Argon2idParams>;
+  /** `allowWeak` (tests, weak hardware) and `maxima` for the KSF. */
+  kdfOptions?: Pick<KdfOptions, 'allowWeak' | 'maxima'>;
+  /** When given, the server's public key must be this one (pinning), else `SERVER_AUTH`. */
+  expectedServerPublicKey?: Uint8Array;
+  aeadBackend?: AeadBackend;
+}
+
+/**
+ * Registration, step 2: finalises OPAQUE registration and returns what `register/finish` uploads:
+ * the record, the backup key sealed under the export key, the device credential and the KSF
+ * parameters.
+ */
+export async function finishRegistration(params: FinishRegistrationParams): Promise<{
+  registrationRecord: Uint8Array;
+  sealedKey: Uint8Array;
+  deviceCredential: Uint8Array;
+  ksf: KsfParams;
+}> {
+  const { state, account, backupKey } = params;
+  checkBackupKey(backupKey);
+  const kdfOptions: KdfOptions = { ...params.kdfOptions, purpose: 'create' };
+  const ksf = checkKsfParams({ ...DEFAULT_KSF_PARAMS, ...params.ksf, algorithm: 'argon2id' }, kdfOptions);
+  const response = deserializeRegistrationResponse(params.registrationResponse);
+  const pinned = params.expectedServerPublicKey;
+  if (pinned && !constantTimeEqual(pinned, response.serverPublicKey)) {
+    throw new E2EEError('SERVER_AUTH', 'the vault server public key is not the pinned one');
+  }
+  const { record, exportKey } = await finalizeRegistrationRequest({
+    state: state.opaque,
+    response,
+    ksf: createArgon2idKsf(ksf, kdfOptions),
+    clientIdentity: accountBytes(account),
+  });
+  try {
+    return {
+      registrationRecord: serializeRegistrationRecord(record),
+      sealedKey: await sealBackupKey(exportKey, backupKey, params.aeadBackend),
+      deviceCredential: deriveDeviceCredential(backupKey, account),
+      ksf,
+    };
+  } finally {
+    exportKey.fill(0);
+  }
+}
+
+/** Client state between `login/start` and `login/finish`. Secret; single use. */
+export interface VaultLoginState {
+  readonly opaque: ClientLoginState;
+}
+
+/** Login, step 1: KE1 for `login/start`. */
+export function startLogin(password: string | Uint8Array): { ke1: Uint8Array; state: VaultLoginState } {
+  const { ke1, state } = generateKE1(passwordBytes(password));
+  return { ke1: serializeKE1(ke1), state: { opaque: state } };
+}
+
+/** Parameters of {@link finishLogin}. */
+export interface FinishLoginParams {
+  state: VaultLoginState;
+  account: string;
+  ke2: Uint8Array;
+  /** The KSF parameters the server returned with KE2 (bounded by `maxima` before use). */
+  ksf: unknown;
+  kdfOptions?: Pick<KdfOptions, 'maxima'>;
+}
+
+/**
+ * Login, step 2: runs the KSF and OPAQUE's GenerateKE3. Returns KE3 for `login/finish` and the
+ * export key that opens the sealed key it releases.
+ *
+ * @throws E2EEError `WRONG_PASSWORD` (the envelope does not open: wrong password, or an unknown
+ *   account answered with a fake record), `SERVER_AUTH`, `VAULT_PROTOCOL`, `KDF_PARAMS`.
+ */
+export async function finishLogin(
+  params: FinishLoginParams,
+): Promise<{ ke3: Uint8Array; exportKey: Uint8Array }> {
+  // Parameters chosen by the server are bounded, not floored: a server that lowered them could
+  // not make the envelope open anyway, and the record was made with the registering client's.
+  const kdfOptions: KdfOptions = { ...params.kdfOptions, purpose: 'open' };
+  const ksf = checkKsfParams(params.ksf, kdfOptions);
+  const { ke3, exportKey, sessionKey } = await generateKE3({
+    state: params.state.opaque,
+    ke2: deserializeKE2(params.ke2),
+    ksf: createArgon2idKsf(ksf, kdfOptions),
+    ...opaqueOptions(params.account),
+  });
+  sessionKey.fill(0);
+  return { ke3: serializeKE3(ke3), exportKey };
+}

@@ -1,0 +1,263 @@
+/**
+ * `e2ee-backup/vault/server`: the vault server on Node. A key file for the long-term secrets, an
+ * SQLite or PostgreSQL store, the Hono app, and {@link startVaultServer} to serve it over HTTP.
+ * Re-exports the server-side parts of `e2ee-backup/vault` too, so a server imports one entry.
+ *
+ * Node only (Bun and Deno should work through their Node compatibility). Even so, every Node
+ * module and native package is loaded inside the functions that need it.
+ *
+ * @module
+ */
+
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from '../bytes.js';
+import { E2EEError } from '../errors.js';
+import { toBase64url } from './base64url.js';
+import { generateVaultKeyFile, parseVaultKeyFile, type VaultKeyProvider } from './keys.js';
+import { createVaultApp, type VaultAppOptions } from './server.js';
+import type { VaultLogEvent, VaultService } from './service.js';
+import type { VaultStore } from './store.js';
+import { openPostgresVaultStore } from './store-postgres.js';
+import { openSqliteVaultStore } from './store-sqlite.js';
+
+export {
+  generateVaultKeyFile,
+  parseVaultKeyFile,
+  staticKeyProvider,
+  type VaultKeyFile,
+  type VaultKeyProvider,
+  type VaultServerSecrets,
+} from './keys.js';
+export { type RateLimit, TokenBuckets } from './rate-limit.js';
+export { createVaultApp, type VaultApp, type VaultAppOptions } from './server.js';
+export {
+  createVaultService,
+  DEFAULT_VAULT_LIMITS,
+  VAULT_HTTP_STATUS,
+  type VaultLimits,
+  type VaultLogEvent,
+  type VaultOperation,
+  type VaultRequestContext,
+  type VaultResponse,
+  type VaultService,
+  type VaultServiceOptions,
+} from './service.js';
+export type {
+  AccountStatus,
+  AttemptResult,
+  CommitInput,
+  CommitOutcome,
+  DeleteOutcome,
+  LoginOutcome,
+  PendingLogin,
+  PendingRegistration,
+  VaultAccount,
+  VaultStore,
+} from './store.js';
+export { createMemoryVaultStore } from './store-memory.js';
+export { openPostgresVaultStore, type PostgresVaultStoreOptions } from './store-postgres.js';
+export { openSqliteVaultStore, type SqliteVaultStoreOptions } from './store-sqlite.js';
+
+/** Options of {@link fileKeyProvider}. */
+export interface FileKeyProviderOptions {
+  /** Create the file with fresh secrets if it does not exist (default true). */
+  create?: boolean;
+  /**
+   * Accept a key file that group or others may read (default false: refused, like ssh does with
+   * private keys). Ignored on Windows, whose permissions modes do not describe.
+   */
+  allowInsecureMode?: boolean;
+}
+
+/**
+ * Secrets from a JSON key file (see `VaultKeyFile`), created with mode 0600 on first use.
+ * Creation is atomic (written to a temporary file, then hard-linked into place), so vault nodes
+ * starting together on one file system end up with the same secrets.
+ *
+ * Keep the key file out of the database's backups: a database copy together with the key file is
+ * what an offline password search needs (THREAT-MODEL.md).
+ */
+export function fileKeyProvider(path: string, options: FileKeyProviderOptions = {}): VaultKeyProvider {
+  return {
+    async load() {
+      const fs = await import('node:fs/promises');
+      const read = async () => {
+        const handle = await fs.open(path, 'r');
+        try {
+          const info = await handle.stat();
+          if (process.platform !== 'win32' && (info.mode & 0o077) !== 0 && !options.allowInsecureMode) {
+            throw new E2EEError(
+              'INVALID_ARGUMENT',
+              `vault key file ${path} is readable by others (mode ${(info.mode & 0o777).toString(8)}): chmod 600 it`,
+            );
+          }
+          return await handle.readFile('utf8');
+        } finally {
+          await handle.close();
+        }
+      };
+      let text: string;
+      try {
+        text = await read();
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ENOENT' || options.create === false)
+          throw ioError(path, err);
+        await createKeyFile(fs, path);
+        text = await read().catch((e) => {
+          throw ioError(path, e);
+        });
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new E2EEError('INVALID_ARGUMENT', `vault key file ${path} is not JSON`);
+      }
+      return parseVaultKeyFile(json);
+    },
+  };
+}
+
+async function createKeyFile(fs: typeof import('node:fs/promises'), path: string): Promise<void> {
+  const tmp = `${path}.${toBase64url(randomBytes(6))}.tmp`;
+  const handle = await fs.open(tmp, 'wx', 0o600);
+  try {
+    await handle.chmod(0o600); // whatever the umask
+    await handle.writeFile(`${JSON.stringify(generateVaultKeyFile(), null, 2)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.link(tmp, path); // fails with EEXIST if another process won the race: use theirs
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EEXIST') throw err;
+  } finally {
+    await fs.unlink(tmp).catch(() => {});
+  }
+}
+
+function ioError(path: string, err: unknown): unknown {
+  if (err instanceof E2EEError) return err;
+  return new E2EEError('IO', `cannot read the vault key file ${path}: ${(err as Error).message}`, {
+    cause: err,
+  });
+}
+
+/** Where the vault keeps its data: an SQLite file (or `:memory:`) or a PostgreSQL URL. */
+export type VaultStoreLocation = { dbPath: string } | { postgresUrl: string };
+
+/** Opens the store for a location. */
+export function openVaultStore(location: VaultStoreLocation): Promise<VaultStore> {
+  return 'postgresUrl' in location
+    ? openPostgresVaultStore({ connectionString: location.postgresUrl })
+    : openSqliteVaultStore({ path: location.dbPath });
+}
+
+/** A log sink for {@link startVaultServer}: one JSON line per request on stderr. */
+export function consoleVaultLog(event: VaultLogEvent): void {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
+}
+
+/** Options of {@link startVaultServer}. */
+export interface StartVaultServerOptions
+  extends Pick<VaultAppOptions, 'limits' | 'log' | 'now' | 'authorize' | 'clientAddress'> {
+  /** TCP port; 0 picks a free one (default 0). */
+  port?: number;
+  /** Listen address (default `127.0.0.1`: put TLS and a reverse proxy in front for anything else). */
+  host?: string;
+  /** SQLite file (or `:memory:`). One of `dbPath`, `postgresUrl` or `store` is required. */
+  dbPath?: string;
+  /** PostgreSQL connection string, for several nodes sharing one database. */
+  postgresUrl?: string;
+  /** A store you opened yourself (it is not closed by `close()`). */
+  store?: VaultStore;
+  /** Path of the key file, created (mode 0600) on first start. Required unless `keys` is given. */
+  keyFile?: string;
+  keys?: VaultKeyProvider;
+  /** How often to run housekeeping (default 30 s). */
+  sweepIntervalMs?: number;
+}
+
+/** A running vault server. */
+export interface RunningVaultServer {
+  /** e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  port: number;
+  store: VaultStore;
+  service: VaultService;
+  /** Stops listening, closes open connections, stops housekeeping, and closes the store it opened. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the vault on Node's HTTP server. Loads (or creates) the key file before listening, so a
+ * bad key file fails the start rather than the first request.
+ *
+ * @example
+ * ```ts
+ * const vault = await startVaultServer({ port: 8787, dbPath: 'vault.sqlite', keyFile: 'vault-keys.json' });
+ * console.log(`vault on ${vault.url}`);
+ * ```
+ */
+export async function startVaultServer(options: StartVaultServerOptions): Promise<RunningVaultServer> {
+  const keys = options.keys ?? (options.keyFile ? fileKeyProvider(options.keyFile) : undefined);
+  if (!keys) throw new E2EEError('INVALID_ARGUMENT', 'startVaultServer needs keyFile or keys');
+  const secrets = await keys.load();
+  let store = options.store;
+  const ownStore = store === undefined;
+  if (!store) {
+    if (options.postgresUrl) store = await openVaultStore({ postgresUrl: options.postgresUrl });
+    else if (options.dbPath) store = await openVaultStore({ dbPath: options.dbPath });
+    else throw new E2EEError('INVALID_ARGUMENT', 'startVaultServer needs dbPath, postgresUrl or store');
+  }
+  const { app, service } = createVaultApp({
+    ...options,
+    store,
+    keys: { load: async () => secrets },
+    clientAddress:
+      options.clientAddress ??
+      ((c) =>
+        (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
+          ?.remoteAddress),
+  });
+  const { serve } = await import('@hono/node-server');
+  const host = options.host ?? '127.0.0.1';
+  let server: ReturnType<typeof serve>;
+  const port = await new Promise<number>((resolve, reject) => {
+    server = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, (info: AddressInfo) =>
+      resolve(info.port),
+    );
+    server.once('error', reject);
+  }).catch(async (err) => {
+    if (ownStore) await store.close();
+    throw new E2EEError('IO', `cannot listen on ${host}:${options.port ?? 0}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  });
+  const sweep = () => {
+    service.sweep().catch(() => {}); // the store may be briefly unavailable; the next run retries
+  };
+  sweep();
+  const timer = setInterval(sweep, options.sweepIntervalMs ?? 30_000);
+  timer.unref();
+  const hostInUrl = host.includes(':') ? `[${host}]` : host;
+  let closed = false;
+  return {
+    url: `http://${hostInUrl}:${port}`,
+    port,
+    store,
+    service,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      await new Promise<void>((resolve) => {
+        const s = server as unknown as { close(cb: () => void): void; closeAllConnections?: () => void };
+        s.close(() => resolve());
+        s.closeAllConnections?.();
+      });
+      if (ownStore) await store.close();
+    },
+  };
+}

@@ -1,0 +1,376 @@
+/**
+ * A {@link VaultStore} on PostgreSQL through `pg`, for several vault nodes behind a load
+ * balancer: the attempt counters, pending logins and pending registrations all live in the
+ * database, so a login may start on one node and finish on another, and the limit holds across
+ * nodes. `pg` is loaded on first use.
+ *
+ * Concurrency: the attempt is counted by one `UPDATE … SET remaining = remaining - 1 WHERE … AND
+ * remaining > 0 RETURNING …` (row-locked and atomic under READ COMMITTED); every other decision
+ * reads the account row `FOR UPDATE` first and writes in the same transaction. Transactions
+ * always lock the account row before login rows, and are retried on serialisation failures,
+ * deadlocks and the unique violation of two concurrent first registrations.
+ *
+ * Node only.
+ *
+ * @module
+ */
+
+import type { Pool, PoolClient } from 'pg';
+import { E2EEError } from '../errors.js';
+import type { KsfParams } from './protocol.js';
+import {
+  type AttemptResult,
+  checkTablePrefix,
+  decideCommit,
+  decideDelete,
+  decideFinish,
+  type PendingLogin,
+  type VaultAccount,
+  type VaultStore,
+} from './store.js';
+
+/** Options of {@link openPostgresVaultStore}. */
+export interface PostgresVaultStoreOptions {
+  /** e.g. `postgres://vault@db.internal:5432/vault`. */
+  connectionString: string;
+  /** Prefix of the three table names (default `vault_`). */
+  tablePrefix?: string;
+  /** Pool size (default 10). */
+  maxConnections?: number;
+}
+
+type Row = Record<string, unknown>;
+
+const bytes = (v: unknown): Uint8Array | undefined =>
+  v === null || v === undefined ? undefined : new Uint8Array(v as Uint8Array);
+const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+function toAccount(row: Row): VaultAccount {
+  return {
+    account: row['account'] as string,
+    status: row['status'] as VaultAccount['status'],
+    remaining: Number(row['remaining']),
+    generation: Number(row['generation']),
+    credentialId: bytes(row['credential_id']),
+    record: bytes(row['record']),
+    sealedKey: bytes(row['sealed_key']),
+    deviceVerifier: bytes(row['device_verifier']),
+    ksf: row['ksf'] ? (JSON.parse(row['ksf'] as string) as KsfParams) : undefined,
+  };
+}
+
+function schema(p: string): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${p}accounts (
+      account TEXT PRIMARY KEY,
+      status TEXT NOT NULL CHECK (status IN ('active', 'locked')),
+      remaining INTEGER NOT NULL,
+      generation INTEGER NOT NULL,
+      credential_id BYTEA,
+      record BYTEA,
+      sealed_key BYTEA,
+      device_verifier BYTEA,
+      ksf TEXT,
+      updated_at BIGINT NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${p}logins (
+      id_hash TEXT PRIMARY KEY,
+      account TEXT NOT NULL,
+      generation INTEGER NOT NULL,
+      expected_mac BYTEA,
+      fake BOOLEAN NOT NULL,
+      used BOOLEAN NOT NULL DEFAULT FALSE,
+      expires_at BIGINT NOT NULL)`,
+    `CREATE INDEX IF NOT EXISTS ${p}logins_account ON ${p}logins (account, generation)`,
+    `CREATE INDEX IF NOT EXISTS ${p}logins_expires ON ${p}logins (expires_at)`,
+    `CREATE TABLE IF NOT EXISTS ${p}registrations (
+      id_hash TEXT PRIMARY KEY,
+      account TEXT NOT NULL,
+      credential_id BYTEA NOT NULL,
+      expires_at BIGINT NOT NULL)`,
+    `CREATE INDEX IF NOT EXISTS ${p}registrations_expires ON ${p}registrations (expires_at)`,
+  ];
+}
+
+// serialization_failure, deadlock_detected, unique_violation (two first registrations racing).
+const RETRYABLE = new Set(['40001', '40P01', '23505']);
+
+/**
+ * Connects to PostgreSQL and creates the tables if they do not exist (under an advisory lock, so
+ * that nodes starting together do not race on `CREATE TABLE`).
+ *
+ * @throws E2EEError `VAULT_UNAVAILABLE` if `pg` cannot be loaded or the database reached.
+ */
+export async function openPostgresVaultStore(options: PostgresVaultStoreOptions): Promise<VaultStore> {
+  const p = checkTablePrefix(options.tablePrefix ?? 'vault_');
+  let pg: typeof import('pg');
+  try {
+    const mod = (await import('pg')) as typeof import('pg') & { default?: typeof import('pg') };
+    pg = mod.default ?? mod;
+  } catch (err) {
+    throw new E2EEError('VAULT_UNAVAILABLE', 'the PostgreSQL vault store needs the pg package', {
+      cause: err,
+    });
+  }
+  const pool: Pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.maxConnections ?? 10,
+  });
+  // An idle client's network error must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+
+  async function tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const c = await pool.connect();
+      try {
+        await c.query('BEGIN');
+        const result = await fn(c);
+        await c.query('COMMIT');
+        return result;
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => {});
+        const code = (err as { code?: string }).code;
+        if (attempt < 8 && code !== undefined && RETRYABLE.has(code)) continue;
+        throw err;
+      } finally {
+        c.release();
+      }
+    }
+  }
+
+  try {
+    await tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`e2ee-backup vault schema ${p}`]);
+      for (const statement of schema(p)) await c.query(statement);
+    });
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw new E2EEError(
+      'VAULT_UNAVAILABLE',
+      `cannot open the PostgreSQL vault store: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+
+  const lockAccount = async (c: PoolClient, account: string): Promise<VaultAccount | undefined> => {
+    const r = await c.query(`SELECT * FROM ${p}accounts WHERE account = $1 FOR UPDATE`, [account]);
+    return r.rows[0] ? toAccount(r.rows[0] as Row) : undefined;
+  };
+  const pendingFor = async (c: PoolClient, account: string, generation: number, now: number) => {
+    const r = await c.query(
+      `SELECT count(*)::int AS n FROM ${p}logins
+       WHERE account = $1 AND generation = $2 AND NOT fake AND expires_at > $3`,
+      [account, generation, now],
+    );
+    return Number((r.rows[0] as Row)['n']);
+  };
+  const destroy = async (c: PoolClient, account: string): Promise<void> => {
+    await c.query(
+      `UPDATE ${p}accounts SET status = 'locked', remaining = 0, credential_id = NULL, record = NULL,
+       sealed_key = NULL, device_verifier = NULL, ksf = NULL, updated_at = $2 WHERE account = $1`,
+      [account, Date.now()],
+    );
+    await c.query(`DELETE FROM ${p}logins WHERE account = $1`, [account]);
+  };
+  const decrement = async (
+    c: PoolClient,
+    account: string,
+    pending: { idHash: string; expiresAt: number },
+  ): Promise<AttemptResult | undefined> => {
+    const r = await c.query(
+      `UPDATE ${p}accounts SET remaining = remaining - 1
+       WHERE account = $1 AND status = 'active' AND remaining > 0
+       RETURNING generation, remaining, credential_id, record, ksf`,
+      [account],
+    );
+    const row = r.rows[0] as Row | undefined;
+    if (!row) return undefined;
+    await c.query(
+      `INSERT INTO ${p}logins (id_hash, account, generation, expected_mac, fake, used, expires_at)
+       VALUES ($1, $2, $3, NULL, FALSE, FALSE, $4)`,
+      [pending.idHash, account, Number(row['generation']), pending.expiresAt],
+    );
+    return {
+      kind: 'counted',
+      generation: Number(row['generation']),
+      remaining: Number(row['remaining']),
+      credentialId: bytes(row['credential_id'])!,
+      record: bytes(row['record'])!,
+      ksf: JSON.parse(row['ksf'] as string) as KsfParams,
+    };
+  };
+
+  return {
+    kind: 'postgres',
+
+    countAttempt(account, now, pending) {
+      return tx(async (c): Promise<AttemptResult> => {
+        const counted = await decrement(c, account, pending);
+        if (counted) return counted;
+        // Refused: find out why, with the row locked so the answer cannot change under us.
+        const current = await lockAccount(c, account);
+        if (!current) return { kind: 'absent' };
+        if (current.status === 'locked') return { kind: 'locked' };
+        if (current.remaining > 0) return (await decrement(c, account, pending))!; // reset since our UPDATE
+        if ((await pendingFor(c, account, current.generation, now)) === 0) await destroy(c, account);
+        return { kind: 'locked' };
+      });
+    },
+
+    async putLogin(login) {
+      if (login.fake) {
+        await pool.query(
+          `INSERT INTO ${p}logins (id_hash, account, generation, expected_mac, fake, used, expires_at)
+           VALUES ($1, $2, 0, $3, TRUE, FALSE, $4)`,
+          [login.idHash, login.account, buf(login.expectedMac), login.expiresAt],
+        );
+        return true;
+      }
+      const r = await pool.query(
+        `UPDATE ${p}logins SET expected_mac = $1 WHERE id_hash = $2 AND account = $3 AND expected_mac IS NULL`,
+        [buf(login.expectedMac), login.idHash, login.account],
+      );
+      return r.rowCount === 1;
+    },
+
+    async claimLogin(idHash, now) {
+      const r = await pool.query(
+        `UPDATE ${p}logins SET used = TRUE
+         WHERE id_hash = $1 AND NOT used AND expected_mac IS NOT NULL AND expires_at > $2 RETURNING *`,
+        [idHash, now],
+      );
+      const row = r.rows[0] as Row | undefined;
+      if (!row) return undefined;
+      return {
+        idHash,
+        account: row['account'] as string,
+        generation: Number(row['generation']),
+        expectedMac: bytes(row['expected_mac'])!,
+        fake: row['fake'] === true,
+        expiresAt: Number(row['expires_at']),
+      } satisfies PendingLogin;
+    },
+
+    finishLogin(login, success, now, maxAttempts) {
+      return tx(async (c) => {
+        const current = login.fake ? undefined : await lockAccount(c, login.account);
+        const deleted = await c.query(`DELETE FROM ${p}logins WHERE id_hash = $1`, [login.idHash]);
+        if (login.fake) return { kind: 'failed', remaining: 0, destroyed: false } as const;
+        const existed = (deleted.rowCount ?? 0) > 0;
+        const { outcome, write } = decideFinish(
+          existed ? current : undefined,
+          login,
+          success,
+          await pendingFor(c, login.account, login.generation, now),
+        );
+        if (write === 'reset') {
+          await c.query(`UPDATE ${p}accounts SET remaining = $2, updated_at = $3 WHERE account = $1`, [
+            login.account,
+            maxAttempts,
+            Date.now(),
+          ]);
+        } else if (write === 'destroy') await destroy(c, login.account);
+        return outcome;
+      });
+    },
+
+    async putRegistration(r) {
+      await pool.query(
+        `INSERT INTO ${p}registrations (id_hash, account, credential_id, expires_at) VALUES ($1, $2, $3, $4)`,
+        [r.idHash, r.account, buf(r.credentialId), r.expiresAt],
+      );
+    },
+
+    async takeRegistration(idHash, now) {
+      const r = await pool.query(`DELETE FROM ${p}registrations WHERE id_hash = $1 RETURNING *`, [idHash]);
+      const row = r.rows[0] as Row | undefined;
+      if (!row || Number(row['expires_at']) <= now) return undefined;
+      return {
+        idHash,
+        account: row['account'] as string,
+        credentialId: bytes(row['credential_id'])!,
+        expiresAt: Number(row['expires_at']),
+      };
+    },
+
+    commitRecord(input) {
+      return tx(async (c) => {
+        const current = await lockAccount(c, input.account);
+        const outcome = decideCommit(current, input.mode, input.deviceVerifier);
+        if (outcome !== 'created' && outcome !== 'replaced') return outcome;
+        const values = [
+          input.account,
+          input.maxAttempts,
+          (current?.generation ?? 0) + 1,
+          buf(input.credentialId),
+          buf(input.record),
+          buf(input.sealedKey),
+          buf(input.deviceVerifier),
+          JSON.stringify(input.ksf),
+          Date.now(),
+        ];
+        if (current === undefined) {
+          // A plain INSERT: if another node created the account meanwhile, the unique violation
+          // retries the transaction, which then sees the row and decides again (never overwrites).
+          await c.query(
+            `INSERT INTO ${p}accounts (account, status, remaining, generation, credential_id, record,
+               sealed_key, device_verifier, ksf, updated_at)
+             VALUES ($1, 'active', $2, $3, $4, $5, $6, $7, $8, $9)`,
+            values,
+          );
+        } else {
+          await c.query(
+            `UPDATE ${p}accounts SET status = 'active', remaining = $2, generation = $3, credential_id = $4,
+               record = $5, sealed_key = $6, device_verifier = $7, ksf = $8, updated_at = $9
+             WHERE account = $1`,
+            values,
+          );
+        }
+        await c.query(`DELETE FROM ${p}logins WHERE account = $1`, [input.account]);
+        return outcome;
+      });
+    },
+
+    deleteRecord(account, verifier) {
+      return tx(async (c) => {
+        const outcome = decideDelete(await lockAccount(c, account), verifier);
+        if (outcome === 'deleted') {
+          await c.query(`DELETE FROM ${p}accounts WHERE account = $1`, [account]);
+          await c.query(`DELETE FROM ${p}logins WHERE account = $1`, [account]);
+        }
+        return outcome;
+      });
+    },
+
+    async getAccount(account) {
+      const r = await pool.query(`SELECT * FROM ${p}accounts WHERE account = $1`, [account]);
+      return r.rows[0] ? toAccount(r.rows[0] as Row) : undefined;
+    },
+
+    sweep(now) {
+      return tx(async (c) => {
+        await c.query(`DELETE FROM ${p}logins WHERE expires_at <= $1`, [now]);
+        await c.query(`DELETE FROM ${p}registrations WHERE expires_at <= $1`, [now]);
+        const r = await c.query(
+          `UPDATE ${p}accounts a SET status = 'locked', remaining = 0, credential_id = NULL, record = NULL,
+             sealed_key = NULL, device_verifier = NULL, ksf = NULL, updated_at = $2
+           WHERE status = 'active' AND remaining <= 0 AND NOT EXISTS (
+             SELECT 1 FROM ${p}logins l WHERE l.account = a.account AND l.generation = a.generation
+             AND NOT l.fake AND l.expires_at > $1)
+           RETURNING account`,
+          [now, Date.now()],
+        );
+        const accounts = r.rows.map((row) => (row as Row)['account'] as string);
+        if (accounts.length > 0) {
+          await c.query(`DELETE FROM ${p}logins WHERE account = ANY($1)`, [accounts]);
+        }
+        return accounts.length;
+      });
+    },
+
+    async close() {
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,355 @@
+/**
+ * The embedded {@link VaultStore}: one SQLite file through `better-sqlite3` (12.x), loaded on
+ * first use so that the rest of the library never needs the native module.
+ *
+ * Every method is one `BEGIN IMMEDIATE` transaction: it takes SQLite's write lock before reading,
+ * so two processes on one file serialise exactly like two calls in one process. The file runs in
+ * WAL mode with `synchronous = FULL` (a committed decrement survives power loss: losing one would
+ * hand out an extra guess) and `secure_delete = ON` (destroyed records are overwritten with zeros
+ * in the file, not just unlinked; see THREAT-MODEL.md for what that does not cover).
+ *
+ * Node only.
+ *
+ * @module
+ */
+
+import type BetterSqlite3 from 'better-sqlite3';
+import { E2EEError } from '../errors.js';
+import type { KsfParams } from './protocol.js';
+import {
+  type AttemptResult,
+  type CommitInput,
+  checkTablePrefix,
+  decideCommit,
+  decideDelete,
+  decideFinish,
+  type PendingLogin,
+  type VaultAccount,
+  type VaultStore,
+} from './store.js';
+
+/** Options of {@link openSqliteVaultStore}. */
+export interface SqliteVaultStoreOptions {
+  /** A file path, or `':memory:'` (tests). */
+  path: string;
+  /** Prefix of the three table names (default `vault_`). */
+  tablePrefix?: string;
+  /** How long to wait for another process's write lock, in ms (default 5000). */
+  busyTimeoutMs?: number;
+}
+
+type Row = Record<string, unknown>;
+
+const bytes = (v: unknown): Uint8Array | undefined =>
+  v === null || v === undefined ? undefined : new Uint8Array(v as Uint8Array);
+
+function toAccount(row: Row): VaultAccount {
+  return {
+    account: row['account'] as string,
+    status: row['status'] as VaultAccount['status'],
+    remaining: Number(row['remaining']),
+    generation: Number(row['generation']),
+    credentialId: bytes(row['credential_id']),
+    record: bytes(row['record']),
+    sealedKey: bytes(row['sealed_key']),
+    deviceVerifier: bytes(row['device_verifier']),
+    ksf: row['ksf'] ? (JSON.parse(row['ksf'] as string) as KsfParams) : undefined,
+  };
+}
+
+function toLogin(row: Row): PendingLogin {
+  return {
+    idHash: row['id_hash'] as string,
+    account: row['account'] as string,
+    generation: Number(row['generation']),
+    expectedMac: bytes(row['expected_mac'])!,
+    fake: Number(row['fake']) === 1,
+    expiresAt: Number(row['expires_at']),
+  };
+}
+
+/** The schema, shared in spirit with the PostgreSQL adapter (BLOB there is BYTEA). */
+function schema(p: string): string {
+  return `
+CREATE TABLE IF NOT EXISTS ${p}accounts (
+  account TEXT PRIMARY KEY,
+  status TEXT NOT NULL CHECK (status IN ('active', 'locked')),
+  remaining INTEGER NOT NULL,
+  generation INTEGER NOT NULL,
+  credential_id BLOB,
+  record BLOB,
+  sealed_key BLOB,
+  device_verifier BLOB,
+  ksf TEXT,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${p}logins (
+  id_hash TEXT PRIMARY KEY,
+  account TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  expected_mac BLOB,
+  fake INTEGER NOT NULL,
+  used INTEGER NOT NULL DEFAULT 0,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ${p}logins_account ON ${p}logins (account, generation);
+CREATE INDEX IF NOT EXISTS ${p}logins_expires ON ${p}logins (expires_at);
+CREATE TABLE IF NOT EXISTS ${p}registrations (
+  id_hash TEXT PRIMARY KEY,
+  account TEXT NOT NULL,
+  credential_id BLOB NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ${p}registrations_expires ON ${p}registrations (expires_at);`;
+}
+
+/**
+ * Opens (creating if needed) an SQLite vault store.
+ *
+ * @throws E2EEError `VAULT_UNAVAILABLE` if `better-sqlite3` cannot be loaded or the file opened.
+ */
+export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Promise<VaultStore> {
+  const p = checkTablePrefix(options.tablePrefix ?? 'vault_');
+  let Database: typeof BetterSqlite3;
+  try {
+    Database = (await import('better-sqlite3')).default;
+  } catch (err) {
+    throw new E2EEError('VAULT_UNAVAILABLE', 'the SQLite vault store needs the better-sqlite3 package', {
+      cause: err,
+    });
+  }
+  let db: BetterSqlite3.Database;
+  try {
+    db = new Database(options.path);
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+    if (options.path !== ':memory:') db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('secure_delete = ON');
+    db.exec(schema(p));
+  } catch (err) {
+    throw new E2EEError(
+      'VAULT_UNAVAILABLE',
+      `cannot open the SQLite vault store: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const file = options.path !== ':memory:';
+
+  const q = {
+    decrement: db.prepare(
+      `UPDATE ${p}accounts SET remaining = remaining - 1
+       WHERE account = ? AND status = 'active' AND remaining > 0
+       RETURNING generation, remaining, credential_id, record, ksf`,
+    ),
+    account: db.prepare(`SELECT * FROM ${p}accounts WHERE account = ?`),
+    pending: db.prepare(
+      `SELECT count(*) AS n FROM ${p}logins
+       WHERE account = ? AND generation = ? AND fake = 0 AND expires_at > ?`,
+    ),
+    destroy: db.prepare(
+      `UPDATE ${p}accounts SET status = 'locked', remaining = 0, credential_id = NULL, record = NULL,
+       sealed_key = NULL, device_verifier = NULL, ksf = NULL, updated_at = ? WHERE account = ?`,
+    ),
+    dropLogins: db.prepare(`DELETE FROM ${p}logins WHERE account = ?`),
+    insertLogin: db.prepare(
+      `INSERT INTO ${p}logins (id_hash, account, generation, expected_mac, fake, used, expires_at)
+       VALUES (?, ?, ?, ?, ?, 0, ?)`,
+    ),
+    armLogin: db.prepare(
+      `UPDATE ${p}logins SET expected_mac = ? WHERE id_hash = ? AND account = ? AND expected_mac IS NULL`,
+    ),
+    claimLogin: db.prepare(
+      `UPDATE ${p}logins SET used = 1
+       WHERE id_hash = ? AND used = 0 AND expected_mac IS NOT NULL AND expires_at > ? RETURNING *`,
+    ),
+    deleteLogin: db.prepare(`DELETE FROM ${p}logins WHERE id_hash = ? RETURNING id_hash`),
+    resetCounter: db.prepare(`UPDATE ${p}accounts SET remaining = ?, updated_at = ? WHERE account = ?`),
+    putRegistration: db.prepare(
+      `INSERT INTO ${p}registrations (id_hash, account, credential_id, expires_at) VALUES (?, ?, ?, ?)`,
+    ),
+    takeRegistration: db.prepare(`DELETE FROM ${p}registrations WHERE id_hash = ? RETURNING *`),
+    upsert: db.prepare(
+      `INSERT INTO ${p}accounts (account, status, remaining, generation, credential_id, record, sealed_key,
+         device_verifier, ksf, updated_at)
+       VALUES (@account, 'active', @remaining, @generation, @credentialId, @record, @sealedKey,
+         @deviceVerifier, @ksf, @now)
+       ON CONFLICT (account) DO UPDATE SET status = 'active', remaining = excluded.remaining,
+         generation = excluded.generation, credential_id = excluded.credential_id, record = excluded.record,
+         sealed_key = excluded.sealed_key, device_verifier = excluded.device_verifier, ksf = excluded.ksf,
+         updated_at = excluded.updated_at`,
+    ),
+    deleteAccount: db.prepare(`DELETE FROM ${p}accounts WHERE account = ?`),
+    expireLogins: db.prepare(`DELETE FROM ${p}logins WHERE expires_at <= ?`),
+    expireRegistrations: db.prepare(`DELETE FROM ${p}registrations WHERE expires_at <= ?`),
+    exhausted: db.prepare(
+      `SELECT account FROM ${p}accounts a WHERE status = 'active' AND remaining <= 0 AND NOT EXISTS (
+         SELECT 1 FROM ${p}logins l WHERE l.account = a.account AND l.generation = a.generation
+         AND l.fake = 0 AND l.expires_at > ?)`,
+    ),
+  };
+
+  const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  const pendingFor = (account: string, generation: number, now: number): number =>
+    Number((q.pending.get(account, generation, now) as Row)['n']);
+  const destroy = (account: string): void => {
+    q.destroy.run(Date.now(), account);
+    q.dropLogins.run(account);
+  };
+  // After a destruction, fold the WAL back into the main file and truncate it, so the destroyed
+  // record does not linger in old WAL frames (best effort: readers may keep the WAL busy).
+  const checkpoint = (): void => {
+    if (!file) return;
+    try {
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // another connection holds the WAL; the next checkpoint will do it
+    }
+  };
+
+  const countAttempt = db.transaction(
+    (
+      account: string,
+      now: number,
+      pending: { idHash: string; expiresAt: number },
+    ): [AttemptResult, boolean] => {
+      const row = q.decrement.get(account) as Row | undefined;
+      if (row) {
+        q.insertLogin.run(pending.idHash, account, Number(row['generation']), null, 0, pending.expiresAt);
+        const result: AttemptResult = {
+          kind: 'counted',
+          generation: Number(row['generation']),
+          remaining: Number(row['remaining']),
+          credentialId: bytes(row['credential_id'])!,
+          record: bytes(row['record'])!,
+          ksf: JSON.parse(row['ksf'] as string) as KsfParams,
+        };
+        return [result, false];
+      }
+      const current = q.account.get(account) as Row | undefined;
+      if (!current) return [{ kind: 'absent' }, false];
+      // Active with no attempts left: the last counted attempts are pending or abandoned.
+      if (current['status'] === 'active' && pendingFor(account, Number(current['generation']), now) === 0) {
+        destroy(account);
+        return [{ kind: 'locked' }, true];
+      }
+      return [{ kind: 'locked' }, false];
+    },
+  );
+
+  const finishLogin = db.transaction(
+    (login: PendingLogin, success: boolean, now: number, maxAttempts: number) => {
+      const existed = q.deleteLogin.get(login.idHash) !== undefined;
+      if (login.fake) return { outcome: { kind: 'failed', remaining: 0, destroyed: false } as const };
+      const row = q.account.get(login.account) as Row | undefined;
+      const current = existed && row ? toAccount(row) : undefined;
+      const decision = decideFinish(
+        current,
+        login,
+        success,
+        pendingFor(login.account, login.generation, now),
+      );
+      if (decision.write === 'reset') q.resetCounter.run(maxAttempts, Date.now(), login.account);
+      else if (decision.write === 'destroy') destroy(login.account);
+      return decision;
+    },
+  );
+
+  const commitRecord = db.transaction((input: CommitInput) => {
+    const row = q.account.get(input.account) as Row | undefined;
+    const current = row ? toAccount(row) : undefined;
+    const outcome = decideCommit(current, input.mode, input.deviceVerifier);
+    if (outcome === 'created' || outcome === 'replaced') {
+      q.upsert.run({
+        account: input.account,
+        remaining: input.maxAttempts,
+        generation: (current?.generation ?? 0) + 1,
+        credentialId: buf(input.credentialId),
+        record: buf(input.record),
+        sealedKey: buf(input.sealedKey),
+        deviceVerifier: buf(input.deviceVerifier),
+        ksf: JSON.stringify(input.ksf),
+        now: Date.now(),
+      });
+      q.dropLogins.run(input.account);
+    }
+    return outcome;
+  });
+
+  const deleteRecord = db.transaction((account: string, verifier: Uint8Array) => {
+    const row = q.account.get(account) as Row | undefined;
+    const outcome = decideDelete(row ? toAccount(row) : undefined, verifier);
+    if (outcome === 'deleted') {
+      q.deleteAccount.run(account);
+      q.dropLogins.run(account);
+    }
+    return outcome;
+  });
+
+  const sweep = db.transaction((now: number): number => {
+    q.expireLogins.run(now);
+    q.expireRegistrations.run(now);
+    const accounts = (q.exhausted.all(now) as Row[]).map((r) => r['account'] as string);
+    for (const account of accounts) destroy(account);
+    return accounts.length;
+  });
+
+  return {
+    kind: 'sqlite',
+    async countAttempt(account, now, pending) {
+      const [result, destroyed] = countAttempt.immediate(account, now, pending);
+      if (destroyed) checkpoint();
+      return result;
+    },
+    async putLogin(login) {
+      if (login.fake) {
+        q.insertLogin.run(login.idHash, login.account, 0, buf(login.expectedMac), 1, login.expiresAt);
+        return true;
+      }
+      return q.armLogin.run(buf(login.expectedMac), login.idHash, login.account).changes === 1;
+    },
+    async claimLogin(idHash, now) {
+      const row = q.claimLogin.get(idHash, now) as Row | undefined;
+      return row ? toLogin(row) : undefined;
+    },
+    async finishLogin(login, success, now, maxAttempts) {
+      const { outcome } = finishLogin.immediate(login, success, now, maxAttempts);
+      if (outcome.kind === 'failed' && outcome.destroyed) checkpoint();
+      return outcome;
+    },
+    async putRegistration(r) {
+      q.putRegistration.run(r.idHash, r.account, buf(r.credentialId), r.expiresAt);
+    },
+    async takeRegistration(idHash, now) {
+      const row = q.takeRegistration.get(idHash) as Row | undefined;
+      if (!row || Number(row['expires_at']) <= now) return undefined;
+      return {
+        idHash,
+        account: row['account'] as string,
+        credentialId: bytes(row['credential_id'])!,
+        expiresAt: Number(row['expires_at']),
+      };
+    },
+    async commitRecord(input) {
+      return commitRecord.immediate(input);
+    },
+    async deleteRecord(account, verifier) {
+      const outcome = deleteRecord.immediate(account, verifier);
+      if (outcome === 'deleted') checkpoint();
+      return outcome;
+    },
+    async getAccount(account) {
+      const row = q.account.get(account) as Row | undefined;
+      return row ? toAccount(row) : undefined;
+    },
+    async sweep(now) {
+      const n = sweep.immediate(now);
+      if (n > 0) checkpoint();
+      return n;
+    },
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}

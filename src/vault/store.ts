@@ -1,0 +1,228 @@
+/**
+ * The vault's storage contract, {@link VaultStore}, and the decisions every adapter shares.
+ *
+ * The store, not the server process, is where the guarantees live: several server processes may
+ * share one store, so every method is one atomic step (one transaction). The rules each adapter
+ * applies inside its transaction are the pure functions below, so SQLite, PostgreSQL and the
+ * in-memory store cannot drift apart; one test suite (`test/vault/store.test.ts`) runs against
+ * all of them.
+ *
+ * Browser-safe (types and pure functions only).
+ *
+ * @module
+ */
+
+import { constantTimeEqual } from '../bytes.js';
+import { E2EEError } from '../errors.js';
+import type { KsfParams } from './protocol.js';
+
+/** `active`: a record and a sealed key are stored. `locked`: destroyed by the attempt limit. */
+export type AccountStatus = 'active' | 'locked';
+
+/**
+ * One account as stored. A `locked` account is a tombstone: every secret field is gone and only
+ * the name, status and counters remain, so that it answers `VAULT_LOCKED` rather than looking
+ * unknown.
+ */
+export interface VaultAccount {
+  account: string;
+  status: AccountStatus;
+  /** Login attempts left; decremented when an attempt starts, reset on success. */
+  remaining: number;
+  /** Incremented by every (re-)registration; pending logins name the generation they counted against. */
+  generation: number;
+  /** The random OPAQUE credential identifier of this registration (32 bytes). */
+  credentialId?: Uint8Array;
+  /** The OPAQUE RegistrationRecord (192 bytes). */
+  record?: Uint8Array;
+  /** The client-sealed backup key (60 bytes). */
+  sealedKey?: Uint8Array;
+  /** SHA-256 of the device credential (32 bytes). */
+  deviceVerifier?: Uint8Array;
+  ksf?: KsfParams;
+}
+
+/** What {@link VaultStore.countAttempt} found. */
+export type AttemptResult =
+  | {
+      kind: 'counted';
+      generation: number;
+      /** Attempts left after this one. */
+      remaining: number;
+      credentialId: Uint8Array;
+      record: Uint8Array;
+      ksf: KsfParams;
+    }
+  | { kind: 'locked' }
+  | { kind: 'absent' };
+
+/** A login between KE2 and KE3, kept by the server (never by the client). */
+export interface PendingLogin {
+  /** SHA-256 (hex) of the login id handed to the client: the store never holds the id itself. */
+  idHash: string;
+  account: string;
+  /** The generation the attempt was counted against (0 for a fake login). */
+  generation: number;
+  /** The KE3 MAC the server expects (64 bytes). */
+  expectedMac: Uint8Array;
+  /** Answered from the fake record: can only fail. */
+  fake: boolean;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+}
+
+/** A registration between `register/start` and `register/finish`. */
+export interface PendingRegistration {
+  idHash: string;
+  account: string;
+  /** The credential identifier the server's OPRF evaluation used. */
+  credentialId: Uint8Array;
+  expiresAt: number;
+}
+
+/** How a login ended, from {@link VaultStore.finishLogin}. */
+export type LoginOutcome =
+  | { kind: 'released'; sealedKey: Uint8Array }
+  | { kind: 'failed'; remaining: number; destroyed: boolean }
+  | { kind: 'locked' }
+  /** The record was replaced or deleted after KE1: this login can no longer succeed. */
+  | { kind: 'changed' };
+
+/** What `register/finish` asks the store to write. */
+export interface CommitInput {
+  account: string;
+  mode: 'register' | 'reset';
+  credentialId: Uint8Array;
+  record: Uint8Array;
+  sealedKey: Uint8Array;
+  deviceVerifier: Uint8Array;
+  ksf: KsfParams;
+  maxAttempts: number;
+}
+
+export type CommitOutcome = 'created' | 'replaced' | 'unauthorized' | 'not_found' | 'locked';
+export type DeleteOutcome = 'deleted' | 'unauthorized' | 'not_found' | 'locked';
+
+/**
+ * Storage for the vault. Every method is atomic with respect to every other call on any store
+ * instance that shares the same data (other processes included). Times are epoch milliseconds
+ * from the server's clock, passed in so tests can move time.
+ */
+export interface VaultStore {
+  /** A short name for logs: `memory`, `sqlite`, `postgres`. */
+  readonly kind: string;
+  /**
+   * Counts a login attempt before the server answers KE1: in one step, if the account is active
+   * with attempts left, decrements `remaining`, records `pending` as an unarmed pending login of
+   * the record's generation (so the attempt is pending from the moment it is counted), and
+   * returns the record. An active account with no attempts left answers `locked` (and is
+   * destroyed here if no counted attempt is still pending).
+   */
+  countAttempt(
+    account: string,
+    now: number,
+    pending: { idHash: string; expiresAt: number },
+  ): Promise<AttemptResult>;
+  /**
+   * Stores the server side of a login once KE2 is computed. A real login arms the pending row
+   * {@link countAttempt} created (sets its expected MAC) and answers false if that row is gone
+   * (the record was replaced or destroyed meanwhile); a fake login is inserted.
+   */
+  putLogin(login: PendingLogin): Promise<boolean>;
+  /**
+   * Marks an armed pending login as used and returns it; `undefined` if it is unknown, unarmed,
+   * expired or already used (a replayed KE3). The row stays until {@link finishLogin}, so a login in flight
+   * still counts as pending for the destruction rule.
+   */
+  claimLogin(idHash: string, now: number): Promise<PendingLogin | undefined>;
+  /**
+   * Ends a claimed login. Success (same generation, still active): resets `remaining` to
+   * `maxAttempts` and returns the sealed key. Failure: if no attempts remain and no other
+   * counted attempt is pending, destroys the record (tombstone). A fake login only disappears.
+   */
+  finishLogin(login: PendingLogin, success: boolean, now: number, maxAttempts: number): Promise<LoginOutcome>;
+  putRegistration(registration: PendingRegistration): Promise<void>;
+  /** Removes and returns a pending registration; `undefined` if unknown or expired. */
+  takeRegistration(idHash: string, now: number): Promise<PendingRegistration | undefined>;
+  /** Creates or replaces a record as {@link decideCommit} rules; drops the account's pending logins. */
+  commitRecord(input: CommitInput): Promise<CommitOutcome>;
+  /** Deletes a record (no tombstone) as {@link decideDelete} rules. */
+  deleteRecord(account: string, deviceVerifier: Uint8Array): Promise<DeleteOutcome>;
+  /** The stored account, for operators and tests. */
+  getAccount(account: string): Promise<VaultAccount | undefined>;
+  /**
+   * Housekeeping: forgets expired logins and registrations, and destroys every active account
+   * with no attempts left and no pending counted attempt (abandoned last attempts).
+   * Returns the number of accounts destroyed.
+   */
+  sweep(now: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared decisions
+
+/**
+ * Who may write a record. No record, or a tombstone: `register` creates one (a tombstone holds
+ * nothing left to protect, and the original device may want to start over); `reset` needs a live
+ * record. A live record is replaced only by the holder of its device credential.
+ */
+export function decideCommit(
+  current: Pick<VaultAccount, 'status' | 'deviceVerifier'> | undefined,
+  mode: CommitInput['mode'],
+  presentedVerifier: Uint8Array,
+): CommitOutcome {
+  if (current === undefined) return mode === 'register' ? 'created' : 'not_found';
+  if (current.status === 'locked') return mode === 'register' ? 'created' : 'locked';
+  return verifierMatches(current.deviceVerifier, presentedVerifier) ? 'replaced' : 'unauthorized';
+}
+
+/** Deletion needs a live record and its device credential. */
+export function decideDelete(
+  current: Pick<VaultAccount, 'status' | 'deviceVerifier'> | undefined,
+  presentedVerifier: Uint8Array,
+): DeleteOutcome {
+  if (current === undefined) return 'not_found';
+  if (current.status === 'locked') return 'locked';
+  return verifierMatches(current.deviceVerifier, presentedVerifier) ? 'deleted' : 'unauthorized';
+}
+
+/**
+ * The end of a claimed, non-fake login, given the account row as it is now (inside the
+ * transaction, after the login's own row was removed) and how many other counted attempts of the
+ * same generation are still pending (unexpired, used or not).
+ */
+export function decideFinish(
+  current: Pick<VaultAccount, 'status' | 'remaining' | 'generation' | 'sealedKey'> | undefined,
+  login: Pick<PendingLogin, 'generation'>,
+  success: boolean,
+  otherPending: number,
+): { outcome: LoginOutcome; write: 'reset' | 'destroy' | 'none' } {
+  if (current === undefined || current.generation !== login.generation) {
+    return { outcome: { kind: 'changed' }, write: 'none' };
+  }
+  if (current.status === 'locked') return { outcome: { kind: 'locked' }, write: 'none' };
+  if (success) {
+    if (!current.sealedKey) return { outcome: { kind: 'changed' }, write: 'none' };
+    return { outcome: { kind: 'released', sealedKey: current.sealedKey }, write: 'reset' };
+  }
+  // The attempt limit is spent only when every counted attempt has failed or expired: a correct
+  // password racing the last wrong one must still be able to win.
+  const destroy = current.remaining <= 0 && otherPending === 0;
+  return {
+    outcome: { kind: 'failed', remaining: Math.max(0, current.remaining), destroyed: destroy },
+    write: destroy ? 'destroy' : 'none',
+  };
+}
+
+function verifierMatches(stored: Uint8Array | undefined, presented: Uint8Array): boolean {
+  return stored !== undefined && constantTimeEqual(stored, presented);
+}
+
+/** Checks a table-name prefix for the SQL adapters: lower-case letters, digits, underscores. */
+export function checkTablePrefix(prefix: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,40}$/.test(prefix)) {
+    throw new E2EEError('INVALID_ARGUMENT', `table prefix '${prefix}' must match /^[a-z_][a-z0-9_]{0,40}$/`);
+  }
+  return prefix;
+}

@@ -1,0 +1,343 @@
+/** The vault protocol's pure parts: encodings, validation, compositions, rate limits, key files. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { hkdfExpandSha512 } from '../../src/hkdf.js';
+import { deriveKeyFromPassword } from '../../src/kdf.js';
+import { fromBase64url, toBase64url } from '../../src/vault/base64url.js';
+import { generateVaultKeyFile, parseVaultKeyFile } from '../../src/vault/keys.js';
+import {
+  createRegistrationResponse,
+  deserializeKE1,
+  deserializeKE3,
+  deserializeRegistrationRecord,
+  generateKE2,
+  generateServerKeys,
+  serializeKE2,
+  serverFinish,
+} from '../../src/vault/opaque.js';
+import {
+  accountBytes,
+  checkKsfParams,
+  createArgon2idKsf,
+  deriveDeviceCredential,
+  deriveSealKey,
+  deviceVerifier,
+  fakeCredentialIdentifier,
+  finishLogin,
+  finishRegistration,
+  KSF_SALT,
+  opaqueOptions,
+  openSealedBackupKey,
+  passwordBytes,
+  SEALED_KEY_BYTES,
+  sealBackupKey,
+  startLogin,
+  startRegistration,
+} from '../../src/vault/protocol.js';
+import { TokenBuckets } from '../../src/vault/rate-limit.js';
+import { decideCommit, decideDelete, decideFinish } from '../../src/vault/store.js';
+import { CHEAP_KSF, errorOf, randomKey } from './helpers.js';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+describe('base64url', () => {
+  it('round-trips and matches Node', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        const text = toBase64url(bytes);
+        expect(text).toBe(Buffer.from(bytes).toString('base64url'));
+        expect(fromBase64url(text)).toEqual(bytes);
+      }),
+    );
+  });
+
+  it('accepts only the canonical unpadded spelling', () => {
+    for (const bad of ['A', 'AA==', 'AB', 'AAB', 'A+/A', 'AA AA', 'AA\n', 'é', 'AAAAA']) {
+      expect(fromBase64url(bad), bad).toBeUndefined();
+    }
+    expect(fromBase64url('')).toEqual(new Uint8Array(0));
+    expect(fromBase64url('AA')).toEqual(Uint8Array.of(0));
+    expect(fromBase64url('AAA')).toEqual(Uint8Array.of(0, 0));
+    expect(fromBase64url(42 as unknown as string)).toBeUndefined();
+  });
+});
+
+describe('accounts and passwords', () => {
+  it('accounts: 1..256 UTF-8 bytes, NFC, no control characters', async () => {
+    expect(accountBytes('alice@example.com')).toEqual(enc('alice@example.com'));
+    expect(accountBytes('ü'.repeat(128))).toHaveLength(256);
+    for (const bad of ['', 'a\nb', 'a\u0000', 'cafe\u0301', '\ud800', 'ü'.repeat(129), 7, null]) {
+      expect(() => accountBytes(bad)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    }
+  });
+
+  it('passwords: NFC-normalised strings or raw bytes, 1..65535 bytes', () => {
+    expect(passwordBytes('e\u0301')).toEqual(passwordBytes('\u00e9'));
+    expect(passwordBytes(Uint8Array.of(0, 255))).toEqual(Uint8Array.of(0, 255));
+    for (const bad of ['', new Uint8Array(0), '\udc00', 'x'.repeat(65536), 5 as unknown as string]) {
+      expect(() => passwordBytes(bad)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    }
+  });
+
+  it('the fake credential identifier never collides with a real (32-byte) one', () => {
+    expect(fakeCredentialIdentifier('a').length).toBeGreaterThan(32);
+    expect(fakeCredentialIdentifier('a')).toEqual(fakeCredentialIdentifier('a'));
+    expect(fakeCredentialIdentifier('a')).not.toEqual(fakeCredentialIdentifier('b'));
+  });
+});
+
+describe('compositions (SPEC-vault.md)', () => {
+  it('seal key = HKDF-Expand-SHA512(export_key, label, 32)', () => {
+    const exportKey = crypto.getRandomValues(new Uint8Array(64));
+    expect(deriveSealKey(exportKey)).toEqual(
+      hkdfExpandSha512(exportKey, enc('e2ee-backup vault seal key v1'), 32),
+    );
+  });
+
+  it('sealed key: 60 bytes, opens with the same export key only, tamper-evident', async () => {
+    const exportKey = crypto.getRandomValues(new Uint8Array(64));
+    const backupKey = randomKey();
+    const sealed = await sealBackupKey(exportKey, backupKey);
+    expect(sealed).toHaveLength(SEALED_KEY_BYTES);
+    expect(await openSealedBackupKey(exportKey, sealed)).toEqual(backupKey);
+    for (const backend of ['node', 'webcrypto', 'noble'] as const) {
+      expect(
+        await openSealedBackupKey(exportKey, await sealBackupKey(exportKey, backupKey, backend)),
+      ).toEqual(backupKey);
+    }
+    const other = exportKey.slice();
+    other[0]! ^= 1;
+    expect((await errorOf(openSealedBackupKey(other, sealed))).code).toBe('VAULT_PROTOCOL');
+    for (const pos of [0, 11, 12, 43, 59]) {
+      const bad = sealed.slice();
+      bad[pos]! ^= 0x40;
+      expect((await errorOf(openSealedBackupKey(exportKey, bad))).code).toBe('VAULT_PROTOCOL');
+    }
+    expect((await errorOf(openSealedBackupKey(exportKey, sealed.subarray(1)))).code).toBe('VAULT_PROTOCOL');
+    expect((await errorOf(sealBackupKey(exportKey, new Uint8Array(16)))).code).toBe('INVALID_KEY_SIZE');
+  });
+
+  it('device credential = HKDF-SHA512(empty salt, backup key, label ‖ 0 ‖ account); verifier = SHA-256', () => {
+    const backupKey = randomKey();
+    const info = new Uint8Array([...enc('e2ee-backup vault device credential v1'), 0, ...enc('alice')]);
+    const credential = deriveDeviceCredential(backupKey, 'alice');
+    expect(credential).toEqual(hkdf(sha512, backupKey, undefined, info, 32));
+    expect(deriveDeviceCredential(backupKey, 'bob')).not.toEqual(credential);
+    expect(deviceVerifier(credential)).toEqual(sha256(credential));
+    expect(() => deviceVerifier(new Uint8Array(31))).toThrow(
+      expect.objectContaining({ code: 'VAULT_PROTOCOL' }),
+    );
+  });
+
+  it('KSF = Argon2id(oprf_output, salt = label, params)', async () => {
+    const y = crypto.getRandomValues(new Uint8Array(64));
+    const ksf = createArgon2idKsf(CHEAP_KSF, { allowWeak: true });
+    const { m, t, p } = CHEAP_KSF;
+    expect(await ksf(y)).toEqual(await deriveKeyFromPassword(y, KSF_SALT, { m, t, p }, { allowWeak: true }));
+    expect(KSF_SALT.length).toBeGreaterThanOrEqual(16);
+  });
+
+  it('KSF parameters: algorithm, floor at creation (unless allowWeak), bounds when received', () => {
+    expect(checkKsfParams({ algorithm: 'argon2id', m: 65536, t: 3, p: 4 })).toEqual({
+      algorithm: 'argon2id',
+      m: 65536,
+      t: 3,
+      p: 4,
+    });
+    expect(() => checkKsfParams(CHEAP_KSF)).toThrow(expect.objectContaining({ code: 'KDF_PARAMS' }));
+    expect(checkKsfParams(CHEAP_KSF, { allowWeak: true })).toEqual(CHEAP_KSF);
+    expect(checkKsfParams(CHEAP_KSF, { purpose: 'open' })).toEqual(CHEAP_KSF);
+    expect(() => checkKsfParams({ ...CHEAP_KSF, m: 2 ** 21 }, { purpose: 'open' })).toThrow(
+      expect.objectContaining({ code: 'KDF_PARAMS' }),
+    );
+    expect(() => checkKsfParams({ ...CHEAP_KSF, algorithm: 'scrypt' }, { purpose: 'open' })).toThrow(
+      expect.objectContaining({ code: 'KDF_PARAMS' }),
+    );
+    expect(() => checkKsfParams(null)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
+
+  it('the client steps run against the server functions without any transport', async () => {
+    const serverKeys = generateServerKeys();
+    const credentialIdentifier = crypto.getRandomValues(new Uint8Array(32));
+    const backupKey = randomKey();
+    const reg = startRegistration('pw');
+    const { deserializeRegistrationRequest, serializeRegistrationResponse } = await import(
+      '../../src/vault/opaque.js'
+    );
+    const response = createRegistrationResponse({
+      request: deserializeRegistrationRequest(reg.registrationRequest),
+      serverKeys,
+      credentialIdentifier,
+    });
+    const upload = await finishRegistration({
+      state: reg.state,
+      account: 'alice',
+      registrationResponse: serializeRegistrationResponse(response),
+      backupKey,
+      ksf: CHEAP_KSF,
+      kdfOptions: { allowWeak: true },
+    });
+    expect(upload.ksf).toEqual(CHEAP_KSF);
+    expect(upload.deviceCredential).toEqual(deriveDeviceCredential(backupKey, 'alice'));
+
+    const login = startLogin('pw');
+    const server = generateKE2({
+      serverKeys,
+      record: deserializeRegistrationRecord(upload.registrationRecord),
+      credentialIdentifier,
+      ke1: deserializeKE1(login.ke1),
+      ...opaqueOptions('alice'),
+    });
+    const done = await finishLogin({
+      state: login.state,
+      account: 'alice',
+      ke2: serializeKE2(server.ke2),
+      ksf: CHEAP_KSF,
+    });
+    serverFinish(server.state, deserializeKE3(done.ke3));
+    expect(await openSealedBackupKey(done.exportKey, upload.sealedKey)).toEqual(backupKey);
+
+    // The account is the OPAQUE client identity: the same record under another name does not open.
+    const login2 = startLogin('pw');
+    const server2 = generateKE2({
+      serverKeys,
+      record: deserializeRegistrationRecord(upload.registrationRecord),
+      credentialIdentifier,
+      ke1: deserializeKE1(login2.ke1),
+      ...opaqueOptions('mallory'),
+    });
+    const err = await errorOf(
+      finishLogin({
+        state: login2.state,
+        account: 'mallory',
+        ke2: serializeKE2(server2.ke2),
+        ksf: CHEAP_KSF,
+      }),
+    );
+    expect(err.code).toBe('WRONG_PASSWORD');
+  });
+});
+
+describe('shared store decisions', () => {
+  const v = Uint8Array.of(1, 2, 3);
+  it('commit', () => {
+    expect(decideCommit(undefined, 'register', v)).toBe('created');
+    expect(decideCommit(undefined, 'reset', v)).toBe('not_found');
+    expect(decideCommit({ status: 'locked' }, 'register', v)).toBe('created');
+    expect(decideCommit({ status: 'locked' }, 'reset', v)).toBe('locked');
+    expect(decideCommit({ status: 'active', deviceVerifier: v }, 'reset', v)).toBe('replaced');
+    expect(decideCommit({ status: 'active', deviceVerifier: v }, 'register', Uint8Array.of(1, 2, 4))).toBe(
+      'unauthorized',
+    );
+    expect(decideCommit({ status: 'active' }, 'register', v)).toBe('unauthorized');
+  });
+  it('delete', () => {
+    expect(decideDelete(undefined, v)).toBe('not_found');
+    expect(decideDelete({ status: 'locked' }, v)).toBe('locked');
+    expect(decideDelete({ status: 'active', deviceVerifier: v }, v)).toBe('deleted');
+    expect(decideDelete({ status: 'active', deviceVerifier: v }, new Uint8Array(3))).toBe('unauthorized');
+  });
+  it('finish', () => {
+    const row = { status: 'active' as const, remaining: 0, generation: 2, sealedKey: v };
+    expect(decideFinish(row, { generation: 1 }, true, 0).outcome.kind).toBe('changed');
+    expect(decideFinish(undefined, { generation: 2 }, true, 0).outcome.kind).toBe('changed');
+    expect(decideFinish({ ...row, status: 'locked' }, { generation: 2 }, true, 0).outcome.kind).toBe(
+      'locked',
+    );
+    expect(decideFinish(row, { generation: 2 }, true, 3).write).toBe('reset');
+    expect(decideFinish(row, { generation: 2 }, false, 1)).toMatchObject({ write: 'none' });
+    expect(decideFinish(row, { generation: 2 }, false, 0)).toMatchObject({ write: 'destroy' });
+    expect(decideFinish({ ...row, remaining: 3 }, { generation: 2 }, false, 0).outcome).toEqual({
+      kind: 'failed',
+      remaining: 3,
+      destroyed: false,
+    });
+  });
+});
+
+describe('TokenBuckets', () => {
+  it('allows a burst, then refills at the rate', () => {
+    const b = new TokenBuckets({ capacity: 3, refillPerSecond: 1 });
+    expect([0, 0, 0, 0].map(() => b.take('k', 1000).ok)).toEqual([true, true, true, false]);
+    expect(b.take('k', 1000)).toEqual({ ok: false, retryAfterSeconds: 1 });
+    expect(b.take('other', 1000).ok).toBe(true);
+    expect(b.take('k', 2000).ok).toBe(true);
+    expect(b.take('k', 2000).ok).toBe(false);
+  });
+  it('is bounded: the least recently used key is forgotten', () => {
+    const b = new TokenBuckets({ capacity: 1, refillPerSecond: 0.001 }, 2);
+    b.take('a', 0);
+    b.take('b', 0);
+    b.take('c', 0); // evicts a
+    expect(b.take('a', 0).ok).toBe(true);
+    expect(b.take('c', 0).ok).toBe(false);
+  });
+  it('refuses nonsense limits', () => {
+    expect(() => new TokenBuckets({ capacity: 0, refillPerSecond: 1 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
+  });
+});
+
+describe('key files', () => {
+  it('generate and parse', () => {
+    const file = generateVaultKeyFile();
+    const secrets = parseVaultKeyFile(JSON.parse(JSON.stringify(file)));
+    expect(secrets.serverKeys.oprfSeed).toEqual(fromBase64url(file.oprfSeed));
+    expect(secrets.serverKeys.publicKey).toHaveLength(32);
+    expect(secrets.fakeRecord.maskingKey).toHaveLength(64);
+    expect(parseVaultKeyFile(file).serverKeys.publicKey).toEqual(secrets.serverKeys.publicKey);
+  });
+  it('reject malformed content', () => {
+    const file = generateVaultKeyFile();
+    for (const bad of [
+      null,
+      {},
+      { ...file, version: 2 },
+      { ...file, format: 'x' },
+      { ...file, oprfSeed: file.akeSeed },
+      { ...file, akeSeed: '***' },
+      { ...file, fakeClientPublicKey: toBase64url(new Uint8Array(32)) },
+    ]) {
+      expect(() => parseVaultKeyFile(bad)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    }
+  });
+});
+
+describe('browser safety', () => {
+  it('e2ee-backup/vault bundles for the browser without Node modules, native packages or Hono', async () => {
+    const { build } = await import('esbuild');
+    const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+    const result = await build({
+      entryPoints: [join(root, 'src/vault/index.ts')],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs.filter((i) => /node_modules\/(pg|better-sqlite3|hono|@hono)\//.test(i))).toEqual([]);
+    expect(inputs.some((i) => i.endsWith('src/vault/client.ts'))).toBe(true);
+    expect(inputs.some((i) => /server-node|store-sqlite|store-postgres/.test(i))).toBe(false);
+  });
+
+  const vaultDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/vault');
+  it('no vault module imports a Node built-in or a native package at the top level', () => {
+    for (const file of readdirSync(vaultDir).filter((f) => f.endsWith('.ts'))) {
+      const source = readFileSync(join(vaultDir, file), 'utf8');
+      const staticImports = [...source.matchAll(/^import\s+(?!type\b)[^;]*?from\s+'([^']+)'/gms)].map(
+        (m) => m[1],
+      );
+      for (const spec of staticImports) {
+        expect(`${file}: ${spec}`).not.toMatch(/: (node:|better-sqlite3|pg$|@hono\/node-server)/);
+      }
+    }
+  });
+});

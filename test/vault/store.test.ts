@@ -1,0 +1,350 @@
+/**
+ * One suite for every VaultStore adapter: in-memory, SQLite (memory and file, with a second
+ * connection on the same file), and PostgreSQL (when E2EE_TEST_PG_URL is set).
+ */
+import { join } from 'node:path';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import type { CommitInput, PendingLogin, VaultStore } from '../../src/vault/store.js';
+import { createMemoryVaultStore } from '../../src/vault/store-memory.js';
+import { openPostgresVaultStore } from '../../src/vault/store-postgres.js';
+import { openSqliteVaultStore } from '../../src/vault/store-sqlite.js';
+import { CHEAP_KSF, PG_URL, pgPrefix, pgSkipReason, tempDir } from './helpers.js';
+
+const MAX = 10;
+const rnd = (n: number) => crypto.getRandomValues(new Uint8Array(n));
+const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : undefined);
+let counter = 0;
+const uniqueAccount = () => `user-${Date.now()}-${counter++}`;
+
+function commitInput(account: string, over: Partial<CommitInput> = {}): CommitInput {
+  return {
+    account,
+    mode: 'register',
+    credentialId: rnd(32),
+    record: rnd(192),
+    sealedKey: rnd(60),
+    deviceVerifier: rnd(32),
+    ksf: CHEAP_KSF,
+    maxAttempts: MAX,
+    ...over,
+  };
+}
+
+function login(
+  account: string,
+  generation: number,
+  now: number,
+  over: Partial<PendingLogin> = {},
+): PendingLogin {
+  return {
+    idHash: Buffer.from(rnd(32)).toString('hex'),
+    account,
+    generation,
+    expectedMac: rnd(64),
+    fake: false,
+    expiresAt: now + 60_000,
+    ...over,
+  };
+}
+
+/** Counts an attempt and records its pending login, as the server does. */
+async function attempt(store: VaultStore, account: string, now: number) {
+  const l = login(account, 0, now);
+  const r = await store.countAttempt(account, now, l);
+  if (r.kind !== 'counted') return { r, login: undefined };
+  expect(await store.claimLogin(l.idHash, now)).toBeUndefined(); // not armed yet
+  expect(await store.putLogin({ ...l, generation: r.generation })).toBe(true);
+  return { r, login: { ...l, generation: r.generation } };
+}
+
+const pend = () => ({ idHash: Buffer.from(rnd(32)).toString('hex'), expiresAt: 1_700_000_060_000 });
+
+interface Harness {
+  open(): Promise<VaultStore>;
+  /** A second store instance on the same data (another connection or "process"), if possible. */
+  openSibling?(): Promise<VaultStore>;
+  cleanup(): Promise<void>;
+}
+
+function storeSuite(name: string, harness: () => Harness) {
+  describe(`VaultStore: ${name}`, () => {
+    let h: Harness;
+    let store: VaultStore;
+    const opened: VaultStore[] = [];
+    const now = 1_700_000_000_000;
+
+    beforeEach(async () => {
+      if (!h) h = harness();
+      store ??= await h.open();
+      if (!opened.includes(store)) opened.push(store);
+    });
+    afterAll(async () => {
+      for (const s of opened) await s.close();
+      await h?.cleanup();
+    });
+
+    it('an unknown account is absent', async () => {
+      const a = uniqueAccount();
+      expect(await store.countAttempt(a, now, pend())).toEqual({ kind: 'absent' });
+      expect(await store.getAccount(a)).toBeUndefined();
+    });
+
+    it('register creates a record with a full counter; attempts count down to locked', async () => {
+      const a = uniqueAccount();
+      const input = commitInput(a);
+      expect(await store.commitRecord(input)).toBe('created');
+      const acc = (await store.getAccount(a))!;
+      expect(acc).toMatchObject({
+        account: a,
+        status: 'active',
+        remaining: MAX,
+        generation: 1,
+        ksf: CHEAP_KSF,
+      });
+      expect(hex(acc.record)).toBe(hex(input.record));
+      expect(hex(acc.sealedKey)).toBe(hex(input.sealedKey));
+      expect(hex(acc.credentialId)).toBe(hex(input.credentialId));
+      for (let i = MAX - 1; i >= 0; i--) {
+        const r = await store.countAttempt(a, now, pend());
+        expect(r.kind).toBe('counted');
+        if (r.kind === 'counted') {
+          expect(r.remaining).toBe(i);
+          expect(hex(r.record)).toBe(hex(input.record));
+        }
+      }
+      // Each counted attempt is pending from the moment it is counted (even before KE2 is armed):
+      // the 11th is refused but destroys nothing while they may still succeed...
+      expect(await store.countAttempt(a, now, pend())).toEqual({ kind: 'locked' });
+      expect((await store.getAccount(a))!.status).toBe('active');
+      // ...and once they have expired, the next attempt destroys the record.
+      expect(await store.countAttempt(a, now + 60_000, pend())).toEqual({ kind: 'locked' });
+      const dead = (await store.getAccount(a))!;
+      expect(dead).toMatchObject({ status: 'locked', remaining: 0 });
+      expect(dead.record).toBeUndefined();
+      expect(dead.sealedKey).toBeUndefined();
+      expect(dead.deviceVerifier).toBeUndefined();
+      expect(dead.credentialId).toBeUndefined();
+      expect(await store.countAttempt(a, now, pend())).toEqual({ kind: 'locked' });
+    });
+
+    it('success releases the sealed key and resets the counter', async () => {
+      const a = uniqueAccount();
+      const input = commitInput(a);
+      await store.commitRecord(input);
+      await attempt(store, a, now);
+      const { login: l } = await attempt(store, a, now);
+      expect((await store.getAccount(a))!.remaining).toBe(MAX - 2);
+      const claimed = (await store.claimLogin(l!.idHash, now))!;
+      expect(hex(claimed.expectedMac)).toBe(hex(l!.expectedMac));
+      const out = await store.finishLogin(claimed, true, now, MAX);
+      expect(out.kind).toBe('released');
+      if (out.kind === 'released') expect(hex(out.sealedKey)).toBe(hex(input.sealedKey));
+      expect((await store.getAccount(a))!.remaining).toBe(MAX);
+    });
+
+    it('a login can be claimed once, and not after it expires', async () => {
+      const a = uniqueAccount();
+      await store.commitRecord(commitInput(a));
+      const { login: l } = await attempt(store, a, now);
+      expect(await store.claimLogin(l!.idHash, now)).toBeDefined();
+      expect(await store.claimLogin(l!.idHash, now)).toBeUndefined(); // replay
+      const { login: l2 } = await attempt(store, a, now);
+      expect(await store.claimLogin(l2!.idHash, l2!.expiresAt)).toBeUndefined(); // expired
+      expect(await store.claimLogin('00'.repeat(32), now)).toBeUndefined(); // unknown
+    });
+
+    it('the last failure destroys only when no other counted attempt is pending', async () => {
+      const a = uniqueAccount();
+      await store.commitRecord(commitInput(a));
+      const logins: PendingLogin[] = [];
+      for (let i = 0; i < MAX; i++) logins.push((await attempt(store, a, now)).login!);
+      expect(await store.countAttempt(a, now, pend())).toEqual({ kind: 'locked' }); // pending: not destroyed yet
+      expect((await store.getAccount(a))!.status).toBe('active');
+      for (let i = 0; i < MAX - 1; i++) {
+        const c = (await store.claimLogin(logins[i]!.idHash, now))!;
+        const out = await store.finishLogin(c, false, now, MAX);
+        expect(out).toEqual({ kind: 'failed', remaining: 0, destroyed: false });
+      }
+      const last = (await store.claimLogin(logins[MAX - 1]!.idHash, now))!;
+      expect(await store.finishLogin(last, false, now, MAX)).toEqual({
+        kind: 'failed',
+        remaining: 0,
+        destroyed: true,
+      });
+      const dead = (await store.getAccount(a))!;
+      expect(dead.status).toBe('locked');
+      expect(dead.sealedKey).toBeUndefined();
+    });
+
+    it('a correct password racing the last wrong ones still wins', async () => {
+      const a = uniqueAccount();
+      await store.commitRecord(commitInput(a));
+      const logins: PendingLogin[] = [];
+      for (let i = 0; i < MAX; i++) logins.push((await attempt(store, a, now)).login!);
+      // The right one (logins[0]) is claimed, then the other nine fail before it finishes.
+      const right = (await store.claimLogin(logins[0]!.idHash, now))!;
+      for (const l of logins.slice(1)) {
+        const out = await store.finishLogin((await store.claimLogin(l.idHash, now))!, false, now, MAX);
+        expect(out).toMatchObject({ kind: 'failed', destroyed: false });
+      }
+      expect((await store.finishLogin(right, true, now, MAX)).kind).toBe('released');
+      expect((await store.getAccount(a))!).toMatchObject({ status: 'active', remaining: MAX });
+    });
+
+    it('abandoned last attempts are destroyed by the sweep once they expire', async () => {
+      const a = uniqueAccount();
+      await store.commitRecord(commitInput(a));
+      for (let i = 0; i < MAX; i++) await attempt(store, a, now);
+      expect(await store.sweep(now)).toBe(0); // still pending
+      expect((await store.getAccount(a))!.status).toBe('active');
+      expect(await store.sweep(now + 60_000)).toBeGreaterThanOrEqual(1);
+      expect((await store.getAccount(a))!.status).toBe('locked');
+    });
+
+    it('concurrent attempts never exceed the limit', async () => {
+      const a = uniqueAccount();
+      await store.commitRecord(commitInput(a));
+      const results = await Promise.all(Array.from({ length: 50 }, () => attempt(store, a, now)));
+      const counted = results.filter((x) => x.r.kind === 'counted');
+      expect(counted).toHaveLength(MAX);
+      expect(results.filter((x) => x.r.kind === 'locked')).toHaveLength(50 - MAX);
+      expect(new Set(counted.map((x) => (x.r.kind === 'counted' ? x.r.remaining : -1))).size).toBe(MAX);
+      // The counted attempts are pending, so the refused ones destroyed nothing.
+      expect((await store.getAccount(a))!).toMatchObject({ remaining: 0, status: 'active' });
+    });
+
+    it('commit: who may create, replace and reset', async () => {
+      const a = uniqueAccount();
+      const first = commitInput(a);
+      expect(await store.commitRecord(commitInput(a, { mode: 'reset' }))).toBe('not_found');
+      expect(await store.commitRecord(first)).toBe('created');
+      const { login: l } = await attempt(store, a, now);
+      // Another backup key (verifier) cannot take the account over, in either mode.
+      expect(await store.commitRecord(commitInput(a))).toBe('unauthorized');
+      expect(await store.commitRecord(commitInput(a, { mode: 'reset' }))).toBe('unauthorized');
+      // The same verifier replaces: new generation, full counter, pending logins dropped.
+      const second = commitInput(a, { mode: 'reset', deviceVerifier: first.deviceVerifier });
+      expect(await store.commitRecord(second)).toBe('replaced');
+      const acc = (await store.getAccount(a))!;
+      expect(acc).toMatchObject({ generation: 2, remaining: MAX, status: 'active' });
+      expect(hex(acc.record)).toBe(hex(second.record));
+      expect(await store.claimLogin(l!.idHash, now)).toBeUndefined();
+    });
+
+    it('a login that straddles a re-registration cannot release the new sealed key', async () => {
+      const a = uniqueAccount();
+      const first = commitInput(a);
+      await store.commitRecord(first);
+      const { login: l } = await attempt(store, a, now);
+      const claimed = (await store.claimLogin(l!.idHash, now))!;
+      await store.commitRecord(commitInput(a, { deviceVerifier: first.deviceVerifier }));
+      expect(await store.finishLogin(claimed, true, now, MAX)).toEqual({ kind: 'changed' });
+    });
+
+    it('tombstones: reset is refused, a fresh registration is allowed', async () => {
+      const a = uniqueAccount();
+      const first = commitInput(a);
+      await store.commitRecord(first);
+      for (let i = 0; i < MAX; i++) await store.countAttempt(a, now, pend());
+      await store.countAttempt(a, now + 60_000, pend());
+      expect((await store.getAccount(a))!.status).toBe('locked');
+      const reset = commitInput(a, { mode: 'reset', deviceVerifier: first.deviceVerifier });
+      expect(await store.commitRecord(reset)).toBe('locked');
+      expect(await store.deleteRecord(a, first.deviceVerifier)).toBe('locked');
+      expect(await store.commitRecord(commitInput(a))).toBe('created');
+      expect((await store.getAccount(a))!).toMatchObject({ status: 'active', remaining: MAX, generation: 2 });
+    });
+
+    it('delete needs the device verifier and leaves no tombstone', async () => {
+      const a = uniqueAccount();
+      const input = commitInput(a);
+      expect(await store.deleteRecord(a, input.deviceVerifier)).toBe('not_found');
+      await store.commitRecord(input);
+      expect(await store.deleteRecord(a, rnd(32))).toBe('unauthorized');
+      expect(await store.deleteRecord(a, input.deviceVerifier)).toBe('deleted');
+      expect(await store.getAccount(a)).toBeUndefined();
+      expect(await store.countAttempt(a, now, pend())).toEqual({ kind: 'absent' });
+    });
+
+    it('registrations are taken once and expire', async () => {
+      const a = uniqueAccount();
+      const reg = {
+        idHash: 'ab'.repeat(32) + counter++,
+        account: a,
+        credentialId: rnd(32),
+        expiresAt: now + 1000,
+      };
+      await store.putRegistration(reg);
+      const got = (await store.takeRegistration(reg.idHash, now))!;
+      expect(got.account).toBe(a);
+      expect(hex(got.credentialId)).toBe(hex(reg.credentialId));
+      expect(await store.takeRegistration(reg.idHash, now)).toBeUndefined();
+      const old = { ...reg, idHash: `${reg.idHash}x` };
+      await store.putRegistration(old);
+      expect(await store.takeRegistration(old.idHash, now + 1000)).toBeUndefined();
+    });
+
+    it('fake logins are single use and touch no account', async () => {
+      const a = uniqueAccount();
+      const l = login(a, 0, now, { fake: true });
+      await store.putLogin(l);
+      const c = (await store.claimLogin(l.idHash, now))!;
+      expect(c.fake).toBe(true);
+      expect((await store.finishLogin(c, false, now, MAX)).kind).toBe('failed');
+      expect(await store.claimLogin(l.idHash, now)).toBeUndefined();
+      expect(await store.getAccount(a)).toBeUndefined();
+    });
+
+    it('a second instance on the same data sees and respects the same counter', async () => {
+      if (!h.openSibling) return;
+      const sibling = await h.openSibling();
+      opened.push(sibling);
+      const a = uniqueAccount();
+      await store.commitRecord(commitInput(a));
+      const both = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => attempt(i % 2 ? sibling : store, a, now)),
+      );
+      expect(both.filter((x) => x.r.kind === 'counted')).toHaveLength(MAX);
+      // A login counted on one instance finishes on the other.
+      await sibling.commitRecord(commitInput(uniqueAccount()));
+      const b = uniqueAccount();
+      const input = commitInput(b);
+      await store.commitRecord(input);
+      const { login: l } = await attempt(store, b, now);
+      const out = await sibling.finishLogin((await sibling.claimLogin(l!.idHash, now))!, true, now, MAX);
+      expect(out.kind).toBe('released');
+    });
+  });
+}
+
+storeSuite('memory', () => ({
+  open: async () => createMemoryVaultStore(),
+  cleanup: async () => {},
+}));
+
+storeSuite('sqlite :memory:', () => ({
+  open: () => openSqliteVaultStore({ path: ':memory:' }),
+  cleanup: async () => {},
+}));
+
+storeSuite('sqlite file (two connections)', () => {
+  const t = tempDir();
+  const path = join(t.dir, 'vault.sqlite');
+  return {
+    open: () => openSqliteVaultStore({ path }),
+    openSibling: () => openSqliteVaultStore({ path }),
+    cleanup: async () => t.cleanup(),
+  };
+});
+
+const pgSkip = pgSkipReason();
+if (!pgSkip) {
+  storeSuite('postgres (two pools)', () => {
+    const { prefix, drop } = pgPrefix();
+    return {
+      open: () => openPostgresVaultStore({ connectionString: PG_URL!, tablePrefix: prefix }),
+      openSibling: () => openPostgresVaultStore({ connectionString: PG_URL!, tablePrefix: prefix }),
+      cleanup: drop,
+    };
+  });
+}
