@@ -8,6 +8,7 @@ export const entry = {
   kdf: 'src/kdf.ts',
   chunked: 'src/chunked.ts',
   node: 'src/node.ts',
+  lifecycle: 'src/lifecycle.ts',
   vault: 'src/vault/index.ts',
   'vault/server': 'src/vault/server-node.ts',
 };

@@ -50,7 +50,9 @@ const plainRecords = (() => {
   for (let off = 0, i = 0; off < SIZE; off += 16384, i++) {
     nonce.writeUInt32BE(i, 8);
     const c = createCipheriv('aes-256-gcm', key, nonce);
-    out.push([c.update(data.subarray(off, off + 16384)), (c.final(), c.getAuthTag())]);
+    const body = c.update(data.subarray(off, off + 16384));
+    c.final();
+    out.push([body, c.getAuthTag()]);
   }
   return out;
 })();

@@ -1,14 +1,52 @@
-// Installs the packed tarball into fresh temporary projects and uses it the way consumers do:
-// CommonJS require() and ESM import. Run after `npm run build`; .ci/run calls it.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// Installs the packed tarball into a fresh temporary project and uses it the way consumers do:
+//   - CommonJS require() and ESM import under Node;
+//   - TypeScript typechecking of a consumer under moduleResolution node16 (CommonJS and ESM files,
+//     Node types only, no DOM) and bundler (DOM), with the shipped .d.ts checked too
+//     (skipLibCheck off), using the repo's own TypeScript;
+//   - an esbuild browser bundle of a consumer, run in headless Chromium (playwright), round trip;
+//   - the Node examples (examples/node/*.mjs) under Bun and Deno, installed from npm into a
+//     temporary folder outside the project; where they cannot be installed or run, this says they
+//     are untested and does not fail.
+// Run after `npm run build`; .ci/run and scripts/ci-cross-platform.sh call it.
+// A runtime that installs and runs but fails an example fails the check.
+// Options: --no-browser, --no-runtimes (skip those parts, e.g. on a machine without Chromium).
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
+const args = new Set(process.argv.slice(2));
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const work = mkdtempSync(join(tmpdir(), 'e2ee-consumers-'));
-const run = (cmd, args, cwd) =>
-  execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+const run = (cmd, argv, cwd, options = {}) =>
+  execFileSync(cmd, argv, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', ...options });
+const summary = [];
+const ok = (what) => {
+  summary.push(`ok        ${what}`);
+  console.log(`${what}: ok`);
+};
+const untested = (what, why) => {
+  summary.push(`UNTESTED  ${what} (${why})`);
+  console.log(`${what}: UNTESTED — ${why}`);
+};
 
 try {
   const tarball = join(
@@ -16,13 +54,14 @@ try {
     run('npm', ['pack', '--silent', '--pack-destination', work], root).trim().split('\n').pop(),
   );
   const app = join(work, 'app');
-  run('mkdir', ['-p', app], work);
+  mkdirSync(app);
   writeFileSync(
     join(app, 'package.json'),
     JSON.stringify({ name: 'consumer', private: true, version: '0.0.0' }),
   );
   run('npm', ['install', '--silent', '--no-audit', '--no-fund', tarball], app);
 
+  // ── Node: CommonJS require() and ESM import ─────────────────────────────────────────────────
   const body = (lib) => `
     const key = ${lib}.generateBackupKey();
     const code = ${lib}.formatBackupKey(key);
@@ -45,7 +84,233 @@ try {
      ${body('lib')} console.log('ESM import: ok');`,
   );
   process.stdout.write(run('node', ['cjs.cjs'], app));
+  summary.push('ok        CommonJS require');
   process.stdout.write(run('node', ['esm.mjs'], app));
+  summary.push('ok        ESM import');
+
+  // ── TypeScript: node16 (CommonJS .ts and ESM .mts, Node types, no DOM) and bundler (DOM) ────
+  const consumerTs = `
+    import {
+      type Argon2idParams, type ChunkedReader, type ErrorCode, type KeyFormatError, type RandomAccessSource,
+      DEFAULT_KDF_PARAMS, E2EEError, ERROR_CODES, backupKeyTypoCandidates, createDecryptStream,
+      createEncryptStream, decryptChunked, deriveKeyFromPassword, encryptChunked, formatBackupKey,
+      generateBackupKey, isE2EEError, isKeyFormatError, openChunked, parseBackupKey,
+    } from 'e2ee-backup';
+    import { CHUNK_SIZE } from 'e2ee-backup/chunked';
+    import { E2EEError as ErrorsE2EEError } from 'e2ee-backup/errors';
+    import { validateKdfParams } from 'e2ee-backup/kdf';
+    import { parseBackupKey as parseFromKey } from 'e2ee-backup/key';
+
+    export async function consumer(): Promise<string> {
+      const key: Uint8Array = generateBackupKey();
+      const code: string = formatBackupKey(key);
+      const again: Uint8Array = parseFromKey(code);
+      const params: Argon2idParams = { ...DEFAULT_KDF_PARAMS, t: 4 };
+      validateKdfParams(params);
+      const kek: Uint8Array = await deriveKeyFromPassword('pw', new Uint8Array(16), { m: 64, t: 1, p: 1 }, { allowWeak: true });
+      const ct: Uint8Array = await encryptChunked(again, new Uint8Array(CHUNK_SIZE), { context: 'x' });
+      const pt: Uint8Array = await decryptChunked(kek.length === 32 ? key : kek, ct, { context: 'x', backend: 'noble' });
+      const source: RandomAccessSource = { size: ct.length, read: async (o, n) => ct.subarray(o, o + n) };
+      const reader: ChunkedReader = await openChunked(key, source, { context: 'x' });
+      const size: number = reader.plaintextSize;
+      const enc: TransformStream<Uint8Array, Uint8Array> = createEncryptStream(key);
+      const dec: TransformStream<Uint8Array, Uint8Array> = createDecryptStream(key);
+      for (const { key: k, correction } of backupKeyTypoCandidates(code)) { const n: number = k.length + correction.position; void n; break; }
+      try {
+        parseBackupKey('nope');
+      } catch (err) {
+        if (isKeyFormatError(err)) { const e: KeyFormatError = err; const p: number | undefined = e.position; void p; }
+        if (isE2EEError(err)) { const c: ErrorCode = err.code; const meaning: string = ERROR_CODES[c]; void meaning; }
+        if (err instanceof E2EEError && err instanceof ErrorsE2EEError) { const m: string = err.message; void m; }
+      }
+      // @ts-expect-error a backup key code is a string
+      parseBackupKey(42);
+      // @ts-expect-error not an error code
+      const bad: ErrorCode = 'NOT_A_CODE';
+      // @ts-expect-error not a backend
+      await decryptChunked(key, ct, { backend: 'openssl' });
+      void [pt, size, enc, dec, bad];
+      return code;
+    }
+  `;
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const typeRoots = [join(root, 'node_modules', '@types')];
+  writeFileSync(join(app, 'consumer.ts'), consumerTs);
+  writeFileSync(join(app, 'consumer.mts'), consumerTs);
+  const tsconfigs = {
+    'node16 (CommonJS .ts + ESM .mts, Node types, no DOM)': {
+      compilerOptions: {
+        module: 'node16',
+        moduleResolution: 'node16',
+        target: 'es2022',
+        lib: ['es2022'],
+        types: ['node'],
+        typeRoots,
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+      },
+      files: ['consumer.ts', 'consumer.mts'],
+    },
+    'bundler (ESM, DOM, no Node types)': {
+      compilerOptions: {
+        module: 'esnext',
+        moduleResolution: 'bundler',
+        target: 'es2022',
+        lib: ['es2022', 'dom'],
+        types: [],
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+      },
+      files: ['consumer.mts'],
+    },
+  };
+  for (const [name, config] of Object.entries(tsconfigs)) {
+    const file = `tsconfig.${name.split(' ')[0]}.json`;
+    writeFileSync(join(app, file), JSON.stringify(config, null, 2));
+    const r = spawnSync(process.execPath, [tsc, '-p', file], { cwd: app, encoding: 'utf8' });
+    if (r.status !== 0) {
+      console.error(r.stdout, r.stderr);
+      throw new Error(`TypeScript consumer, moduleResolution ${name}: tsc failed`);
+    }
+    ok(`TypeScript typecheck, moduleResolution ${name}`);
+  }
+
+  // ── esbuild browser bundle, run in headless Chromium ───────────────────────────────────────
+  if (args.has('--no-browser')) untested('esbuild browser bundle in Chromium', '--no-browser');
+  else if (!existsSync(CHROMIUM)) untested('esbuild browser bundle in Chromium', `${CHROMIUM} is missing`);
+  else await browserBundle(app);
+
+  // ── Bun and Deno ───────────────────────────────────────────────────────────────────────────
+  for (const f of ['file-to-file.mjs', 'streams.mjs'])
+    copyFileSync(join(root, 'examples', 'node', f), join(app, f));
+  if (args.has('--no-runtimes')) untested('Bun and Deno', '--no-runtimes');
+  else otherRuntimes(app);
 } finally {
   rmSync(work, { recursive: true, force: true });
+}
+console.log(`\nconsumer checks:\n  ${summary.join('\n  ')}`);
+
+async function browserBundle(app) {
+  const { build } = await import('esbuild');
+  const { chromium } = await import('playwright');
+  writeFileSync(
+    join(app, 'browser.mjs'),
+    `import { createDecryptStream, createEncryptStream, deriveKeyFromPassword, formatBackupKey,
+       generateBackupKey, isE2EEError, parseBackupKey } from 'e2ee-backup';
+     async function main() {
+       const key = parseBackupKey(formatBackupKey(generateBackupKey()));
+       const data = crypto.getRandomValues(new Uint8Array(60000));
+       const read = (s) => new Response(s).arrayBuffer().then((b) => new Uint8Array(b));
+       const ct = await read(new Blob([data]).stream().pipeThrough(createEncryptStream(key, { context: 'b' })));
+       const pt = await read(new Blob([ct]).stream().pipeThrough(createDecryptStream(key, { context: 'b' })));
+       if (pt.length !== data.length || pt.some((b, i) => b !== data[i])) throw new Error('round trip differs');
+       let refused = false;
+       try { await read(new Blob([ct]).stream().pipeThrough(createDecryptStream(generateBackupKey(), { context: 'b' }))); }
+       catch { refused = true; }
+       if (!refused) throw new Error('wrong key accepted');
+       const kek = await deriveKeyFromPassword('pw', new Uint8Array(16), { m: 64, t: 1, p: 1 }, { allowWeak: true });
+       if (kek.length !== 32) throw new Error('argon2id');
+       return 'ok ' + ct.length;
+     }
+     main().then((r) => { window.__result = r; }, (e) => { window.__result = 'error: ' + (isE2EEError(e) ? e.code : '') + ' ' + e; });`,
+  );
+  const result = await build({
+    absWorkingDir: app,
+    entryPoints: ['browser.mjs'],
+    outfile: 'bundle.js',
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser', // a node: import anywhere in the package would fail the build here
+    target: 'es2022',
+    metafile: true,
+    logLevel: 'error',
+  });
+  const bytes = Object.values(result.metafile.outputs)[0].bytes;
+  writeFileSync(join(app, 'index.html'), '<!doctype html><script type="module" src="bundle.js"></script>');
+  const server = createServer((req, res) => {
+    const file = req.url === '/' ? 'index.html' : req.url === '/bundle.js' ? 'bundle.js' : undefined;
+    if (!file) return res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': file.endsWith('.js') ? 'text/javascript' : 'text/html' });
+    res.end(readFileSync(join(app, file)));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 30_000 });
+    const out = await page.evaluate(() => window.__result);
+    if (!String(out).startsWith('ok ')) throw new Error(`browser bundle: ${out} ${errors.join('; ')}`);
+    ok(`esbuild browser bundle (${(bytes / 1024).toFixed(1)} KiB minified) round trip in Chromium`);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+function otherRuntimes(app) {
+  // Outside the project: a fixed temporary folder, reused by later runs.
+  const prefix = join(tmpdir(), 'e2ee-backup-runtimes');
+  const bin = (name) => join(prefix, 'node_modules', '.bin', name);
+  if (!existsSync(bin('bun')) || !existsSync(bin('deno'))) {
+    const r = spawnSync(
+      'npm',
+      ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--silent', 'bun', 'deno'],
+      {
+        encoding: 'utf8',
+        timeout: 300_000,
+      },
+    );
+    if (r.status !== 0)
+      console.log(`npm install bun deno failed: ${(r.stderr || r.error || '').toString().trim()}`);
+  }
+  const runtimes = {
+    Bun: (file) => [bin('bun'), [file]],
+    Deno: (file) => [bin('deno'), ['run', '--allow-read', '--allow-write', '--allow-env', file]],
+  };
+  for (const [name, command] of Object.entries(runtimes)) {
+    const [exe] = command('');
+    if (!existsSync(exe)) {
+      untested(name, 'it could not be installed from npm here');
+      continue;
+    }
+    const version = spawnSync(exe, ['--version'], { encoding: 'utf8', timeout: 30_000 });
+    if (version.status !== 0) {
+      untested(
+        name,
+        `its binary does not run here: ${(version.stderr || version.error || '').toString().trim()}`,
+      );
+      continue;
+    }
+    const v = version.stdout
+      .split('\n')[0]
+      .trim()
+      .replace(/ \(.*$/, '');
+    for (const example of ['file-to-file.mjs', 'streams.mjs']) {
+      const [cmd, argv] = command(example);
+      const r = spawnSync(cmd, argv, {
+        cwd: app,
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: { ...process.env, NO_COLOR: '1' },
+      });
+      const good =
+        r.status === 0 &&
+        (example === 'streams.mjs'
+          ? r.stdout.includes('decrypted SHA-256 matches') && r.stdout.includes('" ok')
+          : r.stdout.includes('identical') && r.stdout.includes('COMMITMENT_MISMATCH'));
+      if (good) ok(`${name} (${v}): examples/node/${example}`);
+      else {
+        // It installs and runs here, so a failure is a real incompatibility: fail the check.
+        console.log(r.stdout, r.stderr);
+        summary.push(`FAILED    ${name} (${v}): examples/node/${example} (exit ${r.status})`);
+        process.exitCode = 1;
+      }
+    }
+  }
 }

@@ -20,7 +20,12 @@ export type AeadBackend = 'node' | 'webcrypto' | 'noble';
 export interface Aead {
   readonly backend: AeadBackend;
   readonly sync: boolean;
-  seal(nonce: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): void | Promise<void>;
+  seal(
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    out: Uint8Array,
+    offset: number,
+  ): undefined | Promise<undefined>;
   open(nonce: Uint8Array, sealed: Uint8Array, out: Uint8Array, offset: number): boolean | Promise<boolean>;
 }
 

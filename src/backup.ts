@@ -220,14 +220,19 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
  * each chunk before releasing it and errors on any problem up to its very end, so treat its
  * output as provisional until it closes (write to a temporary file, as `decryptFile` does).
  *
- * @throws {@link E2EEError} `WRONG_KEY`, `WRONG_PASSWORD`, `NO_MATCHING_SLOT`, `HEADER_AUTH`,
+ * @throws An {@link E2EEError}: `WRONG_KEY`, `WRONG_PASSWORD`, `NO_MATCHING_SLOT`, `HEADER_AUTH`,
  * `MALFORMED_HEADER`, `UNSUPPORTED_VERSION`, `UNKNOWN_FLAG`, `UNKNOWN_SLOT_TYPE`, `KDF_PARAMS`,
  * `TRUNCATED`, `CHUNK_AUTH`, `MALFORMED_PAYLOAD` …
  */
 export async function decryptBackup(
   input: BackupInput,
   options: DecryptBackupOptions,
-): Promise<{ metadata: BackupMetadata; stream: ReadableStream<Uint8Array> }> {
+): Promise<{
+  /** The authenticated metadata record. */
+  metadata: BackupMetadata;
+  /** The body, authenticated chunk by chunk; act on it only once it ends without error. */
+  stream: ReadableStream<Uint8Array>;
+}> {
   const key = options.key !== undefined ? keyBytes(options.key) : undefined;
   const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   const r = byteReader(toStream(input));
@@ -308,7 +313,12 @@ export async function encryptBackupBytes(
 export async function decryptBackupBytes(
   data: Uint8Array,
   options: DecryptBackupOptions,
-): Promise<{ metadata: BackupMetadata; data: Uint8Array }> {
+): Promise<{
+  /** The authenticated metadata record. */
+  metadata: BackupMetadata;
+  /** The whole body, authenticated. */
+  data: Uint8Array;
+}> {
   const { metadata, stream } = await decryptBackup(data, options);
   return { metadata, data: await collect(stream) };
 }
@@ -317,11 +327,27 @@ export async function decryptBackupBytes(
 export interface BackupInfo {
   /** Always true: none of this is authenticated until the backup is opened with a key. */
   readonly unauthenticated: true;
+  /** Container format version. */
   readonly version: number;
+  /** Header length in bytes (the Cobblestone message starts after it). */
   readonly headerSize: number;
+  /** Whether the body is deflate-compressed. */
   readonly compressed: boolean;
+  /** Whether the payload carries Padmé padding. */
   readonly padded: boolean;
-  readonly slots: readonly ({ type: 'backup-key' } | { type: 'password'; kdf: Argon2idParams })[];
+  /** The key slots, in header order, with each password slot's Argon2id parameters. */
+  readonly slots: readonly (
+    | {
+        /** A slot opened by the 64-digit backup key. */
+        type: 'backup-key';
+      }
+    | {
+        /** A slot opened by a password. */
+        type: 'password';
+        /** Its Argon2id parameters (attacker-controlled until the backup is opened). */
+        kdf: Argon2idParams;
+      }
+  )[];
 }
 
 /**

@@ -141,7 +141,7 @@ export function chunkedPlaintextSize(ciphertextSize: number): number {
 async function runChunks(
   aead: Aead,
   count: number,
-  op: (i: number) => boolean | void | Promise<boolean | void>,
+  op: (i: number) => boolean | undefined | Promise<boolean | undefined>,
 ): Promise<number> {
   if (aead.sync) {
     for (let i = 0; i < count; i++) if (op(i) === false) return i;
@@ -284,7 +284,7 @@ async function openHeader(
 /**
  * Decrypts a whole message at once. All of it is authenticated before anything is returned.
  *
- * @throws {@link E2EEError} `INVALID_KEY_SIZE`, `TRUNCATED`, `COMMITMENT_MISMATCH`, `CHUNK_AUTH`,
+ * @throws An {@link E2EEError}: `INVALID_KEY_SIZE`, `TRUNCATED`, `COMMITMENT_MISMATCH`, `CHUNK_AUTH`,
  * `TRAILING_DATA`.
  */
 export async function decryptChunked(

@@ -11,6 +11,13 @@ const BRAND = Symbol.for('e2ee-backup.E2EEError');
 /**
  * The stable error codes, each with what it means. Exported so that applications can build
  * their own tables (translations, exit codes, HTTP statuses) from one list.
+ *
+ * @example
+ * ```ts
+ * const exitCodes = Object.fromEntries(Object.keys(ERROR_CODES).map((code, i) => [code, 10 + i]));
+ * console.error(ERROR_CODES[err.code]); // 'The backup key does not open this backup.'
+ * ```
+ * @enum
  */
 export const ERROR_CODES = {
   // chunked layer (Cobblestone-256)
@@ -72,6 +79,11 @@ export class E2EEError extends Error {
   /** The stable code; see {@link ERROR_CODES}. */
   readonly code: ErrorCode;
 
+  /**
+   * @param code - The stable code.
+   * @param message - Written for people; may change between versions.
+   * @param options - `cause`: the underlying error, if any.
+   */
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'E2EEError';
@@ -88,7 +100,14 @@ export class E2EEError extends Error {
   }
 }
 
-/** True when `err` is an {@link E2EEError}, optionally with the given code. */
+/**
+ * True when `err` is an {@link E2EEError}, optionally with the given code.
+ *
+ * @example
+ * ```ts
+ * if (isE2EEError(err, 'WRONG_KEY')) showMessage('This code does not open the backup.');
+ * ```
+ */
 export function isE2EEError(err: unknown, code?: ErrorCode): err is E2EEError {
   return err instanceof E2EEError && (code === undefined || err.code === code);
 }

@@ -8,7 +8,6 @@
 
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
-import { createAead } from './aead.js';
 import { concat, constantTimeEqual, randomBytes, toBytes } from './bytes.js';
 import { E2EEError } from './errors.js';
 import { hkdfExpandSha512 } from './hkdf.js';

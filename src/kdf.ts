@@ -33,7 +33,12 @@ export const DEFAULT_KDF_MAXIMA: Readonly<Argon2idParams> = Object.freeze({ m: 1
  * OWASP Password Storage Cheat Sheet's Argon2id floor, as equivalent memory/iteration pairs
  * (p = 1). Parameters are strong enough when they meet at least one pair (m ≥ mᵢ and t ≥ tᵢ).
  */
-export const KDF_MINIMA: readonly Readonly<{ m: number; t: number }>[] = Object.freeze([
+export const KDF_MINIMA: readonly Readonly<{
+  /** Memory in KiB. */
+  m: number;
+  /** Iterations. */
+  t: number;
+}>[] = Object.freeze([
   Object.freeze({ m: 47104, t: 1 }), // 46 MiB
   Object.freeze({ m: 19456, t: 2 }), // 19 MiB
   Object.freeze({ m: 12288, t: 3 }), // 12 MiB

@@ -29,6 +29,7 @@ export const MAX_BACKUP_KEY_TEXT_LENGTH = 1024;
  * can highlight the problem. Test for it with {@link isKeyFormatError}.
  */
 export type KeyFormatError = E2EEError & {
+  /** Always `'KEY_FORMAT'`. */
   readonly code: 'KEY_FORMAT';
   /**
    * 1-based position, counted in Unicode code points, of the first character that is neither a
@@ -44,7 +45,20 @@ export type KeyFormatError = E2EEError & {
   readonly digits: number | undefined;
 };
 
-/** True when `err` is a `KEY_FORMAT` error carrying the {@link KeyFormatError} fields. */
+/**
+ * True when `err` is a `KEY_FORMAT` error carrying the {@link KeyFormatError} fields.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   key = parseBackupKey(input.value);
+ * } catch (err) {
+ *   if (!isKeyFormatError(err)) throw err;
+ *   if (err.offset !== undefined) input.setSelectionRange(err.offset, err.offset + 1);
+ *   showError(err.message); // e.g. "backup key code: character 17 'o' is not a hex digit"
+ * }
+ * ```
+ */
 export function isKeyFormatError(err: unknown): err is KeyFormatError {
   return err instanceof E2EEError && err.code === 'KEY_FORMAT' && 'position' in err && 'digits' in err;
 }
@@ -114,7 +128,9 @@ export type TypoKind = 'substitution' | 'transposition' | 'missing' | 'extra';
 export interface BackupKeyCandidate {
   /** The corrected 32-byte key. */
   key: Uint8Array;
+  /** The typo this candidate assumes, to show the user what was corrected. */
   correction: {
+    /** Which kind of typo. */
     kind: TypoKind;
     /**
      * 1-based digit index (separators not counted) in the typed code:

@@ -9,7 +9,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import {
@@ -20,6 +20,7 @@ import {
   encryptBackup,
 } from './backup.js';
 import { E2EEError } from './errors.js';
+import { type BackupStore, checkStoreName, type StoredBackup } from './store.js';
 
 function ioError(what: string, path: string, cause: unknown): E2EEError {
   const reason = cause instanceof Error ? cause.message : String(cause);
@@ -96,4 +97,56 @@ export async function decryptFile(
   const { metadata, stream } = await decryptBackup(readStream(src), options);
   await writeFileAtomically(dst, stream);
   return metadata;
+}
+
+/**
+ * A {@link BackupStore} over a folder: one file per backup, written atomically (temporary file,
+ * fsync, rename), so a crash leaves either the old set of files or the new one.
+ *
+ * @example
+ * ```ts
+ * const store = createFileStore('/var/backups/chat');
+ * await createBackup(store, exportStream, { key });
+ * ```
+ */
+export function createFileStore(dir: string): BackupStore {
+  const path = (name: string) => {
+    checkStoreName(name);
+    return join(dir, name);
+  };
+  return {
+    async put(name, data) {
+      await mkdir(dir, { recursive: true }).catch((e) => {
+        throw ioError('cannot create the folder', dir, e);
+      });
+      await writeFileAtomically(path(name), data);
+    },
+    async get(name) {
+      const p = path(name);
+      await checkReadable(p);
+      return readStream(p);
+    },
+    async list() {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw ioError('cannot list', dir, e);
+      }
+      const out: StoredBackup[] = [];
+      for (const name of names) {
+        // Temporary files of unfinished writes are not backups.
+        if (name.startsWith('.') || !/^[A-Za-z0-9._-]{1,200}$/.test(name)) continue;
+        const s = await stat(join(dir, name)).catch(() => undefined);
+        if (s?.isFile()) out.push({ name, size: s.size });
+      }
+      return out;
+    },
+    async delete(name) {
+      await rm(path(name), { force: true }).catch((e) => {
+        throw ioError('cannot delete', path(name), e);
+      });
+    },
+  };
 }
