@@ -37,7 +37,69 @@ export interface BackupMetadata {
   app: { [key: string]: JsonValue };
 }
 
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+const ISO_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z$/;
+
+/**
+ * A real UTC instant from 1970 on: the fields must survive a round trip through Date (no 30
+ * February, no 24:00, no leap second).
+ */
+function isRealInstant(text: string): boolean {
+  const m = ISO_UTC.exec(text);
+  if (!m) return false;
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  if (y < 1970) return false;
+  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, sec));
+  return (
+    t.getUTCFullYear() === y &&
+    t.getUTCMonth() === mo - 1 &&
+    t.getUTCDate() === d &&
+    t.getUTCHours() === h &&
+    t.getUTCMinutes() === mi &&
+    t.getUTCSeconds() === sec
+  );
+}
+
+/**
+ * Whether any JSON object in `json` (already known to parse) repeats a member name. JSON.parse
+ * keeps the last of duplicates silently; other decoders may keep the first, so SPEC.md §5.1
+ * rejects them and every decoder agrees.
+ */
+export function hasDuplicateMembers(json: string): boolean {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < json.length; i++) {
+    const ch = json[i];
+    if (ch === '"') {
+      let j = i + 1;
+      while (json[j] !== '"') j += json[j] === '\\' ? 2 : 1;
+      const top = stack[stack.length - 1];
+      if (expectKey && top) {
+        const name = JSON.parse(json.slice(i, j + 1)) as string;
+        if (top.has(name)) return true;
+        top.add(name);
+        expectKey = false;
+      }
+      i = j;
+    } else if (ch === '{') {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (ch === '[') {
+      stack.push(null);
+    } else if (ch === '}' || ch === ']') {
+      stack.pop();
+    } else if (ch === ',') {
+      expectKey = stack[stack.length - 1] !== null && stack.length > 0;
+    }
+  }
+  return false;
+}
 
 function badPayload(message: string): E2EEError {
   return new E2EEError('MALFORMED_PAYLOAD', `backup payload: ${message}`);
@@ -53,8 +115,8 @@ export function checkMetadata(value: unknown): BackupMetadata {
       `metadata must have exactly the fields app, created, generation (has ${keys || 'none'})`,
     );
   const m = value as BackupMetadata;
-  if (typeof m.created !== 'string' || !ISO_UTC.test(m.created) || Number.isNaN(Date.parse(m.created)))
-    throw badPayload('metadata.created is not an ISO 8601 UTC timestamp');
+  if (typeof m.created !== 'string' || !isRealInstant(m.created))
+    throw badPayload('metadata.created is not an ISO 8601 UTC timestamp of a real instant');
   if (!Number.isSafeInteger(m.generation) || m.generation < 0)
     throw badPayload('metadata.generation is not a non-negative integer');
   if (typeof m.app !== 'object' || m.app === null || Array.isArray(m.app))
@@ -282,14 +344,18 @@ export async function decodeFraming(
   if (metaLen > MAX_METADATA_SIZE)
     throw badPayload(`metadata is ${metaLen} bytes; at most ${MAX_METADATA_SIZE}`);
   let parsed: unknown;
+  let text = '';
   try {
-    parsed = JSON.parse(
-      new TextDecoder('utf-8', { fatal: true }).decode(await need(metaLen, 'the metadata')),
+    // ignoreBOM keeps a byte-order mark in the text, where JSON.parse rejects it (SPEC.md §5.1).
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(
+      await need(metaLen, 'the metadata'),
     );
+    parsed = JSON.parse(text);
   } catch (e) {
     if (e instanceof E2EEError) throw e;
     throw badPayload('metadata is not UTF-8 JSON');
   }
+  if (hasDuplicateMembers(text)) throw badPayload('metadata repeats a member name');
   const metadata = checkMetadata(parsed);
   let framed = 4 + metaLen;
   let produced = 0;

@@ -312,14 +312,20 @@ export async function unlockFileKey(
       );
     else {
       const maxima = { ...DEFAULT_KDF_MAXIMA, ...options.kdfMaxima };
-      validateKdfParams(slot.kdf, { purpose: 'open', maxima });
-      const stretched = await deriveKeyFromPassword(credentials.password, slot.salt, slot.kdf, {
-        purpose: 'open',
-        maxima,
-      });
-      const fileKey = await unwrap(passwordKek(stretched), slot);
-      if (fileKey) return fileKey;
-      failures.push(new E2EEError('WRONG_PASSWORD', 'the password does not open this backup'));
+      try {
+        // Bounds first, before Argon2id takes any memory (SPEC.md §3.4).
+        validateKdfParams(slot.kdf, { purpose: 'open', maxima });
+        const stretched = await deriveKeyFromPassword(credentials.password, slot.salt, slot.kdf, {
+          purpose: 'open',
+          maxima,
+        });
+        const fileKey = await unwrap(passwordKek(stretched), slot);
+        if (fileKey) return fileKey;
+        failures.push(new E2EEError('WRONG_PASSWORD', 'the password does not open this backup'));
+      } catch (e) {
+        if (!(e instanceof E2EEError) || e.code !== 'KDF_PARAMS') throw e;
+        failures.push(e);
+      }
     }
   }
   if (failures.length === 0)

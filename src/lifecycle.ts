@@ -81,6 +81,7 @@ export interface CreateBackupOptions extends Omit<EncryptBackupOptions, 'generat
 export interface CreatedBackup {
   /** The new backup's name in the store. */
   readonly name: string;
+  /** Its generation: one more than the newest found in the store or given as `newestSeen`. */
   readonly generation: number;
   /** SHA-256 of the plaintext, as checked by the restore drill. */
   readonly sha256: Uint8Array;
@@ -133,6 +134,9 @@ function toReadable(input: BackupInput): ReadableStream<Uint8Array> {
  *
  * A failure in 2 or 3 removes the new (unverified) backup and leaves the old ones as they were;
  * a failure in 4 leaves the new, verified backup plus some old ones.
+ *
+ * @throws An E2EEError with code `MALFORMED_PAYLOAD` if the restore drill fails, `IO` if the store
+ * fails, or what `encryptBackup` throws for bad options (e.g. `INVALID_ARGUMENT`, `KDF_PARAMS`).
  *
  * @example
  * ```ts
@@ -217,12 +221,30 @@ export interface RestoreOptions {
  * Opens the newest encrypted backup in the store that the credentials open (by authenticated
  * generation). Returns its metadata and a body stream (provisional until it closes, as with
  * `decryptBackup`).
+ *
+ * @throws An E2EEError with code `ROLLBACK` if the newest backup is older than `newestSeen`; `IO` if
+ * the store holds no encrypted backup; otherwise, when no backup opens, the error of the last one
+ * tried (e.g. `WRONG_KEY`, `WRONG_PASSWORD`). The stream errors with `CHUNK_AUTH`, `TRUNCATED` etc.
+ * if the body is damaged.
+ *
+ * @example
+ * ```ts
+ * const { metadata, stream } = await restoreLatest(createFileStore('/backups'), { key }, { newestSeen });
+ * await stream.pipeTo(destination); // only trust what arrived once this resolves
+ * ```
  */
 export async function restoreLatest(
   store: BackupStore,
   credentials: BackupCredentials,
   options: RestoreOptions = {},
-): Promise<{ name: string; metadata: BackupMetadata; stream: ReadableStream<Uint8Array> }> {
+): Promise<{
+  /** The backup's name in the store. */
+  name: string;
+  /** Its authenticated metadata, including the generation: remember it as the next `newestSeen`. */
+  metadata: BackupMetadata;
+  /** The plaintext; errors if the body is damaged, so treat it as provisional until it closes. */
+  stream: ReadableStream<Uint8Array>;
+}> {
   let best: { name: string; generation: number } | undefined;
   let lastError: unknown;
   for (const e of await listBackups(store)) {

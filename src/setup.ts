@@ -16,30 +16,72 @@ export type SetupMethod = 'code' | 'password';
 
 /** Where the flow is; `step` names the screen to show. */
 export type SetupState =
-  | { readonly step: 'choose' }
-  | { readonly step: 'show-code'; readonly code: string }
   | {
+      /** Ask the user to choose a code or a password; then call `choose`. */
+      readonly step: 'choose';
+    }
+  | {
+      /** Show the code; then call `acknowledge`. */
+      readonly step: 'show-code';
+      /** The 64-digit code, as 16 groups of 4 separated by spaces. */
+      readonly code: string;
+    }
+  | {
+      /** Show a warning the user must acknowledge; then call `acknowledge`. */
       readonly step: 'warn';
+      /** The method the warning is about. */
       readonly method: SetupMethod;
+      /** The text to show, from {@link SETUP_WARNINGS}. */
       readonly warning: string;
+      /** Which warning this is, from 1. */
       readonly index: number;
+      /** How many warnings the method has. */
       readonly of: number;
     }
   | {
+      /** Have the user type the code back; then call `enterCode`. */
       readonly step: 'confirm-code';
       /** 1-based group numbers (of 16) the user must type, in this order. */
       readonly groups: readonly number[];
+      /** Wrong entries so far; at `maxCodeAttempts` the flow shows the code again. */
       readonly attempts: number;
+      /** Why the last entry was refused, to show the user. */
       readonly error?: string;
     }
-  | { readonly step: 'enter-password'; readonly error?: string; readonly feedback?: readonly string[] }
-  | { readonly step: 'confirm-password'; readonly error?: string }
-  | { readonly step: 'register-failed'; readonly error: string }
-  | { readonly step: 'done'; readonly method: SetupMethod; readonly backupKey: Uint8Array };
+  | {
+      /** Ask for a new password; then call `enterPassword`. */
+      readonly step: 'enter-password';
+      /** Why the last password was refused (too short, too weak, or the confirmation differed). */
+      readonly error?: string;
+      /** The strength estimator's advice, when the password was too weak. */
+      readonly feedback?: readonly string[];
+    }
+  | {
+      /** Ask for the password again; then call `confirmPassword`. */
+      readonly step: 'confirm-password';
+      /** A message to show with the prompt, if any. */
+      readonly error?: string;
+    }
+  | {
+      /** The vault did not take the password; offer `retry` (or `restart`). */
+      readonly step: 'register-failed';
+      /** The vault error's message, to show the user. */
+      readonly error: string;
+    }
+  | {
+      /** Finished: the backup key is protected and encrypted backup may be enabled. */
+      readonly step: 'done';
+      /** The method the user chose. */
+      readonly method: SetupMethod;
+      /** The backup key (32 bytes) to encrypt backups with. */
+      readonly backupKey: Uint8Array;
+    };
 
 /** A password strength verdict: zxcvbn's score (0–4) and advice to show. */
 export interface PasswordStrength {
+  /** 0 (too guessable) to 4 (very unguessable), as zxcvbn scores. */
   score: number;
+  /** A warning and suggestions to show the user; may be empty. */
   feedback: string[];
 }
 
@@ -124,6 +166,8 @@ function pickGroups(count: number): number[] {
  * Creates a setup flow. Drive it from your screens: render `flow.state`, call the method that
  * matches the user's action, render the state it returns. A method called in the wrong state
  * throws `INVALID_ARGUMENT` and changes nothing.
+ *
+ * @throws An E2EEError with code `INVALID_ARGUMENT` if `confirmGroups` is not `'all'` or 1 to 16.
  *
  * @example
  * ```ts

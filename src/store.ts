@@ -10,7 +10,9 @@ import { E2EEError } from './errors.js';
 
 /** One entry of a {@link BackupStore}. */
 export interface StoredBackup {
+  /** The name it is stored under. */
   readonly name: string;
+  /** Its size in bytes. */
   readonly size: number;
 }
 
@@ -46,7 +48,10 @@ export function checkStoreName(name: string): void {
  * await createBackup(store, chatExport, { key });
  * ```
  */
-export function createMemoryStore(): BackupStore & { readonly entries: Map<string, Uint8Array> } {
+export function createMemoryStore(): BackupStore & {
+  /** The stored bytes by name, to inspect or hand to other storage (not copied: do not mutate). */
+  readonly entries: Map<string, Uint8Array>;
+} {
   const entries = new Map<string, Uint8Array>();
   return {
     entries,

@@ -226,6 +226,18 @@ describe('backup rejects', () => {
     }
   });
 
+  it('with both credentials, a wrong key is reported even when the password slot is out of bounds', async () => {
+    const ct = await encryptBackupBytes(new Uint8Array(10), { key, password: 'pw', ...FAST });
+    const h = parseHeader(ct).bytes;
+    const x = h.slice();
+    x.set(u32(2 ** 32 - 1), 13 + 83 + 3); // m of the password slot, after the backup-key slot
+    const bad = concat(reseal(x), ct.subarray(h.length));
+    expect(await open(bad, { key: otherKey, password: 'pw' })).toBe('WRONG_KEY');
+    expect(await open(bad, { password: 'pw' })).toBe('KDF_PARAMS');
+    // An unused slot's parameters are not checked; the edited header then fails authentication.
+    expect(await open(bad, { key })).toBe('HEADER_AUTH');
+  });
+
   it('rejects a slot swapped in from another backup with HEADER_AUTH', async () => {
     const a = await encryptBackupBytes(chatLike(5000, 5), { key });
     const b = await encryptBackupBytes(chatLike(5000, 6), { key });
@@ -420,6 +432,14 @@ describe('plaintext framing is strictly parsed', () => {
     ['metadata as an array', 0, concat(metaRecord([1]), END), 'MALFORMED_PAYLOAD'],
     ['metadata too long', 0, concat(u32(65537), new Uint8Array(65537), END), 'MALFORMED_PAYLOAD'],
     ['cut inside the metadata length', 0, Uint8Array.of(0, 0), 'MALFORMED_PAYLOAD'],
+    ['metadata with a byte-order mark', 0, concat(u32(3 + JSON.stringify(META).length), Uint8Array.of(0xef, 0xbb, 0xbf), new TextEncoder().encode(JSON.stringify(META)), END), 'MALFORMED_PAYLOAD'],
+    ['metadata repeating a member', 0, concat(metaRecord('{"created":"2026-11-26T00:00:00Z","generation":1,"generation":2,"app":{}}'), END), 'MALFORMED_PAYLOAD'],
+    ['metadata repeating a member inside app', 0, concat(metaRecord('{"created":"2026-11-26T00:00:00Z","generation":1,"app":{"a":1,"b":{"a":2},"a":3}}'), END), 'MALFORMED_PAYLOAD'],
+    ['metadata with the same name at two depths', 0, concat(metaRecord('{"created":"2026-11-26T00:00:00Z","generation":1,"app":{"a":{"a":{"a":[{"a":1},{"a":2}]}},"b\\"":"a"}}'), END), 'ok'],
+    ['metadata created on 30 February', 0, concat(metaRecord({ ...META, created: '2026-02-30T00:00:00Z' }), END), 'MALFORMED_PAYLOAD'],
+    ['metadata created at 24:00', 0, concat(metaRecord({ ...META, created: '2026-11-26T24:00:00Z' }), END), 'MALFORMED_PAYLOAD'],
+    ['metadata created before 1970', 0, concat(metaRecord({ ...META, created: '1969-12-31T23:59:59Z' }), END), 'MALFORMED_PAYLOAD'],
+    ['metadata created on 29 February of a leap year', 0, concat(metaRecord({ ...META, created: '2028-02-29T12:00:00.123456789Z' }), END), 'ok'],
   ];
   for (const [name, flags, plaintext, want] of cases) {
     it(`${name}: ${want}`, async () => {

@@ -73,45 +73,82 @@ export interface VaultClientOptions {
   headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
   /** Per-request timeout in ms (default 30 000; the KSF runs between requests and is not included). */
   timeoutMs?: number;
+  /** AES-GCM implementation for sealing and opening the backup key (default: the fastest available). */
   aeadBackend?: AeadBackend;
 }
 
 /** The vault's public facts, from `GET /v1/info`. */
 export interface VaultInfo {
+  /** Protocol name and version, e.g. `e2ee-backup-vault/1`. */
   protocol: string;
+  /**
+   * The server's AKE public key (32 bytes): pin it as `serverPublicKey` if fetched over a trusted channel.
+   */
   serverPublicKey: Uint8Array;
+  /** Wrong passwords in a row after which the vault destroys a record. */
   maxAttempts: number;
+  /** The Argon2id cost the server suggests for new registrations. */
   ksf: KsfParams;
 }
 
 /** The operations of a vault client. Accounts are normalised to Unicode NFC. */
 export interface VaultClient {
+  /**
+   * The server's public facts. Unauthenticated: trust its `serverPublicKey` only as far as the
+   * channel it came over.
+   */
   info(): Promise<VaultInfo>;
   /**
    * Stores `backupKey` under `password`. If the account already has a record, it is replaced
    * only when it protects this same backup key (its device credential matches); else
    * `UNAUTHORIZED`. Returns whether a record was created or replaced.
+   *
+   * @throws An E2EEError (a {@link VaultError} when the server refused) with code `UNAUTHORIZED`,
+   * `SERVER_AUTH` (not the pinned server), `KDF_PARAMS`, `INVALID_ARGUMENT`, `RATE_LIMITED`,
+   * `VAULT_UNAVAILABLE` or `VAULT_PROTOCOL`.
    */
   register(params: {
     account: string;
     password: string | Uint8Array;
     backupKey: Uint8Array;
   }): Promise<'created' | 'replaced'>;
-  /** Recovers the backup key with the password (one counted attempt). */
+  /**
+   * Recovers the backup key with the password (one counted attempt).
+   *
+   * @throws An E2EEError (a {@link VaultError} when the server refused) with code `WRONG_PASSWORD` (with
+   * `remainingAttempts`; also for an unknown account), `VAULT_LOCKED`, `SERVER_AUTH`, `RATE_LIMITED`,
+   * `VAULT_UNAVAILABLE` or `VAULT_PROTOCOL`.
+   */
   recover(params: { account: string; password: string | Uint8Array }): Promise<Uint8Array>;
-  /** Recovers with the old password, then re-registers under the new one (counter back to full). */
+  /**
+   * Recovers with the old password, then re-registers under the new one (counter back to full).
+   *
+   * @throws An E2EEError with the codes of `recover` and `resetPassword`.
+   */
   changePassword(params: {
     account: string;
     oldPassword: string | Uint8Array;
     newPassword: string | Uint8Array;
   }): Promise<void>;
-  /** Re-registers under a new password, authorised by the backup key's device credential. */
+  /**
+   * Re-registers under a new password, authorised by the backup key's device credential: the way
+   * back in for a user who forgot the password but still has the key on a device.
+   *
+   * @throws An E2EEError (a {@link VaultError} when the server refused) with code `VAULT_NOT_FOUND`,
+   * `VAULT_LOCKED`, `UNAUTHORIZED` (another backup key), `RATE_LIMITED`, `VAULT_UNAVAILABLE` or
+   * `VAULT_PROTOCOL`.
+   */
   resetPassword(params: {
     account: string;
     backupKey: Uint8Array;
     newPassword: string | Uint8Array;
   }): Promise<void>;
-  /** Deletes the record, authorised by the backup key's device credential. */
+  /**
+   * Deletes the record, authorised by the backup key's device credential.
+   *
+   * @throws An E2EEError (a {@link VaultError} when the server refused) with code `VAULT_NOT_FOUND`,
+   * `VAULT_LOCKED`, `UNAUTHORIZED`, `RATE_LIMITED`, `VAULT_UNAVAILABLE` or `VAULT_PROTOCOL`.
+   */
   delete(params: { account: string; backupKey: Uint8Array }): Promise<void>;
 }
 
@@ -119,7 +156,10 @@ type Json = Record<string, unknown>;
 
 /**
  * Creates a client for the vault at `baseUrl` (e.g. `https://vault.example`; the API lives under
- * `/v1/`).
+ * `/v1/`). Nothing is sent until a method is called.
+ *
+ * @throws A {@link VaultError} with code `VAULT_PROTOCOL` if `serverPublicKey` is a string that is
+ * not 32 bytes of base64url (and a `TypeError` if `baseUrl` is not a URL).
  *
  * @example
  * ```ts

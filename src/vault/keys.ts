@@ -19,7 +19,9 @@ import { checkElement } from './opaque-messages.js';
  * offline; with only one of them, nobody can (THREAT-MODEL.md).
  */
 export interface VaultServerSecrets {
+  /** The OPRF seed and the AKE key pair. */
   serverKeys: ServerKeys;
+  /** Answers logins for unknown accounts; must stay the same across restarts and nodes. */
   fakeRecord: FakeRecord;
 }
 
@@ -31,6 +33,7 @@ export interface VaultServerSecrets {
  * keys as bytes).
  */
 export interface VaultKeyProvider {
+  /** Fetches the secrets; a rejection fails the request, and the next request tries again. */
   load(): Promise<VaultServerSecrets>;
 }
 
@@ -41,7 +44,9 @@ export function staticKeyProvider(secrets: VaultServerSecrets): VaultKeyProvider
 
 /** The serialised secrets of a key file (JSON, base64url fields). */
 export interface VaultKeyFile {
+  /** Identifies the file's kind. */
   format: 'e2ee-backup vault keys';
+  /** Format version; only 1 exists. */
   version: 1;
   /** ISO 8601 creation time; informational. */
   created: string;
@@ -49,8 +54,9 @@ export interface VaultKeyFile {
   oprfSeed: string;
   /** 32 random bytes; the AKE key pair is DeriveDiffieHellmanKeyPair(akeSeed). */
   akeSeed: string;
-  /** The fake record: a ristretto255 public key (32 bytes) and a masking key (64 bytes). */
+  /** The fake record's ristretto255 public key (32 bytes). */
   fakeClientPublicKey: string;
+  /** The fake record's masking key (64 bytes). */
   fakeMaskingKey: string;
 }
 

@@ -39,16 +39,27 @@ const { Nn, Npk, Noe, Nh, Nm } = OPAQUE_SIZES;
 
 /** The serialized length (bytes) of every message and structure. */
 export const OPAQUE_MESSAGE_LENGTHS = {
+  /** {@link RegistrationRequest}: 32. */
   registrationRequest: Noe,
+  /** {@link RegistrationResponse}: 64. */
   registrationResponse: Noe + Npk,
+  /** {@link Envelope}: 96. */
   envelope: Nn + Nm,
+  /** {@link RegistrationRecord}: 192. */
   registrationRecord: Npk + Nh + Nn + Nm,
+  /** {@link CredentialRequest}: 32. */
   credentialRequest: Noe,
+  /** {@link CredentialResponse}: 192. */
   credentialResponse: Noe + Nn + Npk + Nn + Nm,
+  /** {@link AuthRequest}: 64. */
   authRequest: Nn + Npk,
+  /** {@link AuthResponse}: 128. */
   authResponse: Nn + Npk + Nm,
+  /** {@link KE1}, the client's first login message: 96. */
   ke1: Noe + Nn + Npk,
+  /** {@link KE2}, the server's answer: 320. */
   ke2: Noe + Nn + Npk + Nn + Nm + Nn + Npk + Nm,
+  /** {@link KE3}, the client's final MAC: 64. */
   ke3: Nm,
 } as const;
 
@@ -125,37 +136,63 @@ function reader(bytes: unknown, name: string, length: number): Reader {
 
 /** `struct { uint8 blinded_message[Noe]; } RegistrationRequest;` */
 export interface RegistrationRequest {
+  /** The blinded password (OPRF input), a ristretto255 element: 32 bytes. */
   blindedMessage: Uint8Array;
 }
 
 /** `struct { uint8 evaluated_message[Noe]; uint8 server_public_key[Npk]; } RegistrationResponse;` */
 export interface RegistrationResponse {
+  /** The server's OPRF evaluation of the blinded password: 32 bytes. */
   evaluatedMessage: Uint8Array;
+  /** The server's long-term AKE public key: 32 bytes. */
   serverPublicKey: Uint8Array;
 }
 
 /** `struct { uint8 envelope_nonce[Nn]; uint8 auth_tag[Nm]; } Envelope;` */
 export interface Envelope {
+  /** Random nonce; with the password it derives the client's key pair and export key: 32 bytes. */
   nonce: Uint8Array;
+  /** HMAC over the nonce and the cleartext credentials; only the right password reproduces it: 64 bytes. */
   authTag: Uint8Array;
 }
 
 /** `struct { uint8 client_public_key[Npk]; uint8 masking_key[Nh]; Envelope envelope; } RegistrationRecord;` */
 export interface RegistrationRecord {
+  /** The client's long-term AKE public key: 32 bytes. */
   clientPublicKey: Uint8Array;
+  /**
+   * Masks the server's credential response, so that answers for real and fake records look alike: 64 bytes.
+   */
   maskingKey: Uint8Array;
+  /** The client's envelope, opened at login with the password. */
   envelope: Envelope;
 }
 
+/**
+ * Serialises a {@link RegistrationRequest} (32 bytes).
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if a field has the wrong length.
+ */
 export function serializeRegistrationRequest(msg: RegistrationRequest): Uint8Array {
   return concat(checkBytes(msg.blindedMessage, 'blinded_message', Noe));
 }
 
+/**
+ * Parses a {@link RegistrationRequest}.
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if `bytes` is not 32 bytes long or `blinded_message` is not
+ * a canonical, non-identity ristretto255 element.
+ */
 export function deserializeRegistrationRequest(bytes: Uint8Array): RegistrationRequest {
   const r = reader(bytes, 'RegistrationRequest', OPAQUE_MESSAGE_LENGTHS.registrationRequest);
   return { blindedMessage: checkElement(r.take(Noe), 'blinded_message') };
 }
 
+/**
+ * Serialises a {@link RegistrationResponse} (64 bytes).
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if a field has the wrong length.
+ */
 export function serializeRegistrationResponse(msg: RegistrationResponse): Uint8Array {
   return concat(
     checkBytes(msg.evaluatedMessage, 'evaluated_message', Noe),
@@ -163,6 +200,12 @@ export function serializeRegistrationResponse(msg: RegistrationResponse): Uint8A
   );
 }
 
+/**
+ * Parses a {@link RegistrationResponse}.
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if `bytes` is not 64 bytes long or either element is not a
+ * canonical, non-identity ristretto255 element.
+ */
 export function deserializeRegistrationResponse(bytes: Uint8Array): RegistrationResponse {
   const r = reader(bytes, 'RegistrationResponse', OPAQUE_MESSAGE_LENGTHS.registrationResponse);
   return {
@@ -171,6 +214,11 @@ export function deserializeRegistrationResponse(bytes: Uint8Array): Registration
   };
 }
 
+/**
+ * Serialises an {@link Envelope} (96 bytes).
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if a field has the wrong length.
+ */
 export function serializeEnvelope(envelope: Envelope): Uint8Array {
   return concat(
     checkBytes(envelope.nonce, 'envelope_nonce', Nn),
@@ -178,11 +226,21 @@ export function serializeEnvelope(envelope: Envelope): Uint8Array {
   );
 }
 
+/**
+ * Parses an {@link Envelope}.
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if `bytes` is not 96 bytes long.
+ */
 export function deserializeEnvelope(bytes: Uint8Array): Envelope {
   const r = reader(bytes, 'Envelope', OPAQUE_MESSAGE_LENGTHS.envelope);
   return { nonce: r.take(Nn), authTag: r.take(Nm) };
 }
 
+/**
+ * Serialises a {@link RegistrationRecord} (192 bytes).
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if a field has the wrong length.
+ */
 export function serializeRegistrationRecord(record: RegistrationRecord): Uint8Array {
   return concat(
     checkBytes(record.clientPublicKey, 'client_public_key', Npk),
@@ -191,6 +249,12 @@ export function serializeRegistrationRecord(record: RegistrationRecord): Uint8Ar
   );
 }
 
+/**
+ * Parses a {@link RegistrationRecord}.
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if `bytes` is not 192 bytes long or `client_public_key` is
+ * not a canonical, non-identity ristretto255 element.
+ */
 export function deserializeRegistrationRecord(bytes: Uint8Array): RegistrationRecord {
   const r = reader(bytes, 'RegistrationRecord', OPAQUE_MESSAGE_LENGTHS.registrationRecord);
   return {
@@ -205,6 +269,7 @@ export function deserializeRegistrationRecord(bytes: Uint8Array): RegistrationRe
 
 /** `struct { uint8 blinded_message[Noe]; } CredentialRequest;` */
 export interface CredentialRequest {
+  /** The blinded password (OPRF input), a ristretto255 element: 32 bytes. */
   blindedMessage: Uint8Array;
 }
 
@@ -213,20 +278,39 @@ export interface CredentialRequest {
  * uint8 masked_response[Npk + Nn + Nm]; } CredentialResponse;`
  */
 export interface CredentialResponse {
+  /** The server's OPRF evaluation of the blinded password: 32 bytes. */
   evaluatedMessage: Uint8Array;
+  /** Nonce of the masking: 32 bytes. */
   maskingNonce: Uint8Array;
+  /** The server public key and the envelope, XORed with a pad from the masking key: 128 bytes. */
   maskedResponse: Uint8Array;
 }
 
+/**
+ * Serialises a {@link CredentialRequest} (32 bytes).
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if a field has the wrong length.
+ */
 export function serializeCredentialRequest(msg: CredentialRequest): Uint8Array {
   return concat(checkBytes(msg.blindedMessage, 'blinded_message', Noe));
 }
 
+/**
+ * Parses a {@link CredentialRequest}.
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if `bytes` is not 32 bytes long or `blinded_message` is not
+ * a canonical, non-identity ristretto255 element.
+ */
 export function deserializeCredentialRequest(bytes: Uint8Array): CredentialRequest {
   const r = reader(bytes, 'CredentialRequest', OPAQUE_MESSAGE_LENGTHS.credentialRequest);
   return { blindedMessage: checkElement(r.take(Noe), 'blinded_message') };
 }
 
+/**
+ * Serialises a {@link CredentialResponse} (192 bytes).
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if a field has the wrong length.
+ */
 export function serializeCredentialResponse(msg: CredentialResponse): Uint8Array {
   return concat(
     checkBytes(msg.evaluatedMessage, 'evaluated_message', Noe),
@@ -235,6 +319,12 @@ export function serializeCredentialResponse(msg: CredentialResponse): Uint8Array
   );
 }
 
+/**
+ * Parses a {@link CredentialResponse}.
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if `bytes` is not 192 bytes long or `evaluated_message` is
+ * not a canonical, non-identity ristretto255 element.
+ */
 export function deserializeCredentialResponse(bytes: Uint8Array): CredentialResponse {
   const r = reader(bytes, 'CredentialResponse', OPAQUE_MESSAGE_LENGTHS.credentialResponse);
   return {
@@ -249,34 +339,49 @@ export function deserializeCredentialResponse(bytes: Uint8Array): CredentialResp
 
 /** `struct { uint8 client_nonce[Nn]; uint8 client_public_keyshare[Npk]; } AuthRequest;` */
 export interface AuthRequest {
+  /** Fresh client nonce: 32 bytes. */
   clientNonce: Uint8Array;
+  /** The client's ephemeral 3DH public key: 32 bytes. */
   clientPublicKeyshare: Uint8Array;
 }
 
 /** `struct { CredentialRequest credential_request; AuthRequest auth_request; } KE1;` */
 export interface KE1 {
+  /** The OPRF half: the blinded password. */
   credentialRequest: CredentialRequest;
+  /** The AKE half: nonce and ephemeral key share. */
   authRequest: AuthRequest;
 }
 
 /** `struct { uint8 server_nonce[Nn]; uint8 server_public_keyshare[Npk]; uint8 server_mac[Nm]; } AuthResponse;` */
 export interface AuthResponse {
+  /** Fresh server nonce: 32 bytes. */
   serverNonce: Uint8Array;
+  /** The server's ephemeral 3DH public key: 32 bytes. */
   serverPublicKeyshare: Uint8Array;
+  /** The server's MAC over the transcript, which authenticates the server to the client: 64 bytes. */
   serverMac: Uint8Array;
 }
 
 /** `struct { CredentialResponse credential_response; AuthResponse auth_response; } KE2;` */
 export interface KE2 {
+  /** The OPRF evaluation and the masked envelope. */
   credentialResponse: CredentialResponse;
+  /** The AKE half: nonce, ephemeral key share and server MAC. */
   authResponse: AuthResponse;
 }
 
 /** `struct { uint8 client_mac[Nm]; } KE3;` */
 export interface KE3 {
+  /** The client's MAC over the transcript, which proves it knew the password: 64 bytes. */
   clientMac: Uint8Array;
 }
 
+/**
+ * Serialises an {@link AuthRequest} (64 bytes).
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if a field has the wrong length.
+ */
 export function serializeAuthRequest(msg: AuthRequest): Uint8Array {
   return concat(
     checkBytes(msg.clientNonce, 'client_nonce', Nn),
@@ -284,6 +389,12 @@ export function serializeAuthRequest(msg: AuthRequest): Uint8Array {
   );
 }
 
+/**
+ * Parses an {@link AuthRequest}.
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if `bytes` is not 64 bytes long or `client_public_keyshare`
+ * is not a canonical, non-identity ristretto255 element.
+ */
 export function deserializeAuthRequest(bytes: Uint8Array): AuthRequest {
   const r = reader(bytes, 'AuthRequest', OPAQUE_MESSAGE_LENGTHS.authRequest);
   return {
@@ -292,10 +403,21 @@ export function deserializeAuthRequest(bytes: Uint8Array): AuthRequest {
   };
 }
 
+/**
+ * Serialises a {@link KE1} (96 bytes).
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if a field has the wrong length.
+ */
 export function serializeKE1(ke1: KE1): Uint8Array {
   return concat(serializeCredentialRequest(ke1.credentialRequest), serializeAuthRequest(ke1.authRequest));
 }
 
+/**
+ * Parses a {@link KE1}.
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if `bytes` is not 96 bytes long or one of its elements is
+ * not a canonical, non-identity ristretto255 element.
+ */
 export function deserializeKE1(bytes: Uint8Array): KE1 {
   const r = reader(bytes, 'KE1', OPAQUE_MESSAGE_LENGTHS.ke1);
   return {
@@ -304,6 +426,11 @@ export function deserializeKE1(bytes: Uint8Array): KE1 {
   };
 }
 
+/**
+ * Serialises an {@link AuthResponse} (128 bytes).
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if a field has the wrong length.
+ */
 export function serializeAuthResponse(msg: AuthResponse): Uint8Array {
   return concat(
     checkBytes(msg.serverNonce, 'server_nonce', Nn),
@@ -312,6 +439,12 @@ export function serializeAuthResponse(msg: AuthResponse): Uint8Array {
   );
 }
 
+/**
+ * Parses an {@link AuthResponse}.
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if `bytes` is not 128 bytes long or
+ * `server_public_keyshare` is not a canonical, non-identity ristretto255 element.
+ */
 export function deserializeAuthResponse(bytes: Uint8Array): AuthResponse {
   const r = reader(bytes, 'AuthResponse', OPAQUE_MESSAGE_LENGTHS.authResponse);
   return {
@@ -321,10 +454,21 @@ export function deserializeAuthResponse(bytes: Uint8Array): AuthResponse {
   };
 }
 
+/**
+ * Serialises a {@link KE2} (320 bytes).
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if a field has the wrong length.
+ */
 export function serializeKE2(ke2: KE2): Uint8Array {
   return concat(serializeCredentialResponse(ke2.credentialResponse), serializeAuthResponse(ke2.authResponse));
 }
 
+/**
+ * Parses a {@link KE2}.
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if `bytes` is not 320 bytes long or one of its elements is
+ * not a canonical, non-identity ristretto255 element.
+ */
 export function deserializeKE2(bytes: Uint8Array): KE2 {
   const r = reader(bytes, 'KE2', OPAQUE_MESSAGE_LENGTHS.ke2);
   return {
@@ -333,10 +477,20 @@ export function deserializeKE2(bytes: Uint8Array): KE2 {
   };
 }
 
+/**
+ * Serialises a {@link KE3} (64 bytes).
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if a field has the wrong length.
+ */
 export function serializeKE3(ke3: KE3): Uint8Array {
   return concat(checkBytes(ke3.clientMac, 'client_mac', Nm));
 }
 
+/**
+ * Parses a {@link KE3}.
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if `bytes` is not 64 bytes long.
+ */
 export function deserializeKE3(bytes: Uint8Array): KE3 {
   const r = reader(bytes, 'KE3', OPAQUE_MESSAGE_LENGTHS.ke3);
   return { clientMac: r.take(Nm) };
@@ -350,8 +504,11 @@ export function deserializeKE3(bytes: Uint8Array): KE3 {
  * uint8 client_identity<1..2^16-1>; } CleartextCredentials;`
  */
 export interface CleartextCredentials {
+  /** The server's long-term AKE public key: 32 bytes. */
   serverPublicKey: Uint8Array;
+  /** 1 to 65535 bytes (the server public key when no identity is configured). */
   serverIdentity: Uint8Array;
+  /** 1 to 65535 bytes (the client public key when no identity is configured). */
   clientIdentity: Uint8Array;
 }
 
@@ -369,6 +526,12 @@ export function checkIdentity(value: unknown, name: string): Uint8Array {
   return bytes;
 }
 
+/**
+ * Serialises {@link CleartextCredentials}, the bytes the envelope's MAC covers (never sent).
+ *
+ * @throws An E2EEError with code `VAULT_PROTOCOL` if the public key is not 32 bytes or an identity
+ * is not 1 to 65535 bytes.
+ */
 export function serializeCleartextCredentials(creds: CleartextCredentials): Uint8Array {
   const serverIdentity = checkIdentity(creds.serverIdentity, 'server_identity');
   const clientIdentity = checkIdentity(creds.clientIdentity, 'client_identity');

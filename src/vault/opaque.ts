@@ -142,7 +142,9 @@ export interface ServerKeys {
 
 /** A Diffie-Hellman key pair over ristretto255. */
 export interface KeyPair {
+  /** A canonical nonzero ristretto255 scalar (32 bytes, little-endian). Secret. */
   privateKey: Uint8Array;
+  /** `privateKey * G`, a ristretto255 element (32 bytes). */
   publicKey: Uint8Array;
 }
 
@@ -151,33 +153,43 @@ export interface KeyPair {
  * When given, they must be 1 to 65535 bytes and the same on both sides and in both phases.
  */
 export interface OpaqueIdentities {
+  /** The client's identity (default: the client's public key). */
   clientIdentity?: Uint8Array;
+  /** The server's identity (default: the server's public key). */
   serverIdentity?: Uint8Array;
 }
 
 /** Identities plus the shared `context` bound into the 3DH transcript (0 to 65535 bytes; default empty). */
 export interface OpaqueLoginOptions extends OpaqueIdentities {
+  /** Application context both sides must agree on, or the MACs fail (0 to 65535 bytes; default empty). */
   context?: Uint8Array;
 }
 
 /** The client's registration state between the request and the server's response. */
 export interface RegistrationClientState {
+  /** A copy of the password. Secret. */
   readonly password: Uint8Array;
+  /** The OPRF blind (32-byte scalar), needed to unblind the server's evaluation. Secret. */
   readonly blind: Uint8Array;
 }
 
 /** The client's login state between KE1 and KE2 (`ClientState` with its `ClientAkeState`). */
 export interface ClientLoginState {
+  /** A copy of the password. Secret. */
   readonly password: Uint8Array;
+  /** The OPRF blind (32-byte scalar), needed to unblind the server's evaluation. Secret. */
   readonly blind: Uint8Array;
   /** The ephemeral 3DH private key. */
   readonly clientSecret: Uint8Array;
+  /** A copy of the KE1 sent, which the 3DH transcript covers. */
   readonly ke1: KE1;
 }
 
 /** The server's login state between KE2 and KE3 (`ServerAkeState`). */
 export interface ServerLoginState {
+  /** The KE3 MAC a client that knows the password sends (64 bytes). Secret. */
   readonly expectedClientMac: Uint8Array;
+  /** The session key, released by {@link serverFinish} once the client MAC checks (64 bytes). Secret. */
   readonly sessionKey: Uint8Array;
   /** True when KE2 was made from a fake record: {@link serverFinish} then always fails. */
   readonly fake: boolean;
@@ -189,7 +201,9 @@ export interface ServerLoginState {
  * Create it once with {@link createFakeRecord} and store it alongside the real records.
  */
 export interface FakeRecord {
+  /** A random ristretto255 public key (32 bytes). */
   clientPublicKey: Uint8Array;
+  /** A random masking key (64 bytes). Secret: with it, fake answers could be told from real ones. */
   maskingKey: Uint8Array;
 }
 
@@ -421,7 +435,9 @@ function envelopeTag(authKey: Uint8Array, nonce: Uint8Array, creds: CleartextCre
 
 /** Client: `CreateRegistrationRequest(password)` with a random blind. */
 export function createRegistrationRequest(password: Uint8Array): {
+  /** The message to send to the server. */
   request: RegistrationRequest;
+  /** Keep for {@link finalizeRegistrationRequest}; single use. */
   state: RegistrationClientState;
 } {
   return createRegistrationRequestDeterministic(password, randomScalar());
@@ -431,7 +447,12 @@ export function createRegistrationRequest(password: Uint8Array): {
 export function createRegistrationRequestDeterministic(
   password: Uint8Array,
   blind: Uint8Array,
-): { request: RegistrationRequest; state: RegistrationClientState } {
+): {
+  /** The message to send to the server. */
+  request: RegistrationRequest;
+  /** Keep for {@link finalizeRegistrationRequest}; single use. */
+  state: RegistrationClientState;
+} {
   checkPassword(password);
   const blindedMessage = blindWith(password, blind);
   return { request: { blindedMessage }, state: { password: password.slice(), blind: blind.slice() } };
@@ -453,23 +474,33 @@ export function createRegistrationResponse(params: {
 
 /** Parameters of {@link finalizeRegistrationRequest}. */
 export interface FinalizeRegistrationParams extends OpaqueIdentities {
+  /** From {@link createRegistrationRequest}. */
   state: RegistrationClientState;
+  /** The server's answer, from {@link createRegistrationResponse}. */
   response: RegistrationResponse;
+  /** The key-stretching function; logins must use the same one. */
   ksf: Ksf;
 }
 
 /** Values computed while finalizing registration, exposed by the deterministic variant for test vectors. Secret. */
 export interface RegistrationIntermediates {
+  /** `randomized_password`: Extract of the OPRF output and its stretch (64 bytes). */
   randomizedPassword: Uint8Array;
+  /** The envelope's MAC key (64 bytes). */
   authKey: Uint8Array;
+  /** The record's masking key (64 bytes). */
   maskingKey: Uint8Array;
+  /** The client's long-term AKE private key (32 bytes). */
   clientPrivateKey: Uint8Array;
 }
 
 /** Client: `FinalizeRegistrationRequest` with a random envelope nonce. */
-export async function finalizeRegistrationRequest(
-  params: FinalizeRegistrationParams,
-): Promise<{ record: RegistrationRecord; exportKey: Uint8Array }> {
+export async function finalizeRegistrationRequest(params: FinalizeRegistrationParams): Promise<{
+  /** The record to upload; the server stores it under the credential identifier. */
+  record: RegistrationRecord;
+  /** 64 bytes known only to a client with the password: the key to encrypt application data with. Secret. */
+  exportKey: Uint8Array;
+}> {
   const { record, exportKey, intermediates } = await finalizeRegistrationRequestDeterministic(
     params,
     random(Nn),
@@ -482,7 +513,14 @@ export async function finalizeRegistrationRequest(
 export async function finalizeRegistrationRequestDeterministic(
   params: FinalizeRegistrationParams,
   envelopeNonce: Uint8Array,
-): Promise<{ record: RegistrationRecord; exportKey: Uint8Array; intermediates: RegistrationIntermediates }> {
+): Promise<{
+  /** The record to upload; the server stores it under the credential identifier. */
+  record: RegistrationRecord;
+  /** 64 bytes known only to a client with the password. Secret. */
+  exportKey: Uint8Array;
+  /** Secret values for test vectors; zero them when done. */
+  intermediates: RegistrationIntermediates;
+}> {
   const { state, response, ksf } = params;
   checkBytes(envelopeNonce, 'envelope_nonce', Nn);
   checkElement(response.serverPublicKey, 'server_public_key');
@@ -577,7 +615,12 @@ export interface KE1Randomness {
 }
 
 /** Client: `GenerateKE1(password)` with fresh randomness. */
-export function generateKE1(password: Uint8Array): { ke1: KE1; state: ClientLoginState } {
+export function generateKE1(password: Uint8Array): {
+  /** The message to send to the server. */
+  ke1: KE1;
+  /** Keep for {@link generateKE3}; single use. */
+  state: ClientLoginState;
+} {
   return generateKE1Deterministic(password, {
     blind: randomScalar(),
     clientNonce: random(Nn),
@@ -589,7 +632,12 @@ export function generateKE1(password: Uint8Array): { ke1: KE1; state: ClientLogi
 export function generateKE1Deterministic(
   password: Uint8Array,
   randomness: KE1Randomness,
-): { ke1: KE1; state: ClientLoginState } {
+): {
+  /** The message to send to the server. */
+  ke1: KE1;
+  /** Keep for {@link generateKE3}; single use. */
+  state: ClientLoginState;
+} {
   checkPassword(password);
   const { blind, clientNonce, clientKeyshareSeed } = randomness;
   checkBytes(clientNonce, 'client_nonce', Nn);
@@ -612,8 +660,11 @@ export function generateKE1Deterministic(
 
 /** Parameters of {@link generateKE3}. */
 export interface GenerateKE3Params extends OpaqueLoginOptions {
+  /** From {@link generateKE1}. */
   state: ClientLoginState;
+  /** The server's answer. */
   ke2: KE2;
+  /** The key-stretching function used at registration. */
   ksf: Ksf;
 }
 
@@ -625,9 +676,14 @@ export interface GenerateKE3Params extends OpaqueLoginOptions {
  * response), `OPAQUE_ERRORS.SERVER_AUTHENTICATION` (bad server MAC), `OPAQUE_ERRORS.MALFORMED`
  * (malformed input).
  */
-export async function generateKE3(
-  params: GenerateKE3Params,
-): Promise<{ ke3: KE3; sessionKey: Uint8Array; exportKey: Uint8Array }> {
+export async function generateKE3(params: GenerateKE3Params): Promise<{
+  /** The message to send to the server. */
+  ke3: KE3;
+  /** The key both sides now share (64 bytes). Secret. */
+  sessionKey: Uint8Array;
+  /** The same export key as at registration (64 bytes). Secret. */
+  exportKey: Uint8Array;
+}> {
   const { state, ke2, ksf } = params;
   const context = checkContext(params.context);
   const ke1Bytes = serializeKE1(state.ke1);
@@ -692,18 +748,25 @@ export async function generateKE3(
 
 /** Parameters of {@link generateKE2}. */
 export interface GenerateKE2Params extends OpaqueLoginOptions {
+  /** The server's long-term keys. */
   serverKeys: ServerKeys;
+  /** The client's stored record. */
   record: RegistrationRecord;
+  /** The identifier the record was registered under (it selects the OPRF key). */
   credentialIdentifier: Uint8Array;
+  /** The client's first message. */
   ke1: KE1;
 }
 
 /** Parameters of {@link generateFakeKE2}. */
 export interface GenerateFakeKE2Params extends OpaqueLoginOptions {
+  /** The server's long-term keys. */
   serverKeys: ServerKeys;
+  /** The server's fake record, the same for every unknown identifier. */
   fakeRecord: FakeRecord;
   /** The (unknown) credential identifier the client asked for. */
   credentialIdentifier: Uint8Array;
+  /** The client's first message. */
   ke1: KE1;
 }
 
@@ -719,9 +782,13 @@ export interface KE2Randomness {
 
 /** Values computed while making KE2, exposed by the deterministic variants for test vectors. Secret. */
 export interface KE2Intermediates {
+  /** The credential's OPRF private key (32 bytes). */
   oprfKey: Uint8Array;
+  /** The 3DH handshake secret (64 bytes). */
   handshakeSecret: Uint8Array;
+  /** `Km2`, the key of the server MAC (64 bytes). */
   serverMacKey: Uint8Array;
+  /** `Km3`, the key of the client MAC (64 bytes). */
   clientMacKey: Uint8Array;
 }
 
@@ -730,7 +797,12 @@ function freshKE2Randomness(): KE2Randomness {
 }
 
 /** Server: `GenerateKE2` for a registered credential. */
-export function generateKE2(params: GenerateKE2Params): { ke2: KE2; state: ServerLoginState } {
+export function generateKE2(params: GenerateKE2Params): {
+  /** The message to send to the client. */
+  ke2: KE2;
+  /** Keep for {@link serverFinish}; single use. */
+  state: ServerLoginState;
+} {
   const { ke2, state, intermediates } = generateKE2Deterministic(params, freshKE2Randomness());
   for (const v of Object.values(intermediates)) v.fill(0);
   return { ke2, state };
@@ -740,7 +812,14 @@ export function generateKE2(params: GenerateKE2Params): { ke2: KE2; state: Serve
 export function generateKE2Deterministic(
   params: GenerateKE2Params,
   randomness: KE2Randomness,
-): { ke2: KE2; state: ServerLoginState; intermediates: KE2Intermediates } {
+): {
+  /** The message to send to the client. */
+  ke2: KE2;
+  /** Keep for {@link serverFinish}; single use. */
+  state: ServerLoginState;
+  /** Secret values for test vectors; zero them when done. */
+  intermediates: KE2Intermediates;
+} {
   return ke2Core(params, params.record, false, randomness);
 }
 
@@ -750,7 +829,12 @@ export function generateKE2Deterministic(
  * zeros. The same computation as {@link generateKE2}, and the same length on the wire; the
  * returned state makes {@link serverFinish} fail whatever KE3 arrives.
  */
-export function generateFakeKE2(params: GenerateFakeKE2Params): { ke2: KE2; state: ServerLoginState } {
+export function generateFakeKE2(params: GenerateFakeKE2Params): {
+  /** The message to send to the client, indistinguishable from a real KE2. */
+  ke2: KE2;
+  /** Pass to {@link serverFinish}, which will fail. */
+  state: ServerLoginState;
+} {
   const { ke2, state, intermediates } = generateFakeKE2Deterministic(params, freshKE2Randomness());
   for (const v of Object.values(intermediates)) v.fill(0);
   return { ke2, state };
@@ -760,7 +844,14 @@ export function generateFakeKE2(params: GenerateFakeKE2Params): { ke2: KE2; stat
 export function generateFakeKE2Deterministic(
   params: GenerateFakeKE2Params,
   randomness: KE2Randomness,
-): { ke2: KE2; state: ServerLoginState; intermediates: KE2Intermediates } {
+): {
+  /** The message to send to the client, indistinguishable from a real KE2. */
+  ke2: KE2;
+  /** Pass to {@link serverFinish}, which will fail. */
+  state: ServerLoginState;
+  /** Secret values for test vectors; zero them when done. */
+  intermediates: KE2Intermediates;
+} {
   const { fakeRecord } = params;
   const record: RegistrationRecord = {
     clientPublicKey: fakeRecord.clientPublicKey,

@@ -88,14 +88,17 @@ export const MAX_ACCOUNT_BYTES = 256;
 
 /** The key-stretching parameters stored with a record and returned at login. */
 export interface KsfParams extends Argon2idParams {
+  /** The only KSF so far; named so that another can be added without ambiguity. */
   algorithm: 'argon2id';
 }
 
 /** `GET /v1/info`. */
 export interface InfoResponse {
+  /** Protocol name and version ({@link VAULT_PROTOCOL_VERSION}). */
   protocol: typeof VAULT_PROTOCOL_VERSION;
   /** The server's AKE public key (32 bytes). Clients may pin it. */
   serverPublicKey: string;
+  /** Wrong passwords in a row after which a record is destroyed. */
   maxAttempts: number;
   /** The KSF parameters the server suggests for new registrations. */
   ksf: KsfParams;
@@ -103,20 +106,26 @@ export interface InfoResponse {
 
 /** `POST /v1/register/start`. */
 export interface RegisterStartRequest {
+  /** The account name: Unicode NFC, 1 to {@link MAX_ACCOUNT_BYTES} UTF-8 bytes. */
   account: string;
   /** OPAQUE RegistrationRequest (32 bytes). */
   registrationRequest: string;
 }
+/** The answer to `POST /v1/register/start`. */
 export interface RegisterStartResponse {
+  /** Names this registration in `register/finish` (16 random bytes). */
   registrationId: string;
   /** OPAQUE RegistrationResponse (64 bytes). */
   registrationResponse: string;
+  /** How long the server waits for `register/finish` (5 minutes by default: Argon2 on a slow phone). */
   expiresInSeconds: number;
 }
 
 /** `POST /v1/register/finish`. */
 export interface RegisterFinishRequest {
+  /** From {@link RegisterStartResponse}; single use. */
   registrationId: string;
+  /** The same account as in `register/start`. */
   account: string;
   /** `register`: create, or replace when the device credential matches. `reset`: replace only. */
   mode: 'register' | 'reset';
@@ -126,35 +135,49 @@ export interface RegisterFinishRequest {
   sealedKey: string;
   /** The device credential (32 bytes); the server keeps only its SHA-256. */
   deviceCredential: string;
+  /** The KSF parameters the client stretched with; stored and handed back at every login. */
   ksf: KsfParams;
 }
+/** The answer to `POST /v1/register/finish` (HTTP 201 when created, 200 when replaced). */
 export interface RegisterFinishResponse {
+  /** Whether the account had no live record (`created`) or had one (`replaced`). */
   status: 'created' | 'replaced';
+  /** The attempts the record starts with: the full limit. */
   remainingAttempts: number;
 }
 
 /** `POST /v1/login/start`. */
 export interface LoginStartRequest {
+  /** The account name: Unicode NFC, 1 to {@link MAX_ACCOUNT_BYTES} UTF-8 bytes. */
   account: string;
   /** OPAQUE KE1 (96 bytes). */
   ke1: string;
 }
+/**
+ * The answer to `POST /v1/login/start`. An unknown account gets the same answer, from a fake
+ * record, so that logins do not reveal which accounts exist.
+ */
 export interface LoginStartResponse {
+  /** Names this login in `login/finish` or `login/abort` (16 random bytes). */
   loginId: string;
   /** OPAQUE KE2 (320 bytes). */
   ke2: string;
+  /** The KSF parameters stored with the record (the server's defaults for an unknown account). */
   ksf: KsfParams;
   /** Attempts left if this one fails (this one is already counted). */
   remainingAttempts: number;
+  /** How long the server waits for `login/finish` (60 s by default); the attempt stays counted. */
   expiresInSeconds: number;
 }
 
 /** `POST /v1/login/finish`. */
 export interface LoginFinishRequest {
+  /** From {@link LoginStartResponse}; single use. */
   loginId: string;
   /** OPAQUE KE3 (64 bytes). */
   ke3: string;
 }
+/** The answer to `POST /v1/login/finish`: the password was right, and the counter is full again. */
 export interface LoginFinishResponse {
   /** The sealed backup key (60 bytes). */
   sealedKey: string;
@@ -162,27 +185,39 @@ export interface LoginFinishResponse {
 
 /** `POST /v1/login/abort`: the client could not finish (wrong password, bad server MAC). */
 export interface LoginAbortRequest {
+  /** From {@link LoginStartResponse}. */
   loginId: string;
 }
+/** The answer to `POST /v1/login/abort`: the attempt is settled as failed. */
 export interface LoginAbortResponse {
+  /** Attempts left (0 when none are, or the record was destroyed or replaced meanwhile). */
   remainingAttempts: number;
 }
 
 /** `POST /v1/delete`. */
 export interface DeleteRequest {
+  /** The account name: Unicode NFC, 1 to {@link MAX_ACCOUNT_BYTES} UTF-8 bytes. */
   account: string;
+  /** The device credential (32 bytes): proof that the caller holds the backup key. */
   deviceCredential: string;
 }
+/** The answer to `POST /v1/delete`: the record is gone, with no tombstone. */
 export interface DeleteResponse {
+  /** Always `deleted`. */
   status: 'deleted';
 }
 
 /** The body of every 4xx and 5xx answer. */
 export interface ErrorResponse {
+  /** What went wrong. */
   error: {
+    /** An {@link errors!ErrorCode} such as `WRONG_PASSWORD`; clients should branch on it. */
     code: string;
+    /** A readable explanation, for people rather than programs. */
     message: string;
+    /** With `WRONG_PASSWORD`: attempts left (0: the record has been destroyed). */
     remainingAttempts?: number;
+    /** With `RATE_LIMITED`: seconds to wait (also sent as `Retry-After`). */
     retryAfterSeconds?: number;
   };
 }
@@ -386,12 +421,15 @@ export function opaqueOptions(account: string): OpaqueLoginOptions {
 
 /** Client state between `register/start` and `register/finish`. Secret; single use. */
 export interface VaultRegistrationState {
+  /** The OPAQUE client state: the password and the OPRF blind. */
   readonly opaque: RegistrationClientState;
 }
 
 /** Registration, step 1: the OPAQUE RegistrationRequest to send to `register/start`. */
 export function startRegistration(password: string | Uint8Array): {
+  /** For `register/start` (32 bytes; send as base64url). */
   registrationRequest: Uint8Array;
+  /** Keep for {@link finishRegistration}. */
   state: VaultRegistrationState;
 } {
   const { request, state } = createRegistrationRequest(passwordBytes(password));
@@ -400,10 +438,13 @@ export function startRegistration(password: string | Uint8Array): {
 
 /** Parameters of {@link finishRegistration}. */
 export interface FinishRegistrationParams {
+  /** From {@link startRegistration}. */
   state: VaultRegistrationState;
+  /** The account, in NFC: it becomes the OPAQUE client identity and is bound into the device credential. */
   account: string;
   /** The server's RegistrationResponse. */
   registrationResponse: Uint8Array;
+  /** The 32-byte backup key to seal under the password. */
   backupKey: Uint8Array;
   /** KSF cost; defaults to {@link DEFAULT_KSF_PARAMS}. */
   ksf?: Partial<Argon2idParams>;
@@ -411,6 +452,7 @@ export interface FinishRegistrationParams {
   kdfOptions?: Pick<KdfOptions, 'allowWeak' | 'maxima'>;
   /** When given, the server's public key must be this one (pinning), else `SERVER_AUTH`. */
   expectedServerPublicKey?: Uint8Array;
+  /** AES-GCM implementation for sealing the key (default: the fastest available). */
   aeadBackend?: AeadBackend;
 }
 
@@ -420,9 +462,13 @@ export interface FinishRegistrationParams {
  * parameters.
  */
 export async function finishRegistration(params: FinishRegistrationParams): Promise<{
+  /** The OPAQUE RegistrationRecord (192 bytes). */
   registrationRecord: Uint8Array;
+  /** The backup key sealed under the export key (60 bytes). */
   sealedKey: Uint8Array;
+  /** The device credential (32 bytes). Secret: zero it once sent. */
   deviceCredential: Uint8Array;
+  /** The KSF parameters used, in canonical form. */
   ksf: KsfParams;
 }> {
   const { state, account, backupKey } = params;
@@ -454,22 +500,32 @@ export async function finishRegistration(params: FinishRegistrationParams): Prom
 
 /** Client state between `login/start` and `login/finish`. Secret; single use. */
 export interface VaultLoginState {
+  /** The OPAQUE client state: the password, the OPRF blind and the ephemeral key. */
   readonly opaque: ClientLoginState;
 }
 
 /** Login, step 1: KE1 for `login/start`. */
-export function startLogin(password: string | Uint8Array): { ke1: Uint8Array; state: VaultLoginState } {
+export function startLogin(password: string | Uint8Array): {
+  /** For `login/start` (96 bytes; send as base64url). */
+  ke1: Uint8Array;
+  /** Keep for {@link finishLogin}. */
+  state: VaultLoginState;
+} {
   const { ke1, state } = generateKE1(passwordBytes(password));
   return { ke1: serializeKE1(ke1), state: { opaque: state } };
 }
 
 /** Parameters of {@link finishLogin}. */
 export interface FinishLoginParams {
+  /** From {@link startLogin}. */
   state: VaultLoginState;
+  /** The account, in NFC, as sent to `login/start` (the OPAQUE client identity). */
   account: string;
+  /** The server's KE2 (320 bytes). */
   ke2: Uint8Array;
   /** The KSF parameters the server returned with KE2 (bounded by `maxima` before use). */
   ksf: unknown;
+  /** `maxima`: the highest KSF cost to accept from the server (default: the library's KDF maxima). */
   kdfOptions?: Pick<KdfOptions, 'maxima'>;
 }
 
@@ -480,9 +536,12 @@ export interface FinishLoginParams {
  * @throws E2EEError `WRONG_PASSWORD` (the envelope does not open: wrong password, or an unknown
  *   account answered with a fake record), `SERVER_AUTH`, `VAULT_PROTOCOL`, `KDF_PARAMS`.
  */
-export async function finishLogin(
-  params: FinishLoginParams,
-): Promise<{ ke3: Uint8Array; exportKey: Uint8Array }> {
+export async function finishLogin(params: FinishLoginParams): Promise<{
+  /** For `login/finish` (64 bytes). */
+  ke3: Uint8Array;
+  /** Opens the sealed key with {@link openSealedBackupKey} (64 bytes). Secret: zero it after use. */
+  exportKey: Uint8Array;
+}> {
   // Parameters chosen by the server are bounded, not floored: a server that lowered them could
   // not make the envelope open anyway, and the record was made with the registering client's.
   const kdfOptions: KdfOptions = { ...params.kdfOptions, purpose: 'open' };

@@ -15,12 +15,28 @@ import { E2EEError } from '../errors.js';
 
 /** A bucket of `capacity` tokens, refilled continuously at `refillPerSecond`. */
 export interface RateLimit {
+  /** The burst: requests allowed at once after a quiet spell (at least 1). */
   capacity: number;
+  /** Tokens regained per second (above 0; 0.1 is one request per 10 s sustained). */
   refillPerSecond: number;
 }
 
-/** The result of {@link TokenBuckets.take}. */
-export type TakeResult = { ok: true } | { ok: false; retryAfterSeconds: number };
+/**
+ * The result of {@link TokenBuckets.take}.
+ *
+ * @inline
+ */
+export type TakeResult =
+  | {
+      /** A token was taken: go ahead. */
+      ok: true;
+    }
+  | {
+      /** The bucket is empty: refuse. */
+      ok: false;
+      /** Whole seconds until a token is back (at least 1), for `Retry-After`. */
+      retryAfterSeconds: number;
+    };
 
 /**
  * A set of token buckets keyed by string, bounded to `maxKeys` entries: when full, the least

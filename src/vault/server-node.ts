@@ -76,6 +76,9 @@ export interface FileKeyProviderOptions {
  *
  * Keep the key file out of the database's backups: a database copy together with the key file is
  * what an offline password search needs (THREAT-MODEL.md).
+ *
+ * Its `load()` rejects with an E2EEError with code `IO` if the file cannot be read or created, or
+ * `INVALID_ARGUMENT` if it is not a valid key file or others may read it.
  */
 export function fileKeyProvider(path: string, options: FileKeyProviderOptions = {}): VaultKeyProvider {
   return {
@@ -145,9 +148,22 @@ function ioError(path: string, err: unknown): unknown {
 }
 
 /** Where the vault keeps its data: an SQLite file (or `:memory:`) or a PostgreSQL URL. */
-export type VaultStoreLocation = { dbPath: string } | { postgresUrl: string };
+export type VaultStoreLocation =
+  | {
+      /** An SQLite file, created if missing, or `:memory:`. */
+      dbPath: string;
+    }
+  | {
+      /** A PostgreSQL connection string, for several nodes sharing one database. */
+      postgresUrl: string;
+    };
 
-/** Opens the store for a location. */
+/**
+ * Opens the store for a location, creating its tables if needed.
+ *
+ * @throws An E2EEError with code `VAULT_UNAVAILABLE` if the driver (`better-sqlite3` or `pg`, optional
+ * peer dependencies) cannot be loaded or the database cannot be opened.
+ */
 export function openVaultStore(location: VaultStoreLocation): Promise<VaultStore> {
   return 'postgresUrl' in location
     ? openPostgresVaultStore({ connectionString: location.postgresUrl })
@@ -174,6 +190,7 @@ export interface StartVaultServerOptions
   store?: VaultStore;
   /** Path of the key file, created (mode 0600) on first start. Required unless `keys` is given. */
   keyFile?: string;
+  /** Where to get the secrets instead of a key file (e.g. a KMS-backed provider); wins over `keyFile`. */
   keys?: VaultKeyProvider;
   /** How often to run housekeeping (default 30 s). */
   sweepIntervalMs?: number;
@@ -183,8 +200,11 @@ export interface StartVaultServerOptions
 export interface RunningVaultServer {
   /** e.g. `http://127.0.0.1:41234`. */
   url: string;
+  /** The TCP port it listens on (the one picked when `port` was 0). */
   port: number;
+  /** The store in use: the one passed in, or the one opened from `dbPath` or `postgresUrl`. */
   store: VaultStore;
+  /** The service behind the HTTP API. */
   service: VaultService;
   /** Stops listening, closes open connections, stops housekeeping, and closes the store it opened. */
   close(): Promise<void>;
@@ -193,6 +213,11 @@ export interface RunningVaultServer {
 /**
  * Starts the vault on Node's HTTP server. Loads (or creates) the key file before listening, so a
  * bad key file fails the start rather than the first request.
+ *
+ * @throws An E2EEError with code `INVALID_ARGUMENT` if neither `keyFile` nor `keys`, or none of
+ * `dbPath`, `postgresUrl` and `store`, is given, or the key file is invalid; `IO` if the key file
+ * cannot be read or the port cannot be listened on; `VAULT_UNAVAILABLE` if the database cannot be
+ * opened.
  *
  * @example
  * ```ts

@@ -28,11 +28,21 @@ import type { VaultStore } from './store.js';
 
 /** Options of {@link createVaultApp}. */
 export interface VaultAppOptions {
+  /** Where records, counters and pending logins live; shared by every server process. */
   store: VaultStore;
+  /** Where the long-term secrets come from (e.g. `fileKeyProvider`). */
   keys: VaultKeyProvider;
+  /** Overrides of {@link DEFAULT_VAULT_LIMITS}: attempts, TTLs, body size, rate limits, KSF bounds. */
   limits?: Partial<VaultLimits>;
+  /** Receives one event per request (e.g. `consoleVaultLog`). Default: nothing is logged. */
   log?: (event: VaultLogEvent) => void;
+  /** Clock in epoch milliseconds (default `Date.now`); tests move it. */
   now?: () => number;
+  /**
+   * Gate for every operation that names an account: return false to answer 401 `UNAUTHORIZED`.
+   * Without it, anyone who knows an account name can lock it with wrong guesses; see
+   * {@link VaultServiceOptions.authorize}.
+   */
   authorize?: VaultServiceOptions['authorize'];
   /**
    * The client's address for the per-address rate limit. Default: none (no per-address limit).
@@ -44,7 +54,9 @@ export interface VaultAppOptions {
 
 /** A Hono app and the service behind it. */
 export interface VaultApp {
+  /** The Hono app; serve `app.fetch` with any runtime's HTTP server. */
   app: Hono;
+  /** The service behind it, e.g. to run `sweep()` on a timer (`startVaultServer` does). */
   service: VaultService;
 }
 

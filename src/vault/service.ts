@@ -100,11 +100,15 @@ export const DEFAULT_VAULT_LIMITS: Readonly<VaultLimits> = Object.freeze({
 
 /** One line of the vault's log. Never contains a password, key, record or protocol message. */
 export interface VaultLogEvent {
+  /** The operation requested. */
   op: VaultOperation;
+  /** The HTTP status answered. */
   status: number;
+  /** The error code, for 4xx and 5xx answers. */
   code?: string;
   /** First 12 hex digits of SHA-256(account): lets operators correlate without writing the name. */
   accountTag?: string;
+  /** Attempts left on the record after this request, when it touched them. */
   remainingAttempts?: number;
   /** For 5xx: the internal error's message (never request data). */
   detail?: string;
@@ -130,15 +134,21 @@ export interface VaultRequestContext {
 
 /** A JSON answer. */
 export interface VaultResponse {
+  /** The HTTP status. */
   status: number;
+  /** The JSON body: one of the `…Response` types of the protocol, or an {@link ErrorResponse}. */
   body: unknown;
+  /** Extra response headers, e.g. `retry-after` with `RATE_LIMITED`. */
   headers?: Record<string, string>;
 }
 
 /** Options of {@link createVaultService}. */
 export interface VaultServiceOptions {
+  /** Where records, counters and pending logins live; shared by every server process. */
   store: VaultStore;
+  /** Where the long-term secrets come from; loaded on first use, retried if that fails. */
   keys: VaultKeyProvider;
+  /** Overrides of {@link DEFAULT_VAULT_LIMITS}. */
   limits?: Partial<VaultLimits>;
   /** Receives one event per request. Default: nothing is logged. */
   log?: (event: VaultLogEvent) => void;
@@ -160,6 +170,7 @@ export interface VaultServiceOptions {
 
 /** The transport-independent vault server. */
 export interface VaultService {
+  /** The limits in force: the defaults merged with the options. */
   readonly limits: Readonly<VaultLimits>;
   /** Runs one operation. Never throws: every failure is a 4xx or 5xx {@link VaultResponse}. */
   handle(op: VaultOperation, body: unknown, context?: VaultRequestContext): Promise<VaultResponse>;

@@ -25,7 +25,9 @@ export type AccountStatus = 'active' | 'locked';
  * unknown.
  */
 export interface VaultAccount {
+  /** The account name (NFC), the key of the row. */
   account: string;
+  /** Whether the record is live or destroyed. */
   status: AccountStatus;
   /** Login attempts left; decremented when an attempt starts, reset on success. */
   remaining: number;
@@ -39,27 +41,40 @@ export interface VaultAccount {
   sealedKey?: Uint8Array;
   /** SHA-256 of the device credential (32 bytes). */
   deviceVerifier?: Uint8Array;
+  /** The KSF parameters the client registered with, handed back at login. */
   ksf?: KsfParams;
 }
 
 /** What {@link VaultStore.countAttempt} found. */
 export type AttemptResult =
   | {
+      /** A live record: the attempt is counted and pending; answer with a real KE2. */
       kind: 'counted';
+      /** The record's generation, which the pending login was recorded against. */
       generation: number;
       /** Attempts left after this one. */
       remaining: number;
+      /** The record's OPAQUE credential identifier (32 bytes). */
       credentialId: Uint8Array;
+      /** The OPAQUE RegistrationRecord (192 bytes). */
       record: Uint8Array;
+      /** The record's KSF parameters, for the client. */
       ksf: KsfParams;
     }
-  | { kind: 'locked' }
-  | { kind: 'absent' };
+  | {
+      /** Destroyed (now or earlier): answer `VAULT_LOCKED`. */
+      kind: 'locked';
+    }
+  | {
+      /** No such account: answer from the fake record. */
+      kind: 'absent';
+    };
 
 /** A login between KE2 and KE3, kept by the server (never by the client). */
 export interface PendingLogin {
   /** SHA-256 (hex) of the login id handed to the client: the store never holds the id itself. */
   idHash: string;
+  /** The account the login is for. */
   account: string;
   /** The generation the attempt was counted against (0 for a fake login). */
   generation: number;
@@ -73,34 +88,71 @@ export interface PendingLogin {
 
 /** A registration between `register/start` and `register/finish`. */
 export interface PendingRegistration {
+  /** SHA-256 (hex) of the registration id handed to the client. */
   idHash: string;
+  /** The account `register/start` named; `register/finish` must name the same. */
   account: string;
   /** The credential identifier the server's OPRF evaluation used. */
   credentialId: Uint8Array;
+  /** Epoch milliseconds. */
   expiresAt: number;
 }
 
 /** How a login ended, from {@link VaultStore.finishLogin}. */
 export type LoginOutcome =
-  | { kind: 'released'; sealedKey: Uint8Array }
-  | { kind: 'failed'; remaining: number; destroyed: boolean }
-  | { kind: 'locked' }
-  /** The record was replaced or deleted after KE1: this login can no longer succeed. */
-  | { kind: 'changed' };
+  | {
+      /** The password was right: the counter is full again. */
+      kind: 'released';
+      /** The sealed backup key to hand to the client (60 bytes). */
+      sealedKey: Uint8Array;
+    }
+  | {
+      /** The password was wrong (or the login aborted). */
+      kind: 'failed';
+      /** Attempts left. */
+      remaining: number;
+      /** Whether this failure destroyed the record (no attempts and nothing else pending). */
+      destroyed: boolean;
+    }
+  | {
+      /** The record had already been destroyed. */
+      kind: 'locked';
+    }
+  | {
+      /** The record was replaced or deleted after KE1: this login can no longer succeed. */
+      kind: 'changed';
+    };
 
 /** What `register/finish` asks the store to write. */
 export interface CommitInput {
+  /** The account (NFC). */
   account: string;
+  /** `register`: create, or replace when the verifier matches. `reset`: replace a live record only. */
   mode: 'register' | 'reset';
+  /** The credential identifier of the pending registration (32 bytes). */
   credentialId: Uint8Array;
+  /** The OPAQUE RegistrationRecord (192 bytes). */
   record: Uint8Array;
+  /** The client-sealed backup key (60 bytes). */
   sealedKey: Uint8Array;
+  /** SHA-256 of the presented device credential (32 bytes): checked against the stored one, then stored. */
   deviceVerifier: Uint8Array;
+  /** The KSF parameters to store with the record. */
   ksf: KsfParams;
+  /** The attempts the new record starts with. */
   maxAttempts: number;
 }
 
+/**
+ * What {@link VaultStore.commitRecord} did: `created` or `replaced` the record, or refused it as
+ * `unauthorized` (live record, other device credential), `not_found` (`reset` without a record)
+ * or `locked` (`reset` of a destroyed record).
+ */
 export type CommitOutcome = 'created' | 'replaced' | 'unauthorized' | 'not_found' | 'locked';
+/**
+ * What {@link VaultStore.deleteRecord} did: `deleted`, or refused as `unauthorized` (other device
+ * credential), `not_found` or `locked` (a tombstone stays, to keep answering `VAULT_LOCKED`).
+ */
 export type DeleteOutcome = 'deleted' | 'unauthorized' | 'not_found' | 'locked';
 
 /**
@@ -141,12 +193,16 @@ export interface VaultStore {
    * counted attempt is pending, destroys the record (tombstone). A fake login only disappears.
    */
   finishLogin(login: PendingLogin, success: boolean, now: number, maxAttempts: number): Promise<LoginOutcome>;
+  /** Stores a pending registration until {@link takeRegistration} removes it or it expires. */
   putRegistration(registration: PendingRegistration): Promise<void>;
   /** Removes and returns a pending registration; `undefined` if unknown or expired. */
   takeRegistration(idHash: string, now: number): Promise<PendingRegistration | undefined>;
-  /** Creates or replaces a record as {@link decideCommit} rules; drops the account's pending logins. */
+  /**
+   * Creates or replaces a record by the rules every adapter shares (`decideCommit`; the outcomes
+   * are listed at {@link CommitOutcome}), and drops the account's pending logins.
+   */
   commitRecord(input: CommitInput): Promise<CommitOutcome>;
-  /** Deletes a record (no tombstone) as {@link decideDelete} rules. */
+  /** Deletes a record, leaving no tombstone, by the shared rules (`decideDelete`). */
   deleteRecord(account: string, deviceVerifier: Uint8Array): Promise<DeleteOutcome>;
   /** The stored account, for operators and tests. */
   getAccount(account: string): Promise<VaultAccount | undefined>;
@@ -156,6 +212,7 @@ export interface VaultStore {
    * Returns the number of accounts destroyed.
    */
   sweep(now: number): Promise<number>;
+  /** Closes the database (the in-memory store forgets everything); call it once, at shutdown. */
   close(): Promise<void>;
 }
 

@@ -1,0 +1,2125 @@
+// container_v1_test.json: one function per family of vectors. Valid backups come from the library's
+// own encoder (flag LibraryOutput) and from the independent writer in craft.mjs; every invalid one
+// is crafted so that it breaks exactly one rule of SPEC.md and nothing else, so that its error is
+// the one SPEC.md defines.
+import { checkNotes, containerCase, mixed, noise, numberTests, text } from './common.mjs';
+import {
+  CHUNK,
+  cobblestone,
+  concat,
+  deflated,
+  END,
+  edit,
+  FLAG_COMPRESSED,
+  FLAG_PADDED,
+  fixedHuffmanRun,
+  header,
+  keySlot,
+  metaRecord,
+  padded,
+  padme,
+  passwordSlot,
+  rawDeflate,
+  reseal,
+  stored,
+  u8,
+  u16,
+  u32,
+  utf8,
+} from './craft.mjs';
+import { seeded } from './determinism.mjs';
+
+const CREATED = new Date('2026-11-26T12:00:00.000Z');
+const META = { created: '2026-11-26T12:00:00.000Z', generation: 1, app: {} };
+const KDF = { m: 64, t: 1, p: 1 };
+const PASSWORD = 'correct horse battery staple';
+const MiB = 1 << 20;
+const BOTH = FLAG_COMPRESSED | FLAG_PADDED;
+
+// ---------------------------------------------------------------------------------------------
+// notes: one per flag (Wycheproof style), with the rule of SPEC.md each pins
+
+export const NOTES = {
+  LibraryOutput: {
+    bugType: 'FUNCTIONALITY',
+    description:
+      "Written by the library's own encoder (encryptBackupBytes) with a seeded random source; a decoder must open it.",
+    links: ['SPEC.md §2–§5'],
+  },
+  OptionMatrix: {
+    bugType: 'BASIC',
+    description:
+      'Every slot set (backup key, password, both) with compression on and off and padding on and off.',
+    links: ['SPEC.md §3.1', 'SPEC.md §3.2', 'SPEC.md §5'],
+  },
+  BodySize: {
+    bugType: 'EDGE_CASE',
+    description: 'Bodies of 0, 1 and 2 bytes and around multiples of 16 384 bytes.',
+    links: ['SPEC.md §5.2'],
+  },
+  ChunkBoundary: {
+    bugType: 'EDGE_CASE',
+    description:
+      'The framed plaintext is one byte short of, exactly at, or one byte past a multiple of 16 384: the final chunk is full-but-one, empty, or one byte.',
+    links: ['SPEC.md §4'],
+  },
+  BlockBoundary: {
+    bugType: 'EDGE_CASE',
+    description:
+      'Bodies around multiples of 1 048 576 bytes: one block, one full block, a full block and one byte.',
+    links: ['SPEC.md §5.2'],
+  },
+  LargeBackup: {
+    bugType: 'FUNCTIONALITY',
+    description:
+      'A body of several MiB in seven blocks: deflate blocks with incompressible runs inside, and a stored tail block. (The body compresses, which keeps the file small; a counter crossing a nonce byte needs 4 MiB of ciphertext, and is covered by the C2SP Cobblestone vectors.)',
+    links: ['SPEC.md §4', 'SPEC.md §5.2'],
+  },
+  DeflateLevels: {
+    bugType: 'FUNCTIONALITY',
+    description:
+      'Deflate blocks from the fastest and the strongest compression levels: any valid raw deflate must be accepted.',
+    links: ['SPEC.md §5.2'],
+  },
+  MetadataVariants: {
+    bugType: 'FUNCTIONALITY',
+    description:
+      'Valid metadata records: members in any order, whitespace, escapes, unicode, nested application fields, timestamps with 0–9 fraction digits, generation 0 and 2^53 − 1, 65 536 bytes of JSON.',
+    links: ['SPEC.md §5.1'],
+  },
+  BlockMix: {
+    bugType: 'FUNCTIONALITY',
+    description:
+      'Stored and deflate blocks mixed, of any sizes from 1 to 1 048 576 bytes: the 1 MiB cut is a writer rule only, and a COMPRESSED backup may hold stored blocks only.',
+    links: ['SPEC.md §5.2'],
+  },
+  PaddingEdge: {
+    bugType: 'EDGE_CASE',
+    description:
+      'Padmé padding of zero bytes (the framed length is already a Padmé length) and of thousands of bytes.',
+    links: ['SPEC.md §5.4'],
+  },
+  SlotOrder: {
+    bugType: 'FUNCTIONALITY',
+    description: 'Slots may come in any order: a password slot before the backup-key slot.',
+    links: ['SPEC.md §3.2'],
+  },
+  PasswordNormalization: {
+    bugType: 'FUNCTIONALITY',
+    description:
+      'Passwords are NFC-normalised before UTF-8 encoding: a password given in NFD opens a slot made with NFC and vice versa; NFKC-only equivalents do not.',
+    links: ['SPEC.md §3.5'],
+  },
+  KdfParamsValid: {
+    bugType: 'EDGE_CASE',
+    description:
+      'Argon2id parameters at the default maxima (t = 16, p = 16), with p > 1, and above the defaults when the caller raises kdfMaxima: all must open.',
+    links: ['SPEC.md §3.4'],
+  },
+  UnusedSlotParams: {
+    bugType: 'FUNCTIONALITY',
+    description:
+      "A password slot's Argon2id parameters are checked before Argon2id runs, that is when the password slot is used: opening with the backup key ignores them, even out of bounds.",
+    links: ['SPEC.md §3.2', 'SPEC.md §3.4'],
+  },
+  BothCredentials: {
+    bugType: 'FUNCTIONALITY',
+    description:
+      'A backup key and a password given together: either opening is enough; when both fail, the backup-key failure is reported.',
+    links: ['SPEC.md §3.5'],
+  },
+  BadMagic: {
+    bugType: 'BASIC',
+    description: 'The first 8 bytes are not the magic: not a backup.',
+    links: ['SPEC.md §3.1'],
+  },
+  UnknownVersion: {
+    bugType: 'BASIC',
+    description: 'A version byte other than 1, checked before the header length and the checksum.',
+    links: ['SPEC.md §3.1', 'SPEC.md §3.3'],
+  },
+  UnknownFlag: {
+    bugType: 'MISSING_STEP',
+    description: 'A flag bit other than COMPRESSED and PADDED is set (checksum recomputed).',
+    links: ['SPEC.md §3.1'],
+  },
+  HeaderLength: {
+    bugType: 'MODIFIED_PARAMETER',
+    description:
+      'The header length is outside 112..4096, or does not match the slots (the checksum is then read from the wrong place, or the slots do not end where the checksum starts).',
+    links: ['SPEC.md §3.1', 'SPEC.md §3.2'],
+  },
+  SlotCount: {
+    bugType: 'MODIFIED_PARAMETER',
+    description: 'The slot count is 0, above 8, or not the number of slots present (checksum recomputed).',
+    links: ['SPEC.md §3.1', 'SPEC.md §3.2'],
+  },
+  UnknownSlotType: {
+    bugType: 'MISSING_STEP',
+    description:
+      'A slot of a type other than 1 and 2, anywhere in the header, even beside a slot that would open (checksum recomputed, payload bound to this header).',
+    links: ['SPEC.md §3.2'],
+  },
+  SlotLength: {
+    bugType: 'MODIFIED_PARAMETER',
+    description:
+      'A known slot type with a body length other than its own (80 or 92), or a slot running past the header.',
+    links: ['SPEC.md §3.2'],
+  },
+  DuplicateSlotType: {
+    bugType: 'MISSING_STEP',
+    description:
+      'Two slots of the same type, each of which would open (checksum recomputed, payload bound to this header).',
+    links: ['SPEC.md §3.2'],
+  },
+  BadChecksum: {
+    bugType: 'MISSING_STEP',
+    description:
+      'Accidental corruption: a header byte or the checksum changed without recomputing the checksum; reported before any key is tried.',
+    links: ['SPEC.md §3.3', 'SPEC.md §8'],
+  },
+  CheckOrder: {
+    bugType: 'EDGE_CASE',
+    description:
+      'Two header faults at once: the error is the one of the check SPEC.md orders first (magic, version, header length, read H bytes, checksum, flags, slot count, slots in order, exact fit, duplicate types; the header before any key).',
+    links: ['SPEC.md §3.3'],
+  },
+  Truncation: {
+    bugType: 'AUTH_BYPASS',
+    description:
+      'The file is cut at a structural boundary or inside a structure: magic, fixed part, a slot, the checksum, the payload salt or commitment, a chunk, a tag, the final chunk. Inside the header: TRUNCATED; a payload of impossible length: TRUNCATED; a cut leaving a final chunk of at least 16 bytes: CHUNK_AUTH.',
+    links: ['SPEC.md §3.3', 'SPEC.md §4'],
+  },
+  KdfParamsOutOfBounds: {
+    bugType: 'RESOURCE_EXHAUSTION',
+    description:
+      "A password slot's Argon2id parameters break Argon2's own rules or the default maxima; opening with the password must fail before Argon2id runs or allocates (some would need terabytes).",
+    links: ['SPEC.md §3.2', 'SPEC.md §3.4'],
+  },
+  KdfMaxima: {
+    bugType: 'RESOURCE_EXHAUSTION',
+    description:
+      "The caller's kdfMaxima (partial: unnamed bounds keep their defaults) are lower than the slot's parameters.",
+    links: ['SPEC.md §3.4'],
+  },
+  NoMatchingSlot: {
+    bugType: 'BASIC',
+    description: 'The backup has no slot of the kind the credential opens.',
+    links: ['SPEC.md §3.5'],
+  },
+  WrongKey: {
+    bugType: 'BASIC',
+    description: 'A backup key other than the one the backup was made with.',
+    links: ['SPEC.md §3.5'],
+  },
+  WrongPassword: {
+    bugType: 'BASIC',
+    description:
+      'A password other than the one the backup was made with (case, a trailing space, an NFKC-only equivalent).',
+    links: ['SPEC.md §3.5'],
+  },
+  ModifiedSlot: {
+    bugType: 'MALLEABILITY',
+    description:
+      "A field of the slot being opened was changed (salt, Argon2id parameter, wrapped key; checksum recomputed): the slot's own AAD or KEK no longer matches, so the unwrap fails.",
+    links: ['SPEC.md §3.5'],
+  },
+  ModifiedHeader: {
+    bugType: 'AUTH_BYPASS',
+    description:
+      'The slot being opened is intact but another part of the header was changed (a known flag, the other slot, a slot added, removed or moved; checksum recomputed): the payload commitment must fail with HEADER_AUTH.',
+    links: ['SPEC.md §4', 'SPEC.md §8'],
+  },
+  SlotFromAnotherBackup: {
+    bugType: 'AUTH_BYPASS',
+    description:
+      "A key slot copied from another backup made with the same credential unwraps the other backup's file key, whose commitment does not match: HEADER_AUTH. With another credential: WRONG_KEY.",
+    links: ['SPEC.md §3.5', 'SPEC.md §8'],
+  },
+  HeaderFromAnotherBackup: {
+    bugType: 'AUTH_BYPASS',
+    description: "Another backup's whole header in front of this payload (same backup key).",
+    links: ['SPEC.md §4', 'SPEC.md §8'],
+  },
+  ModifiedCommitment: {
+    bugType: 'AUTH_BYPASS',
+    description: "The payload's Cobblestone salt or commitment was changed: after a slot opens, HEADER_AUTH.",
+    links: ['SPEC.md §4'],
+  },
+  ModifiedChunk: {
+    bugType: 'AUTH_BYPASS',
+    description: 'A bit of a chunk body or tag was flipped.',
+    links: ['SPEC.md §4'],
+  },
+  ChunkReordering: {
+    bugType: 'AUTH_BYPASS',
+    description:
+      'Chunks swapped, duplicated, inserted or dropped: the per-chunk nonce makes the first misplaced chunk fail.',
+    links: ['SPEC.md §4'],
+  },
+  TrailingData: {
+    bugType: 'AUTH_BYPASS',
+    description:
+      'Bytes after the final chunk (at most 256, so TRAILING_DATA is the one defined error). Where the extra bytes make a full 16 400-byte record out of a 16 399-byte final chunk, the chunk is checked before the length: TRAILING_DATA, not TRUNCATED.',
+    links: ['SPEC.md §2', 'SPEC.md §4'],
+  },
+  MalformedMetadata: {
+    bugType: 'MODIFIED_PARAMETER',
+    description:
+      'The metadata record breaks a rule: length over 65 536 or past the plaintext, invalid UTF-8, not JSON, not an object, a member missing, extra or of the wrong type, a bad timestamp or generation.',
+    links: ['SPEC.md §5.1'],
+  },
+  MalformedBlock: {
+    bugType: 'MODIFIED_PARAMETER',
+    description:
+      'A body block breaks a rule: unknown kind byte, a length out of range, a block past the plaintext, deflate data that is invalid, expands to another length, does not end, or has bytes after its end.',
+    links: ['SPEC.md §5.2'],
+  },
+  DeflateWithoutFlag: {
+    bugType: 'MISSING_STEP',
+    description: 'A deflate block in a backup whose COMPRESSED flag is clear.',
+    links: ['SPEC.md §5.2'],
+  },
+  MissingEndMarker: {
+    bugType: 'AUTH_BYPASS',
+    description: 'The plaintext ends before the end marker (after the metadata, after a block, or empty).',
+    links: ['SPEC.md §5.3'],
+  },
+  BadPadding: {
+    bugType: 'MALLEABILITY',
+    description:
+      'Padding that is not all zero, one byte short or long of Padmé, missing, or present in an unpadded backup.',
+    links: ['SPEC.md §5.4'],
+  },
+  OutputLimit: {
+    bugType: 'RESOURCE_EXHAUSTION',
+    description:
+      'A maxOutputBytes limit: a body of exactly the limit opens; one byte more fails with OUTPUT_LIMIT before the block is expanded.',
+    links: ['SPEC.md §5.2', 'SPEC.md §6'],
+  },
+  DecompressionBomb: {
+    bugType: 'RESOURCE_EXHAUSTION',
+    description:
+      "Highly compressed blocks that expand far beyond the caller's limit (OUTPUT_LIMIT), or a deflate block that expands beyond its declared rlen (MALFORMED_PAYLOAD; the decoder must stop at rlen).",
+    links: ['SPEC.md §5.2'],
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+/** The framed plaintext of SPEC.md §5: metadata record, blocks, end marker, optional padding. */
+function frame({ meta = META, blocks = [], end = true, pad = false } = {}) {
+  const framed = concat(metaRecord(meta), ...blocks, end ? END : new Uint8Array(0));
+  return pad ? padded(framed) : framed;
+}
+
+/**
+ * A backup from the independent writer: slots in the order given, each wrapping a fresh file key,
+ * the payload bound to the header. `rebound(h)` seals the same plaintext under another header
+ * (consistent); `withHeader(h)` puts another header in front of this payload (an edit).
+ */
+async function craftBackup(
+  rnd,
+  { slots = ['key'], flags = 0, plaintext, key, password = PASSWORD, kdf = KDF },
+) {
+  const fileKey = rnd(32);
+  const backupKey = key ?? rnd(32);
+  const slotBytes = [];
+  for (const s of slots) {
+    const salt = rnd(32);
+    slotBytes.push(
+      s === 'key'
+        ? keySlot({ backupKey, salt, fileKey })
+        : await passwordSlot({ password, kdf, salt, fileKey }),
+    );
+  }
+  const h = header({ flags, slots: slotBytes });
+  const payloadSalt = rnd(24);
+  const payload = cobblestone(fileKey, payloadSalt, h, plaintext);
+  return {
+    key: backupKey,
+    password,
+    fileKey,
+    slots: slotBytes,
+    header: h,
+    payload,
+    ct: concat(h, payload.bytes()),
+    rebound: (h2) => concat(h2, cobblestone(fileKey, payloadSalt, h2, plaintext).bytes()),
+    withHeader: (h2) => concat(h2, payload.bytes()),
+  };
+}
+
+/** A backup written by the library itself (its randomness is the seeded DRBG). */
+async function libraryBackup(lib, body, options) {
+  const ct = await lib.encryptBackupBytes(body, { createdAt: CREATED, ...options });
+  const metadata = {
+    created: (options.createdAt ?? CREATED).toISOString(),
+    generation: options.generation ?? 0,
+    app: options.metadata ?? {},
+  };
+  return { ct, metadata };
+}
+
+/** Mostly zeros with a random byte every 4 KiB: expands about 1000-fold. */
+function sparse(rnd, n) {
+  const out = new Uint8Array(n);
+  const r = rnd(Math.ceil(n / 4096));
+  for (let i = 0; i < r.length; i++) out[i * 4096] = r[i];
+  return out;
+}
+
+const slotLabel = (slots) => (slots.length === 2 ? 'both slots' : `${slots[0]} slot`);
+
+function group(description, tests) {
+  return { type: 'BackupDecryption', description, tests };
+}
+
+// ---------------------------------------------------------------------------------------------
+// valid: the library's encoder
+
+async function optionMatrix(lib) {
+  const tests = [];
+  for (const slots of [['key'], ['password'], ['key', 'password']])
+    for (const compression of ['deflate', 'none'])
+      for (const padding of ['padme', 'none']) {
+        const label = `${slotLabel(slots)}, compression ${compression}, padding ${padding}`;
+        await seeded(`option matrix: ${label}`, async (rnd) => {
+          const key = rnd(32);
+          const body = mixed(rnd, 20000, 5000);
+          const cred = { key: slots.includes('key') ? key : undefined };
+          if (slots.includes('password')) cred.password = PASSWORD;
+          const { ct, metadata } = await libraryBackup(lib, body, {
+            ...cred,
+            kdf: KDF,
+            allowWeakKdf: true,
+            compression,
+            padding,
+            generation: 5,
+            metadata: { device: 'phone' },
+          });
+          for (const open of slots)
+            tests.push(
+              containerCase({
+                comment: `${label}; opened with the ${open === 'key' ? 'backup key' : 'password'}`,
+                flags: ['LibraryOutput', 'OptionMatrix'],
+                cred: open === 'key' ? { key } : { password: PASSWORD },
+                ct,
+                body,
+                metadata,
+              }),
+            );
+        });
+      }
+  return group('The library encoder: every slot set, compression and padding option.', tests);
+}
+
+async function bodySizes(lib) {
+  const tests = [];
+  const cases = [
+    ...[0, 1, 2, 16383, 16384, 16385, 32767, 32768, 32769].map((n) => [n, 'none', 'none']),
+    ...[0, 1, 16384, 65536].map((n) => [n, 'deflate', 'padme']),
+  ];
+  for (const [n, compression, padding] of cases) {
+    const comment = `body of ${n} bytes, compression ${compression}, padding ${padding}`;
+    await seeded(`body size: ${comment}`, async (rnd) => {
+      const key = rnd(32);
+      const body = text(rnd, n);
+      const { ct, metadata } = await libraryBackup(lib, body, { key, compression, padding, generation: n });
+      tests.push(
+        containerCase({ comment, flags: ['LibraryOutput', 'BodySize'], cred: { key }, ct, body, metadata }),
+      );
+    });
+  }
+  return group('Body sizes around the chunk size.', tests);
+}
+
+async function chunkBoundaries(lib) {
+  const tests = [];
+  for (const target of [16383, 16384, 16385, 32767, 32768, 32769, 49152]) {
+    const comment = `framed plaintext of ${target} bytes (final chunk of ${target % CHUNK} bytes)`;
+    await seeded(`chunk boundary: ${target}`, async (rnd) => {
+      const key = rnd(32);
+      const options = { key, compression: 'none', padding: 'none', generation: target };
+      const metaLength = utf8(
+        JSON.stringify({ created: CREATED.toISOString(), generation: target, app: {} }),
+      ).length;
+      const body = noise(rnd, target - (4 + metaLength + 5 + 1));
+      const { ct, metadata } = await libraryBackup(lib, body, options);
+      const full = Math.floor(target / CHUNK);
+      if (ct.length !== 112 + 56 + full * (CHUNK + 16) + (target % CHUNK) + 16)
+        throw new Error(`chunk boundary ${target}: unexpected length ${ct.length}`);
+      tests.push(
+        containerCase({
+          comment,
+          flags: ['LibraryOutput', 'ChunkBoundary'],
+          cred: { key },
+          ct,
+          body,
+          metadata,
+        }),
+      );
+    });
+  }
+  return group('Framed plaintext lengths around multiples of the 16 384-byte chunk.', tests);
+}
+
+async function blockBoundaries(lib) {
+  const tests = [];
+  const cases = [
+    // Stored blocks cost their size in ciphertext (2 MiB of hex): one vector, a full block and 1 byte.
+    [MiB + 1, 'none', 'padme', noise],
+    [MiB - 1, 'deflate', 'none', sparse],
+    [MiB, 'deflate', 'none', sparse],
+    [MiB - 1, 'deflate', 'padme', sparse],
+    [MiB, 'deflate', 'padme', sparse],
+    [MiB + 1, 'deflate', 'padme', sparse],
+    [2 * MiB, 'deflate', 'none', sparse],
+    [2 * MiB + 1, 'deflate', 'none', sparse],
+  ];
+  for (const [n, compression, padding, fill] of cases) {
+    const comment = `body of ${n} bytes (${fill === noise ? 'incompressible, stored' : 'compressible'}), compression ${compression}, padding ${padding}`;
+    await seeded(`block boundary: ${comment}`, async (rnd) => {
+      const key = rnd(32);
+      const body = fill(rnd, n);
+      const { ct, metadata } = await libraryBackup(lib, body, { key, compression, padding });
+      tests.push(
+        containerCase({
+          comment,
+          flags: ['LibraryOutput', 'BlockBoundary'],
+          cred: { key },
+          ct,
+          body,
+          metadata,
+        }),
+      );
+    });
+  }
+  return group('Bodies around multiples of the 1 048 576-byte block.', tests);
+}
+
+async function largeBackup(lib) {
+  const tests = [];
+  await seeded('large backup', async (rnd) => {
+    const key = rnd(32);
+    // Six deflate blocks (some with incompressible runs inside), then a stored tail block: the
+    // ciphertext stays small because the body compresses (ciphertext itself never does).
+    const body = concat(
+      sparse(rnd, MiB),
+      concat(noise(rnd, 100000), sparse(rnd, MiB - 100000)),
+      concat(text(rnd, 150000), sparse(rnd, MiB - 150000)),
+      sparse(rnd, MiB),
+      concat(sparse(rnd, MiB - 30000), noise(rnd, 30000)),
+      sparse(rnd, MiB),
+      noise(rnd, 40000),
+    );
+    const { ct, metadata } = await libraryBackup(lib, body, {
+      key,
+      password: PASSWORD,
+      kdf: KDF,
+      allowWeakKdf: true,
+      generation: 123456789,
+      metadata: { device: 'laptop', note: 'several MiB' },
+    });
+    tests.push(
+      containerCase({
+        comment: `${body.length}-byte body of stored and deflate blocks (${Math.floor((ct.length - 207 - 56) / (CHUNK + 16)) + 1} chunks)`,
+        flags: ['LibraryOutput', 'LargeBackup', 'BlockMix'],
+        cred: { key },
+        ct,
+        body,
+        metadata,
+      }),
+    );
+  });
+  return group('A backup of several MiB.', tests);
+}
+
+async function deflateLevels(lib) {
+  const tests = [];
+  for (const level of [1, 9]) {
+    await seeded(`deflate level ${level}`, async (rnd) => {
+      const key = rnd(32);
+      const body = text(rnd, 60000);
+      const { ct, metadata } = await libraryBackup(lib, body, { key, level, padding: 'none' });
+      tests.push(
+        containerCase({
+          comment: `deflate level ${level}`,
+          flags: ['LibraryOutput', 'DeflateLevels'],
+          cred: { key },
+          ct,
+          body,
+          metadata,
+        }),
+      );
+    });
+  }
+  return group('Deflate levels.', tests);
+}
+
+async function libraryMetadata(lib) {
+  const tests = [];
+  const cases = [
+    ['empty application fields', {}, 0, CREATED],
+    [
+      'nested application fields',
+      { a: { b: { c: [1, 2, { d: null }], e: [] } }, flags: [true, false], empty: {} },
+      7,
+      CREATED,
+    ],
+    [
+      'unicode application fields',
+      { name: 'Zoë 🎉 日本語', ключ: 'значение', 'e\u0301': 'NFD key stays NFD', '': 'empty key' },
+      8,
+      CREATED,
+    ],
+    ['numbers', { negative: -7, fraction: 3.25, max: 9007199254740991, tiny: 1e-7 }, 9, CREATED],
+    ['escapes', { s: 'quote " backslash \\ newline \n tab \t nul \u0000 del \u007f' }, 10, CREATED],
+    ['largest generation 2^53 − 1', { device: 'phone' }, 2 ** 53 - 1, CREATED],
+    ['created at the epoch', {}, 1, new Date(0)],
+    ['created at the last millisecond of 2099', {}, 2, new Date('2099-12-31T23:59:59.999Z')],
+  ];
+  for (const [comment, app, generation, createdAt] of cases) {
+    await seeded(`library metadata: ${comment}`, async (rnd) => {
+      const key = rnd(32);
+      const body = text(rnd, 100);
+      const { ct, metadata } = await libraryBackup(lib, body, { key, metadata: app, generation, createdAt });
+      tests.push(
+        containerCase({
+          comment,
+          flags: ['LibraryOutput', 'MetadataVariants'],
+          cred: { key },
+          ct,
+          body,
+          metadata,
+        }),
+      );
+    });
+  }
+  return group('Metadata written by the library.', tests);
+}
+
+async function libraryPasswords(lib) {
+  const tests = [];
+  const cases = [
+    ['p = 2', { m: 64, t: 1, p: 2 }, PASSWORD, [PASSWORD], ['KdfParamsValid']],
+    ['p = 3, t = 2', { m: 96, t: 2, p: 3 }, PASSWORD, [PASSWORD], ['KdfParamsValid']],
+    ['p = 4, m = 256', { m: 256, t: 1, p: 4 }, PASSWORD, [PASSWORD], ['KdfParamsValid']],
+    [
+      'password made in NFC, given in NFC and in NFD',
+      KDF,
+      'pässwörd café',
+      ['pässwörd café', 'pa\u0308sswo\u0308rd cafe\u0301'],
+      ['PasswordNormalization'],
+    ],
+    [
+      'password made in NFD, given in NFD and in NFC',
+      KDF,
+      '\u1100\u1161\u11a8 A\u030a',
+      ['\u1100\u1161\u11a8 A\u030a', '\uac01 \u00c5'],
+      ['PasswordNormalization'],
+    ],
+    [
+      'astral characters, quotes and a backslash',
+      KDF,
+      '🔑 ключ 鍵 "quoted" \\ ',
+      ['🔑 ключ 鍵 "quoted" \\ '],
+      ['PasswordNormalization'],
+    ],
+  ];
+  for (const [comment, kdf, made, given, flags] of cases) {
+    await seeded(`library password: ${comment}`, async (rnd) => {
+      const body = text(rnd, 500);
+      const { ct, metadata } = await libraryBackup(lib, body, { password: made, kdf, allowWeakKdf: true });
+      for (const password of given)
+        tests.push(
+          containerCase({
+            comment: `${comment}: password ${JSON.stringify(password)}`,
+            flags: ['LibraryOutput', ...flags],
+            cred: { password },
+            ct,
+            body,
+            metadata,
+          }),
+        );
+    });
+  }
+  return group('Password slots written by the library.', tests);
+}
+
+// ---------------------------------------------------------------------------------------------
+// valid: the independent writer
+
+async function craftedMetadata() {
+  const tests = [];
+  const raw = [
+    [
+      'members in another order, with whitespace',
+      ' \n{ "app" : { "a" : [ 1 , 2 ] } ,\t"generation" : 3 ,\r\n "created" : "2026-11-26T12:00:00Z" }\n ',
+      { app: { a: [1, 2] }, generation: 3, created: '2026-11-26T12:00:00Z' },
+    ],
+    [
+      'timestamp without fraction',
+      '{"created":"2026-11-26T12:00:00Z","generation":0,"app":{}}',
+      { created: '2026-11-26T12:00:00Z', generation: 0, app: {} },
+    ],
+    [
+      'timestamp with 1 fraction digit',
+      '{"created":"2026-11-26T12:00:00.5Z","generation":0,"app":{}}',
+      { created: '2026-11-26T12:00:00.5Z', generation: 0, app: {} },
+    ],
+    [
+      'timestamp with 9 fraction digits',
+      '{"created":"2026-11-26T12:00:00.123456789Z","generation":0,"app":{}}',
+      { created: '2026-11-26T12:00:00.123456789Z', generation: 0, app: {} },
+    ],
+    [
+      'JSON escapes in strings',
+      '{"created":"2026-11-26T12:00:00Z","generation":1,"app":{"\\u00e9":"caf\\u00e9 \\ud83d\\ude00 \\"\\/\\b\\f\\n\\r\\t"}}',
+      { created: '2026-11-26T12:00:00Z', generation: 1, app: { é: 'café 😀 "/\b\f\n\r\t' } },
+    ],
+    [
+      'generation 2^53 − 1',
+      '{"created":"2026-11-26T12:00:00Z","generation":9007199254740991,"app":{}}',
+      { created: '2026-11-26T12:00:00Z', generation: 9007199254740991, app: {} },
+    ],
+  ];
+  for (const [comment, json, metadata] of raw) {
+    await seeded(`crafted metadata: ${comment}`, async (rnd) => {
+      const body = text(rnd, 64);
+      const b = await craftBackup(rnd, { plaintext: frame({ meta: json, blocks: [stored(body)] }) });
+      tests.push(
+        containerCase({
+          comment,
+          flags: ['MetadataVariants'],
+          cred: { key: b.key },
+          ct: b.ct,
+          body,
+          metadata,
+        }),
+      );
+    });
+  }
+  await seeded('crafted metadata: 65536 bytes', async (rnd) => {
+    const base = JSON.stringify({ created: META.created, generation: 1, app: { fill: '' } });
+    const metadata = { created: META.created, generation: 1, app: { fill: 'x'.repeat(65536 - base.length) } };
+    if (utf8(JSON.stringify(metadata)).length !== 65536) throw new Error('metadata size');
+    const body = text(rnd, 10);
+    const b = await craftBackup(rnd, { plaintext: frame({ meta: metadata, blocks: [stored(body)] }) });
+    tests.push(
+      containerCase({
+        comment: 'metadata of exactly 65536 bytes',
+        flags: ['MetadataVariants'],
+        cred: { key: b.key },
+        ct: b.ct,
+        body,
+        metadata,
+      }),
+    );
+  });
+  return group('Metadata records the library does not write but every decoder must read.', tests);
+}
+
+async function blockMix() {
+  const tests = [];
+  await seeded('block mix: all sizes', async (rnd) => {
+    const parts = [
+      noise(rnd, 1),
+      text(rnd, 5000),
+      noise(rnd, 16385),
+      sparse(rnd, MiB),
+      noise(rnd, 7),
+      text(rnd, 3),
+    ];
+    const blocks = [
+      stored(parts[0]),
+      deflated(parts[1]),
+      stored(parts[2]),
+      deflated(parts[3], { packed: rawDeflate(parts[3], { level: 9 }) }),
+      stored(parts[4]),
+      stored(parts[5]),
+    ];
+    const body = concat(...parts);
+    const b = await craftBackup(rnd, { flags: BOTH, plaintext: frame({ blocks, pad: true }) });
+    tests.push(
+      containerCase({
+        comment: 'blocks: stored 1, deflate 5000, stored 16385, deflate 1048576, stored 7, stored 3',
+        flags: ['BlockMix'],
+        cred: { key: b.key },
+        ct: b.ct,
+        body,
+        metadata: META,
+      }),
+    );
+  });
+  await seeded('block mix: stored only in a compressed backup', async (rnd) => {
+    const parts = [text(rnd, 100), text(rnd, 200), text(rnd, 300)];
+    const b = await craftBackup(rnd, {
+      flags: FLAG_COMPRESSED,
+      plaintext: frame({ blocks: parts.map(stored) }),
+    });
+    tests.push(
+      containerCase({
+        comment: 'COMPRESSED flag set, three stored blocks of 100, 200, 300 bytes',
+        flags: ['BlockMix'],
+        cred: { key: b.key },
+        ct: b.ct,
+        body: concat(...parts),
+        metadata: META,
+      }),
+    );
+  });
+  await seeded('block mix: deflate blocks of every encoder level', async (rnd) => {
+    const parts = [utf8('a'.repeat(775)), ...[1, 4, 9].map(() => text(rnd, 3000))];
+    const blocks = [
+      // Hand-made: one fixed-Huffman block, a literal and three <258, 1> matches.
+      deflated(parts[0], { packed: fixedHuffmanRun(0x61, 3) }),
+      ...[1, 4, 9].map((level, i) => deflated(parts[i + 1], { packed: rawDeflate(parts[i + 1], { level }) })),
+    ];
+    const body = concat(...parts);
+    const b = await craftBackup(rnd, { flags: FLAG_COMPRESSED, plaintext: frame({ blocks }) });
+    tests.push(
+      containerCase({
+        comment: 'a hand-made fixed-Huffman deflate block, then deflate blocks of levels 1, 4 and 9',
+        flags: ['BlockMix', 'DeflateLevels'],
+        cred: { key: b.key },
+        ct: b.ct,
+        body,
+        metadata: META,
+      }),
+    );
+  });
+  return group('Blocks of any size and kind.', tests);
+}
+
+async function paddingEdges() {
+  const tests = [];
+  await seeded('padding: zero bytes', async (rnd) => {
+    // U = 4 + metadata + 5 + body + 1 = 1024, a Padmé length: PADDED with no padding at all.
+    const metaLength = JSON.stringify(META).length;
+    const body = text(rnd, 1024 - (4 + metaLength + 5 + 1));
+    const plaintext = frame({ blocks: [stored(body)] });
+    if (plaintext.length !== 1024 || padme(1024) !== 1024) throw new Error('padding edge');
+    const b = await craftBackup(rnd, { flags: FLAG_PADDED, plaintext });
+    tests.push(
+      containerCase({
+        comment: 'PADDED, framed length 1024 is a Padmé length: no padding bytes',
+        flags: ['PaddingEdge'],
+        cred: { key: b.key },
+        ct: b.ct,
+        body,
+        metadata: META,
+      }),
+    );
+  });
+  await seeded('padding: thousands of bytes', async (rnd) => {
+    const metaLength = JSON.stringify(META).length;
+    const body = noise(rnd, 65537 - (4 + metaLength + 5 + 1));
+    const plaintext = frame({ blocks: [stored(body)], pad: true });
+    if (plaintext.length !== padme(65537) || padme(65537) - 65537 !== 2047) throw new Error('padding edge');
+    const b = await craftBackup(rnd, { flags: FLAG_PADDED, plaintext });
+    tests.push(
+      containerCase({
+        comment: 'PADDED, framed length 65537: 2047 bytes of padding',
+        flags: ['PaddingEdge'],
+        cred: { key: b.key },
+        ct: b.ct,
+        body,
+        metadata: META,
+      }),
+    );
+  });
+  return group('Padding edges.', tests);
+}
+
+async function slotOrder() {
+  const tests = [];
+  await seeded('slot order', async (rnd) => {
+    const body = text(rnd, 300);
+    const b = await craftBackup(rnd, {
+      slots: ['password', 'key'],
+      plaintext: frame({ blocks: [stored(body)] }),
+    });
+    for (const cred of [{ key: b.key }, { password: PASSWORD }])
+      tests.push(
+        containerCase({
+          comment: `password slot first, backup-key slot second; opened with the ${cred.key ? 'backup key' : 'password'}`,
+          flags: ['SlotOrder'],
+          cred,
+          ct: b.ct,
+          body,
+          metadata: META,
+        }),
+      );
+  });
+  return group('Slot order.', tests);
+}
+
+async function kdfEdges() {
+  const tests = [];
+  const cases = [
+    ['t = 16, the default maximum', { m: 8, t: 16, p: 1 }, undefined],
+    ['p = 16, the default maximum', { m: 128, t: 1, p: 16 }, undefined],
+    ['m = 8 · p, the smallest memory Argon2 allows', { m: 16, t: 1, p: 2 }, undefined],
+    ['m = 128 at a caller maximum of exactly 128', { m: 128, t: 1, p: 1 }, { m: 128 }],
+    ['t = 17 with the caller maximum raised to 17', { m: 8, t: 17, p: 1 }, { t: 17 }],
+    ['p = 17 with the caller maximum raised to 17', { m: 136, t: 1, p: 17 }, { p: 17 }],
+  ];
+  for (const [comment, kdf, kdfMaxima] of cases) {
+    await seeded(`kdf edge: ${comment}`, async (rnd) => {
+      const body = text(rnd, 100);
+      const b = await craftBackup(rnd, {
+        slots: ['password'],
+        kdf,
+        plaintext: frame({ blocks: [stored(body)] }),
+      });
+      tests.push(
+        containerCase({
+          comment,
+          flags: ['KdfParamsValid'],
+          cred: { password: PASSWORD },
+          kdfMaxima,
+          ct: b.ct,
+          body,
+          metadata: META,
+        }),
+      );
+    });
+  }
+  await seeded('kdf edge: unused slot', async (rnd) => {
+    const body = text(rnd, 100);
+    const b = await craftBackup(rnd, { plaintext: frame({ blocks: [stored(body)] }) });
+    for (const [what, kdf] of [
+      ['m = 2^32 − 1 KiB', { m: 0xffffffff, t: 1, p: 1 }],
+      ['t = 0 and p = 0', { m: 64, t: 0, p: 0 }],
+    ]) {
+      const pw = await passwordSlot({ kdf, salt: rnd(32), wrapped: rnd(48) });
+      const ct = b.rebound(header({ flags: 0, slots: [b.slots[0], pw] }));
+      tests.push(
+        containerCase({
+          comment: `password slot with ${what}, opened with the backup key`,
+          flags: ['UnusedSlotParams'],
+          cred: { key: b.key },
+          ct,
+          body,
+          metadata: META,
+        }),
+      );
+    }
+  });
+  return group('Argon2id parameters that must be accepted.', tests);
+}
+
+// ---------------------------------------------------------------------------------------------
+// invalid: the header
+
+/**
+ * The base for header edits: a backup-key slot (offset 13, salt 16, wrapped key 48) and a
+ * password slot (offset 96; m 99, t 103, p 107, salt 111, wrapped key 143), checksum at 191,
+ * H = 207; compressed and padded.
+ */
+async function headerBase(rnd) {
+  const body = text(rnd, 2000);
+  return {
+    body,
+    ...(await craftBackup(rnd, {
+      slots: ['key', 'password'],
+      flags: BOTH,
+      plaintext: frame({ blocks: [deflated(body)], pad: true }),
+    })),
+  };
+}
+
+async function fixedFields() {
+  const tests = [];
+  await seeded('fixed fields', async (rnd) => {
+    const b = await headerBase(rnd);
+    const h = b.header;
+    const key = { key: b.key };
+    const add = (comment, flags, ct, error, cred = key) =>
+      tests.push(containerCase({ comment, flags, cred, ct, error }));
+    const at = (i, v) => edit(h, (x) => (x[i] = v));
+    add('magic byte 0 is 0x00', ['BadMagic'], b.withHeader(at(0, 0)), 'MALFORMED_HEADER');
+    add(
+      'magic "E2EEBK" in lower case',
+      ['BadMagic'],
+      b.withHeader(edit(h, (x) => x.set(utf8('e2eebk'), 1))),
+      'MALFORMED_HEADER',
+    );
+    add(
+      'magic ends CR instead of LF (text-mode transfer)',
+      ['BadMagic'],
+      b.withHeader(at(7, 0x0d)),
+      'MALFORMED_HEADER',
+    );
+    add(
+      'a gzip file',
+      ['BadMagic'],
+      concat(Uint8Array.of(0x1f, 0x8b, 8, 0), b.ct.subarray(4, 400)),
+      'MALFORMED_HEADER',
+    );
+    for (const v of [0, 2, 0xff])
+      add(`version ${v}`, ['UnknownVersion'], b.withHeader(reseal(at(8, v))), 'UNSUPPORTED_VERSION');
+    add(
+      'version 2, checksum not recomputed',
+      ['UnknownVersion', 'CheckOrder'],
+      b.withHeader(at(8, 2)),
+      'UNSUPPORTED_VERSION',
+    );
+    for (const v of [0x04, 0x08, 0x80, 0xff])
+      add(
+        `flags 0x${v.toString(16).padStart(2, '0')}`,
+        ['UnknownFlag'],
+        b.withHeader(reseal(at(9, v))),
+        'UNKNOWN_FLAG',
+      );
+    for (const [what, v] of [
+      ['0', 0],
+      ['111 (below the smallest header)', 111],
+      ['4097 (above the largest header)', 4097],
+      ['65535', 65535],
+    ])
+      add(
+        `header length ${what}`,
+        ['HeaderLength'],
+        b.withHeader(edit(h, (x) => x.set(u16(v), 10))),
+        'MALFORMED_HEADER',
+      );
+    for (const d of [-1, 1, 16])
+      add(
+        `header length H ${d > 0 ? '+' : '−'} ${Math.abs(d)}: the checksum is read from the wrong place`,
+        ['HeaderLength'],
+        b.withHeader(edit(h, (x) => x.set(u16(207 + d), 10))),
+        'MALFORMED_HEADER',
+      );
+    add(
+      'header length 112, the smallest, on a two-slot header',
+      ['HeaderLength'],
+      b.withHeader(edit(h, (x) => x.set(u16(112), 10))),
+      'MALFORMED_HEADER',
+    );
+    for (const [what, v] of [
+      ['0', 0],
+      ['9', 9],
+      ['255', 255],
+      ['3, with two slots present', 3],
+      ['1, with two slots present', 1],
+    ])
+      add(`slot count ${what}`, ['SlotCount'], b.withHeader(reseal(at(12, v))), 'MALFORMED_HEADER');
+    add(
+      'checksum byte 0 flipped',
+      ['BadChecksum'],
+      b.withHeader(edit(h, (x) => (x[191] ^= 1))),
+      'MALFORMED_HEADER',
+    );
+    add(
+      'checksum byte 15 flipped',
+      ['BadChecksum'],
+      b.withHeader(edit(h, (x) => (x[206] ^= 0x80))),
+      'MALFORMED_HEADER',
+    );
+    add(
+      'backup-key slot salt flipped, checksum not recomputed',
+      ['BadChecksum'],
+      b.withHeader(edit(h, (x) => (x[20] ^= 1))),
+      'MALFORMED_HEADER',
+    );
+    add(
+      'password slot m changed, checksum not recomputed; opened with the password',
+      ['BadChecksum'],
+      b.withHeader(edit(h, (x) => (x[102] ^= 1))),
+      'MALFORMED_HEADER',
+      { password: PASSWORD },
+    );
+    add(
+      'checksum flipped, opened with a wrong key: corruption is reported, not the key',
+      ['BadChecksum', 'CheckOrder'],
+      b.withHeader(edit(h, (x) => (x[200] ^= 1))),
+      'MALFORMED_HEADER',
+      { key: new Uint8Array(32) },
+    );
+    // Check order (SPEC.md §3.3).
+    add(
+      'bad magic and version 2',
+      ['CheckOrder', 'BadMagic'],
+      b.withHeader(edit(at(0, 0), (x) => (x[8] = 2))),
+      'MALFORMED_HEADER',
+    );
+    add(
+      'version 2 and header length 0',
+      ['CheckOrder', 'UnknownVersion'],
+      b.withHeader(edit(at(8, 2), (x) => x.set(u16(0), 10))),
+      'UNSUPPORTED_VERSION',
+    );
+    add(
+      'unknown flag 0x04, checksum not recomputed',
+      ['CheckOrder', 'BadChecksum'],
+      b.withHeader(at(9, 0x07)),
+      'MALFORMED_HEADER',
+    );
+    add(
+      'unknown flag 0x04 and slot count 0',
+      ['CheckOrder', 'UnknownFlag'],
+      b.withHeader(reseal(edit(at(9, 0x07), (x) => (x[12] = 0)))),
+      'UNKNOWN_FLAG',
+    );
+    add(
+      'unknown flag 0x10 and an unknown slot type',
+      ['CheckOrder', 'UnknownFlag'],
+      b.withHeader(reseal(edit(at(9, 0x13), (x) => (x[96] = 0x07)))),
+      'UNKNOWN_FLAG',
+    );
+    add(
+      'slot count 0 and an unknown slot type',
+      ['CheckOrder', 'SlotCount'],
+      b.withHeader(reseal(edit(at(12, 0), (x) => (x[13] = 0x07)))),
+      'MALFORMED_HEADER',
+    );
+  });
+  await seeded('fixed fields: short files', async (rnd) => {
+    const body = text(rnd, 20);
+    const b = await craftBackup(rnd, { plaintext: frame({ blocks: [stored(body)] }) });
+    const key = { key: b.key };
+    tests.push(
+      containerCase({
+        comment: `header length 4096 (the largest) in a ${b.ct.length}-byte file: the file ends inside the header`,
+        flags: ['HeaderLength', 'Truncation'],
+        cred: key,
+        ct: edit(b.ct, (x) => x.set(u16(4096), 10)),
+        error: 'TRUNCATED',
+      }),
+      containerCase({
+        comment: `header length 4097 in a ${b.ct.length}-byte file: the length is checked before the file is read`,
+        flags: ['HeaderLength', 'CheckOrder'],
+        cred: key,
+        ct: edit(b.ct, (x) => x.set(u16(4097), 10)),
+        error: 'MALFORMED_HEADER',
+      }),
+      containerCase({
+        comment: 'version 2 in a 13-byte file (the fixed part alone)',
+        flags: ['UnknownVersion', 'CheckOrder'],
+        cred: key,
+        ct: edit(b.ct.subarray(0, 13), (x) => (x[8] = 2)),
+        error: 'UNSUPPORTED_VERSION',
+      }),
+    );
+  });
+  return group('The fixed part of the header, the checksum, and the order of the checks.', tests);
+}
+
+async function slotLayout() {
+  const tests = [];
+  await seeded('slot layout', async (rnd) => {
+    const body = text(rnd, 100);
+    const plaintext = frame({ blocks: [stored(body)] });
+    const b = await craftBackup(rnd, { plaintext });
+    const key = { key: b.key };
+    const ks = b.slots[0];
+    const other = keySlot({ backupKey: b.key, salt: rnd(32), fileKey: b.fileKey });
+    const pw = await passwordSlot({ password: PASSWORD, kdf: KDF, salt: rnd(32), fileKey: b.fileKey });
+    const pw2 = await passwordSlot({ password: PASSWORD, kdf: KDF, salt: rnd(32), fileKey: b.fileKey });
+    const add = (comment, flags, ct, error, cred = key) =>
+      tests.push(containerCase({ comment, flags, cred, ct, error }));
+    // Every header below is bound to its payload: a decoder that skipped the rule would open it.
+    const bound = (opts) => b.rebound(header({ flags: 0, ...opts }));
+    const unknown = (type, n = 80) => concat(u8(type), u16(n), rnd(n));
+    for (const type of [0x00, 0x03, 0x80, 0xff])
+      add(
+        `unknown slot type 0x${type.toString(16).padStart(2, '0')} after the backup-key slot`,
+        ['UnknownSlotType'],
+        bound({ slots: [ks, unknown(type)] }),
+        'UNKNOWN_SLOT_TYPE',
+      );
+    add(
+      'unknown slot type 0x03 before the backup-key slot',
+      ['UnknownSlotType'],
+      bound({ slots: [unknown(3, 12), ks] }),
+      'UNKNOWN_SLOT_TYPE',
+    );
+    add(
+      'unknown slot type 0x03 of length 0 after the password slot, opened with the password',
+      ['UnknownSlotType'],
+      bound({ slots: [pw, unknown(3, 0)] }),
+      'UNKNOWN_SLOT_TYPE',
+      { password: PASSWORD },
+    );
+    add(
+      'two backup-key slots, both wrapping the file key',
+      ['DuplicateSlotType'],
+      bound({ slots: [ks, other] }),
+      'MALFORMED_HEADER',
+    );
+    add(
+      'two password slots, both wrapping the file key; opened with the password',
+      ['DuplicateSlotType'],
+      bound({ slots: [pw, pw2] }),
+      'MALFORMED_HEADER',
+      { password: PASSWORD },
+    );
+    add(
+      'backup-key, password, backup-key slots',
+      ['DuplicateSlotType'],
+      bound({ slots: [ks, pw, other] }),
+      'MALFORMED_HEADER',
+    );
+    add(
+      'a backup-key slot of length 81 (one extra byte)',
+      ['SlotLength'],
+      bound({ slots: [concat(u8(1), u16(81), ks.subarray(3), u8(0))] }),
+      'MALFORMED_HEADER',
+    );
+    add(
+      'a password slot, then a backup-key slot of length 79 (wrapped key one byte short)',
+      ['SlotLength'],
+      bound({ slots: [pw, concat(u8(1), u16(79), ks.subarray(3, 82))] }),
+      'MALFORMED_HEADER',
+    );
+    add(
+      'a password slot of length 80',
+      ['SlotLength'],
+      bound({ slots: [ks, concat(u8(2), u16(80), pw.subarray(3, 83))] }),
+      'MALFORMED_HEADER',
+    );
+    add(
+      'the password slot labelled as a backup-key slot (type 1, length 92)',
+      ['SlotLength'],
+      bound({ slots: [concat(u8(1), pw.subarray(1))] }),
+      'MALFORMED_HEADER',
+    );
+    add(
+      'slot length 0xffff runs past the header',
+      ['SlotLength'],
+      bound({ slots: [concat(u8(1), u16(0xffff), ks.subarray(3))] }),
+      'MALFORMED_HEADER',
+    );
+    add(
+      'one byte between the last slot and the checksum',
+      ['HeaderLength'],
+      bound({ slots: [ks], extra: u8(0) }),
+      'MALFORMED_HEADER',
+    );
+    add(
+      '3 bytes after the last slot: a cut-off slot header',
+      ['HeaderLength'],
+      bound({ slots: [ks], extra: concat(u8(2), u16(92)) }),
+      'MALFORMED_HEADER',
+    );
+    add('slot count 2 with one slot', ['SlotCount'], bound({ slots: [ks], count: 2 }), 'MALFORMED_HEADER');
+    // Check order within the slots: the first bad slot decides.
+    add(
+      'an unknown slot type, then a backup-key slot of length 81',
+      ['CheckOrder', 'UnknownSlotType'],
+      bound({ slots: [unknown(3, 4), concat(u8(1), u16(81), ks.subarray(3), u8(0))] }),
+      'UNKNOWN_SLOT_TYPE',
+    );
+    add(
+      'a backup-key slot of length 81, then an unknown slot type',
+      ['CheckOrder', 'SlotLength'],
+      bound({ slots: [concat(u8(1), u16(81), ks.subarray(3), u8(0)), unknown(3, 4)] }),
+      'MALFORMED_HEADER',
+    );
+    add(
+      'two backup-key slots, then an unknown slot type',
+      ['CheckOrder', 'UnknownSlotType'],
+      bound({ slots: [ks, other, unknown(3, 4)] }),
+      'UNKNOWN_SLOT_TYPE',
+    );
+  });
+  return group('Key slot layout: types, lengths, duplicates.', tests);
+}
+
+async function kdfBounds() {
+  const tests = [];
+  await seeded('kdf bounds', async (rnd) => {
+    const body = text(rnd, 100);
+    const plaintext = frame({ blocks: [stored(body)] });
+    const b = await craftBackup(rnd, { slots: ['password'], plaintext });
+    const add = async (comment, flags, kdf, kdfMaxima, computable = false) => {
+      // The wrap is real where Argon2id is cheap, so that only the bound can fail the vector.
+      const pw = await passwordSlot({
+        password: PASSWORD,
+        kdf,
+        salt: rnd(32),
+        fileKey: b.fileKey,
+        wrapped: computable ? undefined : rnd(48),
+      });
+      tests.push(
+        containerCase({
+          comment,
+          flags,
+          cred: { password: PASSWORD },
+          kdfMaxima,
+          ct: b.rebound(header({ flags: 0, slots: [pw] })),
+          error: 'KDF_PARAMS',
+        }),
+      );
+    };
+    const out = ['KdfParamsOutOfBounds'];
+    await add('m = 1048577 KiB, one above the default maximum', out, { m: 1048577, t: 1, p: 1 });
+    await add('m = 2^32 − 1 KiB (4 TiB)', out, { m: 0xffffffff, t: 1, p: 1 });
+    await add('t = 17, one above the default maximum', out, { m: 8, t: 17, p: 1 }, undefined, true);
+    await add('t = 2^32 − 1', out, { m: 8, t: 0xffffffff, p: 1 });
+    await add('p = 17, one above the default maximum', out, { m: 136, t: 1, p: 17 }, undefined, true);
+    await add('m = 0', out, { m: 0, t: 1, p: 1 });
+    await add('t = 0', out, { m: 64, t: 0, p: 1 });
+    await add('p = 0', out, { m: 64, t: 1, p: 0 });
+    await add('m = 15 < 8 · p with p = 2', out, { m: 15, t: 1, p: 2 });
+    await add('m = 7 < 8 with p = 1', out, { m: 7, t: 1, p: 1 });
+    await add(
+      "p = 2^24, above Argon2's limit, with every caller maximum raised to 2^32 − 1",
+      out,
+      { m: 2 ** 27, t: 1, p: 2 ** 24 },
+      { m: 0xffffffff, t: 0xffffffff, p: 0xffffffff },
+    );
+    await add(
+      'm = 15 < 8 · p with every caller maximum raised to 2^32 − 1',
+      out,
+      { m: 15, t: 1, p: 2 },
+      { m: 0xffffffff, t: 0xffffffff, p: 0xffffffff },
+    );
+    await add(
+      'm = 128 above a caller maximum of 127',
+      ['KdfMaxima'],
+      { m: 128, t: 1, p: 1 },
+      { m: 127 },
+      true,
+    );
+    await add('t = 2 above a caller maximum of 1', ['KdfMaxima'], { m: 8, t: 2, p: 1 }, { t: 1 }, true);
+    await add('p = 2 above a caller maximum of 1', ['KdfMaxima'], { m: 16, t: 1, p: 2 }, { p: 1 }, true);
+    await add(
+      't = 17 with only the caller maximum of m raised: t keeps its default bound',
+      ['KdfMaxima'],
+      { m: 8, t: 17, p: 1 },
+      { m: 2097152 },
+      true,
+    );
+  });
+  return group('Argon2id parameters a decoder must refuse before running Argon2id.', tests);
+}
+
+// ---------------------------------------------------------------------------------------------
+// invalid: credentials and authentication
+
+async function credentials() {
+  const tests = [];
+  await seeded('credentials', async (rnd) => {
+    const body = text(rnd, 1000);
+    const plaintext = frame({ blocks: [stored(body)] });
+    const both = await craftBackup(rnd, { slots: ['key', 'password'], plaintext });
+    const keyOnly = await craftBackup(rnd, { slots: ['key'], plaintext });
+    const pwOnly = await craftBackup(rnd, { slots: ['password'], plaintext });
+    const wrongKey = edit(both.key, (x) => (x[31] ^= 1));
+    const add = (comment, flags, b, cred, error) =>
+      tests.push(
+        containerCase({ comment, flags, cred, ct: b.ct, error, ...(error ? {} : { body, metadata: META }) }),
+      );
+    add('backup key with its last bit flipped', ['WrongKey'], both, { key: wrongKey }, 'WRONG_KEY');
+    add('all-zero backup key', ['WrongKey'], both, { key: new Uint8Array(32) }, 'WRONG_KEY');
+    add(
+      'password in upper case',
+      ['WrongPassword'],
+      both,
+      { password: PASSWORD.toUpperCase() },
+      'WRONG_PASSWORD',
+    );
+    add(
+      'password with a trailing space',
+      ['WrongPassword'],
+      both,
+      { password: `${PASSWORD} ` },
+      'WRONG_PASSWORD',
+    );
+    add(
+      'backup key given, backup has only a password slot',
+      ['NoMatchingSlot'],
+      pwOnly,
+      { key: both.key },
+      'NO_MATCHING_SLOT',
+    );
+    add(
+      'password given, backup has only a backup-key slot',
+      ['NoMatchingSlot'],
+      keyOnly,
+      { password: PASSWORD },
+      'NO_MATCHING_SLOT',
+    );
+    add('wrong backup key and right password', ['BothCredentials'], both, {
+      key: wrongKey,
+      password: PASSWORD,
+    });
+    add('right backup key and wrong password', ['BothCredentials'], both, {
+      key: both.key,
+      password: 'wrong',
+    });
+    add(
+      'wrong backup key and wrong password: the backup-key failure is reported',
+      ['BothCredentials', 'WrongKey'],
+      both,
+      { key: wrongKey, password: 'wrong' },
+      'WRONG_KEY',
+    );
+    add(
+      'wrong backup key and a password, backup has only a backup-key slot',
+      ['BothCredentials', 'WrongKey'],
+      keyOnly,
+      { key: wrongKey, password: PASSWORD },
+      'WRONG_KEY',
+    );
+    add(
+      'a backup key and a wrong password, backup has only a password slot: the slot that was tried is reported',
+      ['BothCredentials', 'WrongPassword'],
+      pwOnly,
+      { key: both.key, password: 'wrong' },
+      'WRONG_PASSWORD',
+    );
+    add('right backup key and a password, backup has only a backup-key slot', ['BothCredentials'], keyOnly, {
+      key: keyOnly.key,
+      password: PASSWORD,
+    });
+    // NFC, not NFKC: the ligature "ﬁ" and the full-width "Ａ" are other passwords.
+    const pwLigature = await craftBackup(rnd, { slots: ['password'], plaintext, password: 'ﬁle Ａ' });
+    add(
+      'password made with "ﬁ" (U+FB01) and "Ａ" (U+FF21), given as "fi" and "A"',
+      ['WrongPassword', 'PasswordNormalization'],
+      pwLigature,
+      { password: 'file A' },
+      'WRONG_PASSWORD',
+    );
+    add('the same password given as made', ['PasswordNormalization'], pwLigature, { password: 'ﬁle Ａ' });
+    const pwAngstrom = await craftBackup(rnd, { slots: ['password'], plaintext, password: '\u212b' });
+    add(
+      'password made as U+212B ANGSTROM SIGN, given as U+00C5 (its NFC form)',
+      ['PasswordNormalization'],
+      pwAngstrom,
+      { password: '\u00c5' },
+    );
+    add('password made as U+212B ANGSTROM SIGN, given as A + U+030A', ['PasswordNormalization'], pwAngstrom, {
+      password: 'A\u030a',
+    });
+  });
+  return group('Credentials: wrong, missing, or both at once.', tests);
+}
+
+async function slotAuthentication() {
+  const tests = [];
+  await seeded('slot authentication', async (rnd) => {
+    const b = await headerBase(rnd);
+    const h = b.header;
+    const key = { key: b.key };
+    const password = { password: PASSWORD };
+    const add = (comment, flags, ct, error, cred = key) =>
+      tests.push(containerCase({ comment, flags, cred, ct, error }));
+    const flip = (i, bit = 1) => b.withHeader(reseal(edit(h, (x) => (x[i] ^= bit))));
+    // The slot being opened: its own tag fails.
+    add('backup-key slot salt flipped', ['ModifiedSlot'], flip(16), 'WRONG_KEY');
+    add('backup-key slot wrapped key flipped', ['ModifiedSlot'], flip(50), 'WRONG_KEY');
+    add('backup-key slot tag flipped', ['ModifiedSlot'], flip(95, 0x80), 'WRONG_KEY');
+    add('password slot salt flipped', ['ModifiedSlot'], flip(111), 'WRONG_PASSWORD', password);
+    add('password slot m = 64 → 72', ['ModifiedSlot'], flip(102, 8), 'WRONG_PASSWORD', password);
+    add('password slot t = 1 → 2', ['ModifiedSlot'], flip(106, 3), 'WRONG_PASSWORD', password);
+    add('password slot p = 1 → 2', ['ModifiedSlot'], flip(110, 3), 'WRONG_PASSWORD', password);
+    add('password slot wrapped key flipped', ['ModifiedSlot'], flip(160), 'WRONG_PASSWORD', password);
+    add(
+      'the two slots swap wrapped keys',
+      ['ModifiedSlot'],
+      b.withHeader(
+        reseal(
+          edit(h, (x) => {
+            x.set(h.subarray(143, 191), 48);
+            x.set(h.subarray(48, 96), 143);
+          }),
+        ),
+      ),
+      'WRONG_KEY',
+    );
+    // The slot being opened is intact: the commitment catches the rest of the header.
+    add('COMPRESSED flag cleared', ['ModifiedHeader'], flip(9, FLAG_COMPRESSED), 'HEADER_AUTH');
+    add(
+      'PADDED flag cleared, opened with the password',
+      ['ModifiedHeader'],
+      flip(9, FLAG_PADDED),
+      'HEADER_AUTH',
+      password,
+    );
+    add('both flags cleared', ['ModifiedHeader'], flip(9, BOTH), 'HEADER_AUTH');
+    add(
+      'password slot salt flipped, opened with the backup key',
+      ['ModifiedHeader'],
+      flip(111),
+      'HEADER_AUTH',
+    );
+    add(
+      'password slot m = 64 → 72, opened with the backup key',
+      ['ModifiedHeader'],
+      flip(102, 8),
+      'HEADER_AUTH',
+    );
+    add(
+      'password slot wrapped key flipped, opened with the backup key',
+      ['ModifiedHeader'],
+      flip(150),
+      'HEADER_AUTH',
+    );
+    add(
+      'backup-key slot salt flipped, opened with the password',
+      ['ModifiedHeader'],
+      flip(20),
+      'HEADER_AUTH',
+      password,
+    );
+    add(
+      'password slot removed, opened with the backup key',
+      ['ModifiedHeader'],
+      b.withHeader(header({ flags: BOTH, slots: [b.slots[0]] })),
+      'HEADER_AUTH',
+    );
+    add(
+      'slots in the other order, opened with the backup key',
+      ['ModifiedHeader'],
+      b.withHeader(header({ flags: BOTH, slots: [b.slots[1], b.slots[0]] })),
+      'HEADER_AUTH',
+    );
+    // From other backups made with the same credentials.
+    const other = await craftBackup(rnd, {
+      slots: ['key', 'password'],
+      key: b.key,
+      flags: BOTH,
+      plaintext: frame({ blocks: [stored(text(rnd, 50))], pad: true }),
+    });
+    const stranger = await craftBackup(rnd, {
+      slots: ['key'],
+      flags: BOTH,
+      plaintext: frame({ blocks: [stored(text(rnd, 50))], pad: true }),
+    });
+    add(
+      'backup-key slot from another backup made with the same key',
+      ['SlotFromAnotherBackup'],
+      b.withHeader(header({ flags: BOTH, slots: [other.slots[0], b.slots[1]] })),
+      'HEADER_AUTH',
+    );
+    add(
+      'password slot from another backup made with the same password',
+      ['SlotFromAnotherBackup'],
+      b.withHeader(header({ flags: BOTH, slots: [b.slots[0], other.slots[1]] })),
+      'HEADER_AUTH',
+      password,
+    );
+    add(
+      'backup-key slot from a backup made with another key, opened with this key',
+      ['SlotFromAnotherBackup', 'WrongKey'],
+      b.withHeader(header({ flags: BOTH, slots: [stranger.slots[0], b.slots[1]] })),
+      'WRONG_KEY',
+    );
+    add(
+      'backup-key slot from a backup made with another key, opened with that key',
+      ['SlotFromAnotherBackup'],
+      b.withHeader(header({ flags: BOTH, slots: [stranger.slots[0], b.slots[1]] })),
+      'HEADER_AUTH',
+      { key: stranger.key },
+    );
+    add(
+      "a key-only backup given another backup's password slot, opened with the backup key",
+      ['SlotFromAnotherBackup', 'ModifiedHeader'],
+      stranger.withHeader(header({ flags: BOTH, slots: [stranger.slots[0], other.slots[1]] })),
+      'HEADER_AUTH',
+      { key: stranger.key },
+    );
+    add(
+      'the whole header of another backup made with the same key',
+      ['HeaderFromAnotherBackup'],
+      b.withHeader(other.header),
+      'HEADER_AUTH',
+    );
+    add(
+      'the whole header of another backup, opened with the password',
+      ['HeaderFromAnotherBackup'],
+      b.withHeader(other.header),
+      'HEADER_AUTH',
+      password,
+    );
+    // The payload's salt and commitment.
+    const payloadAt = (i) => edit(b.ct, (x) => (x[207 + i] ^= 1));
+    add('payload salt byte 0 flipped', ['ModifiedCommitment'], payloadAt(0), 'HEADER_AUTH');
+    add('payload salt byte 23 flipped', ['ModifiedCommitment'], payloadAt(23), 'HEADER_AUTH');
+    add('commitment byte 0 flipped', ['ModifiedCommitment'], payloadAt(24), 'HEADER_AUTH');
+    add(
+      'commitment byte 31 flipped, opened with the password',
+      ['ModifiedCommitment'],
+      payloadAt(55),
+      'HEADER_AUTH',
+      password,
+    );
+  });
+  return group('Slot and header authentication.', tests);
+}
+
+// ---------------------------------------------------------------------------------------------
+// invalid: the payload
+
+/** A three-chunk base: framed plaintext of 2 · 16384 + 1000 bytes, one stored block. */
+async function payloadBase(rnd, target = 2 * CHUNK + 1000) {
+  const metaLength = JSON.stringify(META).length;
+  const body = noise(rnd, target - (4 + metaLength + 5 + 1));
+  const b = await craftBackup(rnd, {
+    slots: ['key', 'password'],
+    plaintext: frame({ blocks: [stored(body)] }),
+  });
+  if (b.header.length !== 207 || b.payload.records.length !== Math.floor(target / CHUNK) + 1)
+    throw new Error('base');
+  return b;
+}
+
+async function truncation() {
+  const tests = [];
+  await seeded('truncation', async (rnd) => {
+    const b = await payloadBase(rnd);
+    const P = 207; // the payload starts here
+    const F = P + 56 + 2 * (CHUNK + 16); // the final chunk (1000 + 16 bytes) starts here
+    const cuts = [
+      [0, 'an empty file', 'TRUNCATED'],
+      [4, 'inside the magic', 'TRUNCATED'],
+      [8, 'after the magic', 'TRUNCATED'],
+      [9, 'after the version', 'TRUNCATED'],
+      [11, 'inside the header length', 'TRUNCATED'],
+      [13, 'after the fixed part', 'TRUNCATED'],
+      [50, 'inside the backup-key slot', 'TRUNCATED'],
+      [96, 'after the backup-key slot', 'TRUNCATED'],
+      [150, 'inside the password slot', 'TRUNCATED'],
+      [191, 'before the checksum', 'TRUNCATED'],
+      [199, 'inside the checksum', 'TRUNCATED'],
+      [P, 'after the header: no payload', 'TRUNCATED'],
+      [P + 10, 'inside the payload salt', 'TRUNCATED'],
+      [P + 24, 'after the payload salt', 'TRUNCATED'],
+      [P + 40, 'inside the commitment', 'TRUNCATED'],
+      [P + 56, 'after the commitment: no chunk', 'TRUNCATED'],
+      [P + 56 + 15, '15 bytes into chunk 0', 'TRUNCATED'],
+      [P + 56 + 16, '16 bytes into chunk 0', 'CHUNK_AUTH'],
+      [P + 56 + 5000, 'inside chunk 0', 'CHUNK_AUTH'],
+      [P + 56 + CHUNK, 'chunk 0 without its tag', 'CHUNK_AUTH'],
+      [P + 56 + CHUNK + 8, 'inside the tag of chunk 0', 'CHUNK_AUTH'],
+      [P + 56 + CHUNK + 15, 'chunk 0 missing the last byte of its tag', 'CHUNK_AUTH'],
+      [P + 56 + CHUNK + 16, 'after chunk 0', 'TRUNCATED'],
+      [P + 56 + CHUNK + 16 + 5, '5 bytes into chunk 1', 'TRUNCATED'],
+      [P + 56 + CHUNK + 16 + 9000, 'inside chunk 1', 'CHUNK_AUTH'],
+      [F, 'after chunk 1: the short final chunk is missing', 'TRUNCATED'],
+      [F + 15, '15 bytes of the final chunk', 'TRUNCATED'],
+      [F + 16, '16 bytes of the final chunk', 'CHUNK_AUTH'],
+      [F + 500, 'inside the final chunk', 'CHUNK_AUTH'],
+      [F + 1000, 'the final chunk without its tag', 'CHUNK_AUTH'],
+      [F + 1015, 'the last byte of the final tag', 'CHUNK_AUTH'],
+    ];
+    if (b.ct.length !== F + 1016) throw new Error('truncation base');
+    for (const [at, where, error] of cuts)
+      tests.push(
+        containerCase({
+          comment: `cut at byte ${at}, ${where}`,
+          flags: ['Truncation'],
+          cred: at < 191 ? { key: b.key } : { password: PASSWORD },
+          ct: b.ct.subarray(0, at),
+          error,
+        }),
+      );
+  });
+  await seeded('truncation: empty final chunk', async (rnd) => {
+    const b = await payloadBase(rnd, 2 * CHUNK);
+    tests.push(
+      containerCase({
+        comment: 'framed plaintext of 2 · 16384 bytes with its empty final chunk (16-byte tag) cut off',
+        flags: ['Truncation', 'ChunkBoundary'],
+        cred: { key: b.key },
+        ct: b.ct.subarray(0, b.ct.length - 16),
+        error: 'TRUNCATED',
+      }),
+      containerCase({
+        comment: 'framed plaintext of 2 · 16384 bytes with the last byte of its empty final chunk cut off',
+        flags: ['Truncation', 'ChunkBoundary'],
+        cred: { key: b.key },
+        ct: b.ct.subarray(0, b.ct.length - 1),
+        error: 'TRUNCATED',
+      }),
+    );
+  });
+  return group('Files cut at and inside every structure.', tests);
+}
+
+async function chunkIntegrity() {
+  const tests = [];
+  await seeded('chunk integrity', async (rnd) => {
+    const b = await payloadBase(rnd);
+    const { salt, commitment, records } = b.payload;
+    const [c0, c1, last] = records;
+    const key = { key: b.key };
+    const add = (comment, flags, ct, error, cred = key) =>
+      tests.push(containerCase({ comment, flags, cred, ct, error }));
+    const payload = (...chunks) => concat(b.header, salt, commitment, ...chunks);
+    const at = (i, bit = 1) => edit(b.ct, (x) => (x[207 + 56 + i] ^= bit));
+    add('chunk 0, first byte flipped', ['ModifiedChunk'], at(0), 'CHUNK_AUTH');
+    add('chunk 0, tag flipped', ['ModifiedChunk'], at(CHUNK + 3), 'CHUNK_AUTH');
+    add('chunk 1, body flipped', ['ModifiedChunk'], at(CHUNK + 16 + 100, 0x40), 'CHUNK_AUTH', {
+      password: PASSWORD,
+    });
+    add('final chunk, body flipped', ['ModifiedChunk'], at(2 * (CHUNK + 16) + 999), 'CHUNK_AUTH');
+    add(
+      'final chunk, last tag byte flipped',
+      ['ModifiedChunk'],
+      at(2 * (CHUNK + 16) + 1015, 0x80),
+      'CHUNK_AUTH',
+    );
+    add('chunks 0 and 1 swapped', ['ChunkReordering'], payload(c1, c0, last), 'CHUNK_AUTH');
+    add('chunk 0 in place of chunk 1', ['ChunkReordering'], payload(c0, c0, last), 'CHUNK_AUTH');
+    add('chunk 0 repeated: 0, 0, 1, final', ['ChunkReordering'], payload(c0, c0, c1, last), 'CHUNK_AUTH');
+    add('chunk 1 dropped', ['ChunkReordering'], payload(c0, last), 'CHUNK_AUTH');
+    add('chunk 0 dropped', ['ChunkReordering'], payload(c1, last), 'CHUNK_AUTH');
+  });
+  return group('Modified and reordered chunks.', tests);
+}
+
+async function trailingData() {
+  const tests = [];
+  await seeded('trailing data', async (rnd) => {
+    const b = await payloadBase(rnd, 1000); // one chunk: the final one, 1000 + 16 bytes
+    for (const n of [1, 16, 255, 256])
+      tests.push(
+        containerCase({
+          comment: `${n} byte${n > 1 ? 's' : ''} after a 1016-byte final chunk`,
+          flags: ['TrailingData'],
+          cred: { key: b.key },
+          ct: concat(b.ct, rnd(n)),
+          error: 'TRAILING_DATA',
+        }),
+      );
+    tests.push(
+      containerCase({
+        comment: 'a zero byte after the final chunk',
+        flags: ['TrailingData'],
+        cred: { password: PASSWORD },
+        ct: concat(b.ct, u8(0)),
+        error: 'TRAILING_DATA',
+      }),
+      containerCase({
+        comment: 'a newline after the final chunk',
+        flags: ['TrailingData'],
+        cred: { key: b.key },
+        ct: concat(b.ct, u8(0x0a)),
+        error: 'TRAILING_DATA',
+      }),
+    );
+    const e = await payloadBase(rnd, 2 * CHUNK);
+    tests.push(
+      containerCase({
+        comment: '1 byte after an empty final chunk',
+        flags: ['TrailingData', 'ChunkBoundary'],
+        cred: { key: e.key },
+        ct: concat(e.ct, rnd(1)),
+        error: 'TRAILING_DATA',
+      }),
+      containerCase({
+        comment: 'the empty final chunk repeated',
+        flags: ['TrailingData', 'ChunkBoundary'],
+        cred: { key: e.key },
+        ct: concat(e.ct, e.payload.records.at(-1)),
+        error: 'TRAILING_DATA',
+      }),
+    );
+    const f = await payloadBase(rnd, 2 * CHUNK - 1);
+    for (const n of [1, 2])
+      tests.push(
+        containerCase({
+          comment: `${n} byte${n > 1 ? 's' : ''} after a final chunk of 16383 bytes (16399 with its tag): the extended chunk is a full record, checked before the length`,
+          flags: ['TrailingData', 'ChunkBoundary'],
+          cred: { key: f.key },
+          ct: concat(f.ct, rnd(n)),
+          error: 'TRAILING_DATA',
+        }),
+      );
+  });
+  return group('Bytes after the final chunk.', tests);
+}
+
+// ---------------------------------------------------------------------------------------------
+// invalid: the plaintext framing
+
+async function malformedMetadata() {
+  const tests = [];
+  const c = '"created":"2026-11-26T12:00:00Z"';
+  const g = '"generation":1';
+  const a = '"app":{}';
+  const json = (...members) => `{${members.join(',')}}`;
+  const bytes = (...parts) =>
+    concat(...parts.map((p) => (typeof p === 'string' ? utf8(p) : Uint8Array.from(p))));
+  const cases = [
+    [
+      'length 65537, over the limit',
+      metaRecord(json(c, g, `"app":{"x":"${'x'.repeat(65537 - json(c, g, '"app":{"x":""}').length)}"}`)),
+    ],
+    ['length 2^32 − 1', concat(u32(0xffffffff), utf8(json(c, g, a)))],
+    ['length past the end of the plaintext', concat(u32(1000), utf8(json(c, g, a)))],
+    ['length 0', concat(u32(0))],
+    ['the plaintext ends inside the length', Uint8Array.of(0, 0), { whole: true }],
+    [
+      'invalid UTF-8 byte 0xff',
+      metaRecord(bytes('{"created":"2026-11-26T12:00:00Z","generation":1,"app":{"a":"', [0xff], '"}}')),
+    ],
+    [
+      'overlong UTF-8 encoding of "/"',
+      metaRecord(bytes('{"created":"2026-11-26T12:00:00Z","generation":1,"app":{"a":"', [0xc0, 0xaf], '"}}')),
+    ],
+    [
+      'UTF-8-encoded surrogate (CESU-8)',
+      metaRecord(
+        bytes('{"created":"2026-11-26T12:00:00Z","generation":1,"app":{"a":"', [0xed, 0xa0, 0x80], '"}}'),
+      ),
+    ],
+    [
+      'UTF-8 sequence cut short',
+      metaRecord(bytes('{"created":"2026-11-26T12:00:00Z","generation":1,"app":{"a":"', [0xe2, 0x82], '"}}')),
+    ],
+    ['not JSON: cut short', metaRecord('{"created":"2026-11-26T12:00:00Z",')],
+    ['not JSON: trailing comma', metaRecord(`{${c},${g},${a},}`)],
+    ['not JSON: single quotes', metaRecord(`{'created':'2026-11-26T12:00:00Z',${g},${a}}`)],
+    ['not JSON: NaN', metaRecord(json(c, '"generation":NaN', a))],
+    ['not JSON: a second value after the object', metaRecord(`${json(c, g, a)} {}`)],
+    ['not JSON: raw control character in a string', metaRecord(json(c, g, '"app":{"a":"\u0001"}'))],
+    ['an array', metaRecord(`[${json(c, g, a)}]`)],
+    ['a string', metaRecord('"2026-11-26T12:00:00Z"')],
+    ['null', metaRecord('null')],
+    ['a number', metaRecord('1')],
+    ['missing "created"', metaRecord(json(g, a))],
+    ['missing "generation"', metaRecord(json(c, a))],
+    ['missing "app"', metaRecord(json(c, g))],
+    ['an empty object', metaRecord('{}')],
+    ['an extra member "user"', metaRecord(json(c, g, a, '"user":"alice"'))],
+    ['an extra member "__proto__"', metaRecord(json(c, g, a, '"__proto__":{}'))],
+    ['"Created" in another case', metaRecord(json('"Created":"2026-11-26T12:00:00Z"', g, a))],
+    ['"created" is a number', metaRecord(json('"created":1764158400', g, a))],
+    ['"created" is a date only', metaRecord(json('"created":"2026-11-26"', g, a))],
+    ['"created" without "Z"', metaRecord(json('"created":"2026-11-26T12:00:00"', g, a))],
+    ['"created" with "+00:00"', metaRecord(json('"created":"2026-11-26T12:00:00+00:00"', g, a))],
+    ['"created" with a lower-case "t"', metaRecord(json('"created":"2026-11-26t12:00:00Z"', g, a))],
+    ['"created" with a lower-case "z"', metaRecord(json('"created":"2026-11-26T12:00:00z"', g, a))],
+    ['"created" with a space for "T"', metaRecord(json('"created":"2026-11-26 12:00:00Z"', g, a))],
+    [
+      '"created" with 10 fraction digits',
+      metaRecord(json('"created":"2026-11-26T12:00:00.1234567890Z"', g, a)),
+    ],
+    [
+      '"created" with a dot and no fraction digits',
+      metaRecord(json('"created":"2026-11-26T12:00:00.Z"', g, a)),
+    ],
+    ['"created" with a six-digit year', metaRecord(json('"created":"+002026-11-26T12:00:00Z"', g, a))],
+    ['"created" in month 13', metaRecord(json('"created":"2026-13-26T12:00:00Z"', g, a))],
+    ['"created" on day 32', metaRecord(json('"created":"2026-11-32T12:00:00Z"', g, a))],
+    ['"created" at hour 25', metaRecord(json('"created":"2026-11-26T25:00:00Z"', g, a))],
+    ['"created" at minute 60', metaRecord(json('"created":"2026-11-26T12:60:00Z"', g, a))],
+    ['"generation" is -1', metaRecord(json(c, '"generation":-1', a))],
+    ['"generation" is 1.5', metaRecord(json(c, '"generation":1.5', a))],
+    ['"generation" is 2^53', metaRecord(json(c, '"generation":9007199254740992', a))],
+    ['"generation" is 1e400', metaRecord(json(c, '"generation":1e400', a))],
+    ['"generation" is a string', metaRecord(json(c, '"generation":"1"', a))],
+    ['"generation" is null', metaRecord(json(c, '"generation":null', a))],
+    ['"generation" is true', metaRecord(json(c, '"generation":true', a))],
+    ['"app" is an array', metaRecord(json(c, g, '"app":[]'))],
+    ['"app" is null', metaRecord(json(c, g, '"app":null'))],
+    ['"app" is a string', metaRecord(json(c, g, '"app":"{}"'))],
+  ];
+  for (const [comment, record, { whole } = {}] of cases) {
+    await seeded(`malformed metadata: ${comment}`, async (rnd) => {
+      // The metadata record, then a block and the end marker (or the record alone).
+      const plaintext = whole ? record : concat(record, stored(text(rnd, 10)), END);
+      const b = await craftBackup(rnd, { plaintext });
+      tests.push(
+        containerCase({
+          comment: `metadata: ${comment}`,
+          flags: ['MalformedMetadata'],
+          cred: { key: b.key },
+          ct: b.ct,
+          error: 'MALFORMED_PAYLOAD',
+        }),
+      );
+    });
+  }
+  return group('Metadata records that break SPEC.md §5.1.', tests);
+}
+
+async function malformedBlocks() {
+  const tests = [];
+  await seeded('malformed blocks', async (rnd) => {
+    const data = text(rnd, 3000);
+    const packed = rawDeflate(data);
+    const meta = metaRecord(META);
+    const fixed = rawDeflate(utf8('abc'.repeat(100)));
+    const add = async (
+      comment,
+      blocks,
+      { flags = FLAG_COMPRESSED, vflags = ['MalformedBlock'], end = true } = {},
+    ) => {
+      const b = await craftBackup(rnd, {
+        flags,
+        plaintext: concat(meta, ...blocks, end ? END : new Uint8Array(0)),
+      });
+      tests.push(
+        containerCase({ comment, flags: vflags, cred: { key: b.key }, ct: b.ct, error: 'MALFORMED_PAYLOAD' }),
+      );
+    };
+    const head = (kind, ...fields) => concat(u8(kind), ...fields.map(u32));
+    for (const kind of [0x03, 0x80, 0xff])
+      await add(`block kind 0x${kind.toString(16)}`, [head(kind, 1), u8(0x41)]);
+    await add('stored block of length 0', [head(1, 0)]);
+    await add('stored block of length 1048577', [head(1, MiB + 1), new Uint8Array(16)], { flags: 0 });
+    await add('stored block longer than the rest of the plaintext', [head(1, 500), data.subarray(0, 100)], {
+      end: false,
+    });
+    await add('the plaintext ends inside a block header', [u8(1), u16(0)], { end: false });
+    await add('deflate block with rlen 0', [head(2, packed.length, 0), packed]);
+    await add('deflate block with rlen 1048577', [head(2, packed.length, MiB + 1), packed]);
+    await add('deflate block with clen 0', [head(2, 0, data.length)]);
+    await add('deflate block with clen = rlen', [
+      deflated(data, {
+        packed: concat(packed, new Uint8Array(data.length - packed.length)),
+        clen: data.length,
+      }),
+    ]);
+    await add('deflate block with clen > rlen', [
+      head(2, 20, 10),
+      rawDeflate(new Uint8Array(10)),
+      new Uint8Array(20 - rawDeflate(new Uint8Array(10)).length),
+    ]);
+    await add('deflate data with the reserved block type 11', [
+      head(2, 4, 100),
+      Uint8Array.of(0x07, 0, 0, 0),
+    ]);
+    await add('deflate data of random bytes', [head(2, 64, 1000), rnd(64)]);
+    await add('deflate expands to one byte less than rlen', [deflated(data, { rlen: data.length + 1 })]);
+    await add('deflate expands to one byte more than rlen', [deflated(data, { rlen: data.length - 1 })]);
+    await add('two bytes after the end of the deflate stream', [
+      deflated(data, { packed: concat(packed, Uint8Array.of(0, 0)) }),
+    ]);
+    await add('two deflate streams in one block', [
+      deflated(concat(data, utf8('abc'.repeat(100))), { packed: concat(packed, fixed) }),
+    ]);
+    await add('deflate stream cut before its end (no final block)', [
+      deflated(data, { packed: packed.subarray(0, packed.length - 4) }),
+    ]);
+    // A complete fixed-Huffman block that expands to exactly rlen bytes, but is not marked final.
+    await add('deflate stream without a final block (BFINAL never set), expanding to exactly rlen', [
+      deflated(utf8('a'.repeat(775)), { packed: fixedHuffmanRun(0x61, 3, { final: false }) }),
+    ]);
+    const dict = utf8('the dictionary of a preset-dictionary stream '.repeat(4));
+    const fromDict = rawDeflate(dict, { level: 9, dictionary: dict });
+    await add('deflate stream referring to a preset dictionary (distance too far back)', [
+      deflated(dict, { packed: fromDict }),
+    ]);
+    await add('deflate block in a backup without the COMPRESSED flag', [deflated(data)], {
+      flags: 0,
+      vflags: ['DeflateWithoutFlag'],
+    });
+    await add('deflate block after a stored block, COMPRESSED flag clear', [stored(data), deflated(data)], {
+      flags: 0,
+      vflags: ['DeflateWithoutFlag'],
+    });
+  });
+  return group('Body blocks that break SPEC.md §5.2.', tests);
+}
+
+async function endAndPadding() {
+  const tests = [];
+  await seeded('end marker and padding', async (rnd) => {
+    const body = text(rnd, 2000);
+    const framed = frame({ blocks: [stored(body)] });
+    const U = framed.length;
+    const P = padme(U);
+    if (P - U < 3) throw new Error('padding base');
+    const add = async (comment, flags, plaintext, vflags, error) => {
+      const b = await craftBackup(rnd, { flags, plaintext });
+      tests.push(containerCase({ comment, flags: vflags, cred: { key: b.key }, ct: b.ct, error }));
+    };
+    const M = ['MissingEndMarker'];
+    await add('no end marker after the last block', 0, framed.subarray(0, U - 1), M, 'MALFORMED_PAYLOAD');
+    await add('no end marker and no block after the metadata', 0, metaRecord(META), M, 'MALFORMED_PAYLOAD');
+    await add('an empty plaintext', 0, new Uint8Array(0), M, 'MALFORMED_PAYLOAD');
+    await add(
+      'PADDED flag, the plaintext ends after the last block (no end marker, no padding)',
+      FLAG_PADDED,
+      framed.subarray(0, U - 1),
+      M,
+      'MALFORMED_PAYLOAD',
+    );
+    const B = ['BadPadding'];
+    await add('unpadded, one zero byte after the end marker', 0, concat(framed, u8(0)), B, 'BAD_PADDING');
+    await add('unpadded, byte 0x01 after the end marker', 0, concat(framed, u8(1)), B, 'BAD_PADDING');
+    await add('unpadded, Padmé padding present', 0, padded(framed), B, 'BAD_PADDING');
+    await add('padded, padding missing', FLAG_PADDED, framed, B, 'BAD_PADDING');
+    await add('padded, one byte short', FLAG_PADDED, padded(framed).subarray(0, P - 1), B, 'BAD_PADDING');
+    await add('padded, one byte too many', FLAG_PADDED, concat(padded(framed), u8(0)), B, 'BAD_PADDING');
+    await add(
+      'padded, 16384 bytes too many',
+      FLAG_PADDED,
+      concat(padded(framed), new Uint8Array(CHUNK)),
+      B,
+      'BAD_PADDING',
+    );
+    await add(
+      'padded, first padding byte 0x01',
+      FLAG_PADDED,
+      edit(padded(framed), (x) => (x[U] = 1)),
+      B,
+      'BAD_PADDING',
+    );
+    await add(
+      'padded, last padding byte 0x80',
+      FLAG_PADDED,
+      edit(padded(framed), (x) => (x[P - 1] = 0x80)),
+      B,
+      'BAD_PADDING',
+    );
+    await add(
+      'padded, a middle padding byte 0xff',
+      FLAG_PADDED,
+      edit(padded(framed), (x) => (x[U + 1] = 0xff)),
+      B,
+      'BAD_PADDING',
+    );
+    // Framed length 1024 is already a Padmé length: any padding at all is too long.
+    const metaLength = JSON.stringify(META).length;
+    const exact = frame({ blocks: [stored(text(rnd, 1024 - (4 + metaLength + 5 + 1)))] });
+    await add(
+      'padded, framed length 1024 (a Padmé length) followed by one zero byte',
+      FLAG_PADDED,
+      concat(exact, u8(0)),
+      B,
+      'BAD_PADDING',
+    );
+  });
+  return group('The end marker and Padmé padding.', tests);
+}
+
+async function outputLimit() {
+  const tests = [];
+  await seeded('output limit', async (rnd) => {
+    const body = text(rnd, 100000);
+    const b = await craftBackup(rnd, {
+      flags: BOTH,
+      plaintext: frame({ blocks: [deflated(body)], pad: true }),
+    });
+    const empty = await craftBackup(rnd, { flags: BOTH, plaintext: frame({ pad: true }) });
+    const one = await craftBackup(rnd, { plaintext: frame({ blocks: [stored(u8(0x41))] }) });
+    const add = (comment, flags, c, maxOutputBytes, error, valid) =>
+      tests.push(
+        containerCase({
+          comment,
+          flags,
+          cred: { key: c.key },
+          ct: c.ct,
+          maxOutputBytes,
+          error,
+          ...(valid ?? {}),
+        }),
+      );
+    add('100000-byte body, maxOutputBytes 100000', ['OutputLimit'], b, 100000, undefined, {
+      body,
+      metadata: META,
+    });
+    add('100000-byte body, maxOutputBytes 99999', ['OutputLimit'], b, 99999, 'OUTPUT_LIMIT');
+    add('empty body, maxOutputBytes 0', ['OutputLimit'], empty, 0, undefined, {
+      body: new Uint8Array(0),
+      metadata: META,
+    });
+    add('1-byte body, maxOutputBytes 0', ['OutputLimit'], one, 0, 'OUTPUT_LIMIT');
+    // 16 MiB of zeros in 16 deflate blocks of about 1 KiB each.
+    const zeros = new Uint8Array(MiB);
+    const bomb = await craftBackup(rnd, {
+      flags: FLAG_COMPRESSED,
+      plaintext: frame({
+        blocks: Array.from({ length: 16 }, () =>
+          deflated(zeros, { packed: rawDeflate(zeros, { level: 9 }) }),
+        ),
+      }),
+    });
+    add(
+      '16 MiB of zeros in 16 deflate blocks, maxOutputBytes 1048576',
+      ['DecompressionBomb', 'OutputLimit'],
+      bomb,
+      MiB,
+      'OUTPUT_LIMIT',
+    );
+    add(
+      '16 MiB of zeros in 16 deflate blocks, maxOutputBytes 16777215',
+      ['DecompressionBomb', 'OutputLimit'],
+      bomb,
+      16 * MiB - 1,
+      'OUTPUT_LIMIT',
+    );
+    // A deflate block that declares 4096 bytes and holds a 1 MiB stream.
+    const packedZeros = rawDeflate(zeros, { level: 9 });
+    if (packedZeros.length >= 4096) throw new Error('bomb');
+    const liar = await craftBackup(rnd, {
+      flags: FLAG_COMPRESSED,
+      plaintext: frame({ blocks: [deflated(zeros, { packed: packedZeros, rlen: 4096 })] }),
+    });
+    tests.push(
+      containerCase({
+        comment: 'a deflate block declaring rlen 4096 whose stream expands to 1048576 bytes',
+        flags: ['DecompressionBomb'],
+        cred: { key: liar.key },
+        ct: liar.ct,
+        error: 'MALFORMED_PAYLOAD',
+      }),
+    );
+  });
+  return group("The caller's output limit and decompression bombs.", tests);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const FAMILIES = [
+  optionMatrix,
+  bodySizes,
+  chunkBoundaries,
+  blockBoundaries,
+  largeBackup,
+  deflateLevels,
+  libraryMetadata,
+  libraryPasswords,
+  craftedMetadata,
+  blockMix,
+  paddingEdges,
+  slotOrder,
+  kdfEdges,
+  fixedFields,
+  slotLayout,
+  kdfBounds,
+  credentials,
+  slotAuthentication,
+  truncation,
+  chunkIntegrity,
+  trailingData,
+  malformedMetadata,
+  malformedBlocks,
+  endAndPadding,
+  outputLimit,
+];
+
+/** The whole container_v1_test.json document. */
+export async function containerFile(lib) {
+  const testGroups = [];
+  for (const family of FAMILIES) testGroups.push(await family(lib));
+  return checkNotes(
+    numberTests({
+      algorithm: 'e2ee-backup container v1',
+      schema: 'schema.json',
+      generator: 'scripts/vectors/generate.mjs',
+      numberOfTests: 0,
+      header: [
+        'Test vectors for the e2ee-backup container format v1 (SPEC.md; Appendix A describes this file).',
+        'Each test decrypts ct with the credentials given (key: the 32-byte backup key in hex; password:',
+        'a string, NFC-normalised by the decoder) and, where present, kdfMaxima (partial Argon2id bounds',
+        'that replace the defaults m 1048576, t 16, p 16 for the parameters named) and maxOutputBytes.',
+        'ct is hex; with ctCompressed: true it is the hex of the zlib (RFC 1950) compression of the backup.',
+        'valid: the body has msgLength bytes and SHA-512 msgSha512, the metadata record is metadata.',
+        'invalid: decryption fails with the SPEC.md §7 code error.',
+      ],
+      notes: NOTES,
+      testGroups,
+    }),
+  );
+}
