@@ -432,14 +432,67 @@ describe('plaintext framing is strictly parsed', () => {
     ['metadata as an array', 0, concat(metaRecord([1]), END), 'MALFORMED_PAYLOAD'],
     ['metadata too long', 0, concat(u32(65537), new Uint8Array(65537), END), 'MALFORMED_PAYLOAD'],
     ['cut inside the metadata length', 0, Uint8Array.of(0, 0), 'MALFORMED_PAYLOAD'],
-    ['metadata with a byte-order mark', 0, concat(u32(3 + JSON.stringify(META).length), Uint8Array.of(0xef, 0xbb, 0xbf), new TextEncoder().encode(JSON.stringify(META)), END), 'MALFORMED_PAYLOAD'],
-    ['metadata repeating a member', 0, concat(metaRecord('{"created":"2026-11-26T00:00:00Z","generation":1,"generation":2,"app":{}}'), END), 'MALFORMED_PAYLOAD'],
-    ['metadata repeating a member inside app', 0, concat(metaRecord('{"created":"2026-11-26T00:00:00Z","generation":1,"app":{"a":1,"b":{"a":2},"a":3}}'), END), 'MALFORMED_PAYLOAD'],
-    ['metadata with the same name at two depths', 0, concat(metaRecord('{"created":"2026-11-26T00:00:00Z","generation":1,"app":{"a":{"a":{"a":[{"a":1},{"a":2}]}},"b\\"":"a"}}'), END), 'ok'],
-    ['metadata created on 30 February', 0, concat(metaRecord({ ...META, created: '2026-02-30T00:00:00Z' }), END), 'MALFORMED_PAYLOAD'],
-    ['metadata created at 24:00', 0, concat(metaRecord({ ...META, created: '2026-11-26T24:00:00Z' }), END), 'MALFORMED_PAYLOAD'],
-    ['metadata created before 1970', 0, concat(metaRecord({ ...META, created: '1969-12-31T23:59:59Z' }), END), 'MALFORMED_PAYLOAD'],
-    ['metadata created on 29 February of a leap year', 0, concat(metaRecord({ ...META, created: '2028-02-29T12:00:00.123456789Z' }), END), 'ok'],
+    [
+      'metadata with a byte-order mark',
+      0,
+      concat(
+        u32(3 + JSON.stringify(META).length),
+        Uint8Array.of(0xef, 0xbb, 0xbf),
+        new TextEncoder().encode(JSON.stringify(META)),
+        END,
+      ),
+      'MALFORMED_PAYLOAD',
+    ],
+    [
+      'metadata repeating a member',
+      0,
+      concat(metaRecord('{"created":"2026-11-26T00:00:00Z","generation":1,"generation":2,"app":{}}'), END),
+      'MALFORMED_PAYLOAD',
+    ],
+    [
+      'metadata repeating a member inside app',
+      0,
+      concat(
+        metaRecord('{"created":"2026-11-26T00:00:00Z","generation":1,"app":{"a":1,"b":{"a":2},"a":3}}'),
+        END,
+      ),
+      'MALFORMED_PAYLOAD',
+    ],
+    [
+      'metadata with the same name at two depths',
+      0,
+      concat(
+        metaRecord(
+          '{"created":"2026-11-26T00:00:00Z","generation":1,"app":{"a":{"a":{"a":[{"a":1},{"a":2}]}},"b\\"":"a"}}',
+        ),
+        END,
+      ),
+      'ok',
+    ],
+    [
+      'metadata created on 30 February',
+      0,
+      concat(metaRecord({ ...META, created: '2026-02-30T00:00:00Z' }), END),
+      'MALFORMED_PAYLOAD',
+    ],
+    [
+      'metadata created at 24:00',
+      0,
+      concat(metaRecord({ ...META, created: '2026-11-26T24:00:00Z' }), END),
+      'MALFORMED_PAYLOAD',
+    ],
+    [
+      'metadata created before 1970',
+      0,
+      concat(metaRecord({ ...META, created: '1969-12-31T23:59:59Z' }), END),
+      'MALFORMED_PAYLOAD',
+    ],
+    [
+      'metadata created on 29 February of a leap year',
+      0,
+      concat(metaRecord({ ...META, created: '2028-02-29T12:00:00.123456789Z' }), END),
+      'ok',
+    ],
   ];
   for (const [name, flags, plaintext, want] of cases) {
     it(`${name}: ${want}`, async () => {
