@@ -80,7 +80,7 @@ export function createMemoryStore(): BackupStore & {
       if (!bytes) throw new E2EEError('IO', `no backup named ${name}`);
       return new ReadableStream({
         start(c) {
-          c.enqueue(bytes.slice());
+          c.enqueue(new Uint8Array(bytes));
           c.close();
         },
       });

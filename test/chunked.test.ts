@@ -277,7 +277,8 @@ describe('chunked layer', () => {
     const ct = await encryptChunked(key, bytes(3 * CHUNK_SIZE));
     const bad = ct.slice();
     bad[HEADER_SIZE + RECORD_SIZE + 3]! ^= 1;
-    const stream = createDecryptStream(key);
+    // The single-threaded path releases each write's chunks at once; the pooled one batches them.
+    const stream = createDecryptStream(key, { parallel: false });
     const writer = stream.writable.getWriter();
     const reader = stream.readable.getReader();
     const [out] = await Promise.all([
@@ -293,6 +294,14 @@ describe('chunked layer', () => {
     });
     // Closing an errored stream is refused too (a TypeError, as the Streams spec says).
     await expect(writer.close()).rejects.toThrow();
+  });
+
+  it("never changes the caller's key, even a Node Buffer (whose slice() is a view)", async () => {
+    const k = Buffer.from(key);
+    const enc = await collect(createEncryptStream(k), [bytes(100)]);
+    expect(sameBytes(k, key)).toBe(true);
+    await collect(createDecryptStream(k), [enc.result]);
+    expect(sameBytes(k, key)).toBe(true);
   });
 
   it('rejects keys of the wrong size and non-byte writes', async () => {
@@ -321,5 +330,40 @@ describe('chunked layer', () => {
     await drain;
     // 64 MiB went through; a leak of the data would show as tens of MiB of heap.
     expect(peak).toBeLessThan(process.memoryUsage().heapUsed + 48 * 1024 * 1024);
+  });
+
+  describe('worker-thread pool', () => {
+    const MiB = 1 << 20;
+    const sizes = [MiB - 1, MiB, MiB + 1, MiB + CHUNK_SIZE, 3 * MiB + 12345, 4 * MiB];
+
+    it('gives the same bytes as the single-threaded path, and decrypts them', async () => {
+      for (const n of sizes) {
+        const pt = bytes(n, n);
+        const pieces = splitAt(pt, [100, 70000, MiB + 5, 2 * MiB - 3]);
+        const pooled = await collect(createEncryptStream(key, { salt }), pieces);
+        const local = await collect(createEncryptStream(key, { salt, parallel: false }), pieces);
+        expect(pooled.error).toBeUndefined();
+        expect(sameBytes(pooled.result, local.result)).toBe(true);
+        expect(sameBytes(pooled.result, await encryptChunked(key, pt, { salt }))).toBe(true);
+        const back = await collect(createDecryptStream(key), splitAt(pooled.result, [7, 65536, MiB + 100]));
+        expect(back.error).toBeUndefined();
+        expect(sameBytes(back.result, pt)).toBe(true);
+      }
+    });
+
+    it('rejects tampering, truncation, extension and reordering with the same codes', async () => {
+      const ct = await encryptChunked(key, bytes(3 * MiB + 777, 11));
+      const codes = async (bad: Uint8Array) => [await streamDecryptCode(bad), await codeOf(decryptChunked(key, bad))];
+      for (const pos of [HEADER_SIZE + 5, HEADER_SIZE + 64 * RECORD_SIZE + 3, ct.length - 3]) {
+        const bad = ct.slice();
+        bad[pos]! ^= 1;
+        expect(await codes(bad)).toEqual(['CHUNK_AUTH', 'CHUNK_AUTH']);
+      }
+      expect(await codes(ct.slice(0, HEADER_SIZE + 128 * RECORD_SIZE))).toEqual(['TRUNCATED', 'TRUNCATED']);
+      expect(await codes(new Uint8Array([...ct, 1, 2, 3]))).toEqual(['TRAILING_DATA', 'TRAILING_DATA']);
+      const swapped = ct.slice();
+      swapped.set(ct.subarray(HEADER_SIZE + 70 * RECORD_SIZE, HEADER_SIZE + 71 * RECORD_SIZE), HEADER_SIZE + 10 * RECORD_SIZE);
+      expect(await codes(swapped)).toEqual(['CHUNK_AUTH', 'CHUNK_AUTH']);
+    });
   });
 });

@@ -128,7 +128,7 @@ const EMPTY = new Uint8Array(0);
 export type Ksf = (input: Uint8Array) => Uint8Array | Promise<Uint8Array>;
 
 /** The identity KSF of the RFC test vectors: `Stretch(msg) = msg`. Offers no protection; tests only. */
-export const identityKsf: Ksf = (input) => input.slice();
+export const identityKsf: Ksf = (input) => new Uint8Array(input);
 
 /** The server's long-term secrets: the OPRF seed (Nh bytes) and the 3DH AKE key pair. */
 export interface ServerKeys {
@@ -372,7 +372,7 @@ export function serverKeysFromSeed(oprfSeed: Uint8Array, akeSeed: Uint8Array): S
   checkBytes(oprfSeed, 'oprf_seed', Nh);
   checkBytes(akeSeed, 'AKE seed', Nseed);
   const { privateKey, publicKey } = deriveDiffieHellmanKeyPair(akeSeed);
-  return { oprfSeed: oprfSeed.slice(), privateKey, publicKey };
+  return { oprfSeed: new Uint8Array(oprfSeed), privateKey, publicKey };
 }
 
 /** Fresh random server keys (from `crypto.getRandomValues`). */
@@ -455,7 +455,10 @@ export function createRegistrationRequestDeterministic(
 } {
   checkPassword(password);
   const blindedMessage = blindWith(password, blind);
-  return { request: { blindedMessage }, state: { password: password.slice(), blind: blind.slice() } };
+  return {
+    request: { blindedMessage },
+    state: { password: new Uint8Array(password), blind: new Uint8Array(blind) },
+  };
 }
 
 /** Server: `CreateRegistrationResponse`. Uses `serverKeys.oprfSeed` and `serverKeys.publicKey`. */
@@ -469,7 +472,7 @@ export function createRegistrationResponse(params: {
   const oprfKey = deriveOprfKey(serverKeys.oprfSeed, credentialIdentifier);
   const evaluatedMessage = blindEvaluate(oprfKey, request.blindedMessage);
   oprfKey.fill(0);
-  return { evaluatedMessage, serverPublicKey: serverKeys.publicKey.slice() };
+  return { evaluatedMessage, serverPublicKey: new Uint8Array(serverKeys.publicKey) };
 }
 
 /** Parameters of {@link finalizeRegistrationRequest}. */
@@ -535,11 +538,11 @@ export async function finalizeRegistrationRequestDeterministic(
   const { authKey, exportKey, keyPair } = envelopeKeys(randomizedPassword, envelopeNonce);
   const creds = cleartextCredentials(response.serverPublicKey, keyPair.publicKey, params);
   const envelope: Envelope = {
-    nonce: envelopeNonce.slice(),
+    nonce: new Uint8Array(envelopeNonce),
     authTag: envelopeTag(authKey, envelopeNonce, creds),
   };
   return {
-    record: { clientPublicKey: keyPair.publicKey, maskingKey: maskingKey.slice(), envelope },
+    record: { clientPublicKey: keyPair.publicKey, maskingKey: new Uint8Array(maskingKey), envelope },
     exportKey,
     intermediates: { randomizedPassword, authKey, maskingKey, clientPrivateKey: keyPair.privateKey },
   };
@@ -649,13 +652,19 @@ export function generateKE1Deterministic(
     deriveDiffieHellmanKeyPair(clientKeyshareSeed);
   const ke1: KE1 = {
     credentialRequest: { blindedMessage },
-    authRequest: { clientNonce: clientNonce.slice(), clientPublicKeyshare },
+    authRequest: { clientNonce: new Uint8Array(clientNonce), clientPublicKeyshare },
   };
   const ke1Copy: KE1 = {
-    credentialRequest: { blindedMessage: blindedMessage.slice() },
-    authRequest: { clientNonce: clientNonce.slice(), clientPublicKeyshare: clientPublicKeyshare.slice() },
+    credentialRequest: { blindedMessage: new Uint8Array(blindedMessage) },
+    authRequest: {
+      clientNonce: new Uint8Array(clientNonce),
+      clientPublicKeyshare: new Uint8Array(clientPublicKeyshare),
+    },
   };
-  return { ke1, state: { password: password.slice(), blind: blind.slice(), clientSecret, ke1: ke1Copy } };
+  return {
+    ke1,
+    state: { password: new Uint8Array(password), blind: new Uint8Array(blind), clientSecret, ke1: ke1Copy },
+  };
 }
 
 /** Parameters of {@link generateKE3}. */
@@ -900,7 +909,7 @@ function ke2Core(
   const maskedResponse = xor(pad, concat(serverKeys.publicKey, envelopeBytes));
   const credentialResponse: CredentialResponse = {
     evaluatedMessage,
-    maskingNonce: maskingNonce.slice(),
+    maskingNonce: new Uint8Array(maskingNonce),
     maskedResponse,
   };
 
@@ -929,7 +938,7 @@ function ke2Core(
   return {
     ke2: {
       credentialResponse,
-      authResponse: { serverNonce: serverNonce.slice(), serverPublicKeyshare, serverMac },
+      authResponse: { serverNonce: new Uint8Array(serverNonce), serverPublicKeyshare, serverMac },
     },
     state: { expectedClientMac, sessionKey: keys.sessionKey, fake },
     intermediates: {
@@ -954,5 +963,5 @@ export function serverFinish(state: ServerLoginState, ke3: KE3): Uint8Array {
   if (!ok || state.fake !== false) {
     throw new E2EEError(OPAQUE_ERRORS.CLIENT_AUTHENTICATION, 'OPAQUE: client authentication failed');
   }
-  return state.sessionKey.slice();
+  return new Uint8Array(state.sessionKey);
 }

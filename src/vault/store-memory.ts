@@ -22,7 +22,8 @@ import {
   type VaultStore,
 } from './store.js';
 
-const copy = (b: Uint8Array | undefined): Uint8Array | undefined => (b === undefined ? undefined : b.slice());
+const copy = (b: Uint8Array | undefined): Uint8Array | undefined =>
+  b === undefined ? undefined : new Uint8Array(b);
 
 function copyAccount(a: VaultAccount): VaultAccount {
   return {
@@ -86,8 +87,8 @@ export function createMemoryVaultStore(): VaultStore {
         kind: 'counted',
         generation: a.generation,
         remaining: a.remaining,
-        credentialId: a.credentialId!.slice(),
-        record: a.record!.slice(),
+        credentialId: new Uint8Array(a.credentialId!),
+        record: new Uint8Array(a.record!),
         ksf: { ...a.ksf! },
       };
     },
@@ -96,7 +97,7 @@ export function createMemoryVaultStore(): VaultStore {
       if (login.fake) {
         logins.set(login.idHash, {
           ...login,
-          expectedMac: login.expectedMac.slice(),
+          expectedMac: new Uint8Array(login.expectedMac),
           used: false,
           armed: true,
         });
@@ -104,7 +105,7 @@ export function createMemoryVaultStore(): VaultStore {
       }
       const l = logins.get(login.idHash);
       if (!l || l.armed || l.account !== login.account) return false;
-      l.expectedMac = login.expectedMac.slice();
+      l.expectedMac = new Uint8Array(login.expectedMac);
       l.armed = true;
       return true;
     },
@@ -114,7 +115,7 @@ export function createMemoryVaultStore(): VaultStore {
       if (!l || l.used || !l.armed || l.expiresAt <= now) return undefined;
       l.used = true;
       const { used: _u, armed: _a, ...login } = l;
-      return { ...login, expectedMac: l.expectedMac.slice() };
+      return { ...login, expectedMac: new Uint8Array(l.expectedMac) };
     },
 
     async finishLogin(login, success, now, maxAttempts): Promise<LoginOutcome> {
@@ -130,14 +131,14 @@ export function createMemoryVaultStore(): VaultStore {
       if (write === 'reset') a!.remaining = maxAttempts;
       else if (write === 'destroy') destroy(a!);
       return outcome.kind === 'released'
-        ? { kind: 'released', sealedKey: outcome.sealedKey.slice() }
+        ? { kind: 'released', sealedKey: new Uint8Array(outcome.sealedKey) }
         : outcome;
     },
 
     async putRegistration(registration) {
       registrations.set(registration.idHash, {
         ...registration,
-        credentialId: registration.credentialId.slice(),
+        credentialId: new Uint8Array(registration.credentialId),
       });
     },
 
@@ -156,10 +157,10 @@ export function createMemoryVaultStore(): VaultStore {
           status: 'active',
           remaining: input.maxAttempts,
           generation: (current?.generation ?? 0) + 1,
-          credentialId: input.credentialId.slice(),
-          record: input.record.slice(),
-          sealedKey: input.sealedKey.slice(),
-          deviceVerifier: input.deviceVerifier.slice(),
+          credentialId: new Uint8Array(input.credentialId),
+          record: new Uint8Array(input.record),
+          sealedKey: new Uint8Array(input.sealedKey),
+          deviceVerifier: new Uint8Array(input.deviceVerifier),
           ksf: { ...input.ksf },
         });
         dropLogins(input.account);
