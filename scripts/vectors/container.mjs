@@ -84,7 +84,7 @@ export const NOTES = {
   MetadataVariants: {
     bugType: 'FUNCTIONALITY',
     description:
-      'Valid metadata records: members in any order, whitespace, escapes, unicode, nested application fields, timestamps with 0–9 fraction digits, generation 0 and 2^53 − 1, 65 536 bytes of JSON.',
+      'Valid metadata records: members in any order, whitespace, escapes, unicode, nested application fields (also reusing the member names at other depths), timestamps with 0–9 fraction digits and on calendar edges, generation 0 and 2^53 − 1 and integers spelled 1.0 or 1e3, 65 536 bytes of JSON.',
     links: ['SPEC.md §5.1'],
   },
   BlockMix: {
@@ -125,8 +125,20 @@ export const NOTES = {
   BothCredentials: {
     bugType: 'FUNCTIONALITY',
     description:
-      'A backup key and a password given together: either opening is enough; when both fail, the backup-key failure is reported.',
+      "A backup key and a password given together: either opening is enough; when neither opens, WRONG_KEY if the backup has a backup-key slot, else the password slot's error.",
     links: ['SPEC.md §3.5'],
+  },
+  CredentialPrecedence: {
+    bugType: 'FUNCTIONALITY',
+    description:
+      "A backup key and a password given together: the backup-key slot is tried first, whatever the slot order; if neither opens, WRONG_KEY when the backup has a backup-key slot (even when the password slot's Argon2id parameters are out of bounds), else the password slot's error (KDF_PARAMS, before Argon2id runs). A backup key that opens its slot never lets the password slot's parameters be checked.",
+    links: ['SPEC.md §3.4', 'SPEC.md §3.5'],
+  },
+  ShortFile: {
+    bugType: 'EDGE_CASE',
+    description:
+      'A file of fewer than 13 bytes (the fixed part) is TRUNCATED whatever its bytes are: with or without a correct magic prefix, with a wrong version byte present. From 13 bytes on, the magic is checked (MALFORMED_HEADER).',
+    links: ['SPEC.md §3.3', 'SPEC.md §7'],
   },
   BadMagic: {
     bugType: 'BASIC',
@@ -166,6 +178,12 @@ export const NOTES = {
       'A known slot type with a body length other than its own (80 or 92), or a slot running past the header.',
     links: ['SPEC.md §3.2'],
   },
+  SlotOverrun: {
+    bugType: 'EDGE_CASE',
+    description:
+      "A slot whose 3-byte prefix or whose body runs past H − 16: MALFORMED_HEADER, checked before the slot's type, so an unknown type that does not fit is MALFORMED_HEADER, not UNKNOWN_SLOT_TYPE (checksum recomputed, payload bound to this header).",
+    links: ['SPEC.md §3.2', 'SPEC.md §3.3'],
+  },
   DuplicateSlotType: {
     bugType: 'MISSING_STEP',
     description:
@@ -181,7 +199,7 @@ export const NOTES = {
   CheckOrder: {
     bugType: 'EDGE_CASE',
     description:
-      'Two header faults at once: the error is the one of the check SPEC.md orders first (magic, version, header length, read H bytes, checksum, flags, slot count, slots in order, exact fit, duplicate types; the header before any key).',
+      'Two header faults at once: the error is the one of the check SPEC.md §3.3 orders first (fixed part present, magic, version, header length, read H bytes, checksum, flags, slot count; each slot in order: prefix fits, body fits, type, length; exact fit, duplicate types; the header before any key).',
     links: ['SPEC.md §3.3'],
   },
   Truncation: {
@@ -217,6 +235,12 @@ export const NOTES = {
     description:
       'A password other than the one the backup was made with (case, a trailing space, an NFKC-only equivalent).',
     links: ['SPEC.md §3.5'],
+  },
+  SlotBeforePayload: {
+    bugType: 'FUNCTIONALITY',
+    description:
+      'A wrong or unusable credential on a backup whose payload is also damaged (cut, modified, extended): the slot is unwrapped before anything of the payload is examined, so the credential error is reported.',
+    links: ['SPEC.md §3.5', 'SPEC.md §4'],
   },
   ModifiedSlot: {
     bugType: 'MALLEABILITY',
@@ -260,13 +284,43 @@ export const NOTES = {
   TrailingData: {
     bugType: 'AUTH_BYPASS',
     description:
-      'Bytes after the final chunk (at most 256, so TRAILING_DATA is the one defined error). Where the extra bytes make a full 16 400-byte record out of a 16 399-byte final chunk, the chunk is checked before the length: TRAILING_DATA, not TRUNCATED.',
+      'Bytes after the final chunk, at most 256 of them inside the record that holds it (§4): TRAILING_DATA. Where the extra bytes make a full 16 400-byte record out of a 16 399-byte final chunk, the chunk is checked before the length: TRAILING_DATA, not TRUNCATED.',
     links: ['SPEC.md §2', 'SPEC.md §4'],
+  },
+  TrailingDataWindow: {
+    bugType: 'AUTH_BYPASS',
+    description:
+      'failure(i, R) of SPEC.md §4: a failing record of n bytes is TRAILING_DATA when its first L bytes, for some L from min(n − 1, 16 399) down to max(16, that − 255), decrypt as the chunk; otherwise CHUNK_AUTH. So 257 bytes after a short final chunk (even an empty one) are CHUNK_AUTH, while more than 256 appended bytes of which at most 256 fall inside the 16 400-byte record holding the final chunk are TRAILING_DATA.',
+    links: ['SPEC.md §4'],
   },
   MalformedMetadata: {
     bugType: 'MODIFIED_PARAMETER',
     description:
-      'The metadata record breaks a rule: length over 65 536 or past the plaintext, invalid UTF-8, not JSON, not an object, a member missing, extra or of the wrong type, a bad timestamp or generation.',
+      'The metadata record breaks a rule: length over 65 536 or past the plaintext, invalid UTF-8, a byte-order mark, not JSON, duplicate member names, not an object, a member missing, extra or of the wrong type, a bad or impossible timestamp, a bad generation.',
+    links: ['SPEC.md §5.1'],
+  },
+  ByteOrderMark: {
+    bugType: 'MODIFIED_PARAMETER',
+    description:
+      'A UTF-8 byte-order mark before (or after) the metadata JSON is MALFORMED_PAYLOAD: U+FEFF is not JSON white space. Inside a string it is an ordinary character.',
+    links: ['SPEC.md §5.1'],
+  },
+  DuplicateMembers: {
+    bugType: 'MODIFIED_PARAMETER',
+    description:
+      'Member names must be unique in every object at every depth (compared after unescaping): a duplicate at the top level, inside app, or deep inside an array in app is MALFORMED_PAYLOAD. The same name in different objects is valid.',
+    links: ['SPEC.md §5.1'],
+  },
+  CalendarDate: {
+    bugType: 'EDGE_CASE',
+    description:
+      '"created" must name a real UTC instant from 1970 on: 30 February, 29 February of a non-leap year (2026, 1900), 31 April, day or month 00, 24:00:00, a leap second :60 and years before 1970 are MALFORMED_PAYLOAD; 29 February of a leap year (2028, 2000), 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999999999Z are valid.',
+    links: ['SPEC.md §5.1'],
+  },
+  GenerationValue: {
+    bugType: 'EDGE_CASE',
+    description:
+      '"generation" is judged by its value, not its spelling: 1.0, 1e3, 1E+3, 10e-1, 0.0 and 9.007199254740991e15 (2^53 − 1) are valid integers; -1.0, 0.5e0 and 9.007199254740992e15 (2^53) are not.',
     links: ['SPEC.md §5.1'],
   },
   MalformedBlock: {
@@ -295,6 +349,12 @@ export const NOTES = {
     bugType: 'RESOURCE_EXHAUSTION',
     description:
       'A maxOutputBytes limit: a body of exactly the limit opens; one byte more fails with OUTPUT_LIMIT before the block is expanded.',
+    links: ['SPEC.md §5.2', 'SPEC.md §6'],
+  },
+  OutputLimitOrder: {
+    bugType: 'RESOURCE_EXHAUSTION',
+    description:
+      "OUTPUT_LIMIT is decided from a block's declared length after the block's range checks and before its data is read or inflated: a block over the limit whose data is cut short or is not valid deflate is OUTPUT_LIMIT; a block whose lengths are out of range is MALFORMED_PAYLOAD even over the limit.",
     links: ['SPEC.md §5.2', 'SPEC.md §6'],
   },
   DecompressionBomb: {
@@ -2070,6 +2130,502 @@ async function outputLimit() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// rules settled by the SPEC.md revision that answered the vector kit's findings
+
+/** SPEC.md §3.3 step 1: fewer than 13 bytes is TRUNCATED, whatever they are. */
+async function shortFiles() {
+  const tests = [];
+  await seeded('short files', async (rnd) => {
+    const b = await craftBackup(rnd, { plaintext: frame({ blocks: [stored(text(rnd, 20))] }) });
+    const bytes = (...parts) =>
+      concat(...parts.map((p) => (typeof p === 'string' ? utf8(p) : Uint8Array.from(p))));
+    const add = (comment, ct, error = 'TRUNCATED', flags = ['ShortFile']) =>
+      tests.push(
+        containerCase({
+          comment: `${ct.length}-byte file: ${comment}`,
+          flags,
+          cred: { key: b.key },
+          ct,
+          error,
+        }),
+      );
+    add('the first byte of the magic', b.ct.subarray(0, 1));
+    add('a zero byte', bytes([0]));
+    add('a zip signature (not the magic)', bytes('PK', [3, 4]));
+    add('"\\x89E2EEBX" (differs from the magic in its 7th byte)', bytes([0x89], 'E2EEBX'));
+    add('eight zero bytes', new Uint8Array(8));
+    add(
+      'the magic ending in CR instead of LF',
+      edit(b.ct.subarray(0, 8), (x) => (x[7] = 0x0d)),
+    );
+    add(
+      'the magic and version 2',
+      edit(b.ct.subarray(0, 9), (x) => (x[8] = 2)),
+    );
+    add(
+      'the magic, version 1 and an unknown flag 0x80',
+      edit(b.ct.subarray(0, 10), (x) => (x[9] = 0x80)),
+    );
+    add(
+      'the magic, version 2 and header length 0',
+      edit(b.ct.subarray(0, 12), (x) => {
+        x[8] = 2;
+        x.set(u16(0), 10);
+      }),
+    );
+    add('the first 12 bytes of a valid backup', b.ct.subarray(0, 12));
+    add('the first 12 bytes of a gzip file', bytes([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0x4b, 0x4c]));
+    add('"hello world\\n"', bytes('hello world\n'));
+    add(
+      'a gzip file of 13 bytes: long enough for the magic to be checked',
+      bytes([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0x4b, 0x4c, 0x4a]),
+      'MALFORMED_HEADER',
+      ['ShortFile', 'BadMagic'],
+    );
+  });
+  return group('Files shorter than the fixed part of the header.', tests);
+}
+
+/** SPEC.md §3.3 step 5: prefix fits, body fits, then type, then length. */
+async function slotOverrun() {
+  const tests = [];
+  await seeded('slot overrun', async (rnd) => {
+    const body = text(rnd, 100);
+    const b = await craftBackup(rnd, { plaintext: frame({ blocks: [stored(body)] }) });
+    const ks = b.slots[0];
+    const add = (comment, flags, opts) =>
+      tests.push(
+        containerCase({
+          comment,
+          flags,
+          cred: { key: b.key },
+          ct: b.rebound(header({ flags: 0, ...opts })),
+          error: 'MALFORMED_HEADER',
+        }),
+      );
+    const declared = (type, length, present) => concat(u8(type), u16(length), rnd(present));
+    add(
+      'the backup-key slot, then a slot of unknown type 0x03 declaring 100 bytes with 4 present',
+      ['SlotOverrun', 'CheckOrder'],
+      { slots: [ks, declared(3, 100, 4)] },
+    );
+    add(
+      'the backup-key slot, then a slot of unknown type 0x80 running one byte past H − 16',
+      ['SlotOverrun', 'CheckOrder'],
+      { slots: [ks, declared(0x80, 81, 80)] },
+    );
+    add(
+      'a slot of unknown type 0xff declaring 65535 bytes, before the backup-key slot',
+      ['SlotOverrun', 'CheckOrder'],
+      { slots: [declared(0xff, 0xffff, 0), ks] },
+    );
+    add(
+      'the backup-key slot, then one byte 0x03 before the checksum (slot count 2): the prefix is cut',
+      ['SlotOverrun', 'CheckOrder'],
+      { slots: [ks], extra: u8(3), count: 2 },
+    );
+    add(
+      'the backup-key slot, then two bytes 03 00 before the checksum (slot count 2): the prefix is cut',
+      ['SlotOverrun', 'CheckOrder'],
+      { slots: [ks], extra: Uint8Array.of(3, 0), count: 2 },
+    );
+    add(
+      'the backup-key slot, then two bytes 01 00 before the checksum (slot count 2): the prefix is cut',
+      ['SlotOverrun'],
+      { slots: [ks], extra: Uint8Array.of(1, 0), count: 2 },
+    );
+  });
+  return group('Slots that run past the end of the header, whatever their type.', tests);
+}
+
+/** SPEC.md §3.5: both credentials, the backup-key slot first; §3.4: bounds only when tried. */
+async function credentialPrecedence() {
+  const tests = [];
+  await seeded('credential precedence', async (rnd) => {
+    const body = text(rnd, 500);
+    const plaintext = frame({ blocks: [stored(body)] });
+    const b = await craftBackup(rnd, { slots: ['key', 'password'], plaintext });
+    const pwOnly = await craftBackup(rnd, { slots: ['password'], plaintext });
+    const wrongKey = edit(b.key, (x) => (x[0] ^= 0x80));
+    const F = ['CredentialPrecedence', 'BothCredentials'];
+    const add = (comment, flags, ct, cred, error, kdfMaxima) =>
+      tests.push(
+        containerCase({
+          comment,
+          flags,
+          cred,
+          kdfMaxima,
+          ct,
+          error,
+          ...(error ? {} : { body, metadata: META }),
+        }),
+      );
+    // Password slots whose parameters are out of bounds; the wrap cannot be computed.
+    const huge = await passwordSlot({ kdf: { m: 0xffffffff, t: 1, p: 1 }, salt: rnd(32), wrapped: rnd(48) });
+    const zero = await passwordSlot({ kdf: { m: 64, t: 0, p: 1 }, salt: rnd(32), wrapped: rnd(48) });
+    const keyAnd = (pw, first = false) =>
+      b.rebound(header({ flags: 0, slots: first ? [pw, b.slots[0]] : [b.slots[0], pw] }));
+    const both = { key: wrongKey, password: PASSWORD };
+    add(
+      'wrong backup key and a password; the password slot has m = 2^32 − 1: WRONG_KEY',
+      [...F, 'WrongKey'],
+      keyAnd(huge),
+      both,
+      'WRONG_KEY',
+    );
+    add(
+      'wrong backup key and a password; the password slot has t = 0: WRONG_KEY',
+      [...F, 'WrongKey'],
+      keyAnd(zero),
+      both,
+      'WRONG_KEY',
+    );
+    add(
+      'wrong backup key and a password; the password slot (m = 2^32 − 1) comes first in the header: WRONG_KEY',
+      [...F, 'WrongKey'],
+      keyAnd(huge, true),
+      both,
+      'WRONG_KEY',
+    );
+    add(
+      'wrong backup key and the right password, refused by the caller maximum m = 32: WRONG_KEY',
+      [...F, 'WrongKey'],
+      b.ct,
+      both,
+      'WRONG_KEY',
+      { m: 32 },
+    );
+    add(
+      'the right backup key and a password; the password slot has m = 2^32 − 1: the password slot is never checked',
+      [...F, 'UnusedSlotParams'],
+      keyAnd(huge),
+      { key: b.key, password: PASSWORD },
+    );
+    add(
+      'the right backup key and a password; the password slot (t = 0) comes first in the header',
+      [...F, 'UnusedSlotParams'],
+      keyAnd(zero, true),
+      { key: b.key, password: PASSWORD },
+    );
+    const pwOnlyWith = (pw) => pwOnly.rebound(header({ flags: 0, slots: [pw] }));
+    add(
+      'a backup key and a password, backup has only a password slot with m = 2^32 − 1: KDF_PARAMS',
+      [...F, 'KdfParamsOutOfBounds'],
+      pwOnlyWith(huge),
+      { key: b.key, password: PASSWORD },
+      'KDF_PARAMS',
+    );
+    add(
+      'a backup key and a password, backup has only a password slot with t = 0: KDF_PARAMS',
+      [...F, 'KdfParamsOutOfBounds'],
+      pwOnlyWith(zero),
+      { key: b.key, password: PASSWORD },
+      'KDF_PARAMS',
+    );
+    add(
+      'a backup key and the right password, backup has only a password slot, refused by the caller maximum m = 32: KDF_PARAMS',
+      [...F, 'KdfMaxima'],
+      pwOnly.ct,
+      { key: b.key, password: PASSWORD },
+      'KDF_PARAMS',
+      { m: 32 },
+    );
+  });
+  return group('Both credentials at once: which slot is tried and which error is reported.', tests);
+}
+
+/** SPEC.md §3.5: the slot is unwrapped before anything of the payload is examined. */
+async function slotBeforePayload() {
+  const tests = [];
+  await seeded('slot before payload', async (rnd) => {
+    const b = await payloadBase(rnd);
+    const keyOnly = await craftBackup(rnd, { plaintext: frame({ blocks: [stored(text(rnd, 50))] }) });
+    const wrongKey = { key: edit(b.key, (x) => (x[5] ^= 4)) };
+    const wrongPassword = { password: `${PASSWORD}!` };
+    const P = 207;
+    const add = (comment, flags, ct, cred, error) =>
+      tests.push(containerCase({ comment, flags: ['SlotBeforePayload', ...flags], cred, ct, error }));
+    add('wrong backup key, no payload at all', ['WrongKey'], b.ct.subarray(0, P), wrongKey, 'WRONG_KEY');
+    add('wrong backup key, a 20-byte payload', ['WrongKey'], b.ct.subarray(0, P + 20), wrongKey, 'WRONG_KEY');
+    add(
+      'wrong backup key, commitment flipped',
+      ['WrongKey'],
+      edit(b.ct, (x) => (x[P + 30] ^= 1)),
+      wrongKey,
+      'WRONG_KEY',
+    );
+    add(
+      'wrong backup key, chunk 0 flipped',
+      ['WrongKey'],
+      edit(b.ct, (x) => (x[P + 56 + 10] ^= 1)),
+      wrongKey,
+      'WRONG_KEY',
+    );
+    add(
+      'wrong backup key, 100 bytes after the final chunk',
+      ['WrongKey'],
+      concat(b.ct, rnd(100)),
+      wrongKey,
+      'WRONG_KEY',
+    );
+    add(
+      'wrong password, the payload cut inside chunk 1',
+      ['WrongPassword'],
+      b.ct.subarray(0, P + 56 + CHUNK + 16 + 5),
+      wrongPassword,
+      'WRONG_PASSWORD',
+    );
+    add(
+      'a password on a backup with only a backup-key slot, payload cut after its salt',
+      ['NoMatchingSlot'],
+      keyOnly.ct.subarray(0, keyOnly.header.length + 24),
+      { password: PASSWORD },
+      'NO_MATCHING_SLOT',
+    );
+  });
+  return group('The credential is checked before the payload.', tests);
+}
+
+/** SPEC.md §4 failure(i, R): the 256-byte probe window inside the failing record. */
+async function trailingDataWindow() {
+  const tests = [];
+  const cases = [
+    // [framed plaintext length, appended bytes, expected, what]
+    [1000, 257, 'CHUNK_AUTH', 'a 1016-byte final chunk'],
+    [1000, CHUNK + 16, 'CHUNK_AUTH', 'a 1016-byte final chunk'],
+    [CHUNK, 256, 'TRAILING_DATA', 'an empty final chunk (16 bytes)'],
+    [CHUNK, 257, 'CHUNK_AUTH', 'an empty final chunk (16 bytes)'],
+    [16128, 256, 'TRAILING_DATA', 'a 16144-byte final chunk (the record is then 16 400 bytes)'],
+    [16127, 257, 'CHUNK_AUTH', 'a 16143-byte final chunk (the record is then 16 400 bytes)'],
+    [16184, 300, 'TRAILING_DATA', 'a 16200-byte final chunk (200 of them in its 16 400-byte record)'],
+    [16084, 300, 'CHUNK_AUTH', 'a 16100-byte final chunk (all 300 in its 16 400-byte record)'],
+    [
+      CHUNK - 1,
+      CHUNK + 17,
+      'TRAILING_DATA',
+      'a 16399-byte final chunk (1 of them in its record, then a full record)',
+    ],
+  ];
+  for (const [target, n, error, what] of cases) {
+    await seeded(`trailing data window: ${target} + ${n}`, async (rnd) => {
+      const b = await payloadBase(rnd, target);
+      const last = b.payload.records.at(-1).length;
+      if (last !== (target % CHUNK) + 16) throw new Error('trailing data window base');
+      tests.push(
+        containerCase({
+          comment: `${n} bytes after ${what}`,
+          flags: error === 'TRAILING_DATA' ? ['TrailingDataWindow', 'TrailingData'] : ['TrailingDataWindow'],
+          cred: { key: b.key },
+          ct: concat(b.ct, rnd(n)),
+          error,
+        }),
+      );
+    });
+  }
+  return group('Appended bytes: the probe window of failure(i, R).', tests);
+}
+
+/** SPEC.md §5.1: RFC 8259 JSON without a BOM, unique names, real instants, integer values. */
+async function metadataRules() {
+  const tests = [];
+  const c = '"created":"2026-11-26T12:00:00Z"';
+  const g = '"generation":1';
+  const a = '"app":{}';
+  const json = (...members) => `{${members.join(',')}}`;
+  const BOM = Uint8Array.of(0xef, 0xbb, 0xbf);
+  const invalid = [
+    ['ByteOrderMark', 'a UTF-8 byte-order mark before the JSON', concat(BOM, utf8(json(c, g, a)))],
+    ['ByteOrderMark', 'a byte-order mark after a leading space', concat(utf8(' '), BOM, utf8(json(c, g, a)))],
+    ['ByteOrderMark', 'a byte-order mark after the JSON', concat(utf8(json(c, g, a)), BOM)],
+    ['DuplicateMembers', '"generation" twice, 1 and 2', json(c, g, a, '"generation":2')],
+    ['DuplicateMembers', '"created" twice with the same value', json(c, g, a, c)],
+    ['DuplicateMembers', '"app" twice', json(c, g, a, '"app":{"x":1}')],
+    [
+      'DuplicateMembers',
+      '"generation" and "gener\\u0061tion": the same name once unescaped',
+      json(c, g, a, '"gener\\u0061tion":1'),
+    ],
+    [
+      'DuplicateMembers',
+      'a duplicate member inside app',
+      json(c, g, '"app":{"device":"phone","device":"laptop"}'),
+    ],
+    [
+      'DuplicateMembers',
+      'a duplicate member in an object nested in an array inside app',
+      json(c, g, '"app":{"list":[{"ok":1},{"k":{"x":1,"y":2,"x":1}}]}'),
+    ],
+    ['CalendarDate', '30 February', json('"created":"2026-02-30T12:00:00Z"', g, a)],
+    ['CalendarDate', '29 February 2026, not a leap year', json('"created":"2026-02-29T12:00:00Z"', g, a)],
+    ['CalendarDate', '29 February 1900, not a leap year', json('"created":"1900-02-29T12:00:00Z"', g, a)],
+    ['CalendarDate', '31 April', json('"created":"2026-04-31T12:00:00Z"', g, a)],
+    ['CalendarDate', 'month 00', json('"created":"2026-00-10T12:00:00Z"', g, a)],
+    ['CalendarDate', 'day 00', json('"created":"2026-11-00T12:00:00Z"', g, a)],
+    ['CalendarDate', '24:00:00 (the end of the day)', json('"created":"2026-11-26T24:00:00Z"', g, a)],
+    ['CalendarDate', 'second 60 (a leap second)', json('"created":"2016-12-31T23:59:60Z"', g, a)],
+    ['CalendarDate', '1969-12-31T23:59:59Z, before 1970', json('"created":"1969-12-31T23:59:59Z"', g, a)],
+    [
+      'CalendarDate',
+      '1969-12-31T23:59:59.999999999Z, before 1970',
+      json('"created":"1969-12-31T23:59:59.999999999Z"', g, a),
+    ],
+    ['CalendarDate', 'year 0000', json('"created":"0000-01-01T00:00:00Z"', g, a)],
+    ['GenerationValue', '"generation" is -1.0', json(c, '"generation":-1.0', a)],
+    ['GenerationValue', '"generation" is 0.5e0', json(c, '"generation":0.5e0', a)],
+    [
+      'GenerationValue',
+      '"generation" is 9.007199254740992e15 (2^53)',
+      json(c, '"generation":9.007199254740992e15', a),
+    ],
+  ];
+  for (const [flag, comment, meta] of invalid) {
+    await seeded(`metadata rules: ${comment}`, async (rnd) => {
+      const record = metaRecord(meta);
+      const b = await craftBackup(rnd, { plaintext: concat(record, stored(text(rnd, 10)), END) });
+      tests.push(
+        containerCase({
+          comment: `metadata: ${comment}`,
+          flags: [flag, 'MalformedMetadata'],
+          cred: { key: b.key },
+          ct: b.ct,
+          error: 'MALFORMED_PAYLOAD',
+        }),
+      );
+    });
+  }
+  const valid = [
+    [
+      'DuplicateMembers',
+      'the names created, generation and app again inside app, at different depths',
+      '{"created":"2026-11-26T12:00:00Z","generation":1,"app":{"created":"x","generation":[{"generation":2}],"app":{"app":{}}}}',
+      {
+        created: '2026-11-26T12:00:00Z',
+        generation: 1,
+        app: { created: 'x', generation: [{ generation: 2 }], app: { app: {} } },
+      },
+    ],
+    [
+      'ByteOrderMark',
+      'U+FEFF inside a string of app, raw and escaped',
+      '{"created":"2026-11-26T12:00:00Z","generation":1,"app":{"raw":"\ufeffx","escaped":"\\ufeffx"}}',
+      { created: '2026-11-26T12:00:00Z', generation: 1, app: { raw: '\ufeffx', escaped: '\ufeffx' } },
+    ],
+    ...[
+      ['29 February 2028, a leap year', '2028-02-29T12:00:00Z'],
+      ['29 February 2000, a leap year (divisible by 400)', '2000-02-29T00:00:00Z'],
+      ['1970-01-01T00:00:00Z, the first instant allowed', '1970-01-01T00:00:00Z'],
+      ['31 December 9999, 23:59:59.999999999', '9999-12-31T23:59:59.999999999Z'],
+      ['23:59:59 on 31 December', '2026-12-31T23:59:59Z'],
+    ].map(([comment, created]) => [
+      'CalendarDate',
+      comment,
+      json(`"created":"${created}"`, g, a),
+      { created, generation: 1, app: {} },
+    ]),
+    ...[
+      ['1.0', 1],
+      ['1e3', 1000],
+      ['1E+3', 1000],
+      ['10e-1', 1],
+      ['0.0', 0],
+      ['9.007199254740991e15', 9007199254740991],
+    ].map(([spelling, generation]) => [
+      'GenerationValue',
+      `"generation" written as ${spelling}`,
+      json(c, `"generation":${spelling}`, a),
+      { created: '2026-11-26T12:00:00Z', generation, app: {} },
+    ]),
+  ];
+  for (const [flag, comment, meta, metadata] of valid) {
+    await seeded(`metadata rules: ${comment}`, async (rnd) => {
+      const body = text(rnd, 40);
+      const b = await craftBackup(rnd, { plaintext: frame({ meta, blocks: [stored(body)] }) });
+      tests.push(
+        containerCase({
+          comment: `metadata: ${comment}`,
+          flags: [flag, 'MetadataVariants'],
+          cred: { key: b.key },
+          ct: b.ct,
+          body,
+          metadata,
+        }),
+      );
+    });
+  }
+  return group('Metadata rules of SPEC.md §5.1: the JSON dialect, real instants, integer values.', tests);
+}
+
+/** SPEC.md §5.2: OUTPUT_LIMIT from the declared length, after the range checks, before the data. */
+async function outputLimitOrder() {
+  const tests = [];
+  await seeded('output limit order', async (rnd) => {
+    const data = text(rnd, 3000);
+    const packed = rawDeflate(data);
+    const head = (kind, ...fields) => concat(u8(kind), ...fields.map(u32));
+    const add = async (comment, blocks, { flags = FLAG_COMPRESSED, end = true, limit, error }) => {
+      const b = await craftBackup(rnd, {
+        flags,
+        plaintext: concat(metaRecord(META), ...blocks, end ? END : new Uint8Array(0)),
+      });
+      tests.push(
+        containerCase({
+          comment,
+          flags: ['OutputLimitOrder', error === 'OUTPUT_LIMIT' ? 'OutputLimit' : 'MalformedBlock'],
+          cred: { key: b.key },
+          ct: b.ct,
+          maxOutputBytes: limit,
+          error,
+        }),
+      );
+    };
+    await add(
+      'stored block of length 500 with 100 bytes present, maxOutputBytes 499',
+      [head(1, 500), data.subarray(0, 100)],
+      {
+        end: false,
+        limit: 499,
+        error: 'OUTPUT_LIMIT',
+      },
+    );
+    await add(
+      'deflate block of rlen 1000 with random data, maxOutputBytes 999',
+      [head(2, 64, 1000), rnd(64)],
+      {
+        limit: 999,
+        error: 'OUTPUT_LIMIT',
+      },
+    );
+    await add(
+      'a valid stored block of 100 bytes, then a deflate block of rlen 3000 cut before its end, maxOutputBytes 3099',
+      [stored(data.subarray(0, 100)), deflated(data, { packed: packed.subarray(0, packed.length - 4) })],
+      { limit: 3099, error: 'OUTPUT_LIMIT' },
+    );
+    await add('stored block of length 1048577, maxOutputBytes 1000', [head(1, MiB + 1), new Uint8Array(16)], {
+      flags: 0,
+      limit: 1000,
+      error: 'MALFORMED_PAYLOAD',
+    });
+    await add(
+      'deflate block with clen > rlen = 2000, maxOutputBytes 1000',
+      [head(2, 2001, 2000), rnd(2001)],
+      {
+        limit: 1000,
+        error: 'MALFORMED_PAYLOAD',
+      },
+    );
+    await add(
+      'deflate block with rlen 2^32 − 1, maxOutputBytes 1000',
+      [head(2, packed.length, 0xffffffff), packed],
+      {
+        limit: 1000,
+        error: 'MALFORMED_PAYLOAD',
+      },
+    );
+  });
+  return group("The output limit against the block's other rules.", tests);
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const FAMILIES = [
   optionMatrix,
@@ -2097,6 +2653,13 @@ const FAMILIES = [
   malformedBlocks,
   endAndPadding,
   outputLimit,
+  shortFiles,
+  slotOverrun,
+  credentialPrecedence,
+  slotBeforePayload,
+  trailingDataWindow,
+  metadataRules,
+  outputLimitOrder,
 ];
 
 /** The whole container_v1_test.json document. */

@@ -16,6 +16,7 @@ Usage:
 """
 
 import argparse
+import decimal
 import hashlib
 import hmac
 import json
@@ -129,25 +130,26 @@ def u32(b, o):
 
 
 def parse_header(data):
-    """Checks in the SPEC §3.3 order: magic, version, header length, (read H bytes),
-    checksum, flags, slot count, slots in order, exact fit, duplicate types."""
+    """SPEC §3.3, steps 1-6 in order: fixed part present (TRUNCATED), magic, version, header
+    length, (read H bytes: TRUNCATED), checksum, flags, slot count, each slot (prefix fits, body
+    fits, known type, its type's length), exact fit, duplicate types."""
     n_avail = len(data)
-    # magic: compare the bytes that are present; a file that stops inside a correct magic
-    # prefix is TRUNCATED (decision D1 in README).
-    if data[: min(8, n_avail)] != MAGIC[: min(8, n_avail)]:
+    # step 1: a file shorter than the 13-byte fixed part is TRUNCATED, whatever its bytes are
+    if n_avail < FIXED_LEN:
+        raise DecodeError("TRUNCATED", "file shorter than the 13-byte fixed part")
+    # step 2
+    if bytes(data[:8]) != MAGIC:
         raise DecodeError("MALFORMED_HEADER", "bad magic")
-    if n_avail < 9:
-        raise DecodeError("TRUNCATED", "file ends inside the fixed header")
     if data[8] != VERSION:
         raise DecodeError("UNSUPPORTED_VERSION", "version %d" % data[8])
-    if n_avail < 12:
-        raise DecodeError("TRUNCATED", "file ends inside the fixed header")
     h = u16(data, 10)
     if not (H_MIN <= h <= H_MAX):
         raise DecodeError("MALFORMED_HEADER", "header length %d" % h)
+    # step 3
     if n_avail < h:
         raise DecodeError("TRUNCATED", "file ends inside the header")
     header = bytes(data[:h])
+    # step 4
     if hashlib.sha256(header[: h - CHECKSUM_LEN]).digest()[:CHECKSUM_LEN] != header[h - CHECKSUM_LEN :]:
         raise DecodeError("MALFORMED_HEADER", "checksum mismatch (corrupted)")
     flags = header[9]
@@ -156,23 +158,24 @@ def parse_header(data):
     n = header[12]
     if not (N_MIN <= n <= N_MAX):
         raise DecodeError("MALFORMED_HEADER", "slot count %d" % n)
+    # step 5: each slot in order
     end = h - CHECKSUM_LEN
     pos = FIXED_LEN
     slots = []
     for j in range(n):
-        # decision D2: slot prefix must fit, then type, then length value, then body fit
         if pos + 3 > end:
-            raise DecodeError("MALFORMED_HEADER", "slot %d runs past the header" % (j + 1))
+            raise DecodeError("MALFORMED_HEADER", "slot %d: its 3-byte prefix runs past H-16" % (j + 1))
         stype = header[pos]
         slen = u16(header, pos + 1)
+        if pos + 3 + slen > end:
+            raise DecodeError("MALFORMED_HEADER", "slot %d: its body runs past H-16" % (j + 1))
         if stype not in SLOT_LENGTHS:
             raise DecodeError("UNKNOWN_SLOT_TYPE", "slot %d type 0x%02x" % (j + 1, stype))
         if slen != SLOT_LENGTHS[stype]:
             raise DecodeError("MALFORMED_HEADER", "slot %d length %d" % (j + 1, slen))
-        if pos + 3 + slen > end:
-            raise DecodeError("MALFORMED_HEADER", "slot %d runs past the header" % (j + 1))
         slots.append((stype, header[pos : pos + 3 + slen]))
         pos += 3 + slen
+    # step 6
     if pos != end:
         raise DecodeError("MALFORMED_HEADER", "slots do not end at H-16")
     types = [s[0] for s in slots]
@@ -201,11 +204,28 @@ def check_kdf_params(m, t, p, maxima=None):
         raise DecodeError("KDF_PARAMS", "parameters above the decoder's maxima")
 
 
-def normalize_password(password):
+def validate_password(password):
+    """SPEC §3.5: a password MUST be non-empty and a valid Unicode string (no unpaired
+    surrogate); otherwise it is refused with INVALID_ARGUMENT, never encoded with replacement
+    characters.  Decision D7: checked when the caller hands the password over, before the file
+    is read (SPEC does not place this check in the §3.3/§3.5/§4 order)."""
     if isinstance(password, bytes):
-        password = password.decode("utf-8")
-    # str.encode('utf-8') rejects lone surrogates; decision D7: that is an invocation error.
-    return unicodedata.normalize("NFC", password).encode("utf-8")
+        try:
+            password = password.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DecodeError("INVALID_ARGUMENT", "password is not valid UTF-8")
+    if not isinstance(password, str):
+        raise DecodeError("INVALID_ARGUMENT", "password is not a string")
+    if password == "":
+        raise DecodeError("INVALID_ARGUMENT", "empty password")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in password):
+        raise DecodeError("INVALID_ARGUMENT", "password holds an unpaired surrogate")
+    return password
+
+
+def normalize_password(password):
+    """UTF-8(NFC(password)), SPEC §3.5 (after validate_password)."""
+    return unicodedata.normalize("NFC", validate_password(password)).encode("utf-8")
 
 
 def kek_backup_key(backup_key, salt):
@@ -237,34 +257,34 @@ def open_password_slot(slot, password, kdf_maxima):
 
 
 def recover_file_key(hdr, backup_key=None, password=None, kdf_maxima=None):
-    """Decision D4: the backup key is tried first; if it opens its slot the password is not
-    used.  If nothing opens, the backup-key outcome is reported when a backup-key slot exists
-    (WRONG_KEY), else the password outcome when a password slot exists (KDF_PARAMS or
-    WRONG_PASSWORD), else NO_MATCHING_SLOT."""
+    """SPEC §3.5 (and §3.4: a password slot's parameters are checked only when a password is
+    tried on it).  With both credentials the backup-key slot is tried first.  If neither opens,
+    the error is WRONG_KEY when the backup has a backup-key slot (and a backup key was given),
+    else the password slot's error (KDF_PARAMS or WRONG_PASSWORD), else NO_MATCHING_SLOT."""
     if backup_key is None and password is None:
         raise ValueError("no credential given")
     slots = hdr["slots"]
-    failures = []
-    if backup_key is not None:
-        if len(backup_key) != 32:
-            raise ValueError("backup key must be 32 bytes")
-        if SLOT_BACKUP_KEY in slots:
-            fk = open_backup_key_slot(slots[SLOT_BACKUP_KEY], backup_key)
+    key_tried = backup_key is not None and SLOT_BACKUP_KEY in slots
+    if backup_key is not None and len(backup_key) != 32:
+        raise ValueError("backup key must be 32 bytes")
+    if key_tried:
+        fk = open_backup_key_slot(slots[SLOT_BACKUP_KEY], backup_key)
+        if fk is not None:
+            return fk
+    password_error = None
+    if password is not None and SLOT_PASSWORD in slots:
+        try:
+            fk = open_password_slot(slots[SLOT_PASSWORD], password, kdf_maxima)
+        except DecodeError as e:  # KDF_PARAMS, decided before Argon2id runs
+            password_error = e
+        else:
             if fk is not None:
                 return fk
-            failures.append(DecodeError("WRONG_KEY", "backup-key slot tag fails"))
-    if password is not None:
-        if SLOT_PASSWORD in slots:
-            try:
-                fk = open_password_slot(slots[SLOT_PASSWORD], password, kdf_maxima)
-            except DecodeError as e:
-                failures.append(e)
-            else:
-                if fk is not None:
-                    return fk
-                failures.append(DecodeError("WRONG_PASSWORD", "password slot tag fails"))
-    if failures:
-        raise failures[0]
+            password_error = DecodeError("WRONG_PASSWORD", "password slot tag fails")
+    if key_tried:
+        raise DecodeError("WRONG_KEY", "backup-key slot tag fails")
+    if password_error is not None:
+        raise password_error
     raise DecodeError("NO_MATCHING_SLOT", "no slot for the credential given")
 
 
@@ -282,11 +302,13 @@ def chunk_nonce(base_nonce, i):
 
 
 def cobblestone_chunks(input_key, context, payload):
-    """Generator of authenticated chunk plaintexts, front to back (decision D3).
+    """SPEC §4, front to back, steps 1-3 and failure(i, R).
 
-    Raises DecodeError TRUNCATED / HEADER_AUTH / CHUNK_AUTH / TRAILING_DATA.  Yields
-    (index, plaintext, is_final)."""
+    Raises DecodeError TRUNCATED / HEADER_AUTH / CHUNK_AUTH / TRAILING_DATA /
+    MESSAGE_TOO_LARGE.  Yields (index, plaintext, is_final) for each authenticated chunk, so
+    that the caller parses each chunk's plaintext before the next chunk is looked at (§5.5)."""
     total = len(payload)
+    # step 1
     if total < COB_HDR:
         raise DecodeError("TRUNCATED", "payload shorter than 56 bytes")
     salt = bytes(payload[:COB_SALT])
@@ -295,40 +317,50 @@ def cobblestone_chunks(input_key, context, payload):
     if not hmac.compare_digest(commitment, expected):
         raise DecodeError("HEADER_AUTH", "commitment mismatch")
     aead = AESGCM(key)
+    mv = memoryview(payload)
+
+    def opens(i, record):
+        try:
+            return aead.decrypt(chunk_nonce(base_nonce, i), bytes(record), None)
+        except InvalidTag:
+            return None
+
+    def failure(i, record):
+        # hi = min(|R| - 1, 16 399), lo = max(16, hi - 255): a valid final chunk of L bytes
+        # followed by |R| - L bytes of trailing data is TRAILING_DATA, otherwise CHUNK_AUTH.
+        hi = min(len(record) - 1, CHUNK_CT - 1)
+        lo = max(TAG, hi - (TRAILING_TRIAL - 1))
+        for length in range(hi, lo - 1, -1):
+            if opens(i, record[:length]) is not None:
+                return DecodeError(
+                    "TRAILING_DATA", "valid final chunk %d of %d bytes, then trailing data" % (i, length)
+                )
+        return DecodeError("CHUNK_AUTH", "chunk %d fails authentication" % i)
+
     pos = COB_HDR
     i = 0
-    mv = memoryview(payload)
-    while True:
+    # step 2: every record of 16 400 bytes is a full chunk, never the final one
+    while total - pos >= CHUNK_CT:
         if i >= MAX_CHUNKS:
-            raise DecodeError("TRUNCATED", "chunk counter reached 2^38")
-        rem = total - pos
-        # A full 16 400-byte record at the very end is decrypted (as a non-final chunk) before
-        # the missing short final chunk is reported: SPEC Appendix A.3 `TrailingData` ("the
-        # chunk is checked before the length").  After it, rem == 0 gives TRUNCATED below.
-        if rem < TAG:
-            raise DecodeError("TRUNCATED", "no short final chunk" if rem == 0 else "final chunk shorter than its tag")
-        final = rem < CHUNK_CT
-        n = rem if final else CHUNK_CT
-        nonce = chunk_nonce(base_nonce, i)
-        try:
-            pt = aead.decrypt(nonce, bytes(mv[pos : pos + n]), None)
-        except InvalidTag:
-            # SPEC §4: a failing chunk that begins with a valid *final* chunk followed by at
-            # most 256 further bytes (to the end of the payload) is TRAILING_DATA.
-            lo = max(TAG, rem - TRAILING_TRIAL)
-            hi = min(CHUNK_CT - 1, rem - 1)
-            for f in range(lo, hi + 1):
-                try:
-                    aead.decrypt(nonce, bytes(mv[pos : pos + f]), None)
-                except InvalidTag:
-                    continue
-                raise DecodeError("TRAILING_DATA", "valid final chunk %d followed by %d bytes" % (i, rem - f))
-            raise DecodeError("CHUNK_AUTH", "chunk %d fails authentication" % i)
-        yield i, pt, final
-        if final:
-            return
-        pos += n
+            raise DecodeError("MESSAGE_TOO_LARGE", "chunk counter reached 2^38")
+        record = mv[pos : pos + CHUNK_CT]
+        pt = opens(i, record)
+        if pt is None:
+            raise failure(i, record)
+        yield i, pt, False
+        pos += CHUNK_CT
         i += 1
+    # step 3: the r bytes left are the short final chunk
+    if i >= MAX_CHUNKS:
+        raise DecodeError("MESSAGE_TOO_LARGE", "chunk counter reached 2^38")
+    r = total - pos
+    if r < TAG:
+        raise DecodeError("TRUNCATED", "no short final chunk" if r == 0 else "final chunk shorter than its tag")
+    record = mv[pos:]
+    pt = opens(i, record)
+    if pt is None:
+        raise failure(i, record)
+    yield i, pt, True
 
 
 def cobblestone_decrypt(input_key, context, payload):
@@ -347,33 +379,68 @@ ISO_RE = re.compile(r"\A([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):(
 
 
 def valid_created(s):
-    """Decision D10: the textual form of SPEC §5.1 (uppercase T and Z, ASCII digits, 1-9
-    fraction digits) AND a real proleptic-Gregorian date/time; seconds 00-59 (no leap
-    second), year 0000-9999."""
+    """SPEC §5.1: `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (upper-case T and Z, ASCII digits, 1-9
+    fraction digits) naming a real UTC instant from 1970 on: year >= 1970, month 01-12, a day
+    that exists in that month (Gregorian leap years), hour 00-23, minute and second 00-59."""
     m = ISO_RE.match(s)
     if not m:
         return False
     y, mo, d, hh, mi, ss = (int(m.group(k)) for k in range(1, 7))
-    if not (1 <= mo <= 12):
+    if y < 1970 or not (1 <= mo <= 12):
         return False
     leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
     dim = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1]
     return 1 <= d <= dim and hh <= 23 and mi <= 59 and ss <= 59
 
 
-class _DupDict(dict):
-    duplicate = False
+class DuplicateMember(ValueError):
+    pass
 
 
 def _pairs_hook(pairs):
-    d = _DupDict(pairs)
+    """SPEC §5.1: unique member names in every object at every depth (names compared after
+    unescaping, as strings)."""
+    d = dict(pairs)
     if len(d) != len(pairs):
-        d.duplicate = True
+        seen = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise DuplicateMember("duplicate member name %r" % k)
+            seen.add(k)
     return d
+
+
+class JsonFloat(float):
+    """A JSON number with a fraction or an exponent: the float value (as other JSON readers
+    see it, for printing) plus its exact text, so that `generation` is judged by its value."""
+
+    text = ""
+
+
+def _parse_float(text):
+    f = JsonFloat(text)
+    f.text = text
+    return f
 
 
 def _reject_constant(name):
     raise ValueError("non-JSON constant " + name)
+
+
+def generation_value(gen):
+    """SPEC §5.1: a JSON number whose value is an integer in [0, 2^53 - 1] (`1.0` and `1e3`
+    count).  Decision D11: the value is the exact decimal value of the number as written, so
+    `1.0000000000000001` and `1e-400` are not integers even though their nearest doubles are."""
+    if isinstance(gen, bool) or not isinstance(gen, (int, float)):
+        return None
+    if isinstance(gen, int):
+        return gen if 0 <= gen <= GEN_MAX else None
+    value = decimal.Decimal(gen.text if isinstance(gen, JsonFloat) else repr(gen))
+    if not value.is_finite() or not (0 <= value <= GEN_MAX):
+        return None
+    if value != value.to_integral_value():
+        return None
+    return int(value)
 
 
 def run_big_stack(fn, *args, **kwargs):
@@ -405,34 +472,39 @@ def run_big_stack(fn, *args, **kwargs):
 
 
 def parse_metadata(raw):
+    """SPEC §5.1."""
+    raw = bytes(raw)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise DecodeError("MALFORMED_PAYLOAD", "metadata starts with a byte-order mark")
     try:
-        text = bytes(raw).decode("utf-8")  # strict: invalid UTF-8 (incl. surrogates) fails
+        text = raw.decode("utf-8")  # strict: invalid UTF-8 (incl. surrogates) fails
     except UnicodeDecodeError:
         raise DecodeError("MALFORMED_PAYLOAD", "metadata is not UTF-8")
-    # decision D9: a leading U+FEFF is not JSON whitespace -> rejected (json.loads does)
+    # RFC 8259: json.loads accepts exactly RFC 8259 white space (space, tab, LF, CR), rejects a
+    # U+FEFF anywhere outside strings, control characters in strings (strict=True) and trailing
+    # data; NaN/Infinity are refused by parse_constant.
     try:
-        obj = run_big_stack(json.loads, text, object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
+        obj = run_big_stack(
+            json.loads,
+            text,
+            object_pairs_hook=_pairs_hook,
+            parse_constant=_reject_constant,
+            parse_float=_parse_float,
+        )
+    except DuplicateMember as e:
+        raise DecodeError("MALFORMED_PAYLOAD", "metadata: %s" % e)
     except (ValueError, RecursionError):
         raise DecodeError("MALFORMED_PAYLOAD", "metadata is not JSON")
     if not isinstance(obj, dict):
         raise DecodeError("MALFORMED_PAYLOAD", "metadata is not an object")
-    if getattr(obj, "duplicate", False):
-        raise DecodeError("MALFORMED_PAYLOAD", "metadata has duplicate member names")  # decision D8
     if set(obj.keys()) != {"created", "generation", "app"}:
         raise DecodeError("MALFORMED_PAYLOAD", "metadata members %r" % sorted(obj.keys()))
     created, gen, app = obj["created"], obj["generation"], obj["app"]
     if not isinstance(created, str) or not valid_created(created):
         raise DecodeError("MALFORMED_PAYLOAD", "bad created")
-    # decision D11: generation judged by its numeric value as an IEEE-754 double (as
-    # JSON.parse + Number.isInteger would): 1.0, 1e3 and -0 are integers.
-    if isinstance(gen, bool) or not isinstance(gen, (int, float)):
-        raise DecodeError("MALFORMED_PAYLOAD", "generation is not a number")
-    if isinstance(gen, float):
-        if not gen.is_integer() or not (0 <= gen <= GEN_MAX):
-            raise DecodeError("MALFORMED_PAYLOAD", "generation out of range / not integer")
-        gen = int(gen)
-    elif not (0 <= gen <= GEN_MAX):
-        raise DecodeError("MALFORMED_PAYLOAD", "generation out of range")
+    gen = generation_value(gen)
+    if gen is None:
+        raise DecodeError("MALFORMED_PAYLOAD", "generation is not an integer in [0, 2^53 - 1]")
     if not isinstance(app, dict):
         raise DecodeError("MALFORMED_PAYLOAD", "app is not an object")
     return {"created": created, "generation": gen, "app": run_big_stack(_plain, app)}
@@ -472,9 +544,12 @@ def inflate_exact(data, rlen):
 
 
 class PlaintextParser:
-    """Incremental SPEC §5 parser (decision D3: fed chunk by chunk, reports a framing error
-    as soon as the plaintext seen so far determines it; a block's data, and the metadata JSON,
-    are judged once complete)."""
+    """Incremental SPEC §5 parser, fed the plaintext of each authenticated chunk in order
+    (SPEC §5.5).  It reports a framing error as soon as the plaintext seen so far determines it
+    (decision D3: a length field or block header once its bytes are in, a block's data and the
+    metadata JSON once complete, each padding byte as it arrives); "ends early" errors come
+    after the final chunk.  OUTPUT_LIMIT is decided from a block's declared length, after the
+    block's range checks and before its data is read or inflated (SPEC §5.2)."""
 
     def __init__(self, compressed, padded, max_output):
         self.compressed = compressed
@@ -606,6 +681,8 @@ def decode_backup(data, backup_key=None, password=None, kdf_maxima=None, max_out
     if max_output is None:
         max_output = DEFAULT_MAX_OUTPUT
     try:
+        if password is not None:
+            password = validate_password(password)  # INVALID_ARGUMENT (SPEC §3.5, decision D7)
         hdr = parse_header(data)
         file_key = recover_file_key(hdr, backup_key, password, kdf_maxima)
         parser = PlaintextParser(bool(hdr["flags"] & FLAG_COMPRESSED), bool(hdr["flags"] & FLAG_PADDED), max_output)
@@ -750,7 +827,12 @@ def run_kdf_vectors(doc, path):
                     r.update(result="valid", kek=kek.hex())
                 else:
                     m, tt, p = t["m"], t["t"], t["p"]
-                    pw = normalize_password(t["password"])  # our own NFC, not the file's passwordUtf8
+                    try:
+                        pw = normalize_password(t["password"])  # our own NFC, not the file's passwordUtf8
+                    except DecodeError as e:  # INVALID_ARGUMENT: empty, or not a Unicode string
+                        r.update(result="invalid", error=e.code, detail=e.detail)
+                        results.append(r)
+                        continue
                     r["passwordUtf8"] = pw.hex()
                     try:
                         check_kdf_params(m, tt, p, t.get("kdfMaxima"))

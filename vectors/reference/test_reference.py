@@ -249,6 +249,17 @@ class Valid(unittest.TestCase):
             self.check_ok(build(b"a", meta=dict(META, generation=gen)), b"a")
         raw = b' \n{"app":{},"generation":1.0,"created":"2024-01-01T00:00:00Z"}\t'
         self.check_ok(build(b"a", meta_raw=raw), b"a")
+        for created in ("1970-01-01T00:00:00Z", "2024-02-29T23:59:59Z", "2000-02-29T00:00:00Z", "9999-12-31T23:59:59.999999999Z"):
+            self.check_ok(build(b"a", meta=dict(META, created=created)), b"a")
+        for text, value in (("1.0", 1), ("1e3", 1000), ("1E+3", 1000), ("10e-1", 1), ("-0", 0), ("-0.0", 0), ("9.007199254740991e15", 2**53 - 1)):
+            raw = ('{"created":"2024-01-01T00:00:00Z","generation":%s,"app":{}}' % text).encode()
+            r = self.check_ok(build(b"a", meta_raw=raw), b"a")
+            self.assertEqual(r["metadata"]["generation"], value)
+            self.assertIs(type(r["metadata"]["generation"]), int)
+        # the same name at different depths, and U+FEFF inside a string
+        raw = '{"created":"2024-01-01T00:00:00Z","generation":1,"app":{"app":{"app":1},"created":"x","generation":[{"generation":2}],"s":"\ufeff"}}'.encode()
+        r = self.check_ok(build(b"a", meta_raw=raw), b"a")
+        self.assertEqual(r["metadata"]["app"]["app"], {"app": 1})
 
     def test_deep_app_json(self):
         depth = 30000
@@ -279,9 +290,16 @@ class Errors(unittest.TestCase):
         good = build(b"abc")
         self.err(b"", "TRUNCATED")
         self.err(good[:5], "TRUNCATED")
-        self.err(b"\x89E2EEBX", "MALFORMED_HEADER")
+        # SPEC §3.3 step 1: fewer than 13 bytes is TRUNCATED, whatever the bytes are
+        self.err(b"\x89E2EEBX", "TRUNCATED")
+        self.err(b"PK\x03\x04", "TRUNCATED")
+        self.err(good[:9] + b"\x00\x00", "TRUNCATED")
+        self.err(good[:8] + b"\x02\x00\x00\x00", "TRUNCATED")  # 12 bytes, version 2
+        self.err(b"PK\x03\x04" + bytes(9), "MALFORMED_HEADER")  # 13 bytes
         self.err(b"PK\x03\x04" + bytes(200), "MALFORMED_HEADER")
+        self.err(good[:8] + b"\x02\x00\x00\x00\x00", "UNSUPPORTED_VERSION")  # 13 bytes
         self.err(good[:12], "TRUNCATED")
+        self.err(good[:13], "TRUNCATED")
         self.err(good[:111], "TRUNCATED")
 
     def test_version_flags_lengths(self):
@@ -317,6 +335,14 @@ class Errors(unittest.TestCase):
         self.err(make_header(3, [a, b"\x00"]) + bytes(100), "MALFORMED_HEADER")
         # slot count says 1 but two slots present
         self.err(make_header(3, [a, p], n=1) + bytes(100), "MALFORMED_HEADER")
+        # SPEC §3.3 step 5: prefix fits, body fits (MALFORMED_HEADER), then type, then length
+        past = bytes([3]) + struct.pack(">H", 100) + b"abcd"
+        self.err(make_header(3, [a, past]) + bytes(100), "MALFORMED_HEADER")
+        self.err(make_header(3, [past, a]) + bytes(100), "MALFORMED_HEADER")
+        self.err(make_header(3, [a, bytes([3])], n=2) + bytes(100), "MALFORMED_HEADER")
+        self.err(make_header(3, [a, bytes([3, 0])], n=2) + bytes(100), "MALFORMED_HEADER")
+        self.err(make_header(3, [a, bytes([3, 0, 0])], n=2) + bytes(100), "UNKNOWN_SLOT_TYPE")
+        self.err(make_header(3, [a, bytes([1]) + struct.pack(">H", 81) + a[3:]]) + bytes(100), "MALFORMED_HEADER")
 
     def test_header_tamper_after_checksum_fix(self):
         # flipping a header bit and recomputing the checksum: commitment -> HEADER_AUTH
@@ -348,6 +374,25 @@ class Errors(unittest.TestCase):
         self.err(blob, "WRONG_PASSWORD", key=BK, password="nope")  # decision D4
         blob = build(b"abc", key=BK, password=PW)
         self.err(blob, "WRONG_KEY", key=os.urandom(32), password="nope")
+        # SPEC §3.5 with both credentials and an out-of-bounds password slot
+        fk = os.urandom(32)
+        oob = bytes([2]) + struct.pack(">H", 92) + struct.pack(">III", 0xFFFFFFFF, 1, 1) + os.urandom(32) + bytes(48)
+        blob = make_header(3, [slot_backup_key(BK, fk), oob]) + bytes(100)
+        self.err(blob, "WRONG_KEY", key=os.urandom(32), password=PW)
+        self.err(make_header(3, [oob]) + bytes(100), "KDF_PARAMS", key=BK, password=PW)
+        self.err(make_header(3, [oob]) + bytes(100), "NO_MATCHING_SLOT", key=BK)
+        # a right key on the same header: the password slot is never looked at (the slot opens,
+        # and the 100 zero bytes of payload fail the commitment)
+        self.err(blob, "HEADER_AUTH", key=BK, password=PW)
+        # the slot is unwrapped before the payload is examined
+        blob = build(b"abc", key=BK, password=PW)
+        H = struct.unpack(">H", blob[10:12])[0]
+        self.err(blob[: H + 20], "WRONG_KEY", key=os.urandom(32))
+        self.err(blob[: H + 20], "WRONG_PASSWORD", key=None, password="nope")
+        self.err(blob[: H + 20], "TRUNCATED", key=BK)
+        # SPEC §3.5: a password must be non-empty and a valid Unicode string
+        self.err(blob, "INVALID_ARGUMENT", key=None, password="")
+        self.err(blob, "INVALID_ARGUMENT", key=None, password="ab\ud800")
 
     def test_kdf_params(self):
         fk = os.urandom(32)
@@ -380,7 +425,8 @@ class Errors(unittest.TestCase):
         self.err(blob[:-1], "CHUNK_AUTH")
         for extra in (1, 15, 16, 100, 256):
             self.err(blob + os.urandom(extra), "TRAILING_DATA")
-        self.err(blob + os.urandom(257), "CHUNK_AUTH")  # SPEC: MAY be CHUNK_AUTH or TRUNCATED
+        self.err(blob + os.urandom(257), "CHUNK_AUTH")  # SPEC §4 failure(i, R): window of 256
+        self.err(blob + os.urandom(16400), "CHUNK_AUTH")
         # plaintext of exactly 16384 bytes: empty final chunk, then trailing data
         pt = plaintext_for(b"", compressed=False, padded=False)
         meta_raw_len = 16384 - len(pt)
@@ -403,6 +449,19 @@ class Errors(unittest.TestCase):
         # a 1..15-byte remainder: front to back, the failing chunk is met first -> TRAILING_DATA
         self.err(blob + os.urandom(101), "TRAILING_DATA")
         self.err(blob + os.urandom(115), "TRAILING_DATA")
+        # more than 256 bytes appended, but only 100 of them inside the record of the final
+        # chunk (SPEC §4: the window is counted inside the record R)
+        self.err(blob + os.urandom(400), "TRAILING_DATA")
+        self.err(blob + os.urandom(100 + 16400), "TRAILING_DATA")
+        # a final chunk of 16 100 bytes + 300 bytes: 300 inside the 16 400-byte record
+        pt = plaintext_for(b"", compressed=False, padded=False)
+        n = 16384 - 300 - len(pt)
+        pt = plaintext_for(b"", compressed=False, padded=False, blocks=b"\x01" + struct.pack(">I", n - 5) + bytes(n - 5))
+        blob = build(plaintext=pt, compressed=False, padded=False)
+        self.assertEqual(dec(blob)["result"], "valid")
+        self.err(blob + os.urandom(256), "TRAILING_DATA")
+        self.err(blob + os.urandom(300), "CHUNK_AUTH")
+        self.err(blob + os.urandom(257), "CHUNK_AUTH")
 
     def test_chunk_auth(self):
         body = os.urandom(40000)
@@ -455,7 +514,22 @@ class Errors(unittest.TestCase):
             b'{"created":"2024-01-01T00:00:00Z","generation":1,"app":{"s":"\xff"}}',
             b'{"created":"2024-01-01T00:00:00Z","generation":1,"app":{"s":"\xed\xa0\x80"}}',
             b'\xef\xbb\xbf{"created":"2024-01-01T00:00:00Z","generation":1,"app":{}}',
+            b' \xef\xbb\xbf{"created":"2024-01-01T00:00:00Z","generation":1,"app":{}}',
             b'{"created":"2024-01-01T00:00:00Z","generation":1,"app":{},"app":{}}',
+            b'{"created":"2024-01-01T00:00:00Z","generation":1,"app":{"a":1,"a":1}}',
+            b'{"created":"2024-01-01T00:00:00Z","generation":1,"app":{"l":[{"b":{"a":1,"\\u0061":2}}]}}',
+            b'{"created":"2023-02-30T00:00:00Z","generation":1,"app":{}}',
+            b'{"created":"1900-02-29T00:00:00Z","generation":1,"app":{}}',
+            b'{"created":"2024-04-31T00:00:00Z","generation":1,"app":{}}',
+            b'{"created":"2024-01-01T23:59:60Z","generation":1,"app":{}}',
+            b'{"created":"1969-12-31T23:59:59.999Z","generation":1,"app":{}}',
+            b'{"created":"0000-01-01T00:00:00Z","generation":1,"app":{}}',
+            b'{"created":"2024-00-01T00:00:00Z","generation":1,"app":{}}',
+            b'{"created":"2024-01-00T00:00:00Z","generation":1,"app":{}}',
+            b'{"created":"2024-01-01T00:00:00Z","generation":1.0000000000000001,"app":{}}',
+            b'{"created":"2024-01-01T00:00:00Z","generation":1e-400,"app":{}}',
+            b'{"created":"2024-01-01T00:00:00Z","generation":9007199254740991.5,"app":{}}',
+            b'{"created":"2024-01-01T00:00:00Z","generation":9.007199254740992e15,"app":{}}',
         ]
         for raw in bad:
             with self.subTest(raw=raw):
