@@ -235,6 +235,12 @@ export async function decryptBackup(
 }> {
   const key = options.key !== undefined ? keyBytes(options.key) : undefined;
   const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  // NaN would compare false against everything and silently switch the bomb guard off.
+  if (
+    !(Number.isSafeInteger(maxOutputBytes) && maxOutputBytes >= 0) &&
+    maxOutputBytes !== Number.POSITIVE_INFINITY
+  )
+    throw new E2EEError('INVALID_ARGUMENT', 'maxOutputBytes must be a non-negative integer (or Infinity)');
   const r = byteReader(toStream(input));
   try {
     if (options.signal?.aborted) throw aborted(options.signal);

@@ -13,7 +13,7 @@ import { type Aead, type AeadBackend, createAead } from './aead.js';
 import { allocForOverwrite, concat, constantTimeEqual, randomBytes, toBytes } from './bytes.js';
 import { E2EEError } from './errors.js';
 import { hkdfExpandSha512 } from './hkdf.js';
-import { type ChunkPool, chunkPool } from './pool.js';
+import { type ChunkPool, chunkPool, type PoolResult } from './pool.js';
 
 export type { AeadBackend } from './aead.js';
 
@@ -279,8 +279,19 @@ function pooledRun(
     const input = batch;
     counter += BATCH_CHUNKS;
     if (counter >= MAX_CHUNKS) chunkNonce(m.baseNonce, counter); // throws MESSAGE_TOO_LARGE
-    // The input is transferred to the worker; on a failure it comes back, to name the error.
-    const job = pool.run({ op, key: m.key, baseNonce: m.baseNonce, counter: start, final: false, input });
+    let job: Promise<PoolResult>;
+    try {
+      // The input is transferred to the worker; on a failure it comes back, to name the error.
+      job = pool.run({ op, key: m.key, baseNonce: m.baseNonce, counter: start, final: false, input });
+    } catch {
+      // No worker could start (a permission model, a sandbox): do this batch on this thread.
+      job = (async () => {
+        const out = allocForOverwrite(BATCH_CHUNKS * (op === 'seal' ? RECORD_SIZE : CHUNK_SIZE));
+        if (op === 'seal') await sealRun(m, start, input, out, 0, false);
+        else await openRun(m, start, input, out, 0, false);
+        return { out };
+      })();
+    }
     const result = job.then(async (r) => {
       if ('out' in r) return r.out;
       const record = r.input.subarray(r.bad * unit, (r.bad + 1) * unit);
@@ -479,8 +490,9 @@ export function createDecryptStream(
   options: ChunkedOptions = {},
 ): TransformStream<Uint8Array, Uint8Array> {
   checkInputKey(inputKey);
-  // Our own copy: the caller may wipe theirs as soon as this returns.
+  // Our own copies: the caller may wipe or change theirs as soon as this returns.
   const key = new Uint8Array(inputKey);
+  const opts = { ...options, context: new Uint8Array(toBytes(options.context ?? new Uint8Array(0))) };
   let m: MessageKeys | undefined;
   const header = new Uint8Array(HEADER_SIZE);
   let headerLen = 0;
@@ -499,9 +511,12 @@ export function createDecryptStream(
         header.set(piece.subarray(0, off), headerLen);
         headerLen += off;
         if (headerLen < HEADER_SIZE) return;
-        m = await openHeader(key, header, options);
-        key.fill(0);
-        const pool = options.parallel !== false && m.aead.backend === 'node' ? chunkPool() : undefined;
+        try {
+          m = await openHeader(key, header, opts);
+        } finally {
+          key.fill(0);
+        }
+        const pool = opts.parallel !== false && m.aead.backend === 'node' ? chunkPool() : undefined;
         if (pool) pipe = pooledRun(m, pool, 'open', 0);
       }
       if (pipe) return pipe.push(piece.subarray(off), controller);

@@ -340,7 +340,8 @@ export async function decodeFraming(
     if (!b) throw badPayload(`it ends inside ${what}`);
     return b;
   };
-  const metaLen = new DataView((await need(4, 'the metadata length')).slice().buffer).getUint32(0);
+  const lenBytes = await need(4, 'the metadata length');
+  const metaLen = new DataView(lenBytes.buffer, lenBytes.byteOffset, 4).getUint32(0);
   if (metaLen > MAX_METADATA_SIZE)
     throw badPayload(`metadata is ${metaLen} bytes; at most ${MAX_METADATA_SIZE}`);
   let parsed: unknown;
@@ -374,7 +375,7 @@ export async function decodeFraming(
       if (kind === BLOCK_DEFLATE && !options.compressed)
         throw badPayload('a compressed block in a backup whose header says it is not compressed');
       const head = await need(kind === BLOCK_DEFLATE ? 8 : 4, 'a block header');
-      const v = new DataView(head.slice().buffer);
+      const v = new DataView(head.buffer, head.byteOffset, head.length);
       const len = v.getUint32(0);
       const raw = kind === BLOCK_DEFLATE ? v.getUint32(4) : len;
       if (raw < 1 || raw > BLOCK_SIZE) throw badPayload(`a block of ${raw} bytes (allowed 1..${BLOCK_SIZE})`);

@@ -56,6 +56,10 @@ export async function writeFileAtomically(dst: string, stream: ReadableStream<Ui
       throw ioError('cannot rename the finished file to', dst, e);
     });
     created = false;
+    // The rename itself must reach the disk too; not every platform can fsync a folder.
+    const folder = await open(dirname(dst), 'r').catch(() => undefined);
+    await folder?.sync().catch(() => {});
+    await folder?.close();
   } finally {
     if (created) await rm(tmp, { force: true });
   }

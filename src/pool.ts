@@ -13,7 +13,8 @@ type Reply = { id: number; out: ArrayBuffer } | { id: number; bad: number; input
 interface WorkerLike {
   postMessage(message: unknown, transfer: ArrayBuffer[]): void;
   on(event: 'message', listener: (reply: Reply) => void): void;
-  on(event: 'error', listener: (err: Error) => void): void;
+  on(event: 'error' | 'messageerror', listener: (err: Error) => void): void;
+  on(event: 'exit', listener: (code: number) => void): void;
   ref(): void;
   unref(): void;
 }
@@ -86,10 +87,17 @@ export interface PoolJob {
 /** The result: the output, or the first failing chunk (with the input handed back). */
 export type PoolResult = { out: Uint8Array } | { bad: number; input: Uint8Array };
 
-/** Runs jobs on worker threads. */
+/**
+ * Runs jobs on worker threads. `run` throws synchronously, before taking the input, when no
+ * worker can be started (e.g. under Node's permission model): the caller then does the job itself.
+ * A worker that dies mid-job rejects that job.
+ */
 export interface ChunkPool {
   run(job: PoolJob): Promise<PoolResult>;
 }
+
+// Respawns allowed after workers die; past that the pool stops and callers work on their thread.
+const MAX_RESPAWNS = 3;
 
 interface Slot {
   worker: WorkerLike;
@@ -120,8 +128,17 @@ export function chunkPool(): ChunkPool | undefined {
   let nextId = 1;
   let turn = 0;
   const size = Math.min(cores, 4);
+  let respawns = 0;
+  let broken = false;
   const spawn = (): Slot => {
-    const worker = new wt.Worker(WORKER_SOURCE, { eval: true });
+    let worker: WorkerLike;
+    try {
+      worker = new wt.Worker(WORKER_SOURCE, { eval: true });
+    } catch (e) {
+      broken = true;
+      pool = null;
+      throw e;
+    }
     const slot: Slot = { worker, pending: new Map() };
     worker.unref();
     worker.on('message', (reply) => {
@@ -135,15 +152,25 @@ export function chunkPool(): ChunkPool | undefined {
           : { bad: reply.bad, input: new Uint8Array(reply.input) },
       );
     });
-    worker.on('error', (err) => {
+    const fail = (err: Error) => {
       for (const done of slot.pending.values()) done(err);
       slot.pending.clear();
-      slots[slots.indexOf(slot)] = spawn();
-    });
+      const i = slots.indexOf(slot);
+      if (i < 0) return;
+      slots.splice(i, 1);
+      if (++respawns > MAX_RESPAWNS) {
+        broken = true;
+        pool = null;
+      }
+    };
+    worker.on('error', fail);
+    worker.on('messageerror', fail);
+    worker.on('exit', (code) => fail(new Error(`chunk worker exited with code ${code}`)));
     return slot;
   };
   pool = {
     run(job) {
+      if (broken) throw new Error('the chunk worker pool is unavailable');
       if (slots.length < size) slots.push(spawn());
       const slot = slots[turn++ % slots.length]!;
       const id = nextId++;

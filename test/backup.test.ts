@@ -312,6 +312,14 @@ describe('backup rejects', () => {
     expect(await open(withM(128), { password: 'pw', kdfMaxima: { m: 100 } })).toBe('KDF_PARAMS');
   });
 
+  it('refuses a maxOutputBytes that would switch the bomb guard off', async () => {
+    const ct = await encryptBackupBytes(new Uint8Array(10), { key });
+    for (const bad of [Number.NaN, -1, 1.5, Number('x')]) {
+      expect(await open(ct, { key, maxOutputBytes: bad })).toBe('INVALID_ARGUMENT');
+    }
+    expect(await open(ct, { key, maxOutputBytes: Number.POSITIVE_INFINITY })).toBe('ok');
+  });
+
   it('stops a decompression bomb at maxOutputBytes', async () => {
     const zeros = new Uint8Array(64 << 20);
     const ct = await encryptBackupBytes(zeros, { key });

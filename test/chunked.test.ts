@@ -353,7 +353,10 @@ describe('chunked layer', () => {
 
     it('rejects tampering, truncation, extension and reordering with the same codes', async () => {
       const ct = await encryptChunked(key, bytes(3 * MiB + 777, 11));
-      const codes = async (bad: Uint8Array) => [await streamDecryptCode(bad), await codeOf(decryptChunked(key, bad))];
+      const codes = async (bad: Uint8Array) => [
+        await streamDecryptCode(bad),
+        await codeOf(decryptChunked(key, bad)),
+      ];
       for (const pos of [HEADER_SIZE + 5, HEADER_SIZE + 64 * RECORD_SIZE + 3, ct.length - 3]) {
         const bad = ct.slice();
         bad[pos]! ^= 1;
@@ -362,8 +365,44 @@ describe('chunked layer', () => {
       expect(await codes(ct.slice(0, HEADER_SIZE + 128 * RECORD_SIZE))).toEqual(['TRUNCATED', 'TRUNCATED']);
       expect(await codes(new Uint8Array([...ct, 1, 2, 3]))).toEqual(['TRAILING_DATA', 'TRAILING_DATA']);
       const swapped = ct.slice();
-      swapped.set(ct.subarray(HEADER_SIZE + 70 * RECORD_SIZE, HEADER_SIZE + 71 * RECORD_SIZE), HEADER_SIZE + 10 * RECORD_SIZE);
+      swapped.set(
+        ct.subarray(HEADER_SIZE + 70 * RECORD_SIZE, HEADER_SIZE + 71 * RECORD_SIZE),
+        HEADER_SIZE + 10 * RECORD_SIZE,
+      );
       expect(await codes(swapped)).toEqual(['CHUNK_AUTH', 'CHUNK_AUTH']);
     });
+  });
+});
+
+describe('worker-thread pool fallback', () => {
+  it('works on the calling thread when no worker can start', async () => {
+    const { vi } = await import('vitest');
+    const real = process.getBuiltinModule;
+    // As under Node's permission model: worker_threads exists, but starting a worker throws.
+    const fake = ((id: string) =>
+      id === 'node:worker_threads'
+        ? {
+            Worker: class {
+              constructor() {
+                throw Object.assign(new Error('denied'), { code: 'ERR_ACCESS_DENIED' });
+              }
+            },
+          }
+        : real(id)) as typeof process.getBuiltinModule;
+    vi.resetModules();
+    process.getBuiltinModule = fake;
+    try {
+      const fresh = await import('../src/chunked.js');
+      const k = new Uint8Array(32).fill(3);
+      const pt = new Uint8Array(3 << 20).map((_, i) => i * 7);
+      const enc = await collect(fresh.createEncryptStream(k), [pt]);
+      expect(enc.error).toBeUndefined();
+      const dec = await collect(fresh.createDecryptStream(k), [enc.result]);
+      expect(dec.error).toBeUndefined();
+      expect(sameBytes(dec.result, pt)).toBe(true);
+    } finally {
+      process.getBuiltinModule = real;
+      vi.resetModules();
+    }
   });
 });
