@@ -22,7 +22,6 @@ export default defineConfig([
     format: ['esm'],
     dts: true,
     sourcemap: true,
-    clean: true,
     target: 'es2022',
     platform: 'neutral',
     splitting: true,
@@ -42,5 +41,14 @@ export default defineConfig([
     external,
     splitting: true,
     treeshake: true,
+  },
+  {
+    // The command-line tool: Node only, ESM, its own entry so the library stays platform-neutral.
+    entry: { cli: 'src/cli/main.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    target: 'node20',
+    platform: 'node',
+    splitting: false,
   },
 ]);

@@ -73,10 +73,8 @@ const ciphertext = await encryptChunked(key, data);
 const cases = {
   'node:crypto loop, encrypt': () => plainEncrypt(data),
   createEncryptStream: () => pump(createEncryptStream(key), data),
-  'createEncryptStream, 1 thread': () => pump(createEncryptStream(key, { parallel: false }), data),
   'node:crypto loop, decrypt': () => plainDecrypt(),
   createDecryptStream: () => pump(createDecryptStream(key), ciphertext),
-  'createDecryptStream, 1 thread': () => pump(createDecryptStream(key, { parallel: false }), ciphertext),
 };
 const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 for (let r = 0; r < RUNS; r++) {

@@ -16,8 +16,12 @@ function newest(dir) {
 }
 
 export function ensureBuilt() {
-  const marker = join(root, 'dist', 'index.js');
-  if (existsSync(marker) && statSync(marker).mtimeMs >= newest(join(root, 'src'))) return;
+  const src = newest(join(root, 'src'));
+  const fresh = ['index.js', 'index.cjs', 'cli.js'].every((f) => {
+    const p = join(root, 'dist', f);
+    return existsSync(p) && statSync(p).mtimeMs >= src;
+  });
+  if (fresh) return;
   process.stderr.write('building dist/ …\n');
   execSync('npx tsup --silent', { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 }

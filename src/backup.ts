@@ -124,20 +124,31 @@ function aborted(signal: AbortSignal): E2EEError {
   return new E2EEError('ABORTED', 'the operation was aborted', { cause: signal.reason });
 }
 
-/** Pipes `source` out through a stream that errors with `ABORTED` when `signal` fires. */
+/**
+ * Pipes `source` out through a stream that errors with `ABORTED` as soon as `signal` fires, even
+ * while a read is waiting on a slow source.
+ */
 function withSignal(
   source: ReadableStream<Uint8Array>,
   signal: AbortSignal | undefined,
 ): ReadableStream<Uint8Array> {
   if (!signal) return source;
   const reader = source.getReader();
+  const stopped = new Promise<never>((_, reject) => {
+    const stop = () => reject(aborted(signal));
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+  });
+  stopped.catch(() => {});
   return new ReadableStream<Uint8Array>({
     async pull(c) {
-      if (signal.aborted) {
-        await reader.cancel(signal.reason).catch(() => {});
-        throw aborted(signal);
+      let r: ReadableStreamReadResult<Uint8Array>;
+      try {
+        r = await Promise.race([reader.read(), stopped]);
+      } catch (e) {
+        await reader.cancel(e).catch(() => {});
+        throw e;
       }
-      const r = await reader.read();
       if (r.done) c.close();
       else c.enqueue(r.value);
     },

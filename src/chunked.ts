@@ -13,7 +13,6 @@ import { type Aead, type AeadBackend, createAead } from './aead.js';
 import { allocForOverwrite, concat, constantTimeEqual, randomBytes, toBytes } from './bytes.js';
 import { E2EEError } from './errors.js';
 import { hkdfExpandSha512 } from './hkdf.js';
-import { type ChunkPool, chunkPool, type PoolResult } from './pool.js';
 
 export type { AeadBackend } from './aead.js';
 
@@ -50,11 +49,6 @@ export interface ChunkedOptions {
   context?: Uint8Array | string;
   /** Force an AES-GCM backend; by default node:crypto, else WebCrypto, else @noble/ciphers. */
   backend?: AeadBackend;
-  /**
-   * Streams only, on Node: spread chunks over worker threads once a message passes 1 MiB
-   * (default true). The bytes are the same either way.
-   */
-  parallel?: boolean;
 }
 
 /** Options for encryption. */
@@ -68,8 +62,6 @@ export interface EncryptChunkedOptions extends ChunkedOptions {
 
 interface MessageKeys {
   aead: Aead;
-  /** The derived AES key, for worker threads (which cannot share the Aead object). */
-  key: Uint8Array;
   baseNonce: Uint8Array;
   commitment: Uint8Array;
 }
@@ -92,11 +84,10 @@ async function deriveMessageKeys(
   const info = concat(INFO_PREFIX, salt, toBytes(options.context ?? new Uint8Array(0)));
   const okm = hkdfExpandSha512(inputKey, info, KEY_SIZE + NONCE_SIZE + COMMITMENT_SIZE);
   const aead = await createAead(okm.subarray(0, KEY_SIZE), options.backend);
-  const key = okm.slice(0, KEY_SIZE);
   const baseNonce = okm.slice(KEY_SIZE, KEY_SIZE + NONCE_SIZE);
   const commitment = okm.slice(KEY_SIZE + NONCE_SIZE);
   okm.fill(0);
-  return { aead, key, baseNonce, commitment };
+  return { aead, baseNonce, commitment };
 }
 
 /** The nonce of chunk `counter`: the base nonce XOR the counter as a big-endian integer. */
@@ -248,84 +239,6 @@ async function chunkFailure(
   );
 }
 
-// A batch handed to a worker thread: 64 chunks (about 1 MiB), several batches in flight, so
-// that both cores work while the output keeps its order.
-const BATCH_CHUNKS = 64;
-const IN_FLIGHT = 4;
-
-/**
- * Batches a stream's chunks to the worker pool. `unit` is a chunk's input size (plaintext chunk
- * when sealing, record when opening). Only full batches go to workers; the rest of a message, and
- * a message smaller than one batch, is handled on this thread by `local`.
- */
-function pooledRun(
-  m: MessageKeys,
-  pool: ChunkPool,
-  op: 'seal' | 'open',
-  firstCounter: number,
-): {
-  push(piece: Uint8Array, c: TransformStreamDefaultController<Uint8Array>): Promise<void>;
-  /** Everything not yet sent to a worker, and the counter it starts at; waits for all in flight. */
-  drain(c: TransformStreamDefaultController<Uint8Array>): Promise<{ rest: Uint8Array; counter: number }>;
-} {
-  const unit = op === 'seal' ? CHUNK_SIZE : RECORD_SIZE;
-  const batchBytes = BATCH_CHUNKS * unit;
-  let batch = allocForOverwrite(batchBytes);
-  let filled = 0;
-  let counter = firstCounter;
-  const inflight: Promise<Uint8Array>[] = [];
-  const dispatch = () => {
-    const start = counter;
-    const input = batch;
-    counter += BATCH_CHUNKS;
-    if (counter >= MAX_CHUNKS) chunkNonce(m.baseNonce, counter); // throws MESSAGE_TOO_LARGE
-    let job: Promise<PoolResult>;
-    try {
-      // The input is transferred to the worker; on a failure it comes back, to name the error.
-      job = pool.run({ op, key: m.key, baseNonce: m.baseNonce, counter: start, final: false, input });
-    } catch {
-      // No worker could start (a permission model, a sandbox): do this batch on this thread.
-      job = (async () => {
-        const out = allocForOverwrite(BATCH_CHUNKS * (op === 'seal' ? RECORD_SIZE : CHUNK_SIZE));
-        if (op === 'seal') await sealRun(m, start, input, out, 0, false);
-        else await openRun(m, start, input, out, 0, false);
-        return { out };
-      })();
-    }
-    const result = job.then(async (r) => {
-      if ('out' in r) return r.out;
-      const record = r.input.subarray(r.bad * unit, (r.bad + 1) * unit);
-      throw await chunkFailure(m, start + r.bad, record, false);
-    });
-    // Once an earlier batch has failed nobody awaits the later ones: keep their failures quiet.
-    result.catch(() => {});
-    inflight.push(result);
-    batch = allocForOverwrite(batchBytes);
-    filled = 0;
-  };
-  const emitUpTo = async (c: TransformStreamDefaultController<Uint8Array>, keep: number) => {
-    while (inflight.length > keep) c.enqueue(await inflight.shift()!);
-  };
-  return {
-    async push(piece, c) {
-      for (let off = 0; off < piece.length; ) {
-        const n = Math.min(batchBytes - filled, piece.length - off);
-        batch.set(piece.subarray(off, off + n), filled);
-        filled += n;
-        off += n;
-        if (filled === batchBytes) {
-          dispatch();
-          await emitUpTo(c, IN_FLIGHT - 1);
-        }
-      }
-    },
-    async drain(c) {
-      await emitUpTo(c, 0);
-      return { rest: batch.subarray(0, filled), counter };
-    },
-  };
-}
-
 /**
  * Encrypts a whole message at once.
  *
@@ -417,20 +330,16 @@ export function createEncryptStream(
   let counter = 0;
   const carry = new Uint8Array(CHUNK_SIZE);
   let carried = 0;
-  let pipe: ReturnType<typeof pooledRun> | undefined;
 
   return new TransformStream<Uint8Array, Uint8Array>({
     async start(controller) {
       m = await deriveMessageKeys(key, salt, options);
       key.fill(0);
-      const pool = options.parallel !== false && m.aead.backend === 'node' ? chunkPool() : undefined;
-      if (pool) pipe = pooledRun(m, pool, 'seal', 0);
       controller.enqueue(concat(salt, m.commitment));
     },
     async transform(piece, controller) {
       if (!(piece instanceof Uint8Array))
         throw new E2EEError('INVALID_ARGUMENT', 'write Uint8Array pieces only');
-      if (pipe) return pipe.push(piece, controller);
       let off = 0;
       let fromCarry: Uint8Array | undefined;
       if (carried > 0) {
@@ -463,14 +372,6 @@ export function createEncryptStream(
       carried = piece.length - off;
     },
     async flush(controller) {
-      if (pipe) {
-        // What did not fill a batch (all of a message under 1 MiB) is sealed here.
-        const { rest, counter: next } = await pipe.drain(controller);
-        const out = allocForOverwrite(chunkedCiphertextSize(rest.length) - HEADER_SIZE);
-        await sealRun(m, next, rest, out, 0, true);
-        controller.enqueue(out);
-        return;
-      }
       const out = new Uint8Array(carried + TAG_SIZE);
       await sealRun(m, counter, carry.subarray(0, carried), out, 0, true);
       carry.fill(0);
@@ -499,7 +400,6 @@ export function createDecryptStream(
   let counter = 0;
   const carry = new Uint8Array(RECORD_SIZE);
   let carried = 0;
-  let pipe: ReturnType<typeof pooledRun> | undefined;
 
   return new TransformStream<Uint8Array, Uint8Array>({
     async transform(piece, controller) {
@@ -516,10 +416,7 @@ export function createDecryptStream(
         } finally {
           key.fill(0);
         }
-        const pool = opts.parallel !== false && m.aead.backend === 'node' ? chunkPool() : undefined;
-        if (pool) pipe = pooledRun(m, pool, 'open', 0);
       }
-      if (pipe) return pipe.push(piece.subarray(off), controller);
       let fromCarry: Uint8Array | undefined;
       if (carried > 0) {
         const take = Math.min(RECORD_SIZE - carried, piece.length - off);
@@ -554,19 +451,6 @@ export function createDecryptStream(
     },
     async flush(controller) {
       if (!m) chunkedPlaintextSize(headerLen); // throws TRUNCATED
-      if (pipe) {
-        // The records that did not fill a batch: full ones first, then the length rule, then the
-        // final chunk, in the order SPEC.md §4 fixes.
-        const { rest, counter: next } = await pipe.drain(controller);
-        const full = Math.floor(rest.length / RECORD_SIZE);
-        const tail = rest.length - full * RECORD_SIZE;
-        const out = allocForOverwrite(full * CHUNK_SIZE + Math.max(0, tail - TAG_SIZE));
-        await openRun(m!, next, rest.subarray(0, full * RECORD_SIZE), out, 0, false);
-        if (tail < TAG_SIZE) chunkedPlaintextSize(HEADER_SIZE + tail); // throws TRUNCATED
-        await openRun(m!, next + full, rest.subarray(full * RECORD_SIZE), out, full * CHUNK_SIZE, true);
-        controller.enqueue(out);
-        return;
-      }
       if (carried < TAG_SIZE) chunkedPlaintextSize(HEADER_SIZE + carried); // throws TRUNCATED
       const out = new Uint8Array(carried - TAG_SIZE);
       await openRun(m!, counter, carry.subarray(0, carried), out, 0, true);

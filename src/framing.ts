@@ -7,7 +7,7 @@
  * @module
  */
 
-import { toBytes } from './bytes.js';
+import { allocForOverwrite, toBytes } from './bytes.js';
 import { deflateRaw, inflateRaw } from './deflate.js';
 import { E2EEError } from './errors.js';
 import { padme } from './padding.js';
@@ -149,18 +149,17 @@ export interface FramingOptions {
   onProgress?: (bytesDone: number) => void;
 }
 
-function blockRecord(kind: number, data: Uint8Array, rawLength?: number): Uint8Array {
-  const head = kind === BLOCK_DEFLATE ? 9 : 5;
-  const out = new Uint8Array(head + data.length);
-  const v = new DataView(out.buffer);
-  out[0] = kind;
+/** A block as pieces: its header, then its data as is (no copy of up to 1 MiB per block). */
+function blockRecord(kind: number, data: Uint8Array, rawLength?: number): Uint8Array[] {
+  const head = new Uint8Array(kind === BLOCK_DEFLATE ? 9 : 5);
+  const v = new DataView(head.buffer);
+  head[0] = kind;
   v.setUint32(1, data.length);
   if (kind === BLOCK_DEFLATE) v.setUint32(5, rawLength!);
-  out.set(data, head);
-  return out;
+  return [head, data];
 }
 
-async function encodeBlock(block: Uint8Array, level: number | undefined): Promise<Uint8Array> {
+async function encodeBlock(block: Uint8Array, level: number | undefined): Promise<Uint8Array[]> {
   if (level !== undefined) {
     const packed = await deflateRaw(block, level);
     // A block that does not shrink is stored: no second pass, and the decoder insists on it.
@@ -174,20 +173,20 @@ export function createFramingEncoder(options: FramingOptions): TransformStream<U
   const meta = encodeMetadata(options.metadata);
   let framed = 0; // bytes emitted so far, for the padding length
   let consumed = 0;
-  let block = new Uint8Array(BLOCK_SIZE);
+  let block = allocForOverwrite(BLOCK_SIZE);
   let filled = 0;
-  const pending: Promise<Uint8Array>[] = [];
+  const pending: Promise<Uint8Array[]>[] = [];
 
   const emit = (c: TransformStreamDefaultController<Uint8Array>, bytes: Uint8Array) => {
     framed += bytes.length;
     c.enqueue(bytes);
   };
   const drainTo = async (c: TransformStreamDefaultController<Uint8Array>, keep: number) => {
-    while (pending.length > keep) emit(c, await pending.shift()!);
+    while (pending.length > keep) for (const piece of await pending.shift()!) emit(c, piece);
   };
   const cut = () => {
     pending.push(encodeBlock(block.subarray(0, filled), options.deflateLevel));
-    block = new Uint8Array(BLOCK_SIZE);
+    block = allocForOverwrite(BLOCK_SIZE);
     filled = 0;
   };
 

@@ -7,7 +7,6 @@
  * @module
  */
 
-import { argon2id } from 'hash-wasm';
 import { E2EEError } from './errors.js';
 
 /** Argon2id cost parameters, named as in RFC 9106. */
@@ -182,6 +181,8 @@ export async function deriveKeyFromPassword(
   }
   const encoded = encodePassword(password);
   try {
+    // Loaded on first use: its WebAssembly costs memory that backups opened by key never need.
+    const { argon2id } = await import('hash-wasm');
     return await argon2id({
       password: encoded,
       salt,

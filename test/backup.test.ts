@@ -152,6 +152,25 @@ describe('backup round trips', () => {
     expect(await codeOf(collect(s))).toBe('KDF_PARAMS');
   });
 
+  it('stops with ABORTED at once, even while waiting on a slow source', async () => {
+    const ac = new AbortController();
+    async function* slow() {
+      for (let i = 0; ; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        yield new Uint8Array(65536).fill(i & 255);
+      }
+    }
+    const reader = encryptBackup(slow(), { key, signal: ac.signal }).getReader();
+    setTimeout(() => ac.abort(), 100);
+    const t0 = performance.now();
+    await expect(
+      (async () => {
+        for (;;) await reader.read();
+      })(),
+    ).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+
   it('stops with ABORTED when the signal fires', async () => {
     const ac = new AbortController();
     const s = encryptBackup(chatLike(4 << 20, 1), { key, signal: ac.signal });

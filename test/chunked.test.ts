@@ -277,8 +277,7 @@ describe('chunked layer', () => {
     const ct = await encryptChunked(key, bytes(3 * CHUNK_SIZE));
     const bad = ct.slice();
     bad[HEADER_SIZE + RECORD_SIZE + 3]! ^= 1;
-    // The single-threaded path releases each write's chunks at once; the pooled one batches them.
-    const stream = createDecryptStream(key, { parallel: false });
+    const stream = createDecryptStream(key);
     const writer = stream.writable.getWriter();
     const reader = stream.readable.getReader();
     const [out] = await Promise.all([
@@ -330,79 +329,5 @@ describe('chunked layer', () => {
     await drain;
     // 64 MiB went through; a leak of the data would show as tens of MiB of heap.
     expect(peak).toBeLessThan(process.memoryUsage().heapUsed + 48 * 1024 * 1024);
-  });
-
-  describe('worker-thread pool', () => {
-    const MiB = 1 << 20;
-    const sizes = [MiB - 1, MiB, MiB + 1, MiB + CHUNK_SIZE, 3 * MiB + 12345, 4 * MiB];
-
-    it('gives the same bytes as the single-threaded path, and decrypts them', async () => {
-      for (const n of sizes) {
-        const pt = bytes(n, n);
-        const pieces = splitAt(pt, [100, 70000, MiB + 5, 2 * MiB - 3]);
-        const pooled = await collect(createEncryptStream(key, { salt }), pieces);
-        const local = await collect(createEncryptStream(key, { salt, parallel: false }), pieces);
-        expect(pooled.error).toBeUndefined();
-        expect(sameBytes(pooled.result, local.result)).toBe(true);
-        expect(sameBytes(pooled.result, await encryptChunked(key, pt, { salt }))).toBe(true);
-        const back = await collect(createDecryptStream(key), splitAt(pooled.result, [7, 65536, MiB + 100]));
-        expect(back.error).toBeUndefined();
-        expect(sameBytes(back.result, pt)).toBe(true);
-      }
-    });
-
-    it('rejects tampering, truncation, extension and reordering with the same codes', async () => {
-      const ct = await encryptChunked(key, bytes(3 * MiB + 777, 11));
-      const codes = async (bad: Uint8Array) => [
-        await streamDecryptCode(bad),
-        await codeOf(decryptChunked(key, bad)),
-      ];
-      for (const pos of [HEADER_SIZE + 5, HEADER_SIZE + 64 * RECORD_SIZE + 3, ct.length - 3]) {
-        const bad = ct.slice();
-        bad[pos]! ^= 1;
-        expect(await codes(bad)).toEqual(['CHUNK_AUTH', 'CHUNK_AUTH']);
-      }
-      expect(await codes(ct.slice(0, HEADER_SIZE + 128 * RECORD_SIZE))).toEqual(['TRUNCATED', 'TRUNCATED']);
-      expect(await codes(new Uint8Array([...ct, 1, 2, 3]))).toEqual(['TRAILING_DATA', 'TRAILING_DATA']);
-      const swapped = ct.slice();
-      swapped.set(
-        ct.subarray(HEADER_SIZE + 70 * RECORD_SIZE, HEADER_SIZE + 71 * RECORD_SIZE),
-        HEADER_SIZE + 10 * RECORD_SIZE,
-      );
-      expect(await codes(swapped)).toEqual(['CHUNK_AUTH', 'CHUNK_AUTH']);
-    });
-  });
-});
-
-describe('worker-thread pool fallback', () => {
-  it('works on the calling thread when no worker can start', async () => {
-    const { vi } = await import('vitest');
-    const real = process.getBuiltinModule;
-    // As under Node's permission model: worker_threads exists, but starting a worker throws.
-    const fake = ((id: string) =>
-      id === 'node:worker_threads'
-        ? {
-            Worker: class {
-              constructor() {
-                throw Object.assign(new Error('denied'), { code: 'ERR_ACCESS_DENIED' });
-              }
-            },
-          }
-        : real(id)) as typeof process.getBuiltinModule;
-    vi.resetModules();
-    process.getBuiltinModule = fake;
-    try {
-      const fresh = await import('../src/chunked.js');
-      const k = new Uint8Array(32).fill(3);
-      const pt = new Uint8Array(3 << 20).map((_, i) => i * 7);
-      const enc = await collect(fresh.createEncryptStream(k), [pt]);
-      expect(enc.error).toBeUndefined();
-      const dec = await collect(fresh.createDecryptStream(k), [enc.result]);
-      expect(dec.error).toBeUndefined();
-      expect(sameBytes(dec.result, pt)).toBe(true);
-    } finally {
-      process.getBuiltinModule = real;
-      vi.resetModules();
-    }
   });
 });

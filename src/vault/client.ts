@@ -30,6 +30,7 @@ import {
   passwordBytes,
   startLogin,
   startRegistration,
+  type VaultLoginState,
 } from './protocol.js';
 
 /** An {@link E2EEError} from the vault client, with what the server said beyond the code. */
@@ -224,6 +225,14 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
 
   async function login(account: string, password: string | Uint8Array) {
     const { ke1, state } = startLogin(password);
+    try {
+      return await loginWith(account, ke1, state);
+    } finally {
+      forget(state.opaque); // single use: the password copy, the blind, the ephemeral key
+    }
+  }
+
+  async function loginWith(account: string, ke1: Uint8Array, state: VaultLoginState) {
     const start = await call('POST', 'v1/login/start', { account, ke1: toBase64url(ke1) });
     const loginId = field(start, 'loginId');
     const ke2 = decode(start['ke2'], 'ke2', 320);
@@ -249,15 +258,15 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
       if (isE2EEError(err, 'WRONG_PASSWORD')) throw wrongPassword(remaining, err);
       throw err;
     }
-    const finish = await call('POST', 'v1/login/finish', { loginId, ke3: toBase64url(result.ke3) });
     try {
+      const finish = await call('POST', 'v1/login/finish', { loginId, ke3: toBase64url(result.ke3) });
       return await openSealedBackupKey(
         result.exportKey,
         decode(finish['sealedKey'], 'sealedKey', 60),
         options.aeadBackend,
       );
     } finally {
-      result.exportKey.fill(0);
+      result.exportKey.fill(0); // whether or not the server released the sealed key
     }
   }
 
@@ -268,31 +277,41 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
     backupKey: Uint8Array,
   ): Promise<'created' | 'replaced'> {
     const { registrationRequest, state } = startRegistration(password);
-    const start = await call('POST', 'v1/register/start', {
-      account,
-      registrationRequest: toBase64url(registrationRequest),
-    });
-    const registrationId = field(start, 'registrationId');
-    const upload = await finishRegistration({
-      state,
-      account,
-      registrationResponse: decode(start['registrationResponse'], 'registrationResponse', 64),
-      backupKey,
-      ksf: options.ksf,
-      kdfOptions: { allowWeak: options.allowWeakKsf === true, maxima: options.kdfMaxima },
-      expectedServerPublicKey: pinned,
-      aeadBackend: options.aeadBackend,
-    });
-    const done = await call('POST', 'v1/register/finish', {
-      registrationId,
-      account,
-      mode,
-      registrationRecord: toBase64url(upload.registrationRecord),
-      sealedKey: toBase64url(upload.sealedKey),
-      deviceCredential: toBase64url(upload.deviceCredential),
-      ksf: upload.ksf,
-    });
-    upload.deviceCredential.fill(0);
+    let upload: Awaited<ReturnType<typeof finishRegistration>>;
+    let registrationId: string;
+    try {
+      const start = await call('POST', 'v1/register/start', {
+        account,
+        registrationRequest: toBase64url(registrationRequest),
+      });
+      registrationId = field(start, 'registrationId');
+      upload = await finishRegistration({
+        state,
+        account,
+        registrationResponse: decode(start['registrationResponse'], 'registrationResponse', 64),
+        backupKey,
+        ksf: options.ksf,
+        kdfOptions: { allowWeak: options.allowWeakKsf === true, maxima: options.kdfMaxima },
+        expectedServerPublicKey: pinned,
+        aeadBackend: options.aeadBackend,
+      });
+    } finally {
+      forget(state.opaque); // single use: the password copy and the blind
+    }
+    let done: Json;
+    try {
+      done = await call('POST', 'v1/register/finish', {
+        registrationId,
+        account,
+        mode,
+        registrationRecord: toBase64url(upload.registrationRecord),
+        sealedKey: toBase64url(upload.sealedKey),
+        deviceCredential: toBase64url(upload.deviceCredential),
+        ksf: upload.ksf,
+      });
+    } finally {
+      upload.deviceCredential.fill(0); // sent or not
+    }
     const status = done['status'];
     if (status !== 'created' && status !== 'replaced') {
       throw new VaultError('VAULT_PROTOCOL', 'unexpected answer to register/finish');
@@ -351,6 +370,13 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
       }
     },
   };
+}
+
+/** Zeroes a used OPAQUE client state (a copy of the password, the blind, an ephemeral key). */
+function forget(state: { password: Uint8Array; blind: Uint8Array; clientSecret?: Uint8Array }): void {
+  state.password.fill(0);
+  state.blind.fill(0);
+  state.clientSecret?.fill(0);
 }
 
 function normalise(account: string): string {

@@ -52,10 +52,12 @@ export type {
   CommitInput,
   CommitOutcome,
   DeleteOutcome,
+  FakeCounter,
   LoginOutcome,
   PendingLogin,
   PendingRegistration,
   VaultAccount,
   VaultStore,
 } from './store.js';
+export { CLAIMED_LOGIN_GRACE_MS } from './store.js';
 export { createMemoryVaultStore } from './store-memory.js';

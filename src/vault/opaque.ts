@@ -354,11 +354,18 @@ async function randomizePassword(
   decodeScalar(blind, 'blind');
   if (typeof ksf !== 'function') throw malformed('ksf must be a function');
   const oprfOutput = guard('Finalize', () => oprf.finalize(password, blind, evaluatedMessage));
-  const stretched = await ksf(oprfOutput);
-  checkBytes(stretched, 'KSF output');
-  const randomizedPassword = kdfExtract(EMPTY, concat(oprfOutput, stretched));
-  oprfOutput.fill(0);
-  return { randomizedPassword };
+  let stretched: Uint8Array | undefined;
+  try {
+    stretched = await ksf(oprfOutput);
+    checkBytes(stretched, 'KSF output');
+    const ikm = concat(oprfOutput, stretched);
+    const randomizedPassword = kdfExtract(EMPTY, ikm);
+    ikm.fill(0);
+    return { randomizedPassword };
+  } finally {
+    oprfOutput.fill(0);
+    if (stretched instanceof Uint8Array) stretched.fill(0);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

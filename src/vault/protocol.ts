@@ -2,7 +2,7 @@
  * The backup key vault protocol on top of OPAQUE (RFC 9807): every label, length and composition
  * the client and the server must agree on, the JSON wire types, and the client's steps as pure
  * functions over bytes (no I/O, so any transport can carry them; {@link createVaultClient} is the
- * fetch-based one). The compositions are written out in `src/vault/SPEC-vault.md`.
+ * fetch-based one). The compositions are written out in `SPEC.md`, section 9.
  *
  * Browser-safe: no `node:` imports.
  *
@@ -432,8 +432,13 @@ export function startRegistration(password: string | Uint8Array): {
   /** Keep for {@link finishRegistration}. */
   state: VaultRegistrationState;
 } {
-  const { request, state } = createRegistrationRequest(passwordBytes(password));
-  return { registrationRequest: serializeRegistrationRequest(request), state: { opaque: state } };
+  const bytes = passwordBytes(password);
+  try {
+    const { request, state } = createRegistrationRequest(bytes);
+    return { registrationRequest: serializeRegistrationRequest(request), state: { opaque: state } };
+  } finally {
+    if (bytes !== password) bytes.fill(0); // our encoding of a string; the state holds its own copy
+  }
 }
 
 /** Parameters of {@link finishRegistration}. */
@@ -511,8 +516,13 @@ export function startLogin(password: string | Uint8Array): {
   /** Keep for {@link finishLogin}. */
   state: VaultLoginState;
 } {
-  const { ke1, state } = generateKE1(passwordBytes(password));
-  return { ke1: serializeKE1(ke1), state: { opaque: state } };
+  const bytes = passwordBytes(password);
+  try {
+    const { ke1, state } = generateKE1(bytes);
+    return { ke1: serializeKE1(ke1), state: { opaque: state } };
+  } finally {
+    if (bytes !== password) bytes.fill(0); // our encoding of a string; the state holds its own copy
+  }
 }
 
 /** Parameters of {@link finishLogin}. */

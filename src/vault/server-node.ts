@@ -48,12 +48,14 @@ export type {
   CommitInput,
   CommitOutcome,
   DeleteOutcome,
+  FakeCounter,
   LoginOutcome,
   PendingLogin,
   PendingRegistration,
   VaultAccount,
   VaultStore,
 } from './store.js';
+export { CLAIMED_LOGIN_GRACE_MS } from './store.js';
 export { createMemoryVaultStore } from './store-memory.js';
 export { openPostgresVaultStore, type PostgresVaultStoreOptions } from './store-postgres.js';
 export { openSqliteVaultStore, type SqliteVaultStoreOptions } from './store-sqlite.js';

@@ -2,15 +2,16 @@
  * The vault server's logic, independent of HTTP: each operation takes the parsed JSON body and
  * returns a status and a JSON body. {@link createVaultApp} puts it behind Hono.
  *
- * The rules that matter (see THREAT-MODEL.md and SPEC-vault.md):
+ * The rules that matter (see THREAT-MODEL.md and SPEC.md §9):
  * - a login attempt is counted in the store, atomically, *before* KE2 is computed, so every OPRF
  *   evaluation under a live record's key is one counted guess;
  * - the server keeps each login's state (the expected KE3 MAC) in the store under a random id,
  *   single use, for a short time; the client never carries it;
  * - the sealed key leaves only after KE3 verifies; success resets the counter; the failure that
  *   leaves no attempt and no pending attempt destroys the record, leaving a `locked` tombstone;
- * - an unknown account is answered from the fake record, with a per-process counter, so that the
- *   login endpoints do not tell unknown accounts from wrong passwords;
+ * - an unknown account is answered from the fake record, and counted on a fake counter kept in the
+ *   store (under a keyed hash of the name), so that the login endpoints do not tell unknown
+ *   accounts from wrong passwords, whichever node answers;
  * - registration evaluates the OPRF under a fresh random credential identifier, never under a
  *   live record's, so `register/start` is no uncounted guessing oracle;
  * - nothing secret is logged: events carry the operation, status, error code, attempts left and a
@@ -21,10 +22,12 @@
  * @module
  */
 
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { randomBytes, toBytes } from '../bytes.js';
-import { type ErrorCode, isE2EEError } from '../errors.js';
+import { E2EEError, type ErrorCode, isE2EEError } from '../errors.js';
 import { type Argon2idParams, DEFAULT_KDF_MAXIMA } from '../kdf.js';
 import { fromBase64url, toBase64url } from './base64url.js';
 import type { VaultKeyProvider, VaultServerSecrets } from './keys.js';
@@ -58,7 +61,7 @@ import {
   VAULT_PROTOCOL_VERSION,
 } from './protocol.js';
 import { type RateLimit, TokenBuckets } from './rate-limit.js';
-import type { VaultStore } from './store.js';
+import type { LoginOutcome, PendingLogin, VaultStore } from './store.js';
 
 /** Tunables of the vault server. */
 export interface VaultLimits {
@@ -80,8 +83,13 @@ export interface VaultLimits {
   ksfDefaults: KsfParams;
   /** Upper bounds on stored KSF parameters (default: the library's KDF maxima). */
   ksfMaxima: Partial<Argon2idParams>;
-  /** Unknown accounts whose fake attempt counters are remembered (default 10000). */
-  maxFakeAccounts: number;
+  /**
+   * How long an unknown account's fake attempt counter is kept after its last attempt (default
+   * 90 days). Kept in the store, so it holds across nodes and restarts; once forgotten it starts
+   * again from `maxAttempts`, where a real counter would not (THREAT-MODEL.md). `Infinity` keeps
+   * them for good.
+   */
+  fakeCounterTtlMs: number;
 }
 
 /** The defaults of {@link VaultLimits}. */
@@ -95,7 +103,7 @@ export const DEFAULT_VAULT_LIMITS: Readonly<VaultLimits> = Object.freeze({
   allowWeakKsf: false,
   ksfDefaults: DEFAULT_KSF_PARAMS,
   ksfMaxima: DEFAULT_KDF_MAXIMA,
-  maxFakeAccounts: 10_000,
+  fakeCounterTtlMs: 90 * 24 * 3600 * 1000,
 });
 
 /** One line of the vault's log. Never contains a password, key, record or protocol message. */
@@ -258,6 +266,14 @@ const sessionId = (): string => toBase64url(randomBytes(SESSION_ID_BYTES));
 const idHash = (id: string): string => bytesToHex(sha256(toBytes(id)));
 const accountTag = (a: string): string => bytesToHex(sha256(toBytes(a))).slice(0, 12);
 
+/** HKDF info of the key under which fake counters are filed (SPEC.md §9.5). */
+const FAKE_COUNTER_KEY_INFO = toBytes('e2ee-backup vault fake counter key v1');
+
+/** The secrets, plus the key that files fake counters, derived once per load. */
+interface LoadedSecrets extends VaultServerSecrets {
+  fakeCounterKey: Uint8Array;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /** Creates the vault service over a store and a key provider. */
@@ -267,18 +283,29 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
   const now = options.now ?? Date.now;
   const byAddress = limits.perAddress ? new TokenBuckets(limits.perAddress) : undefined;
   const byAccount = limits.perAccount ? new TokenBuckets(limits.perAccount) : undefined;
-  // Fake attempt counters for unknown accounts, LRU-bounded: per process and forgotten on restart
-  // (documented), where real counters are shared and durable.
-  const fakeRemaining = new Map<string, number>();
+  if (!(limits.fakeCounterTtlMs > 0)) {
+    throw new E2EEError('INVALID_ARGUMENT', 'limits.fakeCounterTtlMs must be a positive number');
+  }
 
-  let secrets: Promise<VaultServerSecrets> | undefined;
-  const loadSecrets = (): Promise<VaultServerSecrets> => {
-    secrets ??= keys.load().catch((err) => {
-      secrets = undefined; // retry on the next request
-      throw err;
-    });
+  let secrets: Promise<LoadedSecrets> | undefined;
+  const loadSecrets = (): Promise<LoadedSecrets> => {
+    secrets ??= keys.load().then(
+      (loaded) => ({
+        ...loaded,
+        // Keyed by a secret every node shares (the fake record's masking key), so that the store
+        // files fake counters under names it cannot reverse by hashing candidate accounts.
+        fakeCounterKey: hkdf(sha256, loaded.fakeRecord.maskingKey, undefined, FAKE_COUNTER_KEY_INFO, 32),
+      }),
+      (err) => {
+        secrets = undefined; // retry on the next request
+        throw err;
+      },
+    );
     return secrets;
   };
+  /** Where the store files this account's fake counter: HMAC-SHA-256(fake counter key, account). */
+  const fakeKey = (loaded: LoadedSecrets, name: string): string =>
+    bytesToHex(hmac(sha256, loaded.fakeCounterKey, accountBytes(name)));
 
   const limitAccount = (name: string): void => {
     const r = byAccount?.take(name, now());
@@ -294,21 +321,6 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
     if (options.authorize && !(await options.authorize({ op, account: name, context }))) {
       throw refuse('UNAUTHORIZED', 'this request is not authorised for this account', undefined, 401);
     }
-  };
-
-  const fakeAttempt = (name: string): number | undefined => {
-    const left = fakeRemaining.get(name) ?? limits.maxAttempts;
-    fakeRemaining.delete(name);
-    if (fakeRemaining.size >= limits.maxFakeAccounts) {
-      const oldest = fakeRemaining.keys().next().value;
-      if (oldest !== undefined) fakeRemaining.delete(oldest);
-    }
-    if (left <= 0) {
-      fakeRemaining.set(name, 0);
-      return undefined;
-    }
-    fakeRemaining.set(name, left - 1);
-    return left - 1;
   };
 
   const changed = (): Refusal =>
@@ -390,6 +402,8 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
       const record = parse(() => deserializeRegistrationRecord(binary(f, 'registrationRecord', 192)));
       const sealedKey = binary(f, 'sealedKey', SEALED_KEY_BYTES);
       const credential = binary(f, 'deviceCredential', DEVICE_CREDENTIAL_BYTES);
+      const verifier = deviceVerifier(credential);
+      credential.fill(0); // only its hash is kept
       let ksf: KsfParams;
       try {
         ksf = checkKsfParams(f['ksf'], {
@@ -418,7 +432,7 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
         credentialId: pending.credentialId,
         record: serializeRegistrationRecord(record),
         sealedKey,
-        deviceVerifier: deviceVerifier(credential),
+        deviceVerifier: verifier,
         ksf,
         maxAttempts: limits.maxAttempts,
       });
@@ -448,13 +462,18 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
       event.accountTag = accountTag(name);
       const ke1 = parse(() => deserializeKE1(binary(f, 'ke1', 96)));
       await gate('login/start', name, context);
-      const { serverKeys, fakeRecord } = await loadSecrets();
+      const loaded = await loadSecrets();
+      const { serverKeys, fakeRecord } = loaded;
       const t = now();
       const id = sessionId();
       const pending = { idHash: idHash(id), expiresAt: t + limits.loginTtlMs };
       // Counted first, and pending from that moment: the OPRF evaluation inside KE2 is what a
-      // guess costs.
-      const attempt = await store.countAttempt(name, t, pending);
+      // guess costs. An unknown account is counted the same way, on its fake counter.
+      const attempt = await store.countAttempt(name, t, pending, {
+        key: fakeKey(loaded, name),
+        maxAttempts: limits.maxAttempts,
+        expiresAt: Math.min(t + limits.fakeCounterTtlMs, Number.MAX_SAFE_INTEGER),
+      });
       if (attempt.kind === 'locked') throw locked();
       let answer: { ke2: Uint8Array; expectedMac: Uint8Array };
       let remaining: number;
@@ -472,8 +491,6 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
         state.sessionKey.fill(0);
         ({ remaining, ksf, generation } = attempt);
       } else {
-        const left = fakeAttempt(name);
-        if (left === undefined) throw locked();
         const { ke2, state } = generateFakeKE2({
           serverKeys,
           fakeRecord,
@@ -483,16 +500,21 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
         });
         answer = { ke2: serializeKE2(ke2), expectedMac: state.expectedClientMac };
         state.sessionKey.fill(0);
-        remaining = left;
+        remaining = attempt.remaining;
         ksf = limits.ksfDefaults;
       }
-      const armed = await store.putLogin({
-        ...pending,
-        account: name,
-        generation,
-        expectedMac: answer.expectedMac,
-        fake: attempt.kind === 'absent',
-      });
+      let armed: boolean;
+      try {
+        armed = await store.putLogin({
+          ...pending,
+          account: name,
+          generation,
+          expectedMac: answer.expectedMac,
+          fake: attempt.kind === 'absent',
+        });
+      } finally {
+        answer.expectedMac.fill(0); // the store has its copy
+      }
       if (!armed) throw changed();
       event.remainingAttempts = remaining;
       return {
@@ -522,9 +544,11 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
         ok = true;
       } catch {
         ok = false;
+      } finally {
+        login.expectedMac.fill(0);
       }
-      const outcome = await store.finishLogin(login, ok, now(), limits.maxAttempts);
-      if (login.fake) throw wrongPassword(fakeRemaining.get(login.account) ?? 0, event);
+      // A fake login fails like a real one, reporting its fake counter as it is now.
+      const outcome = await finish(login, ok);
       switch (outcome.kind) {
         case 'released':
           event.remainingAttempts = limits.maxAttempts;
@@ -542,12 +566,9 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
       const f = fields(body, ['loginId']);
       const login = await claim(binaryId(f, 'loginId'));
       event.accountTag = accountTag(login.account);
-      const outcome = await store.finishLogin(login, false, now(), limits.maxAttempts);
-      const remaining = login.fake
-        ? (fakeRemaining.get(login.account) ?? 0)
-        : outcome.kind === 'failed'
-          ? outcome.remaining
-          : 0;
+      login.expectedMac.fill(0);
+      const outcome = await finish(login, false);
+      const remaining = outcome.kind === 'failed' ? outcome.remaining : 0;
       event.remainingAttempts = remaining;
       return { status: 200, body: { remainingAttempts: remaining } };
     },
@@ -557,8 +578,10 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
       const name = account(f);
       event.accountTag = accountTag(name);
       const credential = binary(f, 'deviceCredential', DEVICE_CREDENTIAL_BYTES);
+      const verifier = deviceVerifier(credential);
+      credential.fill(0);
       await gate('delete', name, context);
-      const outcome = await store.deleteRecord(name, deviceVerifier(credential));
+      const outcome = await store.deleteRecord(name, verifier);
       switch (outcome) {
         case 'deleted':
           return { status: 200, body: { status: 'deleted' } };
@@ -575,6 +598,11 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
   function binaryId(f: Fields, name: string): string {
     binary(f, name, SESSION_ID_BYTES);
     return f[name] as string;
+  }
+
+  async function finish(login: PendingLogin, ok: boolean): Promise<LoginOutcome> {
+    const key = login.fake ? fakeKey(await loadSecrets(), login.account) : undefined;
+    return store.finishLogin(login, ok, now(), limits.maxAttempts, key);
   }
 
   async function claim(id: string) {

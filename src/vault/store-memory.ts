@@ -16,8 +16,10 @@ import {
   decideDelete,
   decideFinish,
   type LoginOutcome,
+  nextFakeRemaining,
   type PendingLogin,
   type PendingRegistration,
+  stillPending,
   type VaultAccount,
   type VaultStore,
 } from './store.js';
@@ -41,13 +43,19 @@ export function createMemoryVaultStore(): VaultStore {
   const accounts = new Map<string, VaultAccount>();
   const logins = new Map<string, PendingLogin & { used: boolean; armed: boolean }>();
   const registrations = new Map<string, PendingRegistration>();
+  const fakeCounters = new Map<string, { remaining: number; expiresAt: number }>();
+  let lastGeneration = 0;
 
   const pendingFor = (account: string, generation: number, now: number): number => {
     let n = 0;
     for (const l of logins.values()) {
-      if (!l.fake && l.account === account && l.generation === generation && l.expiresAt > now) n++;
+      if (!l.fake && l.account === account && l.generation === generation && stillPending(l, now)) n++;
     }
     return n;
+  };
+  const fakeRemaining = (key: string | undefined, now: number): number => {
+    const c = key === undefined ? undefined : fakeCounters.get(key);
+    return c && c.expiresAt > now ? Math.max(0, c.remaining) : 0;
   };
   const dropLogins = (account: string): void => {
     for (const [id, l] of logins) if (l.account === account) logins.delete(id);
@@ -65,9 +73,23 @@ export function createMemoryVaultStore(): VaultStore {
   return {
     kind: 'memory',
 
-    async countAttempt(account, now, pending): Promise<AttemptResult> {
+    async countAttempt(account, now, pending, fake): Promise<AttemptResult> {
       const a = accounts.get(account);
-      if (!a) return { kind: 'absent' };
+      if (!a) {
+        const remaining = nextFakeRemaining(fakeCounters.get(fake.key), now, fake.maxAttempts);
+        fakeCounters.set(fake.key, { remaining, expiresAt: fake.expiresAt });
+        if (remaining < 0) return { kind: 'locked' };
+        logins.set(pending.idHash, {
+          ...pending,
+          account,
+          generation: 0,
+          expectedMac: new Uint8Array(0),
+          fake: true,
+          used: false,
+          armed: false,
+        });
+        return { kind: 'absent', remaining };
+      }
       if (a.status === 'locked') return { kind: 'locked' };
       if (a.remaining <= 0) {
         if (pendingFor(account, a.generation, now) === 0) destroy(a);
@@ -94,15 +116,6 @@ export function createMemoryVaultStore(): VaultStore {
     },
 
     async putLogin(login) {
-      if (login.fake) {
-        logins.set(login.idHash, {
-          ...login,
-          expectedMac: new Uint8Array(login.expectedMac),
-          used: false,
-          armed: true,
-        });
-        return true;
-      }
       const l = logins.get(login.idHash);
       if (!l || l.armed || l.account !== login.account) return false;
       l.expectedMac = new Uint8Array(login.expectedMac);
@@ -118,9 +131,9 @@ export function createMemoryVaultStore(): VaultStore {
       return { ...login, expectedMac: new Uint8Array(l.expectedMac) };
     },
 
-    async finishLogin(login, success, now, maxAttempts): Promise<LoginOutcome> {
+    async finishLogin(login, success, now, maxAttempts, fakeKey): Promise<LoginOutcome> {
       const existed = logins.delete(login.idHash);
-      if (login.fake) return { kind: 'failed', remaining: 0, destroyed: false };
+      if (login.fake) return { kind: 'failed', remaining: fakeRemaining(fakeKey, now), destroyed: false };
       const a = accounts.get(login.account);
       const { outcome, write } = decideFinish(
         existed ? a : undefined,
@@ -152,11 +165,12 @@ export function createMemoryVaultStore(): VaultStore {
       const current = accounts.get(input.account);
       const outcome = decideCommit(current, input.mode, input.deviceVerifier);
       if (outcome === 'created' || outcome === 'replaced') {
+        lastGeneration = Math.max(lastGeneration, current?.generation ?? 0) + 1;
         accounts.set(input.account, {
           account: input.account,
           status: 'active',
           remaining: input.maxAttempts,
-          generation: (current?.generation ?? 0) + 1,
+          generation: lastGeneration,
           credentialId: new Uint8Array(input.credentialId),
           record: new Uint8Array(input.record),
           sealedKey: new Uint8Array(input.sealedKey),
@@ -183,8 +197,9 @@ export function createMemoryVaultStore(): VaultStore {
     },
 
     async sweep(now) {
-      for (const [id, l] of logins) if (l.expiresAt <= now) logins.delete(id);
+      for (const [id, l] of logins) if (!stillPending(l, now)) logins.delete(id);
       for (const [id, r] of registrations) if (r.expiresAt <= now) registrations.delete(id);
+      for (const [key, c] of fakeCounters) if (c.expiresAt <= now) fakeCounters.delete(key);
       let destroyed = 0;
       for (const a of accounts.values()) {
         if (a.status === 'active' && a.remaining <= 0 && pendingFor(a.account, a.generation, now) === 0) {
@@ -199,6 +214,7 @@ export function createMemoryVaultStore(): VaultStore {
       accounts.clear();
       logins.clear();
       registrations.clear();
+      fakeCounters.clear();
     },
   };
 }

@@ -7,8 +7,10 @@
  * Concurrency: the attempt is counted by one `UPDATE … SET remaining = remaining - 1 WHERE … AND
  * remaining > 0 RETURNING …` (row-locked and atomic under READ COMMITTED); every other decision
  * reads the account row `FOR UPDATE` first and writes in the same transaction. Transactions
- * always lock the account row before login rows, and are retried on serialisation failures,
- * deadlocks and the unique violation of two concurrent first registrations.
+ * always lock the account row (or an unknown account's fake counter) before login rows — the
+ * sweep too, one account at a time, and its bulk removal of expired logins skips rows that are
+ * locked — and are retried on serialisation failures, deadlocks and the unique violation of two
+ * concurrent first registrations.
  *
  * Node only.
  *
@@ -20,6 +22,7 @@ import { E2EEError } from '../errors.js';
 import type { KsfParams } from './protocol.js';
 import {
   type AttemptResult,
+  CLAIMED_LOGIN_GRACE_MS,
   checkTablePrefix,
   decideCommit,
   decideDelete,
@@ -33,7 +36,7 @@ import {
 export interface PostgresVaultStoreOptions {
   /** e.g. `postgres://vault@db.internal:5432/vault`. */
   connectionString: string;
-  /** Prefix of the three table names (default `vault_`). */
+  /** Prefix of the table names (default `vault_`). */
   tablePrefix?: string;
   /** Pool size (default 10). */
   maxConnections?: number;
@@ -88,6 +91,17 @@ function schema(p: string): string[] {
       credential_id BYTEA NOT NULL,
       expires_at BIGINT NOT NULL)`,
     `CREATE INDEX IF NOT EXISTS ${p}registrations_expires ON ${p}registrations (expires_at)`,
+    `CREATE TABLE IF NOT EXISTS ${p}fake_counters (
+      key TEXT PRIMARY KEY,
+      remaining INTEGER NOT NULL,
+      expires_at BIGINT NOT NULL)`,
+    `CREATE INDEX IF NOT EXISTS ${p}fake_counters_expires ON ${p}fake_counters (expires_at)`,
+    `CREATE TABLE IF NOT EXISTS ${p}meta (
+      name TEXT PRIMARY KEY,
+      value BIGINT NOT NULL)`,
+    `INSERT INTO ${p}meta (name, value)
+      SELECT 'generation', coalesce(max(generation), 0) FROM ${p}accounts
+      ON CONFLICT (name) DO NOTHING`,
   ];
 }
 
@@ -157,14 +171,29 @@ export async function openPostgresVaultStore(options: PostgresVaultStoreOptions)
     const r = await c.query(`SELECT * FROM ${p}accounts WHERE account = $1 FOR UPDATE`, [account]);
     return r.rows[0] ? toAccount(r.rows[0] as Row) : undefined;
   };
+  // A login still counts as pending: unexpired, or claimed and within the grace (see stillPending).
+  const stillPending = (now: string, grace: string) =>
+    `(expires_at > ${now}::bigint OR (used AND expires_at > ${now}::bigint - ${grace}::bigint))`;
   const pendingFor = async (c: PoolClient, account: string, generation: number, now: number) => {
     const r = await c.query(
       `SELECT count(*)::int AS n FROM ${p}logins
-       WHERE account = $1 AND generation = $2 AND NOT fake AND expires_at > $3`,
-      [account, generation, now],
+       WHERE account = $1 AND generation = $2 AND NOT fake AND ${stillPending('$3', '$4')}`,
+      [account, generation, now, CLAIMED_LOGIN_GRACE_MS],
     );
     return Number((r.rows[0] as Row)['n']);
   };
+  const insertLogin = (
+    c: PoolClient,
+    pending: { idHash: string; expiresAt: number },
+    account: string,
+    generation: number,
+    fake: boolean,
+  ) =>
+    c.query(
+      `INSERT INTO ${p}logins (id_hash, account, generation, expected_mac, fake, used, expires_at)
+       VALUES ($1, $2, $3, NULL, $4, FALSE, $5)`,
+      [pending.idHash, account, generation, fake, pending.expiresAt],
+    );
   const destroy = async (c: PoolClient, account: string): Promise<void> => {
     await c.query(
       `UPDATE ${p}accounts SET status = 'locked', remaining = 0, credential_id = NULL, record = NULL,
@@ -186,11 +215,7 @@ export async function openPostgresVaultStore(options: PostgresVaultStoreOptions)
     );
     const row = r.rows[0] as Row | undefined;
     if (!row) return undefined;
-    await c.query(
-      `INSERT INTO ${p}logins (id_hash, account, generation, expected_mac, fake, used, expires_at)
-       VALUES ($1, $2, $3, NULL, FALSE, FALSE, $4)`,
-      [pending.idHash, account, Number(row['generation']), pending.expiresAt],
-    );
+    await insertLogin(c, pending, account, Number(row['generation']), false);
     return {
       kind: 'counted',
       generation: Number(row['generation']),
@@ -204,13 +229,27 @@ export async function openPostgresVaultStore(options: PostgresVaultStoreOptions)
   return {
     kind: 'postgres',
 
-    countAttempt(account, now, pending) {
+    countAttempt(account, now, pending, fake) {
       return tx(async (c): Promise<AttemptResult> => {
         const counted = await decrement(c, account, pending);
         if (counted) return counted;
         // Refused: find out why, with the row locked so the answer cannot change under us.
         const current = await lockAccount(c, account);
-        if (!current) return { kind: 'absent' };
+        if (!current) {
+          // One atomic upsert (it row-locks the counter), so concurrent attempts never lose a count.
+          const r = await c.query(
+            `INSERT INTO ${p}fake_counters AS f (key, remaining, expires_at) VALUES ($1, $2::int - 1, $3)
+             ON CONFLICT (key) DO UPDATE SET
+               remaining = CASE WHEN f.expires_at <= $4 THEN $2::int - 1 ELSE GREATEST(f.remaining - 1, -1) END,
+               expires_at = EXCLUDED.expires_at
+             RETURNING remaining`,
+            [fake.key, fake.maxAttempts, fake.expiresAt, now],
+          );
+          const remaining = Number((r.rows[0] as Row)['remaining']);
+          if (remaining < 0) return { kind: 'locked' };
+          await insertLogin(c, pending, account, 0, true);
+          return { kind: 'absent', remaining };
+        }
         if (current.status === 'locked') return { kind: 'locked' };
         if (current.remaining > 0) return (await decrement(c, account, pending))!; // reset since our UPDATE
         if ((await pendingFor(c, account, current.generation, now)) === 0) await destroy(c, account);
@@ -219,14 +258,6 @@ export async function openPostgresVaultStore(options: PostgresVaultStoreOptions)
     },
 
     async putLogin(login) {
-      if (login.fake) {
-        await pool.query(
-          `INSERT INTO ${p}logins (id_hash, account, generation, expected_mac, fake, used, expires_at)
-           VALUES ($1, $2, 0, $3, TRUE, FALSE, $4)`,
-          [login.idHash, login.account, buf(login.expectedMac), login.expiresAt],
-        );
-        return true;
-      }
       const r = await pool.query(
         `UPDATE ${p}logins SET expected_mac = $1 WHERE id_hash = $2 AND account = $3 AND expected_mac IS NULL`,
         [buf(login.expectedMac), login.idHash, login.account],
@@ -252,11 +283,22 @@ export async function openPostgresVaultStore(options: PostgresVaultStoreOptions)
       } satisfies PendingLogin;
     },
 
-    finishLogin(login, success, now, maxAttempts) {
+    finishLogin(login, success, now, maxAttempts, fakeKey) {
       return tx(async (c) => {
         const current = login.fake ? undefined : await lockAccount(c, login.account);
         const deleted = await c.query(`DELETE FROM ${p}logins WHERE id_hash = $1`, [login.idHash]);
-        if (login.fake) return { kind: 'failed', remaining: 0, destroyed: false } as const;
+        if (login.fake) {
+          const r =
+            fakeKey === undefined
+              ? undefined
+              : await c.query(
+                  `SELECT GREATEST(remaining, 0) AS remaining FROM ${p}fake_counters
+                   WHERE key = $1 AND expires_at > $2`,
+                  [fakeKey, now],
+                );
+          const row = r?.rows[0] as Row | undefined;
+          return { kind: 'failed', remaining: row ? Number(row['remaining']) : 0, destroyed: false } as const;
+        }
         const existed = (deleted.rowCount ?? 0) > 0;
         const { outcome, write } = decideFinish(
           existed ? current : undefined,
@@ -299,10 +341,15 @@ export async function openPostgresVaultStore(options: PostgresVaultStoreOptions)
         const current = await lockAccount(c, input.account);
         const outcome = decideCommit(current, input.mode, input.deviceVerifier);
         if (outcome !== 'created' && outcome !== 'replaced') return outcome;
+        // The store-wide counter: an account's generations never repeat, even across a delete.
+        const next = await c.query(
+          `UPDATE ${p}meta SET value = GREATEST(value, $1) + 1 WHERE name = 'generation' RETURNING value`,
+          [current?.generation ?? 0],
+        );
         const values = [
           input.account,
           input.maxAttempts,
-          (current?.generation ?? 0) + 1,
+          Number((next.rows[0] as Row)['value']),
           buf(input.credentialId),
           buf(input.record),
           buf(input.sealedKey),
@@ -348,25 +395,42 @@ export async function openPostgresVaultStore(options: PostgresVaultStoreOptions)
       return r.rows[0] ? toAccount(r.rows[0] as Row) : undefined;
     },
 
-    sweep(now) {
-      return tx(async (c) => {
-        await c.query(`DELETE FROM ${p}logins WHERE expires_at <= $1`, [now]);
-        await c.query(`DELETE FROM ${p}registrations WHERE expires_at <= $1`, [now]);
-        const r = await c.query(
-          `UPDATE ${p}accounts a SET status = 'locked', remaining = 0, credential_id = NULL, record = NULL,
-             sealed_key = NULL, device_verifier = NULL, ksf = NULL, updated_at = $2
-           WHERE status = 'active' AND remaining <= 0 AND NOT EXISTS (
-             SELECT 1 FROM ${p}logins l WHERE l.account = a.account AND l.generation = a.generation
-             AND NOT l.fake AND l.expires_at > $1)
-           RETURNING account`,
-          [now, Date.now()],
-        );
-        const accounts = r.rows.map((row) => (row as Row)['account'] as string);
-        if (accounts.length > 0) {
-          await c.query(`DELETE FROM ${p}logins WHERE account = ANY($1)`, [accounts]);
-        }
-        return accounts.length;
-      });
+    async sweep(now) {
+      // Expired logins, in one statement that holds no account row and waits for no lock: rows
+      // another transaction holds (a login being finished or destroyed) are left for next time.
+      await pool.query(
+        `DELETE FROM ${p}logins WHERE id_hash IN (
+           SELECT id_hash FROM ${p}logins WHERE NOT ${stillPending('$1', '$2')} FOR UPDATE SKIP LOCKED)`,
+        [now, CLAIMED_LOGIN_GRACE_MS],
+      );
+      await pool.query(`DELETE FROM ${p}registrations WHERE expires_at <= $1`, [now]);
+      await pool.query(
+        `DELETE FROM ${p}fake_counters WHERE key IN (
+           SELECT key FROM ${p}fake_counters WHERE expires_at <= $1 FOR UPDATE SKIP LOCKED)`,
+        [now],
+      );
+      // Abandoned last attempts: each candidate in its own transaction, which locks the account
+      // row first, decides again and only then touches its login rows (SPEC.md §9.6's order).
+      const candidates = await pool.query(
+        `SELECT account FROM ${p}accounts a WHERE status = 'active' AND remaining <= 0 AND NOT EXISTS (
+           SELECT 1 FROM ${p}logins WHERE account = a.account AND generation = a.generation
+           AND NOT fake AND ${stillPending('$1', '$2')})
+         ORDER BY account`,
+        [now, CLAIMED_LOGIN_GRACE_MS],
+      );
+      let destroyed = 0;
+      for (const row of candidates.rows as Row[]) {
+        const account = row['account'] as string;
+        const done = await tx(async (c) => {
+          const current = await lockAccount(c, account);
+          if (current?.status !== 'active' || current.remaining > 0) return false;
+          if ((await pendingFor(c, account, current.generation, now)) > 0) return false;
+          await destroy(c, account);
+          return true;
+        });
+        if (done) destroyed++;
+      }
+      return destroyed;
     },
 
     async close() {

@@ -6,7 +6,9 @@
  * so two processes on one file serialise exactly like two calls in one process. The file runs in
  * WAL mode with `synchronous = FULL` (a committed decrement survives power loss: losing one would
  * hand out an extra guess) and `secure_delete = ON` (destroyed records are overwritten with zeros
- * in the file, not just unlinked; see THREAT-MODEL.md for what that does not cover).
+ * in the file, not just unlinked; see THREAT-MODEL.md for what that does not cover), and the WAL
+ * is checkpointed and truncated after every destruction, deletion and replacement, so the old
+ * record does not linger in WAL frames either.
  *
  * Node only.
  *
@@ -18,11 +20,13 @@ import { E2EEError } from '../errors.js';
 import type { KsfParams } from './protocol.js';
 import {
   type AttemptResult,
+  CLAIMED_LOGIN_GRACE_MS,
   type CommitInput,
   checkTablePrefix,
   decideCommit,
   decideDelete,
   decideFinish,
+  type FakeCounter,
   type PendingLogin,
   type VaultAccount,
   type VaultStore,
@@ -32,7 +36,7 @@ import {
 export interface SqliteVaultStoreOptions {
   /** A file path, or `':memory:'` (tests). */
   path: string;
-  /** Prefix of the three table names (default `vault_`). */
+  /** Prefix of the table names (default `vault_`). */
   tablePrefix?: string;
   /** How long to wait for another process's write lock, in ms (default 5000). */
   busyTimeoutMs?: number;
@@ -100,7 +104,19 @@ CREATE TABLE IF NOT EXISTS ${p}registrations (
   credential_id BLOB NOT NULL,
   expires_at INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS ${p}registrations_expires ON ${p}registrations (expires_at);`;
+CREATE INDEX IF NOT EXISTS ${p}registrations_expires ON ${p}registrations (expires_at);
+CREATE TABLE IF NOT EXISTS ${p}fake_counters (
+  key TEXT PRIMARY KEY,
+  remaining INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ${p}fake_counters_expires ON ${p}fake_counters (expires_at);
+CREATE TABLE IF NOT EXISTS ${p}meta (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO ${p}meta (name, value)
+  SELECT 'generation', coalesce(max(generation), 0) FROM ${p}accounts;`;
 }
 
 /**
@@ -136,6 +152,9 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
     );
   }
   const file = options.path !== ':memory:';
+  // A login still counts as pending: unexpired, or claimed and within the grace (see stillPending).
+  const stillPending = '(expires_at > @now OR (used = 1 AND expires_at > @now - @grace))';
+  const at = (now: number) => ({ now, grace: CLAIMED_LOGIN_GRACE_MS });
 
   const q = {
     decrement: db.prepare(
@@ -146,7 +165,7 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
     account: db.prepare(`SELECT * FROM ${p}accounts WHERE account = ?`),
     pending: db.prepare(
       `SELECT count(*) AS n FROM ${p}logins
-       WHERE account = ? AND generation = ? AND fake = 0 AND expires_at > ?`,
+       WHERE account = @account AND generation = @generation AND fake = 0 AND ${stillPending}`,
     ),
     destroy: db.prepare(
       `UPDATE ${p}accounts SET status = 'locked', remaining = 0, credential_id = NULL, record = NULL,
@@ -155,7 +174,20 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
     dropLogins: db.prepare(`DELETE FROM ${p}logins WHERE account = ?`),
     insertLogin: db.prepare(
       `INSERT INTO ${p}logins (id_hash, account, generation, expected_mac, fake, used, expires_at)
-       VALUES (?, ?, ?, ?, ?, 0, ?)`,
+       VALUES (?, ?, ?, NULL, ?, 0, ?)`,
+    ),
+    countFake: db.prepare(
+      `INSERT INTO ${p}fake_counters (key, remaining, expires_at) VALUES (@key, @maxAttempts - 1, @expiresAt)
+       ON CONFLICT (key) DO UPDATE SET
+         remaining = CASE WHEN expires_at <= @now THEN @maxAttempts - 1 ELSE max(remaining - 1, -1) END,
+         expires_at = excluded.expires_at
+       RETURNING remaining`,
+    ),
+    fakeRemaining: db.prepare(
+      `SELECT max(remaining, 0) AS remaining FROM ${p}fake_counters WHERE key = ? AND expires_at > ?`,
+    ),
+    nextGeneration: db.prepare(
+      `UPDATE ${p}meta SET value = max(value, ?) + 1 WHERE name = 'generation' RETURNING value`,
     ),
     armLogin: db.prepare(
       `UPDATE ${p}logins SET expected_mac = ? WHERE id_hash = ? AND account = ? AND expected_mac IS NULL`,
@@ -181,24 +213,26 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
          updated_at = excluded.updated_at`,
     ),
     deleteAccount: db.prepare(`DELETE FROM ${p}accounts WHERE account = ?`),
-    expireLogins: db.prepare(`DELETE FROM ${p}logins WHERE expires_at <= ?`),
+    expireLogins: db.prepare(`DELETE FROM ${p}logins WHERE NOT ${stillPending}`),
     expireRegistrations: db.prepare(`DELETE FROM ${p}registrations WHERE expires_at <= ?`),
+    expireFakeCounters: db.prepare(`DELETE FROM ${p}fake_counters WHERE expires_at <= ?`),
     exhausted: db.prepare(
       `SELECT account FROM ${p}accounts a WHERE status = 'active' AND remaining <= 0 AND NOT EXISTS (
-         SELECT 1 FROM ${p}logins l WHERE l.account = a.account AND l.generation = a.generation
-         AND l.fake = 0 AND l.expires_at > ?)`,
+         SELECT 1 FROM ${p}logins WHERE account = a.account AND generation = a.generation
+         AND fake = 0 AND ${stillPending})`,
     ),
   };
 
   const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   const pendingFor = (account: string, generation: number, now: number): number =>
-    Number((q.pending.get(account, generation, now) as Row)['n']);
+    Number((q.pending.get({ account, generation, ...at(now) }) as Row)['n']);
   const destroy = (account: string): void => {
     q.destroy.run(Date.now(), account);
     q.dropLogins.run(account);
   };
-  // After a destruction, fold the WAL back into the main file and truncate it, so the destroyed
-  // record does not linger in old WAL frames (best effort: readers may keep the WAL busy).
+  // After a destruction, deletion or replacement, fold the WAL back into the main file and
+  // truncate it, so the old record does not linger in old WAL frames (best effort: readers may
+  // keep the WAL busy).
   const checkpoint = (): void => {
     if (!file) return;
     try {
@@ -213,10 +247,11 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
       account: string,
       now: number,
       pending: { idHash: string; expiresAt: number },
+      fake: FakeCounter,
     ): [AttemptResult, boolean] => {
       const row = q.decrement.get(account) as Row | undefined;
       if (row) {
-        q.insertLogin.run(pending.idHash, account, Number(row['generation']), null, 0, pending.expiresAt);
+        q.insertLogin.run(pending.idHash, account, Number(row['generation']), 0, pending.expiresAt);
         const result: AttemptResult = {
           kind: 'counted',
           generation: Number(row['generation']),
@@ -228,7 +263,12 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
         return [result, false];
       }
       const current = q.account.get(account) as Row | undefined;
-      if (!current) return [{ kind: 'absent' }, false];
+      if (!current) {
+        const { remaining } = q.countFake.get({ ...fake, now }) as Row;
+        if (Number(remaining) < 0) return [{ kind: 'locked' }, false];
+        q.insertLogin.run(pending.idHash, account, 0, 1, pending.expiresAt);
+        return [{ kind: 'absent', remaining: Number(remaining) }, false];
+      }
       // Active with no attempts left: the last counted attempts are pending or abandoned.
       if (current['status'] === 'active' && pendingFor(account, Number(current['generation']), now) === 0) {
         destroy(account);
@@ -239,9 +279,14 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
   );
 
   const finishLogin = db.transaction(
-    (login: PendingLogin, success: boolean, now: number, maxAttempts: number) => {
+    (login: PendingLogin, success: boolean, now: number, maxAttempts: number, fakeKey?: string) => {
       const existed = q.deleteLogin.get(login.idHash) !== undefined;
-      if (login.fake) return { outcome: { kind: 'failed', remaining: 0, destroyed: false } as const };
+      if (login.fake) {
+        const row =
+          fakeKey === undefined ? undefined : (q.fakeRemaining.get(fakeKey, now) as Row | undefined);
+        const remaining = row ? Number(row['remaining']) : 0;
+        return { outcome: { kind: 'failed', remaining, destroyed: false } as const };
+      }
       const row = q.account.get(login.account) as Row | undefined;
       const current = existed && row ? toAccount(row) : undefined;
       const decision = decideFinish(
@@ -261,10 +306,11 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
     const current = row ? toAccount(row) : undefined;
     const outcome = decideCommit(current, input.mode, input.deviceVerifier);
     if (outcome === 'created' || outcome === 'replaced') {
+      const next = q.nextGeneration.get(current?.generation ?? 0) as Row;
       q.upsert.run({
         account: input.account,
         remaining: input.maxAttempts,
-        generation: (current?.generation ?? 0) + 1,
+        generation: Number(next['value']),
         credentialId: buf(input.credentialId),
         record: buf(input.record),
         sealedKey: buf(input.sealedKey),
@@ -288,33 +334,30 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
   });
 
   const sweep = db.transaction((now: number): number => {
-    q.expireLogins.run(now);
+    q.expireLogins.run(at(now));
     q.expireRegistrations.run(now);
-    const accounts = (q.exhausted.all(now) as Row[]).map((r) => r['account'] as string);
+    q.expireFakeCounters.run(now);
+    const accounts = (q.exhausted.all(at(now)) as Row[]).map((r) => r['account'] as string);
     for (const account of accounts) destroy(account);
     return accounts.length;
   });
 
   return {
     kind: 'sqlite',
-    async countAttempt(account, now, pending) {
-      const [result, destroyed] = countAttempt.immediate(account, now, pending);
+    async countAttempt(account, now, pending, fake) {
+      const [result, destroyed] = countAttempt.immediate(account, now, pending, fake);
       if (destroyed) checkpoint();
       return result;
     },
     async putLogin(login) {
-      if (login.fake) {
-        q.insertLogin.run(login.idHash, login.account, 0, buf(login.expectedMac), 1, login.expiresAt);
-        return true;
-      }
       return q.armLogin.run(buf(login.expectedMac), login.idHash, login.account).changes === 1;
     },
     async claimLogin(idHash, now) {
       const row = q.claimLogin.get(idHash, now) as Row | undefined;
       return row ? toLogin(row) : undefined;
     },
-    async finishLogin(login, success, now, maxAttempts) {
-      const { outcome } = finishLogin.immediate(login, success, now, maxAttempts);
+    async finishLogin(login, success, now, maxAttempts, fakeKey) {
+      const { outcome } = finishLogin.immediate(login, success, now, maxAttempts, fakeKey);
       if (outcome.kind === 'failed' && outcome.destroyed) checkpoint();
       return outcome;
     },
@@ -332,7 +375,9 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
       };
     },
     async commitRecord(input) {
-      return commitRecord.immediate(input);
+      const outcome = commitRecord.immediate(input);
+      if (outcome === 'replaced') checkpoint();
+      return outcome;
     },
     async deleteRecord(account, verifier) {
       const outcome = deleteRecord.immediate(account, verifier);

@@ -31,7 +31,10 @@ export interface VaultAccount {
   status: AccountStatus;
   /** Login attempts left; decremented when an attempt starts, reset on success. */
   remaining: number;
-  /** Incremented by every (re-)registration; pending logins name the generation they counted against. */
+  /**
+   * Set by every (re-)registration from a store-wide counter, so an account's generations strictly
+   * increase, even across a delete; pending logins name the generation they counted against.
+   */
   generation: number;
   /** The random OPAQUE credential identifier of this registration (32 bytes). */
   credentialId?: Uint8Array;
@@ -66,9 +69,29 @@ export type AttemptResult =
       kind: 'locked';
     }
   | {
-      /** No such account: answer from the fake record. */
+      /**
+       * No such account: the attempt is counted on the account's fake counter (and pending, as a
+       * fake login); answer from the fake record. (A spent fake counter answers `locked`.)
+       */
       kind: 'absent';
+      /** Attempts left on the fake counter after this one. */
+      remaining: number;
     };
+
+/**
+ * The fake attempt counter of an account that has no record, so that unknown accounts count down
+ * and lock exactly like real ones, on every node. Kept in the store under a keyed hash of the
+ * account (the store never learns which names were probed), and forgotten once untouched until
+ * `expiresAt`.
+ */
+export interface FakeCounter {
+  /** Keyed hash of the account (hex), computed by the server; the counter's key in the store. */
+  key: string;
+  /** The attempts a new (or forgotten) fake counter starts with: the server's limit. */
+  maxAttempts: number;
+  /** Epoch milliseconds until which the counter is kept; every attempt moves it. */
+  expiresAt: number;
+}
 
 /** A login between KE2 and KE3, kept by the server (never by the client). */
 export interface PendingLogin {
@@ -156,6 +179,35 @@ export type CommitOutcome = 'created' | 'replaced' | 'unauthorized' | 'not_found
 export type DeleteOutcome = 'deleted' | 'unauthorized' | 'not_found' | 'locked';
 
 /**
+ * How long a claimed login stays pending after its expiry (ms): the time its `login/finish` has
+ * to settle it. Until then neither housekeeping nor another attempt may settle the attempt for it
+ * (and so destroy a record whose right password is being finished); after it, a claim whose
+ * request died is settled like an expired login.
+ */
+export const CLAIMED_LOGIN_GRACE_MS = 60_000;
+
+/**
+ * Whether a pending login still counts as pending at `now` for the destruction rule: unexpired,
+ * or claimed and within {@link CLAIMED_LOGIN_GRACE_MS} of its expiry.
+ */
+export function stillPending(login: { expiresAt: number; used: boolean }, now: number): boolean {
+  return login.expiresAt > now || (login.used && login.expiresAt > now - CLAIMED_LOGIN_GRACE_MS);
+}
+
+/**
+ * The value of a fake counter after one more attempt: `maxAttempts - 1` for a new or expired
+ * counter, one less otherwise; -1 marks a spent counter (the attempt is refused as `locked`).
+ */
+export function nextFakeRemaining(
+  current: { remaining: number; expiresAt: number } | undefined,
+  now: number,
+  maxAttempts: number,
+): number {
+  if (current === undefined || current.expiresAt <= now) return maxAttempts - 1;
+  return Math.max(current.remaining - 1, -1);
+}
+
+/**
  * Storage for the vault. Every method is atomic with respect to every other call on any store
  * instance that shares the same data (other processes included). Times are epoch milliseconds
  * from the server's clock, passed in so tests can move time.
@@ -168,17 +220,21 @@ export interface VaultStore {
    * with attempts left, decrements `remaining`, records `pending` as an unarmed pending login of
    * the record's generation (so the attempt is pending from the moment it is counted), and
    * returns the record. An active account with no attempts left answers `locked` (and is
-   * destroyed here if no counted attempt is still pending).
+   * destroyed here if no counted attempt is still pending). An account with no row at all is
+   * counted on its fake counter `fake` instead (by `nextFakeRemaining`; its expiry moved to
+   * `fake.expiresAt`), with `pending` recorded as an unarmed fake login: `absent`, or `locked`
+   * once the fake counter is spent.
    */
   countAttempt(
     account: string,
     now: number,
     pending: { idHash: string; expiresAt: number },
+    fake: FakeCounter,
   ): Promise<AttemptResult>;
   /**
-   * Stores the server side of a login once KE2 is computed. A real login arms the pending row
-   * {@link countAttempt} created (sets its expected MAC) and answers false if that row is gone
-   * (the record was replaced or destroyed meanwhile); a fake login is inserted.
+   * Stores the server side of a login once KE2 is computed: arms the pending row
+   * {@link countAttempt} created (sets its expected MAC), and answers false if that row is gone
+   * (the record was replaced or destroyed meanwhile).
    */
   putLogin(login: PendingLogin): Promise<boolean>;
   /**
@@ -190,16 +246,26 @@ export interface VaultStore {
   /**
    * Ends a claimed login. Success (same generation, still active): resets `remaining` to
    * `maxAttempts` and returns the sealed key. Failure: if no attempts remain and no other
-   * counted attempt is pending, destroys the record (tombstone). A fake login only disappears.
+   * counted attempt is pending, destroys the record (tombstone). A fake login only disappears,
+   * and fails with the current value of the fake counter `fakeKey` (as a real login reports its
+   * account's current counter; 0 if the counter is spent, forgotten or not named).
    */
-  finishLogin(login: PendingLogin, success: boolean, now: number, maxAttempts: number): Promise<LoginOutcome>;
+  finishLogin(
+    login: PendingLogin,
+    success: boolean,
+    now: number,
+    maxAttempts: number,
+    fakeKey?: string,
+  ): Promise<LoginOutcome>;
   /** Stores a pending registration until {@link takeRegistration} removes it or it expires. */
   putRegistration(registration: PendingRegistration): Promise<void>;
   /** Removes and returns a pending registration; `undefined` if unknown or expired. */
   takeRegistration(idHash: string, now: number): Promise<PendingRegistration | undefined>;
   /**
    * Creates or replaces a record by the rules every adapter shares (`decideCommit`; the outcomes
-   * are listed at {@link CommitOutcome}), and drops the account's pending logins.
+   * are listed at {@link CommitOutcome}), with a full counter and the next value of the store's
+   * generation counter (above any generation the account had), and drops the account's pending
+   * logins.
    */
   commitRecord(input: CommitInput): Promise<CommitOutcome>;
   /** Deletes a record, leaving no tombstone, by the shared rules (`decideDelete`). */
@@ -207,9 +273,9 @@ export interface VaultStore {
   /** The stored account, for operators and tests. */
   getAccount(account: string): Promise<VaultAccount | undefined>;
   /**
-   * Housekeeping: forgets expired logins and registrations, and destroys every active account
-   * with no attempts left and no pending counted attempt (abandoned last attempts).
-   * Returns the number of accounts destroyed.
+   * Housekeeping: forgets expired logins (claimed ones only after {@link CLAIMED_LOGIN_GRACE_MS}),
+   * registrations and fake counters, and destroys every active account with no attempts left and
+   * no pending counted attempt (abandoned last attempts). Returns the number of accounts destroyed.
    */
   sweep(now: number): Promise<number>;
   /** Closes the database (the in-memory store forgets everything); call it once, at shutdown. */
@@ -247,7 +313,7 @@ export function decideDelete(
 /**
  * The end of a claimed, non-fake login, given the account row as it is now (inside the
  * transaction, after the login's own row was removed) and how many other counted attempts of the
- * same generation are still pending (unexpired, used or not).
+ * same generation are still pending (by {@link stillPending}).
  */
 export function decideFinish(
   current: Pick<VaultAccount, 'status' | 'remaining' | 'generation' | 'sealedKey'> | undefined,

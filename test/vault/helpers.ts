@@ -75,7 +75,7 @@ export function pgPrefix(): { prefix: string; drop: () => Promise<void> } {
       const client = new pg.Client({ connectionString: PG_URL });
       await client.connect();
       try {
-        for (const t of ['accounts', 'logins', 'registrations']) {
+        for (const t of ['accounts', 'logins', 'registrations', 'fake_counters', 'meta']) {
           await client.query(`DROP TABLE IF EXISTS ${prefix}${t}`);
         }
       } finally {

@@ -91,7 +91,7 @@ describe('accounts and passwords', () => {
   });
 });
 
-describe('compositions (SPEC-vault.md)', () => {
+describe('compositions (SPEC.md §9)', () => {
   it('seal key = HKDF-Expand-SHA512(export_key, label, 32)', () => {
     const exportKey = crypto.getRandomValues(new Uint8Array(64));
     expect(deriveSealKey(exportKey)).toEqual(

@@ -2,9 +2,16 @@
  * One suite for every VaultStore adapter: in-memory, SQLite (memory and file, with a second
  * connection on the same file), and PostgreSQL (when E2EE_TEST_PG_URL is set).
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import type { CommitInput, PendingLogin, VaultStore } from '../../src/vault/store.js';
+import {
+  CLAIMED_LOGIN_GRACE_MS,
+  type CommitInput,
+  type FakeCounter,
+  type PendingLogin,
+  type VaultStore,
+} from '../../src/vault/store.js';
 import { createMemoryVaultStore } from '../../src/vault/store-memory.js';
 import { openPostgresVaultStore } from '../../src/vault/store-postgres.js';
 import { openSqliteVaultStore } from '../../src/vault/store-sqlite.js';
@@ -50,7 +57,7 @@ function login(
 /** Counts an attempt and records its pending login, as the server does. */
 async function attempt(store: VaultStore, account: string, now: number) {
   const l = login(account, 0, now);
-  const r = await store.countAttempt(account, now, l);
+  const r = await store.countAttempt(account, now, l, fakeOf(account, now));
   if (r.kind !== 'counted') return { r, login: undefined };
   expect(await store.claimLogin(l.idHash, now)).toBeUndefined(); // not armed yet
   expect(await store.putLogin({ ...l, generation: r.generation })).toBe(true);
@@ -58,6 +65,14 @@ async function attempt(store: VaultStore, account: string, now: number) {
 }
 
 const pend = () => ({ idHash: Buffer.from(rnd(32)).toString('hex'), expiresAt: 1_700_000_060_000 });
+const DAY = 86_400_000;
+/** The fake counter of an account, as the service names it (there with a keyed hash). */
+const fakeOf = (account: string, now: number, over: Partial<FakeCounter> = {}): FakeCounter => ({
+  key: createHash('sha256').update(account).digest('hex'),
+  maxAttempts: MAX,
+  expiresAt: now + DAY,
+  ...over,
+});
 
 interface Harness {
   open(): Promise<VaultStore>;
@@ -83,10 +98,62 @@ function storeSuite(name: string, harness: () => Harness) {
       await h?.cleanup();
     });
 
-    it('an unknown account is absent', async () => {
+    it('an unknown account is absent, and counted on its fake counter', async () => {
       const a = uniqueAccount();
-      expect(await store.countAttempt(a, now, pend())).toEqual({ kind: 'absent' });
+      expect(await store.countAttempt(a, now, pend(), fakeOf(a, now))).toEqual({
+        kind: 'absent',
+        remaining: MAX - 1,
+      });
       expect(await store.getAccount(a)).toBeUndefined();
+    });
+
+    it('fake counters count down to locked like real ones, report their value at finish, and expire', async () => {
+      const a = uniqueAccount();
+      const logins: PendingLogin[] = [];
+      for (let i = MAX - 1; i >= 0; i--) {
+        const l = login(a, 0, now, { fake: true });
+        expect(await store.countAttempt(a, now, l, fakeOf(a, now))).toEqual({ kind: 'absent', remaining: i });
+        expect(await store.claimLogin(l.idHash, now)).toBeUndefined(); // not armed yet
+        expect(await store.putLogin(l)).toBe(true);
+        logins.push(l);
+      }
+      expect(await store.countAttempt(a, now, pend(), fakeOf(a, now))).toEqual({ kind: 'locked' });
+      expect(await store.countAttempt(a, now + 1, pend(), fakeOf(a, now + 1))).toEqual({ kind: 'locked' });
+      const first = (await store.claimLogin(logins[0]!.idHash, now))!;
+      expect(first).toMatchObject({ fake: true, account: a, generation: 0 });
+      expect(await store.finishLogin(first, false, now, MAX, fakeOf(a, now).key)).toEqual({
+        kind: 'failed',
+        remaining: 0,
+        destroyed: false,
+      });
+      expect(await store.getAccount(a)).toBeUndefined();
+
+      // Another name's counter is its own, and reported at finish as it is then.
+      const b = uniqueAccount();
+      const lb = login(b, 0, now, { fake: true });
+      await store.countAttempt(b, now, lb, fakeOf(b, now));
+      await store.putLogin(lb);
+      await store.countAttempt(b, now, pend(), fakeOf(b, now));
+      const out = await store.finishLogin(
+        (await store.claimLogin(lb.idHash, now))!,
+        false,
+        now,
+        MAX,
+        fakeOf(b, now).key,
+      );
+      expect(out).toEqual({ kind: 'failed', remaining: MAX - 2, destroyed: false });
+
+      // Untouched until its expiry (moved by every attempt), a counter is forgotten.
+      const later = now + 1 + DAY;
+      expect(await store.countAttempt(a, later, pend(), fakeOf(a, later))).toEqual({
+        kind: 'absent',
+        remaining: MAX - 1,
+      });
+      await store.sweep(now + 2 * DAY);
+      expect(await store.countAttempt(b, now + 2 * DAY, pend(), fakeOf(b, now + 2 * DAY))).toEqual({
+        kind: 'absent',
+        remaining: MAX - 1,
+      });
     });
 
     it('register creates a record with a full counter; attempts count down to locked', async () => {
@@ -98,14 +165,14 @@ function storeSuite(name: string, harness: () => Harness) {
         account: a,
         status: 'active',
         remaining: MAX,
-        generation: 1,
         ksf: CHEAP_KSF,
       });
+      expect(acc.generation).toBeGreaterThan(0);
       expect(hex(acc.record)).toBe(hex(input.record));
       expect(hex(acc.sealedKey)).toBe(hex(input.sealedKey));
       expect(hex(acc.credentialId)).toBe(hex(input.credentialId));
       for (let i = MAX - 1; i >= 0; i--) {
-        const r = await store.countAttempt(a, now, pend());
+        const r = await store.countAttempt(a, now, pend(), fakeOf(a, now));
         expect(r.kind).toBe('counted');
         if (r.kind === 'counted') {
           expect(r.remaining).toBe(i);
@@ -114,17 +181,19 @@ function storeSuite(name: string, harness: () => Harness) {
       }
       // Each counted attempt is pending from the moment it is counted (even before KE2 is armed):
       // the 11th is refused but destroys nothing while they may still succeed...
-      expect(await store.countAttempt(a, now, pend())).toEqual({ kind: 'locked' });
+      expect(await store.countAttempt(a, now, pend(), fakeOf(a, now))).toEqual({ kind: 'locked' });
       expect((await store.getAccount(a))!.status).toBe('active');
       // ...and once they have expired, the next attempt destroys the record.
-      expect(await store.countAttempt(a, now + 60_000, pend())).toEqual({ kind: 'locked' });
+      expect(await store.countAttempt(a, now + 60_000, pend(), fakeOf(a, now + 60_000))).toEqual({
+        kind: 'locked',
+      });
       const dead = (await store.getAccount(a))!;
       expect(dead).toMatchObject({ status: 'locked', remaining: 0 });
       expect(dead.record).toBeUndefined();
       expect(dead.sealedKey).toBeUndefined();
       expect(dead.deviceVerifier).toBeUndefined();
       expect(dead.credentialId).toBeUndefined();
-      expect(await store.countAttempt(a, now, pend())).toEqual({ kind: 'locked' });
+      expect(await store.countAttempt(a, now, pend(), fakeOf(a, now))).toEqual({ kind: 'locked' });
     });
 
     it('success releases the sealed key and resets the counter', async () => {
@@ -158,7 +227,7 @@ function storeSuite(name: string, harness: () => Harness) {
       await store.commitRecord(commitInput(a));
       const logins: PendingLogin[] = [];
       for (let i = 0; i < MAX; i++) logins.push((await attempt(store, a, now)).login!);
-      expect(await store.countAttempt(a, now, pend())).toEqual({ kind: 'locked' }); // pending: not destroyed yet
+      expect(await store.countAttempt(a, now, pend(), fakeOf(a, now))).toEqual({ kind: 'locked' }); // pending: not destroyed yet
       expect((await store.getAccount(a))!.status).toBe('active');
       for (let i = 0; i < MAX - 1; i++) {
         const c = (await store.claimLogin(logins[i]!.idHash, now))!;
@@ -201,6 +270,42 @@ function storeSuite(name: string, harness: () => Harness) {
       expect((await store.getAccount(a))!.status).toBe('locked');
     });
 
+    it('generations never repeat for an account, even across a delete', async () => {
+      const a = uniqueAccount();
+      const first = commitInput(a);
+      await store.commitRecord(first);
+      const g1 = (await store.getAccount(a))!.generation;
+      expect(await store.deleteRecord(a, first.deviceVerifier)).toBe('deleted');
+      expect(await store.commitRecord(commitInput(a))).toBe('created');
+      const g2 = (await store.getAccount(a))!.generation;
+      expect(g2).toBeGreaterThan(g1);
+      // Over a tombstone too.
+      for (let i = 0; i < MAX; i++) await store.countAttempt(a, now, pend(), fakeOf(a, now));
+      await store.countAttempt(a, now + 60_000, pend(), fakeOf(a, now + 60_000));
+      expect((await store.getAccount(a))!.status).toBe('locked');
+      await store.commitRecord(commitInput(a));
+      expect((await store.getAccount(a))!.generation).toBeGreaterThan(g2);
+    });
+
+    it('a claimed login stays pending past its expiry until it is finished: a right last password wins', async () => {
+      const a = uniqueAccount();
+      const input = commitInput(a, { maxAttempts: 1 });
+      await store.commitRecord(input);
+      const { login: l } = await attempt(store, a, now);
+      const claimed = (await store.claimLogin(l!.idHash, l!.expiresAt - 1))!;
+      expect(claimed).toBeDefined();
+      // Expired while being finished: neither housekeeping nor another attempt settles it.
+      const t = l!.expiresAt;
+      await store.sweep(t);
+      expect((await store.getAccount(a))!.status).toBe('active');
+      expect((await store.countAttempt(a, t, pend(), fakeOf(a, t))).kind).toBe('locked');
+      expect((await store.getAccount(a))!.status).toBe('active');
+      const out = await store.finishLogin(claimed, true, t + 1, 1);
+      expect(out.kind).toBe('released');
+      if (out.kind === 'released') expect(hex(out.sealedKey)).toBe(hex(input.sealedKey));
+      expect((await store.getAccount(a))!).toMatchObject({ status: 'active', remaining: 1 });
+    });
+
     it('concurrent attempts never exceed the limit', async () => {
       const a = uniqueAccount();
       await store.commitRecord(commitInput(a));
@@ -218,6 +323,7 @@ function storeSuite(name: string, harness: () => Harness) {
       const first = commitInput(a);
       expect(await store.commitRecord(commitInput(a, { mode: 'reset' }))).toBe('not_found');
       expect(await store.commitRecord(first)).toBe('created');
+      const g1 = (await store.getAccount(a))!.generation;
       const { login: l } = await attempt(store, a, now);
       // Another backup key (verifier) cannot take the account over, in either mode.
       expect(await store.commitRecord(commitInput(a))).toBe('unauthorized');
@@ -226,7 +332,8 @@ function storeSuite(name: string, harness: () => Harness) {
       const second = commitInput(a, { mode: 'reset', deviceVerifier: first.deviceVerifier });
       expect(await store.commitRecord(second)).toBe('replaced');
       const acc = (await store.getAccount(a))!;
-      expect(acc).toMatchObject({ generation: 2, remaining: MAX, status: 'active' });
+      expect(acc).toMatchObject({ remaining: MAX, status: 'active' });
+      expect(acc.generation).toBeGreaterThan(g1);
       expect(hex(acc.record)).toBe(hex(second.record));
       expect(await store.claimLogin(l!.idHash, now)).toBeUndefined();
     });
@@ -245,14 +352,17 @@ function storeSuite(name: string, harness: () => Harness) {
       const a = uniqueAccount();
       const first = commitInput(a);
       await store.commitRecord(first);
-      for (let i = 0; i < MAX; i++) await store.countAttempt(a, now, pend());
-      await store.countAttempt(a, now + 60_000, pend());
+      const g1 = (await store.getAccount(a))!.generation;
+      for (let i = 0; i < MAX; i++) await store.countAttempt(a, now, pend(), fakeOf(a, now));
+      await store.countAttempt(a, now + 60_000, pend(), fakeOf(a, now + 60_000));
       expect((await store.getAccount(a))!.status).toBe('locked');
       const reset = commitInput(a, { mode: 'reset', deviceVerifier: first.deviceVerifier });
       expect(await store.commitRecord(reset)).toBe('locked');
       expect(await store.deleteRecord(a, first.deviceVerifier)).toBe('locked');
       expect(await store.commitRecord(commitInput(a))).toBe('created');
-      expect((await store.getAccount(a))!).toMatchObject({ status: 'active', remaining: MAX, generation: 2 });
+      const fresh = (await store.getAccount(a))!;
+      expect(fresh).toMatchObject({ status: 'active', remaining: MAX });
+      expect(fresh.generation).toBeGreaterThan(g1);
     });
 
     it('delete needs the device verifier and leaves no tombstone', async () => {
@@ -263,7 +373,10 @@ function storeSuite(name: string, harness: () => Harness) {
       expect(await store.deleteRecord(a, rnd(32))).toBe('unauthorized');
       expect(await store.deleteRecord(a, input.deviceVerifier)).toBe('deleted');
       expect(await store.getAccount(a)).toBeUndefined();
-      expect(await store.countAttempt(a, now, pend())).toEqual({ kind: 'absent' });
+      expect(await store.countAttempt(a, now, pend(), fakeOf(a, now))).toEqual({
+        kind: 'absent',
+        remaining: MAX - 1,
+      });
     });
 
     it('registrations are taken once and expire', async () => {
@@ -287,12 +400,29 @@ function storeSuite(name: string, harness: () => Harness) {
     it('fake logins are single use and touch no account', async () => {
       const a = uniqueAccount();
       const l = login(a, 0, now, { fake: true });
-      await store.putLogin(l);
+      expect((await store.countAttempt(a, now, l, fakeOf(a, now))).kind).toBe('absent');
+      expect(await store.putLogin(l)).toBe(true);
+      expect(await store.putLogin(l)).toBe(false); // armed once
       const c = (await store.claimLogin(l.idHash, now))!;
       expect(c.fake).toBe(true);
-      expect((await store.finishLogin(c, false, now, MAX)).kind).toBe('failed');
+      expect(await store.finishLogin(c, false, now, MAX, fakeOf(a, now).key)).toEqual({
+        kind: 'failed',
+        remaining: MAX - 1,
+        destroyed: false,
+      });
       expect(await store.claimLogin(l.idHash, now)).toBeUndefined();
       expect(await store.getAccount(a)).toBeUndefined();
+    });
+
+    it('a claimed login whose finish never comes is settled once the grace has passed', async () => {
+      const a = uniqueAccount();
+      await store.commitRecord(commitInput(a, { maxAttempts: 1 }));
+      const { login: l } = await attempt(store, a, now);
+      expect(await store.claimLogin(l!.idHash, now)).toBeDefined();
+      await store.sweep(l!.expiresAt + CLAIMED_LOGIN_GRACE_MS - 1);
+      expect((await store.getAccount(a))!.status).toBe('active');
+      await store.sweep(l!.expiresAt + CLAIMED_LOGIN_GRACE_MS);
+      expect((await store.getAccount(a))!.status).toBe('locked');
     });
 
     it('a second instance on the same data sees and respects the same counter', async () => {
@@ -313,6 +443,16 @@ function storeSuite(name: string, harness: () => Harness) {
       const { login: l } = await attempt(store, b, now);
       const out = await sibling.finishLogin((await sibling.claimLogin(l!.idHash, now))!, true, now, MAX);
       expect(out.kind).toBe('released');
+      // So does an unknown account's fake counter, concurrently too.
+      const u = uniqueAccount();
+      const fakes = await Promise.all(
+        Array.from({ length: 14 }, (_, i) =>
+          (i % 2 ? sibling : store).countAttempt(u, now, pend(), fakeOf(u, now)),
+        ),
+      );
+      expect(fakes.filter((r) => r.kind === 'locked')).toHaveLength(4);
+      const left = fakes.flatMap((r) => (r.kind === 'absent' ? [r.remaining] : []));
+      expect(left.sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     });
   });
 }

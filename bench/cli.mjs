@@ -1,0 +1,276 @@
+// `npm run bench:cli`: times `e2ee-backup encrypt` and `decrypt` against age (X25519 recipient)
+// and `openssl enc -aes-256-ctr` on the same files in the same run, interleaved, and reports
+// median MB/s, ratios to age and peak RSS (from /usr/bin/time -v) at 256 MiB and 1 GiB.
+// Not a test: the machine is shared and noisy, so only ratios measured together mean anything.
+//
+// Environment: E2EE_BENCH_CLI (default dist/cli.js), E2EE_BENCH_RUNS (default 5, at least 3), E2EE_BENCH_SIZES_MIB (default "256,1024"),
+// E2EE_BENCH_DIR (default /dev/shm when present, else the OS temp folder).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes, randomFillSync } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ensureBuilt } from '../scripts/ensure-built.mjs';
+
+const root = resolve(import.meta.dirname, '..');
+// E2EE_BENCH_CLI points at another build of the CLI (to compare two versions).
+const cli = process.env.E2EE_BENCH_CLI ?? join(root, 'dist', 'cli.js');
+const runs = Math.max(3, Number(process.env.E2EE_BENCH_RUNS ?? 5));
+const sizesMiB = (process.env.E2EE_BENCH_SIZES_MIB ?? '256,1024').split(',').map(Number);
+const base = process.env.E2EE_BENCH_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
+const MiB = 2 ** 20;
+
+function have(cmd, args = ['--version']) {
+  return spawnSync(cmd, args, { stdio: 'ignore' }).error === undefined;
+}
+if (!existsSync('/usr/bin/time')) {
+  console.error('bench:cli needs GNU time for peak RSS: apt-get install -y time');
+  process.exit(1);
+}
+const hasAge = have('age') && have('age-keygen', ['-y', '/dev/null']);
+const hasOpenssl = have('openssl', ['version']);
+if (!hasAge) console.error('age not found, skipping it (Debian: apt-get install -y age)');
+
+ensureBuilt();
+const dir = mkdtempSync(join(base, 'e2ee-bench-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+process.on('SIGINT', () => process.exit(130));
+
+// Credentials for the three tools.
+const keyFile = join(dir, 'backup.key');
+execFileSync('node', [cli, 'keygen', '--out', keyFile, '--quiet'], { stdio: 'ignore' });
+let ageRecipient;
+const ageKey = join(dir, 'age.key');
+if (hasAge) {
+  execFileSync('age-keygen', ['-o', ageKey], { stdio: 'ignore' });
+  ageRecipient = execFileSync('age-keygen', ['-y', ageKey]).toString().trim();
+}
+const aesKey = randomBytes(32).toString('hex');
+const aesIv = randomBytes(16).toString('hex');
+
+function writeRandomFile(path, bytes) {
+  const fd = openSync(path, 'w');
+  const buf = Buffer.allocUnsafe(4 * MiB);
+  for (let left = bytes; left > 0; left -= buf.length)
+    writeSync(fd, randomFillSync(buf), 0, Math.min(left, buf.length));
+  closeSync(fd);
+}
+
+// Chat-like data for the compressed run: JSON lines in several scripts, ~30 % random "media".
+function writeChatFile(path, bytes) {
+  const fd = openSync(path, 'w');
+  const words = [
+    'hello',
+    'bonjour',
+    'hola',
+    'привет',
+    'こんにちは',
+    'مرحبا',
+    'see you at 8',
+    'ok 👍',
+    'on my way',
+    'ça marche',
+  ];
+  let written = 0;
+  let i = 0;
+  while (written < bytes) {
+    const lines = [];
+    for (let k = 0; k < 2000; k++, i++)
+      lines.push(
+        JSON.stringify({
+          id: i,
+          from: `+4917${(i * 7919) % 100000}`,
+          ts: 1700000000 + i * 37,
+          text: words[i % 10].repeat(1 + (i % 5)),
+        }),
+      );
+    const text = Buffer.from(`${lines.join('\n')}\n`);
+    const media = randomBytes(Math.round((text.length * 3) / 7));
+    for (const part of [text, media]) {
+      const n = Math.min(part.length, bytes - written);
+      writeSync(fd, part, 0, n);
+      written += n;
+    }
+  }
+  closeSync(fd);
+}
+
+/** Runs a command under /usr/bin/time -v; returns wall seconds and peak RSS in MiB. */
+function timed(cmd, args) {
+  const report = join(dir, 'time.txt');
+  const t0 = performance.now();
+  const r = spawnSync('/usr/bin/time', ['-v', '-o', report, cmd, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(readFileSync(report, 'utf8'))?.[1]);
+  return { seconds, rssMiB: rssKb / 1024 };
+}
+
+function tools(input, enc, dec) {
+  const list = [
+    {
+      name: 'e2ee-backup',
+      encrypt: () =>
+        timed('node', [
+          cli,
+          'encrypt',
+          input,
+          '-o',
+          enc,
+          '-k',
+          keyFile,
+          '--compression',
+          'none',
+          '--no-padding',
+          '-q',
+        ]),
+      decrypt: () => timed('node', [cli, 'decrypt', enc, '-o', dec, '-k', keyFile, '-q']),
+    },
+  ];
+  if (hasAge)
+    list.push({
+      name: 'age',
+      encrypt: () => timed('age', ['-r', ageRecipient, '-o', enc, input]),
+      decrypt: () => timed('age', ['-d', '-i', ageKey, '-o', dec, enc]),
+    });
+  if (hasOpenssl)
+    list.push({
+      name: 'openssl aes-256-ctr',
+      encrypt: () =>
+        timed('openssl', ['enc', '-aes-256-ctr', '-K', aesKey, '-iv', aesIv, '-in', input, '-out', enc]),
+      decrypt: () =>
+        timed('openssl', ['enc', '-d', '-aes-256-ctr', '-K', aesKey, '-iv', aesIv, '-in', enc, '-out', dec]),
+    });
+  return list;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (x, d = 0) => x.toFixed(d);
+
+const results = { date: new Date().toISOString(), node: process.version, dir, runs, sizes: {} };
+console.log(`e2ee-backup CLI vs age vs openssl — ${runs} interleaved runs, medians, files in ${base}\n`);
+
+for (const mib of sizesMiB) {
+  const bytes = mib * MiB;
+  const input = join(dir, `plain-${mib}.bin`);
+  writeRandomFile(input, bytes);
+  const enc = join(dir, 'out.enc');
+  const dec = join(dir, 'out.dec');
+  const list = tools(input, enc, dec);
+  const samples = Object.fromEntries(
+    list.map((t) => [t.name, { encrypt: [], decrypt: [], rss: { encrypt: [], decrypt: [] } }]),
+  );
+  for (let run = 0; run < runs; run++) {
+    // Rotate the order so that no tool always runs first (caches, turbo, neighbours).
+    const order = list.map((_, i) => list[(i + run) % list.length]);
+    for (const t of order) {
+      const e = t.encrypt();
+      const d = t.decrypt();
+      if (statSync(dec).size !== bytes) throw new Error(`${t.name}: decrypted size differs`);
+      samples[t.name].encrypt.push(e.seconds);
+      samples[t.name].decrypt.push(d.seconds);
+      samples[t.name].rss.encrypt.push(e.rssMiB);
+      samples[t.name].rss.decrypt.push(d.rssMiB);
+      rmSync(enc);
+      rmSync(dec);
+    }
+    process.stderr.write(`  ${mib} MiB: run ${run + 1}/${runs} done\n`);
+  }
+  const row = {};
+  for (const t of list) {
+    const s = samples[t.name];
+    row[t.name] = {
+      encryptMBps: bytes / 1e6 / median(s.encrypt),
+      decryptMBps: bytes / 1e6 / median(s.decrypt),
+      peakRssMiB: { encrypt: Math.max(...s.rss.encrypt), decrypt: Math.max(...s.rss.decrypt) },
+      secondsMedian: { encrypt: median(s.encrypt), decrypt: median(s.decrypt) },
+    };
+  }
+  const age = row.age;
+  console.log(`${mib} MiB of random data (e2ee-backup: --compression none --no-padding)`);
+  console.log(
+    '  tool                  encrypt MB/s  decrypt MB/s  × age enc  × age dec  peak RSS enc/dec (MiB)',
+  );
+  for (const [name, r] of Object.entries(row)) {
+    const re = age ? r.encryptMBps / age.encryptMBps : Number.NaN;
+    const rd = age ? r.decryptMBps / age.decryptMBps : Number.NaN;
+    r.ratioToAge = age ? { encrypt: re, decrypt: rd } : null;
+    console.log(
+      `  ${name.padEnd(20)}  ${fmt(r.encryptMBps).padStart(12)}  ${fmt(r.decryptMBps).padStart(12)}  ${fmt(re, 2).padStart(9)}  ${fmt(rd, 2).padStart(9)}  ${fmt(r.peakRssMiB.encrypt).padStart(6)} / ${fmt(r.peakRssMiB.decrypt)}`,
+    );
+  }
+  console.log();
+  results.sizes[`${mib}MiB`] = row;
+  rmSync(input);
+}
+
+// One compressed run: the default settings (deflate level 6, Padmé) on chat-like data.
+{
+  const mib = 256;
+  const input = join(dir, 'chat.jsonl');
+  writeChatFile(input, mib * MiB);
+  const enc = join(dir, 'chat.e2ee');
+  const dec = join(dir, 'chat.out');
+  const e = timed('node', [cli, 'encrypt', input, '-o', enc, '-k', keyFile, '-q']);
+  const d = timed('node', [cli, 'decrypt', enc, '-o', dec, '-k', keyFile, '-q']);
+  const ratio = statSync(enc).size / statSync(input).size;
+  const row = {
+    sizeMiB: mib,
+    compressedRatio: ratio,
+    encryptMBps: (mib * MiB) / 1e6 / e.seconds,
+    decryptMBps: (mib * MiB) / 1e6 / d.seconds,
+    peakRssMiB: { encrypt: e.rssMiB, decrypt: d.rssMiB },
+  };
+  results.compressed = row;
+  console.log(
+    `${mib} MiB of chat-like data (70 % JSON lines, 30 % random media), default settings (deflate 6, Padmé), one run`,
+  );
+  console.log(
+    `  e2ee-backup: encrypt ${fmt(row.encryptMBps)} MB/s, decrypt ${fmt(row.decryptMBps)} MB/s (of plaintext), output ${fmt(ratio * 100)} % of input, peak RSS ${fmt(e.rssMiB)} / ${fmt(d.rssMiB)} MiB\n`,
+  );
+}
+
+// The targets of issue 5.
+const big = results.sizes[`${Math.max(...sizesMiB)}MiB`]?.['e2ee-backup'];
+const small = results.sizes[`${Math.min(...sizesMiB)}MiB`]?.['e2ee-backup'];
+if (big) {
+  const rssAll = Object.values(results.sizes).flatMap((r) => [
+    r['e2ee-backup'].peakRssMiB.encrypt,
+    r['e2ee-backup'].peakRssMiB.decrypt,
+  ]);
+  const checks = [
+    ['encrypt ≥ 0.5× age', big.ratioToAge ? big.ratioToAge.encrypt >= 0.5 : null, big.ratioToAge?.encrypt],
+    ['decrypt ≥ 0.5× age', big.ratioToAge ? big.ratioToAge.decrypt >= 0.5 : null, big.ratioToAge?.decrypt],
+    ['peak RSS < 100 MiB', Math.max(...rssAll) < 100, Math.max(...rssAll)],
+    [
+      'peak RSS flat from smallest to largest file (within 10 MiB)',
+      Math.abs(big.peakRssMiB.encrypt - small.peakRssMiB.encrypt) <= 10 &&
+        Math.abs(big.peakRssMiB.decrypt - small.peakRssMiB.decrypt) <= 10,
+      null,
+    ],
+  ];
+  results.targets = checks.map(([name, pass, value]) => ({ name, pass, value: value ?? null }));
+  console.log('Targets (issue 5):');
+  for (const [name, pass, value] of checks)
+    console.log(
+      `  ${pass === null ? 'n/a ' : pass ? 'PASS' : 'FAIL'}  ${name}${value !== undefined && value !== null ? ` (${fmt(value, 2)})` : ''}`,
+    );
+}
+
+writeFileSync(join(root, 'bench', 'cli-results.json'), `${JSON.stringify(results, null, 2)}\n`);
+console.log('\nwrote bench/cli-results.json');

@@ -1,0 +1,192 @@
+/**
+ * Where keys and passwords come from. A key comes from a key file (`--key-file`); a password from
+ * `--password-file`, the `E2EE_BACKUP_PASSWORD` variable, or a hidden prompt (`--password`) — never
+ * from an argument value, which other users can read in the process list and which lands in
+ * shell history.
+ *
+ * @module
+ */
+
+import { open } from 'node:fs/promises';
+import { E2EEError } from '../errors.js';
+import { type Argon2idParams, DEFAULT_KDF_PARAMS, validateKdfParams } from '../kdf.js';
+import { parseBackupKey } from '../key.js';
+import { usageError, withContext } from './exit-codes.js';
+import { openTerminal } from './tty.js';
+
+/** The environment variable scripts put the password in. */
+export const PASSWORD_ENV = 'E2EE_BACKUP_PASSWORD';
+
+/** Argon2id parameters of `--insecure-fast-kdf`: 1 MiB, one pass, one lane. For tests only. */
+export const INSECURE_FAST_KDF: Readonly<Argon2idParams> = Object.freeze({ m: 1024, t: 1, p: 1 });
+
+// A key file holds one code, at most a few lines; anything bigger is the wrong file.
+const MAX_KEY_FILE_BYTES = 4096;
+const MAX_PASSWORD_FILE_BYTES = 65536;
+
+/** The credential flags shared by `encrypt`, `decrypt` and `verify`. */
+export interface CredentialFlags {
+  keyFile?: string;
+  password?: boolean;
+  passwordFile?: string;
+}
+
+async function readSmallFile(path: string, limit: number, what: string): Promise<string> {
+  const handle = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(limit + 1);
+    const { bytesRead } = await handle.read(buf, 0, limit + 1, 0);
+    if (bytesRead > limit)
+      throw usageError(
+        `${path} is larger than ${limit} bytes, too large for ${what}`,
+        `Check that ${path} is the right file`,
+      );
+    return buf.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Warnings go through this, so that `--quiet` can silence them. */
+export type Warn = (message: string) => void;
+
+/**
+ * The text of a key file, as typed or saved by the user. Not parsed here: `decrypt` feeds it to
+ * typo recovery, which accepts one digit too many or too few.
+ */
+export async function readKeyFileText(path: string, warn: Warn): Promise<string> {
+  const text = await readSmallFile(path, MAX_KEY_FILE_BYTES, 'a key file').catch((e: unknown) => {
+    throw withContext(e, `cannot read the key file ${path}`);
+  });
+  await warnIfShared(path, warn);
+  return text;
+}
+
+/** Reads and strictly parses a key file; `KEY_FORMAT` errors name the file. */
+export async function readKeyFile(path: string, warn: Warn): Promise<Uint8Array> {
+  const text = await readKeyFileText(path, warn);
+  try {
+    return parseBackupKey(text);
+  } catch (e) {
+    throw inKeyFile(e, path);
+  }
+}
+
+/** Prefixes a `KEY_FORMAT` error with the key file's name. */
+export function inKeyFile(e: unknown, path: string): unknown {
+  if (e instanceof E2EEError && e.code === 'KEY_FORMAT')
+    return new E2EEError('KEY_FORMAT', `${path}: ${e.message}`, { cause: e });
+  return e;
+}
+
+async function warnIfShared(path: string, warn: Warn): Promise<void> {
+  try {
+    const handle = await open(path, 'r');
+    const { mode } = await handle.stat();
+    await handle.close();
+    // Like ssh with private keys: a key others can read is a key others may have copied.
+    if ((mode & 0o077) !== 0)
+      warn(
+        `e2ee-backup: warning: ${path} can be read by other users (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); protect it with 'chmod 600 ${path}'`,
+      );
+  } catch {
+    // The read that follows reports the real problem.
+  }
+}
+
+/** True when the flags or the environment ask for a password. */
+export function wantsPassword(flags: CredentialFlags, env: NodeJS.ProcessEnv = process.env): boolean {
+  return flags.password === true || flags.passwordFile !== undefined || Boolean(env[PASSWORD_ENV]);
+}
+
+/**
+ * The password, from (in this order) `--password-file`, `E2EE_BACKUP_PASSWORD`, or a hidden
+ * prompt on the terminal — asked twice when `confirm` is set, so that a typo cannot lock the user
+ * out of a new backup.
+ */
+export async function obtainPassword(
+  flags: CredentialFlags,
+  { confirm }: { confirm: boolean },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  if (flags.passwordFile !== undefined) {
+    const text = await readSmallFile(flags.passwordFile, MAX_PASSWORD_FILE_BYTES, 'a password file').catch(
+      (e: unknown) => {
+        throw withContext(e, `cannot read the password file ${flags.passwordFile}`);
+      },
+    );
+    // Editors and `echo` end files with a newline that is not part of the password.
+    const password = text.replace(/\r?\n$/, '');
+    if (password.length === 0)
+      throw usageError(
+        `the password file ${flags.passwordFile} is empty`,
+        'Put the password on its first line',
+      );
+    return password;
+  }
+  const fromEnv = env[PASSWORD_ENV];
+  if (fromEnv) return fromEnv;
+  const term = openTerminal(
+    `Give the password with --password-file FILE or the ${PASSWORD_ENV} environment variable, or use --key-file`,
+  );
+  try {
+    const password = await term.askHidden('Password:');
+    if (password.length === 0)
+      throw usageError('the password is empty', 'Type a password, or use --key-file');
+    if (confirm && (await term.askHidden('Repeat the password:')) !== password)
+      throw usageError('the two passwords differ', 'Run the command again and type the same password twice');
+    return password;
+  } finally {
+    term.close();
+  }
+}
+
+/** The `--kdf-*` flags of `encrypt`. */
+export interface KdfFlags {
+  kdfMemory?: number;
+  kdfIterations?: number;
+  kdfParallelism?: number;
+  allowWeakKdf?: boolean;
+  insecureFastKdf?: boolean;
+}
+
+/**
+ * Argon2id parameters for a new password slot, checked now so that weak or impossible values
+ * are a usage error (exit 1) rather than a `KDF_PARAMS` error, which means a bad file (exit 3).
+ */
+export function kdfParams(flags: KdfFlags, warn: Warn): { kdf: Argon2idParams; allowWeakKdf: boolean } {
+  if (flags.insecureFastKdf) {
+    if (
+      flags.kdfMemory !== undefined ||
+      flags.kdfIterations !== undefined ||
+      flags.kdfParallelism !== undefined
+    )
+      throw usageError(
+        '--insecure-fast-kdf sets the Argon2id parameters itself',
+        'Drop either it or the --kdf-* flags',
+      );
+    warn(
+      'e2ee-backup: warning: --insecure-fast-kdf: the password slot uses Argon2id m=1 MiB, t=1, p=1 and is easy to brute-force (tests only)',
+    );
+    return { kdf: { ...INSECURE_FAST_KDF }, allowWeakKdf: true };
+  }
+  const kdf = {
+    m: flags.kdfMemory ?? DEFAULT_KDF_PARAMS.m,
+    t: flags.kdfIterations ?? DEFAULT_KDF_PARAMS.t,
+    p: flags.kdfParallelism ?? DEFAULT_KDF_PARAMS.p,
+  };
+  const allowWeakKdf = flags.allowWeakKdf === true;
+  try {
+    validateKdfParams(kdf, { purpose: 'create', allowWeak: allowWeakKdf });
+  } catch (e) {
+    if (e instanceof E2EEError && e.code === 'KDF_PARAMS')
+      throw usageError(
+        e.message,
+        allowWeakKdf
+          ? 'Choose parameters within the bounds'
+          : 'Raise --kdf-memory or --kdf-iterations, or add --allow-weak-kdf if this device cannot afford them',
+      );
+    throw e;
+  }
+  return { kdf, allowWeakKdf };
+}

@@ -1,0 +1,182 @@
+// Shared helpers of the CLI tests: build once, spawn `node dist/cli.js`, drive a pseudo-terminal.
+import { type SpawnOptions, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+// @ts-expect-error — a plain .mjs script without types
+import { ensureBuilt } from '../../scripts/ensure-built.mjs';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const CLI = join(ROOT, 'dist', 'cli.js');
+
+/**
+ * Builds dist/ if it is stale, once across the parallel test files: a lock directory keeps two
+ * workers from running tsup (whose `clean` empties dist/) at the same time.
+ */
+export async function buildCli(): Promise<void> {
+  const lock = join(tmpdir(), 'e2ee-backup-cli-test-build.lock');
+  for (let waited = 0; ; waited += 100) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      // A lock older than two minutes belongs to a worker that died.
+      if (waited > 120_000 || Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 120_000) {
+        rmSync(lock, { recursive: true, force: true });
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    ensureBuilt();
+    // ensureBuilt looks at dist/index.js only; make sure the CLI entry is there too.
+    if (!existsSync(CLI)) spawnSync('npx', ['tsup', '--silent'], { cwd: ROOT, stdio: 'ignore' });
+    if (!existsSync(CLI)) throw new Error('dist/cli.js is missing after the build');
+  } finally {
+    rmdirSync(lock);
+  }
+}
+
+/** A fresh temporary folder, removed by the returned function. */
+export function tempDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'e2ee-cli-test-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface RunResult {
+  status: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export interface RunOptions {
+  input?: Buffer | string;
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+}
+
+/** The environment of every spawned CLI: no inherited password or debug switch. */
+export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env['E2EE_BACKUP_PASSWORD'];
+  delete env['E2EE_BACKUP_DEBUG'];
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
+/** Runs `node dist/cli.js ARGS` to completion. */
+export function run(args: string[], options: RunOptions = {}): RunResult {
+  const r = spawnSync('node', [CLI, ...args], {
+    input: options.input ?? '',
+    env: cleanEnv(options.env),
+    cwd: options.cwd,
+    maxBuffer: 256 * 1024 * 1024,
+    timeout: 60_000,
+  });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
+}
+
+/** Runs the CLI with its stdout closed by the reader after the first bytes (a `| head -c 1`). */
+export function runClosingStdout(args: string[], options: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('node', [CLI, ...args], {
+      env: cleanEnv(options.env),
+      cwd: options.cwd,
+    } satisfies SpawnOptions);
+    let stderr = '';
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+    });
+    child.stdout!.once('data', () => child.stdout!.destroy());
+    child.on('error', reject);
+    child.on('close', (status) => resolvePromise({ status, stdout: Buffer.alloc(0), stderr }));
+    child.stdin!.end(options.input ?? '');
+  });
+}
+
+/** Random bytes and some text, so that deflate has something to do. */
+export function sampleData(bytes: number): Buffer {
+  const lines: string[] = [];
+  for (let i = 0, n = 0; n < bytes; i++) {
+    const line = JSON.stringify({ id: i, text: `hello ${i % 17} привет 👍` });
+    lines.push(line);
+    n += line.length + 1;
+  }
+  return Buffer.concat([randomBytes(Math.floor(bytes / 3)), Buffer.from(lines.join('\n'))]).subarray(
+    0,
+    bytes,
+  );
+}
+
+/** Entries of `dir` whose names look like the CLI's temporary files. */
+export function tempLeftovers(dir: string): string[] {
+  return readdirSync(dir).filter((n) => n.endsWith('.tmp'));
+}
+
+export interface PtyStep {
+  /** Wait until the terminal output (since the previous step) matches this. */
+  expect: RegExp;
+  /** Then type this (`\r` is Enter), or compute it from the output so far. */
+  send: string | ((output: string) => string);
+}
+
+/**
+ * Runs a shell command on a real pseudo-terminal with util-linux `script`, answering prompts in
+ * order. Keystrokes are sent only after the prompt shows, as a person would: typed earlier, the
+ * terminal itself would echo them before the program turns echo off.
+ */
+export function runOnPty(
+  command: string,
+  steps: PtyStep[],
+  options: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number } = {},
+): Promise<{ status: number | null; output: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      env: cleanEnv({ TERM: 'xterm-256color', ...options.env }),
+      cwd: options.cwd,
+    });
+    let output = '';
+    let seen = 0;
+    let step = 0;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`pty timed out at step ${step}; output so far:\n${output}`));
+    }, options.timeoutMs ?? 30_000);
+    const advance = () => {
+      while (step < steps.length) {
+        const pending = output.slice(seen);
+        const m = steps[step]!.expect.exec(pending);
+        if (!m) return;
+        seen += m.index + m[0].length;
+        const { send } = steps[step++]!;
+        const text = typeof send === 'function' ? send(output) : send;
+        // A short pause, as a person would take; keystrokes sent before the program has set up
+        // the prompt would be echoed by the terminal itself.
+        setTimeout(() => child.stdin.write(text), 150);
+      }
+    };
+    child.stdout.on('data', (d) => {
+      output += d.toString();
+      advance();
+    });
+    child.stderr.on('data', (d) => {
+      output += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolvePromise({ status, output });
+    });
+  });
+}
+
+/** The output of a pty with terminal control sequences removed. */
+export function plain(output: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping ANSI escapes is the point
+  return output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
+}
