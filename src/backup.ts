@@ -31,11 +31,12 @@ import {
 } from './header.js';
 import { type Argon2idParams, DEFAULT_KDF_PARAMS } from './kdf.js';
 import { type BackupKeyCandidate, backupKeyTypoCandidates, parseBackupKey } from './key.js';
+import { type ByteSource, readAll, toStream } from './streams.js';
 
 export type { BackupMetadata, JsonValue } from './framing.js';
 
 /** What a backup can be read from or written from. */
-export type BackupInput = Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+export type BackupInput = ByteSource;
 
 /** Credentials: a backup key (bytes or its 64-digit code), a password, or both. */
 export interface BackupCredentials {
@@ -83,35 +84,6 @@ export interface DecryptBackupOptions extends BackupCredentials {
 
 /** The default {@link DecryptBackupOptions.maxOutputBytes}: 1 TiB. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 2 ** 40;
-
-function toStream(input: BackupInput): ReadableStream<Uint8Array> {
-  if (input instanceof Uint8Array) {
-    return new ReadableStream({
-      start(c) {
-        if (input.length > 0) c.enqueue(input);
-        c.close();
-      },
-    });
-  }
-  if (input instanceof ReadableStream) return input;
-  if (input && typeof (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function') {
-    const it = (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
-    return new ReadableStream({
-      async pull(c) {
-        const r = await it.next();
-        if (r.done) c.close();
-        else c.enqueue(r.value);
-      },
-      async cancel(reason) {
-        await it.return?.(reason);
-      },
-    });
-  }
-  throw new E2EEError(
-    'INVALID_ARGUMENT',
-    'input must be a Uint8Array, a ReadableStream or an AsyncIterable of Uint8Array',
-  );
-}
 
 function keyBytes(key: Uint8Array | string): Uint8Array {
   if (typeof key === 'string') return parseBackupKey(key);
@@ -308,22 +280,12 @@ function renameCommitmentError(s: ReadableStream<Uint8Array>): ReadableStream<Ui
   });
 }
 
-async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return concat(...parts);
-    parts.push(value);
-  }
-}
-
 /** {@link encryptBackup} for a whole buffer. */
 export async function encryptBackupBytes(
   data: Uint8Array,
   options: EncryptBackupOptions,
 ): Promise<Uint8Array> {
-  return collect(encryptBackup(data, options));
+  return readAll(encryptBackup(data, options));
 }
 
 /** {@link decryptBackup} for a whole buffer: everything is authenticated before it returns. */
@@ -337,7 +299,7 @@ export async function decryptBackupBytes(
   data: Uint8Array;
 }> {
   const { metadata, stream } = await decryptBackup(data, options);
-  return { metadata, data: await collect(stream) };
+  return { metadata, data: await readAll(stream) };
 }
 
 /** What {@link inspectBackup} reports. */

@@ -7,6 +7,7 @@
  */
 
 import { E2EEError } from './errors.js';
+import { readAll, toStream } from './streams.js';
 
 interface Zlib {
   deflateRaw(
@@ -37,8 +38,8 @@ export async function deflateRaw(data: Uint8Array, level: number): Promise<Uint8
   }
   if (typeof CompressionStream === 'function') {
     // The platform's encoder has a fixed level; the format does not care which level made a block.
-    return collect(
-      streamOf(data).pipeThrough(
+    return readAll(
+      toStream(data).pipeThrough(
         new CompressionStream('deflate-raw') as unknown as TransformStream<Uint8Array, Uint8Array>,
       ),
       Number.POSITIVE_INFINITY,
@@ -46,38 +47,6 @@ export async function deflateRaw(data: Uint8Array, level: number): Promise<Uint8
   }
   const { deflateSync } = await import('fflate');
   return deflateSync(data, { level: level as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 });
-}
-
-function streamOf(data: Uint8Array): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    start(c) {
-      c.enqueue(data);
-      c.close();
-    },
-  });
-}
-
-async function collect(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.length;
-    if (n > limit) {
-      await reader.cancel();
-      throw new RangeError('over the limit');
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 function bad(message: string, cause?: unknown): E2EEError {
@@ -107,8 +76,8 @@ export async function inflateRaw(data: Uint8Array, expected: number): Promise<Ui
     let out: Uint8Array;
     try {
       // DecompressionStream rejects trailing bytes after the end of the deflate stream itself.
-      out = await collect(
-        streamOf(data).pipeThrough(
+      out = await readAll(
+        toStream(data).pipeThrough(
           new DecompressionStream('deflate-raw') as unknown as TransformStream<Uint8Array, Uint8Array>,
         ),
         expected,

@@ -20,6 +20,7 @@ import { constantTimeEqual, randomBytes } from './bytes.js';
 import { E2EEError } from './errors.js';
 import { MAGIC } from './header.js';
 import type { BackupStore, StoredBackup } from './store.js';
+import { toStream } from './streams.js';
 
 const ENCRYPTED_NAME = /^backup-(\d{16})-([0-9a-f]{12})\.e2ee$/;
 
@@ -103,25 +104,6 @@ function hashing(
   );
 }
 
-function toReadable(input: BackupInput): ReadableStream<Uint8Array> {
-  if (input instanceof ReadableStream) return input;
-  if (input instanceof Uint8Array)
-    return new ReadableStream({
-      start(c) {
-        c.enqueue(input);
-        c.close();
-      },
-    });
-  const it = input[Symbol.asyncIterator]();
-  return new ReadableStream({
-    async pull(c) {
-      const r = await it.next();
-      if (r.done) c.close();
-      else c.enqueue(r.value);
-    },
-  });
-}
-
 /**
  * Makes a new encrypted backup and retires the old ones, in an order that always leaves at least
  * one complete, decryptable backup in the store:
@@ -163,7 +145,7 @@ export async function createBackup(
   const h = sha256.create();
   const app = options.metadata ?? {};
   try {
-    await store.put(name, encryptBackup(hashing(toReadable(source), h), { ...options, generation }));
+    await store.put(name, encryptBackup(hashing(toStream(source), h), { ...options, generation }));
   } catch (e) {
     await store.delete(name).catch(() => {});
     throw e;

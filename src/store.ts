@@ -7,6 +7,7 @@
  */
 
 import { E2EEError } from './errors.js';
+import { readAll } from './streams.js';
 
 /** One entry of a {@link BackupStore}. */
 export interface StoredBackup {
@@ -57,21 +58,8 @@ export function createMemoryStore(): BackupStore & {
     entries,
     async put(name, data) {
       checkStoreName(name);
-      const parts: Uint8Array[] = [];
-      let n = 0;
-      const reader = data.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        parts.push(value);
-        n += value.length;
-      }
-      const all = new Uint8Array(n);
-      let o = 0;
-      for (const p of parts) {
-        all.set(p, o);
-        o += p.length;
-      }
+      // A copy of its own: the store must not change when the producer reuses its buffers.
+      const all = new Uint8Array(await readAll(data));
       entries.set(name, all);
     },
     async get(name) {

@@ -1,0 +1,64 @@
+/** Stream helpers shared by the layers. Internal: not part of the public API. */
+
+import { E2EEError } from './errors.js';
+
+/** What the backup API reads from: bytes, a Web stream, or an async iterable of bytes. */
+export type ByteSource = Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
+/** Any {@link ByteSource} as a Web stream (the iterable's `return` runs on cancel). */
+export function toStream(input: ByteSource): ReadableStream<Uint8Array> {
+  if (input instanceof Uint8Array) {
+    return new ReadableStream({
+      start(c) {
+        if (input.length > 0) c.enqueue(input);
+        c.close();
+      },
+    });
+  }
+  if (input instanceof ReadableStream) return input;
+  if (input && typeof (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function') {
+    const it = (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    return new ReadableStream({
+      async pull(c) {
+        const r = await it.next();
+        if (r.done) c.close();
+        else c.enqueue(r.value);
+      },
+      async cancel(reason) {
+        await it.return?.(reason);
+      },
+    });
+  }
+  throw new E2EEError(
+    'INVALID_ARGUMENT',
+    'input must be a Uint8Array, a ReadableStream or an AsyncIterable of Uint8Array',
+  );
+}
+
+/** Everything a stream yields, in one array; a `RangeError` (and a cancel) past `limit` bytes. */
+export async function readAll(
+  stream: ReadableStream<Uint8Array>,
+  limit = Number.POSITIVE_INFINITY,
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > limit) {
+      await reader.cancel();
+      throw new RangeError('over the limit');
+    }
+    parts.push(value);
+  }
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
