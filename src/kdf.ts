@@ -182,7 +182,7 @@ export async function deriveKeyFromPassword(
   const encoded = encodePassword(password);
   try {
     // Loaded on first use: its WebAssembly costs memory that backups opened by key never need.
-    const { argon2id } = await import('hash-wasm');
+    const { argon2id } = await import('./argon2.js');
     return await argon2id({
       password: encoded,
       salt,
