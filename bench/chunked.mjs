@@ -10,7 +10,7 @@ const { createDecryptStream, createEncryptStream, encryptChunked } = await impor
 
 const SIZE = Number(process.env.BENCH_MIB ?? 256) * 1024 * 1024;
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const WRITE = 64 * 1024; // what a Node file stream hands over per read
+const WRITE = Number(process.env.BENCH_WRITE ?? 64 * 1024); // 64 KiB: what a default Node file stream hands over per read
 const key = randomBytes(32);
 const data = randomBytes(SIZE);
 
