@@ -1,15 +1,20 @@
 // `npm run demo`: the whole flow through the built `e2ee-backup` command on a generated ~50 MB chat
 // backup — a backup key, a backup with a key slot and a password slot, what anyone can see of it,
-// restores with either credential, a wrong password refused, a mistyped code repaired — then a
-// summary of sizes and speeds.
+// restores with either credential, a wrong password refused, a mistyped code repaired; then the
+// key vault on loopback (register the key behind a password, recover it on "a new device", the
+// lockout after 10 wrong passwords) and rotation (two backups, only the newest remains, restore,
+// a rolled-back backup refused) — then a summary of sizes and speeds.
 //
 // Each step is a function in STEPS below, sharing one `state`; later features (the key vault,
 // key rotation) add their steps there.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import {
+  appendFileSync,
   closeSync,
+  copyFileSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
   readFileSync,
@@ -247,9 +252,199 @@ function verifyStep(state) {
   console.log(`${indent(r.stdout, '   │ ')}\n`);
 }
 
-// Later issues add their steps here: the key vault (store the key behind a password with OPAQUE,
-// restore through it, lock after 10 wrong guesses) and key rotation (new key, re-encrypt, verify,
-// delete the old backup).
+const VAULT_ACCOUNT = 'amara@example.org';
+
+/** Starts `e2ee-backup vault serve` in the background; resolves once it prints its URL. */
+async function vaultServeStep(state) {
+  console.log('9. A key vault on loopback, with the embedded SQLite store');
+  const args = ['vault', 'serve', '--port', '0', '--no-rate-limit', '--insecure-fast-kdf', '-q'];
+  console.log(`   $ e2ee-backup ${args.join(' ')} &`);
+  console.log(
+    '     (--no-rate-limit and --insecure-fast-kdf only so that the lockout below runs in seconds)',
+  );
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: state.dir,
+    env: { ...process.env, E2EE_BACKUP_PASSWORD: undefined },
+  });
+  state.vault = child;
+  state.vaultUrl = await new Promise((resolvePromise, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /^(http:\/\/\S+)\n/.exec(out);
+      if (m) resolvePromise(m[1]);
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.once('exit', (code) => reject(new Error(`vault serve exited ${code}: ${err}`)));
+  });
+  const mode = (statSync(join(state.dir, 'vault-keys.json')).mode & 0o777).toString(8);
+  console.log(
+    `   → listening on ${state.vaultUrl}; store vault.sqlite, secrets vault-keys.json (mode ${mode})\n`,
+  );
+}
+
+function vaultRegisterStep(state) {
+  console.log(
+    '10. Put the backup key in the vault behind a password (real Argon2id, m = 64 MiB, t = 3, p = 4)',
+  );
+  const r = cli(
+    state,
+    ['vault', 'register', '--url', state.vaultUrl, '--account', VAULT_ACCOUNT, '--key-file', 'backup.key'],
+    { env: { E2EE_BACKUP_PASSWORD: PASSWORD } },
+  );
+  expectStatus(r, 0, 'vault register');
+  console.log(
+    `   → ${r.seconds.toFixed(2)} s. The server holds an OPAQUE record and the sealed key; it never saw the password.\n`,
+  );
+}
+
+function backupRotationStep(state) {
+  console.log('11. Two backups into a folder: each is verified by a restore drill before the older one goes');
+  const store = 'backups';
+  const first = cli(state, [
+    'backup',
+    'create',
+    'chat-backup.bin',
+    '--store',
+    store,
+    '--key-file',
+    'backup.key',
+  ]);
+  expectStatus(first, 0, 'backup create (1)');
+  console.log(indent(first.stdout, '   │ '));
+  const oldName = first.stdout.split(':')[0];
+  copyFileSync(join(state.dir, store, oldName), join(state.dir, 'stale-copy.e2ee')); // for step 13
+  state.staleName = oldName;
+  appendFileSync(state.plain, '{"id":-1,"chat":"chat-0","from":"Amara","text":"One more message 🎉"}\n');
+  state.plainHash = sha256(state.plain);
+  console.log('   (a day later, one more message)');
+  const second = cli(state, [
+    'backup',
+    'create',
+    'chat-backup.bin',
+    '--store',
+    store,
+    '--key-file',
+    'backup.key',
+  ]);
+  expectStatus(second, 0, 'backup create (2)');
+  console.log(indent(second.stdout, '   │ '));
+  const list = cli(state, ['backup', 'list', '--store', store]);
+  expectStatus(list, 0, 'backup list');
+  console.log(indent(list.stdout, '   │ '));
+  const count = list.stdout.trim().split('\n').length;
+  console.log(`   → ${count === 1 ? 'only the newest remains' : `BUT ${count} BACKUPS REMAIN`}\n`);
+}
+
+function newDeviceStep(state) {
+  console.log('12. A new device that knows only the password: recover the key, restore the newest backup');
+  const r = cli(
+    state,
+    ['vault', 'recover', '--url', state.vaultUrl, '--account', VAULT_ACCOUNT, '-o', 'new-device.key'],
+    { env: { E2EE_BACKUP_PASSWORD: PASSWORD } },
+  );
+  expectStatus(r, 0, 'vault recover');
+  const same =
+    readFileSync(join(state.dir, 'new-device.key'), 'utf8') ===
+    readFileSync(join(state.dir, 'backup.key'), 'utf8');
+  console.log(
+    `   → the code in new-device.key (mode 0600) is ${same ? 'the original one' : 'A DIFFERENT ONE'}`,
+  );
+  const restore = cli(state, [
+    'backup',
+    'restore',
+    '--store',
+    'backups',
+    '-o',
+    'restored-new-device.bin',
+    '--key-file',
+    'new-device.key',
+    '--newest-seen',
+    '1',
+  ]);
+  expectStatus(restore, 0, 'backup restore');
+  const ok = sha256(join(state.dir, 'restored-new-device.bin')) === state.plainHash;
+  console.log(`   → generation 1 restored; SHA-256 ${ok ? 'matches the latest chats' : 'DIFFERS'}\n`);
+}
+
+function rollbackStep(state) {
+  console.log('13. The cloud serves the older backup again (a rollback): refused');
+  mkdirSync(join(state.dir, 'rolled-back'));
+  copyFileSync(join(state.dir, 'stale-copy.e2ee'), join(state.dir, 'rolled-back', state.staleName));
+  const r = cli(state, [
+    'backup',
+    'restore',
+    '--store',
+    'rolled-back',
+    '-o',
+    'should-not-exist-2.bin',
+    '--key-file',
+    'backup.key',
+    '--newest-seen',
+    '1',
+  ]);
+  expectStatus(r, 3, 'backup restore of a rolled-back backup');
+  const leftover = existsSync(join(state.dir, 'should-not-exist-2.bin'));
+  console.log(
+    `   exit status ${r.status}${leftover ? ' — BUT AN OUTPUT FILE WAS LEFT' : ', no output file'}`,
+  );
+  console.log(`${indent(r.stderr, '   │ ')}\n`);
+}
+
+function lockoutStep(state) {
+  console.log("14. Lockout, on a second account: 10 wrong passwords destroy the vault's copy of the key");
+  const url = state.vaultUrl;
+  const account = 'mallory-target@example.org';
+  expectStatus(cli(state, ['keygen', '--out', 'second.key', '-q'], { show: false }), 0, 'keygen (second)');
+  const reg = cli(
+    state,
+    [
+      'vault',
+      'register',
+      '--url',
+      url,
+      '--account',
+      account,
+      '--key-file',
+      'second.key',
+      '--insecure-fast-kdf',
+      '-q',
+    ],
+    { env: { E2EE_BACKUP_PASSWORD: PASSWORD } },
+  );
+  expectStatus(reg, 0, 'vault register (second)');
+  for (let i = 1; i <= 10; i++) {
+    const r = cli(state, ['vault', 'recover', '--url', url, '--account', account], {
+      env: { E2EE_BACKUP_PASSWORD: `guess-${i}` },
+      show: i === 1,
+    });
+    expectStatus(r, 2, `wrong guess ${i}`);
+    if (i === 1 || i >= 9)
+      console.log(indent(r.stderr, `   │ ${String(i).padStart(2)}: `).replace(/^ {3}/gm, '   '));
+    if (i === 1) console.log('   │     …');
+  }
+  console.log('   The right password now:');
+  const r = cli(state, ['vault', 'recover', '--url', url, '--account', account], {
+    env: { E2EE_BACKUP_PASSWORD: PASSWORD },
+  });
+  expectStatus(r, 2, 'recover after the lockout');
+  console.log(`   exit status ${r.status}`);
+  console.log(`${indent(r.stderr, '   │ ')}\n`);
+}
+
+async function vaultStopStep(state) {
+  const child = state.vault;
+  state.vault = undefined;
+  const code = await new Promise((resolvePromise) => {
+    child.once('exit', (c) => resolvePromise(c));
+    child.kill('SIGTERM');
+  });
+  console.log(`15. The vault stops cleanly on SIGTERM: exit status ${code}\n`);
+}
+
 const STEPS = [
   sampleStep,
   keygenStep,
@@ -260,6 +455,13 @@ const STEPS = [
   wrongPasswordStep,
   typoStep,
   verifyStep,
+  vaultServeStep,
+  vaultRegisterStep,
+  backupRotationStep,
+  newDeviceStep,
+  rollbackStep,
+  lockoutStep,
+  vaultStopStep,
 ];
 
 function summary(state) {
@@ -298,8 +500,9 @@ const state = {
 };
 console.log(`e2ee-backup demo, in ${dir}\n`);
 try {
-  for (const step of STEPS) step(state);
+  for (const step of STEPS) await step(state);
   summary(state);
 } finally {
+  state.vault?.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 }

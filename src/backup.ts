@@ -31,7 +31,7 @@ import {
 } from './header.js';
 import { type Argon2idParams, DEFAULT_KDF_PARAMS } from './kdf.js';
 import { type BackupKeyCandidate, backupKeyTypoCandidates, parseBackupKey } from './key.js';
-import { type ByteSource, readAll, toStream } from './streams.js';
+import { type ByteSource, cancelQuietly, readAll, toStream } from './streams.js';
 
 export type { BackupMetadata, JsonValue } from './framing.js';
 
@@ -118,13 +118,13 @@ function withSignal(
       try {
         r = await Promise.race([reader.read(), stopped]);
       } catch (e) {
-        await reader.cancel(e).catch(() => {});
+        await cancelQuietly(reader, e);
         throw e;
       }
       if (r.done) c.close();
       else c.enqueue(r.value);
     },
-    cancel: (reason) => reader.cancel(reason),
+    cancel: (reason) => cancelQuietly(reader, reason),
   });
 }
 
@@ -192,7 +192,7 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
       if (r.done) c.close();
       else c.enqueue(r.value);
     },
-    cancel: (reason) => reader?.cancel(reason),
+    cancel: (reason) => (reader ? cancelQuietly(reader, reason) : undefined),
   });
   return withSignal(out, options.signal);
 }
@@ -276,7 +276,7 @@ function renameCommitmentError(s: ReadableStream<Uint8Array>): ReadableStream<Ui
       if (r.done) c.close();
       else c.enqueue(r.value);
     },
-    cancel: (reason) => reader.cancel(reason),
+    cancel: (reason) => cancelQuietly(reader, reason),
   });
 }
 

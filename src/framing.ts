@@ -11,6 +11,7 @@ import { allocForOverwrite, toBytes } from './bytes.js';
 import { deflateRaw, inflateRaw } from './deflate.js';
 import { E2EEError } from './errors.js';
 import { padme } from './padding.js';
+import { cancelQuietly } from './streams.js';
 
 /** Largest body block before compression. */
 export const BLOCK_SIZE = 1 << 20;
@@ -308,10 +309,10 @@ export function byteReader(stream: ReadableStream<Uint8Array>): ByteReader {
           if (r.done) c.close();
           else c.enqueue(r.value);
         },
-        cancel: (reason) => reader.cancel(reason),
+        cancel: (reason) => cancelQuietly(reader, reason),
       });
     },
-    cancel: (reason) => reader.cancel(reason),
+    cancel: (reason) => cancelQuietly(reader, reason),
   };
 }
 

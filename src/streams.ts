@@ -62,3 +62,15 @@ export async function readAll(
   }
   return out;
 }
+
+/**
+ * Forwards a cancel down a chain of streams without letting teardown errors escape: a transform
+ * still busy when its readable side is cancelled fails its next enqueue, and that failure must not
+ * reach a consumer who only said "no more".
+ */
+export function cancelQuietly(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  reason?: unknown,
+): Promise<void> {
+  return reader.cancel(reason).catch(() => {});
+}

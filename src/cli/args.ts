@@ -84,3 +84,19 @@ export function compressionMode(text: string): 'none' | 'deflate' {
 export function isStdio(path: string | undefined): boolean {
   return path === undefined || path === '-';
 }
+
+/**
+ * A vault server's address: an `http:` or `https:` URL (the API lives under its `/v1/`).
+ * Returns the text as given.
+ */
+export function vaultUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InvalidArgumentError('expected a URL such as https://vault.example or http://127.0.0.1:8787');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new InvalidArgumentError('expected an http: or https: URL');
+  return text;
+}

@@ -17,6 +17,9 @@ import { openTerminal } from './tty.js';
 /** The environment variable scripts put the password in. */
 export const PASSWORD_ENV = 'E2EE_BACKUP_PASSWORD';
 
+/** The environment variable scripts put the new password in (`vault change-password`). */
+export const NEW_PASSWORD_ENV = 'E2EE_BACKUP_NEW_PASSWORD';
+
 /** Argon2id parameters of `--insecure-fast-kdf`: 1 MiB, one pass, one lane. For tests only. */
 export const INSECURE_FAST_KDF: Readonly<Argon2idParams> = Object.freeze({ m: 1024, t: 1, p: 1 });
 
@@ -99,6 +102,16 @@ export function wantsPassword(flags: CredentialFlags, env: NodeJS.ProcessEnv = p
   return flags.password === true || flags.passwordFile !== undefined || Boolean(env[PASSWORD_ENV]);
 }
 
+/** How {@link obtainPassword} asks. */
+export interface PasswordSource {
+  /** Ask twice on the terminal. */
+  confirm: boolean;
+  /** The prompt's words (default `Password`), e.g. `New password`. */
+  label?: string;
+  /** The environment variable to read (default {@link PASSWORD_ENV}). */
+  envName?: string;
+}
+
 /**
  * The password, from (in this order) `--password-file`, `E2EE_BACKUP_PASSWORD`, or a hidden
  * prompt on the terminal — asked twice when `confirm` is set, so that a typo cannot lock the user
@@ -106,7 +119,7 @@ export function wantsPassword(flags: CredentialFlags, env: NodeJS.ProcessEnv = p
  */
 export async function obtainPassword(
   flags: CredentialFlags,
-  { confirm }: { confirm: boolean },
+  { confirm, label = 'Password', envName = PASSWORD_ENV }: PasswordSource,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
   if (flags.passwordFile !== undefined) {
@@ -124,16 +137,18 @@ export async function obtainPassword(
       );
     return password;
   }
-  const fromEnv = env[PASSWORD_ENV];
+  const fromEnv = env[envName];
   if (fromEnv) return fromEnv;
   const term = openTerminal(
-    `Give the password with --password-file FILE or the ${PASSWORD_ENV} environment variable, or use --key-file`,
+    envName === PASSWORD_ENV
+      ? `Give the password with --password-file FILE or the ${PASSWORD_ENV} environment variable, or use --key-file`
+      : `Give the ${label.toLowerCase()} with the ${envName} environment variable`,
   );
   try {
-    const password = await term.askHidden('Password:');
+    const password = await term.askHidden(`${label}:`);
     if (password.length === 0)
-      throw usageError('the password is empty', 'Type a password, or use --key-file');
-    if (confirm && (await term.askHidden('Repeat the password:')) !== password)
+      throw usageError(`the ${label.toLowerCase()} is empty`, 'Type a password, or use --key-file');
+    if (confirm && (await term.askHidden(`Repeat the ${label.toLowerCase()}:`)) !== password)
       throw usageError('the two passwords differ', 'Run the command again and type the same password twice');
     return password;
   } finally {

@@ -85,7 +85,7 @@ export const ERROR_EXITS: Readonly<Record<ErrorCode, Outcome>> = {
   },
   ROLLBACK: {
     exit: EXIT.CORRUPT,
-    fix: 'An older backup was served in place of the newest one: find the newest copy',
+    fix: 'Find the newest copy; restore this one only if you know why it is older (--allow-rollback)',
   },
   MESSAGE_TOO_LARGE: { exit: EXIT.USAGE, fix: 'Split the input: one backup holds at most 4 PiB' },
   // 1: the call itself was wrong.
@@ -95,18 +95,42 @@ export const ERROR_EXITS: Readonly<Record<ErrorCode, Outcome>> = {
   ABORTED: { exit: EXIT.INTERRUPTED, fix: 'Nothing was written' },
   // 4: the file system or a stream failed.
   IO: { exit: EXIT.IO, fix: 'Check the path, the permissions and the free space' },
-  // The vault is not reachable from the CLI yet; these rows keep the table total.
+  // The vault (`e2ee-backup vault …`). A wrong vault password is WRONG_PASSWORD above (2; the
+  // message says how many attempts are left). VAULT_LOCKED is 2 as well: it is the credential
+  // that failed — for good — and the way out is another credential, the 64-digit code.
   SERVER_AUTH: { exit: EXIT.CORRUPT, fix: 'Check that you are talking to your own vault server' },
-  VAULT_LOCKED: { exit: EXIT.CREDENTIALS, fix: 'This backup can now only be opened with its 64-digit code' },
+  VAULT_LOCKED: {
+    exit: EXIT.CREDENTIALS,
+    fix: 'Only the 64-digit code opens the backup now (--key-file); register it again with a new password',
+  },
   VAULT_NOT_FOUND: {
     exit: EXIT.CREDENTIALS,
     fix: 'Check the account, or open the backup with its 64-digit code',
   },
   VAULT_PROTOCOL: { exit: EXIT.CORRUPT, fix: 'Update e2ee-backup and the vault server to matching versions' },
-  VAULT_UNAVAILABLE: { exit: EXIT.IO, fix: 'Check the network and try again later' },
+  // 4: temporary, like a network error: the same command may work later.
+  VAULT_UNAVAILABLE: { exit: EXIT.IO, fix: 'Check the --url, the network and the server, then try again' },
   RATE_LIMITED: { exit: EXIT.IO, fix: 'Wait a while, then try again' },
-  UNAUTHORIZED: { exit: EXIT.CREDENTIALS, fix: 'Use the device that holds the backup key' },
+  UNAUTHORIZED: {
+    exit: EXIT.CREDENTIALS,
+    fix: 'Give the key file of the backup key this account protects (--key-file)',
+  },
 };
+
+/**
+ * Advice that depends on what the vault said beyond the code (a `VaultError`'s
+ * `remainingAttempts` or `retryAfterSeconds`); `undefined` when the table's row says it all.
+ */
+function vaultFix(err: E2EEError): string | undefined {
+  const extra = err as { remainingAttempts?: unknown; retryAfterSeconds?: unknown };
+  if (err.code === 'WRONG_PASSWORD' && typeof extra.remainingAttempts === 'number')
+    return extra.remainingAttempts > 0
+      ? 'Check the password (it is case-sensitive) and the account: when no attempts are left, the vault destroys the key for good'
+      : ERROR_EXITS.VAULT_LOCKED.fix;
+  if (err.code === 'RATE_LIMITED' && typeof extra.retryAfterSeconds === 'number')
+    return `Wait ${Math.ceil(extra.retryAfterSeconds)} s, then try again`;
+  return undefined;
+}
 
 /** System error names (Node's `err.code`), all exit 4, with advice. */
 const SYSTEM_FIXES: Readonly<Record<string, string>> = {
@@ -215,7 +239,7 @@ export function describeError(err: unknown, context?: string): ErrorReport {
       fix: 'Report this to the e2ee-backup maintainers',
     };
     exitCode = row.exit;
-    fix = row.fix;
+    fix = vaultFix(err) ?? row.fix;
     problem = err.message;
   } else if (systemCode(err)) {
     code = systemCode(err)!;

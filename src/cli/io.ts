@@ -14,7 +14,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { type FileHandle, link, open, rename, rm, unlink } from 'node:fs/promises';
+import { type FileHandle, link, lstat, open, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { withContext } from './exit-codes.js';
 
@@ -384,5 +384,16 @@ export async function pump(stream: ReadableStream<Uint8Array>, output: Output): 
     throw e;
   } finally {
     reader.releaseLock();
+  }
+}
+
+/** True if something (a file, a folder, a dangling link) is at `path`. */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return false;
+    throw withContext(e, `cannot check ${path}`);
   }
 }

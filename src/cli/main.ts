@@ -8,14 +8,17 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { version } from '../../package.json';
-import { byteSize, collectMeta, compressionMode, integerIn, kdfMemoryKib } from './args.js';
+import { byteSize, collectMeta, compressionMode, integerIn, kdfMemoryKib, vaultUrl } from './args.js';
+import { backupCreate, backupList, backupRestore } from './commands/backup.js';
 import { decrypt } from './commands/decrypt.js';
 import { encrypt } from './commands/encrypt.js';
 import { inspect } from './commands/inspect.js';
 import { keygen } from './commands/keygen.js';
+import { vaultChangePassword, vaultDelete, vaultRecover, vaultRegister } from './commands/vault.js';
+import { vaultServe } from './commands/vault-serve.js';
 import { verify } from './commands/verify.js';
 import { createContext } from './context.js';
-import { PASSWORD_ENV } from './credentials.js';
+import { NEW_PASSWORD_ENV, PASSWORD_ENV } from './credentials.js';
 import { describeError, EXIT } from './exit-codes.js';
 import { runPendingCleanupsSync } from './io.js';
 
@@ -23,13 +26,17 @@ const HELP_FOOTER = `
 Exit status:
   0  success
   1  usage: bad flags or arguments, no credential, refusing to write to a terminal
-  2  wrong key or password, a key file that is not a 64-digit code, a code not confirmed
-  3  corrupted, tampered, truncated or unsupported input
-  4  I/O error (missing file, permissions, full disk, closed pipe)
+  2  wrong key or password, a key file that is not a 64-digit code, a code not confirmed;
+     a wrong vault password (the message says how many attempts are left), a vault locked
+     for good after too many wrong ones (VAULT_LOCKED), an unknown account
+  3  corrupted, tampered, truncated or unsupported input; a rolled-back backup refused
+  4  I/O error (missing file, permissions, full disk, closed pipe); vault unreachable or
+     rate-limiting (try again later)
   130  interrupted (Ctrl-C)
 
 Environment:
   ${PASSWORD_ENV}  the password, for scripts (instead of --password's prompt)
+  ${NEW_PASSWORD_ENV}  the new password of 'vault change-password'
   E2EE_BACKUP_DEBUG=1   print stack traces with errors
 
 Examples:
@@ -37,7 +44,11 @@ Examples:
   e2ee-backup encrypt chats.db -o chats.e2ee --key-file backup.key --password
   tar c chats/ | e2ee-backup encrypt --key-file backup.key > chats.tar.e2ee
   e2ee-backup decrypt chats.e2ee -o chats.db --key-file backup.key
-  e2ee-backup verify chats.e2ee --password`;
+  e2ee-backup verify chats.e2ee --password
+  e2ee-backup backup create chats.db --store backups/ --key-file backup.key
+  e2ee-backup backup restore --store backups/ -o chats.db --key-file backup.key --newest-seen 7
+  e2ee-backup vault register --url https://vault.example --account alice --key-file backup.key
+  e2ee-backup vault recover --url https://vault.example --account alice -o backup.key`;
 
 /** Usage errors from commander, reworded into the tool's `e2ee-backup: <problem>. <fix>.` form. */
 function configure(cmd: Command, name: string): Command {
@@ -179,6 +190,140 @@ export function buildProgram(signal: AbortSignal): Command {
     .option('--json', 'print JSON (also on failure)')
     .option('-q, --quiet', 'no progress or warnings')
     .action(async (file, flags) => verify(file, flags, createContext(signal, flags.quiet)));
+
+  const backup = configure(program.command('backup'), 'backup').description(
+    'keep exactly one current backup in a folder: create (new, verified, then the old removed), list, restore',
+  );
+  credentialOptions(
+    configure(backup.command('create'), 'backup create')
+      .description('back up SOURCE (default: standard input) into the folder, then remove the older backups')
+      .argument('[source]', "file to back up, or '-' for standard input")
+      .requiredOption('-s, --store <dir>', 'the folder of backups (created if missing)'),
+    'encrypt',
+  )
+    .option(
+      '--meta <key=value>',
+      'store an application field in the encrypted metadata (repeatable)',
+      collectMeta,
+    )
+    .addOption(
+      new Option(
+        '--newest-seen <n>',
+        'the newest generation this device has seen (the new one is larger)',
+      ).argParser(integerIn(0, Number.MAX_SAFE_INTEGER - 1)),
+    )
+    .addOption(
+      new Option(
+        '--kdf-memory <size>',
+        'Argon2id memory for the password slot (default 64MiB; bare number = KiB)',
+      ).argParser(kdfMemoryKib),
+    )
+    .addOption(
+      new Option('--kdf-iterations <n>', 'Argon2id passes (default 3)').argParser(integerIn(1, 2 ** 32 - 1)),
+    )
+    .addOption(
+      new Option('--kdf-parallelism <n>', 'Argon2id lanes (default 4)').argParser(integerIn(1, 2 ** 24 - 1)),
+    )
+    .option(
+      '--allow-weak-kdf',
+      'accept --kdf-* values below the OWASP minimum (slow devices that know the risk)',
+    )
+    .option('--insecure-fast-kdf', 'INSECURE, for tests: Argon2id m=1MiB, t=1, p=1')
+    .option('--json', 'print {"name", "generation", "bytes", "removed"}')
+    .option('-q, --quiet', 'no warnings')
+    .action(async (source, flags) => backupCreate(source, flags, createContext(signal, flags.quiet)));
+
+  configure(backup.command('list'), 'backup list')
+    .description("list the folder's backups (generations as their names claim, unauthenticated)")
+    .requiredOption('-s, --store <dir>', 'the folder of backups')
+    .option('--json', 'print JSON')
+    .action(async (flags) => backupList(flags, createContext(signal, true)));
+
+  credentialOptions(
+    configure(backup.command('restore'), 'backup restore')
+      .description('restore the newest backup in the folder that the credentials open')
+      .requiredOption('-s, --store <dir>', 'the folder of backups')
+      .requiredOption(
+        '-o, --output <out>',
+        "where to write the plaintext ('-' for standard output); appears only once it all authenticates",
+      ),
+    'open the backups',
+  )
+    .addOption(
+      new Option(
+        '--newest-seen <n>',
+        'rollback protection: refuse a newest backup older than generation N (exit 3)',
+      ).argParser(integerIn(0, Number.MAX_SAFE_INTEGER)),
+    )
+    .option('--allow-rollback', 'restore an older generation than --newest-seen anyway')
+    .option('-q, --quiet', 'no summary or warnings')
+    .action(async (flags) => backupRestore(flags, createContext(signal, flags.quiet)));
+
+  const vault = configure(program.command('vault'), 'vault').description(
+    'the key vault: a password you can remember unlocks the backup key; 10 wrong ones destroy it',
+  );
+  configure(vault.command('serve'), 'vault serve')
+    .description('run a vault server; prints its URL, stops cleanly on Ctrl-C or SIGTERM')
+    .addOption(
+      new Option('--port <n>', 'TCP port; 0 picks a free one (default 8787)').argParser(integerIn(0, 65535)),
+    )
+    .option('--host <address>', 'listen address (default 127.0.0.1; put TLS in front for anything else)')
+    .option('--db <file>', 'the embedded SQLite store (default vault.sqlite)')
+    .option(
+      '--key-file <file>',
+      "the server's secrets, created with mode 0600 on first start (default vault-keys.json)",
+    )
+    .option('--postgres <url>', 'a PostgreSQL store instead, shared by several vault nodes')
+    .option(
+      '--insecure-fast-kdf',
+      'INSECURE, for tests and demos: accept Argon2id m=1MiB, t=1, p=1 registrations',
+    )
+    .option('--no-rate-limit', 'no per-account or per-address rate limits (tests and demos)')
+    .option('-q, --quiet', 'no request log or notices')
+    .action(async (flags) => vaultServe(flags, createContext(signal, flags.quiet)));
+
+  const vaultClient = (name: string, description: string) =>
+    configure(vault.command(name), `vault ${name}`)
+      .description(description)
+      .requiredOption('--url <url>', 'the vault server, e.g. https://vault.example', vaultUrl)
+      .requiredOption('--account <name>', 'the account the key is kept under');
+  const passwordFile = () =>
+    new Option('--password-file <file>', 'read the password from the first line of FILE');
+  const fastKdf = () =>
+    new Option('--insecure-fast-kdf', 'INSECURE, for tests: register with Argon2id m=1MiB, t=1, p=1');
+
+  vaultClient(
+    'register',
+    `put the backup key in the vault behind a password (asked twice, or ${PASSWORD_ENV})`,
+  )
+    .requiredOption('-k, --key-file <file>', 'the 64-digit backup key code (from keygen)')
+    .addOption(passwordFile())
+    .addOption(fastKdf())
+    .option('-q, --quiet', 'no summary or warnings')
+    .action(async (flags) => vaultRegister(flags, createContext(signal, flags.quiet)));
+
+  vaultClient('recover', 'get the backup key back with the password (a wrong one counts against the 10)')
+    .option('-o, --output <file>', 'save the 64-digit code to FILE (mode 0600) instead of printing it')
+    .option('-f, --force', 'replace an existing --output file')
+    .addOption(passwordFile())
+    .option('-q, --quiet', 'no summary or warnings')
+    .action(async (flags) => vaultRecover(flags, createContext(signal, flags.quiet)));
+
+  vaultClient(
+    'change-password',
+    `set a new password (${NEW_PASSWORD_ENV} or asked twice), proving the old one or --key-file`,
+  )
+    .addOption(passwordFile())
+    .option('--new-password-file <file>', 'read the new password from the first line of FILE')
+    .option('-k, --key-file <file>', 'forgot the password? authorise with the backup key instead')
+    .addOption(fastKdf())
+    .option('-q, --quiet', 'no summary or warnings')
+    .action(async (flags) => vaultChangePassword(flags, createContext(signal, flags.quiet)));
+
+  vaultClient('delete', "remove the account's key from the vault (authorised by the backup key)")
+    .requiredOption('-k, --key-file <file>', 'the 64-digit backup key code')
+    .option('-q, --quiet', 'no summary or warnings')
+    .action(async (flags) => vaultDelete(flags, createContext(signal, flags.quiet)));
 
   return program;
 }
