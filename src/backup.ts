@@ -106,25 +106,31 @@ function withSignal(
 ): ReadableStream<Uint8Array> {
   if (!signal) return source;
   const reader = source.getReader();
-  const stopped = new Promise<never>((_, reject) => {
-    const stop = () => reject(aborted(signal));
-    if (signal.aborted) stop();
-    else signal.addEventListener('abort', stop, { once: true });
-  });
-  stopped.catch(() => {});
+  let stop: (() => void) | undefined;
+  // Not a Promise.race per read against one long-lived promise: each race would stay attached to
+  // it, holding every chunk ever read (memory growing with the backup).
   return new ReadableStream<Uint8Array>({
-    async pull(c) {
-      let r: ReadableStreamReadResult<Uint8Array>;
-      try {
-        r = await Promise.race([reader.read(), stopped]);
-      } catch (e) {
-        await cancelQuietly(reader, e);
-        throw e;
-      }
-      if (r.done) c.close();
-      else c.enqueue(r.value);
+    start(c) {
+      stop = () => {
+        const e = aborted(signal);
+        c.error(e);
+        void cancelQuietly(reader, e);
+      };
+      if (signal.aborted) stop();
+      else signal.addEventListener('abort', stop, { once: true });
     },
-    cancel: (reason) => cancelQuietly(reader, reason),
+    async pull(c) {
+      const r = await reader.read();
+      if (signal.aborted) return; // already errored by `stop`
+      if (r.done) {
+        signal.removeEventListener('abort', stop!);
+        c.close();
+      } else c.enqueue(r.value);
+    },
+    cancel: (reason) => {
+      signal.removeEventListener('abort', stop!);
+      return cancelQuietly(reader, reason);
+    },
   });
 }
 
