@@ -1,5 +1,3 @@
-import fc from 'fast-check';
-
 /** Splits `data` into pieces of pseudo-random sizes (deterministic for a seed). */
 export function seededSplits(data: Uint8Array, seed: number): Uint8Array[] {
   let s = seed >>> 0 || 1;
@@ -34,8 +32,6 @@ export function splitAt(data: Uint8Array, cuts: number[]): Uint8Array[] {
   return out;
 }
 
-/** fast-check arbitrary for cut points within a length. */
-export const cutsFor = (len: number) => fc.array(fc.integer({ min: 0, max: len }), { maxLength: 12 });
 
 /**
  * Pushes `pieces` through `stream`, collecting what comes out. Never throws: returns the
