@@ -31,12 +31,12 @@ import {
 } from './header.js';
 import { type Argon2idParams, DEFAULT_KDF_PARAMS } from './kdf.js';
 import { type BackupKeyCandidate, backupKeyTypoCandidates, parseBackupKey } from './key.js';
-import { type ByteSource, cancelQuietly, readAll, toStream } from './streams.js';
+import { cancelQuietly, readAll, toStream } from './streams.js';
 
 export type { BackupMetadata, JsonValue } from './framing.js';
 
 /** What a backup can be read from or written from. */
-export type BackupInput = ByteSource;
+export type BackupInput = Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
 /** Credentials: a backup key (bytes or its 64-digit code), a password, or both. */
 export interface BackupCredentials {
