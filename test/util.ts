@@ -32,7 +32,6 @@ export function splitAt(data: Uint8Array, cuts: number[]): Uint8Array[] {
   return out;
 }
 
-
 /**
  * Pushes `pieces` through `stream`, collecting what comes out. Never throws: returns the
  * concatenated output and the error the stream ended with, if any; `released` receives each
