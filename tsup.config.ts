@@ -49,6 +49,7 @@ export default defineConfig([
     sourcemap: true,
     target: 'node20',
     platform: 'node',
-    splitting: false,
+    // Each command is a lazy import(): a chunk of its own, loaded only when that command runs.
+    splitting: true,
   },
 ]);

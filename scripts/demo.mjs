@@ -1,9 +1,11 @@
 // `npm run demo`: the whole flow through the built `e2ee-backup` command on a generated ~50 MB chat
-// backup — a backup key, a backup with a key slot and a password slot, what anyone can see of it,
-// restores with either credential, a wrong password refused, a mistyped code repaired; then the
-// key vault on loopback (register the key behind a password, recover it on "a new device", the
-// lockout after 10 wrong passwords) and rotation (two backups, only the newest remains, restore,
-// a rolled-back backup refused) — then a summary of sizes and speeds.
+// backup — setup with a 64-digit code (typed back by the script) and, with a key vault on
+// loopback, setup with a vault password (a weak one refused first); a backup with a key slot and a
+// password slot, what anyone can see of it, restores with either credential, a wrong password
+// refused, a mistyped code repaired; then rotation with the vault-protected key (two backups, only
+// the newest remains, restore on "a new device" that recovers the key from the vault, a
+// rolled-back backup refused) and the vault's lockout after 10 wrong passwords — then a summary of
+// sizes and speeds.
 //
 // Each step is a function in STEPS below, sharing one `state`; later features (the key vault,
 // key rotation) add their steps there.
@@ -63,6 +65,34 @@ function cli(state, args, { env = {}, show = true } = {}) {
   });
   const seconds = (performance.now() - t0) / 1000;
   return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString(), seconds };
+}
+
+/**
+ * Runs the CLI as a script drives `setup`: `answer(code)` gives the lines to write back on stdin
+ * each time a code appears on stdout.
+ */
+function cliScript(state, args, answer, { note } = {}) {
+  console.log(`   $ e2ee-backup ${args.join(' ')}${note ? `   # ${note}` : ''}`);
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: state.dir,
+    env: { ...process.env, E2EE_BACKUP_PASSWORD: undefined },
+  });
+  return new Promise((resolvePromise, reject) => {
+    let stdout = '';
+    let stderr = '';
+    let seen = 0;
+    child.stdin.on('error', () => {});
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      const lines = stdout.split('\n').slice(0, -1);
+      for (; seen < lines.length; seen++) child.stdin.write(answer(lines[seen]));
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.once('error', reject);
+    child.once('close', (status) => resolvePromise({ status, stdout, stderr }));
+  });
 }
 
 function expectStatus(r, want, what) {
@@ -136,21 +166,34 @@ function sampleStep(state) {
   );
 }
 
-function keygenStep(state) {
-  console.log('1. A new backup key (non-interactive here; on a terminal keygen asks you to type it back)');
-  const r = cli(state, ['keygen', '--out', 'backup.key']);
-  expectStatus(r, 0, 'keygen');
+async function setupCodeStep(state) {
+  console.log('1. Setup with a 64-digit code: shown, warned about twice, then typed back before it counts');
+  console.log(
+    '   (on a terminal, Enter after each warning; a script reads the code on stdout and writes it back on stdin)',
+  );
+  // The script first types group 7 wrong, as a hurried person would, then the code as saved.
+  const r = await cliScript(
+    state,
+    ['setup', '--method', 'code', '--out', 'backup.key'],
+    (code) => {
+      const groups = code.split(' ');
+      groups[6] = groups[6] === '0000' ? '1111' : '0000';
+      return `${groups.join(' ')}\n${code}\n`;
+    },
+    { note: 'the script writes the code back on stdin' },
+  );
+  expectStatus(r, 0, 'setup --method code');
   state.code = r.stdout.trim();
   console.log(`\n     ${state.code}\n`);
   console.log(indent(r.stderr.trim(), '   │ '));
   console.log(
-    `   Saved to backup.key, mode ${(statSync(join(state.dir, 'backup.key')).mode & 0o777).toString(8)}.\n`,
+    `   → backup.key written only now, mode ${(statSync(join(state.dir, 'backup.key')).mode & 0o777).toString(8)}.\n`,
   );
 }
 
 function encryptStep(state) {
   console.log(
-    '2. Encrypt with two key slots: the 64-digit code, and a password (Argon2id, m = 64 MiB, t = 3, p = 4)',
+    '4. Encrypt with two key slots: the 64-digit code, and a password (Argon2id, m = 64 MiB, t = 3, p = 4)',
   );
   const r = cli(
     state,
@@ -179,14 +222,14 @@ function encryptStep(state) {
 }
 
 function inspectStep(state) {
-  console.log('3. What the cloud can see (no key needed)');
+  console.log('5. What the cloud can see (no key needed)');
   const r = cli(state, ['inspect', 'chat-backup.e2ee']);
   expectStatus(r, 0, 'inspect');
   console.log(`${indent(r.stdout, '   │ ')}\n`);
 }
 
 function decryptWithKeyStep(state) {
-  console.log('4. Restore with the 64-digit code');
+  console.log('6. Restore with the 64-digit code');
   const r = cli(state, ['decrypt', 'chat-backup.e2ee', '-o', 'restored-key.bin', '--key-file', 'backup.key']);
   expectStatus(r, 0, 'decrypt with the key');
   state.timings.decryptKey = r.seconds;
@@ -198,7 +241,7 @@ function decryptWithKeyStep(state) {
 }
 
 function decryptWithPasswordStep(state) {
-  console.log('5. Restore with the password instead');
+  console.log('7. Restore with the password instead');
   const r = cli(state, ['decrypt', 'chat-backup.e2ee', '-o', 'restored-password.bin'], {
     env: { E2EE_BACKUP_PASSWORD: PASSWORD },
   });
@@ -212,7 +255,7 @@ function decryptWithPasswordStep(state) {
 }
 
 function wrongPasswordStep(state) {
-  console.log('6. A wrong password is refused');
+  console.log('8. A wrong password is refused');
   const r = cli(state, ['decrypt', 'chat-backup.e2ee', '-o', 'should-not-exist.bin'], {
     env: { E2EE_BACKUP_PASSWORD: 'correct horse battery stapler' },
   });
@@ -230,7 +273,7 @@ function wrongPasswordStep(state) {
 }
 
 function typoStep(state) {
-  console.log('7. A mistyped code is repaired (one wrong digit in group 7)');
+  console.log('9. A mistyped code is repaired (one wrong digit in group 7)');
   const digits = state.code.replace(/ /g, '');
   const i = 26; // digit 27, in group 7
   const typo = digits.slice(0, i) + (digits[i] === '7' ? '1' : '7') + digits.slice(i + 1);
@@ -246,7 +289,7 @@ function typoStep(state) {
 }
 
 function verifyStep(state) {
-  console.log('8. Restore drill: verify decrypts everything to nowhere');
+  console.log('10. Restore drill: verify decrypts everything to nowhere');
   const r = cli(state, ['verify', 'chat-backup.e2ee', '--key-file', 'backup.key']);
   expectStatus(r, 0, 'verify');
   console.log(`${indent(r.stdout, '   │ ')}\n`);
@@ -256,7 +299,7 @@ const VAULT_ACCOUNT = 'amara@example.org';
 
 /** Starts `e2ee-backup vault serve` in the background; resolves once it prints its URL. */
 async function vaultServeStep(state) {
-  console.log('9. A key vault on loopback, with the embedded SQLite store');
+  console.log('2. A key vault on loopback, with the embedded SQLite store');
   const args = ['vault', 'serve', '--port', '0', '--no-rate-limit', '--insecure-fast-kdf', '-q'];
   console.log(`   $ e2ee-backup ${args.join(' ')} &`);
   console.log(
@@ -286,23 +329,38 @@ async function vaultServeStep(state) {
   );
 }
 
-function vaultRegisterStep(state) {
+function setupPasswordStep(state) {
   console.log(
-    '10. Put the backup key in the vault behind a password (real Argon2id, m = 64 MiB, t = 3, p = 4)',
+    "3. Setup with a vault password on Amara's phone: a new backup key, kept by the vault behind a password",
   );
-  const r = cli(
-    state,
-    ['vault', 'register', '--url', state.vaultUrl, '--account', VAULT_ACCOUNT, '--key-file', 'backup.key'],
-    { env: { E2EE_BACKUP_PASSWORD: PASSWORD } },
-  );
-  expectStatus(r, 0, 'vault register');
+  const args = [
+    'setup',
+    '--method',
+    'password',
+    '--url',
+    state.vaultUrl,
+    '--account',
+    VAULT_ACCOUNT,
+    '--out',
+    'phone.key',
+  ];
+  const weak = cli(state, args, { env: { E2EE_BACKUP_PASSWORD: 'amara2024!' } });
+  expectStatus(weak, 1, 'setup with a weak password');
+  console.log(`   exit status ${weak.status}, nothing registered, no phone.key`);
+  console.log(indent(weak.stderr, '   │ '));
+  console.log('   A stronger one (real Argon2id, m = 64 MiB, t = 3, p = 4):');
+  const r = cli(state, args, { env: { E2EE_BACKUP_PASSWORD: PASSWORD } });
+  expectStatus(r, 0, 'setup --method password');
+  console.log(indent(r.stderr, '   │ '));
   console.log(
     `   → ${r.seconds.toFixed(2)} s. The server holds an OPAQUE record and the sealed key; it never saw the password.\n`,
   );
 }
 
 function backupRotationStep(state) {
-  console.log('11. Two backups into a folder: each is verified by a restore drill before the older one goes');
+  console.log(
+    '11. The phone backs up twice into a folder, with phone.key: each is verified before the older one goes',
+  );
   const store = 'backups';
   const first = cli(state, [
     'backup',
@@ -311,7 +369,7 @@ function backupRotationStep(state) {
     '--store',
     store,
     '--key-file',
-    'backup.key',
+    'phone.key',
   ]);
   expectStatus(first, 0, 'backup create (1)');
   console.log(indent(first.stdout, '   │ '));
@@ -328,7 +386,7 @@ function backupRotationStep(state) {
     '--store',
     store,
     '--key-file',
-    'backup.key',
+    'phone.key',
   ]);
   expectStatus(second, 0, 'backup create (2)');
   console.log(indent(second.stdout, '   │ '));
@@ -349,9 +407,9 @@ function newDeviceStep(state) {
   expectStatus(r, 0, 'vault recover');
   const same =
     readFileSync(join(state.dir, 'new-device.key'), 'utf8') ===
-    readFileSync(join(state.dir, 'backup.key'), 'utf8');
+    readFileSync(join(state.dir, 'phone.key'), 'utf8');
   console.log(
-    `   → the code in new-device.key (mode 0600) is ${same ? 'the original one' : 'A DIFFERENT ONE'}`,
+    `   → the code in new-device.key (mode 0600) is ${same ? "the phone's, from setup" : 'A DIFFERENT ONE'}`,
   );
   const restore = cli(state, [
     'backup',
@@ -382,7 +440,7 @@ function rollbackStep(state) {
     '-o',
     'should-not-exist-2.bin',
     '--key-file',
-    'backup.key',
+    'new-device.key',
     '--newest-seen',
     '1',
   ]);
@@ -447,7 +505,9 @@ async function vaultStopStep(state) {
 
 const STEPS = [
   sampleStep,
-  keygenStep,
+  setupCodeStep,
+  vaultServeStep,
+  setupPasswordStep,
   encryptStep,
   inspectStep,
   decryptWithKeyStep,
@@ -455,8 +515,6 @@ const STEPS = [
   wrongPasswordStep,
   typoStep,
   verifyStep,
-  vaultServeStep,
-  vaultRegisterStep,
   backupRotationStep,
   newDeviceStep,
   rollbackStep,

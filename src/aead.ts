@@ -27,6 +27,13 @@ export interface Aead {
     offset: number,
   ): undefined | Promise<undefined>;
   open(nonce: Uint8Array, sealed: Uint8Array, out: Uint8Array, offset: number): boolean | Promise<boolean>;
+  /**
+   * Asynchronous backends: the same operations, answering with the backend's own new buffer
+   * (`undefined` when a tag does not verify), so that streams pass it on without copying it into
+   * fresh memory — the dominant cost in browsers.
+   */
+  sealNew?(nonce: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array>;
+  openNew?(nonce: Uint8Array, sealed: Uint8Array): Promise<Uint8Array | undefined>;
 }
 
 const TAG_BYTES = 16;
@@ -120,30 +127,35 @@ async function webCryptoAead(key: Uint8Array): Promise<Aead> {
       "the 'webcrypto' backend needs crypto.subtle, which is absent here",
     );
   const cryptoKey = await s.importKey('raw', key as BufferSource, 'AES-GCM', false, ['encrypt', 'decrypt']);
+  const sealNew = async (nonce: Uint8Array, plaintext: Uint8Array) =>
+    new Uint8Array(
+      await s.encrypt({ name: 'AES-GCM', iv: nonce as BufferSource }, cryptoKey, plaintext as BufferSource),
+    );
+  const openNew = async (nonce: Uint8Array, sealed: Uint8Array) => {
+    if (sealed.length < TAG_BYTES) return undefined;
+    try {
+      const pt = await s.decrypt(
+        { name: 'AES-GCM', iv: nonce as BufferSource },
+        cryptoKey,
+        sealed as BufferSource,
+      );
+      return new Uint8Array(pt);
+    } catch {
+      return undefined;
+    }
+  };
   return {
     backend: 'webcrypto',
     sync: false,
+    sealNew,
+    openNew,
     async seal(nonce, plaintext, out, offset) {
-      const ct = await s.encrypt(
-        { name: 'AES-GCM', iv: nonce as BufferSource },
-        cryptoKey,
-        plaintext as BufferSource,
-      );
-      out.set(new Uint8Array(ct), offset);
+      out.set(await sealNew(nonce, plaintext), offset);
     },
     async open(nonce, sealed, out, offset) {
-      if (sealed.length < TAG_BYTES) return false;
-      try {
-        const pt = await s.decrypt(
-          { name: 'AES-GCM', iv: nonce as BufferSource },
-          cryptoKey,
-          sealed as BufferSource,
-        );
-        out.set(new Uint8Array(pt), offset);
-        return true;
-      } catch {
-        return false;
-      }
+      const pt = await openNew(nonce, sealed);
+      if (pt) out.set(pt, offset);
+      return pt !== undefined;
     },
   };
 }

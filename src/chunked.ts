@@ -49,6 +49,12 @@ export interface ChunkedOptions {
   context?: Uint8Array | string;
   /** Force an AES-GCM backend; by default node:crypto, else WebCrypto, else @noble/ciphers. */
   backend?: AeadBackend;
+  /**
+   * Streams only: worker threads to seal and open chunks on, from `workerPool()` in
+   * `e2ee-backup/node`. A stream moves to them once it has passed 1 MiB; the bytes are the same.
+   * Without it, every chunk runs on the calling thread.
+   */
+  workers?: ChunkWorkers;
 }
 
 /** Options for encryption. */
@@ -60,8 +66,45 @@ export interface EncryptChunkedOptions extends ChunkedOptions {
   salt?: Uint8Array;
 }
 
+/**
+ * Worker threads for the chunked streams (`ChunkedOptions.workers`): get them from
+ * `workerPool()` in `e2ee-backup/node`.
+ */
+export interface ChunkWorkers {
+  /** How many workers; 0 means none (everything stays on the calling thread). */
+  readonly size: number;
+  /**
+   * Starts the rest of one stream on the workers from chunk `counter` on. `failure` names the
+   * error for a record that does not authenticate.
+   * @internal
+   */
+  engine(
+    op: 'seal' | 'open',
+    message: { key: Uint8Array; baseNonce: Uint8Array; counter: number },
+    controller: TransformStreamDefaultController<Uint8Array>,
+    failure: (counter: number, record: Uint8Array) => Promise<unknown>,
+  ): ChunkEngine;
+}
+
+/**
+ * One stream's work on worker threads: `push` takes its writes (and waits while too much is in
+ * flight); `finish` releases everything and returns the bytes left over (the final chunk) with
+ * their chunk counter.
+ * @internal
+ */
+export interface ChunkEngine {
+  push(piece: Uint8Array): Promise<void>;
+  finish(): Promise<{ rest: Uint8Array; counter: number }>;
+}
+
+// A stream moves to its worker threads after this many chunks (1 MiB) on the calling thread.
+const WORKERS_AFTER = 64;
+
 interface MessageKeys {
   aead: Aead;
+  /** The AES key itself, kept only when worker threads were given: they need it. */
+  aesKey: Uint8Array | undefined;
+  workers: ChunkWorkers | undefined;
   baseNonce: Uint8Array;
   commitment: Uint8Array;
 }
@@ -84,24 +127,30 @@ async function deriveMessageKeys(
   const info = concat(INFO_PREFIX, salt, toBytes(options.context ?? new Uint8Array(0)));
   const okm = hkdfExpandSha512(inputKey, info, KEY_SIZE + NONCE_SIZE + COMMITMENT_SIZE);
   const aead = await createAead(okm.subarray(0, KEY_SIZE), options.backend);
+  const workers = options.workers;
+  const aesKey = workers ? okm.slice(0, KEY_SIZE) : undefined;
   const baseNonce = okm.slice(KEY_SIZE, KEY_SIZE + NONCE_SIZE);
   const commitment = okm.slice(KEY_SIZE + NONCE_SIZE);
   okm.fill(0);
-  return { aead, baseNonce, commitment };
+  return { aead, aesKey, workers, baseNonce, commitment };
 }
 
-/** The nonce of chunk `counter`: the base nonce XOR the counter as a big-endian integer. */
-function chunkNonce(baseNonce: Uint8Array, counter: number): Uint8Array {
+/**
+ * The nonce of chunk `counter`: the base nonce XOR the counter as a big-endian integer. Written
+ * into `into` when given (synchronous backends reuse one buffer: they are done with a nonce
+ * before the call returns), else into a new array.
+ */
+function chunkNonce(baseNonce: Uint8Array, counter: number, into = new Uint8Array(NONCE_SIZE)): Uint8Array {
   if (counter >= MAX_CHUNKS)
     throw new E2EEError('MESSAGE_TOO_LARGE', `a Cobblestone message holds at most 2^38 chunks (4 PiB)`);
-  const n = new Uint8Array(baseNonce);
+  into.set(baseNonce);
   // counter < 2^38 fits in the last five bytes; >>> works on its low 32 bits.
-  n[11]! ^= counter & 0xff;
-  n[10]! ^= (counter >>> 8) & 0xff;
-  n[9]! ^= (counter >>> 16) & 0xff;
-  n[8]! ^= (counter >>> 24) & 0xff;
-  n[7]! ^= Math.floor(counter / 2 ** 32) & 0xff;
-  return n;
+  into[11]! ^= counter & 0xff;
+  into[10]! ^= (counter >>> 8) & 0xff;
+  into[9]! ^= (counter >>> 16) & 0xff;
+  into[8]! ^= (counter >>> 24) & 0xff;
+  into[7]! ^= Math.floor(counter / 2 ** 32) & 0xff;
+  return into;
 }
 
 /** Ciphertext length for a plaintext of `plaintextSize` bytes. */
@@ -133,75 +182,96 @@ export function chunkedPlaintextSize(ciphertextSize: number): number {
   return full * CHUNK_SIZE + last - TAG_SIZE;
 }
 
+/** Runs `f` after `step`: at once when `step` was synchronous, else when its promise settles. */
+function after(step: void | Promise<void>, f: () => void | Promise<void>): void | Promise<void> {
+  return step instanceof Promise ? step.then(f) : f();
+}
+
 /**
- * Runs `count` chunk operations: one call after another on a synchronous backend, in groups kept
- * in flight together on an asynchronous one (WebCrypto runs them on its thread pool). Returns
- * the index of the first failed operation, or -1.
+ * Runs `count` chunk operations and returns the index of the first failed one, or -1. On a
+ * synchronous backend that is one call after another and a plain number: no promise, so that
+ * streams on node:crypto pay no microtask per write. On an asynchronous one, groups are kept in
+ * flight together (WebCrypto runs them on its thread pool).
  */
-async function runChunks(
+function runChunks(
   aead: Aead,
   count: number,
   op: (i: number) => boolean | undefined | Promise<boolean | undefined>,
-): Promise<number> {
+): number | Promise<number> {
   if (aead.sync) {
     for (let i = 0; i < count; i++) if (op(i) === false) return i;
     return -1;
   }
-  for (let g = 0; g < count; g += GROUP) {
-    const n = Math.min(GROUP, count - g);
-    const results = await Promise.all(Array.from({ length: n }, (_, k) => op(g + k)));
-    const bad = results.indexOf(false);
-    if (bad >= 0) return g + bad;
-  }
-  return -1;
+  return (async () => {
+    for (let g = 0; g < count; g += GROUP) {
+      const n = Math.min(GROUP, count - g);
+      const results = await Promise.all(Array.from({ length: n }, (_, k) => op(g + k)));
+      const bad = results.indexOf(false);
+      if (bad >= 0) return g + bad;
+    }
+    return -1;
+  })();
+}
+
+/** A nonce for each chunk of a run: one reused buffer on a synchronous backend. */
+function nonces(m: MessageKeys, counter: number): (i: number) => Uint8Array {
+  if (!m.aead.sync) return (i) => chunkNonce(m.baseNonce, counter + i);
+  const scratch = new Uint8Array(NONCE_SIZE);
+  return (i) => chunkNonce(m.baseNonce, counter + i, scratch);
 }
 
 /**
  * Encrypts `plaintext`, in order, as chunks `counter`, `counter + 1`, … into `out` at
  * `outOffset`. Without `final` it must be whole chunks; with `final` it ends with the short
- * (possibly empty) final chunk.
+ * (possibly empty) final chunk. Synchronous on a synchronous backend.
  */
-async function sealRun(
+function sealRun(
   m: MessageKeys,
   counter: number,
   plaintext: Uint8Array,
   out: Uint8Array,
   outOffset: number,
   final: boolean,
-): Promise<void> {
+): void | Promise<void> {
   const count = Math.floor(plaintext.length / CHUNK_SIZE) + (final ? 1 : 0);
-  await runChunks(m.aead, count, (i) =>
+  const nonce = nonces(m, counter);
+  const done = runChunks(m.aead, count, (i) =>
     m.aead.seal(
-      chunkNonce(m.baseNonce, counter + i),
+      nonce(i),
       plaintext.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE),
       out,
       outOffset + i * RECORD_SIZE,
     ),
   );
+  if (done instanceof Promise) return done.then(() => undefined);
 }
 
 /**
  * Decrypts consecutive records starting at chunk `counter` into `out`. Every record is
- * RECORD_SIZE long except, when `final`, the last. Throws on the first record that fails.
+ * RECORD_SIZE long except, when `final`, the last. Fails on the first record that does not
+ * authenticate. Synchronous on a synchronous backend, until a record fails.
  */
-async function openRun(
+function openRun(
   m: MessageKeys,
   counter: number,
   records: Uint8Array,
   out: Uint8Array,
   outOffset: number,
   final: boolean,
-): Promise<void> {
+): void | Promise<void> {
   const count = Math.ceil(records.length / RECORD_SIZE);
   const record = (i: number) => records.subarray(i * RECORD_SIZE, (i + 1) * RECORD_SIZE);
-  const bad = await runChunks(m.aead, count, (i) =>
-    m.aead.open(chunkNonce(m.baseNonce, counter + i), record(i), out, outOffset + i * CHUNK_SIZE),
-  );
-  if (bad >= 0) {
+  const nonce = nonces(m, counter);
+  const fail = async (bad: number): Promise<void> => {
     // Whatever a failed open wrote is not plaintext anyone may see.
     out.fill(0, outOffset);
     throw await chunkFailure(m, counter + bad, record(bad), final && bad === count - 1);
-  }
+  };
+  const bad = runChunks(m.aead, count, (i) =>
+    m.aead.open(nonce(i), record(i), out, outOffset + i * CHUNK_SIZE),
+  );
+  if (bad instanceof Promise) return bad.then((b) => (b >= 0 ? fail(b) : undefined));
+  if (bad >= 0) return fail(bad);
 }
 
 // How many trailing bytes chunkFailure looks for: enough for the usual accidents (a newline or a
@@ -307,6 +377,116 @@ export async function decryptChunked(
   return out;
 }
 
+/** The whole units of `size` bytes a piece completes; see {@link unitCarry}. */
+interface Units {
+  /** The carried unit this piece completed (the carry buffer itself: use it before `keep`). */
+  first: Uint8Array | undefined;
+  /** Whole units taken straight from the piece, without a copy. */
+  bulk: Uint8Array;
+  /** `first` (if any) plus the units in `bulk`. */
+  count: number;
+  /** What is left of the piece, to `keep` once the units are used. */
+  tail: Uint8Array;
+}
+
+/**
+ * Cuts pieces of any size into whole units (chunks to seal, records to open), copying only the
+ * bytes that straddle a unit boundary: a piece's units are used in place.
+ */
+function unitCarry(size: number) {
+  const buf = new Uint8Array(size);
+  let n = 0;
+  return {
+    /** The bytes carried over, less than one unit. */
+    bytes: () => buf.subarray(0, n),
+    /** The units `piece` completes, or `undefined` when it only added to the carry. */
+    take(piece: Uint8Array): Units | undefined {
+      let off = 0;
+      let first: Uint8Array | undefined;
+      if (n > 0) {
+        off = Math.min(size - n, piece.length);
+        buf.set(piece.subarray(0, off), n);
+        n += off;
+        if (n < size) return undefined;
+        first = buf;
+        n = 0;
+      }
+      const whole = Math.floor((piece.length - off) / size);
+      const end = off + whole * size;
+      return {
+        first,
+        bulk: piece.subarray(off, end),
+        count: whole + (first ? 1 : 0),
+        tail: piece.subarray(end),
+      };
+    },
+    /** Carries `tail` (shorter than a unit) over to the next piece. */
+    keep(tail: Uint8Array): void {
+      buf.set(tail, 0);
+      n = tail.length;
+    },
+    wipe: () => buf.fill(0),
+  };
+}
+
+/**
+ * For backends that answer with buffers of their own (WebCrypto): runs `op` over the units of a
+ * piece, GROUP at a time in flight, and hands the outputs on as they are, one per unit, without
+ * copying them into fresh memory. On the first unit that fails to open (`op` answers
+ * `undefined`) it releases nothing and throws `failure`'s error.
+ */
+async function eachUnit(
+  units: Units,
+  unit: number,
+  op: (k: number, input: Uint8Array) => Promise<Uint8Array | undefined>,
+  done: (outs: Uint8Array[]) => void,
+  failure?: (k: number, input: Uint8Array) => Promise<E2EEError>,
+): Promise<void> {
+  const inputs = units.first ? [units.first] : [];
+  for (let off = 0; off < units.bulk.length; off += unit) inputs.push(units.bulk.subarray(off, off + unit));
+  const outs: Uint8Array[] = [];
+  for (let g = 0; g < inputs.length; g += GROUP) {
+    const group = await Promise.all(inputs.slice(g, g + GROUP).map((input, i) => op(g + i, input)));
+    const bad = group.indexOf(undefined);
+    if (bad >= 0 && failure) throw await failure(g + bad, inputs[g + bad]!);
+    outs.push(...(group as Uint8Array[]));
+  }
+  done(outs);
+}
+
+/**
+ * Runs `op` over the units of a piece (the carried one, then the bulk) into one new buffer of
+ * `outUnit` bytes per unit, then enqueues it. Synchronous when `op` is.
+ */
+function processUnits(
+  units: Units,
+  outUnit: number,
+  op: (counterOffset: number, input: Uint8Array, out: Uint8Array, outOffset: number) => void | Promise<void>,
+  done: (out: Uint8Array) => void,
+): void | Promise<void> {
+  const out = allocForOverwrite(units.count * outUnit);
+  const skip = units.first ? 1 : 0;
+  return after(units.first && op(0, units.first, out, 0), () =>
+    after(op(skip, units.bulk, out, skip * outUnit), () => done(out)),
+  );
+}
+
+/**
+ * A stream moves to its worker threads, if it has any, once it has passed one batch of chunks on
+ * the calling thread: short messages never start threads.
+ */
+function workerEngine(
+  op: 'seal' | 'open',
+  m: MessageKeys,
+  counter: number,
+  c: TransformStreamDefaultController<Uint8Array>,
+): ChunkEngine | undefined {
+  if (!m.workers?.size || counter < WORKERS_AFTER) return undefined;
+  return m.workers.engine(op, { key: m.aesKey!, baseNonce: m.baseNonce, counter }, c, (n, record) =>
+    chunkFailure(m, n, record, false),
+  );
+}
+
 /**
  * A streaming encryptor: write plaintext in pieces of any size, read the ciphertext. Memory
  * stays at one 16 KiB chunk plus the output of the current write.
@@ -327,9 +507,9 @@ export function createEncryptStream(
   // Our own copy: the caller may wipe theirs as soon as this returns.
   const key = new Uint8Array(inputKey);
   let m: MessageKeys;
+  let engine: ChunkEngine | undefined;
   let counter = 0;
-  const carry = new Uint8Array(CHUNK_SIZE);
-  let carried = 0;
+  const carry = unitCarry(CHUNK_SIZE);
 
   return new TransformStream<Uint8Array, Uint8Array>({
     async start(controller) {
@@ -337,44 +517,52 @@ export function createEncryptStream(
       key.fill(0);
       controller.enqueue(concat(salt, m.commitment));
     },
-    async transform(piece, controller) {
+    // Not `async`: on a synchronous backend a write is sealed and enqueued at once.
+    transform(piece, controller) {
       if (!(piece instanceof Uint8Array))
         throw new E2EEError('INVALID_ARGUMENT', 'write Uint8Array pieces only');
-      let off = 0;
-      let fromCarry: Uint8Array | undefined;
-      if (carried > 0) {
-        off = Math.min(CHUNK_SIZE - carried, piece.length);
-        carry.set(piece.subarray(0, off), carried);
-        carried += off;
-        if (carried < CHUNK_SIZE) return;
-        fromCarry = carry;
-        carried = 0;
+      if (!engine) {
+        engine = workerEngine('seal', m, counter, controller);
+        if (engine) {
+          const carried = carry.bytes().slice();
+          carry.keep(new Uint8Array(0));
+          return engine.push(carried).then(() => engine!.push(piece));
+        }
       }
-      const full = Math.floor((piece.length - off) / CHUNK_SIZE);
-      const chunks = full + (fromCarry ? 1 : 0);
-      if (chunks > 0) {
-        const out = allocForOverwrite(chunks * RECORD_SIZE);
-        if (fromCarry) await sealRun(m, counter, fromCarry, out, 0, false);
-        const skip = fromCarry ? 1 : 0;
-        await sealRun(
-          m,
-          counter + skip,
-          piece.subarray(off, off + full * CHUNK_SIZE),
-          out,
-          skip * RECORD_SIZE,
-          false,
+      if (engine) return engine.push(piece);
+      const units = carry.take(piece);
+      if (!units) return;
+      if (units.count === 0) return carry.keep(units.tail);
+      const { sealNew } = m.aead;
+      if (sealNew)
+        return eachUnit(
+          units,
+          CHUNK_SIZE,
+          (k, input) => sealNew(chunkNonce(m.baseNonce, counter + k), input),
+          (outs) => {
+            counter += outs.length;
+            for (const out of outs) controller.enqueue(out);
+            carry.keep(units.tail);
+          },
         );
-        counter += chunks;
-        controller.enqueue(out);
-      }
-      off += full * CHUNK_SIZE;
-      carry.set(piece.subarray(off), 0);
-      carried = piece.length - off;
+      return processUnits(
+        units,
+        RECORD_SIZE,
+        (k, input, out, at) => sealRun(m, counter + k, input, out, at, false),
+        (out) => {
+          counter += units.count;
+          controller.enqueue(out);
+          carry.keep(units.tail);
+        },
+      );
     },
     async flush(controller) {
-      const out = new Uint8Array(carried + TAG_SIZE);
-      await sealRun(m, counter, carry.subarray(0, carried), out, 0, true);
-      carry.fill(0);
+      let rest: Uint8Array = carry.bytes();
+      if (engine) ({ rest, counter } = await engine.finish());
+      const out = new Uint8Array(rest.length + TAG_SIZE);
+      await sealRun(m, counter, rest, out, 0, true);
+      carry.wipe();
+      rest.fill(0);
       controller.enqueue(out);
     },
   });
@@ -398,62 +586,76 @@ export function createDecryptStream(
   const header = new Uint8Array(HEADER_SIZE);
   let headerLen = 0;
   let counter = 0;
-  const carry = new Uint8Array(RECORD_SIZE);
-  let carried = 0;
+  const carry = unitCarry(RECORD_SIZE);
+  let engine: ChunkEngine | undefined;
+
+  // A full record is never the final chunk, so it can be opened and released at once.
+  const openPiece = (
+    keys: MessageKeys,
+    piece: Uint8Array,
+    controller: TransformStreamDefaultController<Uint8Array>,
+  ) => {
+    if (!engine) {
+      engine = workerEngine('open', keys, counter, controller);
+      if (engine) {
+        const carried = carry.bytes().slice();
+        carry.keep(new Uint8Array(0));
+        return engine.push(carried).then(() => engine!.push(piece));
+      }
+    }
+    if (engine) return engine.push(piece);
+    const units = carry.take(piece);
+    if (!units) return;
+    if (units.count === 0) return carry.keep(units.tail);
+    const { openNew } = keys.aead;
+    if (openNew)
+      return eachUnit(
+        units,
+        RECORD_SIZE,
+        (k, input) => openNew(chunkNonce(keys.baseNonce, counter + k), input),
+        (outs) => {
+          counter += outs.length;
+          for (const out of outs) controller.enqueue(out);
+          carry.keep(units.tail);
+        },
+        (k, input) => chunkFailure(keys, counter + k, input, false),
+      );
+    return processUnits(
+      units,
+      CHUNK_SIZE,
+      (k, input, out, at) => openRun(keys, counter + k, input, out, at, false),
+      (out) => {
+        counter += units.count;
+        controller.enqueue(out);
+        carry.keep(units.tail);
+      },
+    );
+  };
 
   return new TransformStream<Uint8Array, Uint8Array>({
-    async transform(piece, controller) {
+    // Not `async`: once the header is checked, on node:crypto a write is opened synchronously.
+    transform(piece, controller) {
       if (!(piece instanceof Uint8Array))
         throw new E2EEError('INVALID_ARGUMENT', 'write Uint8Array pieces only');
-      let off = 0;
-      if (!m) {
-        off = Math.min(HEADER_SIZE - headerLen, piece.length);
-        header.set(piece.subarray(0, off), headerLen);
-        headerLen += off;
-        if (headerLen < HEADER_SIZE) return;
-        try {
-          m = await openHeader(key, header, opts);
-        } finally {
-          key.fill(0);
-        }
-      }
-      let fromCarry: Uint8Array | undefined;
-      if (carried > 0) {
-        const take = Math.min(RECORD_SIZE - carried, piece.length - off);
-        carry.set(piece.subarray(off, off + take), carried);
-        carried += take;
-        off += take;
-        if (carried < RECORD_SIZE) return;
-        fromCarry = carry;
-        carried = 0;
-      }
-      // A full record is never the final chunk, so it can be opened and released at once.
-      const full = Math.floor((piece.length - off) / RECORD_SIZE);
-      const chunks = full + (fromCarry ? 1 : 0);
-      if (chunks > 0) {
-        const out = allocForOverwrite(chunks * CHUNK_SIZE);
-        if (fromCarry) await openRun(m, counter, fromCarry, out, 0, false);
-        const skip = fromCarry ? 1 : 0;
-        await openRun(
-          m,
-          counter + skip,
-          piece.subarray(off, off + full * RECORD_SIZE),
-          out,
-          skip * CHUNK_SIZE,
-          false,
-        );
-        counter += chunks;
-        controller.enqueue(out);
-      }
-      off += full * RECORD_SIZE;
-      carry.set(piece.subarray(off), 0);
-      carried = piece.length - off;
+      if (m) return openPiece(m, piece, controller);
+      const off = Math.min(HEADER_SIZE - headerLen, piece.length);
+      header.set(piece.subarray(0, off), headerLen);
+      headerLen += off;
+      if (headerLen < HEADER_SIZE) return;
+      return openHeader(key, header, opts)
+        .finally(() => key.fill(0))
+        .then((keys) => {
+          m = keys;
+          return openPiece(keys, piece.subarray(off), controller);
+        });
     },
     async flush(controller) {
       if (!m) chunkedPlaintextSize(headerLen); // throws TRUNCATED
-      if (carried < TAG_SIZE) chunkedPlaintextSize(HEADER_SIZE + carried); // throws TRUNCATED
-      const out = new Uint8Array(carried - TAG_SIZE);
-      await openRun(m!, counter, carry.subarray(0, carried), out, 0, true);
+      let rest: Uint8Array = carry.bytes();
+      if (engine) ({ rest, counter } = await engine.finish());
+      if (rest.length < TAG_SIZE) chunkedPlaintextSize(HEADER_SIZE + rest.length); // throws TRUNCATED
+      const out = new Uint8Array(rest.length - TAG_SIZE);
+      await openRun(m!, counter, rest, out, 0, true);
       controller.enqueue(out);
     },
   });

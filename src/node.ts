@@ -2,7 +2,8 @@
  * Node file helpers: `encryptFile` and `decryptFile`. Output goes to a temporary file in the
  * destination's folder, is flushed to disk, and is renamed over the destination only after the
  * last byte is written (and, when decrypting, the last chunk has authenticated). On any failure
- * the temporary file is removed and an existing destination is left untouched.
+ * the temporary file is removed and an existing destination is left untouched. Also here:
+ * {@link workerPool}, the worker threads the streams can use (`workers` option).
  *
  * @module
  */
@@ -72,6 +73,8 @@ async function checkReadable(path: string): Promise<void> {
     throw ioError('cannot read', path, e);
   }
 }
+
+export { type ChunkWorkers, workerPool } from './pool.js';
 
 /**
  * Encrypts the file `src` into `dst` (replaced only when the new backup is complete).

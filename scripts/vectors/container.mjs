@@ -412,7 +412,9 @@ async function craftBackup(
 
 /** A backup written by the library itself (its randomness is the seeded DRBG). */
 async function libraryBackup(lib, body, options) {
-  const ct = await lib.encryptBackupBytes(body, { createdAt: CREATED, ...options });
+  // Level 6 named here, not left to the library's default, so that the vectors do not change
+  // when the default does (any level is valid: DeflateLevels).
+  const ct = await lib.encryptBackupBytes(body, { createdAt: CREATED, level: 6, ...options });
   const metadata = {
     created: (options.createdAt ?? CREATED).toISOString(),
     generation: options.generation ?? 0,

@@ -26,6 +26,17 @@ afterAll(() => cleanup?.());
 const p = (name: string) => join(dir, name);
 
 describe('encrypt and decrypt files', () => {
+  it('exits as soon as it is done, on success and on failure: worker threads never keep it alive', () => {
+    // 3 MB is past the 1 MiB after which the chunks move to worker threads.
+    // A process that does not exit is killed by run()'s timeout, and its status is then null.
+    const statuses = [
+      run(['encrypt', plainFile, '-o', p('exit.e2ee'), '-k', keyFile]),
+      run(['decrypt', p('exit.e2ee'), '-o', p('exit.out'), '-k', keyFile]),
+      run(['decrypt', p('exit.e2ee'), '-o', p('exit2.out')], { env: { E2EE_BACKUP_PASSWORD: 'no slot' } }),
+    ].map((r) => r.status);
+    expect(statuses).toEqual([0, 0, 2]);
+  });
+
   it('round-trips with the key file', () => {
     const enc = run(['encrypt', plainFile, '-o', p('a.e2ee'), '-k', keyFile]);
     expect(enc.status).toBe(0);

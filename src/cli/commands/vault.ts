@@ -51,7 +51,8 @@ export interface VaultChangePasswordFlags extends VaultFlags {
   keyFile?: string;
 }
 
-function client(flags: VaultFlags, ctx: Context): VaultClient {
+/** The vault client of the flags (with a warning for `--insecure-fast-kdf`); `setup` uses it too. */
+export function client(flags: VaultFlags, ctx: Context): VaultClient {
   if (flags.insecureFastKdf)
     ctx.warn(
       'e2ee-backup: warning: --insecure-fast-kdf: the vault record uses Argon2id m=1 MiB, t=1, p=1; anyone who steals the server and its key file can guess the password quickly (tests only)',

@@ -1,0 +1,175 @@
+// The node backend's worker-thread path (src/pool.ts, the batcher in src/chunked.ts): a stream
+// moves to the workers after its first MiB, so these messages are several MiB long. The bytes
+// must be those of the single-thread path, and every failure must be named and stop the output
+// at the last authenticated batch, exactly as on one thread.
+
+import { availableParallelism } from 'node:os';
+import { fc, test } from '@fast-check/vitest';
+import { describe, expect, it } from 'vitest';
+import { decryptBackupBytes, encryptBackupBytes } from '../src/backup.js';
+import {
+  CHUNK_SIZE,
+  createDecryptStream,
+  createEncryptStream,
+  decryptChunked,
+  encryptChunked,
+  HEADER_SIZE,
+  RECORD_SIZE,
+} from '../src/chunked.js';
+import { E2EEError } from '../src/errors.js';
+import { workerPool } from '../src/pool.js';
+import { collect, sameBytes, seededSplits } from './util.js';
+
+const workers = workerPool();
+const key = new Uint8Array(32).map((_, i) => 3 * i + 1);
+const salt = new Uint8Array(24).fill(5);
+const MiB = 1 << 20;
+
+function bytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    out[i] = s >>> 24;
+  }
+  return out;
+}
+
+// The single-thread reference: one-shot encryption never uses the pool.
+const plain = bytes(5 * MiB + 12345, 7);
+const reference = await encryptChunked(key, plain, { salt, context: 'parallel' });
+
+describe('chunked streams on worker threads (node backend)', () => {
+  it('has workers on this machine (CI has 2 cores; a single core would get none, and stay inline)', () => {
+    expect(workers.size).toBe(Math.min(4, availableParallelism()));
+    expect(workerPool()).toBe(workers); // one pool per process
+  });
+
+  test.prop([fc.integer({ min: 1, max: 2 ** 31 - 1 })], { numRuns: 6 })(
+    'encrypts to the same bytes as the single-thread path, whatever the write sizes',
+    async (seed) => {
+      const { result, error } = await collect(
+        createEncryptStream(key, { salt, context: 'parallel', workers }),
+        seededSplits(plain, seed),
+      );
+      expect(error).toBeUndefined();
+      expect(sameBytes(result, reference)).toBe(true);
+    },
+  );
+
+  test.prop([fc.integer({ min: 1, max: 2 ** 31 - 1 })], { numRuns: 6 })(
+    'decrypts in any write sizes to the plaintext',
+    async (seed) => {
+      const { result, error } = await collect(
+        createDecryptStream(key, { context: 'parallel', workers }),
+        seededSplits(reference, seed),
+      );
+      expect(error).toBeUndefined();
+      expect(sameBytes(result, plain)).toBe(true);
+    },
+  );
+
+  it('gives the same bytes without workers, and with big writes', async () => {
+    const one = await collect(createEncryptStream(key, { salt, context: 'parallel' }), [plain]);
+    const big = await collect(createEncryptStream(key, { salt, context: 'parallel', workers }), [
+      plain.subarray(0, 3 * MiB),
+      plain.subarray(3 * MiB),
+    ]);
+    expect(sameBytes(one.result, reference)).toBe(true);
+    expect(sameBytes(big.result, reference)).toBe(true);
+  });
+
+  test.prop([fc.integer({ min: 70, max: 5 * 64 + 3 }), fc.integer({ min: 0, max: RECORD_SIZE - 1 })], {
+    numRuns: 12,
+  })(
+    'a flipped bit deep in the message is CHUNK_AUTH naming the chunk, and nothing past the last good batch is released',
+    async (chunk, at) => {
+      const bad = reference.slice();
+      const pos = Math.min(HEADER_SIZE + chunk * RECORD_SIZE + at, bad.length - 1);
+      bad[pos]! ^= 0x40;
+      const badChunk = Math.floor((pos - HEADER_SIZE) / RECORD_SIZE);
+      const released: Uint8Array[] = [];
+      const { result, error } = await collect(
+        createDecryptStream(key, { context: 'parallel', workers }),
+        seededSplits(bad, chunk * 7919 + at),
+        released,
+      );
+      expect(error).toBeInstanceOf(E2EEError);
+      expect((error as E2EEError).code).toBe('CHUNK_AUTH');
+      expect((error as E2EEError).message).toContain(`chunk ${badChunk} `);
+      // What was released is an authenticated prefix that stops before the bad chunk.
+      expect(result.length).toBeLessThanOrEqual(badChunk * CHUNK_SIZE);
+      expect(sameBytes(result, plain.subarray(0, result.length))).toBe(true);
+    },
+  );
+
+  it('names a cut message TRUNCATED and a few extra bytes TRAILING_DATA, as one thread does', async () => {
+    const cut = reference.subarray(0, HEADER_SIZE + 200 * RECORD_SIZE);
+    const extended = new Uint8Array([...reference, 1, 2, 3]);
+    for (const [ct, code] of [
+      [cut, 'TRUNCATED'],
+      [extended, 'TRAILING_DATA'],
+    ] as const) {
+      const { error } = await collect(
+        createDecryptStream(key, { context: 'parallel', workers }),
+        seededSplits(ct, 3),
+      );
+      expect((error as E2EEError).code).toBe(code);
+      await expect(decryptChunked(key, ct, { context: 'parallel' })).rejects.toMatchObject({ code });
+    }
+  });
+
+  it('a wrong context fails the commitment before the pool is involved', async () => {
+    const { result, error } = await collect(createDecryptStream(key, { context: 'other', workers }), [
+      reference,
+    ]);
+    expect((error as E2EEError).code).toBe('COMMITMENT_MISMATCH');
+    expect(result.length).toBe(0);
+  });
+
+  it('a slow writer still gets each write back at once (no waiting for a full batch)', async () => {
+    const stream = createDecryptStream(key, { context: 'parallel', workers });
+    const writer = stream.writable.getWriter();
+    const reader = stream.readable.getReader();
+    // Past the first MiB, so the stream is on the workers; then one record at a time.
+    const first = HEADER_SIZE + 80 * RECORD_SIZE;
+    void writer.write(reference.subarray(0, first));
+    let got = 0;
+    while (got < 80 * CHUNK_SIZE) got += (await reader.read()).value!.length;
+    for (let i = 0; i < 3; i++) {
+      void writer.write(reference.subarray(first + i * RECORD_SIZE, first + (i + 1) * RECORD_SIZE));
+      const { value } = await reader.read();
+      expect(value?.length).toBe(CHUNK_SIZE);
+      expect(sameBytes(value, plain.subarray((80 + i) * CHUNK_SIZE, (81 + i) * CHUNK_SIZE))).toBe(true);
+    }
+    await reader.cancel();
+  });
+
+  it('a backup made on workers opens without them, and the other way round', async () => {
+    const body = plain.subarray(0, 3 * MiB + 7);
+    const backupKey = new Uint8Array(32).fill(0x2a);
+    for (const [enc, dec] of [
+      [workers, undefined],
+      [undefined, workers],
+    ] as const) {
+      const ct = await encryptBackupBytes(body, { key: backupKey, compression: 'none', workers: enc });
+      const { data: out } = await decryptBackupBytes(ct, { key: backupKey, workers: dec });
+      expect(sameBytes(out, body)).toBe(true);
+    }
+  });
+
+  it('once failed on the workers, the stream keeps failing', async () => {
+    const bad = reference.slice();
+    bad[HEADER_SIZE + 100 * RECORD_SIZE + 9]! ^= 1;
+    const stream = createDecryptStream(key, { context: 'parallel', workers });
+    const writer = stream.writable.getWriter();
+    const reader = stream.readable.getReader();
+    const reading = (async () => {
+      for (;;) if ((await reader.read()).done) return;
+    })();
+    await writer.write(bad.subarray(0, 2 * MiB)).catch(() => {});
+    await expect(reading).rejects.toMatchObject({ code: 'CHUNK_AUTH' });
+    await expect(writer.write(bad.subarray(2 * MiB, 3 * MiB))).rejects.toMatchObject({ code: 'CHUNK_AUTH' });
+    await expect(writer.close()).rejects.toThrow();
+  });
+});
