@@ -128,7 +128,7 @@ async function deriveMessageKeys(
   const okm = hkdfExpandSha512(inputKey, info, KEY_SIZE + NONCE_SIZE + COMMITMENT_SIZE);
   const aead = await createAead(okm.subarray(0, KEY_SIZE), options.backend);
   const workers = options.workers;
-  const aesKey = workers ? okm.slice(0, KEY_SIZE) : undefined;
+  const aesKey = workers?.size ? okm.slice(0, KEY_SIZE) : undefined;
   const baseNonce = okm.slice(KEY_SIZE, KEY_SIZE + NONCE_SIZE);
   const commitment = okm.slice(KEY_SIZE + NONCE_SIZE);
   okm.fill(0);
@@ -329,7 +329,7 @@ export async function encryptChunked(
   const salt = options.salt ?? randomBytes(SALT_SIZE);
   if (salt.length !== SALT_SIZE)
     throw new E2EEError('INVALID_ARGUMENT', `the salt must be ${SALT_SIZE} bytes`);
-  const m = await deriveMessageKeys(inputKey, salt, options);
+  const m = await deriveMessageKeys(inputKey, salt, { ...options, workers: undefined });
   const out = allocForOverwrite(chunkedCiphertextSize(plaintext.length));
   out.set(salt, 0);
   out.set(m.commitment, SALT_SIZE);
@@ -364,7 +364,10 @@ export async function decryptChunked(
 ): Promise<Uint8Array> {
   checkInputKey(inputKey);
   if (ciphertext.length < HEADER_SIZE) chunkedPlaintextSize(ciphertext.length); // throws TRUNCATED
-  const m = await openHeader(inputKey, ciphertext.subarray(0, HEADER_SIZE), options);
+  const m = await openHeader(inputKey, ciphertext.subarray(0, HEADER_SIZE), {
+    ...options,
+    workers: undefined,
+  });
   // Full records first, then the length check, in the same order as the streaming decryptor,
   // so that both name an extended message the same way.
   const body = ciphertext.subarray(HEADER_SIZE);
@@ -473,7 +476,7 @@ function processUnits(
 
 /**
  * A stream moves to its worker threads, if it has any, once it has passed one batch of chunks on
- * the calling thread: short messages never start threads.
+ * the calling thread: short messages never use them.
  */
 function workerEngine(
   op: 'seal' | 'open',
@@ -525,8 +528,12 @@ export function createEncryptStream(
         engine = workerEngine('seal', m, counter, controller);
         if (engine) {
           const carried = carry.bytes().slice();
+          carry.wipe();
           carry.keep(new Uint8Array(0));
-          return engine.push(carried).then(() => engine!.push(piece));
+          return engine
+            .push(carried)
+            .finally(() => carried.fill(0))
+            .then(() => engine!.push(piece));
         }
       }
       if (engine) return engine.push(piece);
@@ -559,6 +566,7 @@ export function createEncryptStream(
     async flush(controller) {
       let rest: Uint8Array = carry.bytes();
       if (engine) ({ rest, counter } = await engine.finish());
+      m.aesKey?.fill(0);
       const out = new Uint8Array(rest.length + TAG_SIZE);
       await sealRun(m, counter, rest, out, 0, true);
       carry.wipe();
@@ -600,7 +608,10 @@ export function createDecryptStream(
       if (engine) {
         const carried = carry.bytes().slice();
         carry.keep(new Uint8Array(0));
-        return engine.push(carried).then(() => engine!.push(piece));
+        return engine
+          .push(carried)
+          .finally(() => carried.fill(0))
+          .then(() => engine!.push(piece));
       }
     }
     if (engine) return engine.push(piece);
@@ -653,6 +664,7 @@ export function createDecryptStream(
       if (!m) chunkedPlaintextSize(headerLen); // throws TRUNCATED
       let rest: Uint8Array = carry.bytes();
       if (engine) ({ rest, counter } = await engine.finish());
+      m?.aesKey?.fill(0);
       if (rest.length < TAG_SIZE) chunkedPlaintextSize(HEADER_SIZE + rest.length); // throws TRUNCATED
       const out = new Uint8Array(rest.length - TAG_SIZE);
       await openRun(m!, counter, rest, out, 0, true);
@@ -711,7 +723,10 @@ export async function openChunked(
   if (!Number.isSafeInteger(total) || total < 0)
     throw new E2EEError('INVALID_ARGUMENT', 'source.size must be a byte count');
   if (total < HEADER_SIZE) chunkedPlaintextSize(total); // throws TRUNCATED
-  const m = await openHeader(inputKey, await readExactly(source, 0, HEADER_SIZE), options);
+  const m = await openHeader(inputKey, await readExactly(source, 0, HEADER_SIZE), {
+    ...options,
+    workers: undefined,
+  });
   const plaintextSize = chunkedPlaintextSize(total);
   const finalIndex = Math.floor(plaintextSize / CHUNK_SIZE);
   const finalOffset = HEADER_SIZE + finalIndex * RECORD_SIZE;

@@ -56,6 +56,7 @@ const { createCipheriv, createDecipheriv, createSecretKey } = require('node:cryp
 const C = ${CHUNK_SIZE}, R = ${RECORD_SIZE};
 parentPort.on('message', ({ id, op, key: rawKey, baseNonce, counter, count, input }) => {
   const key = createSecretKey(rawKey);
+  rawKey.fill(0);
   const src = new Uint8Array(input);
   const out = new Uint8Array(op === 'seal' ? count * R : count * C);
   const nonce = new Uint8Array(12);
@@ -107,7 +108,11 @@ export function workerPool(): ChunkWorkers {
   // Node itself only: Bun and Deno emulate worker_threads with their own limits on `eval`.
   const n = Math.min(4, availableParallelism());
   const real = process.release?.name === 'node' && !process.versions.bun && !('Deno' in globalThis);
-  shared = real && n > 1 ? startPool(n) : NONE;
+  try {
+    shared = real && n > 1 ? startPool(n) : NONE;
+  } catch {
+    shared = NONE; // e.g. worker threads refused by Node's permission model
+  }
   return shared;
 }
 
@@ -115,7 +120,8 @@ function startPool(n: number): ChunkWorkers {
   const pending = new Map<number, { resolve: (r: Result) => void; reject: (e: unknown) => void }>();
   let nextId = 0;
   let failed: unknown;
-  const workers = Array.from({ length: n }, () => {
+  const workers: { worker: Worker; busy: number }[] = [];
+  for (let i = 0; i < n; i++) {
     const worker = new Worker(WORKER_SOURCE, { eval: true, name: 'e2ee-backup chunks' });
     const state = { worker, busy: 0 };
     worker.on('message', (m: Reply) => {
@@ -125,18 +131,21 @@ function startPool(n: number): ChunkWorkers {
       p?.resolve({ output: new Uint8Array(m.output), input: m.input, bad: m.bad });
     });
     const fail = (e: unknown) => {
-      // A worker that dies takes its jobs with it: fail them all; later streams stay inline.
-      failed ??= e ?? new Error('a worker thread exited');
+      // A worker that dies takes its jobs with it: fail them all, stop the others; later
+      // streams stay on their own thread.
+      if (failed !== undefined) return;
+      failed = e instanceof Error ? e : new Error(`a worker thread exited (code ${String(e)})`);
       shared = NONE;
       for (const p of pending.values()) p.reject(failed);
       pending.clear();
+      for (const w of workers) void w.worker.terminate();
     };
     worker.on('error', fail);
     worker.on('exit', fail);
     // After the listeners: adding a 'message' listener refs the worker again.
     worker.unref();
-    return state;
-  });
+    workers.push(state);
+  }
   const run = (job: Job): Promise<Result> => {
     if (failed !== undefined) return Promise.reject(failed);
     const w = workers.reduce((a, b) => (b.busy < a.busy ? b : a));
@@ -207,8 +216,9 @@ function engine(
       spare.push(r.input);
       try {
         c.enqueue(r.output);
-      } catch {
-        // The reader has gone away: nothing more to deliver.
+      } catch (e) {
+        // The reader has gone away: stop sending batches.
+        failed = Promise.resolve(e);
       }
     }
   };
@@ -255,12 +265,17 @@ function engine(
   return {
     async push(piece) {
       if (failed) throw await failed;
+      const tooMany = () => inflight.length >= workers * IN_FLIGHT_PER_WORKER;
       for (let off = 0; off < piece.length; ) {
         const n = Math.min(batch.length - filled, piece.length - off);
         batch.set(piece.subarray(off, off + n), filled);
         filled += n;
         off += n;
-        if (filled === batch.length) dispatch(BATCH);
+        // Backpressure inside one big write too: the piece is ours until push resolves.
+        if (filled === batch.length) {
+          await waitWhile(tooMany);
+          dispatch(BATCH);
+        }
       }
       const whole = Math.floor(filled / inUnit);
       if (whole > 0 && inflight.length === 0) dispatch(whole);
@@ -270,8 +285,13 @@ function engine(
       const whole = Math.floor(filled / inUnit);
       if (whole > 0) dispatch(whole);
       const rest = batch.slice(0, filled);
-      await waitWhile(() => inflight.length > 0);
-      batch.fill(0);
+      try {
+        await waitWhile(() => inflight.length > 0);
+      } finally {
+        // Plaintext or key-derived bytes stay in these buffers otherwise.
+        batch.fill(0);
+        for (const b of spare) new Uint8Array(b).fill(0);
+      }
       return { rest, counter };
     },
   };

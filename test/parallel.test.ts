@@ -3,6 +3,7 @@
 // must be those of the single-thread path, and every failure must be named and stop the output
 // at the last authenticated batch, exactly as on one thread.
 
+import { createCipheriv } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
@@ -171,5 +172,111 @@ describe('chunked streams on worker threads (node backend)', () => {
     await expect(reading).rejects.toMatchObject({ code: 'CHUNK_AUTH' });
     await expect(writer.write(bad.subarray(2 * MiB, 3 * MiB))).rejects.toMatchObject({ code: 'CHUNK_AUTH' });
     await expect(writer.close()).rejects.toThrow();
+  });
+
+  it('the workers compute nonces past 2^32 chunks as the spec does (base nonce XOR the 40-bit counter)', async () => {
+    const aesKey = new Uint8Array(32).fill(0x11);
+    const baseNonce = new Uint8Array(12).map((_, i) => 0xa0 + i);
+    const start = 2 ** 32 - 3; // the batch crosses the 32-bit boundary
+    const count = 6;
+    const out: Uint8Array[] = [];
+    let controller!: TransformStreamDefaultController<Uint8Array>;
+    const sink = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        controller = c as unknown as TransformStreamDefaultController<Uint8Array>;
+      },
+    });
+    const reader = sink.getReader();
+    const engine = workers.engine(
+      'seal',
+      { key: aesKey.slice(), baseNonce, counter: start },
+      controller,
+      () => Promise.resolve(new Error('no failure expected')),
+    );
+    const input = bytes(count * CHUNK_SIZE + 5, 99);
+    await engine.push(input);
+    const { rest, counter } = await engine.finish();
+    expect(counter).toBe(start + count);
+    expect(sameBytes(rest, input.subarray(count * CHUNK_SIZE))).toBe(true);
+    for (let got = 0; got < count * RECORD_SIZE; ) {
+      const { value } = await reader.read();
+      out.push(value!);
+      got += value!.length;
+    }
+    const sealed = Buffer.concat(out);
+    for (let i = 0; i < count; i++) {
+      // Independent: BigInt arithmetic on the counter, node:crypto for AES-GCM.
+      const iv = Buffer.from(baseNonce);
+      const c = BigInt(start + i);
+      for (let b = 0; b < 5; b++) iv[11 - b]! ^= Number((c >> BigInt(8 * b)) & 0xffn);
+      const cipher = createCipheriv('aes-256-gcm', aesKey, iv);
+      const want = Buffer.concat([
+        cipher.update(input.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE)),
+        cipher.final(),
+        cipher.getAuthTag(),
+      ]);
+      expect(sealed.subarray(i * RECORD_SIZE, (i + 1) * RECORD_SIZE).equals(want)).toBe(true);
+    }
+  });
+
+  it('the workers refuse to go past 2^38 chunks (MESSAGE_TOO_LARGE)', async () => {
+    let controller!: TransformStreamDefaultController<Uint8Array>;
+    new ReadableStream<Uint8Array>({
+      start: (c) => {
+        controller = c as unknown as TransformStreamDefaultController<Uint8Array>;
+      },
+    });
+    const engine = workers.engine(
+      'seal',
+      { key: new Uint8Array(32), baseNonce: new Uint8Array(12), counter: 2 ** 38 - 70 },
+      controller,
+      () => Promise.resolve(new Error('no failure expected')),
+    );
+    await expect(engine.push(new Uint8Array(2 * 64 * CHUNK_SIZE))).rejects.toMatchObject({
+      code: 'MESSAGE_TOO_LARGE',
+    });
+  });
+});
+
+describe('chunked streams on WebCrypto (one buffer per chunk, passed on as WebCrypto returns it)', () => {
+  const small = plain.subarray(0, 10 * CHUNK_SIZE + 77);
+  const opts = { context: 'parallel', backend: 'webcrypto' } as const;
+
+  it('round-trips in any write sizes, to the bytes of the node backend', async () => {
+    const ct = await encryptChunked(key, small, { salt, context: 'parallel' });
+    const enc = await collect(createEncryptStream(key, { ...opts, salt }), seededSplits(small, 5));
+    expect(sameBytes(enc.result, ct)).toBe(true);
+    const dec = await collect(createDecryptStream(key, opts), seededSplits(ct, 6));
+    expect(sameBytes(dec.result, small)).toBe(true);
+  });
+
+  it('a modified chunk is CHUNK_AUTH naming it, and nothing of the failing write is released', async () => {
+    const ct = await encryptChunked(key, small, { salt, context: 'parallel' });
+    const bad = ct.slice();
+    bad[HEADER_SIZE + 6 * RECORD_SIZE + 100]! ^= 2;
+    const released: Uint8Array[] = [];
+    // Writes of 4 records: the second write holds chunks 4..7, so chunks 0..3 alone come out.
+    const cuts = [HEADER_SIZE + 4 * RECORD_SIZE, HEADER_SIZE + 8 * RECORD_SIZE];
+    const { result, error } = await collect(
+      createDecryptStream(key, opts),
+      [bad.subarray(0, cuts[0]), bad.subarray(cuts[0], cuts[1]), bad.subarray(cuts[1])],
+      released,
+    );
+    expect((error as E2EEError).code).toBe('CHUNK_AUTH');
+    expect((error as E2EEError).message).toContain('chunk 6 ');
+    expect(result.length).toBe(4 * CHUNK_SIZE);
+    expect(sameBytes(result, small.subarray(0, 4 * CHUNK_SIZE))).toBe(true);
+  });
+
+  it('a few bytes after the end are TRAILING_DATA; a cut message is TRUNCATED', async () => {
+    const ct = await encryptChunked(key, small, { salt, context: 'parallel' });
+    const extended = new Uint8Array([...ct, 9, 9]);
+    const cut = ct.subarray(0, HEADER_SIZE + 10 * RECORD_SIZE);
+    expect(((await collect(createDecryptStream(key, opts), [extended])).error as E2EEError).code).toBe(
+      'TRAILING_DATA',
+    );
+    expect(((await collect(createDecryptStream(key, opts), [cut])).error as E2EEError).code).toBe(
+      'TRUNCATED',
+    );
   });
 });

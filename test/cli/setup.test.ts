@@ -76,8 +76,13 @@ function runScript(
     child.stderr!.on('data', (d) => {
       stderr += d;
     });
+    // Never hang the suite (or leave its temporary file to the next test): SIGTERM cleans up.
+    const guard = setTimeout(() => child.kill('SIGTERM'), 30_000);
     child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr, codes }));
+    child.on('close', (status) => {
+      clearTimeout(guard);
+      resolve({ status, stdout, stderr, codes });
+    });
   });
 }
 
@@ -179,18 +184,26 @@ describe('setup --method code, without a terminal', () => {
         },
       );
       let stdout = '';
+      // stdout (the code) and stderr (which groups) are separate pipes, so either may arrive
+      // first: answer once both are in.
+      const answer = () => {
+        const m = /Type back groups (\d+), (\d+) and (\d+) of the code/.exec(stderr);
+        if (!m || asked.length > 0 || !stdout.includes('\n')) return;
+        asked = m.slice(1).map(Number);
+        const groups = stdout.trim().split(' ');
+        child.stdin!.write(`${asked.map((g) => groups[g - 1]).join('')}\n`);
+      };
       child.stdout!.on('data', (d) => {
         stdout += d;
+        answer();
       });
       child.stderr!.on('data', (d) => {
         stderr += d;
-        const m = /Type back groups (\d+), (\d+) and (\d+) of the code/.exec(stderr);
-        if (m && asked.length === 0) {
-          asked = m.slice(1).map(Number);
-          const groups = stdout.trim().split(' ');
-          child.stdin!.write(`${asked.map((g) => groups[g - 1]).join('')}\n`);
-        }
+        answer();
       });
+      // Never hang the suite (or leave its temporary file to the next test): SIGTERM cleans up.
+      const guard = setTimeout(() => child.kill('SIGTERM'), 30_000);
+      child.on('close', () => clearTimeout(guard));
       child.on('error', reject);
       child.on('close', (status) => resolve({ status, stdout, stderr, codes: [stdout.trim()] }));
     });
