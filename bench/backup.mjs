@@ -1,19 +1,28 @@
 // The backup pipeline on a chat-like corpus: encrypt and decrypt with compression on and off,
 // beside node:zlib's raw deflate alone (compression on) and the chunked layer alone (off), and
 // peak RSS at two input sizes, which should be the same. Each run is a fresh process.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt } from '../scripts/ensure-built.mjs';
 import { writeCorpus } from './corpus.mjs';
 
 ensureBuilt();
-const SIZES_MIB = (process.env.BENCH_BACKUP_MIB ?? '256,1024').split(',').map(Number);
+const SIZES_MIB = (process.env.BENCH_BACKUP_MIB ?? '64,256').split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const dir = existsSync('/dev/shm') ? '/dev/shm/e2ee-bench' : join(import.meta.dirname, '.data');
 mkdirSync(dir, { recursive: true });
-const run = (c, f) =>
-  JSON.parse(execFileSync('node', [join(import.meta.dirname, 'backup-run.mjs'), c, f], { encoding: 'utf8' }));
+// Peak RSS through GNU time when it is there: a child forked from this (large) process starts
+// with this process's high-water mark in getrusage(), so its own maxRSS would be ours.
+const runner = join(import.meta.dirname, 'backup-run.mjs');
+const run = (c, f) => {
+  if (!existsSync('/usr/bin/time'))
+    return JSON.parse(execFileSync('node', [runner, c, f], { encoding: 'utf8' }));
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', 'node', runner, c, f], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${c} failed: ${r.stderr}`);
+  const kib = Number(r.stderr.trim().split('\n').pop());
+  return { ...JSON.parse(r.stdout), maxRssMiB: kib / 1024 };
+};
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = {};
 
@@ -37,7 +46,7 @@ for (const mib of SIZES_MIB) {
   ];
   const times = Object.fromEntries(cases.map(([c]) => [c, []]));
   const rss = Object.fromEntries(cases.map(([c]) => [c, 0]));
-  const runs = mib > 512 ? Math.min(RUNS, 3) : RUNS;
+  const runs = RUNS;
   for (let r = 0; r < runs; r++) {
     for (const [c, f] of cases) {
       const res = run(c.startsWith('decrypt') ? 'decrypt' : c, f);
