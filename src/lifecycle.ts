@@ -246,7 +246,7 @@ export async function restoreLatest(
     throw new E2EEError(
       'ROLLBACK',
       `the newest backup here is generation ${best.generation}, older than generation ${options.newestSeen} already seen: ` +
-        'an older backup was put back in place of a newer one. Restore it only if you know why (allowRollback).',
+        'an older backup was put back in place of a newer one (allowRollback restores it anyway)',
     );
   const { metadata, stream } = await decryptBackup(await store.get(best.name), credentials);
   return { name: best.name, metadata, stream };
