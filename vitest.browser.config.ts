@@ -8,16 +8,9 @@ import { defineConfig } from 'vitest/config';
 import type { SharedData } from './test/browser/harness.js';
 import { sharedFile } from './test/shared-data.js';
 import './test/browser/provided.js';
+import { CHROMIUM, CHROMIUM_ARGS } from './scripts/chromium.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
+export { CHROMIUM_ARGS };
 
 // Read on the Node side and passed in: under CI=true a missing file throws here (sharedFile).
 const wycheproofPath = sharedFile(

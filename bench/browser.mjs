@@ -14,18 +14,9 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { basename, join } from 'node:path';
+import { CHROMIUM, CHROMIUM_ARGS } from '../scripts/chromium.mjs';
 import { ensureBuilt } from '../scripts/ensure-built.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// The same as CHROMIUM_ARGS in vitest.browser.config.ts.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const SIZE = Number(process.env.BENCH_MIB ?? 64) * 1024 * 1024;
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const WRITE = Number(process.env.BENCH_WRITE ?? 64 * 1024);

@@ -9,18 +9,10 @@ import { type Browser, chromium, type Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExample } from '../../examples/browser/build.mjs';
 import { serve } from '../../examples/browser/serve.mjs';
+import { CHROMIUM, CHROMIUM_ARGS } from '../../scripts/chromium.mjs';
 import { chunkedCiphertextSize } from '../../src/chunked.js';
 import { pseudoRandomBytes } from './harness.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const SCREENSHOT = resolve(import.meta.dirname, '../../examples/browser/screenshot.png');
 // A fixed code and file for the screenshot run, so that the picture does not change between runs.
 const CODE = '3f9a 07c2 5be1 d846 90af 2c3e 71d5 b60e 8a14 f3c9 2e57 0bd8 6c41 a9f2 53e0 7d1b';
@@ -38,7 +30,7 @@ const requests: string[] = [];
 beforeAll(async () => {
   await buildExample();
   server = await serve();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 900, height: 780 } });
   page = await context.newPage();
   page.on('request', (r) => requests.push(r.url()));

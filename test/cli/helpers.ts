@@ -1,5 +1,5 @@
 // Shared helpers of the CLI tests: build once, spawn `node dist/cli.js`, drive a pseudo-terminal.
-import { type SpawnOptions, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -179,4 +179,32 @@ export function runOnPty(
 export function plain(output: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping ANSI escapes is the point
   return output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
+}
+
+/**
+ * Starts `vault serve --port 0 --insecure-fast-kdf --no-rate-limit` in `cwd` and resolves with the
+ * URL it prints; `onLog` receives what it writes on stderr.
+ */
+export function serveVault(
+  cwd: string,
+  extra: string[] = [],
+  onLog: (text: string) => void = () => {},
+): Promise<{ child: ChildProcess; url: string }> {
+  return new Promise((resolve, reject) => {
+    const args = [CLI, 'vault', 'serve', '--port', '0', '--insecure-fast-kdf', '--no-rate-limit', ...extra];
+    const child = spawn('node', args, { cwd, env: cleanEnv() });
+    let out = '';
+    let log = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /^(http:\/\/\S+)\n/.exec(out);
+      if (m) resolve({ child, url: m[1]! });
+    });
+    child.stderr!.on('data', (d) => {
+      log += d;
+      onLog(String(d));
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`vault serve exited ${code}: ${log}`)));
+  });
 }

@@ -6,7 +6,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBackupKey } from '../../src/key.js';
 import { SETUP_WARNINGS } from '../../src/setup.js';
-import { buildCli, CLI, cleanEnv, plain, run, runOnPty, tempDir, tempLeftovers } from './helpers.js';
+import {
+  buildCli,
+  CLI,
+  cleanEnv,
+  plain,
+  run,
+  runOnPty,
+  serveVault,
+  tempDir,
+  tempLeftovers,
+} from './helpers.js';
 
 const FAST = '--insecure-fast-kdf';
 const PW = 'correct horse battery staple';
@@ -16,30 +26,8 @@ let dir: string;
 let cleanup: () => void;
 let server: ChildProcess | undefined;
 let url: string;
-let serverLog = '';
 const p = (name: string) => join(dir, name);
 const cli = (args: string) => `node ${CLI} ${args}`;
-
-/** Starts `vault serve --port 0` in `cwd` and resolves with the URL it prints (as vault.test.ts). */
-function serve(cwd: string): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('node', [CLI, 'vault', 'serve', '--port', '0', FAST, '--no-rate-limit'], {
-      cwd,
-      env: cleanEnv(),
-    });
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /^(http:\/\/\S+)\n/.exec(out);
-      if (m) resolve({ child, url: m[1]! });
-    });
-    child.stderr!.on('data', (d) => {
-      serverLog += d;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => reject(new Error(`vault serve exited ${code}: ${serverLog}`)));
-  });
-}
 
 interface ScriptRun {
   status: number | null;
@@ -99,7 +87,7 @@ const sameKey = (file: string, code: string) =>
 beforeAll(async () => {
   await buildCli();
   ({ dir, cleanup } = tempDir());
-  ({ child: server, url } = await serve(dir));
+  ({ child: server, url } = await serveVault(dir));
 }, 180_000);
 afterAll(async () => {
   if (server && server.exitCode === null) {

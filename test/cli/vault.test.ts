@@ -1,11 +1,11 @@
 // `e2ee-backup vault serve | register | recover | change-password | delete` over real HTTP on
 // loopback: the server is the CLI itself (`vault serve --port 0`), with its SQLite store.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBackupKey } from '../../src/key.js';
-import { buildCli, CLI, cleanEnv, run, tempDir } from './helpers.js';
+import { buildCli, run, serveVault, tempDir } from './helpers.js';
 
 const FAST = '--insecure-fast-kdf';
 const PW = 'correct horse battery staple';
@@ -16,26 +16,11 @@ let server: ChildProcess;
 let url: string;
 let serverLog = '';
 
-/** Starts `vault serve --port 0` in `cwd` and resolves with the URL it prints. */
-function serve(cwd: string, extra: string[] = []): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('node', [CLI, 'vault', 'serve', '--port', '0', FAST, '--no-rate-limit', ...extra], {
-      cwd,
-      env: cleanEnv(),
-    });
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /^(http:\/\/\S+)\n/.exec(out);
-      if (m) resolve({ child, url: m[1]! });
-    });
-    child.stderr!.on('data', (d) => {
-      serverLog += d;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => reject(new Error(`vault serve exited ${code}: ${serverLog}`)));
+/** `vault serve` on a free port in `cwd`; its stderr goes to serverLog. */
+const serve = (cwd: string, extra: string[] = []) =>
+  serveVault(cwd, extra, (text) => {
+    serverLog += text;
   });
-}
 
 function stopped(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
