@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { type FileHandle, link, lstat, open, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { withContext } from './exit-codes.js';
+import { usageError, withContext } from './exit-codes.js';
 
 /**
  * Bytes asked for per read: enough to amortise a system call and a stream step. Not more: every
@@ -396,4 +396,18 @@ export async function pathExists(path: string): Promise<boolean> {
     if ((e as { code?: string }).code === 'ENOENT') return false;
     throw withContext(e, `cannot check ${path}`);
   }
+}
+
+/**
+ * Opens the atomic output of a new key file (mode 0600), refusing an existing file unless
+ * `force`: it may hold the only copy of a key. Called before a code is shown, so that a path that
+ * cannot be written fails before the user copies down a code that would not be saved.
+ */
+export async function openKeyFile(path: string, force: boolean | undefined): Promise<Output> {
+  if (!force && (await pathExists(path)))
+    throw usageError(
+      `${path} already exists; refusing to overwrite a key file (it may hold the only copy of a key)`,
+      'Choose another name, or add --force to replace it',
+    );
+  return openFileOutput(path, { mode: 0o600, overwrite: force === true });
 }

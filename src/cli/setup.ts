@@ -22,7 +22,7 @@ import { client, type VaultFlags } from './commands/vault.js';
 import type { Context } from './context.js';
 import { obtainPassword, PASSWORD_ENV } from './credentials.js';
 import { CliError, EXIT, usageError } from './exit-codes.js';
-import { openFileOutput, pathExists } from './io.js';
+import { openKeyFile } from './io.js';
 import { openTerminal, type Terminal } from './tty.js';
 
 /** Flags of `setup`. */
@@ -311,17 +311,8 @@ export async function setup(flags: SetupFlags, ctx: Context): Promise<void> {
   const onTerminal = process.stdin.isTTY === true;
   checkFlags(flags, onTerminal);
   if (flags.method !== undefined) checkMethod(flags.method, flags);
-  if (flags.out !== undefined && !flags.force && (await pathExists(flags.out)))
-    throw usageError(
-      `${flags.out} already exists; refusing to overwrite a key file (it may hold the only copy of a key)`,
-      'Choose another name, or add --force to replace it',
-    );
-  // Created (as a temporary sibling) before the code is shown, so that a path that cannot be
-  // written fails before the user copies down a code that would not be saved; Ctrl-C removes it.
-  const out =
-    flags.out !== undefined
-      ? await openFileOutput(flags.out, { mode: 0o600, overwrite: flags.force === true })
-      : undefined;
+  // Ctrl-C removes the temporary file.
+  const out = flags.out !== undefined ? await openKeyFile(flags.out, flags.force) : undefined;
   let screen: Screen | undefined;
   try {
     screen = onTerminal

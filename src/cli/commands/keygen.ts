@@ -6,12 +6,11 @@
  * @module
  */
 
-import { lstat } from 'node:fs/promises';
 import { E2EEError } from '../../errors.js';
 import { formatBackupKey, generateBackupKey, parseBackupKey } from '../../key.js';
 import type { Context } from '../context.js';
-import { CliError, EXIT, usageError } from '../exit-codes.js';
-import { openFileOutput } from '../io.js';
+import { CliError, EXIT } from '../exit-codes.js';
+import { openKeyFile } from '../io.js';
 import { interactive, openTerminal } from '../tty.js';
 
 /** Flags of `keygen`. */
@@ -39,17 +38,7 @@ export const KEY_WARNING = [
 
 /** Runs `keygen`. */
 export async function keygen(flags: KeygenFlags, ctx: Context): Promise<void> {
-  if (flags.out !== undefined && !flags.force && (await exists(flags.out)))
-    throw usageError(
-      `${flags.out} already exists; refusing to overwrite a key file (it may hold the only copy of a key)`,
-      'Choose another name, or add --force to replace it',
-    );
-  // The key file is created (as a temporary sibling) before the code is shown, so that a path
-  // that cannot be written fails before the user copies down a code that would not be saved.
-  const out =
-    flags.out !== undefined
-      ? await openFileOutput(flags.out, { mode: 0o600, overwrite: flags.force === true })
-      : undefined;
+  const out = flags.out !== undefined ? await openKeyFile(flags.out, flags.force) : undefined;
   const key = generateBackupKey();
   const code = formatBackupKey(key);
   try {
@@ -68,16 +57,6 @@ export async function keygen(flags: KeygenFlags, ctx: Context): Promise<void> {
   }
   if (out && !flags.json) ctx.info(`Saved to ${flags.out} (mode 0600, readable by you only).`);
   if (flags.json) process.stdout.write(`${JSON.stringify({ code, savedTo: flags.out ?? null })}\n`);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ENOENT') return false;
-    throw e;
-  }
 }
 
 /**
