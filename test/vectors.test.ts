@@ -336,6 +336,8 @@ function canonical(v: Json | Outcome | undefined): Json | undefined {
   return v;
 }
 
+// Needs python3 with cryptography and argon2-cffi; .ci/run installs them, and under CI a missing
+// one fails rather than skips.
 describe.skipIf(problem !== undefined && !inCi)('the reference decoder (vectors/reference/decode.py)', () => {
   beforeAll(() => {
     if (problem) throw new Error(`${problem}; CI needs it`);

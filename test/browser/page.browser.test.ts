@@ -23,4 +23,6 @@ for (const suite of SUITES) {
   });
 }
 
+// Skipped only when ../shared's Wycheproof file is absent outside CI; under CI=true the config
+// fails instead (sharedFile in vitest.browser.config.ts).
 if (!data.wycheproof) it.skip(`Wycheproof Cobblestone-256: ${data.wycheproofMissing}`);

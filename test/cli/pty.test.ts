@@ -24,6 +24,7 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(() => cleanup?.());
 
+// Needs util-linux's `script` for a real pseudo-terminal (present on Debian, so in CI).
 describe.skipIf(!hasScript)('on a pseudo-terminal', () => {
   it('asks for the password twice without echoing it, and draws a progress bar', async () => {
     const secret = 'tty-Secret-42';

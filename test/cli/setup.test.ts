@@ -368,6 +368,7 @@ describe('setup --method password, with a vault on loopback', () => {
   });
 });
 
+// Needs util-linux's `script` for a real pseudo-terminal (present on Debian, so in CI).
 describe.skipIf(!hasScript)('setup on a pseudo-terminal', () => {
   const codeIn = (output: string) => /([0-9a-f]{4}(?: [0-9a-f]{4}){15})/.exec(plain(output))![1]!;
 

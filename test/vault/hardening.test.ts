@@ -281,6 +281,7 @@ describe('SQLite: a password change leaves no trace of the old record in the WAL
   });
 });
 
+// Needs a PostgreSQL server (E2EE_TEST_PG_URL); .ci/run starts one, so CI always runs it.
 describe.skipIf(pgSkip !== undefined)('PostgreSQL: the sweep locks account rows before login rows', () => {
   const { prefix, drop } = pgPrefix();
   const opened: VaultStore[] = [];

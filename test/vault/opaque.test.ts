@@ -169,6 +169,7 @@ describe('OPAQUE-3DH test vectors (RFC 9807)', () => {
       });
     } else {
       console.warn(`Skipping the OPAQUE test vectors: ${vectorsPath} not found (set OPAQUE_VECTORS).`);
+      // Outside CI only: the branch above fails under CI=true when the vectors file is missing.
       it.skip(`vectors file ${vectorsPath} not found`, () => {});
     }
     return;

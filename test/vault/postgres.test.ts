@@ -127,6 +127,7 @@ const setups: [string, (keyFile: string, prefix: string, dir: string) => Promise
 ];
 
 for (const [title, setup] of setups) {
+  // Needs a PostgreSQL server (E2EE_TEST_PG_URL); .ci/run starts one, so CI always runs it.
   describe.skipIf(skip !== undefined)(`PostgreSQL: ${title}`, () => {
     const t = tempDir();
     const { prefix, drop } = pgPrefix();
