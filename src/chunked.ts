@@ -491,6 +491,70 @@ function workerEngine(
 }
 
 /**
+ * One direction of a stream's whole units (chunks to seal, records to open), shared by both
+ * streams: the carry between writes, the move to worker threads after the first MiB, and else,
+ * per write, WebCrypto's own buffers passed on or one buffer sealed or opened in place. A full
+ * record is never the final chunk, so every unit here is released as soon as it authenticates;
+ * `finish` hands back what is left for the final chunk, and its counter.
+ */
+function unitPump(op: 'seal' | 'open', m: MessageKeys) {
+  const seal = op === 'seal';
+  const inUnit = seal ? CHUNK_SIZE : RECORD_SIZE;
+  const outUnit = seal ? RECORD_SIZE : CHUNK_SIZE;
+  const carry = unitCarry(inUnit);
+  let counter = 0;
+  let engine: ChunkEngine | undefined;
+  return {
+    push(piece: Uint8Array, c: TransformStreamDefaultController<Uint8Array>): void | Promise<void> {
+      if (!engine) {
+        engine = workerEngine(op, m, counter, c);
+        if (engine) {
+          const carried = carry.bytes().slice();
+          carry.wipe();
+          carry.keep(new Uint8Array(0));
+          return engine
+            .push(carried)
+            .finally(() => carried.fill(0))
+            .then(() => engine!.push(piece));
+        }
+      }
+      if (engine) return engine.push(piece);
+      const units = carry.take(piece);
+      if (!units) return;
+      if (units.count === 0) return carry.keep(units.tail);
+      const fresh = seal ? m.aead.sealNew : m.aead.openNew;
+      if (fresh)
+        return eachUnit(
+          units,
+          inUnit,
+          (k, input) => fresh(chunkNonce(m.baseNonce, counter + k), input),
+          (outs) => {
+            counter += outs.length;
+            for (const out of outs) c.enqueue(out);
+            carry.keep(units.tail);
+          },
+          seal ? undefined : (k, input) => chunkFailure(m, counter + k, input, false),
+        );
+      const run = seal ? sealRun : openRun;
+      return processUnits(
+        units,
+        outUnit,
+        (k, input, out, at) => run(m, counter + k, input, out, at, false),
+        (out) => {
+          counter += units.count;
+          c.enqueue(out);
+          carry.keep(units.tail);
+        },
+      );
+    },
+    finish(): Promise<{ rest: Uint8Array; counter: number }> {
+      return engine ? engine.finish() : Promise.resolve({ rest: carry.bytes(), counter });
+    },
+    wipe: () => carry.wipe(),
+  };
+}
+
+/**
  * A streaming encryptor: write plaintext in pieces of any size, read the ciphertext. Memory
  * stays at one 16 KiB chunk plus the output of the current write.
  *
@@ -510,66 +574,27 @@ export function createEncryptStream(
   // Our own copy: the caller may wipe theirs as soon as this returns.
   const key = new Uint8Array(inputKey);
   let m: MessageKeys;
-  let engine: ChunkEngine | undefined;
-  let counter = 0;
-  const carry = unitCarry(CHUNK_SIZE);
+  let pump: ReturnType<typeof unitPump>;
 
   return new TransformStream<Uint8Array, Uint8Array>({
     async start(controller) {
       m = await deriveMessageKeys(key, salt, options);
       key.fill(0);
+      pump = unitPump('seal', m);
       controller.enqueue(concat(salt, m.commitment));
     },
     // Not `async`: on a synchronous backend a write is sealed and enqueued at once.
     transform(piece, controller) {
       if (!(piece instanceof Uint8Array))
         throw new E2EEError('INVALID_ARGUMENT', 'write Uint8Array pieces only');
-      if (!engine) {
-        engine = workerEngine('seal', m, counter, controller);
-        if (engine) {
-          const carried = carry.bytes().slice();
-          carry.wipe();
-          carry.keep(new Uint8Array(0));
-          return engine
-            .push(carried)
-            .finally(() => carried.fill(0))
-            .then(() => engine!.push(piece));
-        }
-      }
-      if (engine) return engine.push(piece);
-      const units = carry.take(piece);
-      if (!units) return;
-      if (units.count === 0) return carry.keep(units.tail);
-      const { sealNew } = m.aead;
-      if (sealNew)
-        return eachUnit(
-          units,
-          CHUNK_SIZE,
-          (k, input) => sealNew(chunkNonce(m.baseNonce, counter + k), input),
-          (outs) => {
-            counter += outs.length;
-            for (const out of outs) controller.enqueue(out);
-            carry.keep(units.tail);
-          },
-        );
-      return processUnits(
-        units,
-        RECORD_SIZE,
-        (k, input, out, at) => sealRun(m, counter + k, input, out, at, false),
-        (out) => {
-          counter += units.count;
-          controller.enqueue(out);
-          carry.keep(units.tail);
-        },
-      );
+      return pump.push(piece, controller);
     },
     async flush(controller) {
-      let rest: Uint8Array = carry.bytes();
-      if (engine) ({ rest, counter } = await engine.finish());
+      const { rest, counter } = await pump.finish();
       m.aesKey?.fill(0);
       const out = new Uint8Array(rest.length + TAG_SIZE);
       await sealRun(m, counter, rest, out, 0, true);
-      carry.wipe();
+      pump.wipe();
       rest.fill(0);
       controller.enqueue(out);
     },
@@ -591,64 +616,16 @@ export function createDecryptStream(
   const key = new Uint8Array(inputKey);
   const opts = { ...options, context: new Uint8Array(toBytes(options.context ?? new Uint8Array(0))) };
   let m: MessageKeys | undefined;
+  let pump: ReturnType<typeof unitPump> | undefined;
   const header = new Uint8Array(HEADER_SIZE);
   let headerLen = 0;
-  let counter = 0;
-  const carry = unitCarry(RECORD_SIZE);
-  let engine: ChunkEngine | undefined;
-
-  // A full record is never the final chunk, so it can be opened and released at once.
-  const openPiece = (
-    keys: MessageKeys,
-    piece: Uint8Array,
-    controller: TransformStreamDefaultController<Uint8Array>,
-  ) => {
-    if (!engine) {
-      engine = workerEngine('open', keys, counter, controller);
-      if (engine) {
-        const carried = carry.bytes().slice();
-        carry.keep(new Uint8Array(0));
-        return engine
-          .push(carried)
-          .finally(() => carried.fill(0))
-          .then(() => engine!.push(piece));
-      }
-    }
-    if (engine) return engine.push(piece);
-    const units = carry.take(piece);
-    if (!units) return;
-    if (units.count === 0) return carry.keep(units.tail);
-    const { openNew } = keys.aead;
-    if (openNew)
-      return eachUnit(
-        units,
-        RECORD_SIZE,
-        (k, input) => openNew(chunkNonce(keys.baseNonce, counter + k), input),
-        (outs) => {
-          counter += outs.length;
-          for (const out of outs) controller.enqueue(out);
-          carry.keep(units.tail);
-        },
-        (k, input) => chunkFailure(keys, counter + k, input, false),
-      );
-    return processUnits(
-      units,
-      CHUNK_SIZE,
-      (k, input, out, at) => openRun(keys, counter + k, input, out, at, false),
-      (out) => {
-        counter += units.count;
-        controller.enqueue(out);
-        carry.keep(units.tail);
-      },
-    );
-  };
 
   return new TransformStream<Uint8Array, Uint8Array>({
     // Not `async`: once the header is checked, on node:crypto a write is opened synchronously.
     transform(piece, controller) {
       if (!(piece instanceof Uint8Array))
         throw new E2EEError('INVALID_ARGUMENT', 'write Uint8Array pieces only');
-      if (m) return openPiece(m, piece, controller);
+      if (pump) return pump.push(piece, controller);
       const off = Math.min(HEADER_SIZE - headerLen, piece.length);
       header.set(piece.subarray(0, off), headerLen);
       headerLen += off;
@@ -657,17 +634,17 @@ export function createDecryptStream(
         .finally(() => key.fill(0))
         .then((keys) => {
           m = keys;
-          return openPiece(keys, piece.subarray(off), controller);
+          pump = unitPump('open', keys);
+          return pump.push(piece.subarray(off), controller);
         });
     },
     async flush(controller) {
-      if (!m) chunkedPlaintextSize(headerLen); // throws TRUNCATED
-      let rest: Uint8Array = carry.bytes();
-      if (engine) ({ rest, counter } = await engine.finish());
-      m?.aesKey?.fill(0);
+      if (!m || !pump) return void chunkedPlaintextSize(headerLen); // throws TRUNCATED
+      const { rest, counter } = await pump.finish();
+      m.aesKey?.fill(0);
       if (rest.length < TAG_SIZE) chunkedPlaintextSize(HEADER_SIZE + rest.length); // throws TRUNCATED
       const out = new Uint8Array(rest.length - TAG_SIZE);
-      await openRun(m!, counter, rest, out, 0, true);
+      await openRun(m, counter, rest, out, 0, true);
       controller.enqueue(out);
     },
   });
