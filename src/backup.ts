@@ -6,15 +6,19 @@
  * @module
  */
 
+import { defaultAeadBackend } from './aead.js';
 import { concat, randomBytes } from './bytes.js';
 import { type ChunkWorkers, createDecryptStream, createEncryptStream } from './chunked.js';
 import { E2EEError } from './errors.js';
 import {
   type BackupMetadata,
   byteReader,
-  createFramingEncoder,
   decodeFraming,
+  encodeMetadata,
+  type FramedReader,
+  framePieces,
   type JsonValue,
+  readBlocks,
 } from './framing.js';
 import {
   backupKeyKek,
@@ -31,6 +35,7 @@ import {
 } from './header.js';
 import { type Argon2idParams, DEFAULT_KDF_PARAMS } from './kdf.js';
 import { type BackupKeyCandidate, backupKeyTypoCandidates, parseBackupKey } from './key.js';
+import { aborted, openedReader, sealedStream } from './payload.js';
 import { cancelQuietly, readAll, toStream } from './streams.js';
 
 export type { BackupMetadata, JsonValue } from './framing.js';
@@ -105,10 +110,6 @@ function keyBytes(key: Uint8Array | string): Uint8Array {
   return key;
 }
 
-function aborted(signal: AbortSignal): E2EEError {
-  return new E2EEError('ABORTED', 'the operation was aborted', { cause: signal.reason });
-}
-
 /** The deflate level used when none is given; see `EncryptBackupOptions.level`. */
 export const DEFAULT_LEVEL = 5;
 
@@ -121,37 +122,73 @@ function withSignal(
   signal: AbortSignal | undefined,
 ): ReadableStream<Uint8Array> {
   if (!signal) return source;
-  const reader = source.getReader();
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = source.getReader({ mode: 'byob' });
+  } catch {
+    // not a byte stream
+  }
+  const reader = byob ?? source.getReader();
   let stop: (() => void) | undefined;
+  const release = () => signal.removeEventListener('abort', stop!);
+  const start = (c: ReadableStreamController<Uint8Array>) => {
+    stop = () => {
+      const e = aborted(signal);
+      c.error(e);
+      void reader.cancel(e).catch(() => {});
+    };
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+  };
+  const cancel = (reason: unknown) => {
+    release();
+    return reader.cancel(reason).catch(() => {});
+  };
   // Not a Promise.race per read against one long-lived promise: each race would stay attached to
   // it, holding every chunk ever read (memory growing with the backup).
-  return new ReadableStream<Uint8Array>({
-    start(c) {
-      stop = () => {
-        const e = aborted(signal);
-        c.error(e);
-        void cancelQuietly(reader, e);
-      };
-      if (signal.aborted) stop();
-      else signal.addEventListener('abort', stop, { once: true });
-    },
-    async pull(c) {
-      const r = await reader.read();
+  if (!byob)
+    return new ReadableStream<Uint8Array>({
+      start,
+      async pull(c) {
+        const r = await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+        if (signal.aborted) return; // already errored by `stop`
+        if (r.done) {
+          release();
+          c.close();
+        } else c.enqueue(r.value);
+      },
+      cancel,
+    });
+  // A byte stream stays one: each read goes down into the reader's own buffer.
+  const out: ReadableStream<Uint8Array> = new ReadableStream({
+    type: 'bytes',
+    autoAllocateChunkSize: 1 << 20,
+    start,
+    async pull(c: ReadableByteStreamController) {
+      const request = c.byobRequest!;
+      const view = request.view!;
+      const r = await byob.read(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
       if (signal.aborted) return; // already errored by `stop`
       if (r.done) {
-        signal.removeEventListener('abort', stop!);
+        release();
         c.close();
-      } else c.enqueue(r.value);
+      }
+      // The read moved the view's memory; hand it back, filled.
+      if (r.value) request.respondWithNewView(r.value);
     },
-    cancel: (reason) => {
-      signal.removeEventListener('abort', stop!);
-      return cancelQuietly(reader, reason);
-    },
+    cancel,
   });
+  return out;
 }
 
 /**
  * Encrypts a backup. Nothing is read from `input` until the returned stream is read.
+ *
+ * The result is a byte stream: a BYOB reader (`getReader({ mode: 'byob' })`) gets the encrypted
+ * chunks written straight into its own buffer, which it can then reuse, and a byte-stream `input`
+ * (a file's `stream()`, for one) is read straight into one reused buffer, so that large backups
+ * cost no memory per byte. Pieces of any other input are used as they are, not copied: do not
+ * change a piece once it has been handed over.
  *
  * @example
  * ```ts
@@ -188,24 +225,36 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
     generation: options.generation ?? 0,
     app: options.metadata ?? {},
   };
-  const source = toStream(input);
   const flags = (compression === 'deflate' ? FLAG_COMPRESSED : 0) | (padding === 'padme' ? FLAG_PADDED : 0);
-  const framing = createFramingEncoder({
-    metadata, // checked here, synchronously, so bad metadata fails the call itself
+  const meta = encodeMetadata(metadata); // checked here, so bad metadata fails the call itself
+  // On node:crypto (or noble) without worker threads, the payload is sealed straight from one
+  // reused plaintext buffer into the reader's buffers: see sealedStream.
+  const fused = !options.workers?.size && defaultAeadBackend() !== 'webcrypto';
+  const blocks = readBlocks(toStream(input), fused);
+  const pieces = framePieces(blocks, meta, {
     deflateLevel: compression === 'deflate' ? level : undefined,
     padded: padding === 'padme',
     onProgress: options.onProgress,
+    lend: fused,
   });
+  const header = async () => {
+    const fileKey = randomBytes(32);
+    try {
+      const bytes = await buildHeader(slots, fileKey, flags);
+      return { bytes, fileKey: fileKey.slice() };
+    } finally {
+      fileKey.fill(0);
+    }
+  };
+  if (fused) return sealedStream(header, pieces, blocks, options.signal);
 
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   const out = new ReadableStream<Uint8Array>({
     async start(c) {
-      const fileKey = randomBytes(32);
-      const header = await buildHeader(slots, fileKey, flags);
-      c.enqueue(header);
-      reader = source
-        .pipeThrough(framing)
-        .pipeThrough(createEncryptStream(fileKey, { context: header, workers: options.workers }))
+      const { bytes, fileKey } = await header();
+      c.enqueue(bytes);
+      reader = toStream(pieces)
+        .pipeThrough(createEncryptStream(fileKey, { context: bytes, workers: options.workers }))
         .getReader();
       fileKey.fill(0);
     },
@@ -214,7 +263,7 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
       if (r.done) c.close();
       else c.enqueue(r.value);
     },
-    cancel: (reason) => (reader ? cancelQuietly(reader, reason) : undefined),
+    cancel: (reason) => (reader ? cancelQuietly(reader, reason) : blocks.cancel(reason)),
   });
   return withSignal(out, options.signal);
 }
@@ -247,6 +296,7 @@ export async function decryptBackup(
   )
     throw new E2EEError('INVALID_ARGUMENT', 'maxOutputBytes must be a non-negative integer (or Infinity)');
   const r = byteReader(toStream(input));
+  let plaintext: FramedReader | undefined;
   try {
     if (options.signal?.aborted) throw aborted(options.signal);
     const fixed = await r.exactly(HEADER_FIXED_SIZE);
@@ -260,27 +310,55 @@ export async function decryptBackup(
       { key, password: options.password },
       { kdfMaxima: options.kdfMaxima },
     );
-    const plaintext = r
-      .rest()
-      .pipeThrough(createDecryptStream(fileKey, { context: header.bytes, workers: options.workers }));
-    fileKey.fill(0);
-    const { metadata, body } = await decodeFraming(renameCommitmentError(plaintext), {
+    // As when encrypting: on node:crypto (or noble) without worker threads, the payload is opened
+    // through reused buffers (src/payload.ts); else through the chunked stream.
+    const fused = !options.workers?.size && defaultAeadBackend() !== 'webcrypto';
+    try {
+      if (fused) {
+        const { queued, stream } = r.detach();
+        plaintext = await openedReader(fileKey, header.bytes, queued, stream).catch((e: unknown) => {
+          throw isCommitmentError(e) ? headerAuthError(e) : e;
+        });
+      } else {
+        const opened = r
+          .rest()
+          .pipeThrough(createDecryptStream(fileKey, { context: header.bytes, workers: options.workers }));
+        plaintext = byteReader(renameCommitmentError(opened));
+      }
+    } finally {
+      fileKey.fill(0);
+    }
+    const { metadata, body } = await decodeFraming(plaintext, {
       compressed: (header.flags & FLAG_COMPRESSED) !== 0,
       padded: (header.flags & FLAG_PADDED) !== 0,
       maxOutputBytes,
       onProgress: options.onProgress,
+      lent: fused,
     });
     return { metadata, stream: withSignal(body, options.signal) };
   } catch (e) {
-    await r.cancel(e).catch(() => {});
+    await (plaintext ?? r).cancel(e).catch(() => {});
     throw e;
   }
+}
+
+function isCommitmentError(e: unknown): boolean {
+  return e instanceof E2EEError && e.code === 'COMMITMENT_MISMATCH';
 }
 
 /**
  * After a slot has unwrapped, a commitment mismatch can only mean that the header (the
  * payload's context) is not the one the payload was written with.
  */
+function headerAuthError(cause: unknown): E2EEError {
+  return new E2EEError(
+    'HEADER_AUTH',
+    'the backup header does not authenticate: it was modified, or a key slot comes from another backup',
+    { cause },
+  );
+}
+
+/** Renames a commitment mismatch in `s` to {@link headerAuthError}. */
 function renameCommitmentError(s: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
   const reader = s.getReader();
   return new ReadableStream({
@@ -289,13 +367,7 @@ function renameCommitmentError(s: ReadableStream<Uint8Array>): ReadableStream<Ui
       try {
         r = await reader.read();
       } catch (e) {
-        if (e instanceof E2EEError && e.code === 'COMMITMENT_MISMATCH')
-          throw new E2EEError(
-            'HEADER_AUTH',
-            'the backup header does not authenticate: it was modified, or a key slot comes from another backup',
-            { cause: e },
-          );
-        throw e;
+        throw isCommitmentError(e) ? headerAuthError(e) : e;
       }
       if (r.done) c.close();
       else c.enqueue(r.value);

@@ -337,6 +337,88 @@ export async function encryptChunked(
   return out;
 }
 
+/**
+ * One message sealed into buffers its caller owns and reuses, for a pipeline that frames its own
+ * plaintext (the backup container). `prefix` is salt ‖ commitment; each `seal` encrypts the next
+ * chunks of the message into `out` at `offset`: whole chunks only, unless `final`, which ends the
+ * message with its short (possibly empty) final chunk. Synchronous when `sync`.
+ * @internal
+ */
+export interface MessageSealer {
+  readonly prefix: Uint8Array;
+  readonly sync: boolean;
+  seal(plaintext: Uint8Array, out: Uint8Array, offset: number, final: boolean): void | Promise<void>;
+}
+
+/**
+ * Starts a {@link MessageSealer}: the same key derivation, nonces and chunks as
+ * {@link createEncryptStream}, on the calling thread.
+ * @internal
+ */
+export async function createMessageSealer(
+  inputKey: Uint8Array,
+  options: EncryptChunkedOptions = {},
+): Promise<MessageSealer> {
+  checkInputKey(inputKey);
+  const salt = options.salt ?? randomBytes(SALT_SIZE);
+  if (salt.length !== SALT_SIZE)
+    throw new E2EEError('INVALID_ARGUMENT', `the salt must be ${SALT_SIZE} bytes`);
+  const m = await deriveMessageKeys(inputKey, salt, { ...options, workers: undefined });
+  let counter = 0;
+  let ended = false;
+  return {
+    prefix: concat(salt, m.commitment),
+    sync: m.aead.sync,
+    seal(plaintext, out, offset, final) {
+      if (ended) throw new E2EEError('INVALID_ARGUMENT', 'the message has already ended');
+      if (!final && plaintext.length % CHUNK_SIZE !== 0)
+        throw new E2EEError('INVALID_ARGUMENT', 'only whole chunks can be sealed before the final one');
+      const first = counter;
+      counter += Math.floor(plaintext.length / CHUNK_SIZE) + (final ? 1 : 0);
+      ended = final;
+      return sealRun(m, first, plaintext, out, offset, final);
+    },
+  };
+}
+
+/**
+ * One message opened into buffers its caller owns and reuses: the counterpart of
+ * {@link MessageSealer}. `open` decrypts the next records of the message into `out` at `offset`,
+ * each RECORD_SIZE long except, with `final`, the last; it fails with the same errors as
+ * {@link createDecryptStream} (`CHUNK_AUTH`, `TRAILING_DATA`), having wiped what it wrote.
+ * @internal
+ */
+export interface MessageOpener {
+  open(records: Uint8Array, out: Uint8Array, offset: number, final: boolean): void | Promise<void>;
+}
+
+/**
+ * Checks the salt ‖ commitment that starts a message (`COMMITMENT_MISMATCH`; `TRUNCATED` when it
+ * is short) and starts a {@link MessageOpener}, on the calling thread.
+ * @internal
+ */
+export async function createMessageOpener(
+  inputKey: Uint8Array,
+  prefix: Uint8Array,
+  options: ChunkedOptions = {},
+): Promise<MessageOpener> {
+  checkInputKey(inputKey);
+  if (prefix.length < HEADER_SIZE) chunkedPlaintextSize(prefix.length); // throws TRUNCATED
+  const m = await openHeader(inputKey, prefix, { ...options, workers: undefined });
+  let counter = 0;
+  let ended = false;
+  return {
+    open(records, out, offset, final) {
+      if (ended) throw new E2EEError('INVALID_ARGUMENT', 'the message has already ended');
+      if (final && records.length < TAG_SIZE) chunkedPlaintextSize(HEADER_SIZE + records.length); // throws TRUNCATED
+      const first = counter;
+      counter += Math.ceil(records.length / RECORD_SIZE);
+      ended = final;
+      return openRun(m, first, records, out, offset, final);
+    },
+  };
+}
+
 async function openHeader(
   inputKey: Uint8Array,
   header: Uint8Array,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { allocForOverwrite, toBytes } from './bytes.js';
+import { toBytes } from './bytes.js';
 import { deflateRaw, inflateRaw } from './deflate.js';
 import { E2EEError } from './errors.js';
 import { padme } from './padding.js';
@@ -141,7 +141,6 @@ export function encodeMetadata(metadata: BackupMetadata): Uint8Array {
 
 /** Options of the framing encoder. */
 export interface FramingOptions {
-  metadata: BackupMetadata;
   /** Compress blocks with raw deflate at this level (1–9), or store them all (`undefined`). */
   deflateLevel?: number;
   /** Pad with zeros to Padmé's length. */
@@ -150,75 +149,209 @@ export interface FramingOptions {
   onProgress?: (bytesDone: number) => void;
 }
 
-/** A block as pieces: its header, then its data as is (no copy of up to 1 MiB per block). */
-function blockRecord(kind: number, data: Uint8Array, rawLength?: number): Uint8Array[] {
+/** A block record's header: kind, data length and, for a compressed block, the raw length. */
+function blockHead(kind: number, length: number, rawLength?: number): Uint8Array {
   const head = new Uint8Array(kind === BLOCK_DEFLATE ? 9 : 5);
   const v = new DataView(head.buffer);
   head[0] = kind;
-  v.setUint32(1, data.length);
+  v.setUint32(1, length);
   if (kind === BLOCK_DEFLATE) v.setUint32(5, rawLength!);
-  return [head, data];
+  return head;
 }
 
-async function encodeBlock(block: Uint8Array, level: number | undefined): Promise<Uint8Array[]> {
-  if (level !== undefined) {
-    const packed = await deflateRaw(block, level);
-    // A block that does not shrink is stored: no second pass, and the decoder insists on it.
-    if (packed.length < block.length) return blockRecord(BLOCK_DEFLATE, packed, block.length);
-  }
-  return blockRecord(BLOCK_STORED, block);
+async function encodeBlock(block: Uint8Array, level: number): Promise<Uint8Array[]> {
+  const packed = await deflateRaw(block, level);
+  // A block that does not shrink is stored: no second pass, and the decoder insists on it.
+  if (packed.length < block.length) return [blockHead(BLOCK_DEFLATE, packed.length, block.length), packed];
+  return [blockHead(BLOCK_STORED, block.length), block];
 }
 
-/** The framing encoder: body bytes in, framed plaintext (metadata, blocks, end, padding) out. */
-export function createFramingEncoder(options: FramingOptions): TransformStream<Uint8Array, Uint8Array> {
-  const meta = encodeMetadata(options.metadata);
-  let framed = 0; // bytes emitted so far, for the padding length
-  let consumed = 0;
-  let block = allocForOverwrite(BLOCK_SIZE);
-  let filled = 0;
-  const pending: Promise<Uint8Array[]>[] = [];
+// Input pieces shorter than this are copied together rather than passed on one by one, so that a
+// caller writing tiny pieces does not make a block of thousands of them.
+const SMALL_PIECE = 16384;
+const STAGING_SIZE = 65536;
 
-  const emit = (c: TransformStreamDefaultController<Uint8Array>, bytes: Uint8Array) => {
-    framed += bytes.length;
-    c.enqueue(bytes);
+/**
+ * Gathers one block's bytes as a list of pieces: large input pieces as they are (subarrays, no
+ * copy), small ones copied together into a staging buffer.
+ */
+function blockGatherer() {
+  let parts: Uint8Array[] = [];
+  let staging = new Uint8Array(0);
+  let start = 0; // staged bytes not yet in `parts` are staging[start, end)
+  let end = 0;
+  const unstage = () => {
+    if (end > start) parts.push(staging.subarray(start, end));
+    start = end;
   };
-  const drainTo = async (c: TransformStreamDefaultController<Uint8Array>, keep: number) => {
-    while (pending.length > keep) for (const piece of await pending.shift()!) emit(c, piece);
-  };
-  const cut = () => {
-    pending.push(encodeBlock(block.subarray(0, filled), options.deflateLevel));
-    block = allocForOverwrite(BLOCK_SIZE);
-    filled = 0;
-  };
-
-  return new TransformStream<Uint8Array, Uint8Array>({
-    start(c) {
-      emit(c, meta);
-    },
-    async transform(piece, c) {
-      if (!(piece instanceof Uint8Array))
-        throw new E2EEError('INVALID_ARGUMENT', 'backup input must be Uint8Array pieces');
-      for (let off = 0; off < piece.length; ) {
-        const n = Math.min(BLOCK_SIZE - filled, piece.length - off);
-        block.set(piece.subarray(off, off + n), filled);
-        filled += n;
-        off += n;
-        if (filled === BLOCK_SIZE) {
-          cut();
-          await drainTo(c, IN_FLIGHT - 1);
-        }
+  return {
+    add(bytes: Uint8Array): void {
+      if (bytes.length >= SMALL_PIECE) {
+        unstage();
+        parts.push(bytes);
+        return;
       }
-      consumed += piece.length;
-      options.onProgress?.(consumed);
+      if (end + bytes.length > staging.length) {
+        unstage();
+        staging = new Uint8Array(STAGING_SIZE);
+        start = end = 0;
+      }
+      staging.set(bytes, end);
+      end += bytes.length;
     },
-    async flush(c) {
-      if (filled > 0) cut();
-      await drainTo(c, 0);
-      emit(c, Uint8Array.of(BLOCK_END));
-      const pad = options.padded ? padme(framed) - framed : 0;
-      for (let left = pad; left > 0; left -= BLOCK_SIZE) emit(c, new Uint8Array(Math.min(left, BLOCK_SIZE)));
+    /** The block so far, as pieces; the gatherer starts a new one. */
+    take(): Uint8Array[] {
+      unstage();
+      const out = parts;
+      parts = [];
+      return out;
     },
-  });
+  };
+}
+
+/** The body of a backup, read a block (up to BLOCK_SIZE bytes) at a time. */
+export interface BlockSource {
+  /** The next block as pieces (together 1..BLOCK_SIZE bytes), or `undefined` at the end. */
+  next(): Promise<Uint8Array[] | undefined>;
+  /** Stops reading and releases the input. */
+  cancel(reason?: unknown): Promise<void>;
+}
+
+function byobReader(stream: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
+  try {
+    return stream.getReader({ mode: 'byob' });
+  } catch {
+    return undefined; // not a byte stream
+  }
+}
+
+/**
+ * Reads `stream` in blocks. A byte stream is read straight into a block buffer (BYOB); with
+ * `lend`, that one buffer serves every block, so a block is valid only until the next `next()`.
+ * Any other stream's pieces are passed on as they are (subarrays; small ones copied together), so
+ * its caller must not change a piece once handed over.
+ */
+export function readBlocks(stream: ReadableStream<Uint8Array>, lend: boolean): BlockSource {
+  const byob = byobReader(stream);
+  if (byob) {
+    let spare: Uint8Array<ArrayBuffer> | undefined;
+    let ended = false;
+    return {
+      async next() {
+        if (ended) return undefined;
+        let buf: Uint8Array<ArrayBuffer> = (lend && spare) || new Uint8Array(BLOCK_SIZE);
+        spare = undefined;
+        let filled = 0;
+        while (filled < BLOCK_SIZE) {
+          const r = await byob.read(buf.subarray(filled));
+          // The read transfers the buffer; its memory comes back in r.value.
+          if (r.value) buf = new Uint8Array(r.value.buffer, 0, BLOCK_SIZE);
+          if (r.done) {
+            ended = true;
+            break;
+          }
+          filled += r.value.length;
+        }
+        if (lend) spare = buf;
+        return filled > 0 ? [buf.subarray(0, filled)] : undefined;
+      },
+      cancel: (reason) => byob.cancel(reason).catch(() => {}),
+    };
+  }
+  const reader = stream.getReader();
+  const gather = blockGatherer();
+  let rest: Uint8Array | undefined;
+  return {
+    async next() {
+      let filled = 0;
+      while (filled < BLOCK_SIZE) {
+        let piece = rest;
+        rest = undefined;
+        if (!piece) {
+          const r = await reader.read();
+          if (r.done) break;
+          piece = r.value;
+          if (!(piece instanceof Uint8Array))
+            throw new E2EEError('INVALID_ARGUMENT', 'backup input must be Uint8Array pieces');
+        }
+        const n = Math.min(BLOCK_SIZE - filled, piece.length);
+        if (n > 0) gather.add(piece.subarray(0, n));
+        if (n < piece.length) rest = piece.subarray(n);
+        filled += n;
+      }
+      return filled > 0 ? gather.take() : undefined;
+    },
+    cancel: (reason) => cancelQuietly(reader, reason),
+  };
+}
+
+function joined(pieces: Uint8Array[], size: number, copy: boolean): Uint8Array {
+  if (pieces.length === 1) return copy ? pieces[0]!.slice() : pieces[0]!;
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const p of pieces) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/**
+ * The framed plaintext, piece by piece: the metadata record (`meta`, from
+ * {@link encodeMetadata}), the body's blocks, the end marker and the padding. Uncompressed, a
+ * block goes out as its own pieces behind its header, without a copy. With `lend`, a piece is
+ * valid only until the next `next()` (see {@link readBlocks}).
+ */
+export async function* framePieces(
+  blocks: BlockSource,
+  meta: Uint8Array,
+  options: FramingOptions & { lend: boolean },
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const level = options.deflateLevel;
+  const pending: Promise<Uint8Array[]>[] = [];
+  let framed = meta.length; // bytes yielded so far, for the padding length
+  let consumed = 0;
+  let finished = false;
+  try {
+    yield meta;
+    for (;;) {
+      const block = await blocks.next();
+      let size = 0;
+      for (const p of block ?? []) size += p.length;
+      consumed += size;
+      if (block) options.onProgress?.(consumed);
+      if (level === undefined) {
+        if (!block) break;
+        framed += 5 + size;
+        yield blockHead(BLOCK_STORED, size);
+        yield* block;
+        continue;
+      }
+      if (block) {
+        // Blocks are compressed concurrently (node:zlib uses libuv's thread pool), output in order.
+        const job = encodeBlock(joined(block, size, options.lend), level);
+        job.catch(() => {}); // surfaced when its turn comes
+        pending.push(job);
+      }
+      while (pending.length > (block ? IN_FLIGHT - 1 : 0))
+        for (const piece of await pending.shift()!) {
+          framed += piece.length;
+          yield piece;
+        }
+      if (!block) break;
+    }
+    yield Uint8Array.of(BLOCK_END);
+    framed += 1;
+    const pad = options.padded ? padme(framed) - framed : 0;
+    const zeros = options.lend ? new Uint8Array(Math.min(pad, BLOCK_SIZE)) : undefined;
+    for (let left = pad; left > 0; left -= BLOCK_SIZE) {
+      const n = Math.min(left, BLOCK_SIZE);
+      yield zeros ? zeros.subarray(0, n) : new Uint8Array(n);
+    }
+    finished = true;
+  } finally {
+    if (!finished) await blocks.cancel();
+  }
 }
 
 /** Pulls exact byte counts from a stream of pieces without quadratic copying. */
@@ -236,7 +369,10 @@ export interface ByteReader {
 }
 
 /** A {@link ByteReader} over a stream. */
-export function byteReader(stream: ReadableStream<Uint8Array>): ByteReader {
+export function byteReader(stream: ReadableStream<Uint8Array>): ByteReader & {
+  /** Releases the stream, handing back what was read ahead and the stream itself. */
+  detach(): { queued: Uint8Array[]; stream: ReadableStream<Uint8Array> };
+} {
   const reader = stream.getReader();
   const queue: Uint8Array[] = [];
   let available = 0;
@@ -313,6 +449,11 @@ export function byteReader(stream: ReadableStream<Uint8Array>): ByteReader {
       });
     },
     cancel: (reason) => cancelQuietly(reader, reason),
+    detach() {
+      reader.releaseLock();
+      available = 0;
+      return { queued: queue.splice(0), stream };
+    },
   };
 }
 
@@ -326,15 +467,27 @@ export interface DecodeOptions {
   onProgress?: (bytesDone: number) => void;
 }
 
+/** What the framing decoder reads the plaintext through. */
+export type FramedReader = Pick<ByteReader, 'exactly' | 'upTo' | 'got' | 'cancel'>;
+
+/** A byte stream takes ownership of what is enqueued: only a buffer's sole view may go. */
+export function owned(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  return (whole && bytes.buffer instanceof ArrayBuffer ? bytes : bytes.slice()) as Uint8Array<ArrayBuffer>;
+}
+
 /**
  * Reads the framed plaintext: returns the metadata at once and the body as a stream that
  * checks every block, the end marker and the padding, and errors on any violation.
+ *
+ * With `lent`, what `r` returns is valid only until its next call (it reuses one buffer): the body
+ * is then a byte stream that copies stored blocks into its reader's buffer (a BYOB reader's own,
+ * or one of `BLOCK_SIZE` per read). Otherwise stored blocks are passed on as `r` returns them.
  */
 export async function decodeFraming(
-  plaintext: ReadableStream<Uint8Array>,
-  options: DecodeOptions,
+  r: FramedReader,
+  options: DecodeOptions & { lent: boolean },
 ): Promise<{ metadata: BackupMetadata; body: ReadableStream<Uint8Array> }> {
-  const r = byteReader(plaintext);
   const need = async (n: number, what: string) => {
     const b = await r.exactly(n);
     if (!b) throw badPayload(`it ends inside ${what}`);
@@ -359,56 +512,89 @@ export async function decodeFraming(
   if (hasDuplicateMembers(text)) throw badPayload('metadata repeats a member name');
   const metadata = checkMetadata(parsed);
   let framed = 4 + metaLen;
-  let produced = 0;
+  let produced = 0; // body bytes released, for OUTPUT_LIMIT and progress
+  let storedLeft = 0; // bytes of the current stored block not yet released
+  const lent = options.lent;
 
-  const body = new ReadableStream<Uint8Array>({
-    async pull(c) {
-      const kind = (await need(1, 'the block list (no end marker)'))[0]!;
-      framed += 1;
-      if (kind === BLOCK_END) {
-        await checkPadding(r, framed, options.padded);
+  /** Reads the next block record's header; answers whether the body has ended. */
+  const nextBlock = async (c: ReadableStreamController<Uint8Array>): Promise<boolean> => {
+    const kind = (await need(1, 'the block list (no end marker)'))[0]!;
+    framed += 1;
+    if (kind === BLOCK_END) {
+      await checkPadding(r, framed, options.padded);
+      return true;
+    }
+    if (kind !== BLOCK_STORED && kind !== BLOCK_DEFLATE)
+      throw badPayload(`unknown block kind 0x${kind.toString(16).padStart(2, '0')}`);
+    if (kind === BLOCK_DEFLATE && !options.compressed)
+      throw badPayload('a compressed block in a backup whose header says it is not compressed');
+    const head = await need(kind === BLOCK_DEFLATE ? 8 : 4, 'a block header');
+    const v = new DataView(head.buffer, head.byteOffset, head.length);
+    const len = v.getUint32(0);
+    const raw = kind === BLOCK_DEFLATE ? v.getUint32(4) : len;
+    if (raw < 1 || raw > BLOCK_SIZE) throw badPayload(`a block of ${raw} bytes (allowed 1..${BLOCK_SIZE})`);
+    if (kind === BLOCK_DEFLATE && (len < 1 || len >= raw))
+      throw badPayload(`a compressed block of ${len} bytes for ${raw} (it must shrink, else be stored)`);
+    if (produced + raw > options.maxOutputBytes)
+      throw new E2EEError(
+        'OUTPUT_LIMIT',
+        `the backup expands past maxOutputBytes (${options.maxOutputBytes}); raise it if you expect a backup this large`,
+      );
+    framed += head.length + len;
+    if (kind === BLOCK_STORED) storedLeft = len;
+    else {
+      const out = await inflateRaw(await need(len, 'a block'), raw);
+      produced += out.length;
+      (c as ReadableStreamDefaultController<Uint8Array>).enqueue(lent ? owned(out) : out);
+      options.onProgress?.(produced);
+    }
+    return false;
+  };
+
+  /** Releases the next part of the current stored block. */
+  const release = async (c: ReadableStreamController<Uint8Array>): Promise<void> => {
+    let n: number;
+    if (!lent) {
+      // Passed on piece by piece as the payload delivers it: no copy, no 1 MiB buffer.
+      const piece = await r.upTo(storedLeft);
+      if (!piece) throw badPayload('it ends inside a block');
+      (c as ReadableStreamDefaultController<Uint8Array>).enqueue(piece);
+      n = piece.length;
+    } else {
+      const request = (c as ReadableByteStreamController).byobRequest!;
+      const view = request.view!;
+      const into = new Uint8Array(view.buffer, view.byteOffset, Math.min(view.byteLength, storedLeft));
+      for (n = 0; n < into.length; ) {
+        const piece = await r.upTo(into.length - n);
+        if (!piece) throw badPayload('it ends inside a block');
+        into.set(piece, n);
+        n += piece.length;
+      }
+      request.respond(n);
+    }
+    storedLeft -= n;
+    produced += n;
+    if (storedLeft === 0) options.onProgress?.(produced);
+  };
+
+  const source = {
+    async pull(c: ReadableStreamController<Uint8Array>) {
+      if (storedLeft === 0 && (await nextBlock(c))) {
         c.close();
+        if (lent) (c as ReadableByteStreamController).byobRequest?.respond(0);
         return;
       }
-      if (kind !== BLOCK_STORED && kind !== BLOCK_DEFLATE)
-        throw badPayload(`unknown block kind 0x${kind.toString(16).padStart(2, '0')}`);
-      if (kind === BLOCK_DEFLATE && !options.compressed)
-        throw badPayload('a compressed block in a backup whose header says it is not compressed');
-      const head = await need(kind === BLOCK_DEFLATE ? 8 : 4, 'a block header');
-      const v = new DataView(head.buffer, head.byteOffset, head.length);
-      const len = v.getUint32(0);
-      const raw = kind === BLOCK_DEFLATE ? v.getUint32(4) : len;
-      if (raw < 1 || raw > BLOCK_SIZE) throw badPayload(`a block of ${raw} bytes (allowed 1..${BLOCK_SIZE})`);
-      if (kind === BLOCK_DEFLATE && (len < 1 || len >= raw))
-        throw badPayload(`a compressed block of ${len} bytes for ${raw} (it must shrink, else be stored)`);
-      if (produced + raw > options.maxOutputBytes)
-        throw new E2EEError(
-          'OUTPUT_LIMIT',
-          `the backup expands past maxOutputBytes (${options.maxOutputBytes}); raise it if you expect a backup this large`,
-        );
-      framed += head.length + len;
-      if (kind === BLOCK_STORED) {
-        // Passed on piece by piece as the payload delivers it: no copy, no 1 MiB buffer.
-        for (let left = len; left > 0; ) {
-          const piece = await r.upTo(left);
-          if (!piece) throw badPayload('it ends inside a block');
-          left -= piece.length;
-          c.enqueue(piece);
-        }
-        produced += len;
-      } else {
-        const out = await inflateRaw(await need(len, 'a block'), raw);
-        produced += out.length;
-        c.enqueue(out);
-      }
-      options.onProgress?.(produced);
+      if (storedLeft > 0) await release(c);
     },
-    cancel: (reason) => r.cancel(reason),
-  });
+    cancel: (reason: unknown) => r.cancel(reason),
+  };
+  const body: ReadableStream<Uint8Array> = lent
+    ? new ReadableStream({ ...source, type: 'bytes', autoAllocateChunkSize: BLOCK_SIZE })
+    : new ReadableStream(source);
   return { metadata, body };
 }
 
-async function checkPadding(r: ByteReader, framed: number, padded: boolean): Promise<void> {
+async function checkPadding(r: FramedReader, framed: number, padded: boolean): Promise<void> {
   const expected = padded ? padme(framed) - framed : 0;
   let seen = 0;
   for (;;) {

@@ -41,11 +41,22 @@ export async function writeFileAtomically(dst: string, stream: ReadableStream<Ui
   const tmp = join(dirname(dst), `.${basename(dst)}.${randomBytes(6).toString('hex')}.tmp`);
   let created = false;
   try {
-    const file = createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
-    created = true;
-    await stream.pipeTo(Writable.toWeb(file) as WritableStream<Uint8Array>).catch((e) => {
-      throw e instanceof E2EEError ? e : ioError('cannot write', tmp, e);
+    // Opened before anything is read: a stream that fails at once must not race the file's
+    // creation, which would leave it behind after the clean-up.
+    const fd = await open(tmp, 'wx', 0o600).catch((e) => {
+      throw ioError('cannot write', tmp, e);
     });
+    created = true;
+    const file = createWriteStream(tmp, { fd });
+    const closed = new Promise<void>((resolve) => file.once('close', () => resolve()));
+    try {
+      await stream.pipeTo(Writable.toWeb(file) as WritableStream<Uint8Array>);
+    } catch (e) {
+      file.destroy();
+      throw e instanceof E2EEError ? e : ioError('cannot write', tmp, e);
+    } finally {
+      await closed; // removed or renamed only once closed (Windows refuses either while open)
+    }
     // Durable before it takes the destination's name: a crash leaves the old file or the new one.
     const handle = await open(tmp, 'r+');
     try {

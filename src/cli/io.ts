@@ -13,7 +13,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readSync, rmSync, writeSync } from 'node:fs';
 import { type FileHandle, link, lstat, open, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { usageError, withContext } from './exit-codes.js';
@@ -48,8 +48,13 @@ export interface Input {
   readonly size: number | undefined;
   /** Bytes handed out so far. */
   readonly bytesRead: number;
-  /** The bytes, in pieces. Iterate once. */
+  /** The bytes, in pieces. Iterate once, and use either this or {@link Input.byteStream}. */
   readonly chunks: AsyncIterable<Uint8Array>;
+  /**
+   * Files only: the bytes as a byte stream, read straight into the reader's own buffer when it
+   * brings one (a BYOB reader), so that nothing is allocated per read.
+   */
+  readonly byteStream?: () => ReadableStream<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -88,29 +93,50 @@ function fileInput(
 ): Input {
   let bytesRead = 0;
   let closed = false;
-  const readNext = async () => {
-    // A fresh buffer per read: the library may still hold the previous piece.
-    const buf = Buffer.allocUnsafeSlow(READ_SIZE);
-    const { bytesRead: n } = await handle.read(buf, 0, READ_SIZE, null);
-    return buf.subarray(0, n);
-  };
   async function* chunks(): AsyncGenerator<Uint8Array> {
     try {
-      // One read ahead, so the disk (libuv's thread pool) works while the caller encrypts.
-      let next = readNext();
       for (;;) {
-        const piece = await next;
-        if (piece.length === 0) return;
-        next = readNext();
-        next.catch(() => {}); // surfaced by the await above on the next turn
-        bytesRead += piece.length;
+        // A fresh buffer per read: the library may still hold the previous piece.
+        const buf = Buffer.allocUnsafeSlow(READ_SIZE);
+        const n = readSync(handle.fd, buf, 0, READ_SIZE, null);
+        if (n === 0) return;
+        bytesRead += n;
         onRead?.(bytesRead);
-        yield new Uint8Array(piece.buffer, piece.byteOffset, piece.length);
+        yield new Uint8Array(buf.buffer, buf.byteOffset, n);
       }
     } catch (e) {
       throw withContext(e, `cannot read ${path}`);
     }
   }
+  const byteStream = (): ReadableStream<Uint8Array> =>
+    new ReadableStream({
+      type: 'bytes',
+      autoAllocateChunkSize: READ_SIZE,
+      pull(c: ReadableByteStreamController) {
+        const request = c.byobRequest!;
+        const view = request.view!;
+        let n: number;
+        try {
+          n = readSync(
+            handle.fd,
+            new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
+            0,
+            view.byteLength,
+            null,
+          );
+        } catch (e) {
+          throw withContext(e, `cannot read ${path}`);
+        }
+        if (n === 0) {
+          c.close();
+          request.respond(0);
+          return;
+        }
+        bytesRead += n;
+        onRead?.(bytesRead);
+        request.respond(n);
+      },
+    });
   return {
     name: path,
     size,
@@ -118,6 +144,7 @@ function fileInput(
       return bytesRead;
     },
     chunks: chunks(),
+    byteStream,
     async close() {
       if (closed) return;
       closed = true;
@@ -192,6 +219,12 @@ export class PrefixReader {
     return out;
   }
 
+  /** The pieces read past what `read` returned, taken out of the reader. */
+  takeQueued(): Uint8Array[] {
+    this.#queued = 0;
+    return this.#queue.splice(0);
+  }
+
   /** Everything after what `read` returned, starting with `prefix` when given. */
   async *rest(prefix?: Uint8Array): AsyncGenerator<Uint8Array> {
     if (prefix && prefix.length > 0) yield prefix;
@@ -209,11 +242,70 @@ export class PrefixReader {
   }
 }
 
+/**
+ * A byte stream's pieces through a default reader, for a {@link PrefixReader}; `release` gives
+ * the stream back (after the last piece asked for has arrived).
+ */
+export function piecesOf(stream: ReadableStream<Uint8Array>): {
+  chunks: AsyncIterable<Uint8Array>;
+  release(): void;
+} {
+  const reader = stream.getReader();
+  return {
+    chunks: {
+      async *[Symbol.asyncIterator]() {
+        for (;;) {
+          const r = await reader.read();
+          if (r.done) return;
+          yield r.value;
+        }
+      },
+    },
+    release: () => reader.releaseLock(),
+  };
+}
+
+/**
+ * A byte stream of `prefix` and then the rest of the byte stream `rest`, read into its reader's
+ * own buffer all the way down: the header read ahead, then the file.
+ */
+export function prefixedByteStream(
+  prefix: Uint8Array[],
+  rest: ReadableStream<Uint8Array>,
+): ReadableStream<Uint8Array> {
+  const byob = rest.getReader({ mode: 'byob' });
+  const out: ReadableStream<Uint8Array> = new ReadableStream({
+    type: 'bytes',
+    autoAllocateChunkSize: READ_SIZE,
+    async pull(c: ReadableByteStreamController) {
+      const request = c.byobRequest!;
+      const view = request.view!;
+      const head = prefix[0];
+      if (head) {
+        const n = Math.min(head.length, view.byteLength);
+        new Uint8Array(view.buffer, view.byteOffset, n).set(head.subarray(0, n));
+        if (n === head.length) prefix.shift();
+        else prefix[0] = head.subarray(n);
+        request.respond(n);
+        return;
+      }
+      const r = await byob.read(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+      if (r.done) c.close();
+      // The read moved the view's memory; hand it back, filled.
+      if (r.value) request.respondWithNewView(r.value);
+    },
+    cancel: (reason) => byob.cancel(reason),
+  });
+  return out;
+}
+
 /** Where output goes. */
 export interface Output {
   /** For messages: the path, or `standard output`. */
   readonly name: string;
   readonly isStdout: boolean;
+  /** Whether `write` is done with a piece when it resolves, so the caller may reuse it. */
+  readonly reusesPieces: boolean;
   /** Bytes accepted so far. */
   readonly bytesWritten: number;
   write(piece: Uint8Array): Promise<void>;
@@ -242,18 +334,13 @@ export async function openFileOutput(dst: string, options: FileOutputOptions = {
   const cleanup = () => rmSync(tmp, { force: true });
   pendingCleanups.add(cleanup);
   let bytesWritten = 0;
-  let inFlight: Promise<unknown> = Promise.resolve();
   let done = false;
 
-  const writeAll = async (piece: Uint8Array) => {
-    for (let o = 0; o < piece.length; ) {
-      const { bytesWritten: n } = await handle.write(piece, o, piece.length - o);
-      o += n;
-    }
+  const writeAll = (piece: Uint8Array) => {
+    for (let o = 0; o < piece.length; ) o += writeSync(handle.fd, piece, o, piece.length - o);
   };
   const fail = (e: unknown) => withContext(e, `cannot write ${dst}`);
   const abort = async () => {
-    await inFlight.catch(() => {});
     if (!done) await handle.close().catch(() => {});
     done = true;
     await rm(tmp, { force: true }).catch(() => {});
@@ -263,22 +350,20 @@ export async function openFileOutput(dst: string, options: FileOutputOptions = {
   return {
     name: dst,
     isStdout: false,
+    reusesPieces: true,
     get bytesWritten() {
       return bytesWritten;
     },
     async write(piece) {
-      // One write in flight while the caller produces the next piece; the library never reuses
-      // a piece it has handed out, so holding on to it is safe.
-      await inFlight.catch((e) => {
+      try {
+        writeAll(piece);
+      } catch (e) {
         throw fail(e);
-      });
+      }
       bytesWritten += piece.length;
-      inFlight = writeAll(piece);
-      inFlight.catch(() => {}); // surfaced by the next write or commit
     },
     async commit() {
       try {
-        await inFlight;
         await handle.sync();
         await handle.close();
         done = true;
@@ -330,6 +415,8 @@ export function stdoutOutput(): Output {
   return {
     name: 'standard output',
     isStdout: true,
+    // Node may hold on to a piece until the pipe drains.
+    reusesPieces: false,
     get bytesWritten() {
       return bytesWritten;
     },
@@ -364,20 +451,38 @@ export async function openOutput(path: string | undefined, options?: FileOutputO
   return path === undefined || path === '-' ? stdoutOutput() : openFileOutput(path, options);
 }
 
+// What `pump` reads into when it can bring its own buffer: 64 encrypted chunks (64 × 16400
+// bytes), the batch an encrypting backup stream seals at a time.
+const PUMP_BUFFER = 64 * 16400;
+
 /**
- * Copies a Web stream to an output, piece by piece.
+ * Copies a Web stream to an output. A byte stream is read into one buffer, reused for every
+ * piece, when the output is done with a piece once written; any other, piece by piece.
  *
  * @returns the number of bytes copied.
  */
 export async function pump(stream: ReadableStream<Uint8Array>, output: Output): Promise<number> {
-  const reader = stream.getReader();
+  let byob: ReadableStreamBYOBReader | undefined;
+  if (output.reusesPieces) {
+    try {
+      byob = stream.getReader({ mode: 'byob' });
+    } catch {
+      // not a byte stream
+    }
+  }
+  const reader = byob ?? stream.getReader();
+  let buf = new Uint8Array(byob ? PUMP_BUFFER : 0);
   let n = 0;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = byob
+        ? await byob.read(buf)
+        : await (reader as ReadableStreamDefaultReader).read();
       if (done) return n;
       n += value.length;
       await output.write(value);
+      // The read transferred the buffer; its memory comes back with the piece.
+      if (byob) buf = new Uint8Array(value.buffer);
     }
   } catch (e) {
     await reader.cancel(e).catch(() => {});

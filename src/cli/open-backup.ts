@@ -19,7 +19,7 @@ import {
   wantsPassword,
 } from './credentials.js';
 import { usageError } from './exit-codes.js';
-import { type Input, PrefixReader } from './io.js';
+import { type Input, PrefixReader, piecesOf, prefixedByteStream } from './io.js';
 
 /** Flags of `decrypt` and `verify` beyond the credentials. */
 export interface OpenFlags extends CredentialFlags {
@@ -64,7 +64,11 @@ async function readHeader(reader: PrefixReader): Promise<Header> {
 /** Opens the backup that `input` carries. */
 export async function openBackup(input: Input, flags: OpenFlags, ctx: Context): Promise<OpenedBackup> {
   requireCredentials(flags);
-  const reader = new PrefixReader(input.chunks);
+  // A file is read as a byte stream: the header through a default reader, then the payload
+  // straight into the library's reused buffer (see prefixedByteStream).
+  const file = input.byteStream?.();
+  const pieces = file ? piecesOf(file) : undefined;
+  const reader = new PrefixReader(pieces?.chunks ?? input.chunks);
   const header = await readHeader(reader);
   const hasKeySlot = header.slots.some((s) => s.type === 'backup-key');
   const hasPasswordSlot = header.slots.some((s) => s.type === 'password');
@@ -107,7 +111,11 @@ export async function openBackup(input: Input, flags: OpenFlags, ctx: Context): 
     password = await obtainPassword(flags, { confirm: false });
   }
 
-  const { metadata, stream } = await decryptBackup(reader.rest(header.bytes), {
+  pieces?.release();
+  const backup = file
+    ? prefixedByteStream([header.bytes, ...reader.takeQueued()], file)
+    : reader.rest(header.bytes);
+  const { metadata, stream } = await decryptBackup(backup, {
     key,
     password,
     kdfMaxima: flags.maxKdfMemory !== undefined ? { m: flags.maxKdfMemory } : undefined,

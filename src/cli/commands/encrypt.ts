@@ -80,7 +80,7 @@ export async function encrypt(
     progress.update = (n) => bar.update(n);
     let written: number;
     try {
-      const stream = encryptBackup(input.chunks, {
+      const stream = encryptBackup(input.byteStream?.() ?? input.chunks, {
         key,
         password: pw,
         kdf: kdf?.kdf,
