@@ -159,22 +159,28 @@ function withSignal(
       },
       cancel,
     });
-  // A byte stream stays one: each read goes down into the reader's own buffer.
+  // A byte stream stays one: a BYOB read goes down into the reader's own buffer; any other read
+  // goes through one reused buffer and gets a copy of exactly what came.
+  let scratch = new Uint8Array(1 << 20);
   const out: ReadableStream<Uint8Array> = new ReadableStream({
     type: 'bytes',
-    autoAllocateChunkSize: 1 << 20,
     start,
     async pull(c: ReadableByteStreamController) {
-      const request = c.byobRequest!;
-      const view = request.view!;
-      const r = await byob.read(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+      const request = c.byobRequest;
+      const view = request?.view;
+      const r = await byob.read(
+        view ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength) : scratch,
+      );
       if (signal.aborted) return; // already errored by `stop`
+      if (!request && r.value) scratch = new Uint8Array(r.value.buffer);
       if (r.done) {
         release();
         c.close();
       }
+      if (!r.value) return;
       // The read moved the view's memory; hand it back, filled.
-      if (r.value) request.respondWithNewView(r.value);
+      if (request) request.respondWithNewView(r.value);
+      else if (!r.done) c.enqueue(r.value.slice());
     },
     cancel,
   });
@@ -263,7 +269,11 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
       if (r.done) c.close();
       else c.enqueue(r.value);
     },
-    cancel: (reason) => (reader ? cancelQuietly(reader, reason) : blocks.cancel(reason)),
+    // The input too: the generator's own clean-up would wait for a read that may never end.
+    cancel: async (reason) => {
+      await blocks.cancel(reason);
+      if (reader) await cancelQuietly(reader, reason);
+    },
   });
   return withSignal(out, options.signal);
 }

@@ -481,8 +481,9 @@ export function owned(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
  * checks every block, the end marker and the padding, and errors on any violation.
  *
  * With `lent`, what `r` returns is valid only until its next call (it reuses one buffer): the body
- * is then a byte stream that copies stored blocks into its reader's buffer (a BYOB reader's own,
- * or one of `BLOCK_SIZE` per read). Otherwise stored blocks are passed on as `r` returns them.
+ * is then a byte stream that copies stored blocks into a BYOB reader's own buffer, or into a new
+ * one of the size `r` returned for any other reader. Otherwise stored blocks are passed on as `r`
+ * returns them.
  */
 export async function decodeFraming(
   r: FramedReader,
@@ -554,14 +555,16 @@ export async function decodeFraming(
   /** Releases the next part of the current stored block. */
   const release = async (c: ReadableStreamController<Uint8Array>): Promise<void> => {
     let n: number;
-    if (!lent) {
-      // Passed on piece by piece as the payload delivers it: no copy, no 1 MiB buffer.
+    const request = lent ? (c as ReadableByteStreamController).byobRequest : null;
+    if (!request) {
+      // Passed on piece by piece as the payload delivers it: no 1 MiB buffer per read, whatever
+      // the size of the blocks. A lent piece is copied first: its memory is about to be reused.
       const piece = await r.upTo(storedLeft);
       if (!piece) throw badPayload('it ends inside a block');
-      (c as ReadableStreamDefaultController<Uint8Array>).enqueue(piece);
+      (c as ReadableStreamDefaultController<Uint8Array>).enqueue(lent ? piece.slice() : piece);
       n = piece.length;
     } else {
-      const request = (c as ReadableByteStreamController).byobRequest!;
+      // A BYOB reader's buffer: filled in place.
       const view = request.view!;
       const into = new Uint8Array(view.buffer, view.byteOffset, Math.min(view.byteLength, storedLeft));
       for (n = 0; n < into.length; ) {
@@ -579,17 +582,22 @@ export async function decodeFraming(
 
   const source = {
     async pull(c: ReadableStreamController<Uint8Array>) {
-      if (storedLeft === 0 && (await nextBlock(c))) {
-        c.close();
-        if (lent) (c as ReadableByteStreamController).byobRequest?.respond(0);
-        return;
+      try {
+        if (storedLeft === 0 && (await nextBlock(c))) {
+          c.close();
+          if (lent) (c as ReadableByteStreamController).byobRequest?.respond(0);
+          return;
+        }
+        if (storedLeft > 0) await release(c);
+      } catch (e) {
+        await r.cancel(e); // releases the input (and wipes a lent buffer)
+        throw e;
       }
-      if (storedLeft > 0) await release(c);
     },
     cancel: (reason: unknown) => r.cancel(reason),
   };
   const body: ReadableStream<Uint8Array> = lent
-    ? new ReadableStream({ ...source, type: 'bytes', autoAllocateChunkSize: BLOCK_SIZE })
+    ? new ReadableStream({ ...source, type: 'bytes' })
     : new ReadableStream(source);
   return { metadata, body };
 }

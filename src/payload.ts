@@ -69,15 +69,21 @@ export function sealedStream(
         };
         signal.addEventListener('abort', stop, { once: true });
       }
-      const { bytes, fileKey } = await header();
       try {
-        sealer = await createMessageSealer(fileKey, { context: bytes });
-      } finally {
-        fileKey.fill(0);
+        const { bytes, fileKey } = await header();
+        try {
+          sealer = await createMessageSealer(fileKey, { context: bytes });
+        } finally {
+          fileKey.fill(0);
+        }
+        // A byte stream takes ownership of what is enqueued: these are ours to give.
+        c.enqueue(owned(bytes));
+        c.enqueue(owned(sealer.prefix));
+      } catch (e) {
+        finish();
+        await blocks.cancel(e);
+        throw e;
       }
-      // A byte stream takes ownership of what is enqueued: these are ours to give.
-      c.enqueue(owned(bytes));
-      c.enqueue(owned(sealer.prefix));
     },
     async pull(c: ReadableByteStreamController) {
       try {
@@ -121,6 +127,7 @@ export function sealedStream(
         if (final) {
           finish();
           c.close();
+          c.byobRequest?.respond(0); // a read still waiting for more (`min`) ends here
         }
       } catch (e) {
         finish();
@@ -160,6 +167,8 @@ function recordReader(queued: Uint8Array[], stream: ReadableStream<Uint8Array>) 
     async fill(): Promise<{ bytes: Uint8Array; ended: boolean }> {
       while (held < buf.length && !ended) {
         const q = queued[0];
+        if (q && !(q instanceof Uint8Array))
+          throw new E2EEError('INVALID_ARGUMENT', 'backup input must be Uint8Array pieces');
         if (q) {
           const n = Math.min(q.length, buf.length - held);
           buf.set(q.subarray(0, n), held);
@@ -221,7 +230,13 @@ export async function openedReader(
   let got = 0;
 
   /** Opens the next batch; false at the end of the message. */
-  const refill = async (): Promise<boolean> => {
+  const wipe = () => plain.fill(0);
+  const refill = (): Promise<boolean> =>
+    openNext().catch((e: unknown) => {
+      wipe();
+      throw e;
+    });
+  const openNext = async (): Promise<boolean> => {
     if (done) return false;
     if (last) {
       const record = last;
@@ -242,7 +257,6 @@ export async function openedReader(
     end = full * CHUNK_SIZE;
     return true;
   };
-  const wipe = () => plain.fill(0);
 
   return {
     get got() {

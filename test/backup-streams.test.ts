@@ -9,8 +9,10 @@ import {
   type EncryptBackupOptions,
   encryptBackup,
 } from '../src/backup.js';
+import { concat } from '../src/bytes.js';
 import { RECORD_SIZE } from '../src/chunked.js';
 import { workerPool } from '../src/pool.js';
+import { craft, END, META, metaRecord, stored } from './craft.js';
 import { sameBytes, seededSplits } from './util.js';
 
 const key = new Uint8Array(32).map((_, i) => i * 5 + 1);
@@ -285,5 +287,75 @@ describe('decryptBackup, however it is read', () => {
     await r2.read(new Uint8Array(65536));
     ac.abort();
     await expect(r2.read(new Uint8Array(65536))).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+});
+
+describe('decryptBackup, small blocks', () => {
+  it('gives every reader pieces of the size of the data, not a 1 MiB buffer per block', async () => {
+    const blocks = Array.from({ length: 2000 }, (_, i) => stored(Uint8Array.of(i & 255)));
+    const plaintext = concat(metaRecord(META), ...blocks, END);
+    const ct = await craft([{ type: 'backup-key', backupKey: key }], 0, plaintext);
+    for (const signal of [undefined, new AbortController().signal]) {
+      const { stream } = await decryptBackup(ct, { key, signal });
+      let total = 0;
+      let held = 0;
+      for await (const piece of stream as unknown as AsyncIterable<Uint8Array>) {
+        total += piece.length;
+        held += piece.buffer.byteLength;
+      }
+      expect(total).toBe(2000);
+      expect(held).toBeLessThan(1 << 20); // one new 1 MiB buffer per block held 2000 MiB
+    }
+  });
+
+  it('refuses pieces that are not Uint8Array after the header with INVALID_ARGUMENT', async () => {
+    const ct = await seeded(6, () => readDefault(encryptBackup(body(100000, 6), { key })));
+    const header = ct.subarray(0, 200);
+    const pieces = [header, 'not bytes'] as unknown as Uint8Array[];
+    const source = new ReadableStream<Uint8Array>({
+      pull(c) {
+        const p = pieces.shift();
+        if (p !== undefined) c.enqueue(p);
+        else c.close();
+      },
+    });
+    expect(
+      await decryptBackup(source, { key })
+        .then(({ stream }) => readDefault(stream))
+        .catch((e: { code?: string }) => e.code),
+    ).toBe('INVALID_ARGUMENT');
+  });
+});
+
+describe('encryptBackup, read to a minimum', () => {
+  it('ends a BYOB read that asks for more than is left ({ min }) instead of leaving it waiting', async () => {
+    const reader = encryptBackup(new Uint8Array(5000), { key }).getReader({ mode: 'byob' });
+    const parts: Uint8Array[] = [];
+    for (;;) {
+      const { done, value } = await reader.read(new Uint8Array(1 << 20), { min: 1 << 20 });
+      if (value?.length) parts.push(value.slice());
+      if (done) break;
+    }
+    const out = new Uint8Array(Buffer.concat(parts));
+    expect(sameBytes((await decryptBackupBytes(out, { key })).data, new Uint8Array(5000))).toBe(true);
+  });
+
+  it('with worker threads, a cancel reaches an input that is waiting on a read', async () => {
+    let reason: unknown;
+    let sent = false;
+    const stalled = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (!sent) c.enqueue(new Uint8Array(10000));
+        sent = true;
+        return new Promise(() => {}); // then nothing, ever
+      },
+      cancel: (r) => {
+        reason = r;
+      },
+    });
+    const reader = encryptBackup(stalled, { key, workers }).getReader();
+    await reader.read(); // the header
+    await reader.cancel('stop');
+    expect(reason).toBe('stop');
   });
 });
