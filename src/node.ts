@@ -9,10 +9,8 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
 import {
   type BackupMetadata,
   type DecryptBackupOptions,
@@ -29,8 +27,74 @@ function ioError(what: string, path: string, cause: unknown): E2EEError {
 }
 
 function readStream(path: string): ReadableStream<Uint8Array> {
-  const s = createReadStream(path, { highWaterMark: 1 << 20 });
-  return Readable.toWeb(s) as unknown as ReadableStream<Uint8Array>;
+  let handle: FileHandle | undefined;
+  const fail = async (e: unknown) => {
+    await handle?.close().catch(() => {});
+    return ioError('cannot read', path, e);
+  };
+  // A byte stream: the backup functions read it straight into their own reused buffer.
+  const stream: ReadableStream<Uint8Array> = new ReadableStream({
+    type: 'bytes',
+    autoAllocateChunkSize: 1 << 20,
+    async start() {
+      handle = await open(path, 'r').catch((e: unknown) => {
+        throw ioError('cannot read', path, e);
+      });
+    },
+    async pull(c: ReadableByteStreamController) {
+      const request = c.byobRequest!;
+      const view = request.view!;
+      let n: number;
+      try {
+        ({ bytesRead: n } = await handle!.read(
+          new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
+        ));
+      } catch (e) {
+        throw await fail(e);
+      }
+      if (n > 0) return request.respond(n);
+      await handle!.close();
+      c.close();
+      request.respond(0);
+    },
+    cancel: () => handle?.close(),
+  });
+  return stream;
+}
+
+/**
+ * Writes `stream` to `handle`: a byte stream through one reused buffer (BYOB), any other piece by
+ * piece. Errors other than the stream's own are `IO`.
+ */
+async function writeAll(stream: ReadableStream<Uint8Array>, handle: FileHandle, path: string): Promise<void> {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = stream.getReader({ mode: 'byob' });
+  } catch {
+    // not a byte stream
+  }
+  const reader = byob ?? stream.getReader();
+  let buf = new Uint8Array(byob ? 1 << 20 : 0);
+  try {
+    for (;;) {
+      const { done, value } = byob
+        ? await byob.read(buf)
+        : await (reader as ReadableStreamDefaultReader).read();
+      if (done) return;
+      for (let o = 0; o < value.length; ) {
+        const { bytesWritten } = await handle.write(value, o, value.length - o).catch((e: unknown) => {
+          throw ioError('cannot write', path, e);
+        });
+        o += bytesWritten;
+      }
+      if (byob) buf = new Uint8Array(value.buffer); // the read moved it; written, it is ours again
+    }
+  } catch (e) {
+    await reader.cancel(e).catch(() => {});
+    throw e instanceof E2EEError ? e : ioError('cannot write', path, e);
+  } finally {
+    reader.releaseLock();
+  }
 }
 
 /**
@@ -43,26 +107,16 @@ export async function writeFileAtomically(dst: string, stream: ReadableStream<Ui
   try {
     // Opened before anything is read: a stream that fails at once must not race the file's
     // creation, which would leave it behind after the clean-up.
-    const fd = await open(tmp, 'wx', 0o600).catch((e) => {
+    const handle = await open(tmp, 'wx', 0o600).catch((e) => {
       throw ioError('cannot write', tmp, e);
     });
     created = true;
-    const file = createWriteStream(tmp, { fd });
-    const closed = new Promise<void>((resolve) => file.once('close', () => resolve()));
     try {
-      await stream.pipeTo(Writable.toWeb(file) as WritableStream<Uint8Array>);
-    } catch (e) {
-      file.destroy();
-      throw e instanceof E2EEError ? e : ioError('cannot write', tmp, e);
-    } finally {
-      await closed; // removed or renamed only once closed (Windows refuses either while open)
-    }
-    // Durable before it takes the destination's name: a crash leaves the old file or the new one.
-    const handle = await open(tmp, 'r+');
-    try {
+      await writeAll(stream, handle, tmp);
+      // Durable before it takes the destination's name: a crash leaves the old file or the new one.
       await handle.sync();
     } finally {
-      await handle.close();
+      await handle.close(); // removed or renamed only once closed (Windows refuses either while open)
     }
     await rename(tmp, dst).catch((e) => {
       throw ioError('cannot rename the finished file to', dst, e);

@@ -6,8 +6,8 @@
  * disk and renamed over NAME only when everything has been written — and, when decrypting, when
  * the last chunk has authenticated — so that an existing NAME is never replaced by a partial
  * file, and a failure leaves nothing behind. This is `writeFileAtomically` from `e2ee-backup/node`
- * with the I/O done on a `FileHandle` directly: Web-stream adapters over Node streams
- * (`Readable.toWeb`, `Writable.toWeb`) cost throughput and, for writes, hundreds of MiB of memory.
+ * with synchronous reads and writes on the file's descriptor: a command does one thing at a time,
+ * and a round trip through libuv's thread pool per piece measurably cost throughput.
  *
  * @module
  */
