@@ -7,7 +7,7 @@
  * @module
  */
 
-import { toBytes } from './bytes.js';
+import { concat, toBytes } from './bytes.js';
 import { deflateRaw, inflateRaw } from './deflate.js';
 import { E2EEError } from './errors.js';
 import { padme } from './padding.js';
@@ -285,15 +285,9 @@ export function readBlocks(stream: ReadableStream<Uint8Array>, lend: boolean): B
   };
 }
 
-function joined(pieces: Uint8Array[], size: number, copy: boolean): Uint8Array {
-  if (pieces.length === 1) return copy ? pieces[0]!.slice() : pieces[0]!;
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of pieces) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+function joined(pieces: Uint8Array[], copy: boolean): Uint8Array {
+  if (pieces.length > 1) return concat(...pieces); // at most a few dozen: see blockGatherer
+  return copy ? pieces[0]!.slice() : pieces[0]!;
 }
 
 /**
@@ -329,7 +323,7 @@ export async function* framePieces(
       }
       if (block) {
         // Blocks are compressed concurrently (node:zlib uses libuv's thread pool), output in order.
-        const job = encodeBlock(joined(block, size, options.lend), level);
+        const job = encodeBlock(joined(block, options.lend), level);
         job.catch(() => {}); // surfaced when its turn comes
         pending.push(job);
       }

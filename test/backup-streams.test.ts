@@ -13,20 +13,10 @@ import { concat } from '../src/bytes.js';
 import { RECORD_SIZE } from '../src/chunked.js';
 import { workerPool } from '../src/pool.js';
 import { craft, END, META, metaRecord, stored } from './craft.js';
-import { sameBytes, seededSplits } from './util.js';
+import { sameBytes, seededSplits, xorshift } from './util.js';
 
 const key = new Uint8Array(32).map((_, i) => i * 5 + 1);
 const workers = workerPool();
-
-function xorshift(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s >>> 0;
-  };
-}
 
 /** Runs `fn` with WebCrypto's getRandomValues replaced by a seeded generator. */
 async function seeded<T>(seed: number, fn: () => Promise<T>): Promise<T> {

@@ -1,12 +1,17 @@
-/** Splits `data` into pieces of pseudo-random sizes (deterministic for a seed). */
-export function seededSplits(data: Uint8Array, seed: number): Uint8Array[] {
+/** A seeded xorshift32 generator of unsigned 32-bit numbers (not for secrets). */
+export function xorshift(seed: number): () => number {
   let s = seed >>> 0 || 1;
-  const next = () => {
+  return () => {
     s ^= s << 13;
     s ^= s >>> 17;
     s ^= s << 5;
     return s >>> 0;
   };
+}
+
+/** Splits `data` into pieces of pseudo-random sizes (deterministic for a seed). */
+export function seededSplits(data: Uint8Array, seed: number): Uint8Array[] {
+  const next = xorshift(seed);
   const out: Uint8Array[] = [];
   let off = 0;
   while (off < data.length) {
