@@ -86,19 +86,13 @@ export interface PasswordStrength {
 }
 
 /** Options of {@link createSetupFlow}. */
-export interface SetupOptions {
+export interface SetupOptions extends PasswordRules {
   /** Groups of 4 digits the user must type back: `'all'` (the default) or that many, at random. */
   confirmGroups?: 'all' | number;
   /** Wrong entries of the code before the flow shows the code again (default 3). */
   maxCodeAttempts?: number;
   /** Registers the password with the vault (e.g. `vault.register`); required for the password path. */
   registerPassword?: (password: string, backupKey: Uint8Array) => Promise<void>;
-  /** Strength estimator; default zxcvbn-ts with its common and English dictionaries. */
-  passwordStrength?: (password: string) => Promise<PasswordStrength>;
-  /** Lowest acceptable score (default 3 of 4). */
-  minPasswordScore?: number;
-  /** Shortest acceptable password in characters (default 10). */
-  minPasswordLength?: number;
   /** The backup key to protect; by default a new one is generated. */
   backupKey?: Uint8Array;
 }
@@ -133,6 +127,38 @@ export interface SetupFlow {
   retry(): Promise<SetupState>;
   /** Back to `choose` from anywhere but `done` (the key stays the same). */
   restart(): Promise<SetupState>;
+}
+
+/** The least a vault password needs by default: characters (after NFC) and zxcvbn score. */
+export const MIN_PASSWORD_LENGTH = 10;
+export const MIN_PASSWORD_SCORE = 3;
+
+/** Options of {@link passwordWeakness}. */
+export interface PasswordRules {
+  /** Default {@link MIN_PASSWORD_LENGTH}. */
+  minPasswordLength?: number;
+  /** Default {@link MIN_PASSWORD_SCORE}. */
+  minPasswordScore?: number;
+  /** Strength estimator; default zxcvbn-ts with its common and English dictionaries. */
+  passwordStrength?: (password: string) => Promise<PasswordStrength>;
+}
+
+/**
+ * Why `password` is too weak to guard a backup key in a vault (too short, or too easy to guess,
+ * with the estimator's advice), or `undefined` when it will do. The rule `createSetupFlow`
+ * applies, for callers that take a password some other way.
+ */
+export async function passwordWeakness(
+  password: string,
+  rules: PasswordRules = {},
+): Promise<{ error: string; feedback?: string[] } | undefined> {
+  const minLength = rules.minPasswordLength ?? MIN_PASSWORD_LENGTH;
+  if (typeof password !== 'string' || password.normalize('NFC').length < minLength)
+    return { error: `use at least ${minLength} characters` };
+  const verdict = await (rules.passwordStrength ?? zxcvbnStrength)(password);
+  if (verdict.score < (rules.minPasswordScore ?? MIN_PASSWORD_SCORE))
+    return { error: 'this password is too easy to guess', feedback: verdict.feedback };
+  return undefined;
 }
 
 async function zxcvbnStrength(password: string): Promise<PasswordStrength> {
@@ -187,9 +213,6 @@ export function createSetupFlow(options: SetupOptions = {}): SetupFlow {
   if (confirm !== 'all' && (!Number.isInteger(confirm) || confirm < 1 || confirm > 16))
     throw new E2EEError('INVALID_ARGUMENT', "confirmGroups must be 'all' or 1..16");
   const maxAttempts = options.maxCodeAttempts ?? 3;
-  const minScore = options.minPasswordScore ?? 3;
-  const minLength = options.minPasswordLength ?? 10;
-  const strength = options.passwordStrength ?? zxcvbnStrength;
   let state: SetupState = { step: 'choose' };
   let password: string | undefined;
 
@@ -273,15 +296,8 @@ export function createSetupFlow(options: SetupOptions = {}): SetupFlow {
     },
     async enterPassword(pw) {
       expect('enter-password', 'enter a password');
-      if (typeof pw !== 'string' || pw.normalize('NFC').length < minLength)
-        return set({ step: 'enter-password', error: `use at least ${minLength} characters` });
-      const verdict = await strength(pw);
-      if (verdict.score < minScore)
-        return set({
-          step: 'enter-password',
-          error: 'this password is too easy to guess',
-          feedback: verdict.feedback,
-        });
+      const weak = await passwordWeakness(pw, options);
+      if (weak) return set({ step: 'enter-password', ...weak });
       password = pw;
       return set({ step: 'confirm-password' });
     },

@@ -9,6 +9,7 @@ import { buildCli, run, serveVault, tempDir } from './helpers.js';
 
 const FAST = '--insecure-fast-kdf';
 const PW = 'correct horse battery staple';
+const NEW_PW = 'quartz lantern ferry 7 meadow';
 let dir: string;
 let cleanup: () => void;
 let keyFile: string;
@@ -78,6 +79,23 @@ describe('vault serve', () => {
 });
 
 describe('vault register, recover, change-password, delete', () => {
+  it('refuses a weak new password with advice (exit 1) before the vault is asked, as setup does', () => {
+    const r = vault(['register', '--account', 'weakling', '--key-file', keyFile, FAST], {
+      E2EE_BACKUP_PASSWORD: 'password123',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/the new vault password is too weak: this password is too easy to guess/);
+    expect(r.stderr).toMatch(/longer passphrase/);
+    const short = vault(['register', '--account', 'weakling', '--key-file', keyFile, FAST], {
+      E2EE_BACKUP_PASSWORD: 'Zq9!x',
+    });
+    expect(short.stderr).toMatch(/use at least 10 characters/);
+    // Nothing was registered: recovering the account fails as for any unknown account.
+    expect(vault(['recover', '--account', 'weakling'], { E2EE_BACKUP_PASSWORD: 'password123' }).status).toBe(
+      2,
+    );
+  });
+
   it('registers the backup key behind a password from E2EE_BACKUP_PASSWORD', () => {
     const r = vault(['register', '--account', 'alice', '--key-file', keyFile, FAST], {
       E2EE_BACKUP_PASSWORD: PW,
@@ -116,13 +134,23 @@ describe('vault register, recover, change-password, delete', () => {
   it('changes the password with the old one (E2EE_BACKUP_NEW_PASSWORD); the old one stops working', () => {
     const r = vault(['change-password', '--account', 'alice', FAST], {
       E2EE_BACKUP_PASSWORD: PW,
-      E2EE_BACKUP_NEW_PASSWORD: 'new password 2',
+      E2EE_BACKUP_NEW_PASSWORD: NEW_PW,
     });
     expect(r.status).toBe(0);
     expect(vault(['recover', '--account', 'alice'], { E2EE_BACKUP_PASSWORD: PW }).status).toBe(2);
-    const ok = vault(['recover', '--account', 'alice'], { E2EE_BACKUP_PASSWORD: 'new password 2' });
+    const ok = vault(['recover', '--account', 'alice'], { E2EE_BACKUP_PASSWORD: NEW_PW });
     expect(ok.status).toBe(0);
     expect(ok.stdout.toString()).toBe(readFileSync(keyFile, 'utf8'));
+  });
+
+  it('refuses a weak new password on change-password without spending an attempt', () => {
+    const r = vault(['change-password', '--account', 'alice', FAST], {
+      E2EE_BACKUP_PASSWORD: NEW_PW,
+      E2EE_BACKUP_NEW_PASSWORD: 'alice2024',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/too weak/);
+    expect(vault(['recover', '--account', 'alice'], { E2EE_BACKUP_PASSWORD: NEW_PW }).status).toBe(0);
   });
 
   it('resets a forgotten password from the device that holds the key (--key-file)', () => {

@@ -11,6 +11,7 @@
  */
 
 import { formatBackupKey } from '../../key.js';
+import { passwordWeakness } from '../../setup.js';
 import { createVaultClient, type VaultClient } from '../../vault/client.js';
 import type { Context } from '../context.js';
 import { INSECURE_FAST_KDF, NEW_PASSWORD_ENV, obtainPassword, readKeyFile } from '../credentials.js';
@@ -62,11 +63,25 @@ export function client(flags: VaultFlags, ctx: Context): VaultClient {
   });
 }
 
+/**
+ * Refuses a new vault password that `e2ee-backup setup` would refuse: one that guards the backup
+ * key must not be guessable in the vault's ten attempts, nor offline by whoever takes the server.
+ */
+async function refuseWeak(password: string): Promise<void> {
+  const weak = await passwordWeakness(password);
+  if (weak)
+    throw usageError(
+      `the new vault password is too weak: ${weak.error}${weak.feedback?.length ? ` (${weak.feedback.join(' ')})` : ''}`,
+      'Choose a longer passphrase, such as four or more unrelated words',
+    );
+}
+
 /** Runs `vault register`: puts the backup key in the vault, behind a new password. */
 export async function vaultRegister(flags: VaultKeyFlags, ctx: Context): Promise<void> {
   const backupKey = await readKeyFile(flags.keyFile, ctx.warn);
   try {
     const password = await obtainPassword(flags, { confirm: true });
+    await refuseWeak(password);
     const status = await client(flags, ctx).register({ account: flags.account, password, backupKey });
     ctx.info(
       `${status === 'created' ? 'Registered' : 'Re-registered'}: the vault at ${flags.url} holds the backup key of '${flags.account}' behind your password. Ten wrong passwords in a row destroy it.`,
@@ -113,11 +128,15 @@ export async function vaultRecover(flags: VaultRecoverFlags, ctx: Context): Prom
  */
 export async function vaultChangePassword(flags: VaultChangePasswordFlags, ctx: Context): Promise<void> {
   const vault = client(flags, ctx);
-  const newPassword = () =>
-    obtainPassword(
+  // Checked before the vault is asked anything, so a refusal spends no attempt.
+  const newPassword = async () => {
+    const password = await obtainPassword(
       { passwordFile: flags.newPasswordFile },
       { confirm: true, label: 'New password', envName: NEW_PASSWORD_ENV },
     );
+    await refuseWeak(password);
+    return password;
+  };
   if (flags.keyFile !== undefined) {
     const backupKey = await readKeyFile(flags.keyFile, ctx.warn);
     try {
