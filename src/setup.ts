@@ -129,8 +129,9 @@ export interface SetupFlow {
   restart(): Promise<SetupState>;
 }
 
-/** The least a vault password needs by default: characters (after NFC) and zxcvbn score. */
+/** The fewest characters (after NFC) a vault password needs by default. */
 export const MIN_PASSWORD_LENGTH = 10;
+/** The lowest zxcvbn score (0–4) a vault password needs by default. */
 export const MIN_PASSWORD_SCORE = 3;
 
 /** Options of {@link passwordWeakness}. */
@@ -143,6 +144,14 @@ export interface PasswordRules {
   passwordStrength?: (password: string) => Promise<PasswordStrength>;
 }
 
+/** Why a password was refused. */
+export interface PasswordWeakness {
+  /** What is wrong, for the user: too short, or too easy to guess. */
+  error: string;
+  /** The strength estimator's advice, when the password was too easy to guess. */
+  feedback?: string[];
+}
+
 /**
  * Why `password` is too weak to guard a backup key in a vault (too short, or too easy to guess,
  * with the estimator's advice), or `undefined` when it will do. The rule `createSetupFlow`
@@ -151,7 +160,7 @@ export interface PasswordRules {
 export async function passwordWeakness(
   password: string,
   rules: PasswordRules = {},
-): Promise<{ error: string; feedback?: string[] } | undefined> {
+): Promise<PasswordWeakness | undefined> {
   const minLength = rules.minPasswordLength ?? MIN_PASSWORD_LENGTH;
   if (typeof password !== 'string' || password.normalize('NFC').length < minLength)
     return { error: `use at least ${minLength} characters` };
