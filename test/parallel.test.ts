@@ -242,6 +242,19 @@ describe('chunked streams on WebCrypto (one buffer per chunk, passed on as WebCr
   const small = plain.subarray(0, 10 * CHUNK_SIZE + 77);
   const opts = { context: 'parallel', backend: 'webcrypto' } as const;
 
+  it('hands over to worker threads after its first MiB with nothing in flight lost or reordered', async () => {
+    const big = plain.subarray(0, 3 * 1024 * 1024 + 999);
+    const ct = await encryptChunked(key, big, { salt, context: 'parallel' });
+    for (const seed of [1, 2, 3]) {
+      const enc = await collect(
+        createEncryptStream(key, { ...opts, salt, workers }),
+        seededSplits(big, seed),
+      );
+      expect(enc.error).toBeUndefined();
+      expect(sameBytes(enc.result, ct)).toBe(true);
+    }
+  });
+
   it('round-trips in any write sizes, to the bytes of the node backend', async () => {
     const ct = await encryptChunked(key, small, { salt, context: 'parallel' });
     const enc = await collect(createEncryptStream(key, { ...opts, salt }), seededSplits(small, 5));
