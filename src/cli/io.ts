@@ -492,6 +492,24 @@ export async function pump(stream: ReadableStream<Uint8Array>, output: Output): 
   }
 }
 
+/** Reads a stream to its end, keeping nothing; returns the number of bytes (`verify`). */
+export function drain(stream: ReadableStream<Uint8Array>): Promise<number> {
+  let bytesWritten = 0;
+  return pump(stream, {
+    name: 'nowhere',
+    isStdout: false,
+    reusesPieces: true,
+    get bytesWritten() {
+      return bytesWritten;
+    },
+    async write(piece) {
+      bytesWritten += piece.length;
+    },
+    async commit() {},
+    async abort() {},
+  });
+}
+
 /** True if something (a file, a folder, a dangling link) is at `path`. */
 export async function pathExists(path: string): Promise<boolean> {
   try {

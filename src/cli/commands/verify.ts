@@ -10,7 +10,7 @@ import { HEADER_SIZE, RECORD_SIZE } from '../../chunked.js';
 import type { Context } from '../context.js';
 import { describeError } from '../exit-codes.js';
 import { formatBytes, formatCount, formatDuration, formatRate, mbPerSecond, plural } from '../format.js';
-import { openInput } from '../io.js';
+import { drain, openInput } from '../io.js';
 import { type OpenFlags, openBackup } from '../open-backup.js';
 import { startProgress } from '../progress.js';
 
@@ -33,14 +33,9 @@ export async function verify(inputPath: string, flags: VerifyFlags, ctx: Context
     const opened = await openBackup(input, flags, ctx);
     const bar = await startProgress('verifying', input.size, ctx.quiet);
     progress.update = (n) => bar.update(n);
-    let plaintext = 0;
+    let plaintext: number;
     try {
-      const reader = opened.stream.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        plaintext += value.length;
-      }
+      plaintext = await drain(opened.stream);
     } finally {
       bar.stop();
     }
