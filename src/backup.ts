@@ -190,11 +190,12 @@ function withSignal(
 /**
  * Encrypts a backup. Nothing is read from `input` until the returned stream is read.
  *
- * The result is a byte stream: a BYOB reader (`getReader({ mode: 'byob' })`) gets the encrypted
- * chunks written straight into its own buffer, which it can then reuse, and a byte-stream `input`
- * (a file's `stream()`, for one) is read straight into one reused buffer, so that large backups
- * cost no memory per byte. Pieces of any other input are used as they are, not copied: do not
- * change a piece once it has been handed over.
+ * Without worker threads, on node:crypto, the result is a byte stream: a BYOB reader
+ * (`getReader({ mode: 'byob' })`) gets the encrypted chunks written straight into its own buffer,
+ * which it can then reuse, and a byte-stream `input` (a file's `stream()`, for one) is read
+ * straight into one reused buffer, so that large backups cost no memory per byte. Pieces of any
+ * other input are used as they are, not copied: do not change a piece once it has been handed
+ * over.
  *
  * @example
  * ```ts
@@ -283,6 +284,11 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
  * (which authenticates the header) and reads the metadata record. The body stream authenticates
  * each chunk before releasing it and errors on any problem up to its very end, so treat its
  * output as provisional until it closes (write to a temporary file, as `decryptFile` does).
+ *
+ * Without worker threads, on node:crypto, the body is a byte stream: a BYOB reader
+ * (`getReader({ mode: 'byob' })`) gets the plaintext copied into its own buffer, which it can
+ * reuse; and a byte-stream `input` (a file's `stream()`) is read into one reused buffer, so that
+ * nothing is allocated per byte.
  *
  * @throws An {@link E2EEError}: `WRONG_KEY`, `WRONG_PASSWORD`, `NO_MATCHING_SLOT`, `HEADER_AUTH`,
  * `MALFORMED_HEADER`, `UNSUPPORTED_VERSION`, `UNKNOWN_FLAG`, `UNKNOWN_SLOT_TYPE`, `KDF_PARAMS`,
