@@ -44,6 +44,7 @@ interface NodeCipher {
   final(): Uint8Array;
   getAuthTag(): Uint8Array;
   setAuthTag(tag: Uint8Array): void;
+  setAAD(aad: Uint8Array): void;
 }
 interface NodeCrypto {
   createCipheriv(alg: string, key: unknown, iv: Uint8Array): NodeCipher;
@@ -60,6 +61,59 @@ function nodeCrypto(): NodeCrypto | undefined {
 
 function subtle(): SubtleCrypto | undefined {
   return globalThis.crypto?.subtle;
+}
+
+/**
+ * One AES-256-GCM seal or open of a short message with associated data (the header's key slots),
+ * synchronously on node:crypto when it is there, else with @noble/ciphers: the same bytes either
+ * way. `open` answers `undefined` when the tag does not verify.
+ */
+export async function gcmWithAad(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+): Promise<{ seal(plaintext: Uint8Array): Uint8Array; open(sealed: Uint8Array): Uint8Array | undefined }> {
+  const nc = nodeCrypto();
+  if (nc)
+    return {
+      seal(plaintext) {
+        const c = nc.createCipheriv('aes-256-gcm', key, nonce);
+        c.setAAD(aad);
+        const body = c.update(plaintext);
+        c.final();
+        const out = new Uint8Array(body.length + TAG_BYTES);
+        out.set(body);
+        out.set(c.getAuthTag(), body.length);
+        return out;
+      },
+      open(sealed) {
+        if (sealed.length < TAG_BYTES) return undefined;
+        const n = sealed.length - TAG_BYTES;
+        const d = nc.createDecipheriv('aes-256-gcm', key, nonce);
+        d.setAAD(aad);
+        d.setAuthTag(sealed.subarray(n));
+        const out = new Uint8Array(d.update(sealed.subarray(0, n)));
+        try {
+          d.final();
+          return out;
+        } catch {
+          out.fill(0);
+          return undefined;
+        }
+      },
+    };
+  // Elsewhere the messages are 32 bytes: noble is fast enough, and synchronous.
+  const { gcm } = await import('@noble/ciphers/aes.js');
+  return {
+    seal: (plaintext) => gcm(key, nonce, aad).encrypt(plaintext),
+    open(sealed) {
+      try {
+        return gcm(key, nonce, aad).decrypt(sealed);
+      } catch {
+        return undefined;
+      }
+    },
+  };
 }
 
 /** The backend {@link createAead} picks when none is named: the fastest one available here. */

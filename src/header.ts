@@ -8,6 +8,7 @@
 
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { gcmWithAad } from './aead.js';
 import { concat, constantTimeEqual, randomBytes, toBytes } from './bytes.js';
 import { E2EEError } from './errors.js';
 import { hkdfExpandSha512 } from './hkdf.js';
@@ -119,19 +120,12 @@ export function passwordKek(argon2Output: Uint8Array): Uint8Array {
 async function wrap(kek: Uint8Array, fileKey: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
   // AES-256-GCM with an all-zero nonce is safe here: every KEK is used for exactly one wrap,
   // because every slot draws a fresh 32-byte salt. The AAD binds the slot's own fields.
-  const { gcm } = await import('@noble/ciphers/aes.js');
-  return gcm(kek, ZERO_NONCE, aad).encrypt(fileKey);
+  return (await gcmWithAad(kek, ZERO_NONCE, aad)).seal(fileKey);
 }
 
 /** Unwraps a slot's file key, or `undefined` when the KEK is wrong (or the slot was modified). */
 export async function unwrap(kek: Uint8Array, slot: KeySlot): Promise<Uint8Array | undefined> {
-  // 48 bytes: @noble/ciphers is fast enough and keeps AAD support uniform across platforms.
-  const { gcm } = await import('@noble/ciphers/aes.js');
-  try {
-    return gcm(kek, ZERO_NONCE, slot.aad).decrypt(slot.wrappedKey);
-  } catch {
-    return undefined;
-  }
+  return (await gcmWithAad(kek, ZERO_NONCE, slot.aad)).open(slot.wrappedKey);
 }
 
 /** What a new backup-key slot needs. */
