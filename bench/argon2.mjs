@@ -9,9 +9,10 @@
 // Environment: BENCH_RUNS (default 5), BENCH_ARGON2_SETS (default "65536:3:4,19456:2:1", each
 // m in KiB : t : p; the first is the library's default, the second OWASP's floor).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt } from '../scripts/ensure-built.mjs';
+import { saveResults } from './results.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SETS = (process.env.BENCH_ARGON2_SETS ?? '65536:3:4,19456:2:1').split(',').map((s) => {
@@ -165,8 +166,6 @@ for (const set of SETS) {
   };
 }
 
-const resultsFile = new URL('./results.json', import.meta.url);
-const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : {};
 const argon2 = {
   date: new Date().toISOString(),
   node: process.version,
@@ -177,7 +176,7 @@ const argon2 = {
   runs: RUNS,
   results,
 };
-writeFileSync(resultsFile, `${JSON.stringify({ ...previous, argon2 }, null, 2)}\n`);
+saveResults('argon2', argon2);
 if (mismatch) {
   console.error('\nbench:argon2: the implementations disagree (see above)');
   process.exit(1);

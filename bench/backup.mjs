@@ -2,10 +2,11 @@
 // beside node:zlib's raw deflate alone (compression on) and the chunked layer alone (off), and
 // peak RSS at two input sizes, which should be the same. Each run is a fresh process.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt } from '../scripts/ensure-built.mjs';
 import { writeCorpus } from './corpus.mjs';
+import { saveResults } from './results.mjs';
 
 ensureBuilt();
 const SIZES_MIB = (process.env.BENCH_BACKUP_MIB ?? '64,256').split(',').map(Number);
@@ -78,9 +79,4 @@ for (const mib of SIZES_MIB) {
   rmSync(encDeflate);
   rmSync(encNone);
 }
-const file = new URL('./results.json', import.meta.url);
-const prev = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
-writeFileSync(
-  file,
-  `${JSON.stringify({ ...prev, backup: { date: new Date().toISOString(), node: process.version, results } }, null, 2)}\n`,
-);
+saveResults('backup', { date: new Date().toISOString(), node: process.version, results });

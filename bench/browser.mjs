@@ -11,11 +11,12 @@
 // default 65536), CHROMIUM_PATH (default /usr/bin/chromium), BENCH_PROFILE=1 (afterwards, one
 // CPU-profiled run of each case: where the page's main thread spends its time, and on Linux the
 // renderer's CPU time and page faults).
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { basename, join } from 'node:path';
 import { CHROMIUM, CHROMIUM_ARGS } from '../scripts/chromium.mjs';
 import { ensureBuilt } from '../scripts/ensure-built.mjs';
+import { saveResults } from './results.mjs';
 
 const SIZE = Number(process.env.BENCH_MIB ?? 64) * 1024 * 1024;
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -128,8 +129,6 @@ try {
 
   if (PROFILE) await profile(page, names);
 
-  const resultsFile = new URL('./results.json', import.meta.url);
-  const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : {};
   const result = {
     date: new Date().toISOString(),
     chromium: version,
@@ -144,7 +143,7 @@ try {
     ratios,
     target: TARGET,
   };
-  writeFileSync(resultsFile, `${JSON.stringify({ ...previous, browser: result }, null, 2)}\n`);
+  saveResults('browser', result);
 } finally {
   await browser.close();
   server.close();

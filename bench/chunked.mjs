@@ -3,8 +3,9 @@
 // with the worker threads of workerPool(). Prints MB/s, the ratios, and writes the `chunked` key
 // of bench/results.json. Not a test: timings vary ±30 % on a shared machine, ratios much less.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { ensureBuilt } from '../scripts/ensure-built.mjs';
+import { pump } from './pump.mjs';
+import { saveResults } from './results.mjs';
 
 ensureBuilt();
 const { createDecryptStream, createEncryptStream, encryptChunked } = await import('../dist/chunked.js');
@@ -16,22 +17,6 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 9); // 9: the stream cases swing �
 const WRITE = Number(process.env.BENCH_WRITE ?? 64 * 1024); // 64 KiB: what a default Node file stream hands over per read
 const key = randomBytes(32);
 const data = randomBytes(SIZE);
-
-async function pump(stream, input) {
-  const writer = stream.writable.getWriter();
-  const reader = stream.readable.getReader();
-  const drain = (async () => {
-    let n = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return n;
-      n += value.length;
-    }
-  })();
-  for (let off = 0; off < input.length; off += WRITE) await writer.write(input.subarray(off, off + WRITE));
-  await writer.close();
-  return drain;
-}
 
 function plainEncrypt(buf) {
   const nonce = Buffer.alloc(12);
@@ -75,12 +60,13 @@ function plainDecrypt() {
 const ciphertext = await encryptChunked(key, data);
 const cases = {
   'node:crypto loop, encrypt': () => plainEncrypt(data),
-  createEncryptStream: () => pump(createEncryptStream(key), data),
-  [`createEncryptStream, ${workers.size} workers`]: () => pump(createEncryptStream(key, { workers }), data),
+  createEncryptStream: () => pump(createEncryptStream(key), data, WRITE),
+  [`createEncryptStream, ${workers.size} workers`]: () =>
+    pump(createEncryptStream(key, { workers }), data, WRITE),
   'node:crypto loop, decrypt': () => plainDecrypt(),
-  createDecryptStream: () => pump(createDecryptStream(key), ciphertext),
+  createDecryptStream: () => pump(createDecryptStream(key), ciphertext, WRITE),
   [`createDecryptStream, ${workers.size} workers`]: () =>
-    pump(createDecryptStream(key, { workers }), ciphertext),
+    pump(createDecryptStream(key, { workers }), ciphertext, WRITE),
 };
 const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 // One untimed round first: JIT warm-up and worker start-up are not what is being measured.
@@ -114,8 +100,6 @@ console.log(
 console.log(
   `    with ${workers.size} worker threads: encrypt ${ratios.encryptWorkers.toFixed(2)}×, decrypt ${ratios.decryptWorkers.toFixed(2)}×`,
 );
-const resultsFile = new URL('./results.json', import.meta.url);
-const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : {};
 const chunked = {
   date: new Date().toISOString(),
   node: process.version,
@@ -126,4 +110,4 @@ const chunked = {
   mbps,
   ratios,
 };
-writeFileSync(resultsFile, `${JSON.stringify({ ...previous, chunked }, null, 2)}\n`);
+saveResults('chunked', chunked);

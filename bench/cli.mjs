@@ -17,12 +17,12 @@ import {
   readFileSync,
   rmSync,
   statSync,
-  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ensureBuilt } from '../scripts/ensure-built.mjs';
+import { saveResults } from './results.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 // E2EE_BENCH_CLI points at another build of the CLI (to compare two versions).
@@ -315,7 +315,5 @@ if (big) {
 }
 
 // Merged into bench/results.json beside `npm run bench`'s keys.
-const resultsFile = join(root, 'bench', 'results.json');
-const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : {};
-writeFileSync(resultsFile, `${JSON.stringify({ ...previous, cli: results }, null, 2)}\n`);
+saveResults('cli', results);
 console.log('\nwrote the cli key of bench/results.json');

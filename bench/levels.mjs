@@ -2,10 +2,11 @@
 // the container writes them (a block that does not shrink is stored), on one core. Prints input
 // MB/s and the compression ratio per level, medians of interleaved runs, so that the default
 // level is chosen on measurements. Writes the `levels` key of bench/results.json.
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { writeCorpus } from './corpus.mjs';
+import { saveResults } from './results.mjs';
 
 const MIB = Number(process.env.BENCH_MIB ?? 64);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -48,9 +49,10 @@ for (const l of LEVELS) {
     `  ${String(l).padStart(5)} ${mbps.toFixed(0).padStart(6)} ${ratio.toFixed(3).padStart(7)} ${`${(mbps / six.mbps).toFixed(2)}×`.padStart(17)} ${`${((six.ratio / ratio) * 100).toFixed(1)} %`.padStart(17)}`,
   );
 }
-const resultsFile = new URL('./results.json', import.meta.url);
-const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : {};
-writeFileSync(
-  resultsFile,
-  `${JSON.stringify({ ...previous, levels: { date: new Date().toISOString(), node: process.version, sizeBytes: data.length, runs: RUNS, levels } }, null, 2)}\n`,
-);
+saveResults('levels', {
+  date: new Date().toISOString(),
+  node: process.version,
+  sizeBytes: data.length,
+  runs: RUNS,
+  levels,
+});

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { defaultAeadBackend } from './aead.js';
 import { concat, randomBytes } from './bytes.js';
 import { type ChunkWorkers, createDecryptStream, createEncryptStream } from './chunked.js';
 import { E2EEError } from './errors.js';
@@ -35,8 +34,8 @@ import {
 } from './header.js';
 import { type Argon2idParams, DEFAULT_KDF_PARAMS } from './kdf.js';
 import { type BackupKeyCandidate, backupKeyTypoCandidates, parseBackupKey } from './key.js';
-import { aborted, openedReader, sealedStream } from './payload.js';
-import { cancelQuietly, readAll, toStream } from './streams.js';
+import { aborted, openedReader, reusesBuffers, sealedStream } from './payload.js';
+import { byobReaderOf, cancelQuietly, readAll, toStream } from './streams.js';
 
 export type { BackupMetadata, JsonValue } from './framing.js';
 
@@ -122,12 +121,7 @@ function withSignal(
   signal: AbortSignal | undefined,
 ): ReadableStream<Uint8Array> {
   if (!signal) return source;
-  let byob: ReadableStreamBYOBReader | undefined;
-  try {
-    byob = source.getReader({ mode: 'byob' });
-  } catch {
-    // not a byte stream
-  }
+  const byob = byobReaderOf(source);
   const reader = byob ?? source.getReader();
   let stop: (() => void) | undefined;
   const release = () => signal.removeEventListener('abort', stop!);
@@ -236,7 +230,7 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
   const meta = encodeMetadata(metadata); // checked here, so bad metadata fails the call itself
   // On node:crypto (or noble) without worker threads, the payload is sealed straight from one
   // reused plaintext buffer into the reader's buffers: see sealedStream.
-  const fused = !options.workers?.size && defaultAeadBackend() !== 'webcrypto';
+  const fused = reusesBuffers(options.workers);
   const blocks = readBlocks(toStream(input), fused);
   const pieces = framePieces(blocks, meta, {
     deflateLevel: compression === 'deflate' ? level : undefined,
@@ -244,13 +238,14 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
     onProgress: options.onProgress,
     lend: fused,
   });
+  // The file key is wiped by whoever receives it, or here if the header cannot be made.
   const header = async () => {
     const fileKey = randomBytes(32);
     try {
-      const bytes = await buildHeader(slots, fileKey, flags);
-      return { bytes, fileKey: fileKey.slice() };
-    } finally {
+      return { bytes: await buildHeader(slots, fileKey, flags), fileKey };
+    } catch (e) {
       fileKey.fill(0);
+      throw e;
     }
   };
   if (fused) return sealedStream(header, pieces, blocks, options.signal);
@@ -328,7 +323,7 @@ export async function decryptBackup(
     );
     // As when encrypting: on node:crypto (or noble) without worker threads, the payload is opened
     // through reused buffers (src/payload.ts); else through the chunked stream.
-    const fused = !options.workers?.size && defaultAeadBackend() !== 'webcrypto';
+    const fused = reusesBuffers(options.workers);
     try {
       if (fused) {
         const { queued, stream } = r.detach();

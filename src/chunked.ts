@@ -109,6 +109,14 @@ interface MessageKeys {
   commitment: Uint8Array;
 }
 
+/** The salt of a new message: the caller's (test vectors only) or a fresh random one. */
+function messageSalt(options: EncryptChunkedOptions): Uint8Array {
+  const salt = options.salt ?? randomBytes(SALT_SIZE);
+  if (salt.length !== SALT_SIZE)
+    throw new E2EEError('INVALID_ARGUMENT', `the salt must be ${SALT_SIZE} bytes`);
+  return salt;
+}
+
 function checkInputKey(inputKey: Uint8Array): void {
   if (!(inputKey instanceof Uint8Array))
     throw new E2EEError('INVALID_ARGUMENT', 'the input key must be a Uint8Array');
@@ -325,15 +333,10 @@ export async function encryptChunked(
   plaintext: Uint8Array,
   options: EncryptChunkedOptions = {},
 ): Promise<Uint8Array> {
-  checkInputKey(inputKey);
-  const salt = options.salt ?? randomBytes(SALT_SIZE);
-  if (salt.length !== SALT_SIZE)
-    throw new E2EEError('INVALID_ARGUMENT', `the salt must be ${SALT_SIZE} bytes`);
-  const m = await deriveMessageKeys(inputKey, salt, { ...options, workers: undefined });
+  const sealer = await createMessageSealer(inputKey, options);
   const out = allocForOverwrite(chunkedCiphertextSize(plaintext.length));
-  out.set(salt, 0);
-  out.set(m.commitment, SALT_SIZE);
-  await sealRun(m, 0, plaintext, out, HEADER_SIZE, true);
+  out.set(sealer.prefix, 0);
+  await sealer.seal(plaintext, out, HEADER_SIZE, true);
   return out;
 }
 
@@ -341,12 +344,11 @@ export async function encryptChunked(
  * One message sealed into buffers its caller owns and reuses, for a pipeline that frames its own
  * plaintext (the backup container). `prefix` is salt ‖ commitment; each `seal` encrypts the next
  * chunks of the message into `out` at `offset`: whole chunks only, unless `final`, which ends the
- * message with its short (possibly empty) final chunk. Synchronous when `sync`.
+ * message with its short (possibly empty) final chunk. Synchronous on a synchronous backend.
  * @internal
  */
 export interface MessageSealer {
   readonly prefix: Uint8Array;
-  readonly sync: boolean;
   seal(plaintext: Uint8Array, out: Uint8Array, offset: number, final: boolean): void | Promise<void>;
 }
 
@@ -360,15 +362,12 @@ export async function createMessageSealer(
   options: EncryptChunkedOptions = {},
 ): Promise<MessageSealer> {
   checkInputKey(inputKey);
-  const salt = options.salt ?? randomBytes(SALT_SIZE);
-  if (salt.length !== SALT_SIZE)
-    throw new E2EEError('INVALID_ARGUMENT', `the salt must be ${SALT_SIZE} bytes`);
+  const salt = messageSalt(options);
   const m = await deriveMessageKeys(inputKey, salt, { ...options, workers: undefined });
   let counter = 0;
   let ended = false;
   return {
     prefix: concat(salt, m.commitment),
-    sync: m.aead.sync,
     seal(plaintext, out, offset, final) {
       if (ended) throw new E2EEError('INVALID_ARGUMENT', 'the message has already ended');
       if (!final && plaintext.length % CHUNK_SIZE !== 0)
@@ -444,21 +443,16 @@ export async function decryptChunked(
   ciphertext: Uint8Array,
   options: ChunkedOptions = {},
 ): Promise<Uint8Array> {
-  checkInputKey(inputKey);
-  if (ciphertext.length < HEADER_SIZE) chunkedPlaintextSize(ciphertext.length); // throws TRUNCATED
-  const m = await openHeader(inputKey, ciphertext.subarray(0, HEADER_SIZE), {
-    ...options,
-    workers: undefined,
-  });
+  const opener = await createMessageOpener(inputKey, ciphertext.subarray(0, HEADER_SIZE), options);
   // Full records first, then the length check, in the same order as the streaming decryptor,
   // so that both name an extended message the same way.
   const body = ciphertext.subarray(HEADER_SIZE);
   const full = Math.floor(body.length / RECORD_SIZE);
   const last = body.length - full * RECORD_SIZE;
   const out = allocForOverwrite(full * CHUNK_SIZE + Math.max(0, last - TAG_SIZE));
-  await openRun(m, 0, body.subarray(0, full * RECORD_SIZE), out, 0, false);
+  await opener.open(body.subarray(0, full * RECORD_SIZE), out, 0, false);
   chunkedPlaintextSize(ciphertext.length); // throws TRUNCATED for an impossible length
-  await openRun(m, full, body.subarray(full * RECORD_SIZE), out, full * CHUNK_SIZE, true);
+  await opener.open(body.subarray(full * RECORD_SIZE), out, full * CHUNK_SIZE, true);
   return out;
 }
 
@@ -650,9 +644,7 @@ export function createEncryptStream(
   options: EncryptChunkedOptions = {},
 ): TransformStream<Uint8Array, Uint8Array> {
   checkInputKey(inputKey);
-  const salt = options.salt ?? randomBytes(SALT_SIZE);
-  if (salt.length !== SALT_SIZE)
-    throw new E2EEError('INVALID_ARGUMENT', `the salt must be ${SALT_SIZE} bytes`);
+  const salt = messageSalt(options);
   // Our own copy: the caller may wipe theirs as soon as this returns.
   const key = new Uint8Array(inputKey);
   let m: MessageKeys;

@@ -11,7 +11,7 @@ import { concat, toBytes } from './bytes.js';
 import { deflateRaw, inflateRaw } from './deflate.js';
 import { E2EEError } from './errors.js';
 import { padme } from './padding.js';
-import { cancelQuietly } from './streams.js';
+import { byobReaderOf, cancelQuietly } from './streams.js';
 
 /** Largest body block before compression. */
 export const BLOCK_SIZE = 1 << 20;
@@ -217,14 +217,6 @@ export interface BlockSource {
   cancel(reason?: unknown): Promise<void>;
 }
 
-function byobReader(stream: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
-  try {
-    return stream.getReader({ mode: 'byob' });
-  } catch {
-    return undefined; // not a byte stream
-  }
-}
-
 /**
  * Reads `stream` in blocks. A byte stream is read straight into a block buffer (BYOB); with
  * `lend`, that one buffer serves every block, so a block is valid only until the next `next()`.
@@ -232,7 +224,7 @@ function byobReader(stream: ReadableStream<Uint8Array>): ReadableStreamBYOBReade
  * its caller must not change a piece once handed over.
  */
 export function readBlocks(stream: ReadableStream<Uint8Array>, lend: boolean): BlockSource {
-  const byob = byobReader(stream);
+  const byob = byobReaderOf(stream);
   if (byob) {
     let spare: Uint8Array<ArrayBuffer> | undefined;
     let ended = false;

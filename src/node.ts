@@ -20,6 +20,7 @@ import {
 } from './backup.js';
 import { E2EEError } from './errors.js';
 import { type BackupStore, checkStoreName, type StoredBackup } from './store.js';
+import { pipePieces } from './streams.js';
 
 function ioError(what: string, path: string, cause: unknown): E2EEError {
   const reason = cause instanceof Error ? cause.message : String(cause);
@@ -62,38 +63,15 @@ function readStream(path: string): ReadableStream<Uint8Array> {
   return stream;
 }
 
-/**
- * Writes `stream` to `handle`: a byte stream through one reused buffer (BYOB), any other piece by
- * piece. Errors other than the stream's own are `IO`.
- */
+/** Writes `stream` to `handle` through one reused buffer (a byte stream) or piece by piece. */
 async function writeAll(stream: ReadableStream<Uint8Array>, handle: FileHandle, path: string): Promise<void> {
-  let byob: ReadableStreamBYOBReader | undefined;
+  const write = async (piece: Uint8Array) => {
+    for (let o = 0; o < piece.length; ) o += (await handle.write(piece, o, piece.length - o)).bytesWritten;
+  };
   try {
-    byob = stream.getReader({ mode: 'byob' });
-  } catch {
-    // not a byte stream
-  }
-  const reader = byob ?? stream.getReader();
-  let buf = new Uint8Array(byob ? 1 << 20 : 0);
-  try {
-    for (;;) {
-      const { done, value } = byob
-        ? await byob.read(buf)
-        : await (reader as ReadableStreamDefaultReader).read();
-      if (done) return;
-      for (let o = 0; o < value.length; ) {
-        const { bytesWritten } = await handle.write(value, o, value.length - o).catch((e: unknown) => {
-          throw ioError('cannot write', path, e);
-        });
-        o += bytesWritten;
-      }
-      if (byob) buf = new Uint8Array(value.buffer); // the read moved it; written, it is ours again
-    }
+    await pipePieces(stream, write, { reuse: true, bufferSize: 1 << 20 });
   } catch (e) {
-    await reader.cancel(e).catch(() => {});
     throw e instanceof E2EEError ? e : ioError('cannot write', path, e);
-  } finally {
-    reader.releaseLock();
   }
 }
 

@@ -8,8 +8,10 @@
  * @module
  */
 
+import { defaultAeadBackend } from './aead.js';
 import {
   CHUNK_SIZE,
+  type ChunkWorkers,
   createMessageOpener,
   createMessageSealer,
   HEADER_SIZE,
@@ -19,7 +21,15 @@ import {
 } from './chunked.js';
 import { E2EEError } from './errors.js';
 import { type BlockSource, type FramedReader, owned } from './framing.js';
-import { cancelQuietly } from './streams.js';
+import { byobReaderOf, cancelQuietly } from './streams.js';
+
+/**
+ * Whether a backup takes the reused-buffer path: a synchronous AES-GCM backend here (not
+ * WebCrypto, whose own buffers the chunked streams pass on) and no worker threads.
+ */
+export function reusesBuffers(workers: ChunkWorkers | undefined): boolean {
+  return !workers?.size && defaultAeadBackend() !== 'webcrypto';
+}
 
 /** The error of an operation stopped by `signal`. */
 export function aborted(signal: AbortSignal): E2EEError {
@@ -143,21 +153,13 @@ export function sealedStream(
   return stream;
 }
 
-function byobReader(stream: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
-  try {
-    return stream.getReader({ mode: 'byob' });
-  } catch {
-    return undefined; // not a byte stream
-  }
-}
-
 /**
  * The payload's records, read into one reused buffer of BATCH_CHUNKS records: `queued` first
  * (what was read past the container header), then `stream`, straight into the buffer when it is
  * a byte stream.
  */
 function recordReader(queued: Uint8Array[], stream: ReadableStream<Uint8Array>) {
-  const byob = byobReader(stream);
+  const byob = byobReaderOf(stream);
   const reader = byob ? undefined : stream.getReader();
   let buf = new Uint8Array(BATCH_CHUNKS * RECORD_SIZE);
   let held = 0;

@@ -74,3 +74,45 @@ export function cancelQuietly(
 ): Promise<void> {
   return reader.cancel(reason).catch(() => {});
 }
+
+/** A BYOB reader of `stream` when it is a byte stream, else `undefined`. */
+export function byobReaderOf(stream: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
+  try {
+    return stream.getReader({ mode: 'byob' });
+  } catch {
+    return undefined; // not a byte stream
+  }
+}
+
+/**
+ * Hands each piece of `stream` to `write`, one at a time, and answers the number of bytes. With
+ * `reuse` (the caller's `write` is done with a piece when it resolves), a byte stream is read into
+ * one buffer of `bufferSize` bytes, reused for every piece. On a failure the stream is cancelled.
+ */
+export async function pipePieces(
+  stream: ReadableStream<Uint8Array>,
+  write: (piece: Uint8Array) => Promise<void>,
+  { reuse, bufferSize }: { reuse: boolean; bufferSize: number },
+): Promise<number> {
+  const byob = reuse ? byobReaderOf(stream) : undefined;
+  const reader = byob ?? stream.getReader();
+  let buf = new Uint8Array(byob ? bufferSize : 0);
+  let n = 0;
+  try {
+    for (;;) {
+      const { done, value } = byob
+        ? await byob.read(buf)
+        : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+      if (done) return n;
+      n += value.length;
+      await write(value);
+      // The read transferred the buffer; its memory comes back with the piece.
+      if (byob) buf = new Uint8Array(value.buffer as ArrayBuffer);
+    }
+  } catch (e) {
+    await reader.cancel(e).catch(() => {});
+    throw e;
+  } finally {
+    reader.releaseLock();
+  }
+}

@@ -7,6 +7,7 @@
 // `write`-byte pieces and drained; and a plain WebCrypto loop, AES-256-GCM over 16 KiB chunks
 // with crypto.subtle.encrypt/decrypt, keeping 4 promises in flight.
 import { createDecryptStream, createEncryptStream, encryptChunked } from '../../dist/chunked.js';
+import { pump } from '../pump.mjs';
 
 const CHUNK = 16384;
 const TAG = 16;
@@ -60,30 +61,11 @@ function plainDecrypt() {
   );
 }
 
-/** Writes `input` in `write`-byte pieces while draining the output; answers the output length. */
-async function pump(stream, input, check) {
-  const writer = stream.writable.getWriter();
-  const reader = stream.readable.getReader();
-  const drain = (async () => {
-    let n = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return n;
-      check?.(value, n);
-      n += value.length;
-    }
-  })();
-  for (let off = 0; off < input.length; off += s.write)
-    await writer.write(input.subarray(off, off + s.write));
-  await writer.close();
-  return drain;
-}
-
 const cases = {
   'WebCrypto loop, encrypt': plainEncrypt,
-  createEncryptStream: () => pump(createEncryptStream(s.key), s.data),
+  createEncryptStream: () => pump(createEncryptStream(s.key), s.data, s.write),
   'WebCrypto loop, decrypt': plainDecrypt,
-  createDecryptStream: () => pump(createDecryptStream(s.key), s.ciphertext),
+  createDecryptStream: () => pump(createDecryptStream(s.key), s.ciphertext, s.write),
 };
 
 async function setup({ size, write }) {
@@ -114,7 +96,7 @@ async function setup({ size, write }) {
     for (let i = 0; i < value.length; i++)
       if (value[i] !== data[at + i]) throw new Error(`createDecryptStream: byte ${at + i} differs`);
   };
-  const back = await pump(createDecryptStream(key), s.ciphertext, check);
+  const back = await pump(createDecryptStream(key), s.ciphertext, s.write, check);
   if (back !== size) throw new Error(`createDecryptStream gave ${back} bytes, not ${size}`);
   for (const name of Object.keys(cases)) await run(name);
   return {

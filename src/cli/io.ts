@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { readSync, rmSync, writeSync } from 'node:fs';
 import { type FileHandle, link, lstat, open, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { pipePieces } from '../streams.js';
 import { usageError, withContext } from './exit-codes.js';
 
 /**
@@ -93,21 +94,6 @@ function fileInput(
 ): Input {
   let bytesRead = 0;
   let closed = false;
-  async function* chunks(): AsyncGenerator<Uint8Array> {
-    try {
-      for (;;) {
-        // A fresh buffer per read: the library may still hold the previous piece.
-        const buf = Buffer.allocUnsafeSlow(READ_SIZE);
-        const n = readSync(handle.fd, buf, 0, READ_SIZE, null);
-        if (n === 0) return;
-        bytesRead += n;
-        onRead?.(bytesRead);
-        yield new Uint8Array(buf.buffer, buf.byteOffset, n);
-      }
-    } catch (e) {
-      throw withContext(e, `cannot read ${path}`);
-    }
-  }
   const byteStream = (): ReadableStream<Uint8Array> =>
     new ReadableStream({
       type: 'bytes',
@@ -143,7 +129,9 @@ function fileInput(
     get bytesRead() {
       return bytesRead;
     },
-    chunks: chunks(),
+    // The same reads through a default reader: a new READ_SIZE buffer each (the library may
+    // still hold the previous piece).
+    chunks: piecesOf(byteStream()).chunks,
     byteStream,
     async close() {
       if (closed) return;
@@ -461,53 +449,16 @@ const PUMP_BUFFER = 64 * 16400;
  *
  * @returns the number of bytes copied.
  */
-export async function pump(stream: ReadableStream<Uint8Array>, output: Output): Promise<number> {
-  let byob: ReadableStreamBYOBReader | undefined;
-  if (output.reusesPieces) {
-    try {
-      byob = stream.getReader({ mode: 'byob' });
-    } catch {
-      // not a byte stream
-    }
-  }
-  const reader = byob ?? stream.getReader();
-  let buf = new Uint8Array(byob ? PUMP_BUFFER : 0);
-  let n = 0;
-  try {
-    for (;;) {
-      const { done, value } = byob
-        ? await byob.read(buf)
-        : await (reader as ReadableStreamDefaultReader).read();
-      if (done) return n;
-      n += value.length;
-      await output.write(value);
-      // The read transferred the buffer; its memory comes back with the piece.
-      if (byob) buf = new Uint8Array(value.buffer);
-    }
-  } catch (e) {
-    await reader.cancel(e).catch(() => {});
-    throw e;
-  } finally {
-    reader.releaseLock();
-  }
+export function pump(stream: ReadableStream<Uint8Array>, output: Output): Promise<number> {
+  return pipePieces(stream, (piece) => output.write(piece), {
+    reuse: output.reusesPieces,
+    bufferSize: PUMP_BUFFER,
+  });
 }
 
 /** Reads a stream to its end, keeping nothing; returns the number of bytes (`verify`). */
 export function drain(stream: ReadableStream<Uint8Array>): Promise<number> {
-  let bytesWritten = 0;
-  return pump(stream, {
-    name: 'nowhere',
-    isStdout: false,
-    reusesPieces: true,
-    get bytesWritten() {
-      return bytesWritten;
-    },
-    async write(piece) {
-      bytesWritten += piece.length;
-    },
-    async commit() {},
-    async abort() {},
-  });
+  return pipePieces(stream, async () => {}, { reuse: true, bufferSize: PUMP_BUFFER });
 }
 
 /** True if something (a file, a folder, a dangling link) is at `path`. */
