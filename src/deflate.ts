@@ -12,7 +12,7 @@ import { readAll, toStream } from './streams.js';
 interface Zlib {
   deflateRaw(
     buf: Uint8Array,
-    opts: { level: number },
+    opts: { level: number; chunkSize: number },
     cb: (err: Error | null, out: Uint8Array) => void,
   ): void;
   inflateRawSync(
@@ -26,12 +26,17 @@ function nodeZlib(): Zlib | undefined {
   return proc?.getBuiltinModule?.('node:zlib') as Zlib | undefined;
 }
 
+// node:zlib's output buffer size. Its default, 16 KiB, makes a 1 MiB block's output a few dozen
+// buffers that are then joined into one more: with 256 KiB, usually one or two. Measured on the
+// CLI's compressed encrypt (README, Benchmarks): about 25 % faster and no larger.
+const DEFLATE_OUTPUT_CHUNK = 256 * 1024;
+
 /** Compresses one block. Asynchronous: on Node it runs on libuv's thread pool. */
 export async function deflateRaw(data: Uint8Array, level: number): Promise<Uint8Array> {
   const z = nodeZlib();
   if (z) {
     return new Promise((resolve, reject) =>
-      z.deflateRaw(data, { level }, (err, out) =>
+      z.deflateRaw(data, { level, chunkSize: DEFLATE_OUTPUT_CHUNK }, (err, out) =>
         err ? reject(err) : resolve(new Uint8Array(out.buffer, out.byteOffset, out.byteLength)),
       ),
     );

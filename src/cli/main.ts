@@ -6,6 +6,7 @@
  * @module
  */
 
+import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, Option } from 'commander';
 import { version } from '../../package.json';
 import { byteSize, collectMeta, compressionMode, integerIn, kdfMemoryKib, vaultUrl } from './args.js';
@@ -435,6 +436,17 @@ async function main(argv: string[]): Promise<void> {
     if (err instanceof CommanderError) process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     else process.exitCode = report(err);
   }
+}
+
+// V8 doubles its young generation whenever a scavenge finds it busy, up to 32 MiB here; streaming
+// a backup keeps it busy with short-lived objects, so it grew to the maximum and stayed resident.
+// Kept at its initial size, it cost no measurable time and 14 MiB less peak RSS on a 1 GiB
+// encrypt (README, Benchmarks). V8 reads this flag when it grows the space, so it takes effect
+// now; a V8 that ignores it loses nothing. The CLI's own process only: the library sets no flags.
+try {
+  setFlagsFromString('--semi-space-growth-factor=1');
+} catch {
+  // A runtime without V8 flags (Bun, Deno).
 }
 
 // Not process.exit(): it could cut off output still queued for a pipe.
