@@ -7,8 +7,9 @@
 // The page (bench/browser/page.mjs, importing the built dist/chunked.js) is bundled in memory by
 // esbuild and served from 127.0.0.1 by node:http; Playwright opens it in Debian's Chromium.
 //
-// Environment: BENCH_MIB (default 64), BENCH_RUNS (default 5), BENCH_WRITE (bytes per write,
-// default 65536), CHROMIUM_PATH (default /usr/bin/chromium), BENCH_PROFILE=1 (afterwards, one
+// Environment: BENCH_MIB (default 64), BENCH_RUNS (default 7), BENCH_WRITE (bytes per write,
+// default 65536), CHROMIUM_PATH (default /usr/bin/chromium), BENCH_GC=1 (garbage collected before
+// each timed run, so that no case pays for the previous one's), BENCH_PROFILE=1 (afterwards, one
 // CPU-profiled run of each case: where the page's main thread spends its time, and on Linux the
 // renderer's CPU time and page faults).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -19,9 +20,11 @@ import { ensureBuilt } from '../scripts/ensure-built.mjs';
 import { saveResults } from './results.mjs';
 
 const SIZE = Number(process.env.BENCH_MIB ?? 64) * 1024 * 1024;
-const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const WRITE = Number(process.env.BENCH_WRITE ?? 64 * 1024);
 const PROFILE = process.env.BENCH_PROFILE === '1';
+// BENCH_GC=1: the page collects the last case's garbage before timing the next one.
+const GC = process.env.BENCH_GC === '1';
 const TARGET = 0.9;
 
 if (!existsSync(CHROMIUM)) {
@@ -74,7 +77,8 @@ await new Promise((r) => server.listen(0, '127.0.0.1', r)); // 127.0.0.1 is a se
 
 let browser;
 try {
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  const args = GC ? [...CHROMIUM_ARGS, '--js-flags=--expose-gc'] : CHROMIUM_ARGS;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args, headless: true });
 } catch (e) {
   server.close();
   console.error(`bench:browser could not start ${CHROMIUM}: ${e.message.split('\n')[0]}`);
@@ -103,7 +107,8 @@ try {
   const times = Object.fromEntries(names.map((k) => [k, []]));
   for (let r = 0; r < RUNS; r++) {
     // Interleaved, so that drift in machine load hits every case alike.
-    for (const name of names) times[name].push(await page.evaluate((n) => window.bench.run(n), name));
+    for (const name of names)
+      times[name].push(await page.evaluate(([n, gc]) => window.bench.run(n, gc), [name, GC]));
   }
   const mbps = Object.fromEntries(
     Object.entries(times).map(([k, v]) => [k, SIZE / 1e6 / (median(v) / 1000)]),
@@ -114,7 +119,7 @@ try {
   };
 
   console.log(
-    `${SIZE / 2 ** 20} MiB in ${WRITE / 1024} KiB writes, median of ${RUNS} interleaved runs, ` +
+    `${SIZE / 2 ** 20} MiB in ${WRITE / 1024} KiB writes, median of ${RUNS} interleaved runs${GC ? ' (garbage collected before each)' : ''}, ` +
       `Chromium ${version} (headless, ${env.hardwareConcurrency} cores), WebCrypto backend`,
   );
   for (const [k, v] of Object.entries(mbps)) {
@@ -139,6 +144,7 @@ try {
     writeBytes: WRITE,
     runs: RUNS,
     loop: 'AES-256-GCM, 16 KiB chunks, crypto.subtle, 4 in flight',
+    gcBetweenCases: GC,
     mbps,
     ratios,
     target: TARGET,

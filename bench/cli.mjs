@@ -1,5 +1,6 @@
-// `npm run bench:cli`: times `e2ee-backup encrypt` and `decrypt` against age (X25519 recipient)
-// and `openssl enc -aes-256-ctr` on the same files in the same run, interleaved, and reports
+// `npm run bench:cli`: times `e2ee-backup encrypt` and `decrypt` against age (X25519 recipient),
+// `openssl enc -aes-256-ctr` and the bare node:crypto loop of bench/bare-loop.mjs (the floor under
+// any Node implementation) on the same files in the same run, interleaved, and reports
 // median MB/s, ratios to age and peak RSS (from /usr/bin/time -v) at 256 MiB and 1 GiB.
 // Not a test: the machine is shared and noisy, so only ratios measured together mean anything.
 //
@@ -57,7 +58,7 @@ if (hasAge) {
   execFileSync('age-keygen', ['-o', ageKey], { stdio: 'ignore' });
   ageRecipient = execFileSync('age-keygen', ['-y', ageKey]).toString().trim();
 }
-const aesKey = randomBytes(32).toString('hex');
+const aesKey = randomBytes(32).toString('hex'); // openssl's and the bare loop's
 const aesIv = randomBytes(16).toString('hex');
 
 function writeRandomFile(path, bytes) {
@@ -150,6 +151,13 @@ function tools(input, enc, dec) {
       encrypt: () => timed('age', ['-r', ageRecipient, '-o', enc, input]),
       decrypt: () => timed('age', ['-d', '-i', ageKey, '-o', dec, enc]),
     });
+  // The floor under any Node implementation here: the same AES-GCM chunks with nothing else.
+  const bare = join(root, 'bench', 'bare-loop.mjs');
+  list.push({
+    name: 'node:crypto bare loop',
+    encrypt: () => timed('node', [bare, 'encrypt', aesKey, input, enc]),
+    decrypt: () => timed('node', [bare, 'decrypt', aesKey, enc, dec]),
+  });
   if (hasOpenssl)
     list.push({
       name: 'openssl aes-256-ctr',

@@ -108,7 +108,9 @@ async function setup({ size, write }) {
   };
 }
 
-async function run(name) {
+async function run(name, collect) {
+  // BENCH_GC=1: the last case's garbage (up to its whole output) is collected before timing.
+  if (collect) globalThis.gc();
   const t = performance.now();
   const bytes = await cases[name]();
   const ms = performance.now() - t;
