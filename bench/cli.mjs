@@ -158,6 +158,12 @@ function tools(input, enc, dec) {
     encrypt: () => timed('node', [bare, 'encrypt', aesKey, input, enc]),
     decrypt: () => timed('node', [bare, 'decrypt', aesKey, enc, dec]),
   });
+  // The same bytes, sealed on a worker thread while the main thread reads and writes.
+  list.push({
+    name: 'bare loop, 2 threads',
+    encrypt: () => timed('node', [bare, 'encrypt-threaded', aesKey, input, enc]),
+    decrypt: () => timed('node', [bare, 'decrypt', aesKey, enc, dec]),
+  });
   if (hasOpenssl)
     list.push({
       name: 'openssl aes-256-ctr',
