@@ -115,21 +115,33 @@ async function threaded() {
   const fout = openSync(outPath, 'w');
   let filled = 0;
   let written = 0;
-  // Writes every sealed slot; waits for the worker while `busy()` holds.
+  // Writes every sealed slot; waits for the worker while `busy()` holds. Answers false when the
+  // worker failed or stalled: blocked here, this thread would never see its 'error' or 'exit'.
   const drain = (busy) => {
     for (;;) {
       const done = Atomics.load(c, 1);
-      if (done < 0) throw new Error('the sealing thread failed');
+      if (done < 0) return false;
       if (written < done) {
         const s = written % SLOTS;
         writeSync(fout, new Uint8Array(sealed, s * BATCH * RECORD, c[2 + SLOTS + s]));
         written++;
-      } else if (busy()) Atomics.wait(c, 1, done);
-      else return;
+      } else if (!busy()) return true;
+      else if (Atomics.wait(c, 1, done, 10_000) === 'timed-out') return false;
     }
   };
+  // The worker's own error when it has one; else it stalled (10 s without a batch).
+  const failed = async () => {
+    const why = await new Promise((resolve) => {
+      worker
+        .once('error', resolve)
+        .once('exit', (code) => resolve(new Error(`the sealing thread exited (code ${code})`)));
+      setTimeout(() => resolve(new Error('the sealing thread stalled')), 1000).unref();
+    });
+    await worker.terminate();
+    throw why;
+  };
   for (let end = false; !end; ) {
-    drain(() => filled - written >= SLOTS);
+    if (!drain(() => filled - written >= SLOTS)) return failed();
     const s = filled % SLOTS;
     const n = readFull(fin, new Uint8Array(plain, s * BATCH * CHUNK, BATCH * CHUNK));
     end = n < BATCH * CHUNK;
@@ -137,7 +149,7 @@ async function threaded() {
     Atomics.store(c, 0, ++filled);
     Atomics.notify(c, 0);
   }
-  drain(() => written < filled);
+  if (!drain(() => written < filled)) return failed();
   // Lets the worker leave its loop.
   c[2 + (filled % SLOTS)] = -1;
   Atomics.store(c, 0, filled + 1);

@@ -1,7 +1,8 @@
 // `npm run bench:cli`: times `e2ee-backup encrypt` and `decrypt` against age (X25519 recipient),
-// `openssl enc -aes-256-ctr` and the bare node:crypto loop of bench/bare-loop.mjs (the floor under
-// any Node implementation) on the same files in the same run, interleaved, and reports
-// median MB/s, ratios to age and peak RSS (from /usr/bin/time -v) at 256 MiB and 1 GiB.
+// `openssl enc -aes-256-ctr` and the bare node:crypto loop of bench/bare-loop.mjs (the most a
+// one-thread loop over 16 KiB chunks reaches here, and the same with a sealing thread) on the
+// same files in the same run, interleaved, and reports median MB/s, ratios to age and peak RSS
+// (from /usr/bin/time -v) at 256 MiB and 1 GiB.
 // Not a test: the machine is shared and noisy, so only ratios measured together mean anything.
 //
 // Environment: E2EE_BENCH_CLI (default dist/cli.js), E2EE_BENCH_RUNS (default 5, at least 3),
@@ -151,16 +152,19 @@ function tools(input, enc, dec) {
       encrypt: () => timed('age', ['-r', ageRecipient, '-o', enc, input]),
       decrypt: () => timed('age', ['-d', '-i', ageKey, '-o', dec, enc]),
     });
-  // The floor under any Node implementation here: the same AES-GCM chunks with nothing else.
+  // The same AES-GCM chunks with nothing else: what one node:crypto thread reaches here.
   const bare = join(root, 'bench', 'bare-loop.mjs');
   list.push({
     name: 'node:crypto bare loop',
     encrypt: () => timed('node', [bare, 'encrypt', aesKey, input, enc]),
     decrypt: () => timed('node', [bare, 'decrypt', aesKey, enc, dec]),
   });
-  // The same bytes, sealed on a worker thread while the main thread reads and writes.
+  // The same bytes, sealed on a worker thread while the main thread reads and writes. Its
+  // output is decrypted by the one-thread loop (every tag checked) but not reported: it is the
+  // row above's program.
   list.push({
     name: 'bare loop, 2 threads',
+    encryptOnly: true,
     encrypt: () => timed('node', [bare, 'encrypt-threaded', aesKey, input, enc]),
     decrypt: () => timed('node', [bare, 'decrypt', aesKey, enc, dec]),
   });
@@ -179,7 +183,7 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const fmt = (x, d = 0) => x.toFixed(d);
+const fmt = (x, d = 0) => (x === null ? '–' : x.toFixed(d));
 
 const results = { date: new Date().toISOString(), node: process.version, dir, runs, sizes: {} };
 console.log(`e2ee-backup CLI vs age vs openssl — ${runs} interleaved runs, medians, files in ${base}\n`);
@@ -220,10 +224,16 @@ for (const mib of sizesMiB) {
     const s = samples[t.name];
     row[t.name] = {
       encryptMBps: bytes / 1e6 / median(s.encrypt),
-      decryptMBps: bytes / 1e6 / median(s.decrypt),
-      peakRssMiB: { encrypt: Math.max(...s.rss.encrypt), decrypt: Math.max(...s.rss.decrypt) },
-      secondsMedian: { encrypt: median(s.encrypt), decrypt: median(s.decrypt) },
-      minorFaultsPerMiB: { encrypt: median(s.faults.encrypt) / mib, decrypt: median(s.faults.decrypt) / mib },
+      decryptMBps: t.encryptOnly ? null : bytes / 1e6 / median(s.decrypt),
+      peakRssMiB: {
+        encrypt: Math.max(...s.rss.encrypt),
+        decrypt: t.encryptOnly ? null : Math.max(...s.rss.decrypt),
+      },
+      secondsMedian: { encrypt: median(s.encrypt), decrypt: t.encryptOnly ? null : median(s.decrypt) },
+      minorFaultsPerMiB: {
+        encrypt: median(s.faults.encrypt) / mib,
+        decrypt: t.encryptOnly ? null : median(s.faults.decrypt) / mib,
+      },
     };
   }
   const age = row.age;
@@ -233,7 +243,7 @@ for (const mib of sizesMiB) {
   );
   for (const [name, r] of Object.entries(row)) {
     const re = age ? r.encryptMBps / age.encryptMBps : Number.NaN;
-    const rd = age ? r.decryptMBps / age.decryptMBps : Number.NaN;
+    const rd = age && r.decryptMBps !== null ? r.decryptMBps / age.decryptMBps : null;
     r.ratioToAge = age ? { encrypt: re, decrypt: rd } : null;
     console.log(
       `  ${name.padEnd(20)}  ${fmt(r.encryptMBps).padStart(12)}  ${fmt(r.decryptMBps).padStart(12)}  ${fmt(re, 2).padStart(9)}  ${fmt(rd, 2).padStart(9)}  ${fmt(r.peakRssMiB.encrypt).padStart(6)} / ${fmt(r.peakRssMiB.decrypt).padEnd(14)}  ${fmt(r.minorFaultsPerMiB.encrypt)} / ${fmt(r.minorFaultsPerMiB.decrypt)}`,
@@ -301,18 +311,25 @@ if (big) {
     r['e2ee-backup'].peakRssMiB.encrypt,
     r['e2ee-backup'].peakRssMiB.decrypt,
   ]);
-  const vsAge = (dir, x) => (big.ratioToAge ? big.ratioToAge[dir] >= x : null);
+  // The issues name 1 GiB for the speed targets; else the largest file run.
+  const gib = results.sizes['1024MiB']?.['e2ee-backup'] ?? big;
+  const vsAge = (dir, x) => (gib.ratioToAge ? gib.ratioToAge[dir] >= x : null);
   const checks = [
-    ['#5 encrypt ≥ 0.5× age', vsAge('encrypt', 0.5), big.ratioToAge?.encrypt],
-    ['#5 decrypt ≥ 0.5× age', vsAge('decrypt', 0.5), big.ratioToAge?.decrypt],
-    ['#7 encrypt ≥ 1.0× age', vsAge('encrypt', 1), big.ratioToAge?.encrypt],
-    ['#7 decrypt ≥ 1.0× age', vsAge('decrypt', 1), big.ratioToAge?.decrypt],
+    ['#5 encrypt ≥ 0.5× age', vsAge('encrypt', 0.5), gib.ratioToAge?.encrypt],
+    ['#5 decrypt ≥ 0.5× age', vsAge('decrypt', 0.5), gib.ratioToAge?.decrypt],
+    ['#7 encrypt ≥ 1.0× age', vsAge('encrypt', 1), gib.ratioToAge?.encrypt],
+    ['#7 decrypt ≥ 1.0× age', vsAge('decrypt', 1), gib.ratioToAge?.decrypt],
     [
       '#7 compressed encrypt ≥ 1.5× node:zlib level 6 alone',
       results.compressed.encryptToZlib >= 1.5,
       results.compressed.encryptToZlib,
     ],
-    ['peak RSS < 100 MiB', Math.max(...rssAll) < 100, Math.max(...rssAll)],
+    ['peak RSS ≤ 100 MiB, compression off', Math.max(...rssAll) <= 100, Math.max(...rssAll)],
+    [
+      'peak RSS ≤ 100 MiB, compressed encrypt and decrypt',
+      Math.max(results.compressed.peakRssMiB.encrypt, results.compressed.peakRssMiB.decrypt) <= 100,
+      Math.max(results.compressed.peakRssMiB.encrypt, results.compressed.peakRssMiB.decrypt),
+    ],
     [
       'peak RSS flat from smallest to largest file (within 10 MiB)',
       Math.abs(big.peakRssMiB.encrypt - small.peakRssMiB.encrypt) <= 10 &&
