@@ -312,7 +312,7 @@ describe.skipIf(pgSkip !== undefined)('PostgreSQL: the sweep locks account rows 
       await c.query(`SELECT * FROM ${prefix}accounts WHERE account = $1 FOR UPDATE`, [name]);
       // The login has expired: the sweep wants to remove it and destroy the record.
       const sweeping = store.sweep(now + 60_000);
-      await waitForLockWait(c, prefix);
+      await waitForLockWait(c, prefix, sweeping);
       await c.query(`DELETE FROM ${prefix}logins WHERE id_hash = $1`, [idHash]);
       await c.query('COMMIT');
       expect(await sweeping).toBe(1);
@@ -324,9 +324,23 @@ describe.skipIf(pgSkip !== undefined)('PostgreSQL: the sweep locks account rows 
   });
 });
 
-/** Waits until another session waits for a row lock on one of the prefix's tables. */
-async function waitForLockWait(c: pg.Client, prefix: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+/**
+ * Waits until another session waits for a row lock on one of the prefix's tables. Up to 10 s: on
+ * a loaded CI machine the sweep took over 2 s to reach the lock once. Fails at once, with the
+ * sweep's own outcome, if the sweep ends without ever waiting.
+ */
+async function waitForLockWait(c: pg.Client, prefix: string, sweeping: Promise<unknown>): Promise<void> {
+  let ended: string | undefined;
+  sweeping.then(
+    (v) => {
+      ended = `the sweep ended without waiting for the account row (it answered ${String(v)})`;
+    },
+    (e: unknown) => {
+      ended = `the sweep failed without waiting for the account row: ${String(e)}`;
+    },
+  );
+  for (let i = 0; i < 1000; i++) {
+    if (ended) throw new Error(ended);
     const r = await c.query(
       `SELECT count(*)::int AS n FROM pg_stat_activity
        WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid() AND query LIKE $1`,
