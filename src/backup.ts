@@ -129,14 +129,14 @@ function withSignal(
     stop = () => {
       const e = aborted(signal);
       c.error(e);
-      void reader.cancel(e).catch(() => {});
+      void cancelQuietly(reader, e);
     };
     if (signal.aborted) stop();
     else signal.addEventListener('abort', stop, { once: true });
   };
   const cancel = (reason: unknown) => {
     release();
-    return reader.cancel(reason).catch(() => {});
+    return cancelQuietly(reader, reason);
   };
   // Not a Promise.race per read against one long-lived promise: each race would stay attached to
   // it, holding every chunk ever read (memory growing with the backup).

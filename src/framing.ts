@@ -247,7 +247,7 @@ export function readBlocks(stream: ReadableStream<Uint8Array>, lend: boolean): B
         if (lend) spare = buf;
         return filled > 0 ? [buf.subarray(0, filled)] : undefined;
       },
-      cancel: (reason) => byob.cancel(reason).catch(() => {}),
+      cancel: (reason) => cancelQuietly(byob, reason),
     };
   }
   const reader = stream.getReader();

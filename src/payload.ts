@@ -196,8 +196,7 @@ function recordReader(queued: Uint8Array[], stream: ReadableStream<Uint8Array>) 
       buf.copyWithin(0, n, held);
       held -= n;
     },
-    cancel: (reason?: unknown) =>
-      byob ? byob.cancel(reason).catch(() => {}) : cancelQuietly(reader!, reason),
+    cancel: (reason?: unknown) => cancelQuietly(byob ?? reader!, reason),
   };
 }
 
@@ -231,13 +230,14 @@ export async function openedReader(
   let short: Uint8Array | undefined; // what `exactly` found when it came up short
   let got = 0;
 
-  /** Opens the next batch; false at the end of the message. */
   const wipe = () => plain.fill(0);
+  // A failed open leaves nothing it wrote behind.
   const refill = (): Promise<boolean> =>
     openNext().catch((e: unknown) => {
       wipe();
       throw e;
     });
+  /** Opens the next batch; false at the end of the message. */
   const openNext = async (): Promise<boolean> => {
     if (done) return false;
     if (last) {

@@ -69,7 +69,7 @@ export async function readAll(
  * reach a consumer who only said "no more".
  */
 export function cancelQuietly(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader,
   reason?: unknown,
 ): Promise<void> {
   return reader.cancel(reason).catch(() => {});
@@ -110,7 +110,7 @@ export async function pipePieces(
       if (byob) buf = new Uint8Array(value.buffer as ArrayBuffer);
     }
   } catch (e) {
-    await reader.cancel(e).catch(() => {});
+    await cancelQuietly(reader, e);
     throw e;
   } finally {
     reader.releaseLock();
