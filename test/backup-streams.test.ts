@@ -151,6 +151,30 @@ describe('encryptBackup, however it is read', () => {
     },
   );
 
+  it('compresses from reused block copies without mixing blocks up (stored and deflated, more blocks than in flight)', async () => {
+    // Whole 1 MiB blocks of noise are stored (lent out as they are), blocks of random letters
+    // are deflated, no two blocks alike; eleven blocks, so every reused copy is refilled several
+    // times, with both kinds of block, from a byte stream and from pieces.
+    const next = xorshift(7);
+    const plain = new Uint8Array(10.5 * (1 << 20));
+    for (let i = 0; i < plain.length; i++)
+      plain[i] = [1, 4, 5, 8].includes(i >> 20) ? next() & 255 : 97 + (next() % 7);
+    const opts: EncryptBackupOptions = { key, padding: 'none', createdAt: new Date(0) };
+    const piped = await seeded(9, () => readDefault(encryptBackup(plain, { ...opts, workers })));
+    for (const [from, views] of [
+      ['byte stream', undefined],
+      ['byte stream', [RECORD_SIZE, 300, 3 << 20]],
+      ['pieces', undefined],
+    ] as [InputKind, number[] | undefined][]) {
+      const fused = await seeded(9, () => {
+        const s = encryptBackup(input(from, plain, 3), opts);
+        return views ? readByob(s, views) : readDefault(s);
+      });
+      expect(sameBytes(fused, piped)).toBe(true);
+      expect(sameBytes((await decryptBackupBytes(fused, { key })).data, plain)).toBe(true);
+    }
+  });
+
   it('passes a source error on, and a cancel back to the source', async () => {
     const boom = new Error('disk gone');
     let n = 0;

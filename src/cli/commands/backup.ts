@@ -26,6 +26,7 @@ import {
 import { usageError } from '../exit-codes.js';
 import { formatBytes } from '../format.js';
 import { type Output, openInput, openOutput, pump } from '../io.js';
+import { collectWhileCompressing } from '../memory.js';
 import { openFolderStore } from '../store.js';
 
 /** Flags of `backup create`. */
@@ -75,7 +76,8 @@ export async function backupCreate(
     );
   requireCredential(flags, 'encrypt');
   const password = wantsPassword(flags);
-  const input = await openInput(source);
+  // Backups are always compressed.
+  const input = await openInput(source, collectWhileCompressing());
   try {
     const key = flags.keyFile !== undefined ? await readKeyFile(flags.keyFile, ctx.warn) : undefined;
     const kdf = password ? kdfParams(flags, ctx.warn) : undefined;

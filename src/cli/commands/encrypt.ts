@@ -19,6 +19,7 @@ import {
 import { usageError } from '../exit-codes.js';
 import { formatBytes, formatDuration, formatRate } from '../format.js';
 import { type Output, openInput, openOutput, pump } from '../io.js';
+import { collectWhileCompressing } from '../memory.js';
 import { startProgress } from '../progress.js';
 
 /** Flags of `encrypt`. */
@@ -67,7 +68,11 @@ export async function encrypt(
     throw usageError('--level only applies to compression', 'Drop --level, or use --compression deflate');
 
   const progress = { update: (_: number) => {} };
-  const input = await openInput(inputPath, (n) => progress.update(n));
+  const collect = flags.compression === 'none' ? undefined : collectWhileCompressing();
+  const input = await openInput(inputPath, (n) => {
+    collect?.(n);
+    progress.update(n);
+  });
   let output: Output | undefined;
   try {
     const key = flags.keyFile !== undefined ? await readKeyFile(flags.keyFile, ctx.warn) : undefined;
