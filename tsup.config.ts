@@ -11,6 +11,7 @@ export const entry = {
   lifecycle: 'src/lifecycle.ts',
   vault: 'src/vault/index.ts',
   'vault/server': 'src/vault/server-node.ts',
+  whatsapp: 'src/whatsapp/index.ts',
 };
 
 // Loaded only when a vault server or store is started; never bundled.

@@ -62,17 +62,18 @@ try {
     const ct = await chunked.encryptChunked(${lib}.parseBackupKey(code), pt, { context: 'c' });
     const back = await chunked.decryptChunked(key, ct, { context: 'c' });
     if (new TextDecoder().decode(back) !== 'consumer check') throw new Error('round trip failed');
+    if (wa.parseWhatsAppKey(code).length !== 32) throw new Error('e2ee-backup/whatsapp: key not read');
     try { await chunked.decryptChunked(new Uint8Array(32), ct, { context: 'c' }); throw new Error('wrong key accepted'); }
     catch (e) { if (!(e instanceof ${lib}.E2EEError) || e.code !== 'COMMITMENT_MISMATCH') throw e; }
   `;
   writeFileSync(
     join(app, 'cjs.cjs'),
-    `const lib = require('e2ee-backup'); const chunked = require('e2ee-backup/chunked');
+    `const lib = require('e2ee-backup'); const chunked = require('e2ee-backup/chunked'); const wa = require('e2ee-backup/whatsapp');
      (async () => { ${body('lib')} console.log('CommonJS require: ok'); })().catch((e) => { console.error(e); process.exit(1); });`,
   );
   writeFileSync(
     join(app, 'esm.mjs'),
-    `import * as lib from 'e2ee-backup'; import * as chunked from 'e2ee-backup/chunked';
+    `import * as lib from 'e2ee-backup'; import * as chunked from 'e2ee-backup/chunked'; import * as wa from 'e2ee-backup/whatsapp';
      ${body('lib')} console.log('ESM import: ok');`,
   );
   process.stdout.write(run('node', ['cjs.cjs'], app));
@@ -92,6 +93,7 @@ try {
     import { E2EEError as ErrorsE2EEError } from 'e2ee-backup/errors';
     import { validateKdfParams } from 'e2ee-backup/kdf';
     import { parseBackupKey as parseFromKey } from 'e2ee-backup/key';
+    import { type WhatsAppBackupInfo, decryptWhatsAppBackup, inspectWhatsAppBackup, parseWhatsAppKey } from 'e2ee-backup/whatsapp';
 
     export async function consumer(): Promise<string> {
       const key: Uint8Array = generateBackupKey();
@@ -121,7 +123,11 @@ try {
       const bad: ErrorCode = 'NOT_A_CODE';
       // @ts-expect-error not a backend
       await decryptChunked(key, ct, { backend: 'openssl' });
-      void [pt, size, enc, dec, bad];
+      const waInfo: WhatsAppBackupInfo = inspectWhatsAppBackup(ct);
+      const wa = await decryptWhatsAppBackup(ct, parseWhatsAppKey(code), { maxOutputBytes: 1 });
+      const waOut: ReadableStream<Uint8Array> = wa.stream;
+      const waPayload: 'zlib' | 'zip' = wa.payload;
+      void [pt, size, enc, dec, bad, waInfo, waOut, waPayload];
       return code;
     }
   `;
