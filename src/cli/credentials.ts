@@ -82,7 +82,8 @@ export function inKeyFile(e: unknown, path: string): unknown {
   return e;
 }
 
-async function warnIfShared(path: string, warn: Warn): Promise<void> {
+/** Warns when others can read the key file (as ssh does for private keys). */
+export async function warnIfShared(path: string, warn: Warn): Promise<void> {
   try {
     const handle = await open(path, 'r');
     const { mode } = await handle.stat();

@@ -1,0 +1,274 @@
+// `e2ee-backup whatsapp decrypt | inspect | import` through the built CLI, on crypt15 files from the
+// independent writer in test/whatsapp/encoder.ts, and on wa-crypt-tools' real file when
+// WHATSAPP_SAMPLES is set.
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crypt15, keyFile, zipOf } from '../whatsapp/encoder.js';
+import { buildCli, run, sampleData, tempDir, tempLeftovers } from './helpers.js';
+
+let dir: string;
+let cleanup: () => void;
+const root = new Uint8Array(32).map((_, i) => (i * 91 + 5) & 0xff);
+const code = Buffer.from(root).toString('hex');
+const db = Buffer.concat([Buffer.from('SQLite format 3\0'), sampleData(2_000_000)]);
+const p = (name: string) => join(dir, name);
+
+function secret(name: string, content: string | Uint8Array): string {
+  writeFileSync(p(name), content, { mode: 0o600 });
+  chmodSync(p(name), 0o600);
+  return p(name);
+}
+
+beforeAll(async () => {
+  await buildCli();
+  ({ dir, cleanup } = tempDir());
+  writeFileSync(
+    p('msgstore.db.crypt15'),
+    crypt15({ root, data: db, expiry: { appVersion: '2.25.1.7', jidSuffix: '99', features: [5, 39] } }),
+  );
+  secret('encrypted_backup.key', keyFile(root));
+  secret('code.txt', `${code.toUpperCase().replace(/(.{4})(?!$)/g, '$1 ')}\n`);
+}, 180_000);
+afterAll(() => cleanup?.());
+
+describe('whatsapp decrypt', () => {
+  it('opens with the key file and with the code, to the exact database, atomically', () => {
+    for (const k of ['encrypted_backup.key', 'code.txt']) {
+      const r = run(['whatsapp', 'decrypt', p('msgstore.db.crypt15'), '-k', p(k), '-o', p(`out-${k}.db`)]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(readFileSync(p(`out-${k}.db`)).equals(db)).toBe(true);
+    }
+    // Piped in and out.
+    const r = run(['whatsapp', 'decrypt', '-k', p('code.txt')], {
+      input: readFileSync(p('msgstore.db.crypt15')),
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.equals(db)).toBe(true);
+    expect(r.stderr).toMatch(/provisional/);
+    expect(tempLeftovers(dir)).toEqual([]);
+  });
+
+  it('corrects one typo in the code, says where, and still opens it', () => {
+    const typo = `${code.slice(0, 20)}${code[21]}${code[20]}${code.slice(22)}`;
+    const k = secret('typo.txt', typo);
+    const r = run(['whatsapp', 'decrypt', p('msgstore.db.crypt15'), '-k', k, '-o', p('typo.db')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/typo \(transposition at digit 21\): group 6 is/);
+    expect(readFileSync(p('typo.db')).equals(db)).toBe(true);
+  });
+
+  it('a wrong key exits 2, a flipped byte or a cut file exits 3, a missing file 4; never any output', () => {
+    const file = readFileSync(p('msgstore.db.crypt15'));
+    writeFileSync(p('flipped.crypt15'), Buffer.from(file).fill(file[5000]! ^ 4, 5000, 5001));
+    writeFileSync(p('cut.crypt15'), file.subarray(0, file.length - 100));
+    const wrong = secret('wrong.txt', 'ab'.repeat(32));
+    const twoTypos = secret(
+      'two-typos.txt',
+      `${code.slice(0, 10)}${code[10] === '0' ? '1' : '0'}${code.slice(11, 40)}${code[40] === '0' ? '1' : '0'}${code.slice(41)}`,
+    );
+    const cases: [string, string, number, RegExp][] = [
+      ['msgstore.db.crypt15', wrong, 2, /MD5 checksum matches/],
+      ['msgstore.db.crypt15', twoTypos, 2, /does not open/],
+      ['flipped.crypt15', p('code.txt'), 3, /damaged/],
+      ['flipped.crypt15', p('encrypted_backup.key'), 3, /damaged/],
+      ['cut.crypt15', p('encrypted_backup.key'), 3, /damaged/],
+      ['missing.crypt15', p('encrypted_backup.key'), 4, /cannot read/],
+      ['msgstore.db.crypt15', p('missing.key'), 4, /cannot read the key file/],
+    ];
+    for (const [file, k, status, message] of cases) {
+      const out = p(`never-${file}.db`);
+      const r = run(['whatsapp', 'decrypt', p(file), '-k', k, '-o', out]);
+      expect(r.status, `${file} with ${k}: ${r.stderr}`).toBe(status);
+      expect(r.stderr).toMatch(message);
+      expect(existsSync(out)).toBe(false);
+    }
+    expect(tempLeftovers(dir)).toEqual([]);
+  });
+
+  it('names the files it does not read, exit 3', () => {
+    writeFileSync(p('plain.db'), db.subarray(0, 5000));
+    writeFileSync(p('crypt12'), Buffer.concat([Buffer.from([0, 1, 1]), Buffer.alloc(100)]));
+    for (const [file, message] of [
+      ['plain.db', /SQLite database/],
+      ['crypt12', /crypt12/],
+    ] as const) {
+      const r = run(['whatsapp', 'decrypt', p(file), '-k', p('code.txt'), '-o', p('x.db')]);
+      expect(r.status).toBe(3);
+      expect(r.stderr).toMatch(message);
+    }
+  });
+
+  it('a multi-file backup (ZIP, no MD5) comes out as its ZIP archive', () => {
+    const zip = zipOf('sticker.webp', sampleData(10_000));
+    writeFileSync(p('stickers.crypt15'), crypt15({ root, plaintext: zip, md5: false, featureTable: false }));
+    const r = run([
+      'whatsapp',
+      'decrypt',
+      p('stickers.crypt15'),
+      '-k',
+      p('code.txt'),
+      '-o',
+      p('stickers.zip'),
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(p('stickers.zip')).equals(zip)).toBe(true);
+  });
+});
+
+describe('whatsapp inspect', () => {
+  it('shows the prefix without the key, the phone digits only when asked', () => {
+    const r = run(['whatsapp', 'inspect', p('msgstore.db.crypt15')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.toString()).toMatch(/WhatsApp version: +2\.25\.1\.7/);
+    expect(r.stdout.toString()).toMatch(/unauthenticated/);
+    expect(r.stdout.toString()).not.toMatch(/99/);
+    const j = run(['whatsapp', 'inspect', '--json', '--phone-digits', p('msgstore.db.crypt15')]);
+    expect(JSON.parse(j.stdout.toString())).toMatchObject({
+      appVersion: '2.25.1.7',
+      phoneDigits: '99',
+      features: [5, 39],
+    });
+  });
+});
+
+describe('whatsapp import', () => {
+  it('re-encrypts into a container that decrypt opens to the same database, with the header as metadata', () => {
+    const r = run([
+      'whatsapp',
+      'import',
+      p('msgstore.db.crypt15'),
+      '-k',
+      p('encrypted_backup.key'),
+      '-o',
+      p('imported.e2ee'),
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const d = run(['decrypt', p('imported.e2ee'), '--key-file', p('code.txt'), '-o', p('imported.db')]);
+    expect(d.status, d.stderr).toBe(0);
+    expect(readFileSync(p('imported.db')).equals(db)).toBe(true);
+    const v = run(['verify', p('imported.e2ee'), '--key-file', p('code.txt'), '--json']);
+    expect(JSON.parse(v.stdout.toString()).metadata.app).toEqual({
+      whatsapp: {
+        format: 'crypt15',
+        appVersion: '2.25.1.7',
+        backupVersion: null,
+        features: [5, 39],
+        featureTable: true,
+        payload: 'zlib',
+      },
+    });
+    const i = run(['inspect', p('imported.e2ee'), '--json']);
+    expect(JSON.parse(i.stdout.toString())).toMatchObject({ compressed: true, padded: true });
+    expect(readFileSync(p('imported.e2ee')).includes(Buffer.from('SQLite'))).toBe(false);
+  });
+
+  it('into a folder of backups; refuses a folder with files that are not ours (it would delete them)', () => {
+    const store = p('store');
+    mkdirSync(store);
+    const r = run([
+      'whatsapp',
+      'import',
+      p('msgstore.db.crypt15'),
+      '-k',
+      p('code.txt'),
+      '--store',
+      store,
+      '--json',
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const { name } = JSON.parse(r.stdout.toString());
+    const d = run([
+      'backup',
+      'restore',
+      '--store',
+      store,
+      '--key-file',
+      p('code.txt'),
+      '-o',
+      p('restored.db'),
+    ]);
+    expect(d.status, d.stderr).toBe(0);
+    expect(readFileSync(p('restored.db')).equals(db)).toBe(true);
+    writeFileSync(join(store, 'msgstore.db.crypt15'), readFileSync(p('msgstore.db.crypt15')));
+    const refused = run([
+      'whatsapp',
+      'import',
+      join(store, 'msgstore.db.crypt15'),
+      '-k',
+      p('code.txt'),
+      '--store',
+      store,
+    ]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/not e2ee-backup backups \(msgstore\.db\.crypt15\)/);
+    expect(readdirSync(store).sort()).toEqual([name, 'msgstore.db.crypt15'].sort());
+  });
+
+  it('a damaged or wrong-key WhatsApp file leaves nothing behind: exit 3 / 2', () => {
+    const file = readFileSync(p('msgstore.db.crypt15'));
+    const bad = Buffer.from(file);
+    bad[bad.length - 40]! ^= 1; // in the ciphertext's last bytes: found only at the end
+    writeFileSync(p('bad.crypt15'), bad);
+    const r = run(['whatsapp', 'import', p('bad.crypt15'), '-k', p('code.txt'), '-o', p('bad.e2ee')]);
+    expect(r.status, r.stderr).toBe(3);
+    expect(existsSync(p('bad.e2ee'))).toBe(false);
+    const store = p('store-bad');
+    mkdirSync(store);
+    const s = run(['whatsapp', 'import', p('bad.crypt15'), '-k', p('code.txt'), '--store', store]);
+    expect(s.status, s.stderr).toBe(3);
+    expect(readdirSync(store)).toEqual([]);
+    const w = run([
+      'whatsapp',
+      'import',
+      p('msgstore.db.crypt15'),
+      '-k',
+      secret('w.txt', 'cd'.repeat(32)),
+      '-o',
+      p('w.e2ee'),
+    ]);
+    expect(w.status).toBe(2);
+    expect(existsSync(p('w.e2ee'))).toBe(false);
+    expect(tempLeftovers(dir)).toEqual([]);
+  });
+
+  it('needs exactly one of -o and --store', () => {
+    expect(run(['whatsapp', 'import', p('msgstore.db.crypt15'), '-k', p('code.txt')]).status).toBe(1);
+    expect(
+      run([
+        'whatsapp',
+        'import',
+        p('msgstore.db.crypt15'),
+        '-k',
+        p('code.txt'),
+        '-o',
+        p('a'),
+        '--store',
+        p('b'),
+      ]).status,
+    ).toBe(1);
+  });
+});
+
+const SAMPLES = process.env['WHATSAPP_SAMPLES'];
+describe.skipIf(!SAMPLES || !existsSync(join(SAMPLES, 'msgstore.db.crypt15')))(
+  'the real file (WHATSAPP_SAMPLES; skipped: not set or no msgstore.db.crypt15 there)',
+  () => {
+    it('decrypts and imports it to the exact database', () => {
+      const real = (f: string) => join(SAMPLES!, f);
+      const k = secret('real.key', readFileSync(real('encrypted_backup.key')));
+      const r = run(['whatsapp', 'decrypt', real('msgstore.db.crypt15'), '-k', k, '-o', p('real.db')]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(readFileSync(p('real.db')).equals(readFileSync(real('msgstore.db')))).toBe(true);
+      const c = secret(
+        'real-code.txt',
+        readFileSync(real('encrypted_backup.key')).subarray(27).toString('hex'),
+      );
+      expect(
+        run(['whatsapp', 'import', real('msgstore.db.crypt15'), '-k', k, '-o', p('real.e2ee')]).status,
+      ).toBe(0);
+      expect(run(['decrypt', p('real.e2ee'), '--key-file', c, '-o', p('real2.db')]).status).toBe(0);
+      expect(readFileSync(p('real2.db')).equals(readFileSync(real('msgstore.db')))).toBe(true);
+    });
+  },
+);
