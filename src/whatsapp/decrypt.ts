@@ -40,6 +40,9 @@ export interface WhatsAppBackupContents {
   readonly layout: WhatsAppLayout | undefined;
 }
 
+/** Ciphertext decrypted per step on node:crypto. */
+const SLICE = 1 << 20;
+
 /** Same default as `decryptBackup`'s: 1 TiB. */
 const DEFAULT_MAX_OUTPUT_BYTES = 2 ** 40;
 
@@ -154,20 +157,17 @@ export async function decryptWith(
       if (signal?.aborted) throw aborted(signal);
       return reader.read();
     };
-    // The prefix is at most 257 bytes: read that much, or the whole file if it is shorter.
-    const headParts: Uint8Array[] = [];
-    let headSize = 0;
-    let ended = false;
-    while (headSize < MAX_PREFIX_SIZE) {
+    // The prefix is at most 257 bytes: read that much, or the whole file if it is shorter. Bytes
+    // are used as they are; pieces of a stream are copied before the next read, which may reuse
+    // their memory (only small ones: a piece of 257 bytes or more is the last one read here).
+    let head = input instanceof Uint8Array ? input : new Uint8Array(0);
+    let ended = input instanceof Uint8Array;
+    while (!ended && head.length < MAX_PREFIX_SIZE) {
       const r = await read();
-      if (r.done) {
-        ended = true;
-        break;
-      }
-      headParts.push(new Uint8Array(r.value));
-      headSize += r.value.length;
+      if (r.done) ended = true;
+      else head = head.length === 0 ? r.value : concat(head, r.value);
+      if (!ended && head.length < MAX_PREFIX_SIZE) head = new Uint8Array(head);
     }
-    const head = concat(...headParts);
     const { info, iv } = parsePrefix(head, { phoneDigits: options.phoneDigits });
     const result =
       backend === 'node'
@@ -209,15 +209,21 @@ async function streamed(
 ): Promise<Opened> {
   const opener = streamOpener(nodeCrypto()!, aesKey, iv, head.subarray(0, prefixSize));
   let layout: WhatsAppLayout | undefined;
+  // A piece is decrypted in slices, so that a large one (a whole file given as bytes) is not
+  // doubled in memory; all of it is used before the next read, so its buffer may then be reused.
+  function* open(piece: Uint8Array): Generator<Uint8Array> {
+    for (let o = 0; o < piece.length; o += SLICE) {
+      const out = opener.update(piece.subarray(o, o + SLICE));
+      if (out.length > 0) yield out;
+    }
+  }
   async function* plaintext(): AsyncGenerator<Uint8Array> {
-    const first = opener.update(head.subarray(prefixSize));
-    if (first.length > 0) yield first;
+    yield* open(head.subarray(prefixSize));
     if (!ended) {
       for (;;) {
         const r = await read();
         if (r.done) break;
-        const out = opener.update(r.value);
-        if (out.length > 0) yield out;
+        yield* open(r.value);
       }
     }
     const last = opener.finish();
@@ -262,7 +268,8 @@ async function whole(
   read: Read,
   limit: number,
 ): Promise<Opened> {
-  const parts = [head];
+  // `head` may be the caller's buffer: copied before another read may reuse it.
+  const parts = [ended ? head : new Uint8Array(head)];
   let size = head.length;
   while (!ended) {
     const r = await read();
@@ -275,7 +282,8 @@ async function whole(
       );
     parts.push(new Uint8Array(r.value));
   }
-  const { plaintext, layout } = await openWhole(backend, aesKey, iv, concat(...parts), prefixSize);
+  const file = parts.length === 1 ? parts[0]! : concat(...parts);
+  const { plaintext, layout } = await openWhole(backend, aesKey, iv, file, prefixSize);
   const payload = payloadKind(plaintext);
   if (!payload) throw notAPayload();
   if (payload === 'zip' && plaintext.length > limit)

@@ -431,30 +431,29 @@ describe('streaming on node:crypto', () => {
     await reader.cancel();
   });
 
-  it('copies what it holds back: a source may reuse its buffer (a Node Buffer, whose slice is a view) between reads', async () => {
+  it('copies what it keeps: a source may reuse its buffer (a Node Buffer, whose slice is a view) between reads', async () => {
     const db = sqliteLike(300_000, 8);
     for (const md5 of [true, false]) {
       const file = crypt15({ root, data: db, md5 });
-      for (const size of [7, 31, 33, 1000, 65536]) {
-        const buf = Buffer.alloc(size);
-        let at = 0;
-        const input = new ReadableStream<Uint8Array>(
-          {
-            pull(c) {
-              if (at >= file.length) return c.close();
-              const n = file.copy(buf, 0, at, at + size);
-              at += n;
-              c.enqueue(buf.subarray(0, n)); // the same memory every time
+      for (const size of [7, 31, 33, 200, 1000, 65536])
+        for (const backend of BACKENDS) {
+          const buf = Buffer.alloc(size);
+          let at = 0;
+          const input = new ReadableStream<Uint8Array>(
+            {
+              pull(c) {
+                if (at >= file.length) return c.close();
+                const n = file.copy(buf, 0, at, at + size);
+                at += n;
+                c.enqueue(buf.subarray(0, n)); // the same memory every time
+              },
             },
-          },
-          { highWaterMark: 0 },
-        );
-        for (const backend of BACKENDS.slice(0, 1)) {
+            { highWaterMark: 0 },
+          );
           const { stream } = await decryptWith(backend, input, root, {});
           const out = Buffer.from(await new Response(stream).arrayBuffer());
-          expect(out.equals(Buffer.from(db)), `pieces of ${size}`).toBe(true);
+          expect(out.equals(Buffer.from(db)), `pieces of ${size} on ${backend}`).toBe(true);
         }
-      }
     }
   });
 
