@@ -84,10 +84,10 @@ function notAPayload(): E2EEError {
  * Decrypts a WhatsApp crypt15 backup (`msgstore.db.crypt15` and the other files of an Android
  * end-to-end encrypted backup) with its 64-digit key.
  *
- * On node:crypto (Node, Bun, Deno) the file is streamed in constant memory, and the output is
- * **provisional**: crypt15 has one GCM tag at the very end, so the stream releases plaintext
- * before it is authenticated and errors at its end (`WRONG_KEY`, `CHUNK_AUTH`, `MALFORMED_PAYLOAD`…)
- * if anything is wrong. Act on the output only once the stream has closed without error (write to
+ * Where node:crypto and node:zlib are (Node; Bun and Deno, untested) the file is streamed in
+ * constant memory, and the output is **provisional**: crypt15 has one GCM tag at the very end,
+ * so the stream releases plaintext before it is authenticated and errors at its end
+ * (`WRONG_KEY`, `CHUNK_AUTH`, `MALFORMED_PAYLOAD`…) if anything is wrong. Act on the output only once the stream has closed without error (write to
  * a temporary file, as the CLI does), or use {@link decryptWhatsAppBackupBytes}. Elsewhere
  * (browsers, React Native) the file is read whole — at most 1 GiB — and authenticated before
  * anything is released.
