@@ -356,6 +356,16 @@ describe.skipIf(problem !== undefined && !inCi)('the reference decoder (vectors/
     }, 600_000);
   }
 
+  it('passes its own self-tests, the 35 Wycheproof Cobblestone-256 vectors among them', () => {
+    const r = spawnSync(PYTHON, [join(vectorsDir, 'reference', 'test_reference.py')], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 600_000,
+    });
+    expect(r.status, r.stderr.slice(-4000)).toBe(0);
+    expect(r.stderr).toMatch(/\nOK\b/);
+  }, 600_000);
+
   describe('opens fresh library output', () => {
     const dir = mkdtempSync(join(tmpdir(), 'e2ee-vectors-py-'));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -22,7 +22,7 @@ sys.path.insert(0, HERE)
 import decode as D  # noqa: E402
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 
-WYCHEPROOF = "/work/shared/vectors/wycheproof/c2sp_chunked_encryption_aes_256_gcm_test.json"
+WYCHEPROOF = os.path.join(HERE, "..", "third-party", "wycheproof", "c2sp_chunked_encryption_aes_256_gcm_test.json")
 
 BK = bytes(range(32))  # backup key used throughout
 PW = "correct horse battery staple"
