@@ -33,7 +33,13 @@ import {
   type VaultLoginState,
 } from './protocol.js';
 
-/** An {@link E2EEError} from the vault client, with what the server said beyond the code. */
+const VAULT_BRAND = Symbol.for('e2ee-backup.VaultError');
+
+/**
+ * An {@link E2EEError} from the vault client, with what the server said beyond the code.
+ * `err instanceof VaultError` holds for vault errors only (and `err instanceof E2EEError` for them
+ * too), across the ESM and CommonJS builds, as `E2EEError`'s own check does.
+ */
 export class VaultError extends E2EEError {
   /** The HTTP status, when the error came from an answer. */
   readonly status?: number;
@@ -52,6 +58,17 @@ export class VaultError extends E2EEError {
     if (extra.status !== undefined) this.status = extra.status;
     if (extra.remainingAttempts !== undefined) this.remainingAttempts = extra.remainingAttempts;
     if (extra.retryAfterSeconds !== undefined) this.retryAfterSeconds = extra.retryAfterSeconds;
+    Object.defineProperty(this, VAULT_BRAND, { value: true });
+  }
+
+  /**
+   * By a brand of its own: the check inherited from `E2EEError` would answer true for every
+   * `E2EEError`.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return (
+      typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[VAULT_BRAND] === true
+    );
   }
 }
 
