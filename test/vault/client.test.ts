@@ -33,3 +33,52 @@ describe('VaultError', () => {
     expect(new E2EEError('IO', 'x') instanceof copy.VaultError).toBe(false);
   });
 });
+
+describe('e2ee-backup/vault, the client entry', () => {
+  const SERVER_EXPORTS = [
+    'createVaultService',
+    'createMemoryVaultStore',
+    'DEFAULT_VAULT_LIMITS',
+    'VAULT_HTTP_STATUS',
+    'CLAIMED_LOGIN_GRACE_MS',
+    'TokenBuckets',
+    'generateVaultKeyFile',
+    'parseVaultKeyFile',
+    'staticKeyProvider',
+    'createRegistrationResponse',
+    'generateKE2',
+    'generateFakeKE2',
+    'serverFinish',
+    'serverKeysFromSeed',
+    'generateServerKeys',
+    'createFakeRecord',
+    'deriveOprfKey',
+    'fakeCredentialIdentifier',
+  ];
+
+  it('exports no server code; e2ee-backup/vault/server has it', async () => {
+    const client = await import('../../src/vault/index.js');
+    const server = await import('../../src/vault/server-node.js');
+    expect(SERVER_EXPORTS.filter((name) => name in client)).toEqual([]);
+    expect(SERVER_EXPORTS.filter((name) => !(name in server))).toEqual([]);
+    expect(typeof client.createVaultClient).toBe('function');
+    expect(typeof client.startRegistration).toBe('function');
+  });
+
+  it('bundles without any server module', async () => {
+    const { build } = await import('esbuild');
+    const result = await build({
+      entryPoints: [new URL('../../src/vault/index.ts', import.meta.url).pathname],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(
+      inputs.filter((i) => /src\/vault\/(service|store[-\w]*|keys|rate-limit|server[-\w]*)\.ts$/.test(i)),
+    ).toEqual([]);
+  });
+});
