@@ -106,7 +106,7 @@ export interface InfoResponse {
 
 /** `POST /v1/register/start`. */
 export interface RegisterStartRequest {
-  /** The account name: Unicode NFC, 1 to {@link MAX_ACCOUNT_BYTES} UTF-8 bytes. */
+  /** The account name, by the account profile of {@link accountBytes}. */
   account: string;
   /** OPAQUE RegistrationRequest (32 bytes). */
   registrationRequest: string;
@@ -148,7 +148,7 @@ export interface RegisterFinishResponse {
 
 /** `POST /v1/login/start`. */
 export interface LoginStartRequest {
-  /** The account name: Unicode NFC, 1 to {@link MAX_ACCOUNT_BYTES} UTF-8 bytes. */
+  /** The account name, by the account profile of {@link accountBytes}. */
   account: string;
   /** OPAQUE KE1 (96 bytes). */
   ke1: string;
@@ -196,7 +196,7 @@ export interface LoginAbortResponse {
 
 /** `POST /v1/delete`. */
 export interface DeleteRequest {
-  /** The account name: Unicode NFC, 1 to {@link MAX_ACCOUNT_BYTES} UTF-8 bytes. */
+  /** The account name, by the account profile of {@link accountBytes}. */
   account: string;
   /** The device credential (32 bytes): proof that the caller holds the backup key. */
   deviceCredential: string;
@@ -226,19 +226,40 @@ export interface ErrorResponse {
 // Accounts, passwords, KSF
 
 /**
- * Checks an account name and returns its UTF-8 bytes: a string of 1 to {@link MAX_ACCOUNT_BYTES}
- * UTF-8 bytes, in Unicode NFC, without control characters or lone surrogates. The client
- * normalises to NFC before sending; the server refuses anything else, so that one account has
- * exactly one spelling on both sides.
+ * Code points an account name may not hold (SPEC.md §9.1, the account profile): controls (Cc),
+ * format characters (Cf: zero-width spaces and joiners, bidirectional controls), surrogates (Cs),
+ * private-use (Co) and unassigned (Cn) code points, line and paragraph separators (Zl, Zp),
+ * default-ignorable code points (fillers, variation selectors) and every white space but U+0020.
+ * Each is either invisible or rendered differently from place to place, so two names that look
+ * alike would be two accounts.
+ */
+const ACCOUNT_FORBIDDEN =
+  /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]|(?! )\p{White_Space}/u;
+
+/**
+ * Checks an account name against the vault's account profile and returns its UTF-8 bytes: 1 to
+ * {@link MAX_ACCOUNT_BYTES} UTF-8 bytes, in Unicode NFC, with no invisible, control, private-use
+ * or unassigned code point, no white space but U+0020 and none at either end (SPEC.md §9.1). The
+ * client normalises to NFC before sending; the server refuses anything else, so that one account
+ * has exactly one spelling on both sides.
  *
- * @throws E2EEError `INVALID_ARGUMENT`
+ * @throws E2EEError `INVALID_ARGUMENT`, naming the first offending code point and its position.
  */
 export function accountBytes(account: unknown): Uint8Array {
   if (typeof account !== 'string' || account.length === 0) {
     throw new E2EEError('INVALID_ARGUMENT', 'the account must be a non-empty string');
   }
-  if (/\p{Cs}|\p{Cc}/u.test(account)) {
-    throw new E2EEError('INVALID_ARGUMENT', 'the account contains a control character or a lone surrogate');
+  const bad = ACCOUNT_FORBIDDEN.exec(account);
+  if (bad) {
+    const cp = bad[0].codePointAt(0)!;
+    const position = [...account.slice(0, bad.index)].length + 1;
+    throw new E2EEError(
+      'INVALID_ARGUMENT',
+      `the account has an invisible, control or unassigned character (U+${cp.toString(16).toUpperCase().padStart(4, '0')} at position ${position})`,
+    );
+  }
+  if (account.startsWith(' ') || account.endsWith(' ')) {
+    throw new E2EEError('INVALID_ARGUMENT', 'the account begins or ends with a space');
   }
   if (account.normalize('NFC') !== account) {
     throw new E2EEError('INVALID_ARGUMENT', 'the account is not in Unicode NFC');

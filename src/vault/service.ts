@@ -188,6 +188,7 @@ export interface VaultService {
 
 /** HTTP status of each error code the server answers with. */
 export const VAULT_HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  INVALID_ARGUMENT: 400,
   VAULT_PROTOCOL: 400,
   KDF_PARAMS: 400,
   WRONG_PASSWORD: 401,
@@ -241,12 +242,13 @@ function binary(f: Fields, name: string, length: number): Uint8Array {
   return v;
 }
 
+/** The account field, by the account profile (SPEC.md §9.1): else 400 `INVALID_ARGUMENT`. */
 function account(f: Fields): string {
   const v = f['account'];
   try {
     accountBytes(v);
   } catch (err) {
-    throw refuse('VAULT_PROTOCOL', (err as Error).message);
+    throw refuse('INVALID_ARGUMENT', (err as Error).message);
   }
   return v as string;
 }

@@ -82,3 +82,28 @@ describe('e2ee-backup/vault, the client entry', () => {
     ).toEqual([]);
   });
 });
+
+describe('account names', () => {
+  it('the client refuses a name outside the profile before sending anything', async () => {
+    const { createVaultClient } = await import('../../src/vault/client.js');
+    let requests = 0;
+    const vault = createVaultClient('http://127.0.0.1:9', {
+      fetch: async () => {
+        requests++;
+        throw new Error('no request expected');
+      },
+    });
+    const key = new Uint8Array(32);
+    for (const account of ['a\u200bb', 'a\u00a0b', ' a']) {
+      for (const call of [
+        vault.register({ account, password: 'correct horse', backupKey: key }),
+        vault.recover({ account, password: 'correct horse' }),
+        vault.resetPassword({ account, backupKey: key, newPassword: 'correct horse' }),
+        vault.delete({ account, backupKey: key }),
+      ]) {
+        await expect(call).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      }
+    }
+    expect(requests).toBe(0);
+  });
+});

@@ -68,12 +68,50 @@ describe('base64url', () => {
 });
 
 describe('accounts and passwords', () => {
-  it('accounts: 1..256 UTF-8 bytes, NFC, no control characters', async () => {
-    expect(accountBytes('alice@example.com')).toEqual(enc('alice@example.com'));
-    expect(accountBytes('ü'.repeat(128))).toHaveLength(256);
-    for (const bad of ['', 'a\nb', 'a\u0000', 'cafe\u0301', '\ud800', 'ü'.repeat(129), 7, null]) {
-      expect(() => accountBytes(bad)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  it('accounts: the profile of SPEC.md §9.1 (NFC, 1..256 UTF-8 bytes, nothing invisible)', async () => {
+    for (const good of [
+      'alice@example.com',
+      '+33 6 12 34 56 78',
+      'Zoë Ålund',
+      '李小龍',
+      'a😀b',
+      'ü'.repeat(128),
+    ]) {
+      expect(accountBytes(good)).toEqual(enc(good));
     }
+    expect(accountBytes('ü'.repeat(128))).toHaveLength(256);
+    const refused = [
+      '',
+      'a\nb',
+      'a\u0000',
+      'a\u007f',
+      'a\u0085', // C1 control
+      'cafe\u0301', // not NFC
+      '\ud800',
+      'ü'.repeat(129),
+      'a\u200bb', // zero-width space (Cf)
+      'a\u200db', // zero-width joiner (Cf)
+      '\u202eevil', // right-to-left override (Cf)
+      '\ufeffalice', // byte-order mark (Cf)
+      'a\u00a0b', // no-break space
+      'a\u3000b', // ideographic space
+      'a\u2028b', // line separator (Zl)
+      '\u3164', // Hangul filler: default-ignorable, though a letter
+      'a\u034fb', // combining grapheme joiner: default-ignorable
+      'a\ufe0f', // variation selector
+      'a\ue000', // private use (Co)
+      'a\u0378', // unassigned (Cn)
+      ' alice',
+      'alice ',
+      7,
+      null,
+    ];
+    for (const bad of refused) {
+      expect(() => accountBytes(bad), JSON.stringify(bad)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      );
+    }
+    expect(() => accountBytes('ab\u200bc')).toThrow(/U\+200B at position 3/);
   });
 
   it('passwords: NFC-normalised strings or raw bytes, 1..65535 bytes', () => {
