@@ -120,7 +120,29 @@ INSERT OR IGNORE INTO ${p}meta (name, value)
 }
 
 /**
- * Opens (creating if needed) an SQLite vault store.
+ * Creates the database file, empty, with mode 0600 whatever the umask, unless it exists (an
+ * existing file keeps its mode: the operator chose it). SQLite gives the WAL and shared-memory
+ * files it creates beside the database the database's mode, so they are private too.
+ */
+async function createPrivateFile(path: string): Promise<void> {
+  const fs = await import('node:fs/promises');
+  let handle: import('node:fs/promises').FileHandle;
+  try {
+    handle = await fs.open(path, 'wx', 0o600);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EEXIST') return;
+    throw err;
+  }
+  try {
+    await handle.chmod(0o600);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Opens (creating if needed) an SQLite vault store. A new database file is created with mode
+ * 0600, and so are its WAL and shared-memory files.
  *
  * @throws E2EEError `VAULT_UNAVAILABLE` if `better-sqlite3` cannot be loaded or the file opened.
  */
@@ -136,6 +158,7 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
   }
   let db: BetterSqlite3.Database;
   try {
+    if (options.path !== ':memory:' && options.path !== '') await createPrivateFile(options.path);
     db = new Database(options.path);
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     if (options.path !== ':memory:') db.pragma('journal_mode = WAL');
