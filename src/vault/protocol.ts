@@ -62,7 +62,7 @@ export const KSF_SALT = toBytes('e2ee-backup vault KSF v1');
 /** HKDF-Expand info for the key that seals the backup key, from OPAQUE's export_key. */
 export const SEAL_KEY_INFO = toBytes('e2ee-backup vault seal key v1');
 
-/** HKDF info prefix for the device credential (followed by 0x00 and the account). */
+/** HKDF info prefix for the device credential (followed by 0x00 and the account; SPEC.md §9.4). */
 export const DEVICE_CREDENTIAL_INFO = toBytes('e2ee-backup vault device credential v1');
 
 /** Prefix of the credential identifier used for unknown accounts (fake records). */
@@ -74,6 +74,8 @@ export const BACKUP_KEY_BYTES = 32;
 export const CREDENTIAL_ID_BYTES = 32;
 /** The device credential, and the SHA-256 verifier the server keeps of it. */
 export const DEVICE_CREDENTIAL_BYTES = 32;
+/** The device salt: drawn by the client for every registration, the HKDF salt of its device credential. */
+export const DEVICE_SALT_BYTES = 32;
 /** AES-GCM nonce of the sealed key. */
 export const SEAL_NONCE_BYTES = 12;
 /** nonce ‖ AES-256-GCM(backup key) ‖ tag. */
@@ -121,6 +123,20 @@ export interface RegisterStartResponse {
   expiresInSeconds: number;
 }
 
+/** `POST /v1/device-salt`: the device salt of the account's current record (or tombstone). */
+export interface DeviceSaltRequest {
+  /** The account name, by the account profile of {@link accountBytes}. */
+  account: string;
+}
+/** The answer to `POST /v1/device-salt` (404 `VAULT_NOT_FOUND` when the account has no record). */
+export interface DeviceSaltResponse {
+  /**
+   * The salt of the device credential that authorises replacing, resetting or deleting the record
+   * (32 bytes; the empty string for a record stored before device salts existed).
+   */
+  deviceSalt: string;
+}
+
 /** `POST /v1/register/finish`. */
 export interface RegisterFinishRequest {
   /** From {@link RegisterStartResponse}; single use. */
@@ -133,8 +149,16 @@ export interface RegisterFinishRequest {
   registrationRecord: string;
   /** nonce ‖ AES-256-GCM(backup key) (60 bytes). */
   sealedKey: string;
-  /** The device credential (32 bytes); the server keeps only its SHA-256. */
-  deviceCredential: string;
+  /** The new record's device salt (32 random bytes, fresh for every registration). */
+  deviceSalt: string;
+  /** SHA-256 of the new record's device credential (32 bytes): the credential itself is not sent. */
+  deviceVerifier: string;
+  /**
+   * The device credential of the record being replaced (32 bytes), derived with its device salt:
+   * required to replace a live record, and to register over a tombstone unless the deployment's
+   * `authorize` gate approved the request. Absent when the account has no record.
+   */
+  deviceCredential?: string;
   /** The KSF parameters the client stretched with; stored and handed back at every login. */
   ksf: KsfParams;
 }
@@ -400,15 +424,43 @@ export async function openSealedBackupKey(
 }
 
 /**
- * The device credential: what a device that holds the backup key shows the vault to change,
- * reset or delete the record without the password.
- * `HKDF-SHA512(salt = empty, IKM = backup_key, info = "e2ee-backup vault device credential v1" ‖ 0x00 ‖ account, 32)`.
- * Binding the account keeps one backup key from authorising another account's record.
+ * The device credential: what a device that holds the backup key shows the vault to replace,
+ * reset or delete the record without the password (SPEC.md §9.4).
+ * `HKDF-SHA512(salt = device_salt, IKM = backup_key, info = "e2ee-backup vault device credential v1" ‖ 0x00 ‖ account, 32)`.
+ * The account keeps one backup key from authorising another account's record; the device salt,
+ * drawn afresh by every registration, makes each registration's credential a new one, so a
+ * credential seen once stops working at the next password change or reset.
+ *
+ * @param deviceSalt - The record's device salt: {@link DEVICE_SALT_BYTES} bytes (or empty, for a
+ *   record stored before device salts existed), from `POST /v1/device-salt` or
+ *   {@link newDeviceSalt}.
  */
-export function deriveDeviceCredential(backupKey: Uint8Array, account: string): Uint8Array {
+export function deriveDeviceCredential(
+  backupKey: Uint8Array,
+  account: string,
+  deviceSalt: Uint8Array,
+): Uint8Array {
   checkBackupKey(backupKey);
+  if (
+    !(deviceSalt instanceof Uint8Array) ||
+    (deviceSalt.length !== DEVICE_SALT_BYTES && deviceSalt.length !== 0)
+  ) {
+    throw new E2EEError('VAULT_PROTOCOL', `the device salt must be ${DEVICE_SALT_BYTES} bytes`);
+  }
   const info = concat(DEVICE_CREDENTIAL_INFO, Uint8Array.of(0), accountBytes(account));
-  return hkdf(sha512, backupKey, undefined, info, DEVICE_CREDENTIAL_BYTES);
+  // An empty salt is HKDF's default (HashLen zero bytes), as noble's `undefined`.
+  return hkdf(
+    sha512,
+    backupKey,
+    deviceSalt.length === 0 ? undefined : deviceSalt,
+    info,
+    DEVICE_CREDENTIAL_BYTES,
+  );
+}
+
+/** A fresh device salt: {@link DEVICE_SALT_BYTES} bytes from the CSPRNG, one per registration. */
+export function newDeviceSalt(): Uint8Array {
+  return randomBytes(DEVICE_SALT_BYTES);
 }
 
 /**
@@ -472,6 +524,12 @@ export interface FinishRegistrationParams {
   registrationResponse: Uint8Array;
   /** The 32-byte backup key to seal under the password. */
   backupKey: Uint8Array;
+  /**
+   * The device salt of the record this registration replaces (from `POST /v1/device-salt`), if
+   * the account has one: the result then carries that record's device credential, which
+   * authorises the replacement.
+   */
+  currentDeviceSalt?: Uint8Array;
   /** KSF cost; defaults to {@link DEFAULT_KSF_PARAMS}. */
   ksf?: Partial<Argon2idParams>;
   /** `allowWeak` (tests, weak hardware) and `maxima` for the KSF. */
@@ -484,16 +542,24 @@ export interface FinishRegistrationParams {
 
 /**
  * Registration, step 2: finalises OPAQUE registration and returns what `register/finish` uploads:
- * the record, the backup key sealed under the export key, the device credential and the KSF
- * parameters.
+ * the record, the backup key sealed under the export key, the new record's device salt and
+ * device verifier, the current record's device credential (when `currentDeviceSalt` is given) and
+ * the KSF parameters.
  */
 export async function finishRegistration(params: FinishRegistrationParams): Promise<{
   /** The OPAQUE RegistrationRecord (192 bytes). */
   registrationRecord: Uint8Array;
   /** The backup key sealed under the export key (60 bytes). */
   sealedKey: Uint8Array;
-  /** The device credential (32 bytes). Secret: zero it once sent. */
-  deviceCredential: Uint8Array;
+  /** The new record's device salt (32 fresh random bytes). */
+  deviceSalt: Uint8Array;
+  /** SHA-256 of the new record's device credential (32 bytes). */
+  deviceVerifier: Uint8Array;
+  /**
+   * The device credential of the record being replaced (32 bytes), when `currentDeviceSalt` was
+   * given. Secret: zero it once sent.
+   */
+  deviceCredential?: Uint8Array;
   /** The KSF parameters used, in canonical form. */
   ksf: KsfParams;
 }> {
@@ -513,10 +579,18 @@ export async function finishRegistration(params: FinishRegistrationParams): Prom
     clientIdentity: accountBytes(account),
   });
   try {
+    const deviceSalt = newDeviceSalt();
+    const credential = deriveDeviceCredential(backupKey, account, deviceSalt);
+    const verifier = deviceVerifier(credential);
+    credential.fill(0); // the new credential is never sent: only its hash
     return {
       registrationRecord: serializeRegistrationRecord(record),
       sealedKey: await sealBackupKey(exportKey, backupKey, params.aeadBackend),
-      deviceCredential: deriveDeviceCredential(backupKey, account),
+      deviceSalt,
+      deviceVerifier: verifier,
+      ...(params.currentDeviceSalt
+        ? { deviceCredential: deriveDeviceCredential(backupKey, account, params.currentDeviceSalt) }
+        : {}),
       ksf,
     };
   } finally {

@@ -57,6 +57,7 @@ function toAccount(row: Row): VaultAccount {
     record: bytes(row['record']),
     sealedKey: bytes(row['sealed_key']),
     deviceVerifier: bytes(row['device_verifier']),
+    deviceSalt: bytes(row['device_salt']),
     ksf: row['ksf'] ? (JSON.parse(row['ksf'] as string) as KsfParams) : undefined,
   };
 }
@@ -84,6 +85,7 @@ CREATE TABLE IF NOT EXISTS ${p}accounts (
   record BLOB,
   sealed_key BLOB,
   device_verifier BLOB,
+  device_salt BLOB,
   ksf TEXT,
   updated_at INTEGER NOT NULL
 );
@@ -141,6 +143,20 @@ async function createPrivateFile(path: string): Promise<void> {
 }
 
 /**
+ * Adds the `device_salt` column to an accounts table created before it existed (in a write
+ * transaction, so two processes opening one old file add it once). Its rows keep a NULL salt,
+ * which SPEC.md §9.4 reads as the empty salt.
+ */
+function addDeviceSalt(db: BetterSqlite3.Database, p: string): void {
+  db.transaction(() => {
+    const columns = db.prepare(`PRAGMA table_info(${p}accounts)`).all() as Row[];
+    if (!columns.some((c) => c['name'] === 'device_salt')) {
+      db.exec(`ALTER TABLE ${p}accounts ADD COLUMN device_salt BLOB`);
+    }
+  }).immediate();
+}
+
+/**
  * Opens (creating if needed) an SQLite vault store. A new database file is created with mode
  * 0600, and so are its WAL and shared-memory files.
  *
@@ -165,6 +181,7 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
     db.pragma('synchronous = FULL');
     db.pragma('secure_delete = ON');
     db.exec(schema(p));
+    addDeviceSalt(db, p);
   } catch (err) {
     throw new E2EEError(
       'VAULT_UNAVAILABLE',
@@ -190,9 +207,10 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
       `SELECT count(*) AS n FROM ${p}logins
        WHERE account = @account AND generation = @generation AND fake = 0 AND ${stillPending}`,
     ),
+    // The tombstone keeps device_verifier and device_salt: registering over it needs them.
     destroy: db.prepare(
       `UPDATE ${p}accounts SET status = 'locked', remaining = 0, credential_id = NULL, record = NULL,
-       sealed_key = NULL, device_verifier = NULL, ksf = NULL, updated_at = ? WHERE account = ?`,
+       sealed_key = NULL, ksf = NULL, updated_at = ? WHERE account = ?`,
     ),
     dropLogins: db.prepare(`DELETE FROM ${p}logins WHERE account = ?`),
     insertLogin: db.prepare(
@@ -227,13 +245,13 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
     takeRegistration: db.prepare(`DELETE FROM ${p}registrations WHERE id_hash = ? RETURNING *`),
     upsert: db.prepare(
       `INSERT INTO ${p}accounts (account, status, remaining, generation, credential_id, record, sealed_key,
-         device_verifier, ksf, updated_at)
+         device_verifier, device_salt, ksf, updated_at)
        VALUES (@account, 'active', @remaining, @generation, @credentialId, @record, @sealedKey,
-         @deviceVerifier, @ksf, @now)
+         @deviceVerifier, @deviceSalt, @ksf, @now)
        ON CONFLICT (account) DO UPDATE SET status = 'active', remaining = excluded.remaining,
          generation = excluded.generation, credential_id = excluded.credential_id, record = excluded.record,
-         sealed_key = excluded.sealed_key, device_verifier = excluded.device_verifier, ksf = excluded.ksf,
-         updated_at = excluded.updated_at`,
+         sealed_key = excluded.sealed_key, device_verifier = excluded.device_verifier,
+         device_salt = excluded.device_salt, ksf = excluded.ksf, updated_at = excluded.updated_at`,
     ),
     deleteAccount: db.prepare(`DELETE FROM ${p}accounts WHERE account = ?`),
     expireLogins: db.prepare(`DELETE FROM ${p}logins WHERE NOT ${stillPending}`),
@@ -327,7 +345,7 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
   const commitRecord = db.transaction((input: CommitInput) => {
     const row = q.account.get(input.account) as Row | undefined;
     const current = row ? toAccount(row) : undefined;
-    const outcome = decideCommit(current, input.mode, input.deviceVerifier);
+    const outcome = decideCommit(current, input);
     if (outcome === 'created' || outcome === 'replaced') {
       const next = q.nextGeneration.get(current?.generation ?? 0) as Row;
       q.upsert.run({
@@ -338,6 +356,7 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
         record: buf(input.record),
         sealedKey: buf(input.sealedKey),
         deviceVerifier: buf(input.deviceVerifier),
+        deviceSalt: buf(input.deviceSalt),
         ksf: JSON.stringify(input.ksf),
         now: Date.now(),
       });

@@ -27,6 +27,8 @@ describe.skipIf(process.platform === 'win32')('SQLite store files', () => {
         record: new Uint8Array(192),
         sealedKey: new Uint8Array(60),
         deviceVerifier: new Uint8Array(32),
+        deviceSalt: new Uint8Array(32),
+        authorized: false,
         ksf: CHEAP_KSF,
         maxAttempts: 10,
       });
