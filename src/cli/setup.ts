@@ -23,6 +23,7 @@ import type { Context } from './context.js';
 import { obtainPassword, PASSWORD_ENV } from './credentials.js';
 import { CliError, EXIT, usageError } from './exit-codes.js';
 import { openKeyFile } from './io.js';
+import { terminalSafe } from './terminal-text.js';
 import { openTerminal, type Terminal } from './tty.js';
 
 /** Flags of `setup`. */
@@ -183,7 +184,7 @@ function terminalScreen(term: Terminal, signal: AbortSignal): Screen {
     },
     repeatPassword: () => askHidden('Repeat the password: '),
     async offerRetry(error) {
-      term.say(`The vault did not take it: ${error}.`);
+      term.say(`The vault did not take it: ${terminalSafe(error)}.`);
       const answer = (await ask('Try again? [Y/n]: ')).trim().toLowerCase();
       return answer === '' || answer === 'y' || answer === 'yes';
     },

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBackupKey } from '../../src/key.js';
 import { buildCli, run, serveVault, tempDir } from './helpers.js';
+import { runAsync, scriptedVault } from './vault-helpers.js';
 
 const FAST = '--insecure-fast-kdf';
 const PW = 'correct horse battery staple';
@@ -218,5 +219,34 @@ describe('vault usage and network errors', () => {
     const missing = run(['vault', 'register', '--url', url, '--key-file', keyFile]);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/--account/);
+  });
+});
+
+describe('what a vault server says reaches the terminal inert', () => {
+  it('escape sequences and fake lines in its error message are printed as visible text', async () => {
+    const evil = await scriptedVault(() => ({
+      status: 400,
+      json: {
+        error: {
+          code: 'VAULT_PROTOCOL',
+          message:
+            'bad request\x1b[2J\x1b]0;owned\x07\n\x1b[32me2ee-backup: Recovered. Nothing else to do.\r',
+        },
+      },
+    }));
+    try {
+      const r = await runAsync(['vault', 'recover', '--url', evil.url, '--account', 'alice'], {
+        env: { E2EE_BACKUP_PASSWORD: PW },
+      });
+      expect(r.status).toBe(3);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for control characters
+      expect(r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+      expect(r.stderr.split('\n')).toEqual([
+        'e2ee-backup: bad request\\x1b[2J\\x1b]0;owned\\x07\\n\\x1b[32me2ee-backup: Recovered. Nothing else to do. Update e2ee-backup and the vault server to matching versions.',
+        '',
+      ]);
+    } finally {
+      await evil.close();
+    }
   });
 });
