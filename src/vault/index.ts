@@ -122,6 +122,7 @@ export {
   SEALED_KEY_BYTES,
   SESSION_ID_BYTES,
   sealBackupKey,
+  serverKeyFingerprint,
   startLogin,
   startRegistration,
   VAULT_CONTEXT,

@@ -475,6 +475,19 @@ export function deviceVerifier(deviceCredential: Uint8Array): Uint8Array {
 }
 
 /**
+ * The fingerprint people compare to check a vault server's key (SPEC.md §9.1): SHA-256 of its
+ * 32-byte AKE public key, as 64 lower-case hex digits in 8 groups of 8 joined by hyphens
+ * (`3f2a9c01-77d4e5f6-…`). `vault serve` prints it; `--server-key` pins it.
+ */
+export function serverKeyFingerprint(serverPublicKey: Uint8Array): string {
+  if (!(serverPublicKey instanceof Uint8Array) || serverPublicKey.length !== 32) {
+    throw new E2EEError('INVALID_ARGUMENT', 'a vault server public key is 32 bytes');
+  }
+  const hex = Array.from(sha256(serverPublicKey), (b) => b.toString(16).padStart(2, '0')).join('');
+  return hex.match(/.{8}/g)!.join('-');
+}
+
+/**
  * The credential identifier (OPRF key input) the server uses for an account that has no record:
  * `"e2ee-backup vault unknown account v1:" ‖ account`. Deterministic, so repeated probes of one
  * unknown account see one OPRF key, as they would for a real account. It can never equal a real

@@ -5,10 +5,16 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { CLI, cleanEnv, type RunOptions, type RunResult } from './helpers.js';
 
-/** Runs `node dist/cli.js ARGS` without blocking this process's event loop. */
-export function runAsync(args: string[], options: RunOptions = {}): Promise<RunResult> {
+/** Runs `node [nodeArgs] dist/cli.js ARGS` without blocking this process's event loop. */
+export function runAsync(
+  args: string[],
+  options: RunOptions & { nodeArgs?: string[] } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('node', [CLI, ...args], { env: cleanEnv(options.env), cwd: options.cwd });
+    const child = spawn('node', [...(options.nodeArgs ?? []), CLI, ...args], {
+      env: cleanEnv(options.env),
+      cwd: options.cwd,
+    });
     const out: Buffer[] = [];
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -33,11 +39,13 @@ export type Answer = { status: number; headers?: Record<string, string>; json: u
 
 /**
  * An HTTP server on loopback that answers each request with `answer(request, index)`; `forward`
- * passes the request on to `upstream` (a real vault) unchanged.
+ * passes the request on unchanged to the vault `upstream()` names (which may change).
  */
 export async function scriptedVault(
   answer: (request: SeenRequest, index: number) => Answer,
-  upstream?: string,
+  upstream: () => string = () => {
+    throw new Error('no upstream');
+  },
 ): Promise<{ url: string; seen: SeenRequest[]; close(): Promise<void> }> {
   const seen: SeenRequest[] = [];
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
@@ -51,12 +59,16 @@ export async function scriptedVault(
     const index = seen.push(request) - 1;
     const a = answer(request, index);
     if (a === 'forward') {
-      const r = await fetch(`${upstream}${request.path}`, {
+      const r = await fetch(`${upstream()}${request.path}`, {
         method: request.method,
         headers: { 'content-type': req.headers['content-type'] ?? 'application/json' },
         body: request.method === 'GET' ? undefined : request.body,
       });
-      res.writeHead(r.status, Object.fromEntries(r.headers));
+      const headers = Object.fromEntries(r.headers);
+      delete headers['content-encoding'];
+      delete headers['transfer-encoding'];
+      delete headers['content-length'];
+      res.writeHead(r.status, headers);
       res.end(Buffer.from(await r.arrayBuffer()));
       return;
     }
