@@ -126,7 +126,8 @@ export async function vaultServe(flags: VaultServeFlags, ctx: Context): Promise<
 async function requireDriver(name: 'better-sqlite3' | 'pg'): Promise<void> {
   try {
     if (name === 'pg') await import('pg');
-    else await import('better-sqlite3');
+    // An in-memory database loads the native addon too (a package installed without its build).
+    else new (await import('better-sqlite3')).default(':memory:').close();
   } catch (e) {
     throw new CliError(
       EXIT.IO,
