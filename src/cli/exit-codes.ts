@@ -7,6 +7,7 @@
  */
 
 import { E2EEError, type ErrorCode } from '../errors.js';
+import { terminalSafe } from './terminal-text.js';
 
 /** The documented exit statuses. */
 export const EXIT = {
@@ -259,6 +260,7 @@ export function describeError(err: unknown, context?: string): ErrorReport {
   return {
     exitCode,
     code,
-    message: `e2ee-backup: ${sentence(problem)}. ${sentence(fix)}.${note ? ` ${sentence(note)}.` : ''}`,
+    // The problem may quote a vault server or a file name: neither may write to the terminal.
+    message: `e2ee-backup: ${terminalSafe(sentence(problem))}. ${sentence(fix)}.${note ? ` ${sentence(note)}.` : ''}`,
   };
 }

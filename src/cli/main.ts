@@ -14,6 +14,7 @@ import { NEW_PASSWORD_ENV, PASSWORD_ENV } from './credentials.js';
 import { describeError, EXIT } from './exit-codes.js';
 import { runPendingCleanupsSync } from './io.js';
 import { keepYoungGenerationSmall, V8_DEFAULTS_ENV } from './memory.js';
+import { SERVER_KEY_ENV } from './vault-trust.js';
 
 const HELP_FOOTER = `
 Exit status:
@@ -30,6 +31,7 @@ Exit status:
 Environment:
   ${PASSWORD_ENV}  the password, for scripts (instead of --password's prompt)
   ${NEW_PASSWORD_ENV}  the new password of 'vault change-password'
+  ${SERVER_KEY_ENV}  the fingerprint the vault's key must have (as --server-key)
   E2EE_BACKUP_DEBUG=1   print stack traces with errors
   ${V8_DEFAULTS_ENV}=1  leave V8's memory management alone. By default, on Node 20
     only, the CLI keeps V8's young generation small (about 14 MiB less memory), and
@@ -99,6 +101,13 @@ const passwordFile = () =>
   new Option('--password-file <file>', 'read the password from the first line of FILE');
 const fastKdf = () =>
   new Option('--insecure-fast-kdf', 'INSECURE, for tests: register with Argon2id m=1MiB, t=1, p=1');
+const serverKey = () =>
+  new Option(
+    '--server-key <fingerprint>',
+    `the vault's key must have this fingerprint (as 'vault serve' prints it; or ${SERVER_KEY_ENV})`,
+  );
+const insecureHttp = () =>
+  new Option('--insecure-http', 'allow plain http:// to a vault that is not on this machine (no TLS)');
 
 function openOptions(cmd: Command): Command {
   return cmd
@@ -159,6 +168,8 @@ export function buildProgram(signal: AbortSignal): Command {
     .option('--account <name>', 'the vault account to keep the key under (password path)')
     .addOption(passwordFile())
     .addOption(fastKdf())
+    .addOption(serverKey())
+    .addOption(insecureHttp())
     .option('-q, --quiet', 'no summary; without a terminal, no warnings on standard error either')
     .addHelpText('after', SETUP_HELP)
     .action(async (flags) => (await import('./setup.js')).setup(flags, createContext(signal, flags.quiet)));
@@ -332,7 +343,7 @@ export function buildProgram(signal: AbortSignal): Command {
     'the key vault: a password you can remember unlocks the backup key; 10 wrong ones destroy it',
   );
   configure(vault.command('serve'), 'vault serve')
-    .description('run a vault server; prints its URL, stops cleanly on Ctrl-C or SIGTERM')
+    .description('run a vault server; prints its URL and key fingerprint, stops cleanly on Ctrl-C or SIGTERM')
     .addOption(
       new Option('--port <n>', 'TCP port; 0 picks a free one (default 8787)').argParser(integerIn(0, 65535)),
     )
@@ -357,7 +368,9 @@ export function buildProgram(signal: AbortSignal): Command {
     configure(vault.command(name), `vault ${name}`)
       .description(description)
       .requiredOption('--url <url>', 'the vault server, e.g. https://vault.example', vaultUrl)
-      .requiredOption('--account <name>', 'the account the key is kept under');
+      .requiredOption('--account <name>', 'the account the key is kept under')
+      .addOption(serverKey())
+      .addOption(insecureHttp());
   vaultClient(
     'register',
     `put the backup key in the vault behind a password (asked twice, or ${PASSWORD_ENV})`,
