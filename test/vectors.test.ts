@@ -376,7 +376,7 @@ describe.skipIf(problem !== undefined && !inCi)('the reference decoder (vectors/
         fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
         fc
           .string({ unit: 'grapheme', minLength: 1, maxLength: 12 })
-          .filter((s) => !/[\r\n]$/.test(s) && !/\p{Cs}/u.test(s)),
+          .filter((s) => !/[\r\n]/.test(s) && !/\p{Cs}/u.test(s)),
         fc.integer({ min: 0, max: 2 ** 31 }),
       ],
       { numRuns: 8 },

@@ -34,7 +34,7 @@ export interface CredentialFlags {
   passwordFile?: string;
 }
 
-async function readSmallFile(path: string, limit: number, what: string): Promise<string> {
+async function readSmallFile(path: string, limit: number, what: string, strictUtf8 = false): Promise<string> {
   const handle = await open(path, 'r');
   try {
     const buf = Buffer.alloc(limit + 1);
@@ -44,10 +44,28 @@ async function readSmallFile(path: string, limit: number, what: string): Promise
         `${path} is larger than ${limit} bytes, too large for ${what}`,
         `Check that ${path} is the right file`,
       );
-    return buf.subarray(0, bytesRead).toString('utf8');
+    const bytes = buf.subarray(0, bytesRead);
+    if (!strictUtf8) return bytes.toString('utf8');
+    try {
+      return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    } catch {
+      // Decoded loosely, a byte that is not UTF-8 would become U+FFFD: another password.
+      throw usageError(`${path} is not UTF-8 text`, `Save ${path} as UTF-8`);
+    }
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * The password in a password file: the text up to the first LF (U+000A), without it, and
+ * without one CR (U+000D) just before it. So `echo`'s newline and a Windows editor's CRLF are
+ * not part of the password, and nothing after the first line ever is.
+ */
+export function firstLine(text: string): string {
+  const lf = text.indexOf('\n');
+  const line = lf < 0 ? text : text.slice(0, lf);
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
 }
 
 /** Warnings go through this, so that `--quiet` can silence them. */
@@ -123,16 +141,18 @@ export async function obtainPassword(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
   if (flags.passwordFile !== undefined) {
-    const text = await readSmallFile(flags.passwordFile, MAX_PASSWORD_FILE_BYTES, 'a password file').catch(
-      (e: unknown) => {
-        throw withContext(e, `cannot read the password file ${flags.passwordFile}`);
-      },
-    );
-    // Editors and `echo` end files with a newline that is not part of the password.
-    const password = text.replace(/\r?\n$/, '');
+    const text = await readSmallFile(
+      flags.passwordFile,
+      MAX_PASSWORD_FILE_BYTES,
+      'a password file',
+      true,
+    ).catch((e: unknown) => {
+      throw withContext(e, `cannot read the password file ${flags.passwordFile}`);
+    });
+    const password = firstLine(text);
     if (password.length === 0)
       throw usageError(
-        `the password file ${flags.passwordFile} is empty`,
+        `the first line of the password file ${flags.passwordFile} is empty`,
         'Put the password on its first line',
       );
     return password;

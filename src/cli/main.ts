@@ -88,15 +88,19 @@ function credentialOptions(cmd: Command, verb: string): Command {
       new Option('-p, --password', `${verb} with a password, asked on the terminal (or ${PASSWORD_ENV})`),
     )
     .addOption(
-      new Option('--password-file <file>', 'read the password from the first line of FILE').conflicts(
-        'password',
-      ),
+      new Option(
+        '--password-file <file>',
+        'read the password from FILE: its first line, up to the first LF (a CR before it is dropped)',
+      ).conflicts('password'),
     );
 }
 
 // Options shared by the vault client commands and `setup`, which registers with the vault too.
 const passwordFile = () =>
-  new Option('--password-file <file>', 'read the password from the first line of FILE');
+  new Option(
+    '--password-file <file>',
+    'read the password from FILE: its first line, up to the first LF (a CR before it is dropped)',
+  );
 const fastKdf = () =>
   new Option('--insecure-fast-kdf', 'INSECURE, for tests: register with Argon2id m=1MiB, t=1, p=1');
 
@@ -384,7 +388,10 @@ export function buildProgram(signal: AbortSignal): Command {
     `set a new password (${NEW_PASSWORD_ENV} or asked twice), proving the old one or --key-file`,
   )
     .addOption(passwordFile())
-    .option('--new-password-file <file>', 'read the new password from the first line of FILE')
+    .option(
+      '--new-password-file <file>',
+      'read the new password from FILE: its first line, as --password-file',
+    )
     .option('-k, --key-file <file>', 'forgot the password? authorise with the backup key instead')
     .addOption(fastKdf())
     .option('-q, --quiet', 'no summary or warnings')

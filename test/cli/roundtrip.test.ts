@@ -110,6 +110,57 @@ describe('encrypt and decrypt files', () => {
     expect(slots).toEqual([{ type: 'password', kdf: { m: 1024, t: 1, p: 1 } }]);
   });
 
+  it('--password-file: the first line only, up to the first LF, one CR before it dropped', () => {
+    const opens = (backup: string, password: string) =>
+      run(['decrypt', p(backup), '-o', p(`${backup}.out`)], { env: { E2EE_BACKUP_PASSWORD: password } })
+        .status === 0;
+    const cases: [string, string, string][] = [
+      ['two-lines', 'tractor violin harbour 82\nsecond line\n', 'tractor violin harbour 82'],
+      ['crlf', 'tractor violin harbour 82\r\nsecond line\r\n', 'tractor violin harbour 82'],
+      ['no-newline', 'tractor violin harbour 82', 'tractor violin harbour 82'],
+      // Only the CR right before the LF goes: one inside the line, or two before it, stay.
+      ['inner-cr', 'tractor\rviolin harbour 82\r\r\n', 'tractor\rviolin harbour 82\r'],
+    ];
+    for (const [name, content, password] of cases) {
+      writeFileSync(p(`${name}.pw`), content, { mode: 0o600 });
+      const enc = run([
+        'encrypt',
+        plainFile,
+        '-o',
+        p(`${name}.e2ee`),
+        '--password-file',
+        p(`${name}.pw`),
+        FAST,
+      ]);
+      expect(enc.status, enc.stderr).toBe(0);
+      expect(opens(`${name}.e2ee`, password), name).toBe(true);
+      expect(opens(`${name}.e2ee`, content), name).toBe(content === password);
+    }
+    // The same rule when decrypting.
+    const dec = run(['decrypt', p('crlf.e2ee'), '-o', p('crlf2.out'), '--password-file', p('two-lines.pw')]);
+    expect(dec.status, dec.stderr).toBe(0);
+    // An empty first line is refused even when a second line follows; bytes that are not UTF-8
+    // are refused rather than read as U+FFFD.
+    writeFileSync(p('blank-first.pw'), '\ntractor violin harbour 82\n');
+    const blank = run([
+      'encrypt',
+      plainFile,
+      '-o',
+      p('x.e2ee'),
+      '--password-file',
+      p('blank-first.pw'),
+      FAST,
+    ]);
+    expect(blank.status).toBe(1);
+    expect(blank.stderr).toMatch(/first line of the password file .* is empty/);
+    writeFileSync(p('latin1.pw'), Buffer.from('caf\xe9 violin harbour 82\n', 'latin1'));
+    const latin1 = run(['encrypt', plainFile, '-o', p('x.e2ee'), '--password-file', p('latin1.pw'), FAST]);
+    expect(latin1.status).toBe(1);
+    expect(latin1.stderr).toMatch(/latin1\.pw is not UTF-8 text/);
+    // --help says so.
+    expect(run(['encrypt', '--help']).stdout.toString()).toMatch(/its first line, up to the\s+first LF/);
+  });
+
   it('uses real Argon2id parameters without --insecure-fast-kdf, and honours --kdf-* flags', () => {
     expect(
       run(

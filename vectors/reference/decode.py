@@ -885,10 +885,10 @@ def main(argv=None):
         if args.password_file:
             with open(args.password_file, "rb") as f:
                 raw = f.read()
-            # decision D12: one trailing LF (or CRLF) is not part of the password
-            if raw.endswith(b"\r\n"):
-                raw = raw[:-2]
-            elif raw.endswith(b"\n"):
+            # decision D12 (the CLI's rule): the first line, up to the first LF, without one CR
+            # just before it
+            raw = raw.split(b"\n", 1)[0]
+            if raw.endswith(b"\r"):
                 raw = raw[:-1]
             try:
                 pw = raw.decode("utf-8")
