@@ -176,6 +176,64 @@ export async function obtainPassword(
   }
 }
 
+/** The credential flags of the commands that write a new backup (`encrypt`, `backup create`). */
+export interface NewBackupFlags extends CredentialFlags {
+  /** Accept a password that setup would refuse as too easy to guess. */
+  allowWeakPassword?: boolean;
+}
+
+/** Where {@link obtainPassword} will take the password from, in words. */
+export function passwordOrigin(flags: CredentialFlags, env: NodeJS.ProcessEnv = process.env): string {
+  if (flags.passwordFile !== undefined) return `the first line of ${flags.passwordFile}`;
+  if (env[PASSWORD_ENV]) return `the ${PASSWORD_ENV} environment variable`;
+  return 'the terminal';
+}
+
+/**
+ * Says on stderr which key slots a new backup gets, and where its password comes from: to a
+ * person (stderr a terminal, no `--quiet`) always; otherwise only when the password comes from
+ * `E2EE_BACKUP_PASSWORD`, and then even with `--quiet`. The flags are in the command line a
+ * script's author wrote; a variable inherited from the environment is the one source of a
+ * password slot that the command line does not show, so it never adds one silently.
+ */
+export function announceSlots(
+  flags: CredentialFlags,
+  quiet: boolean,
+  env: NodeJS.ProcessEnv = process.env,
+  toPerson: boolean = process.stderr.isTTY === true,
+): void {
+  const password = wantsPassword(flags, env);
+  const fromEnv = password && flags.passwordFile === undefined && Boolean(env[PASSWORD_ENV]);
+  if (!fromEnv && (quiet || !toPerson)) return;
+  const slots = [
+    ...(flags.keyFile !== undefined ? [`a backup-key slot (the code in ${flags.keyFile})`] : []),
+    ...(password ? [`a password slot (the password from ${passwordOrigin(flags, env)})`] : []),
+  ];
+  process.stderr.write(
+    `e2ee-backup: the backup gets ${slots.join(' and ')}${slots.length > 1 ? '; either opens it' : ''}.\n`,
+  );
+}
+
+/**
+ * Refuses a password for a new password slot that `setup` and `vault register` would refuse
+ * (`passwordWeakness`: shorter than 10 characters or a zxcvbn score under 3), unless
+ * `--allow-weak-password`. A password slot can be guessed offline by whoever holds the file.
+ */
+export async function refuseWeakPassword(
+  password: string,
+  flags: NewBackupFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  if (flags.allowWeakPassword) return;
+  const { passwordWeakness } = await import('../setup.js');
+  const weak = await passwordWeakness(password);
+  if (weak)
+    throw usageError(
+      `the password (from ${passwordOrigin(flags, env)}) is too weak for a password slot: ${weak.error}${weak.feedback?.length ? ` (${weak.feedback.join(' ')})` : ''}`,
+      'Anyone who holds the backup file can guess its password offline: choose a longer passphrase, such as four or more unrelated words, or add --allow-weak-password',
+    );
+}
+
 /** The `--kdf-*` flags of `encrypt`. */
 export interface KdfFlags {
   kdfMemory?: number;

@@ -28,7 +28,8 @@ Exit status:
   130  interrupted (Ctrl-C)
 
 Environment:
-  ${PASSWORD_ENV}  the password, for scripts (instead of --password's prompt)
+  ${PASSWORD_ENV}  the password, for scripts (instead of --password's prompt);
+    with it, encrypt and backup create write a password slot and say so, even with -q
   ${NEW_PASSWORD_ENV}  the new password of 'vault change-password'
   E2EE_BACKUP_DEBUG=1   print stack traces with errors
   ${V8_DEFAULTS_ENV}=1  leave V8's memory management alone. By default, on Node 20
@@ -94,6 +95,9 @@ function credentialOptions(cmd: Command, verb: string): Command {
       ).conflicts('password'),
     );
 }
+
+const WEAK_PASSWORD_HELP =
+  'accept a password setup would refuse (under 10 characters or easy to guess): anyone with the file can guess it offline';
 
 // Options shared by the vault client commands and `setup`, which registers with the vault too.
 const passwordFile = () =>
@@ -214,7 +218,11 @@ export function buildProgram(signal: AbortSignal): Command {
       'accept --kdf-* values below the OWASP minimum (slow devices that know the risk)',
     )
     .option('--insecure-fast-kdf', 'INSECURE, for tests: Argon2id m=1MiB, t=1, p=1')
-    .option('-q, --quiet', 'no progress, summary or warnings')
+    .option('--allow-weak-password', WEAK_PASSWORD_HELP)
+    .option(
+      '-q, --quiet',
+      'no progress, summary or warnings (the slots are still named when the password comes from the environment)',
+    )
     .action(async (input, flags) =>
       (await import('./commands/encrypt.js')).encrypt(input, flags, createContext(signal, flags.quiet)),
     );
@@ -296,8 +304,12 @@ export function buildProgram(signal: AbortSignal): Command {
       'accept --kdf-* values below the OWASP minimum (slow devices that know the risk)',
     )
     .option('--insecure-fast-kdf', 'INSECURE, for tests: Argon2id m=1MiB, t=1, p=1')
+    .option('--allow-weak-password', WEAK_PASSWORD_HELP)
     .option('--json', 'print {"name", "generation", "bytes", "removed"}')
-    .option('-q, --quiet', 'no warnings')
+    .option(
+      '-q, --quiet',
+      'no warnings (the slots are still named when the password comes from the environment)',
+    )
     .action(async (source, flags) =>
       (await import('./commands/backup.js')).backupCreate(source, flags, createContext(signal, flags.quiet)),
     );

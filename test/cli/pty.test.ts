@@ -43,6 +43,8 @@ describe.skipIf(!hasScript)('on a pseudo-terminal', () => {
     expect(out).toMatch(/encrypting \[[█░]{24}\] +\d+%/);
     expect(out).toMatch(/encrypting \[█{24}\] 100% +20\.0 MB \/ 20\.0 MB +\d+(\.\d)? MB\/s/);
     expect(out).toMatch(/Encrypted 20\.0 MB into [\d.]+ MB in .* MB\/s\): .*pw\.e2ee\./);
+    // To a person, encrypt says which slots it writes and where the password comes from.
+    expect(out).toContain('e2ee-backup: the backup gets a password slot (the password from the terminal).');
     // The password typed on the terminal is the one in the backup.
     const dec = run(['decrypt', p('pw.e2ee'), '-o', p('pw.out')], { env: { E2EE_BACKUP_PASSWORD: secret } });
     expect(dec.status, dec.stderr).toBe(0);
@@ -50,9 +52,12 @@ describe.skipIf(!hasScript)('on a pseudo-terminal', () => {
   });
 
   it('asks once when decrypting, hidden, with a progress bar', async () => {
-    run(['encrypt', p('plain.bin'), '-o', p('d.e2ee'), '--insecure-fast-kdf', '-q'], {
-      env: { E2EE_BACKUP_PASSWORD: 'pw-1234' },
-    });
+    run(
+      ['encrypt', p('plain.bin'), '-o', p('d.e2ee'), '--insecure-fast-kdf', '--allow-weak-password', '-q'],
+      {
+        env: { E2EE_BACKUP_PASSWORD: 'pw-1234' },
+      },
+    );
     const r = await runOnPty(cli(`decrypt ${p('d.e2ee')} -o ${p('d.out')} --password`), [
       { expect: /Password: ?/, send: 'pw-1234\r' },
     ]);

@@ -1,6 +1,6 @@
 // encrypt / decrypt / inspect / verify through the built CLI: files, pipes, both slot types.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCli, ROOT, run, sampleData, tempDir, tempLeftovers } from './helpers.js';
@@ -159,6 +159,52 @@ describe('encrypt and decrypt files', () => {
     expect(latin1.stderr).toMatch(/latin1\.pw is not UTF-8 text/);
     // --help says so.
     expect(run(['encrypt', '--help']).stdout.toString()).toMatch(/its first line, up to the\s+first LF/);
+  });
+
+  it('encrypt names the slots it writes when the password comes from the environment, even with -q', () => {
+    const enc = (args: string[], env: Record<string, string> = {}) =>
+      run(['encrypt', plainFile, '-o', p('slots.e2ee'), ...args], { env });
+    const both = enc(['-k', keyFile, FAST], PW);
+    expect(both.status, both.stderr).toBe(0);
+    expect(both.stderr).toContain(
+      `e2ee-backup: the backup gets a backup-key slot (the code in ${keyFile}) and a password slot (the password from the E2EE_BACKUP_PASSWORD environment variable); either opens it.`,
+    );
+    // The variable comes from the environment, which the command line does not show: said even with -q.
+    const quiet = enc(['-k', keyFile, FAST, '-q'], PW);
+    expect(quiet.status, quiet.stderr).toBe(0);
+    expect(quiet.stderr).toMatch(
+      /a password slot \(the password from the E2EE_BACKUP_PASSWORD environment variable\)/,
+    );
+    // Credentials the command line shows are not repeated to a script (stderr not a terminal);
+    // test/cli/pty.test.ts shows the line on a terminal.
+    writeFileSync(p('slots.pw'), 'tractor violin harbour 82\n', { mode: 0o600 });
+    expect(enc(['--password-file', p('slots.pw'), FAST]).stderr).not.toMatch(/the backup gets/);
+    expect(enc(['-k', keyFile]).stderr).toBe('');
+  });
+
+  it('encrypt refuses a password setup would refuse, unless --allow-weak-password', () => {
+    for (const weak of ['hunter2', 'abc', 'password123']) {
+      const r = run(['encrypt', plainFile, '-o', p('weak.e2ee'), '-k', keyFile, FAST], {
+        env: { E2EE_BACKUP_PASSWORD: weak },
+      });
+      expect(r.status, weak).toBe(1);
+      expect(r.stderr).toMatch(
+        /the password \(from the E2EE_BACKUP_PASSWORD environment variable\) is too weak for a password slot: .*--allow-weak-password/,
+      );
+      expect(existsSync(p('weak.e2ee'))).toBe(false);
+      expect(tempLeftovers(dir)).toEqual([]);
+    }
+    const allowed = run(['encrypt', plainFile, '-o', p('weak.e2ee'), FAST, '--allow-weak-password'], {
+      env: { E2EE_BACKUP_PASSWORD: 'hunter2' },
+    });
+    expect(allowed.status, allowed.stderr).toBe(0);
+    expect(
+      run(['decrypt', p('weak.e2ee'), '-o', p('weak.out')], { env: { E2EE_BACKUP_PASSWORD: 'hunter2' } })
+        .status,
+    ).toBe(0);
+    const noPassword = run(['encrypt', plainFile, '-o', p('x.e2ee'), '-k', keyFile, '--allow-weak-password']);
+    expect(noPassword.status).toBe(1);
+    expect(noPassword.stderr).toMatch(/--allow-weak-password only applies to a password slot/);
   });
 
   it('uses real Argon2id parameters without --insecure-fast-kdf, and honours --kdf-* flags', () => {

@@ -16,11 +16,14 @@ import { createBackup, listBackups, restoreLatest } from '../../lifecycle.js';
 import { isStdio } from '../args.js';
 import type { Context } from '../context.js';
 import {
+  announceSlots,
   type CredentialFlags,
   type KdfFlags,
   kdfParams,
+  type NewBackupFlags,
   obtainPassword,
   readKeyFile,
+  refuseWeakPassword,
   wantsPassword,
 } from '../credentials.js';
 import { usageError } from '../exit-codes.js';
@@ -30,7 +33,7 @@ import { collectWhileCompressing } from '../memory.js';
 import { openFolderStore } from '../store.js';
 
 /** Flags of `backup create`. */
-export interface BackupCreateFlags extends CredentialFlags, KdfFlags {
+export interface BackupCreateFlags extends NewBackupFlags, KdfFlags {
   /** The folder of backups. */
   store: string;
   meta?: Record<string, string>;
@@ -76,12 +79,16 @@ export async function backupCreate(
     );
   requireCredential(flags, 'encrypt');
   const password = wantsPassword(flags);
+  if (flags.allowWeakPassword && !password)
+    throw usageError('--allow-weak-password only applies to a password slot', 'Add --password, or drop it');
+  announceSlots(flags, ctx.quiet);
   // Backups are always compressed.
   const input = await openInput(source, collectWhileCompressing());
   try {
     const key = flags.keyFile !== undefined ? await readKeyFile(flags.keyFile, ctx.warn) : undefined;
     const kdf = password ? kdfParams(flags, ctx.warn) : undefined;
     const pw = password ? await obtainPassword(flags, { confirm: true }) : undefined;
+    if (pw !== undefined) await refuseWeakPassword(pw, flags);
     const created = await createBackup(openFolderStore(flags.store), input.chunks, {
       key,
       password: pw,
