@@ -202,11 +202,12 @@ describe('typo recovery', () => {
     const typed = `${d().slice(0, 20)}${swapDigit(d()[20]!)}${d().slice(21)}`;
     const r = run(['decrypt', backup, '-o', p('t1.out'), '-k', keyFileWith('t1.key', groups(typed))]);
     expect(r.status).toBe(0);
-    const right = d().slice(20, 24);
-    expect(r.stderr).toContain(
-      `typo (substitution): digit 21 (in group 6) was typed as '${typed[20]}' but is '${d()[20]}': group 6 is '${right}', not '${typed.slice(20, 24)}'`,
-    );
+    expect(r.stderr).toContain('typo (substitution): digit 21 (in group 6) is wrong.');
     expect(r.stderr).toMatch(/opening the backup with the corrected code\. Fix .*t1\.key/);
+    // No digit of the key (nor of the code as typed) goes to a stderr that is not a terminal: it
+    // may be a log. test/cli/pty.test.ts shows the corrected group on a terminal.
+    expect(r.stderr).not.toMatch(/'[0-9a-f]{1,4}'/);
+    expect(r.stderr).not.toContain(d().slice(20, 24));
     expect(readFileSync(p('t1.out')).equals(plain)).toBe(true);
   });
 
@@ -217,14 +218,15 @@ describe('typo recovery', () => {
     const missing = d().slice(0, 30) + d().slice(31);
     const extra = `${d().slice(0, 40)}${swapDigit(d()[40]!)}${d().slice(40)}`;
     const cases: [string, string, RegExp][] = [
-      ['swap', groups(swapped), /typo \(transposition\): digits \d+ and \d+ are swapped/],
-      ['missing', groups(missing), /typo \(missing\): a digit is missing at position \d+/],
-      ['extra', groups(extra), /typo \(extra\): digit \d+ .* is one too many/],
+      ['swap', groups(swapped), /typo \(transposition\): digits \d+ and \d+ \(in group \d+\) are swapped/],
+      ['missing', groups(missing), /typo \(missing\): a digit is missing at position 31 \(in group 8\)/],
+      ['extra', groups(extra), /typo \(extra\): digit 41 \(in group 11\) is one too many/],
     ];
     for (const [name, text, message] of cases) {
       const r = run(['decrypt', backup, '-o', p(`${name}.out`), '-k', keyFileWith(`${name}.key`, text)]);
       expect(r.status, name).toBe(0);
       expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/'[0-9a-f]{1,4}'/);
       expect(readFileSync(p(`${name}.out`)).equals(plain)).toBe(true);
     }
   });
@@ -234,7 +236,8 @@ describe('typo recovery', () => {
     const k = keyFileWith('t2.key', typed.toUpperCase());
     const r = run(['decrypt', '-k', k, '-q'], { input: backupBytes });
     expect(r.status).toBe(0);
-    expect(r.stderr).toMatch(/digit 1 \(in group 1\)/); // reported even with --quiet
+    expect(r.stderr).toMatch(/digit 1 \(in group 1\) is wrong/); // reported even with --quiet
+    expect(r.stderr).not.toMatch(/'[0-9a-f]{1,4}'/);
     expect(r.stdout.equals(plain)).toBe(true);
     expect(run(['verify', backup, '-k', k]).status).toBe(0);
   });

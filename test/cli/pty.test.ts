@@ -51,6 +51,25 @@ describe.skipIf(!hasScript)('on a pseudo-terminal', () => {
     expect(readFileSync(p('pw.out')).equals(data)).toBe(true);
   });
 
+  it('shows the corrected group of a mistyped code on a terminal, and not with -q', async () => {
+    const code = readFileSync(keyFile, 'utf8').replace(/\s/g, '');
+    run(['encrypt', p('plain.bin'), '-o', p('typo.e2ee'), '-k', keyFile, '-q']);
+    const typed = `${code.slice(0, 20)}${code[20] === '0' ? '1' : '0'}${code.slice(21)}`;
+    writeFileSync(p('typo.key'), typed, { mode: 0o600 });
+    const right = code.slice(20, 24);
+    const loud = await runOnPty(cli(`decrypt ${p('typo.e2ee')} -o ${p('typo.out')} -k ${p('typo.key')}`), []);
+    expect(loud.status, plain(loud.output)).toBe(0);
+    expect(plain(loud.output)).toContain('typo (substitution): digit 21 (in group 6) is wrong.');
+    expect(plain(loud.output)).toContain(`group 6 is '${right}', not '${typed.slice(20, 24)}'`);
+    const quiet = await runOnPty(
+      cli(`decrypt ${p('typo.e2ee')} -o ${p('typo2.out')} -k ${p('typo.key')} -q`),
+      [],
+    );
+    expect(quiet.status, plain(quiet.output)).toBe(0);
+    expect(plain(quiet.output)).toContain('digit 21 (in group 6) is wrong.');
+    expect(plain(quiet.output)).not.toContain(`'${right}'`);
+  });
+
   it('asks once when decrypting, hidden, with a progress bar', async () => {
     run(
       ['encrypt', p('plain.bin'), '-o', p('d.e2ee'), '--insecure-fast-kdf', '--allow-weak-password', '-q'],
