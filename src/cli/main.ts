@@ -11,7 +11,7 @@ import { version } from '../../package.json';
 import { byteSize, collectMeta, compressionMode, integerIn, kdfMemoryKib, vaultUrl } from './args.js';
 import { createContext } from './context.js';
 import { NEW_PASSWORD_ENV, PASSWORD_ENV } from './credentials.js';
-import { describeError, EXIT } from './exit-codes.js';
+import { describeError, EXIT, withNote } from './exit-codes.js';
 import { runPendingCleanupsSync } from './io.js';
 import { keepYoungGenerationSmall, V8_DEFAULTS_ENV } from './memory.js';
 
@@ -69,10 +69,40 @@ Examples:
   coproc S { e2ee-backup setup --method code --out backup.key; }   # bash, as a script:
   read -r code <&"\${S[0]}"; echo "$code" >&"\${S[1]}"; wait "$S_PID"`;
 
+/**
+ * The value someone gave `--password` (`--password VALUE`, `-p VALUE`, `--password=VALUE`), if
+ * any. `--password` takes none: it asks on the terminal.
+ */
+export function passwordArgument(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return undefined;
+    if (a.startsWith('--password=')) return a.slice('--password='.length);
+    const next = argv[i + 1];
+    if ((a === '--password' || a === '-p') && next !== undefined && !next.startsWith('-')) return next;
+  }
+  return undefined;
+}
+
+const PASSWORD_NOT_AN_ARGUMENT =
+  'passwords never come from arguments: other users can read them in the process list, and they stay in the shell history';
+const PASSWORD_SOURCES = `Type the password when asked, or use --password-file FILE or ${PASSWORD_ENV}`;
+
 /** Usage errors from commander, reworded into the tool's `e2ee-backup: <problem>. <fix>.` form. */
 function configure(cmd: Command, name: string): Command {
   return cmd.exitOverride().configureOutput({
     outputError: (str, write) => {
+      // `--password hunter2` is "too many arguments" (or an unknown option where there is no
+      // --password): say why instead.
+      if (
+        passwordArgument(process.argv.slice(2)) !== undefined &&
+        /too many arguments|unknown option '--password|'-p, --password'/.test(str)
+      ) {
+        write(
+          `e2ee-backup: --password takes no value, and ${PASSWORD_NOT_AN_ARGUMENT}. ${PASSWORD_SOURCES}.\n`,
+        );
+        return;
+      }
       const problem = str
         .replace(/^error: /, '')
         .trim()
@@ -423,6 +453,14 @@ export function buildProgram(signal: AbortSignal): Command {
 
 /** Prints the error the tool's way and returns the exit status. */
 function report(err: unknown): number {
+  // `decrypt -p hunter2` takes hunter2 for the input file: when that is what cannot be found, say
+  // why it was taken for one.
+  const given = passwordArgument(process.argv.slice(2));
+  if (given !== undefined && (err as { code?: unknown; path?: unknown } | null)?.path === given)
+    withNote(
+      err,
+      `${given} followed --password, which takes no value, and ${PASSWORD_NOT_AN_ARGUMENT}. ${PASSWORD_SOURCES}`,
+    );
   const { exitCode, message } = describeError(err);
   process.stderr.write(`${message}\n`);
   if (process.env['E2EE_BACKUP_DEBUG'] === '1') {

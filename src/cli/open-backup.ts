@@ -18,7 +18,7 @@ import {
   readKeyFileText,
   wantsPassword,
 } from './credentials.js';
-import { usageError } from './exit-codes.js';
+import { usageError, withFix } from './exit-codes.js';
 import { type Input, PrefixReader, piecesOf, prefixedByteStream } from './io.js';
 
 /** Flags of `decrypt` and `verify` beyond the credentials. */
@@ -128,6 +128,14 @@ export async function openBackup(input: Input, flags: OpenFlags, ctx: Context): 
     kdfMaxima: flags.maxKdfMemory !== undefined ? { m: flags.maxKdfMemory } : undefined,
     maxOutputBytes: flags.maxOutput,
     signal: ctx.signal,
+  }).catch((e: unknown) => {
+    // The table's advice offers the 64-digit code, which a password-only backup does not take.
+    if (!hasKeySlot && e instanceof E2EEError && e.code === 'WRONG_PASSWORD')
+      withFix(
+        e,
+        'Check the password (it is case-sensitive): this backup has no backup-key slot, so only its password opens it',
+      );
+    throw e;
   });
   return { header, metadata, stream, openedWith: key ? 'backup key' : 'password' };
 }

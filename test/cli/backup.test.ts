@@ -109,6 +109,8 @@ describe('backup create and restore', () => {
     expect(refused.stderr).toMatch(
       /^e2ee-backup: the newest backup here is generation 0, older than generation 1.*\. Find the newest copy; .*\(--allow-rollback\)\.\n$/,
     );
+    // The library's option is not the CLI's flag.
+    expect(refused.stderr).not.toMatch(/allowRollback/);
     expect(existsSync(p('rb.bin'))).toBe(false);
     const allowed = run([
       'backup',

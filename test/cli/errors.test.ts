@@ -91,6 +91,41 @@ describe('usage errors exit 1', () => {
     expect(existsSync(p('x'))).toBe(false);
   });
 
+  it('a value after --password: passwords never come from arguments, and how to give one', () => {
+    const want =
+      /^e2ee-backup: --password takes no value, and passwords never come from arguments: .*process list.*shell history\. Type the password when asked, or use --password-file FILE or E2EE_BACKUP_PASSWORD\.\n$/;
+    for (const args of [
+      ['encrypt', plainFile, '-o', p('x'), '--password', 'hunter2'],
+      ['encrypt', plainFile, '-o', p('x'), '--password=hunter2'],
+      ['decrypt', backup, '-o', p('x'), '-p', 'hunter2'],
+      ['verify', backup, '--password', 'hunter2'],
+      ['backup', 'restore', '--store', p('s'), '-o', p('x'), '--password', 'hunter2'],
+      [
+        'vault',
+        'register',
+        '--url',
+        'http://127.0.0.1:9',
+        '--account',
+        'a',
+        '-k',
+        keyFile,
+        '--password',
+        'x',
+      ],
+    ]) {
+      const r = run(args);
+      expect(r.status, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toMatch(want);
+    }
+    // With no input file named, the value is taken for one: the message says why.
+    const r = run(['decrypt', '--password', 'hunter2', '-o', p('x')]);
+    expect(r.status).toBe(4);
+    expect(r.stderr).toMatch(
+      /cannot read hunter2: .* hunter2 followed --password, which takes no value, and passwords never come from arguments/,
+    );
+    expect(existsSync(p('x'))).toBe(false);
+  });
+
   it('--password without a terminal to ask on names the alternatives', () => {
     const r = run(['encrypt', plainFile, '-o', p('x'), '--password']);
     expect(r.status).toBe(1);
@@ -161,6 +196,16 @@ describe('wrong credentials exit 2', () => {
     const r = run(['decrypt', p('keyonly.e2ee'), '-o', p('out')], { env: PW });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/no password slot.*inspect FILE/);
+  });
+
+  it('a wrong password on a password-only backup does not suggest the 64-digit code', () => {
+    run(['encrypt', plainFile, '-o', p('pwonly.e2ee'), FAST, '-q'], { env: PW });
+    const r = run(['decrypt', p('pwonly.e2ee'), '-o', p('out')], { env: { E2EE_BACKUP_PASSWORD: 'wrong' } });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      'e2ee-backup: the password does not open this backup. Check the password (it is case-sensitive): this backup has no backup-key slot, so only its password opens it.\n',
+    );
+    expect(r.stderr).not.toMatch(/--key-file|64-digit/);
   });
 
   it('a key file that is not a code names the character', () => {

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { E2EEError } from '../../errors.js';
 import { createBackup, listBackups, restoreLatest } from '../../lifecycle.js';
 import { isStdio } from '../args.js';
 import type { Context } from '../context.js';
@@ -125,6 +126,15 @@ export async function backupList(flags: BackupListFlags, _ctx: Context): Promise
     );
 }
 
+/**
+ * The library's `ROLLBACK` names its own option (`allowRollback`); the CLI's advice names the
+ * flag (`--allow-rollback`), so the library's words are dropped from the message.
+ */
+function cliRollback(e: unknown): unknown {
+  if (!(e instanceof E2EEError) || e.code !== 'ROLLBACK') return e;
+  return new E2EEError('ROLLBACK', e.message.replace(/\s*\([^)]*allowRollback[^)]*\)/g, ''), { cause: e });
+}
+
 /** Runs `backup restore --store DIR -o OUT`. */
 export async function backupRestore(flags: BackupRestoreFlags, ctx: Context): Promise<void> {
   if (flags.output === '-' && process.stdout.isTTY)
@@ -138,7 +148,9 @@ export async function backupRestore(flags: BackupRestoreFlags, ctx: Context): Pr
     openFolderStore(flags.store),
     { key, password },
     { newestSeen: flags.newestSeen, allowRollback: flags.allowRollback },
-  );
+  ).catch((e: unknown) => {
+    throw cliRollback(e);
+  });
   const { generation } = restored.metadata;
   if (flags.newestSeen !== undefined && generation < flags.newestSeen)
     ctx.warn(
