@@ -102,19 +102,24 @@ export async function openBackup(input: Input, flags: OpenFlags, ctx: Context): 
       }
     }
     if (keyFailure && !passwordGiven) throw keyFailure;
-    if (keyFailure)
+    if (keyFailure && hasPasswordSlot)
       ctx.warn(
         `e2ee-backup: the code in ${flags.keyFile} does not open this backup${hasKeySlot ? ', even with one digit fixed' : ''}; trying the password.`,
       );
   }
 
+  // SPEC.md §3.5: when neither credential opens the backup, the error is WRONG_KEY if the backup
+  // has a backup-key slot (and a key was given), else the password slot's, else NO_MATCHING_SLOT.
+  const keyWrong = keyFailure instanceof E2EEError && keyFailure.code === 'WRONG_KEY';
   let password: string | undefined;
   if (key === undefined) {
     if (!hasPasswordSlot)
-      throw new E2EEError(
-        'NO_MATCHING_SLOT',
-        'this backup has no password slot: it opens with its 64-digit code (--key-file)',
-      );
+      throw keyWrong
+        ? keyFailure
+        : new E2EEError(
+            'NO_MATCHING_SLOT',
+            'this backup has no password slot: it opens with its 64-digit code (--key-file)',
+          );
     password = await obtainPassword(flags, { confirm: false });
   }
 
@@ -129,6 +134,15 @@ export async function openBackup(input: Input, flags: OpenFlags, ctx: Context): 
     maxOutputBytes: flags.maxOutput,
     signal: ctx.signal,
   }).catch((e: unknown) => {
+    if (keyWrong && e instanceof E2EEError && (e.code === 'WRONG_PASSWORD' || e.code === 'KDF_PARAMS'))
+      throw withFix(
+        new E2EEError(
+          'WRONG_KEY',
+          `neither the code in ${flags.keyFile} (even with one digit fixed) nor the password opens this backup`,
+          { cause: e },
+        ),
+        'Make sure the key file and the password are those of this backup',
+      );
     // The table's advice offers the 64-digit code, which a password-only backup does not take.
     if (!hasKeySlot && e instanceof E2EEError && e.code === 'WRONG_PASSWORD')
       withFix(

@@ -221,6 +221,34 @@ describe('wrong credentials exit 2', () => {
     expect(r.stderr).toMatch(/60 digits: 4 are missing/);
   });
 
+  it('a wrong key and a password that does not open it either: WRONG_KEY, as SPEC.md §3.5 says', () => {
+    const other = join(dir, 'other3.key');
+    run(['keygen', '--out', other, '-q']);
+    // Both slots, both credentials wrong: the backup-key failure is reported (it was the
+    // password's), with both named.
+    const both = run(['decrypt', backup, '-o', p('kw.out'), '-k', other], {
+      env: { E2EE_BACKUP_PASSWORD: 'wrong password' },
+    });
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/trying the password/);
+    expect(both.stderr).toMatch(
+      /^e2ee-backup: neither the code in .*other3\.key \(even with one digit fixed\) nor the password opens this backup\. /m,
+    );
+    // The password slot's KDF_PARAMS (over --max-kdf-memory) gives way to WRONG_KEY too.
+    const params = run(['decrypt', backup, '-o', p('kw.out'), '-k', other, '--max-kdf-memory', '512'], {
+      env: PW,
+    });
+    expect(params.status).toBe(2);
+    expect(params.stderr).toMatch(/neither the code in .* nor the password opens this backup/);
+    // A backup-key-only backup, a wrong key and a password: WRONG_KEY, not NO_MATCHING_SLOT.
+    run(['encrypt', plainFile, '-o', p('keyonly2.e2ee'), '-k', keyFile, '-q']);
+    const keyOnly = run(['decrypt', p('keyonly2.e2ee'), '-o', p('kw.out'), '-k', other], { env: PW });
+    expect(keyOnly.status).toBe(2);
+    expect(keyOnly.stderr).toMatch(/^e2ee-backup: no single-digit correction of this code opens the backup/);
+    expect(keyOnly.stderr).not.toMatch(/no password slot|trying the password/);
+    expect(existsSync(p('kw.out'))).toBe(false);
+  });
+
   it('a wrong key, then the right password: the password opens it', () => {
     const other = join(dir, 'other2.key');
     run(['keygen', '--out', other, '-q']);
