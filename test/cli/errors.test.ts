@@ -5,6 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { concat } from '../../src/bytes.js';
+import { parseBackupKey } from '../../src/key.js';
+import { craft, END, metaRecord, stored } from '../craft.js';
 import {
   buildCli,
   CLI,
@@ -321,6 +324,33 @@ describe('typo recovery', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/no single-digit correction/);
     expect(existsSync(p('t3.out'))).toBe(false);
+  });
+});
+
+describe('metadata nested 5,000 deep', () => {
+  it('verify and decrypt exit 3 with MALFORMED_PAYLOAD instead of overflowing the stack', async () => {
+    const backupKey = parseBackupKey(code);
+    const deep = `{"created":"2026-11-26T12:00:00Z","generation":1,"app":{"a":${'['.repeat(5000)}${']'.repeat(5000)}}}`;
+    writeFileSync(
+      p('deep.e2ee'),
+      await craft(
+        [{ type: 'backup-key', backupKey }],
+        0,
+        concat(metaRecord(deep), stored(Uint8Array.of(1)), END),
+      ),
+    );
+    for (const args of [
+      ['verify', p('deep.e2ee'), '-k', keyFile],
+      ['decrypt', p('deep.e2ee'), '-o', p('deep.out'), '-k', keyFile],
+    ]) {
+      const r = run(args);
+      expect(r.status, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(
+        /^e2ee-backup: backup payload: metadata nests arrays and objects more than 64 deep\. /,
+      );
+      expect(r.stderr).not.toMatch(/call stack|bug/);
+    }
+    expect(existsSync(p('deep.out'))).toBe(false);
   });
 });
 
