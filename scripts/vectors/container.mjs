@@ -355,7 +355,7 @@ export const NOTES = {
   OutputLimitOrder: {
     bugType: 'RESOURCE_EXHAUSTION',
     description:
-      "OUTPUT_LIMIT is decided from a block's declared length after the block's range checks and before its data is read or inflated: a block over the limit whose data is cut short or is not valid deflate is OUTPUT_LIMIT; a block whose lengths are out of range is MALFORMED_PAYLOAD even over the limit.",
+      "A block's kind byte is checked first, then its lengths, then the limit, then its data: OUTPUT_LIMIT is decided from a block's declared length after the block's range checks and before its data is read or inflated, so a block over the limit whose data is cut short or is not valid deflate is OUTPUT_LIMIT; a block whose lengths are out of range, or a deflate block without COMPRESSED, is MALFORMED_PAYLOAD even over the limit.",
     links: ['SPEC.md §5.2', 'SPEC.md §6'],
   },
   DecompressionBomb: {
@@ -2946,7 +2946,7 @@ async function compressedFlag(lib) {
       tests.push(
         containerCase({
           comment,
-          flags: ['OutputLimitOrder', flags ? 'CompressedFlag' : 'DeflateWithoutFlag'],
+          flags: ['OutputLimitOrder', flags ? 'OutputLimit' : 'DeflateWithoutFlag'],
           cred: { key: c.key },
           ct: c.ct,
           maxOutputBytes: limit,
