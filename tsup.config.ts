@@ -11,6 +11,8 @@ export const entry = {
   lifecycle: 'src/lifecycle.ts',
   vault: 'src/vault/index.ts',
   'vault/server': 'src/vault/server-node.ts',
+  // Test hooks (a chosen salt, backend, OPAQUE randomness): not for production.
+  testing: 'src/testing.ts',
 };
 
 // Loaded only when a vault server or store is started; never bundled.

@@ -34,6 +34,7 @@ import {
 } from './header.js';
 import { type Argon2idParams, DEFAULT_KDF_PARAMS } from './kdf.js';
 import { type BackupKeyCandidate, backupKeyTypoCandidates, parseBackupKey } from './key.js';
+import { checkPassword } from './password.js';
 import { aborted, openedReader, reusesBuffers, sealedStream } from './payload.js';
 import { byobReaderOf, cancelQuietly, readAll, toStream } from './streams.js';
 
@@ -204,6 +205,7 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
   if (options.password !== undefined) {
     if (typeof options.password !== 'string' || options.password.length === 0)
       throw new E2EEError('INVALID_ARGUMENT', 'the password must be a non-empty string');
+    checkPassword(options.password);
     slots.push({
       type: 'password',
       password: options.password,
@@ -298,7 +300,15 @@ export async function decryptBackup(
   /** The body, authenticated chunk by chunk; act on it only once it ends without error. */
   stream: ReadableStream<Uint8Array>;
 }> {
+  // The caller's arguments are checked before the first byte is read (SPEC.md §7): a bad one is
+  // reported whatever the file holds.
   const key = options.key !== undefined ? keyBytes(options.key) : undefined;
+  if (options.password !== undefined) checkPassword(options.password);
+  if (key === undefined && options.password === undefined)
+    throw new E2EEError('INVALID_ARGUMENT', 'give a backup key, a password, or both');
+  for (const [name, max] of Object.entries(options.kdfMaxima ?? {}))
+    if (typeof max !== 'number' || Number.isNaN(max))
+      throw new E2EEError('INVALID_ARGUMENT', `kdfMaxima.${name} must be a number, not ${String(max)}`);
   const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   // NaN would compare false against everything and silently switch the bomb guard off.
   if (

@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { AeadBackend } from '../src/aead.js';
-import { createDecryptStream, decryptChunked, openChunked } from '../src/chunked.js';
 import { E2EEError, type ErrorCode } from '../src/errors.js';
+import { createDecryptStream, decryptChunked, openChunked } from '../src/testing.js';
 import { thirdPartyFile } from './shared-data.js';
 import { collect, seededSplits, sourceOf } from './util.js';
 

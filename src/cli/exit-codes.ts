@@ -204,6 +204,19 @@ export function withNote(err: unknown, note: string): unknown {
   return err;
 }
 
+const FIX = Symbol('e2ee-backup.cli.fix');
+
+/**
+ * Replaces the advice of `err`'s row in {@link ERROR_EXITS} with advice that fits what the
+ * command knows (for example that a backup has no backup-key slot, so `--key-file` cannot help).
+ * Returns `err`.
+ */
+export function withFix(err: unknown, fix: string): unknown {
+  if (typeof err === 'object' && err !== null && !(FIX in err))
+    Object.defineProperty(err, FIX, { value: fix });
+  return err;
+}
+
 /** Ends a sentence: trims it and drops a final period so that one can be added. */
 function sentence(text: string): string {
   const t = text.trim().replace(/\.+$/, '');
@@ -240,7 +253,7 @@ export function describeError(err: unknown, context?: string): ErrorReport {
       fix: 'Report this to the e2ee-backup maintainers',
     };
     exitCode = row.exit;
-    fix = vaultFix(err) ?? row.fix;
+    fix = (err as { [FIX]?: string })[FIX] ?? vaultFix(err) ?? row.fix;
     problem = err.message;
   } else if (systemCode(err)) {
     code = systemCode(err)!;

@@ -11,7 +11,7 @@ import { version } from '../../package.json';
 import { byteSize, collectMeta, compressionMode, integerIn, kdfMemoryKib, vaultUrl } from './args.js';
 import { createContext } from './context.js';
 import { NEW_PASSWORD_ENV, PASSWORD_ENV } from './credentials.js';
-import { describeError, EXIT } from './exit-codes.js';
+import { describeError, EXIT, withNote } from './exit-codes.js';
 import { runPendingCleanupsSync } from './io.js';
 import { keepYoungGenerationSmall, V8_DEFAULTS_ENV } from './memory.js';
 import { SERVER_KEY_ENV } from './vault-trust.js';
@@ -29,7 +29,8 @@ Exit status:
   130  interrupted (Ctrl-C)
 
 Environment:
-  ${PASSWORD_ENV}  the password, for scripts (instead of --password's prompt)
+  ${PASSWORD_ENV}  the password, for scripts (instead of --password's prompt);
+    with it, encrypt and backup create write a password slot and say so, even with -q
   ${NEW_PASSWORD_ENV}  the new password of 'vault change-password'
   ${SERVER_KEY_ENV}  the fingerprint the vault's key must have (as --server-key)
   E2EE_BACKUP_DEBUG=1   print stack traces with errors
@@ -70,10 +71,40 @@ Examples:
   coproc S { e2ee-backup setup --method code --out backup.key; }   # bash, as a script:
   read -r code <&"\${S[0]}"; echo "$code" >&"\${S[1]}"; wait "$S_PID"`;
 
+/**
+ * The value someone gave `--password` (`--password VALUE`, `-p VALUE`, `--password=VALUE`), if
+ * any. `--password` takes none: it asks on the terminal.
+ */
+export function passwordArgument(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return undefined;
+    if (a.startsWith('--password=')) return a.slice('--password='.length);
+    const next = argv[i + 1];
+    if ((a === '--password' || a === '-p') && next !== undefined && !next.startsWith('-')) return next;
+  }
+  return undefined;
+}
+
+const PASSWORD_NOT_AN_ARGUMENT =
+  'passwords never come from arguments: other users can read them in the process list, and they stay in the shell history';
+const PASSWORD_SOURCES = `Type the password when asked, or use --password-file FILE or ${PASSWORD_ENV}`;
+
 /** Usage errors from commander, reworded into the tool's `e2ee-backup: <problem>. <fix>.` form. */
 function configure(cmd: Command, name: string): Command {
   return cmd.exitOverride().configureOutput({
     outputError: (str, write) => {
+      // `--password hunter2` is "too many arguments" (or an unknown option where there is no
+      // --password): say why instead.
+      if (
+        passwordArgument(process.argv.slice(2)) !== undefined &&
+        /too many arguments|unknown option '--password|'-p, --password'/.test(str)
+      ) {
+        write(
+          `e2ee-backup: --password takes no value, and ${PASSWORD_NOT_AN_ARGUMENT}. ${PASSWORD_SOURCES}.\n`,
+        );
+        return;
+      }
       const problem = str
         .replace(/^error: /, '')
         .trim()
@@ -90,15 +121,22 @@ function credentialOptions(cmd: Command, verb: string): Command {
       new Option('-p, --password', `${verb} with a password, asked on the terminal (or ${PASSWORD_ENV})`),
     )
     .addOption(
-      new Option('--password-file <file>', 'read the password from the first line of FILE').conflicts(
-        'password',
-      ),
+      new Option(
+        '--password-file <file>',
+        'read the password from FILE: its first line, up to the first LF (a CR before it is dropped)',
+      ).conflicts('password'),
     );
 }
 
+const WEAK_PASSWORD_HELP =
+  'accept a password setup would refuse (under 10 characters or easy to guess): anyone with the file can guess it offline';
+
 // Options shared by the vault client commands and `setup`, which registers with the vault too.
 const passwordFile = () =>
-  new Option('--password-file <file>', 'read the password from the first line of FILE');
+  new Option(
+    '--password-file <file>',
+    'read the password from FILE: its first line, up to the first LF (a CR before it is dropped)',
+  );
 const fastKdf = () =>
   new Option('--insecure-fast-kdf', 'INSECURE, for tests: register with Argon2id m=1MiB, t=1, p=1');
 const serverKey = () =>
@@ -221,7 +259,11 @@ export function buildProgram(signal: AbortSignal): Command {
       'accept --kdf-* values below the OWASP minimum (slow devices that know the risk)',
     )
     .option('--insecure-fast-kdf', 'INSECURE, for tests: Argon2id m=1MiB, t=1, p=1')
-    .option('-q, --quiet', 'no progress, summary or warnings')
+    .option('--allow-weak-password', WEAK_PASSWORD_HELP)
+    .option(
+      '-q, --quiet',
+      'no progress, summary or warnings (the slots are still named when the password comes from the environment)',
+    )
     .action(async (input, flags) =>
       (await import('./commands/encrypt.js')).encrypt(input, flags, createContext(signal, flags.quiet)),
     );
@@ -303,8 +345,12 @@ export function buildProgram(signal: AbortSignal): Command {
       'accept --kdf-* values below the OWASP minimum (slow devices that know the risk)',
     )
     .option('--insecure-fast-kdf', 'INSECURE, for tests: Argon2id m=1MiB, t=1, p=1')
+    .option('--allow-weak-password', WEAK_PASSWORD_HELP)
     .option('--json', 'print {"name", "generation", "bytes", "removed"}')
-    .option('-q, --quiet', 'no warnings')
+    .option(
+      '-q, --quiet',
+      'no warnings (the slots are still named when the password comes from the environment)',
+    )
     .action(async (source, flags) =>
       (await import('./commands/backup.js')).backupCreate(source, flags, createContext(signal, flags.quiet)),
     );
@@ -397,7 +443,10 @@ export function buildProgram(signal: AbortSignal): Command {
     `set a new password (${NEW_PASSWORD_ENV} or asked twice), proving the old one or --key-file`,
   )
     .addOption(passwordFile())
-    .option('--new-password-file <file>', 'read the new password from the first line of FILE')
+    .option(
+      '--new-password-file <file>',
+      'read the new password from FILE: its first line, as --password-file',
+    )
     .option('-k, --key-file <file>', 'forgot the password? authorise with the backup key instead')
     .addOption(fastKdf())
     .option('-q, --quiet', 'no summary or warnings')
@@ -417,6 +466,14 @@ export function buildProgram(signal: AbortSignal): Command {
 
 /** Prints the error the tool's way and returns the exit status. */
 function report(err: unknown): number {
+  // `decrypt -p hunter2` takes hunter2 for the input file: when that is what cannot be found, say
+  // why it was taken for one.
+  const given = passwordArgument(process.argv.slice(2));
+  if (given !== undefined && (err as { code?: unknown; path?: unknown } | null)?.path === given)
+    withNote(
+      err,
+      `${given} followed --password, which takes no value, and ${PASSWORD_NOT_AN_ARGUMENT}. ${PASSWORD_SOURCES}`,
+    );
   const { exitCode, message } = describeError(err);
   process.stderr.write(`${message}\n`);
   if (process.env['E2EE_BACKUP_DEBUG'] === '1') {

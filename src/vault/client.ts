@@ -16,7 +16,6 @@
  * @module
  */
 
-import type { AeadBackend } from '../aead.js';
 import { E2EEError, ERROR_CODES, type ErrorCode, isE2EEError } from '../errors.js';
 import type { Argon2idParams } from '../kdf.js';
 import { fromBase64url, toBase64url } from './base64url.js';
@@ -93,8 +92,6 @@ export interface VaultClientOptions {
   headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
   /** Per-request timeout in ms (default 30 000; the KSF runs between requests and is not included). */
   timeoutMs?: number;
-  /** AES-GCM implementation for sealing and opening the backup key (default: the fastest available). */
-  aeadBackend?: AeadBackend;
 }
 
 /** The vault's public facts, from `GET /v1/info`. */
@@ -279,11 +276,7 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
     }
     try {
       const finish = await call('POST', 'v1/login/finish', { loginId, ke3: toBase64url(result.ke3) });
-      return await openSealedBackupKey(
-        result.exportKey,
-        decode(finish['sealedKey'], 'sealedKey', 60),
-        options.aeadBackend,
-      );
+      return await openSealedBackupKey(result.exportKey, decode(finish['sealedKey'], 'sealedKey', 60));
     } finally {
       result.exportKey.fill(0); // whether or not the server released the sealed key
     }
@@ -338,7 +331,6 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
         ksf: options.ksf,
         kdfOptions: { allowWeak: options.allowWeakKsf === true, maxima: options.kdfMaxima },
         expectedServerPublicKey: pinned,
-        aeadBackend: options.aeadBackend,
       });
     } finally {
       forget(state.opaque); // single use: the password copy and the blind

@@ -11,7 +11,7 @@
 
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
-import { type AeadBackend, createAead } from '../aead.js';
+import { createAead } from '../aead.js';
 import { concat, constantTimeEqual, randomBytes, toBytes } from '../bytes.js';
 import { E2EEError } from '../errors.js';
 import { hkdfExpandSha512 } from '../hkdf.js';
@@ -370,15 +370,11 @@ export function deriveSealKey(exportKey: Uint8Array): Uint8Array {
 }
 
 /** `sealed = nonce ‖ AES-256-GCM(seal_key, nonce, backup_key)`, with a random 12-byte nonce. */
-export async function sealBackupKey(
-  exportKey: Uint8Array,
-  backupKey: Uint8Array,
-  backend?: AeadBackend,
-): Promise<Uint8Array> {
+export async function sealBackupKey(exportKey: Uint8Array, backupKey: Uint8Array): Promise<Uint8Array> {
   checkBackupKey(backupKey);
   const key = deriveSealKey(exportKey);
   try {
-    const aead = await createAead(key, backend);
+    const aead = await createAead(key);
     const sealed = new Uint8Array(SEALED_KEY_BYTES);
     const nonce = randomBytes(SEAL_NONCE_BYTES);
     sealed.set(nonce, 0);
@@ -395,17 +391,13 @@ export async function sealBackupKey(
  * @throws E2EEError `VAULT_PROTOCOL` if it has the wrong length or does not authenticate (the
  *   server sent something other than what this password's registration sealed).
  */
-export async function openSealedBackupKey(
-  exportKey: Uint8Array,
-  sealed: Uint8Array,
-  backend?: AeadBackend,
-): Promise<Uint8Array> {
+export async function openSealedBackupKey(exportKey: Uint8Array, sealed: Uint8Array): Promise<Uint8Array> {
   if (!(sealed instanceof Uint8Array) || sealed.length !== SEALED_KEY_BYTES) {
     throw new E2EEError('VAULT_PROTOCOL', `the sealed key must be ${SEALED_KEY_BYTES} bytes`);
   }
   const key = deriveSealKey(exportKey);
   try {
-    const aead = await createAead(key, backend);
+    const aead = await createAead(key);
     const opened = new Uint8Array(BACKUP_KEY_BYTES);
     const ok = await aead.open(
       sealed.subarray(0, SEAL_NONCE_BYTES),
@@ -549,8 +541,6 @@ export interface FinishRegistrationParams {
   kdfOptions?: Pick<KdfOptions, 'allowWeak' | 'maxima'>;
   /** When given, the server's public key must be this one (pinning), else `SERVER_AUTH`. */
   expectedServerPublicKey?: Uint8Array;
-  /** AES-GCM implementation for sealing the key (default: the fastest available). */
-  aeadBackend?: AeadBackend;
 }
 
 /**
@@ -598,7 +588,7 @@ export async function finishRegistration(params: FinishRegistrationParams): Prom
     credential.fill(0); // the new credential is never sent: only its hash
     return {
       registrationRecord: serializeRegistrationRecord(record),
-      sealedKey: await sealBackupKey(exportKey, backupKey, params.aeadBackend),
+      sealedKey: await sealBackupKey(exportKey, backupKey),
       deviceSalt,
       deviceVerifier: verifier,
       ...(params.currentDeviceSalt

@@ -12,15 +12,19 @@
  * @module
  */
 
+import { E2EEError } from '../../errors.js';
 import { createBackup, listBackups, restoreLatest } from '../../lifecycle.js';
 import { isStdio } from '../args.js';
 import type { Context } from '../context.js';
 import {
+  announceSlots,
   type CredentialFlags,
   type KdfFlags,
   kdfParams,
+  type NewBackupFlags,
   obtainPassword,
   readKeyFile,
+  refuseWeakPassword,
   wantsPassword,
 } from '../credentials.js';
 import { usageError } from '../exit-codes.js';
@@ -30,7 +34,7 @@ import { collectWhileCompressing } from '../memory.js';
 import { openFolderStore } from '../store.js';
 
 /** Flags of `backup create`. */
-export interface BackupCreateFlags extends CredentialFlags, KdfFlags {
+export interface BackupCreateFlags extends NewBackupFlags, KdfFlags {
   /** The folder of backups. */
   store: string;
   meta?: Record<string, string>;
@@ -76,12 +80,16 @@ export async function backupCreate(
     );
   requireCredential(flags, 'encrypt');
   const password = wantsPassword(flags);
+  if (flags.allowWeakPassword && !password)
+    throw usageError('--allow-weak-password only applies to a password slot', 'Add --password, or drop it');
+  announceSlots(flags, ctx.quiet);
   // Backups are always compressed.
   const input = await openInput(source, collectWhileCompressing());
   try {
     const key = flags.keyFile !== undefined ? await readKeyFile(flags.keyFile, ctx.warn) : undefined;
     const kdf = password ? kdfParams(flags, ctx.warn) : undefined;
     const pw = password ? await obtainPassword(flags, { confirm: true }) : undefined;
+    if (pw !== undefined) await refuseWeakPassword(pw, flags);
     const created = await createBackup(openFolderStore(flags.store), input.chunks, {
       key,
       password: pw,
@@ -118,6 +126,15 @@ export async function backupList(flags: BackupListFlags, _ctx: Context): Promise
     );
 }
 
+/**
+ * The library's `ROLLBACK` names its own option (`allowRollback`); the CLI's advice names the
+ * flag (`--allow-rollback`), so the library's words are dropped from the message.
+ */
+function cliRollback(e: unknown): unknown {
+  if (!(e instanceof E2EEError) || e.code !== 'ROLLBACK') return e;
+  return new E2EEError('ROLLBACK', e.message.replace(/\s*\([^)]*allowRollback[^)]*\)/g, ''), { cause: e });
+}
+
 /** Runs `backup restore --store DIR -o OUT`. */
 export async function backupRestore(flags: BackupRestoreFlags, ctx: Context): Promise<void> {
   if (flags.output === '-' && process.stdout.isTTY)
@@ -131,7 +148,9 @@ export async function backupRestore(flags: BackupRestoreFlags, ctx: Context): Pr
     openFolderStore(flags.store),
     { key, password },
     { newestSeen: flags.newestSeen, allowRollback: flags.allowRollback },
-  );
+  ).catch((e: unknown) => {
+    throw cliRollback(e);
+  });
   const { generation } = restored.metadata;
   if (flags.newestSeen !== undefined && generation < flags.newestSeen)
     ctx.warn(

@@ -2,8 +2,8 @@
 // run through whatever AES-GCM backend this platform gives, and through @noble/ciphers.
 import { sha512 } from '@noble/hashes/sha2.js';
 import type { AeadBackend } from '../../../src/aead.js';
-import { createDecryptStream, decryptChunked, openChunked } from '../../../src/chunked.js';
 import { E2EEError, type ErrorCode } from '../../../src/errors.js';
+import { createDecryptStream, decryptChunked, openChunked } from '../../../src/testing.js';
 import {
   AssertionError,
   assert,
