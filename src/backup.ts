@@ -10,6 +10,7 @@ import { concat, randomBytes } from './bytes.js';
 import { type ChunkWorkers, createDecryptStream, createEncryptStream } from './chunked.js';
 import { E2EEError } from './errors.js';
 import {
+  BACKUP_SET_NAME,
   type BackupMetadata,
   byteReader,
   decodeFraming,
@@ -65,6 +66,11 @@ export interface EncryptBackupOptions extends BackupCredentials {
   metadata?: { [key: string]: JsonValue };
   /** Rollback protection: a number that grows with each backup (default 0). */
   generation?: number;
+  /**
+   * The backup set (SPEC.md §5.1) written to the encrypted metadata: 1–64 of A–Z, a–z, 0–9,
+   * `.`, `_`, `-`. `createBackup` sets it; rotation supersedes only backups of the same set.
+   */
+  set?: string;
   /** Creation time written to the metadata (default now). */
   createdAt?: Date;
   /** Argon2id parameters for a password slot (default m = 64 MiB, t = 3, p = 4). */
@@ -221,10 +227,13 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
   const padding = options.padding ?? 'padme';
   if (padding !== 'padme' && padding !== 'none')
     throw new E2EEError('INVALID_ARGUMENT', `padding must be 'padme' or 'none'`);
+  if (options.set !== undefined && !(typeof options.set === 'string' && BACKUP_SET_NAME.test(options.set)))
+    throw new E2EEError('INVALID_ARGUMENT', 'set must be 1 to 64 characters of A-Z, a-z, 0-9, ".", "_", "-"');
   const metadata: BackupMetadata = {
     created: (options.createdAt ?? new Date()).toISOString(),
     generation: options.generation ?? 0,
     app: options.metadata ?? {},
+    ...(options.set !== undefined ? { set: options.set } : {}),
   };
   const flags = (compression === 'deflate' ? FLAG_COMPRESSED : 0) | (padding === 'padme' ? FLAG_PADDED : 0);
   const meta = encodeMetadata(metadata); // checked here, so bad metadata fails the call itself

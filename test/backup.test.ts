@@ -147,6 +147,20 @@ describe('backup round trips', () => {
     ).toThrow(E2EEError);
   });
 
+  it('writes the backup set into the encrypted metadata, and refuses a set name SPEC.md §5.1 does not allow', async () => {
+    const ct = await encryptBackupBytes(new Uint8Array(3), { key, set: 'phone-1.A_b', generation: 2 });
+    expect((await decryptBackupBytes(ct, { key })).metadata).toMatchObject({
+      set: 'phone-1.A_b',
+      generation: 2,
+    });
+    const none = await decryptBackupBytes(await encryptBackupBytes(new Uint8Array(3), { key }), { key });
+    expect('set' in none.metadata).toBe(false);
+    for (const set of ['', 'x'.repeat(65), 'my phone', 'a/b', 'téléphone', 7 as never])
+      expect(() => encryptBackup(new Uint8Array(1), { key, set }), String(set)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      );
+  });
+
   it('refuses weak Argon2id parameters on creation unless the caller opts in', async () => {
     const s = encryptBackup(new Uint8Array(1), { password: 'pw', kdf: { m: 64, t: 1, p: 1 } });
     expect(await codeOf(collect(s))).toBe('KDF_PARAMS');
