@@ -92,7 +92,11 @@ export interface EncryptBackupOptions extends BackupCredentials {
 export interface DecryptBackupOptions extends BackupCredentials {
   /** Upper bounds on a password slot's Argon2id parameters (default m 1 GiB, t 16, p 16). */
   kdfMaxima?: Partial<Argon2idParams>;
-  /** Stop with `OUTPUT_LIMIT` before the body exceeds this many bytes (default 1 TiB). */
+  /**
+   * Stop with `OUTPUT_LIMIT` before the body exceeds this many bytes. Default 1 TiB for a body
+   * that streams ({@link DEFAULT_MAX_OUTPUT_BYTES}), 256 MiB where the whole body is returned in
+   * memory ({@link DEFAULT_MAX_OUTPUT_BYTES_IN_MEMORY}, `decryptBackupBytes`).
+   */
   maxOutputBytes?: number;
   /**
    * Worker threads for the payload's chunks (`workerPool()` from `e2ee-backup/node`); without
@@ -105,8 +109,15 @@ export interface DecryptBackupOptions extends BackupCredentials {
   signal?: AbortSignal;
 }
 
-/** The default {@link DecryptBackupOptions.maxOutputBytes}: 1 TiB. */
+/** The default {@link DecryptBackupOptions.maxOutputBytes} of a body that streams: 1 TiB. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 2 ** 40;
+
+/**
+ * The default {@link DecryptBackupOptions.maxOutputBytes} where the whole body is returned in
+ * memory (`decryptBackupBytes`): 256 MiB. A small backup can expand about 1000-fold, so without it
+ * a planted 1.5 MiB file would take 1.5 GiB of memory.
+ */
+export const DEFAULT_MAX_OUTPUT_BYTES_IN_MEMORY = 256 * 2 ** 20;
 
 function keyBytes(key: Uint8Array | string): Uint8Array {
   if (typeof key === 'string') return parseBackupKey(key);
@@ -404,7 +415,13 @@ export async function encryptBackupBytes(
   return readAll(encryptBackup(data, options));
 }
 
-/** {@link decryptBackup} for a whole buffer: everything is authenticated before it returns. */
+/**
+ * {@link decryptBackup} for a whole buffer: everything is authenticated before it returns. The
+ * body is held in memory, so it stops at 256 MiB unless `maxOutputBytes` says otherwise
+ * ({@link DEFAULT_MAX_OUTPUT_BYTES_IN_MEMORY}); stream larger backups with `decryptBackup`.
+ *
+ * @throws What {@link decryptBackup} throws; `OUTPUT_LIMIT` when the body would pass the limit.
+ */
 export async function decryptBackupBytes(
   data: Uint8Array,
   options: DecryptBackupOptions,
@@ -414,8 +431,20 @@ export async function decryptBackupBytes(
   /** The whole body, authenticated. */
   data: Uint8Array;
 }> {
-  const { metadata, stream } = await decryptBackup(data, options);
-  return { metadata, data: await readAll(stream) };
+  const limit = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES_IN_MEMORY;
+  try {
+    const { metadata, stream } = await decryptBackup(data, { ...options, maxOutputBytes: limit });
+    return { metadata, data: await readAll(stream) };
+  } catch (e) {
+    if (options.maxOutputBytes !== undefined || !(e instanceof E2EEError) || e.code !== 'OUTPUT_LIMIT')
+      throw e;
+    throw new E2EEError(
+      'OUTPUT_LIMIT',
+      `the backup expands past ${limit} bytes (256 MiB), the default limit of decryptBackupBytes, which holds ` +
+        'the whole body in memory: pass maxOutputBytes to raise it, or stream the body with decryptBackup',
+      { cause: e },
+    );
+  }
 }
 
 /** What {@link inspectBackup} reports. */

@@ -27,6 +27,10 @@ const FAST = { kdf: { m: 64, t: 1, p: 1 }, allowWeakKdf: true } as const;
 const key = new Uint8Array(32).map((_, i) => i * 7);
 const otherKey = new Uint8Array(32).fill(1);
 
+async function readAllOf(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(s).arrayBuffer());
+}
+
 function chatLike(n: number, seed: number): Uint8Array {
   // Text (compressible) interleaved with noise (not), so both block kinds appear.
   const out = new Uint8Array(n);
@@ -390,6 +394,31 @@ describe('backup rejects', () => {
     })().catch((e) => e);
     expect(err).toMatchObject({ code: 'OUTPUT_LIMIT' });
     expect(got).toBeLessThanOrEqual(5 << 20);
+  });
+
+  it('decryptBackupBytes stops at 256 MiB by default and says how to raise it (issue #16)', async () => {
+    // 256 MiB + 1 of zeros: a backup of a few hundred kB that would fill memory.
+    const MiB = new Uint8Array(1 << 20);
+    const ct = await encryptBackupBytes(new Uint8Array(0), { key }); // a small one opens as before
+    expect((await decryptBackupBytes(ct, { key })).data.length).toBe(0);
+    async function* body() {
+      for (let i = 0; i < 256; i++) yield MiB;
+      yield new Uint8Array(1);
+    }
+    const bomb = await readAllOf(encryptBackup(body(), { key }));
+    expect(bomb.length).toBeLessThan(2_000_000);
+    const err = await decryptBackupBytes(bomb, { key }).then(
+      (r) => new Error(`returned ${r.data.length} bytes`),
+      (e) => e,
+    );
+    expect(err.code ?? err.message).toBe('OUTPUT_LIMIT');
+    expect(err.message).toMatch(/268435456 bytes \(256 MiB\).*pass maxOutputBytes to raise it/);
+    // An explicit limit is the caller's: its error is the plain one.
+    const explicit = await decryptBackupBytes(bomb, { key, maxOutputBytes: 1000 }).catch((e) => e);
+    expect(explicit).toMatchObject({
+      code: 'OUTPUT_LIMIT',
+      message: expect.stringMatching(/maxOutputBytes \(1000\)/),
+    });
   });
 });
 
