@@ -25,7 +25,7 @@ import {
 } from '../credentials.js';
 import { usageError } from '../exit-codes.js';
 import { formatBytes } from '../format.js';
-import { type Output, openInput, openOutput, pump } from '../io.js';
+import { type Output, openInput, openOutput, provisionalNote, pump } from '../io.js';
 import { collectWhileCompressing } from '../memory.js';
 import { openFolderStore } from '../store.js';
 
@@ -140,6 +140,7 @@ export async function backupRestore(flags: BackupRestoreFlags, ctx: Context): Pr
   let output: Output | undefined;
   try {
     output = await openOutput(flags.output);
+    if (output.inPlace) ctx.warn(provisionalNote(output));
     const written = await pump(restored.stream, output);
     await output.commit();
     ctx.info(
