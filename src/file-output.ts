@@ -31,7 +31,7 @@ import {
   stat,
   unlink,
 } from 'node:fs/promises';
-import { connect, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import { E2EEError } from './errors.js';
 
@@ -262,6 +262,8 @@ async function deviceOutput(name: string): Promise<FileOutput> {
 
 /** A socket: a named one is connected to; one of our descriptors is written as it is. */
 async function socketOutput(name: string, fd: number | undefined): Promise<FileOutput> {
+  // Loaded only here: writing to a socket is rare, and node:net costs every CLI start otherwise.
+  const { connect, Socket } = await import('node:net');
   const socket: Socket = await new Promise((resolveSocket, reject) => {
     if (fd !== undefined) {
       resolveSocket(new Socket({ fd, readable: false, writable: true }));

@@ -8,7 +8,15 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { version } from '../../package.json';
-import { byteSize, collectMeta, compressionMode, integerIn, kdfMemoryKib, vaultUrl } from './args.js';
+import {
+  byteSize,
+  collectMeta,
+  compressionMode,
+  integerIn,
+  kdfMemoryKib,
+  setName,
+  vaultUrl,
+} from './args.js';
 import { createContext } from './context.js';
 import { NEW_PASSWORD_ENV, PASSWORD_ENV } from './credentials.js';
 import { describeError, EXIT } from './exit-codes.js';
@@ -31,6 +39,7 @@ Environment:
   ${PASSWORD_ENV}  the password, for scripts (instead of --password's prompt)
   ${NEW_PASSWORD_ENV}  the new password of 'vault change-password'
   E2EE_BACKUP_DEBUG=1   print stack traces with errors
+  XDG_CONFIG_HOME       where 'backup' keeps its state file (e2ee-backup/state.json; default ~/.config)
   ${V8_DEFAULTS_ENV}=1  leave V8's memory management alone. By default, on Node 20
     only, the CLI keeps V8's young generation small (about 14 MiB less memory), and
     collects garbage every 12 MiB read while 'encrypt' or 'backup create' compresses
@@ -44,7 +53,7 @@ Examples:
   e2ee-backup decrypt chats.e2ee -o chats.db --key-file backup.key
   e2ee-backup verify chats.e2ee --password
   e2ee-backup backup create chats.db --store backups/ --key-file backup.key
-  e2ee-backup backup restore --store backups/ -o chats.db --key-file backup.key --newest-seen 7
+  e2ee-backup backup restore --store backups/ -o chats.db --key-file backup.key
   e2ee-backup vault register --url https://vault.example --account alice --key-file backup.key
   e2ee-backup vault recover --url https://vault.example --account alice -o backup.key`;
 
@@ -99,6 +108,17 @@ const passwordFile = () =>
   new Option('--password-file <file>', 'read the password from the first line of FILE');
 const fastKdf = () =>
   new Option('--insecure-fast-kdf', 'INSECURE, for tests: register with Argon2id m=1MiB, t=1, p=1');
+
+const setOption = () =>
+  new Option(
+    '--set <name>',
+    "this machine's backup set (default: remembered in the state file, else a new one)",
+  ).argParser(setName);
+const stateOption = () =>
+  new Option(
+    '--state <file>',
+    'the state file (default: $XDG_CONFIG_HOME/e2ee-backup/state.json, or ~/.config/e2ee-backup/state.json)',
+  );
 
 function openOptions(cmd: Command): Command {
   return cmd
@@ -259,11 +279,25 @@ export function buildProgram(signal: AbortSignal): Command {
   );
   credentialOptions(
     configure(backup.command('create'), 'backup create')
-      .description('back up SOURCE (default: standard input) into the folder, then remove the older backups')
+      .description(
+        "back up SOURCE (default: standard input) into the folder, then remove this machine's older backups",
+      )
       .argument('[source]', "file to back up, or '-' for standard input")
       .requiredOption('-s, --store <dir>', 'the folder of backups (created if missing)'),
     'encrypt',
   )
+    .addOption(setOption())
+    .addOption(stateOption())
+    .option('--remove-source', 'remove SOURCE once the backup has verified (unless it changed meanwhile)')
+    .option(
+      '--replaces <file>',
+      'an unencrypted copy to remove once the backup has verified (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      '--allow-unreadable-newest',
+      'write even when a backup that may be newer cannot be opened and no generation is known',
+    )
     .option(
       '--meta <key=value>',
       'store an application field in the encrypted metadata (repeatable)',
@@ -292,15 +326,20 @@ export function buildProgram(signal: AbortSignal): Command {
       'accept --kdf-* values below the OWASP minimum (slow devices that know the risk)',
     )
     .option('--insecure-fast-kdf', 'INSECURE, for tests: Argon2id m=1MiB, t=1, p=1')
-    .option('--json', 'print {"name", "generation", "bytes", "removed"}')
+    .option('--json', 'print {"name", "generation", "set", "bytes", "removed", "kept", "removedFiles"}')
     .option('-q, --quiet', 'no warnings')
     .action(async (source, flags) =>
       (await import('./commands/backup.js')).backupCreate(source, flags, createContext(signal, flags.quiet)),
     );
 
-  configure(backup.command('list'), 'backup list')
-    .description("list the folder's backups (generations as their names claim, unauthenticated)")
-    .requiredOption('-s, --store <dir>', 'the folder of backups')
+  credentialOptions(
+    configure(backup.command('list'), 'backup list')
+      .description(
+        "list the folder's backups (generations as their names claim; with a credential, what each holds)",
+      )
+      .requiredOption('-s, --store <dir>', 'the folder of backups'),
+    'open the backups',
+  )
     .option('--json', 'print JSON')
     .action(async (flags) =>
       (await import('./commands/backup.js')).backupList(flags, createContext(signal, true)),
@@ -319,10 +358,12 @@ export function buildProgram(signal: AbortSignal): Command {
     .addOption(
       new Option(
         '--newest-seen <n>',
-        'rollback protection: refuse a newest backup older than generation N (exit 3)',
+        'rollback protection: refuse a newest backup older than generation N (exit 3); the state file remembers it too',
       ).argParser(integerIn(0, Number.MAX_SAFE_INTEGER)),
     )
-    .option('--allow-rollback', 'restore an older generation than --newest-seen anyway')
+    .option('--allow-rollback', 'restore an older generation than the newest seen anyway')
+    .addOption(new Option('--set <name>', 'restore only the backups of this set').argParser(setName))
+    .addOption(stateOption())
     .option('-q, --quiet', 'no summary or warnings')
     .action(async (flags) =>
       (await import('./commands/backup.js')).backupRestore(flags, createContext(signal, flags.quiet)),

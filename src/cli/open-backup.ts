@@ -131,7 +131,7 @@ type Correction = NonNullable<Awaited<ReturnType<typeof recoverBackupKey>>['corr
  * Tells the user which digit of their saved code is wrong, with the group as it should read.
  * Always printed, even with `--quiet`: the saved copy needs fixing before it is needed again.
  */
-function reportCorrection(keyFile: string, typed: string, key: Uint8Array, c: Correction): void {
+export function reportCorrection(keyFile: string, typed: string, key: Uint8Array, c: Correction): void {
   const digits = typed.toLowerCase().replace(/[\s-]/g, '');
   const groups = formatBackupKey(key).split(' ');
   const group = (position: number) => Math.ceil(position / 4);

@@ -52,7 +52,7 @@ describe('backup create and restore', () => {
     expect(b.status).toBe(0);
     expect(b.stdout.toString()).toMatch(
       new RegExp(
-        `^backup-0000000000000001-[0-9a-f]{12}\\.e2ee: generation 1, .* verified; removed ${first}\\n$`,
+        `^backup-0000000000000001-[0-9a-f]{12}\\.e2ee: generation 1 of set ${ja.set}, .* verified; removed ${first}\\n$`,
       ),
     );
     const entries = list(store());

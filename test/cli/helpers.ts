@@ -56,9 +56,13 @@ export interface RunOptions {
   cwd?: string;
 }
 
-/** The environment of every spawned CLI: no inherited password or debug switch. */
+/** Where spawned CLIs keep their state file (`backup`): this test process's own folder, never ~/.config. */
+export const TEST_CONFIG_HOME = mkdtempSync(join(tmpdir(), 'e2ee-cli-test-config-'));
+process.on('exit', () => rmSync(TEST_CONFIG_HOME, { recursive: true, force: true }));
+
+/** The environment of every spawned CLI: no inherited password or debug switch, a config folder of its own. */
 export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: TEST_CONFIG_HOME };
   delete env['E2EE_BACKUP_PASSWORD'];
   delete env['E2EE_BACKUP_DEBUG'];
   for (const [k, v] of Object.entries(extra)) {
