@@ -72,7 +72,8 @@ export interface OpenLimits {
    * Upper bounds on a password slot's Argon2id parameters. A slot that asks for more is skipped
    * (reported as `kdf-limit`) without running Argon2id. Default: the parameters the app writes
    * with — for `createBackup` its own `kdf`, elsewhere {@link DEFAULT_KDF_PARAMS} (64 MiB, t = 3,
-   * p = 4) — so that a planted backup costs no more than one of the app's own.
+   * p = 4) — so that a planted backup costs no more than one of the app's own. Bounds named here
+   * replace those defaults; the others keep them.
    */
   kdfMaxima?: Partial<Argon2idParams>;
   /**
@@ -172,7 +173,8 @@ async function openEntry(
       maxOutputBytes: limits.maxOutputBytes,
       signal: limits.signal,
     });
-    if (!keepStream) await stream.cancel();
+    // Opened and authenticated: a failure to release the body says nothing about the entry.
+    if (!keepStream) await stream.cancel().catch(() => {});
     return {
       facts: { name, encrypted: true, opened: { generation: metadata.generation, set: metadata.set } },
       metadata,
@@ -221,12 +223,12 @@ export async function listBackups(
   options: ListBackupsOptions = {},
 ): Promise<BackupEntry[]> {
   const out: BackupEntry[] = [];
-  const kdfMaxima = options.kdfMaxima ?? DEFAULT_KDF_PARAMS;
+  const kdfMaxima = { ...DEFAULT_KDF_PARAMS, ...options.kdfMaxima };
   for (const e of await store.list()) {
     const claimed = claimedGeneration(e.name);
     if (credentials === undefined) {
       const { encrypted, stream } = await peekMagic(await store.get(e.name));
-      await stream.cancel();
+      await stream.cancel().catch(() => {});
       out.push({ ...e, encrypted, ...(encrypted && claimed !== undefined ? { generation: claimed } : {}) });
       continue;
     }
@@ -372,7 +374,7 @@ export async function createBackup(
   const owner: BackupCredentials =
     options.key !== undefined ? { key: options.key } : { password: options.password };
   const writeKdf: Argon2idParams = { ...DEFAULT_KDF_PARAMS, ...options.kdf };
-  const limits = { kdfMaxima: options.kdfMaxima ?? writeKdf, signal: options.signal };
+  const limits = { kdfMaxima: { ...writeKdf, ...options.kdfMaxima }, signal: options.signal };
 
   const before = await inspectStore(store, owner, limits);
   for (const r of replaces) {
@@ -540,7 +542,7 @@ export async function restoreLatest(
   checkGeneration(options.newestSeen, 'newestSeen');
   if (options.set !== undefined) checkSet(options.set);
   const limits = {
-    kdfMaxima: options.kdfMaxima ?? DEFAULT_KDF_PARAMS,
+    kdfMaxima: { ...DEFAULT_KDF_PARAMS, ...options.kdfMaxima },
     maxOutputBytes: options.maxOutputBytes,
   };
   let best: Opened | undefined;
@@ -553,7 +555,7 @@ export async function restoreLatest(
         continue;
       }
       if (options.set !== undefined && o.metadata.set !== options.set) {
-        await o.stream?.cancel();
+        await o.stream?.cancel().catch(() => {});
         skipped.push(keptEntry(o, 'another-set'));
         continue;
       }
@@ -564,16 +566,16 @@ export async function restoreLatest(
         (o.metadata.generation === best.metadata!.generation && o.facts.name > best.facts.name);
       const loser = better ? best : o;
       if (better) best = o;
-      await loser?.stream?.cancel();
+      await loser?.stream?.cancel().catch(() => {});
     }
   } catch (e) {
-    await best?.stream?.cancel();
+    await best?.stream?.cancel().catch(() => {});
     throw e;
   }
   if (!best) throw nothingOpened(skipped, options.set);
   const { generation } = best.metadata!;
   if (options.newestSeen !== undefined && generation < options.newestSeen && !options.allowRollback) {
-    await best.stream!.cancel();
+    await best.stream!.cancel().catch(() => {});
     throw new E2EEError(
       'ROLLBACK',
       `the newest backup here is generation ${generation}, older than generation ${options.newestSeen} already seen: ` +

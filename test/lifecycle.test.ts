@@ -395,7 +395,7 @@ describe('planted expensive password slots are skipped, not run (issue #16)', ()
 
   it('by default the bound is what the app writes with: 64 MiB, t = 3, p = 4', async () => {
     const store = createMemoryStore();
-    await store.put(backupName(5), body(await planted(5, { m: 65536, t: 3, p: 5 })));
+    await store.put(backupName(5), body(await planted(5, { m: 1024, t: 1, p: 5 })));
     argon.calls.length = 0;
     await expect(restoreLatest(store, { password: 'pw' })).rejects.toMatchObject({
       code: 'KDF_PARAMS',
@@ -403,11 +403,14 @@ describe('planted expensive password slots are skipped, not run (issue #16)', ()
     });
     expect(argon.calls).toEqual([]);
     // Raised by the caller, it is run (and fails: the slot was changed).
-    const r = await restoreLatest(store, { password: 'pw' }, { kdfMaxima: { m: 65536, t: 3, p: 5 } }).catch(
-      (e) => e,
-    );
+    const r = await restoreLatest(store, { password: 'pw' }, { kdfMaxima: { p: 5 } }).catch((e) => e);
     expect(r).toMatchObject({ code: 'WRONG_PASSWORD' });
-    expect(argon.calls).toEqual([{ m: 65536, t: 3, p: 5 }]);
+    expect(argon.calls).toEqual([{ m: 1024, t: 1, p: 5 }]);
+    // A bound not named stays at the default: more than 64 MiB is still not run.
+    await store.put(backupName(6), body(await planted(6, { m: 65537, t: 1, p: 5 })));
+    const again = await restoreLatest(store, { password: 'pw' }, { kdfMaxima: { p: 5 } }).catch((e) => e);
+    expect(again).toMatchObject({ code: 'KDF_PARAMS' }); // tried first: the most telling reason
+    expect(argon.calls.filter((c) => c.m > 65536)).toEqual([]);
   });
 });
 
