@@ -60,7 +60,7 @@ function cli(state, args, { env = {}, show = true } = {}) {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd: state.dir,
-    // The vault commands remember server keys in $XDG_CONFIG_HOME: the demo's own, not the user's.
+    // The CLI's config (vault server keys, the backup state file) goes to the demo's folder, not ~/.config.
     env: {
       ...process.env,
       E2EE_BACKUP_PASSWORD: undefined,
@@ -313,7 +313,7 @@ async function vaultServeStep(state) {
   );
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: state.dir,
-    env: { ...process.env, E2EE_BACKUP_PASSWORD: undefined },
+    env: { ...process.env, E2EE_BACKUP_PASSWORD: undefined, XDG_CONFIG_HOME: join(state.dir, 'config') },
   });
   state.vault = child;
   state.vaultUrl = await new Promise((resolvePromise, reject) => {

@@ -36,7 +36,15 @@ export interface BackupMetadata {
   generation: number;
   /** The application's own fields. */
   app: { [key: string]: JsonValue };
+  /**
+   * The backup set it belongs to (SPEC.md §5.1): one writer's backups of one source. Rotation
+   * supersedes only backups of the same set. Absent in backups that belong to no set.
+   */
+  set?: string;
 }
+
+/** A backup set's name (SPEC.md §5.1): 1–64 of A–Z, a–z, 0–9, `.`, `_`, `-`. */
+export const BACKUP_SET_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 const ISO_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z$/;
 
@@ -153,9 +161,9 @@ export function checkMetadata(value: unknown): BackupMetadata {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw badPayload('metadata is not a JSON object');
   const keys = Object.keys(value).sort().join(',');
-  if (keys !== 'app,created,generation')
+  if (keys !== 'app,created,generation' && keys !== 'app,created,generation,set')
     throw badPayload(
-      `metadata must have exactly the fields app, created, generation (has ${keys || 'none'})`,
+      `metadata must have exactly the fields app, created, generation and optionally set (has ${keys || 'none'})`,
     );
   const m = value as BackupMetadata;
   if (typeof m.created !== 'string' || !isRealInstant(m.created))
@@ -164,6 +172,8 @@ export function checkMetadata(value: unknown): BackupMetadata {
     throw badPayload('metadata.generation is not a non-negative integer');
   if (typeof m.app !== 'object' || m.app === null || Array.isArray(m.app))
     throw badPayload('metadata.app is not an object');
+  if ('set' in m && !(typeof m.set === 'string' && BACKUP_SET_NAME.test(m.set)))
+    throw badPayload('metadata.set is not 1 to 64 characters of A-Z, a-z, 0-9, ".", "_", "-"');
   return m;
 }
 

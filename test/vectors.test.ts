@@ -201,7 +201,8 @@ async function libraryContainer(t: ContainerTest): Promise<Outcome> {
   if (t.key !== undefined) options.key = fromHex(t.key);
   if (t.password !== undefined) options.password = t.password;
   if (t.kdfMaxima) options.kdfMaxima = t.kdfMaxima;
-  if (t.maxOutputBytes !== undefined) options.maxOutputBytes = t.maxOutputBytes;
+  // A vector without maxOutputBytes means SPEC.md's default, 2^40 (decryptBackupBytes's own is lower).
+  options.maxOutputBytes = t.maxOutputBytes ?? 2 ** 40;
   try {
     const { metadata, data } = await decryptBackupBytes(ctOf(t), options);
     return {

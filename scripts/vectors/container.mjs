@@ -323,6 +323,12 @@ export const NOTES = {
       '"generation" is an integer written without sign, fraction or exponent, 0 to 2^53 − 1: 0 and 9007199254740991 are valid; 1.0, 1e3, 1E+3, 10e-1, 0.0, -0, 1e-400, 1.0000000000000001 and 9.007199254740991e15 are MALFORMED_PAYLOAD even where their value (or nearest double) is an integer in range, as are -1.0, 0.5e0 and 9.007199254740992e15. The same spellings inside app are any JSON number.',
     links: ['SPEC.md §5.1'],
   },
+  BackupSet: {
+    bugType: 'EDGE_CASE',
+    description:
+      'The optional "set" member names the backup set: a string of 1 to 64 characters, each A-Z, a-z, 0-9, ".", "_" or "-". Present and valid, it is part of the metadata; empty, longer, with any other character (a space, "/", a non-ASCII letter), not a string, or spelled with another case ("Set", an extra member) is MALFORMED_PAYLOAD.',
+    links: ['SPEC.md §5.1'],
+  },
   MalformedBlock: {
     bugType: 'MODIFIED_PARAMETER',
     description:
@@ -456,6 +462,7 @@ async function libraryBackup(lib, body, options) {
     created: (options.createdAt ?? CREATED).toISOString(),
     generation: options.generation ?? 0,
     app: options.metadata ?? {},
+    ...(options.set !== undefined ? { set: options.set } : {}),
   };
   return { ct, metadata };
 }
@@ -2958,6 +2965,81 @@ async function compressedFlag(lib) {
   return group('When COMPRESSED is set, and a deflate block without it against the output limit.', tests);
 }
 
+/** SPEC.md §5.1: the optional "set" member. */
+async function backupSets(lib) {
+  const tests = [];
+  await seeded('backup set: library', async (rnd) => {
+    const key = rnd(32);
+    const body = text(rnd, 100);
+    const { ct, metadata } = await libraryBackup(lib, body, { key, generation: 3, set: 'default' });
+    tests.push(
+      containerCase({
+        comment: 'written by the library with set "default"',
+        flags: ['LibraryOutput', 'BackupSet'],
+        cred: { key },
+        ct,
+        body,
+        metadata,
+      }),
+    );
+  });
+  const c = '"created":"2026-11-26T12:00:00Z"';
+  const g = '"generation":1';
+  const a = '"app":{}';
+  const json = (...members) => `{${members.join(',')}}`;
+  const longest = 'Az09._-'.repeat(10).slice(0, 64);
+  const valid = [
+    ['set of one character', json(c, g, a, '"set":"a"'), 'a'],
+    ['set of 64 characters using every allowed kind', json(c, g, a, `"set":"${longest}"`), longest],
+    ['set first, before the other members', json('"set":"phone-1.backup_A"', c, g, a), 'phone-1.backup_A'],
+    ['set written with a JSON escape for "-"', json(c, g, a, '"set":"x\\u002dy"'), 'x-y'],
+  ];
+  for (const [comment, meta, set] of valid) {
+    await seeded(`backup set: ${comment}`, async (rnd) => {
+      const body = text(rnd, 40);
+      const b = await craftBackup(rnd, { plaintext: frame({ meta, blocks: [stored(body)] }) });
+      tests.push(
+        containerCase({
+          comment: `metadata: ${comment}`,
+          flags: ['BackupSet', 'MetadataVariants'],
+          cred: { key: b.key },
+          ct: b.ct,
+          body,
+          metadata: { created: '2026-11-26T12:00:00Z', generation: 1, app: {}, set },
+        }),
+      );
+    });
+  }
+  const invalid = [
+    ['set is empty', json(c, g, a, '"set":""')],
+    ['set of 65 characters', json(c, g, a, `"set":"${longest}x"`)],
+    ['set with a space', json(c, g, a, '"set":"my phone"')],
+    ['set with "/"', json(c, g, a, '"set":"a/b"')],
+    ['set with a non-ASCII letter (\\u00e9)', json(c, g, a, '"set":"t\\u00e9l\\u00e9phone"')],
+    ['set is a number', json(c, g, a, '"set":1')],
+    ['set is null', json(c, g, a, '"set":null')],
+    ['set is an array', json(c, g, a, '"set":["a"]')],
+    ['"Set" instead of "set"', json(c, g, a, '"Set":"a"')],
+    ['set and another extra member', json(c, g, a, '"set":"a"', '"device":"x"')],
+    ['set given twice', json(c, g, a, '"set":"a"', '"set":"b"')],
+  ];
+  for (const [comment, meta] of invalid) {
+    await seeded(`backup set: ${comment}`, async (rnd) => {
+      const b = await craftBackup(rnd, { plaintext: concat(metaRecord(meta), stored(text(rnd, 10)), END) });
+      tests.push(
+        containerCase({
+          comment: `metadata: ${comment}`,
+          flags: ['BackupSet', 'MalformedMetadata'],
+          cred: { key: b.key },
+          ct: b.ct,
+          error: 'MALFORMED_PAYLOAD',
+        }),
+      );
+    });
+  }
+  return group('The optional "set" member of SPEC.md §5.1.', tests);
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const FAMILIES = [
@@ -2997,6 +3079,7 @@ const FAMILIES = [
   argumentsAndPasswords,
   slotOpens,
   compressedFlag,
+  backupSets,
 ];
 
 /** The whole container_v1_test.json document. */

@@ -84,6 +84,10 @@ export const ERROR_EXITS: Readonly<Record<ErrorCode, Outcome>> = {
     exit: EXIT.CORRUPT,
     fix: 'The header asks for more Argon2id work than allowed; if you trust this file, raise --max-kdf-memory',
   },
+  NEWEST_UNREADABLE: {
+    exit: EXIT.CORRUPT,
+    fix: 'Check that backup (it is kept); give --newest-seen N if you know the newest generation, or --allow-unreadable-newest to write anyway',
+  },
   ROLLBACK: {
     exit: EXIT.CORRUPT,
     fix: 'Find the newest copy; restore this one only if you know why it is older (--allow-rollback)',

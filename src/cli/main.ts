@@ -8,7 +8,15 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { version } from '../../package.json';
-import { byteSize, collectMeta, compressionMode, integerIn, kdfMemoryKib, vaultUrl } from './args.js';
+import {
+  byteSize,
+  collectMeta,
+  compressionMode,
+  integerIn,
+  kdfMemoryKib,
+  setName,
+  vaultUrl,
+} from './args.js';
 import { createContext } from './context.js';
 import { NEW_PASSWORD_ENV, PASSWORD_ENV } from './credentials.js';
 import { describeError, EXIT, withNote } from './exit-codes.js';
@@ -34,6 +42,7 @@ Environment:
   ${NEW_PASSWORD_ENV}  the new password of 'vault change-password'
   ${SERVER_KEY_ENV}  the fingerprint the vault's key must have (as --server-key)
   E2EE_BACKUP_DEBUG=1   print stack traces with errors
+  XDG_CONFIG_HOME       where 'backup' keeps its state file (e2ee-backup/state.json; default ~/.config)
   ${V8_DEFAULTS_ENV}=1  leave V8's memory management alone. By default, on Node 20
     only, the CLI keeps V8's young generation small (about 14 MiB less memory), and
     collects garbage every 12 MiB read while 'encrypt' or 'backup create' compresses
@@ -47,7 +56,7 @@ Examples:
   e2ee-backup decrypt chats.e2ee -o chats.db --key-file backup.key
   e2ee-backup verify chats.e2ee --password
   e2ee-backup backup create chats.db --store backups/ --key-file backup.key
-  e2ee-backup backup restore --store backups/ -o chats.db --key-file backup.key --newest-seen 7
+  e2ee-backup backup restore --store backups/ -o chats.db --key-file backup.key
   e2ee-backup vault register --url https://vault.example --account alice --key-file backup.key
   e2ee-backup vault recover --url https://vault.example --account alice -o backup.key`;
 
@@ -146,6 +155,17 @@ const serverKey = () =>
   );
 const insecureHttp = () =>
   new Option('--insecure-http', 'allow plain http:// to a vault that is not on this machine (no TLS)');
+
+const setOption = () =>
+  new Option(
+    '--set <name>',
+    "this machine's backup set (default: remembered in the state file, else a new one)",
+  ).argParser(setName);
+const stateOption = () =>
+  new Option(
+    '--state <file>',
+    'the state file (default: $XDG_CONFIG_HOME/e2ee-backup/state.json, or ~/.config/e2ee-backup/state.json)',
+  );
 
 function openOptions(cmd: Command): Command {
   return cmd
@@ -312,11 +332,25 @@ export function buildProgram(signal: AbortSignal): Command {
   );
   credentialOptions(
     configure(backup.command('create'), 'backup create')
-      .description('back up SOURCE (default: standard input) into the folder, then remove the older backups')
+      .description(
+        "back up SOURCE (default: standard input) into the folder, then remove this machine's older backups",
+      )
       .argument('[source]', "file to back up, or '-' for standard input")
       .requiredOption('-s, --store <dir>', 'the folder of backups (created if missing)'),
     'encrypt',
   )
+    .addOption(setOption())
+    .addOption(stateOption())
+    .option('--remove-source', 'remove SOURCE once the backup has verified (unless it changed meanwhile)')
+    .option(
+      '--replaces <file>',
+      'an unencrypted copy to remove once the backup has verified (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      '--allow-unreadable-newest',
+      'write even when a backup that may be newer cannot be opened and no generation is known',
+    )
     .option(
       '--meta <key=value>',
       'store an application field in the encrypted metadata (repeatable)',
@@ -346,7 +380,7 @@ export function buildProgram(signal: AbortSignal): Command {
     )
     .option('--insecure-fast-kdf', 'INSECURE, for tests: Argon2id m=1MiB, t=1, p=1')
     .option('--allow-weak-password', WEAK_PASSWORD_HELP)
-    .option('--json', 'print {"name", "generation", "bytes", "removed"}')
+    .option('--json', 'print {"name", "generation", "set", "bytes", "removed", "kept", "removedFiles"}')
     .option(
       '-q, --quiet',
       'no warnings (the slots are still named when the password comes from the environment)',
@@ -355,9 +389,14 @@ export function buildProgram(signal: AbortSignal): Command {
       (await import('./commands/backup.js')).backupCreate(source, flags, createContext(signal, flags.quiet)),
     );
 
-  configure(backup.command('list'), 'backup list')
-    .description("list the folder's backups (generations as their names claim, unauthenticated)")
-    .requiredOption('-s, --store <dir>', 'the folder of backups')
+  credentialOptions(
+    configure(backup.command('list'), 'backup list')
+      .description(
+        "list the folder's backups (generations as their names claim; with a credential, what each holds)",
+      )
+      .requiredOption('-s, --store <dir>', 'the folder of backups'),
+    'open the backups',
+  )
     .option('--json', 'print JSON')
     .action(async (flags) =>
       (await import('./commands/backup.js')).backupList(flags, createContext(signal, true)),
@@ -376,10 +415,12 @@ export function buildProgram(signal: AbortSignal): Command {
     .addOption(
       new Option(
         '--newest-seen <n>',
-        'rollback protection: refuse a newest backup older than generation N (exit 3)',
+        'rollback protection: refuse a newest backup older than generation N (exit 3); the state file remembers it too',
       ).argParser(integerIn(0, Number.MAX_SAFE_INTEGER)),
     )
-    .option('--allow-rollback', 'restore an older generation than --newest-seen anyway')
+    .option('--allow-rollback', 'restore an older generation than the newest seen anyway')
+    .addOption(new Option('--set <name>', 'restore only the backups of this set').argParser(setName))
+    .addOption(stateOption())
     .option('-q, --quiet', 'no summary or warnings')
     .action(async (flags) =>
       (await import('./commands/backup.js')).backupRestore(flags, createContext(signal, flags.quiet)),

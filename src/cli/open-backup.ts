@@ -163,7 +163,7 @@ type Correction = NonNullable<Awaited<ReturnType<typeof recoverBackupKey>>['corr
  * typed) only with `showDigits`: to a person at a terminal, never into a log that captures
  * stderr, where they would be most of a backup key.
  */
-function reportCorrection(
+export function reportCorrection(
   keyFile: string,
   typed: string,
   key: Uint8Array,

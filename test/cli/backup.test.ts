@@ -3,7 +3,19 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, run, sampleData, tempDir, tempLeftovers } from './helpers.js';
+import {
+  buildCli,
+  type RunOptions,
+  run as runCli,
+  sampleData,
+  TEST_CONFIG_HOME,
+  tempDir,
+  tempLeftovers,
+} from './helpers.js';
+
+// One machine across runs: its state file (set, generations) must persist between them.
+const run = (args: string[], options: RunOptions = {}) =>
+  runCli(args, { ...options, env: { XDG_CONFIG_HOME: TEST_CONFIG_HOME, ...options.env } });
 
 let dir: string;
 let cleanup: () => void;
@@ -52,7 +64,7 @@ describe('backup create and restore', () => {
     expect(b.status).toBe(0);
     expect(b.stdout.toString()).toMatch(
       new RegExp(
-        `^backup-0000000000000001-[0-9a-f]{12}\\.e2ee: generation 1, .* verified; removed ${first}\\n$`,
+        `^backup-0000000000000001-[0-9a-f]{12}\\.e2ee: generation 1 of set ${ja.set}, .* verified; removed ${first}\\n$`,
       ),
     );
     const entries = list(store());

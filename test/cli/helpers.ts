@@ -56,6 +56,13 @@ export interface RunOptions {
   cwd?: string;
 }
 
+/**
+ * A config folder shared by the spawned CLIs of a test that needs memory between runs (the
+ * backup state file); pass it as `XDG_CONFIG_HOME`.
+ */
+export const TEST_CONFIG_HOME = mkdtempSync(join(tmpdir(), 'e2ee-cli-test-config-'));
+process.once('exit', () => rmSync(TEST_CONFIG_HOME, { recursive: true, force: true }));
+
 let configRoot: string | undefined;
 let configs = 0;
 /**

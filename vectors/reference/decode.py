@@ -533,6 +533,9 @@ def lone_surrogate(v):
     return False
 
 
+SET_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
 def parse_metadata(raw):
     """SPEC §5.1."""
     raw = bytes(raw)
@@ -565,8 +568,11 @@ def parse_metadata(raw):
         raise DecodeError("MALFORMED_PAYLOAD", "metadata holds a lone surrogate")
     if not isinstance(obj, dict):
         raise DecodeError("MALFORMED_PAYLOAD", "metadata is not an object")
-    if set(obj.keys()) != {"created", "generation", "app"}:
+    if set(obj.keys()) - {"set"} != {"created", "generation", "app"}:
         raise DecodeError("MALFORMED_PAYLOAD", "metadata members %r" % sorted(obj.keys()))
+    # SPEC §5.1: the optional backup set, 1-64 characters of A-Z a-z 0-9 . _ -
+    if "set" in obj and not (isinstance(obj["set"], str) and SET_NAME.fullmatch(obj["set"])):
+        raise DecodeError("MALFORMED_PAYLOAD", "set is not 1-64 characters of A-Z a-z 0-9 . _ -")
     created, gen, app = obj["created"], obj["generation"], obj["app"]
     if not isinstance(created, str) or not valid_created(created):
         raise DecodeError("MALFORMED_PAYLOAD", "bad created")
@@ -575,7 +581,10 @@ def parse_metadata(raw):
         raise DecodeError("MALFORMED_PAYLOAD", "generation is not written as a whole number in [0, 2^53 - 1]")
     if not isinstance(app, dict):
         raise DecodeError("MALFORMED_PAYLOAD", "app is not an object")
-    return {"created": created, "generation": gen, "app": _plain(app)}
+    out = {"created": created, "generation": gen, "app": _plain(app)}
+    if "set" in obj:
+        out["set"] = obj["set"]
+    return out
 
 
 def _plain(v):

@@ -288,6 +288,23 @@ class Valid(unittest.TestCase):
         m = dict(META, app={"x": "y" * (pad + 1)})
         self.assertEqual(dec(build(b"q", meta=m))["error"], "MALFORMED_PAYLOAD")
 
+    def test_backup_set(self):
+        # SPEC §5.1: "set" is optional; 1-64 characters of A-Z a-z 0-9 . _ -
+        for value in ("a", "default", "phone-1.backup_A", "Az09._-" * 9 + "A"):
+            r = self.check_ok(build(b"a", meta=dict(META, set=value[:64])), b"a")
+            self.assertEqual(r["metadata"]["set"], value[:64])
+        self.assertNotIn("set", self.check_ok(build(b"a", meta=META), b"a")["metadata"])
+        for value in ("", "x" * 65, "my phone", "a/b", "t\u00e9l", "a\n"):
+            raw = ('{"created":"2024-01-01T00:00:00Z","generation":1,"app":{},"set":"%s"}' % value).encode()
+            with self.subTest(set=value):
+                self.assertEqual(dec(build(b"a", meta_raw=raw))["error"], "MALFORMED_PAYLOAD")
+        for value in (b"1", b"null", b'["a"]', b"{}", b"true"):
+            raw = b'{"created":"2024-01-01T00:00:00Z","generation":1,"app":{},"set":' + value + b"}"
+            with self.subTest(set=value):
+                self.assertEqual(dec(build(b"a", meta_raw=raw))["error"], "MALFORMED_PAYLOAD")
+        raw = b'{"created":"2024-01-01T00:00:00Z","generation":1,"app":{},"Set":"a"}'
+        self.assertEqual(dec(build(b"a", meta_raw=raw))["error"], "MALFORMED_PAYLOAD")
+
     def test_non_canonical_blocks_accepted(self):
         blocks = b"\x01" + struct.pack(">I", 3) + b"abc" + b"\x01" + struct.pack(">I", 2) + b"de"
         self.check_ok(build(blocks=blocks, compressed=False), b"abcde")
