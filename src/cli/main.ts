@@ -126,7 +126,10 @@ function configure(cmd: Command, name: string): Command {
 
 function credentialOptions(cmd: Command, verb: string): Command {
   return cmd
-    .option('-k, --key-file <file>', `${verb} with the 64-digit backup key code in FILE (from keygen)`)
+    .option(
+      '-k, --key-file <file>',
+      `${verb} with the 64-digit backup key code in FILE (from keygen), or WhatsApp's encrypted_backup.key`,
+    )
     .addOption(
       new Option('-p, --password', `${verb} with a password, asked on the terminal (or ${PASSWORD_ENV})`),
     )

@@ -250,6 +250,41 @@ describe('whatsapp import', () => {
   });
 });
 
+describe("WhatsApp's key file as any --key-file", () => {
+  it('encrypt, decrypt, verify, backup create and restore take encrypted_backup.key as the code', () => {
+    const k = p('encrypted_backup.key');
+    writeFileSync(p('plain.txt'), 'key file round trip');
+    expect(run(['encrypt', p('plain.txt'), '-o', p('kf.e2ee'), '-k', k]).status).toBe(0);
+    for (const opener of [k, p('code.txt')]) {
+      const d = run(['decrypt', p('kf.e2ee'), '-k', opener, '-o', p('kf.out')]);
+      expect(d.status, d.stderr).toBe(0);
+      expect(readFileSync(p('kf.out'), 'utf8')).toBe('key file round trip');
+    }
+    expect(run(['verify', p('kf.e2ee'), '-k', k]).status).toBe(0);
+    const store = p('kf-store');
+    const c = run(['backup', 'create', p('plain.txt'), '--store', store, '-k', k]);
+    expect(c.status, c.stderr).toBe(0);
+    const r = run(['backup', 'restore', '--store', store, '-k', k, '-o', p('kf2.out')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(p('kf2.out'), 'utf8')).toBe('key file round trip');
+  });
+
+  it("refuses other Java-serialised files (crypt14's 158-byte key file) as KEY_FORMAT, exit 2", () => {
+    // The same serialised byte[] header, with 131 bytes of key material.
+    const head = Buffer.from(keyFile(root).subarray(0, 27));
+    head.writeUInt32BE(131, 23);
+    const k = secret('crypt14.key', Buffer.concat([head, Buffer.alloc(131, 7)]));
+    writeFileSync(p('c14.txt'), 'data');
+    expect(run(['encrypt', p('c14.txt'), '-o', p('c14.e2ee'), '-k', p('code.txt')]).status).toBe(0);
+    for (const args of [['decrypt', p('c14.e2ee'), '-k', k, '-o', p('never.out')]]) {
+      const r = run(args);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/crypt14\.key: .*crypt12\/crypt14/);
+      expect(existsSync(p('never.out'))).toBe(false);
+    }
+  });
+});
+
 const SAMPLES = process.env['WHATSAPP_SAMPLES'];
 describe.skipIf(!SAMPLES || !existsSync(join(SAMPLES, 'msgstore.db.crypt15')))(
   'the real file (WHATSAPP_SAMPLES; skipped: not set or no msgstore.db.crypt15 there)',
