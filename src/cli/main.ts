@@ -552,10 +552,22 @@ export function buildProgram(signal: AbortSignal): Command {
     .option('-o, --output <out>', "the new backup ('-' for standard output); replaced only when complete")
     .option(
       '-s, --store <dir>',
-      'or: add it to this folder of backups (as backup create; the older ones are removed)',
+      "or: add it to this folder of backups, as 'backup create' does (this machine's older ones are removed)",
+    )
+    .addOption(setOption())
+    .addOption(stateOption())
+    .addOption(
+      new Option(
+        '--newest-seen <n>',
+        'with --store: the newest generation this device has seen (the new one is larger)',
+      ).argParser(integerIn(0, Number.MAX_SAFE_INTEGER - 1)),
+    )
+    .option(
+      '--allow-unreadable-newest',
+      'with --store: write even when a backup that may be newer cannot be opened and no generation is known',
     )
     .addOption(whatsappMaxOutput())
-    .option('--json', 'with --store: print {"name", "generation", "removed"}')
+    .option('--json', 'with --store: print {"name", "generation", "set", "removed", "kept"}')
     .option('-q, --quiet', 'no progress or summary')
     .action(async (input, flags) =>
       (await import('./commands/whatsapp.js')).whatsappImport(

@@ -1,11 +1,46 @@
 // `e2ee-backup whatsapp decrypt | inspect | import` through the built CLI, on crypt15 files from the
 // independent writer in test/whatsapp/encoder.ts, and on wa-crypt-tools' real file when
 // WHATSAPP_SAMPLES is set.
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crypt15, keyFile, zipOf } from '../whatsapp/encoder.js';
-import { buildCli, run, sampleData, tempDir, tempLeftovers } from './helpers.js';
+import {
+  buildCli,
+  CLI,
+  cleanEnv,
+  plain,
+  run,
+  runOnPty,
+  sampleData,
+  tempDir,
+  tempLeftovers,
+} from './helpers.js';
+
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+/** Runs the CLI to completion without blocking the event loop (a FIFO reader runs meanwhile). */
+function runAsync(args: string[]): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('node', [CLI, ...args], { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
+}
 
 let dir: string;
 let cleanup: () => void;
@@ -54,8 +89,65 @@ describe('whatsapp decrypt', () => {
     const k = secret('typo.txt', typo);
     const r = run(['whatsapp', 'decrypt', p('msgstore.db.crypt15'), '-k', k, '-o', p('typo.db')]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/typo \(transposition at digit 21\): group 6 is/);
+    expect(r.stderr).toContain('has a typo (transposition): digits 21 and 22 (in group 6) are swapped.');
+    // No digit of the key goes to a stderr that is not a terminal (it may be a log).
+    expect(r.stderr).not.toMatch(/'[0-9a-f]{1,4}'/);
+    expect(r.stderr).not.toContain(code.slice(20, 24));
     expect(readFileSync(p('typo.db')).equals(db)).toBe(true);
+  });
+
+  it.skipIf(!hasScript)(
+    'shows the corrected group on a terminal, and not with -q (util-linux script)',
+    async () => {
+      const typo = `${code.slice(0, 20)}${code[21]}${code[20]}${code.slice(22)}`;
+      const k = secret('typo-pty.txt', typo);
+      const cmd = (out: string, q: string) =>
+        `node ${CLI} whatsapp decrypt ${p('msgstore.db.crypt15')} -k ${k} -o ${p(out)}${q}`;
+      const loud = plain((await runOnPty(cmd('pty.db', ''), [])).output);
+      expect(loud).toContain('digits 21 and 22 (in group 6) are swapped.');
+      expect(loud).toContain(`group 6 is '${code.slice(20, 24)}', not '${typo.slice(20, 24)}'`);
+      const quiet = plain((await runOnPty(cmd('pty-q.db', ' -q'), [])).output);
+      expect(quiet).toContain('digits 21 and 22 (in group 6) are swapped.');
+      expect(quiet).not.toContain(code.slice(20, 24));
+      expect(readFileSync(p('pty-q.db')).equals(db)).toBe(true);
+    },
+  );
+
+  it('a FIFO is written in place with the provisional note; a symlink is followed', async () => {
+    const fifo = p('out.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const fifoRun = async (file: string) => {
+      const reader = spawn('cat', [fifo]);
+      const got: Buffer[] = [];
+      reader.stdout.on('data', (d) => got.push(d));
+      const readerDone = new Promise((r) => reader.on('close', r));
+      const r = await runAsync(['whatsapp', 'decrypt', p(file), '-k', p('code.txt'), '-o', fifo]);
+      const stillFifo = lstatSync(fifo).isFIFO();
+      if (!stillFifo) reader.kill(); // replaced: the reader would wait for ever
+      await readerDone;
+      expect(stillFifo).toBe(true);
+      return { ...r, got: Buffer.concat(got) };
+    };
+    const ok = await fifoRun('msgstore.db.crypt15');
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/note: .*what goes to .*out\.fifo before that is provisional/);
+    expect(ok.got.equals(db)).toBe(true);
+    // Damaged near its end: most of the database has gone to the FIFO when the tag fails.
+    const file = readFileSync(p('msgstore.db.crypt15'));
+    const late = Buffer.from(file);
+    late[late.length - 40]! ^= 1;
+    writeFileSync(p('late-flip.crypt15'), late);
+    const bad = await fifoRun('late-flip.crypt15');
+    expect(bad.status).toBe(3);
+    expect(bad.stderr).toMatch(/already written to .*out\.fifo are not authenticated: discard them/);
+    // A symlink: its target is replaced atomically, the link stays.
+    writeFileSync(p('target.db'), 'old');
+    symlinkSync('target.db', p('link.db'));
+    const l = run(['whatsapp', 'decrypt', p('msgstore.db.crypt15'), '-k', p('code.txt'), '-o', p('link.db')]);
+    expect(l.status, l.stderr).toBe(0);
+    expect(lstatSync(p('link.db')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(p('target.db')).equals(db)).toBe(true);
+    expect(tempLeftovers(dir)).toEqual([]);
   });
 
   it('a wrong key exits 2, a flipped byte or a cut file exits 3, a missing file 4; never any output', () => {
@@ -163,21 +255,44 @@ describe('whatsapp import', () => {
     expect(readFileSync(p('imported.e2ee')).includes(Buffer.from('SQLite'))).toBe(false);
   });
 
-  it('into a folder of backups; refuses a folder with files that are not ours (it would delete them)', () => {
+  it('into a folder of backups, as backup create: a state file, its own set, foreign files kept', () => {
     const store = p('store');
     mkdirSync(store);
-    const r = run([
-      'whatsapp',
-      'import',
-      p('msgstore.db.crypt15'),
-      '-k',
-      p('code.txt'),
-      '--store',
-      store,
-      '--json',
-    ]);
-    expect(r.status, r.stderr).toBe(0);
-    const { name } = JSON.parse(r.stdout.toString());
+    // A file that is not ours, in the folder: the WhatsApp backup itself, copied there.
+    writeFileSync(join(store, 'msgstore.db.crypt15'), readFileSync(p('msgstore.db.crypt15')));
+    const state = p('wa-state.json');
+    const importOnce = () =>
+      run([
+        'whatsapp',
+        'import',
+        join(store, 'msgstore.db.crypt15'),
+        '-k',
+        p('code.txt'),
+        '--store',
+        store,
+        '--state',
+        state,
+        '--json',
+      ]);
+    const first = importOnce();
+    expect(first.status, first.stderr).toBe(0);
+    const one = JSON.parse(first.stdout.toString());
+    expect(one).toMatchObject({
+      generation: 0,
+      removed: [],
+      kept: [{ name: 'msgstore.db.crypt15', reason: 'not-a-backup' }],
+    });
+    const remembered = JSON.parse(readFileSync(state, 'utf8')).stores;
+    expect(remembered).toEqual([expect.objectContaining({ store, set: one.set, newest: 0, used: 0 })]);
+    // Again: the state file's set, the next generation; only the superseded import goes.
+    const second = importOnce();
+    expect(second.status, second.stderr).toBe(0);
+    const two = JSON.parse(second.stdout.toString());
+    expect(two).toMatchObject({ generation: 1, set: one.set, removed: [one.name] });
+    expect(readdirSync(store).sort()).toEqual([two.name, 'msgstore.db.crypt15'].sort());
+    expect(
+      readFileSync(join(store, 'msgstore.db.crypt15')).equals(readFileSync(p('msgstore.db.crypt15'))),
+    ).toBe(true);
     const d = run([
       'backup',
       'restore',
@@ -187,22 +302,25 @@ describe('whatsapp import', () => {
       p('code.txt'),
       '-o',
       p('restored.db'),
+      '--state',
+      state,
     ]);
     expect(d.status, d.stderr).toBe(0);
     expect(readFileSync(p('restored.db')).equals(db)).toBe(true);
-    writeFileSync(join(store, 'msgstore.db.crypt15'), readFileSync(p('msgstore.db.crypt15')));
-    const refused = run([
+    // The folder flags need --store.
+    const noStore = run([
       'whatsapp',
       'import',
-      join(store, 'msgstore.db.crypt15'),
+      p('msgstore.db.crypt15'),
       '-k',
       p('code.txt'),
-      '--store',
-      store,
+      '-o',
+      p('x.e2ee'),
+      '--set',
+      'a',
     ]);
-    expect(refused.status).toBe(1);
-    expect(refused.stderr).toMatch(/not e2ee-backup backups \(msgstore\.db\.crypt15\)/);
-    expect(readdirSync(store).sort()).toEqual([name, 'msgstore.db.crypt15'].sort());
+    expect(noStore.status).toBe(1);
+    expect(noStore.stderr).toMatch(/--set only applies with --store/);
   });
 
   it('a damaged or wrong-key WhatsApp file leaves nothing behind: exit 3 / 2', () => {
@@ -276,7 +394,10 @@ describe("WhatsApp's key file as any --key-file", () => {
     const k = secret('crypt14.key', Buffer.concat([head, Buffer.alloc(131, 7)]));
     writeFileSync(p('c14.txt'), 'data');
     expect(run(['encrypt', p('c14.txt'), '-o', p('c14.e2ee'), '-k', p('code.txt')]).status).toBe(0);
-    for (const args of [['decrypt', p('c14.e2ee'), '-k', k, '-o', p('never.out')]]) {
+    for (const args of [
+      ['decrypt', p('c14.e2ee'), '-k', k, '-o', p('never.out')],
+      ['whatsapp', 'decrypt', p('msgstore.db.crypt15'), '-k', k, '-o', p('never.out')],
+    ]) {
       const r = run(args);
       expect(r.status, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/crypt14\.key: .*crypt12\/crypt14/);

@@ -2,36 +2,37 @@
  * `e2ee-backup whatsapp decrypt | inspect | import`: WhatsApp's crypt15 backups, opened with their
  * 64-digit key (docs/whatsapp-crypt15.md).
  *
- * - `decrypt FILE --key-file K -o OUT`: the database, written atomically once the whole file has
- *   authenticated (to standard output: provisional until exit 0, as `decrypt`).
+ * - `decrypt FILE --key-file K -o OUT`: the database, written as `decrypt -o` writes: a file
+ *   atomically once the whole file has authenticated; standard output, a FIFO or a device as it
+ *   comes, provisional until exit 0.
  * - `inspect FILE`: the unauthenticated prefix; the phone digits only with `--phone-digits`.
  * - `import FILE --key-file K (-o OUT.e2ee | --store DIR)`: re-encrypted into an e2ee-backup
- *   container under the same key, without the plaintext touching the disk.
+ *   container under the same key, without the plaintext touching the disk; into a folder as
+ *   `backup create` does (state file, backup set, only superseded backups removed).
  *
  * K is WhatsApp's `encrypted_backup.key` (59 bytes) or a text file holding the 64-digit code; a code
- * with one typo is corrected, as for e2ee-backup's own backups.
+ * with one typo is corrected and reported, as for e2ee-backup's own backups.
  *
  * @module
  */
 
-import { open } from 'node:fs/promises';
 import { encryptBackup } from '../../backup.js';
 import { E2EEError } from '../../errors.js';
-import { formatBackupKey } from '../../key.js';
-import { createBackup, listBackups } from '../../lifecycle.js';
 import { decryptWhatsAppBackup } from '../../whatsapp/decrypt.js';
 import { inspectWhatsAppBackup, type WhatsAppBackupInfo } from '../../whatsapp/index.js';
-import { isJavaSerialised, parseWhatsAppKey } from '../../whatsapp/key.js';
+import { parseWhatsAppKey } from '../../whatsapp/key.js';
 import { MAX_PREFIX_SIZE, parsePrefix } from '../../whatsapp/prefix.js';
 import { SCREEN_BYTES, screenTypedCode } from '../../whatsapp/recover.js';
 import { isStdio } from '../args.js';
 import type { Context } from '../context.js';
-import { inKeyFile, warnIfShared } from '../credentials.js';
-import { CliError, ERROR_EXITS, usageError, withContext, withNote } from '../exit-codes.js';
+import { inKeyFile, readKeyFileContent } from '../credentials.js';
+import { CliError, ERROR_EXITS, usageError, withNote } from '../exit-codes.js';
 import { formatBytes, formatDuration, formatRate } from '../format.js';
 import { type Input, type Output, openInput, openOutput, PrefixReader, pump } from '../io.js';
+import { reportCorrection } from '../open-backup.js';
 import { startProgress } from '../progress.js';
-import { openFolderStore } from '../store.js';
+import { defaultStatePath } from '../state.js';
+import { createInFolder, describeKept, type FolderWriteFlags, keptJson } from './backup.js';
 
 /** Flags of `whatsapp decrypt`. */
 export interface WhatsAppDecryptFlags {
@@ -48,17 +49,15 @@ export interface WhatsAppInspectFlags {
 }
 
 /** Flags of `whatsapp import`. */
-export interface WhatsAppImportFlags {
+export interface WhatsAppImportFlags extends Partial<FolderWriteFlags> {
   keyFile: string;
   output?: string;
-  store?: string;
+  /** The state file of `--store` (default: in the XDG config folder). */
+  state?: string;
   maxOutput?: number;
   json?: boolean;
   quiet?: boolean;
 }
-
-// The key file is 59 bytes, a code file a few lines: anything bigger is the wrong file.
-const MAX_KEY_FILE_BYTES = 4096;
 
 /** WhatsApp-specific advice for the library's errors (the row in ERROR_EXITS speaks of e2ee-backup's own files). */
 const FIXES: Partial<Record<string, string>> = {
@@ -77,29 +76,6 @@ function explain(e: unknown): unknown {
   return fix ? new CliError(ERROR_EXITS[e.code].exit, e.message, fix, { cause: e }) : e;
 }
 
-async function readKeyFileBytes(path: string, ctx: Context): Promise<Uint8Array> {
-  let bytes: Uint8Array;
-  try {
-    const handle = await open(path, 'r');
-    try {
-      const buf = new Uint8Array(MAX_KEY_FILE_BYTES + 1);
-      const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-      bytes = buf.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
-  } catch (e) {
-    throw withContext(e, `cannot read the key file ${path}`);
-  }
-  if (bytes.length > MAX_KEY_FILE_BYTES)
-    throw usageError(
-      `${path} is larger than ${MAX_KEY_FILE_BYTES} bytes, too large for a key file`,
-      'Give encrypted_backup.key or a text file holding the 64-digit code',
-    );
-  await warnIfShared(path, ctx.warn);
-  return bytes;
-}
-
 /** The start of a crypt15 file: its prefix and the ciphertext bytes the typo screen looks at. */
 async function readHead(
   reader: PrefixReader,
@@ -111,7 +87,8 @@ async function readHead(
 
 /**
  * The root key from K: a key file as it is; a code as typed, or with the one-digit fix that makes
- * the start of the backup decrypt to a plausible payload (reported on stderr, even with --quiet).
+ * the start of the backup decrypt to a plausible payload (reported on stderr as `decrypt` does:
+ * where the typo is even with --quiet, the digits only on a terminal and not with --quiet).
  * When nothing is plausible, the code as typed goes on to the real decryption, whose tag check
  * gives the verdict (wrong key, or a damaged file).
  */
@@ -121,20 +98,20 @@ async function resolveKey(
   info: WhatsAppBackupInfo,
   iv: Uint8Array,
   ctx: Context,
-) {
-  const bytes = await readKeyFileBytes(keyFile, ctx);
+): Promise<Uint8Array> {
+  const content = await readKeyFileContent(keyFile, ctx.warn);
+  if ('key' in content) return content.key;
+  const typed = content.text;
   try {
-    if (isJavaSerialised(bytes) || bytes.length === 32) return parseWhatsAppKey(bytes);
-    const typed = new TextDecoder().decode(bytes);
     const found = screenTypedCode(typed, iv, head.subarray(info.prefixSize));
-    if (found?.correction) {
-      const groups = formatBackupKey(found.key).split(' ');
-      const g = Math.ceil(found.correction.position / 4);
-      process.stderr.write(
-        `e2ee-backup: the code in ${keyFile} has a typo (${found.correction.kind} at digit ${found.correction.position}): group ${g} is '${groups[g - 1]}'.\n` +
-          `e2ee-backup: opening the backup with the corrected code. Fix ${keyFile} and every other copy of the code.\n`,
+    if (found?.correction)
+      reportCorrection(
+        keyFile,
+        typed,
+        found.key,
+        found.correction,
+        !ctx.quiet && process.stderr.isTTY === true,
       );
-    }
     if (found) return found.key;
     // Not plausible as typed nor with one fix: the real decryption says why (or this is KEY_FORMAT).
     return parseWhatsAppKey(typed);
@@ -179,9 +156,9 @@ export async function whatsappDecrypt(
     const { opened, root } = await openWhatsApp(input, flags, ctx);
     root.fill(0);
     output = await openOutput(flags.output);
-    if (output.isStdout)
+    if (output.inPlace)
       ctx.warn(
-        'e2ee-backup: note: a WhatsApp backup is authenticated only at its very end: what goes to standard output before that is provisional; if e2ee-backup does not exit 0, discard it.',
+        `e2ee-backup: note: a WhatsApp backup is authenticated only at its very end: what goes to ${output.name} before that is provisional; if e2ee-backup does not exit 0, discard it.`,
       );
     const started = performance.now();
     const bar = await startProgress('decrypting', input.size, ctx.quiet);
@@ -200,10 +177,10 @@ export async function whatsappDecrypt(
   } catch (e) {
     await output?.abort();
     const err = explain(e);
-    if (output?.isStdout && output.bytesWritten > 0)
+    if (output?.inPlace && output.bytesWritten > 0)
       throw withNote(
         err,
-        `The ${formatBytes(output.bytesWritten)} already written to standard output are not authenticated: discard them`,
+        `The ${formatBytes(output.bytesWritten)} already written to ${output.name} are not authenticated: discard them`,
       );
     throw err;
   } finally {
@@ -260,18 +237,16 @@ export async function whatsappImport(
       'Give -o FILE, or redirect the output',
     );
   refuseTerminalInput(inputPath);
-  if (flags.store !== undefined) {
-    // createBackup deletes every other entry of the folder once the new backup verifies: it must
-    // hold nothing that is not ours (the WhatsApp file itself, say).
-    const foreign = (await listBackups(openFolderStore(flags.store))).filter((e) => !e.encrypted);
-    if (foreign.length > 0)
-      throw usageError(
-        `${flags.store} holds files that are not e2ee-backup backups (${foreign
-          .slice(0, 3)
-          .map((e) => e.name)
-          .join(', ')}${foreign.length > 3 ? ', …' : ''}), which the import would delete`,
-        'Choose an empty folder, or one that holds only e2ee-backup backups',
-      );
+  const store = flags.store;
+  if (store === undefined) {
+    const folderOnly = [
+      ['--set', flags.set],
+      ['--state', flags.state],
+      ['--newest-seen', flags.newestSeen],
+      ['--allow-unreadable-newest', flags.allowUnreadableNewest],
+    ].filter(([, v]) => v !== undefined);
+    if (folderOnly.length > 0)
+      throw usageError(`${folderOnly[0]![0]} only applies with --store`, 'Add --store DIR, or drop it');
   }
   const progress = { update: (_: number) => {} };
   const input = await openInput(inputPath, (n) => progress.update(n));
@@ -293,19 +268,29 @@ export async function whatsappImport(
     progress.update = (n) => bar.update(n);
     const started = performance.now();
     try {
-      if (flags.store !== undefined) {
-        const created = await createBackup(openFolderStore(flags.store), opened.stream, {
-          key: root,
-          metadata,
-          signal: ctx.signal,
-        });
+      if (store !== undefined) {
+        const created = await createInFolder(
+          opened.stream,
+          { key: root, metadata },
+          { ...flags, store },
+          flags.state ?? defaultStatePath(),
+          ctx,
+        );
+        const keptWords = describeKept(created.kept, ctx); // warns about the ones that need a look
         if (flags.json)
           process.stdout.write(
-            `${JSON.stringify({ name: created.name, generation: created.generation, removed: created.removed })}\n`,
+            `${JSON.stringify({
+              name: created.name,
+              generation: created.generation,
+              set: created.set,
+              removed: created.removed,
+              kept: created.kept.map(keptJson),
+            })}\n`,
           );
         else
           process.stdout.write(
-            `${created.name}: generation ${created.generation}, imported and verified${created.removed.length > 0 ? `; removed ${created.removed.join(', ')}` : ''}\n`,
+            `${created.name}: generation ${created.generation} of set ${created.set}, imported and verified` +
+              `${created.removed.length > 0 ? `; removed ${created.removed.join(', ')}` : ''}${keptWords}\n`,
           );
         return;
       }
