@@ -406,6 +406,59 @@ describe("WhatsApp's key file as any --key-file", () => {
   });
 });
 
+describe("the prefix's strings (unauthenticated, from the file)", () => {
+  it('any UTF-8 app version goes into the metadata as it is, and to the terminal inert', async () => {
+    const appVersion = '2.25\u001b[31mRED\u009b2J\u202e\u0000\u{1f600}';
+    writeFileSync(
+      p('odd.crypt15'),
+      crypt15({ root, data: db.subarray(0, 5000), expiry: { appVersion, jidSuffix: '\u001b]0;x\u0007' } }),
+    );
+    const i = run(['whatsapp', 'import', p('odd.crypt15'), '-k', p('code.txt'), '-o', p('odd.e2ee')]);
+    expect(i.status, i.stderr).toBe(0);
+    const v = run(['verify', p('odd.e2ee'), '-k', p('code.txt'), '--json']);
+    expect(v.status, v.stderr).toBe(0);
+    expect(JSON.parse(v.stdout.toString()).metadata.app.whatsapp.appVersion).toBe(appVersion);
+    const shown = run(['whatsapp', 'inspect', '--phone-digits', p('odd.crypt15')]);
+    expect(shown.status, shown.stderr).toBe(0);
+    const out = shown.stdout.toString();
+    expect(out).toContain('2.25\\x1b[31mRED\\x9b2J\\u{202e}\\x00\u{1f600}');
+    expect(out).toContain('\\x1b]0;x\\x07');
+    // No control or format character but the line breaks.
+    expect(out.replace(/\n/g, '')).not.toMatch(/[\p{Cc}\p{Cf}]/u);
+    if (!hasScript) return; // the summary goes only to a terminal
+    const d = await runOnPty(
+      `node ${CLI} whatsapp decrypt ${p('odd.crypt15')} -k ${p('code.txt')} -o ${p('odd.db')}`,
+      [],
+    );
+    expect(d.status, d.output).toBe(0);
+    expect(plain(d.output)).toContain('WhatsApp 2.25\\x1b[31mRED\\x9b2J');
+    expect(d.output).not.toContain('\u001b[31mRED');
+  });
+
+  it('an app version that is not UTF-8 (a CESU-8 lone surrogate, a stray byte) is MALFORMED_HEADER: nothing written', () => {
+    for (const [name, bytes] of [
+      ['surrogate', [0x32, 0x2e, 0xed, 0xa0, 0x80]],
+      ['stray', [0x32, 0x2e, 0xff]],
+    ] as const) {
+      writeFileSync(
+        p(`${name}.crypt15`),
+        crypt15({ root, data: db.subarray(0, 5000), expiry: { appVersion: Uint8Array.from(bytes) } }),
+      );
+      for (const args of [
+        ['whatsapp', 'import', p(`${name}.crypt15`), '-k', p('code.txt'), '-o', p(`${name}.e2ee`)],
+        ['whatsapp', 'import', p(`${name}.crypt15`), '-k', p('code.txt'), '--store', p(`${name}-store`)],
+        ['whatsapp', 'inspect', p(`${name}.crypt15`)],
+      ]) {
+        const r = run(args);
+        expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(3);
+        expect(r.stderr).toMatch(/BackupExpiry: a string field is not UTF-8/);
+      }
+      expect(existsSync(p(`${name}.e2ee`))).toBe(false);
+      expect(existsSync(p(`${name}-store`))).toBe(false);
+    }
+  });
+});
+
 const SAMPLES = process.env['WHATSAPP_SAMPLES'];
 describe.skipIf(!SAMPLES || !existsSync(join(SAMPLES, 'msgstore.db.crypt15')))(
   'the real file (WHATSAPP_SAMPLES; skipped: not set or no msgstore.db.crypt15 there)',

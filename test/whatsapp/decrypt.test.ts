@@ -260,6 +260,25 @@ describe('the prefix', () => {
       head(Buffer.concat([backupPrefix(iv, undefined), bfield(4, bfield(1, Buffer.from([0xff])))])),
       'MALFORMED_HEADER',
     ],
+    [
+      // CESU-8 / WTF-8 of U+D800: a decoder that let it through would hand a lone surrogate to
+      // the metadata of an import, which SPEC.md §5.1 forbids.
+      'an app version holding an encoded lone surrogate',
+      head(
+        Buffer.concat([
+          backupPrefix(iv, undefined),
+          bfield(4, bfield(1, Buffer.from([0x32, 0xed, 0xa0, 0x80]))),
+        ]),
+      ),
+      'MALFORMED_HEADER',
+    ],
+    [
+      'phone digits holding an encoded lone surrogate',
+      head(
+        Buffer.concat([backupPrefix(iv, undefined), bfield(4, bfield(3, Buffer.from([0xed, 0xb0, 0x80])))]),
+      ),
+      'MALFORMED_HEADER',
+    ],
   ];
   for (const [what, bytes, code, message] of refused)
     it(`refuses ${what} (${code})`, async () => {

@@ -29,7 +29,8 @@ export function bfield(num: number, value: Uint8Array | string): Buffer {
 }
 
 export interface Expiry {
-  appVersion?: string;
+  /** A string is written as UTF-8; bytes as they are (to write what is not UTF-8). */
+  appVersion?: string | Uint8Array;
   jidSuffix?: string;
   backupVersion?: number;
   features?: number[];

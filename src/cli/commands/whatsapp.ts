@@ -32,6 +32,7 @@ import { type Input, type Output, openInput, openOutput, PrefixReader, pump } fr
 import { reportCorrection } from '../open-backup.js';
 import { startProgress } from '../progress.js';
 import { defaultStatePath } from '../state.js';
+import { terminalSafe } from '../terminal-text.js';
 import { createInFolder, describeKept, type FolderWriteFlags, keptJson } from './backup.js';
 
 /** Flags of `whatsapp decrypt`. */
@@ -132,6 +133,14 @@ async function openWhatsApp(input: Input, flags: { keyFile: string; maxOutput?: 
   return { opened, root };
 }
 
+/**
+ * A string from the prefix, made inert for the terminal: anyone can write any UTF-8 there,
+ * escape sequences included.
+ */
+function shown(text: string | undefined): string | undefined {
+  return text === undefined ? undefined : terminalSafe(text, 100);
+}
+
 function refuseTerminalInput(inputPath: string | undefined): void {
   if (isStdio(inputPath) && process.stdin.isTTY)
     throw usageError('no input: standard input is the terminal', 'Name the .crypt15 file, or pipe it in');
@@ -172,7 +181,7 @@ export async function whatsappDecrypt(
     }
     const seconds = (performance.now() - started) / 1000;
     ctx.info(
-      `Decrypted ${formatBytes(written)} (${opened.payload === 'zip' ? 'a ZIP archive' : 'a database'}, WhatsApp ${opened.info.appVersion ?? 'version unknown'}, ${opened.layout === 'md5' ? 'MD5 checksum verified' : 'no MD5 checksum'}) in ${formatDuration(seconds)} (${formatRate(written, seconds)})${output.isStdout ? '' : `: ${output.name}`}.`,
+      `Decrypted ${formatBytes(written)} (${opened.payload === 'zip' ? 'a ZIP archive' : 'a database'}, WhatsApp ${shown(opened.info.appVersion) ?? 'version unknown'}, ${opened.layout === 'md5' ? 'MD5 checksum verified' : 'no MD5 checksum'}) in ${formatDuration(seconds)} (${formatRate(written, seconds)})${output.isStdout ? '' : `: ${output.name}`}.`,
     );
   } catch (e) {
     await output?.abort();
@@ -213,12 +222,12 @@ export async function whatsappInspect(
   const lines = [
     `${input.name}: WhatsApp ${info.format} backup, end-to-end encrypted (key type ${info.keyType})`,
     '  unauthenticated: WhatsApp does not protect these fields; anyone can change them',
-    `  WhatsApp version:  ${info.appVersion ?? '(not given)'}`,
+    `  WhatsApp version:  ${shown(info.appVersion) ?? '(not given)'}`,
     `  backup version:    ${info.backupVersion ?? '(not given)'}`,
     `  feature table:     ${info.featureTable ? 'yes (0x01 flag byte)' : 'no'}`,
     `  feature flags:     ${info.features.length > 0 ? info.features.join(', ') : 'none'}`,
     `  prefix:            ${info.prefixSize} bytes`,
-    `  phone digits:      ${flags.phoneDigits ? (info.phoneDigits ?? '(not given)') : 'hidden (--phone-digits shows them)'}`,
+    `  phone digits:      ${flags.phoneDigits ? (shown(info.phoneDigits) ?? '(not given)') : 'hidden (--phone-digits shows them)'}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
