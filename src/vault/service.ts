@@ -29,6 +29,7 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { randomBytes, toBytes } from '../bytes.js';
 import { E2EEError, type ErrorCode, isE2EEError } from '../errors.js';
 import { type Argon2idParams, DEFAULT_KDF_MAXIMA } from '../kdf.js';
+import { createAdmission } from './admission.js';
 import { fromBase64url, toBase64url } from './base64url.js';
 import type { VaultKeyProvider, VaultServerSecrets } from './keys.js';
 import {
@@ -90,6 +91,20 @@ export interface VaultLimits {
    * them for good.
    */
   fakeCounterTtlMs: number;
+  /**
+   * `login/start` and `register/start` (OPAQUE's server-side group operations, about 20 ms of one
+   * core each) in progress at once (default 8). More wait their turn, one started per turn of the
+   * event loop, so that the server keeps reading new connections meanwhile.
+   */
+  concurrency: number;
+  /**
+   * How many of them may wait (default 64). Beyond, or beyond `queueLimitPerAddress` from one
+   * address, the answer is at once 503 `VAULT_UNAVAILABLE` with `Retry-After`, before anything
+   * is counted.
+   */
+  queueLimit: number;
+  /** How many in progress or waiting may come from one client address (default 8). */
+  queueLimitPerAddress: number;
 }
 
 /** The defaults of {@link VaultLimits}. */
@@ -104,6 +119,9 @@ export const DEFAULT_VAULT_LIMITS: Readonly<VaultLimits> = Object.freeze({
   ksfDefaults: DEFAULT_KSF_PARAMS,
   ksfMaxima: DEFAULT_KDF_MAXIMA,
   fakeCounterTtlMs: 90 * 24 * 3600 * 1000,
+  concurrency: 8,
+  queueLimit: 64,
+  queueLimitPerAddress: 8,
 });
 
 /** One line of the vault's log. Never contains a password, key, record or protocol message. */
@@ -125,6 +143,7 @@ export interface VaultLogEvent {
 /** The operations of the API, named after their paths under `/v1/`. */
 export type VaultOperation =
   | 'info'
+  | 'health'
   | 'register/start'
   | 'register/finish'
   | 'login/start'
@@ -286,6 +305,7 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
   if (!(limits.fakeCounterTtlMs > 0)) {
     throw new E2EEError('INVALID_ARGUMENT', 'limits.fakeCounterTtlMs must be a positive number');
   }
+  const admission = createAdmission(limits);
 
   let secrets: Promise<LoadedSecrets> | undefined;
   const loadSecrets = (): Promise<LoadedSecrets> => {
@@ -349,6 +369,12 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
           ksf: limits.ksfDefaults,
         },
       };
+    },
+
+    async health() {
+      // Says whether this node can serve now: its database reachable (503 while it is not).
+      const health = (await store.health?.()) ?? {};
+      return { status: 200, body: { status: 'ok', store: store.kind, ...health } };
     },
 
     async 'register/start'(body, context, event) {
@@ -644,7 +670,15 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
             retryAfterSeconds: r.retryAfterSeconds,
           });
         }
-        response = await handler(body, context, event);
+        if (op === 'login/start' || op === 'register/start') {
+          const admitted = admission.run(context.address, () => handler(body, context, event));
+          if (!admitted) {
+            throw refuse('VAULT_UNAVAILABLE', 'the vault is busy: try again shortly', {
+              retryAfterSeconds: RETRY_AFTER_SECONDS,
+            });
+          }
+          response = await admitted;
+        } else response = await handler(body, context, event);
       } catch (err) {
         response = errorResponse(err, event);
       }
@@ -661,13 +695,18 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
   };
 }
 
+/** `Retry-After` of a 503: a busy node or a database restarting is usually back within seconds. */
+const RETRY_AFTER_SECONDS = 1;
+
 function errorResponse(err: unknown, event: VaultLogEvent): VaultResponse {
   let refusal: Refusal;
   if (err instanceof Refusal) refusal = err;
   else {
     // Store or key-provider failure: the details go to the log, not to the client.
     event.detail = err instanceof Error ? err.message : String(err);
-    refusal = new Refusal(503, 'VAULT_UNAVAILABLE', 'the vault is temporarily unavailable');
+    refusal = new Refusal(503, 'VAULT_UNAVAILABLE', 'the vault is temporarily unavailable', {
+      retryAfterSeconds: RETRY_AFTER_SECONDS,
+    });
   }
   event.code = refusal.code;
   const body: ErrorResponse = { error: { code: refusal.code, message: refusal.message, ...refusal.extra } };

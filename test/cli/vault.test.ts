@@ -211,6 +211,15 @@ describe('vault usage and network errors', () => {
     expect(r.stderr).toMatch(/^e2ee-backup: the vault server could not be reached.*Check the --url/);
   });
 
+  it('a vault serve whose SQLite file cannot be opened says what to check here, not the network', () => {
+    const r = run(['vault', 'serve', '--port', '0', '--db', join(dir, 'no-such-folder', 'vault.sqlite')], {
+      cwd: dir,
+    });
+    expect(r.status).toBe(4);
+    expect(r.stderr).toMatch(/cannot open the SQLite vault store.*Check the --db path/s);
+    expect(r.stderr).not.toMatch(/--url|network/);
+  });
+
   it('a bad --url or a missing --account is exit 1', () => {
     const bad = run(['vault', 'recover', '--url', 'not a url', '--account', 'a']);
     expect(bad.status).toBe(1);

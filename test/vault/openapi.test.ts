@@ -21,6 +21,7 @@ describe('openapi/vault.yaml', async () => {
     expect(Object.keys(doc.paths).sort()).toEqual(
       [
         '/v1/delete',
+        '/v1/health',
         '/v1/info',
         '/v1/login/abort',
         '/v1/login/finish',
@@ -29,9 +30,9 @@ describe('openapi/vault.yaml', async () => {
         '/v1/register/start',
       ].sort(),
     );
-    expect(Object.keys(doc.paths['/v1/info'])).toEqual(['get']);
+    const gets = ['/v1/info', '/v1/health'];
     for (const [path, item] of Object.entries<Doc>(doc.paths)) {
-      if (path !== '/v1/info') expect(Object.keys(item), path).toEqual(['post']);
+      expect(Object.keys(item), path).toEqual([gets.includes(path) ? 'get' : 'post']);
     }
   });
 

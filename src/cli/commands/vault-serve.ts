@@ -7,10 +7,11 @@
  * @module
  */
 
+import { isE2EEError } from '../../errors.js';
 import type { KsfParams } from '../../vault/protocol.js';
 import type { Context } from '../context.js';
 import { INSECURE_FAST_KDF } from '../credentials.js';
-import { usageError } from '../exit-codes.js';
+import { CliError, EXIT, usageError } from '../exit-codes.js';
 
 /** Flags of `vault serve`. */
 export interface VaultServeFlags {
@@ -67,6 +68,8 @@ export async function vaultServe(flags: VaultServeFlags, ctx: Context): Promise<
       : { dbPath: flags.db ?? DEFAULT_VAULT_DB }),
     limits,
     ...(ctx.quiet ? {} : { log: consoleVaultLog }),
+  }).catch((err: unknown) => {
+    throw storeError(err, flags);
   });
   try {
     process.stdout.write(`${server.url}\n`);
@@ -81,6 +84,21 @@ export async function vaultServe(flags: VaultServeFlags, ctx: Context): Promise<
     await server.close();
   }
   ctx.warn('e2ee-backup: vault stopped');
+}
+
+/**
+ * The store could not be opened: say what to check on this machine (the table's advice for
+ * VAULT_UNAVAILABLE is a client's, about --url and the network).
+ */
+function storeError(err: unknown, flags: VaultServeFlags): unknown {
+  if (!isE2EEError(err, 'VAULT_UNAVAILABLE')) return err;
+  const fix =
+    flags.postgres !== undefined
+      ? 'Check the --postgres URL (user, password, database name) and that the database accepts this user'
+      : /needs the better-sqlite3 package/.test(err.message)
+        ? 'Install better-sqlite3 next to e2ee-backup (npm install better-sqlite3), or use --postgres'
+        : `Check the --db path (${flags.db ?? DEFAULT_VAULT_DB}), the permissions of its folder and the free space`;
+  return new CliError(EXIT.IO, err.message, fix, { cause: err });
 }
 
 function isLoopback(host: string): boolean {
