@@ -20,7 +20,6 @@ import type { VaultStore, VaultStoreNotice } from './store.js';
 import { openPostgresVaultStore } from './store-postgres.js';
 import { openSqliteVaultStore } from './store-sqlite.js';
 
-export { type Admission, type AdmissionLimits, createAdmission } from './admission.js';
 export {
   generateVaultKeyFile,
   parseVaultKeyFile,

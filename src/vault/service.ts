@@ -29,7 +29,7 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { randomBytes, toBytes } from '../bytes.js';
 import { E2EEError, type ErrorCode, isE2EEError } from '../errors.js';
 import { type Argon2idParams, DEFAULT_KDF_MAXIMA } from '../kdf.js';
-import { createAdmission } from './admission.js';
+import { AdmissionRefused, createAdmission } from './admission.js';
 import { fromBase64url, toBase64url } from './base64url.js';
 import type { VaultKeyProvider, VaultServerSecrets } from './keys.js';
 import {
@@ -98,12 +98,16 @@ export interface VaultLimits {
    */
   concurrency: number;
   /**
-   * How many of them may wait (default 64). Beyond, or beyond `queueLimitPerAddress` from one
-   * address, the answer is at once 503 `VAULT_UNAVAILABLE` with `Retry-After`, before anything
-   * is counted.
+   * How many of them may wait (default 32: some 0.5 s of one core). Beyond, or beyond
+   * `queueLimitPerAddress` from one address, the answer is at once 503 `VAULT_UNAVAILABLE` with
+   * `Retry-After: 1`, before anything is counted; an address that comes back sooner is answered
+   * the same, but only once that second is over.
    */
   queueLimit: number;
-  /** How many in progress or waiting may come from one client address (default 8). */
+  /**
+   * How many in progress or waiting may come from one client address (default 8): the address of
+   * the per-address rate limit (`clientAddress`), so that one source cannot fill the queue.
+   */
   queueLimitPerAddress: number;
 }
 
@@ -120,7 +124,7 @@ export const DEFAULT_VAULT_LIMITS: Readonly<VaultLimits> = Object.freeze({
   ksfMaxima: DEFAULT_KDF_MAXIMA,
   fakeCounterTtlMs: 90 * 24 * 3600 * 1000,
   concurrency: 8,
-  queueLimit: 64,
+  queueLimit: 32,
   queueLimitPerAddress: 8,
 });
 
@@ -305,7 +309,7 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
   if (!(limits.fakeCounterTtlMs > 0)) {
     throw new E2EEError('INVALID_ARGUMENT', 'limits.fakeCounterTtlMs must be a positive number');
   }
-  const admission = createAdmission(limits);
+  const admission = createAdmission(limits, { retryAfterMs: RETRY_AFTER_SECONDS * 1000, now });
 
   let secrets: Promise<LoadedSecrets> | undefined;
   const loadSecrets = (): Promise<LoadedSecrets> => {
@@ -671,13 +675,19 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
           });
         }
         if (op === 'login/start' || op === 'register/start') {
-          const admitted = admission.run(context.address, () => handler(body, context, event));
-          if (!admitted) {
-            throw refuse('VAULT_UNAVAILABLE', 'the vault is busy: try again shortly', {
+          const busy = () =>
+            refuse('VAULT_UNAVAILABLE', 'the vault is busy: try again shortly', {
               retryAfterSeconds: RETRY_AFTER_SECONDS,
             });
+          const admitted = admission.run(context.address, () => handler(body, context, event));
+          if (!admitted.ok) {
+            // Back before its Retry-After: answered when that is over, not at once.
+            if (admitted.holdMs > 0) await new Promise((r) => setTimeout(r, admitted.holdMs));
+            throw busy();
           }
-          response = await admitted;
+          response = await admitted.result.catch((err: unknown) => {
+            throw err instanceof AdmissionRefused ? busy() : err;
+          });
         } else response = await handler(body, context, event);
       } catch (err) {
         response = errorResponse(err, event);

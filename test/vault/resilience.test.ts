@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createAdmission } from '../../src/vault/admission.js';
+import { AdmissionRefused, type Admitted, createAdmission } from '../../src/vault/admission.js';
 import { toBase64url } from '../../src/vault/base64url.js';
 import { createVaultClient, retryAfterMs, VaultError } from '../../src/vault/client.js';
 import { generateVaultKeyFile, parseVaultKeyFile, staticKeyProvider } from '../../src/vault/keys.js';
@@ -39,8 +39,17 @@ function gate(): { open: () => void; opened: Promise<void> } {
 }
 
 describe('admission control', () => {
+  let clock = 1_000_000;
+  // The draw of a full queue falls on the newcomer, unless a test says otherwise.
+  const options = { retryAfterMs: 1000, now: () => clock, random: () => 0.999 };
+  /** The result of an admitted operation (failing the test if it was refused). */
+  const result = <T>(a: Admitted<T>): Promise<T> => {
+    if (!a.ok) throw new Error('refused');
+    return a.result;
+  };
+
   it('admits `concurrency` plus `queueLimit`, refuses the rest at once, and frees slots as operations end', async () => {
-    const admission = createAdmission({ concurrency: 1, queueLimit: 2, queueLimitPerAddress: 10 });
+    const admission = createAdmission({ concurrency: 1, queueLimit: 2, queueLimitPerAddress: 10 }, options);
     const g = gate();
     const started: number[] = [];
     const op = (i: number) => async () => {
@@ -48,10 +57,10 @@ describe('admission control', () => {
       await g.opened;
       return i;
     };
-    const a = admission.run('a', op(1));
-    const b = admission.run('b', op(2));
-    const c = admission.run('c', op(3));
-    expect(admission.run('d', op(4))).toBeUndefined();
+    const a = result(admission.run('a', op(1)));
+    const b = result(admission.run('b', op(2)));
+    const c = result(admission.run('c', op(3)));
+    expect(admission.run('d', op(4))).toEqual({ ok: false, holdMs: 0 });
     expect(started).toEqual([]); // nothing runs in the caller's turn
     await turn();
     expect(started).toEqual([1]);
@@ -60,27 +69,78 @@ describe('admission control', () => {
     expect(await Promise.all([a, b, c])).toEqual([1, 2, 3]);
     expect(started).toEqual([1, 2, 3]); // in arrival order
     expect(admission.load).toEqual({ active: 0, queued: 0 });
-    expect(await admission.run('d', op(4))).toBe(4);
+    expect(await result(admission.run('e', op(5)))).toBe(5);
+    clock += 1000;
+    expect(await result(admission.run('d', op(4)))).toBe(4);
+    expect(started).toEqual([1, 2, 3, 5, 4]);
+  });
+
+  it('an address back before its Retry-After is refused, with the rest of its wait to hold the answer', async () => {
+    const admission = createAdmission({ concurrency: 1, queueLimit: 0, queueLimitPerAddress: 1 }, options);
+    const g = gate();
+    const held = result(admission.run('owner', async () => g.opened));
+    expect(admission.run('flood', async () => 'x')).toEqual({ ok: false, holdMs: 0 }); // full
+    g.open();
+    await held;
+    // Room now, but the flood is back too soon: refused, to be answered when its wait is over.
+    clock += 400;
+    expect(admission.run('flood', async () => 'x')).toEqual({ ok: false, holdMs: 600 });
+    clock += 599;
+    expect(admission.run('flood', async () => 'x')).toEqual({ ok: false, holdMs: 1 });
+    // A newcomer gets its turn meanwhile, and so does the flood once it has waited.
+    expect(await result(admission.run('newcomer', async () => 'in'))).toBe('in');
+    clock += 1;
+    expect(await result(admission.run('flood', async () => 'in'))).toBe('in');
+  });
+
+  it('a full queue draws at random between the waiting and the newcomer: a waiting one may give way', async () => {
+    let draw = 0;
+    const admission = createAdmission(
+      { concurrency: 1, queueLimit: 2, queueLimitPerAddress: 10 },
+      { ...options, random: () => draw },
+    );
+    const g = gate();
+    const ran: string[] = [];
+    const op = (name: string) => async () => {
+      ran.push(name);
+      await g.opened;
+      return name;
+    };
+    const first = result(admission.run('a', op('a')));
+    await turn(); // 'a' runs; 'b' and 'c' wait
+    const b = result(admission.run('b', op('b')));
+    const c = result(admission.run('c', op('c')));
+    draw = 0; // falls on the first waiting: 'b'
+    const d = result(admission.run('d', op('d')));
+    await expect(b).rejects.toBeInstanceOf(AdmissionRefused);
+    draw = 0.99; // falls on the newcomer
+    expect(admission.run('e', op('e'))).toEqual({ ok: false, holdMs: 0 });
+    g.open();
+    expect(await Promise.all([first, c, d])).toEqual(['a', 'c', 'd']);
+    expect(ran).toEqual(['a', 'c', 'd']); // 'b' never ran: nothing of it was counted
+    // 'b' was told to wait like any refused request.
+    expect(admission.run('b', op('b'))).toEqual({ ok: false, holdMs: 1000 });
   });
 
   it('holds one address to its share, in progress and waiting together', async () => {
-    const admission = createAdmission({ concurrency: 2, queueLimit: 10, queueLimitPerAddress: 2 });
+    const admission = createAdmission({ concurrency: 2, queueLimit: 10, queueLimitPerAddress: 2 }, options);
     const g = gate();
     const op = async () => g.opened;
-    const held = [admission.run('flood', op), admission.run('flood', op)];
-    expect(admission.run('flood', op)).toBeUndefined();
-    expect(admission.run('other', op)).toBeDefined();
-    expect(admission.run(undefined, op)).toBeDefined(); // no address: only the global bounds
+    const held = [result(admission.run('flood', op)), result(admission.run('flood', op))];
+    expect(admission.run('flood', op).ok).toBe(false);
+    expect(admission.run('other', op).ok).toBe(true);
+    expect(admission.run(undefined, op).ok).toBe(true); // no address: only the global bounds
     g.open();
     await Promise.all(held);
-    expect(admission.run('flood', op)).toBeDefined();
+    clock += 1000;
+    expect(admission.run('flood', op).ok).toBe(true);
   });
 
   it('lets the event loop turn between two operations, even when both are synchronous', async () => {
-    const admission = createAdmission({ concurrency: 4, queueLimit: 4, queueLimitPerAddress: 4 });
+    const admission = createAdmission({ concurrency: 4, queueLimit: 4, queueLimitPerAddress: 4 }, options);
     const order: string[] = [];
-    const first = admission.run(undefined, async () => order.push('op 1'));
-    const second = admission.run(undefined, async () => order.push('op 2'));
+    const first = result(admission.run(undefined, async () => order.push('op 1')));
+    const second = result(admission.run(undefined, async () => order.push('op 2')));
     // Queued after both: runs before the second operation only if a turn passes between them.
     setImmediate(() => order.push('I/O'));
     await Promise.all([first, second]);
@@ -88,19 +148,21 @@ describe('admission control', () => {
   });
 
   it('a failing operation frees its slot and rejects its caller', async () => {
-    const admission = createAdmission({ concurrency: 1, queueLimit: 0, queueLimitPerAddress: 1 });
+    const admission = createAdmission({ concurrency: 1, queueLimit: 0, queueLimitPerAddress: 1 }, options);
     await expect(
-      admission.run('a', async () => {
-        throw new Error('boom');
-      }),
+      result(
+        admission.run('a', async () => {
+          throw new Error('boom');
+        }),
+      ),
     ).rejects.toThrow('boom');
-    expect(await admission.run('a', async () => 'next')).toBe('next');
+    expect(await result(admission.run('a', async () => 'next'))).toBe('next');
   });
 
   it('refuses impossible limits', () => {
-    expect(() => createAdmission({ concurrency: 0, queueLimit: 1, queueLimitPerAddress: 1 })).toThrow(
-      /concurrency/,
-    );
+    expect(() =>
+      createAdmission({ concurrency: 0, queueLimit: 1, queueLimitPerAddress: 1 }, options),
+    ).toThrow(/concurrency/);
   });
 });
 
