@@ -50,9 +50,12 @@ const oldCli = process.env.E2EE_BENCH_CLI_OLD;
 const seconds = Number(process.env.E2EE_BENCH_SECONDS ?? 10);
 const parts = (process.env.E2EE_BENCH_PARTS ?? 'capacity,flood').split(',');
 const CHEAP = { algorithm: 'argon2id', m: 64, t: 1, p: 1 };
-const results = {
-  machine: { cores: availableParallelism(), loadavgAtStart: loadavg().map((l) => +l.toFixed(2)) },
-};
+// Load averages as one string, so that bench/results.json stays as biome formats it.
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+const results = { machine: { cores: availableParallelism(), loadavgAtStart: load() } };
 const dirs = [];
 const temp = () => {
   const d = mkdtempSync(join(tmpdir(), 'e2ee-vault-bench-'));
@@ -359,7 +362,7 @@ try {
     if (oldCli)
       results.flood.push(await flood(`${oldCli}, rate limits off`, { cliPath: oldCli, samples: 20 }));
   }
-  results.machine.loadavgAtEnd = loadavg().map((l) => +l.toFixed(2));
+  results.machine.loadavgAtEnd = load();
   saveResults('vault', results);
   console.log(JSON.stringify(results, null, 2));
 } finally {
