@@ -14,7 +14,7 @@
 //
 // Environment: E2EE_BENCH_CLI (default dist/cli.js) and E2EE_BENCH_CLI_OLD (another build, flooded
 // too, for comparison); E2EE_BENCH_SECONDS (capacity window, default 10); E2EE_BENCH_PG_PORT
-// (default 54339) and E2EE_BENCH_PG_DATA (default /tmp/e2ee-vault-bench-pgdata): a PostgreSQL of
+// (default 54349) and E2EE_BENCH_PG_DATA (default /tmp/e2ee-vault-bench-pgdata): a PostgreSQL of
 // the benchmark's own (fsync on, the server's default synchronous_commit), never the shared one;
 // E2EE_BENCH_SKIP_PG=1 skips PostgreSQL; E2EE_BENCH_PARTS=capacity,flood.
 import { spawn } from 'node:child_process';
@@ -328,7 +328,7 @@ try {
     else {
       const data = process.env.E2EE_BENCH_PG_DATA ?? '/tmp/e2ee-vault-bench-pgdata';
       const pg = await startPostgres({
-        port: Number(process.env.E2EE_BENCH_PG_PORT ?? 54339),
+        port: Number(process.env.E2EE_BENCH_PG_PORT ?? 54349),
         data,
         log: `${data}.log`,
       });
