@@ -13,13 +13,14 @@
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { homedir, hostname } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { openFileOutput } from '../file-output.js';
 import { BACKUP_SET_NAME } from '../framing.js';
+import { configDir } from './config-dir.js';
 import { CliError, EXIT, withContext } from './exit-codes.js';
 
 /** What the CLI remembers about one store folder and credential. */
@@ -43,9 +44,7 @@ interface StateFile {
 
 /** `$XDG_CONFIG_HOME/e2ee-backup/state.json`, or `~/.config/e2ee-backup/state.json`. */
 export function defaultStatePath(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env['XDG_CONFIG_HOME'];
-  const base = xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.config');
-  return join(base, 'e2ee-backup', 'state.json');
+  return join(configDir(env), 'state.json');
 }
 
 /** How the state names a credential: never the key itself, and nothing of a password. */
