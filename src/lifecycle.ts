@@ -60,9 +60,12 @@ export interface BackupEntry extends StoredBackup {
   readonly generation?: number;
   /** With credentials: its authenticated metadata, when they open it. */
   readonly metadata?: BackupMetadata;
-  /** With credentials: why it was not opened, when it was not. */
+  /**
+   * With credentials: why it was not opened, when it was not. Without: `unreadable` when the
+   * store failed to read it (it is then counted as possibly encrypted).
+   */
   readonly reason?: 'not-a-backup' | 'another-key' | 'kdf-limit' | 'unreadable';
-  /** With credentials: the error that kept it from opening. */
+  /** The error that kept it from opening (or from being read). */
   readonly error?: unknown;
 }
 
@@ -215,7 +218,8 @@ function keptEntry(o: Opened, reason: KeptReason): KeptEntry {
  * Lists a store's entries, telling encrypted backups (by their magic bytes) from anything else.
  * With `credentials`, also opens each encrypted one (its header and metadata, not its body) and
  * says what it holds or why it did not open; a password slot whose Argon2id parameters exceed
- * `kdfMaxima` is not run (`kdf-limit`).
+ * `kdfMaxima` is not run (`kdf-limit`). An entry the store fails to read is listed as
+ * `unreadable`, with the error; only a failure to list fails the call.
  */
 export async function listBackups(
   store: BackupStore,
@@ -227,8 +231,16 @@ export async function listBackups(
   for (const e of await store.list()) {
     const claimed = claimedGeneration(e.name);
     if (credentials === undefined) {
-      const { encrypted, stream } = await peekMagic(await store.get(e.name));
-      await stream.cancel().catch(() => {});
+      let encrypted: boolean;
+      try {
+        const peeked = await peekMagic(await store.get(e.name));
+        await peeked.stream.cancel().catch(() => {});
+        encrypted = peeked.encrypted;
+      } catch (error) {
+        // One entry the store fails to read says nothing about the others: as with credentials.
+        out.push({ ...e, encrypted: true, reason: 'unreadable', error });
+        continue;
+      }
       out.push({ ...e, encrypted, ...(encrypted && claimed !== undefined ? { generation: claimed } : {}) });
       continue;
     }

@@ -178,6 +178,29 @@ describe('createBackup: rotation', () => {
   });
 });
 
+describe('listBackups', () => {
+  it('an entry the store cannot read is listed as unreadable, with or without credentials', async () => {
+    const store = createMemoryStore();
+    const made = await createBackup(store, text('x'), { key, set: 'phone' });
+    await store.put('broken.e2ee', body(text('whatever')));
+    const flaky: BackupStore = {
+      ...store,
+      async get(name) {
+        if (name === 'broken.e2ee') throw new E2EEError('IO', 'injected: cannot read broken.e2ee');
+        return store.get(name);
+      },
+    };
+    for (const credentials of [undefined, { key }]) {
+      const listed = await listBackups(flaky, credentials);
+      expect(listed.find((e) => e.name === made.name)).toMatchObject({ encrypted: true });
+      expect(listed.find((e) => e.name === 'broken.e2ee')).toMatchObject({
+        reason: 'unreadable',
+        error: expect.objectContaining({ code: 'IO' }),
+      });
+    }
+  });
+});
+
 describe('restoreLatest: rollback protection', () => {
   it('refuses a backup older than the newest generation seen, unless told, and says why', async () => {
     const store = createMemoryStore();
