@@ -35,9 +35,6 @@ import { cancelQuietly, toStream } from './streams.js';
 
 export type { KeptReason } from './retire.js';
 
-/** The backup set of {@link createBackup} when none is given. */
-const DEFAULT_SET = 'default';
-
 /** A store entry that was left in place, and why. */
 export interface KeptEntry {
   /** Its name in the store. */
@@ -261,11 +258,13 @@ export async function listBackups(
 /** Options of {@link createBackup}. */
 export interface CreateBackupOptions extends Omit<EncryptBackupOptions, 'generation'>, OpenLimits {
   /**
-   * The backup set (SPEC.md §5.1) this backup continues, default `'default'`. Only backups of
-   * the same set are ever superseded and removed: give each device or app that shares a store
-   * and a credential a set of its own.
+   * The backup set (SPEC.md §5.1) this backup continues: 1 to 64 characters of `A–Z a–z 0–9 . _ -`.
+   * Only backups of the same set are ever superseded and removed, so each device or app that
+   * may share a store and a credential needs a set of its own: make an id once per install
+   * (`crypto.randomUUID()`, say), persist it with the generations, and pass it every time.
+   * Required: a shared default would make two devices remove each other's backups.
    */
-  set?: string;
+  set: string;
   /**
    * The newest generation this client has seen or used (persisted by the client): the new
    * backup gets a larger one. Without it, and with an entry in the store that may be a newer
@@ -376,7 +375,14 @@ export async function createBackup(
 ): Promise<CreatedBackup> {
   if (options.key === undefined && options.password === undefined)
     throw new E2EEError('INVALID_ARGUMENT', 'give a backup key, a password, or both');
-  const set = checkSet(options.set ?? DEFAULT_SET);
+  if (options.set === undefined)
+    throw new E2EEError(
+      'INVALID_ARGUMENT',
+      "createBackup needs a set: the id of this device's (or app's) backups, which supersede only each other. " +
+        "With one set for all, two devices sharing a store and a key would remove each other's backups: make an id " +
+        'once per install (e.g. crypto.randomUUID()), persist it, and pass it as set every time',
+    );
+  const set = checkSet(options.set);
   checkGeneration(options.newestSeen, 'newestSeen');
   const replaces = [...(options.replaces ?? [])];
   for (const r of replaces) checkStoreName(r);

@@ -140,7 +140,7 @@ export async function decryptFile(
  * @example
  * ```ts
  * const store = createFileStore('/var/backups/chat');
- * await createBackup(store, exportStream, { key });
+ * await createBackup(store, exportStream, { key, set: deviceId }); // deviceId: made once per install
  * ```
  */
 export function createFileStore(dir: string): BackupStore {
