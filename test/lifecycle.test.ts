@@ -273,7 +273,12 @@ describe('createBackup removes only what it proves superseded (issue #16)', () =
       generation: 0,
     });
     await store.put(backupName(0, '111111111111'), body(foreign));
-    const laptop = await createBackup(store, text('laptop'), { key, set: 'laptop' });
+    // A first backup into a store holding another key's: told it is not ours (see below).
+    const laptop = await createBackup(store, text('laptop'), {
+      key,
+      set: 'laptop',
+      allowUnreadableNewest: true,
+    });
     expect(laptop.removed).toEqual([]);
     const phone = await createBackup(store, text('phone'), { key, set: 'phone' });
     expect(phone.removed).toEqual([]);
@@ -344,6 +349,52 @@ describe('createBackup removes only what it proves superseded (issue #16)', () =
     await expect(restoreLatest(store, { key }, { newestSeen: 3 })).rejects.toMatchObject({
       code: 'ROLLBACK',
     });
+  });
+
+  it('a key slot the store damaged reads as another key, and still stops a create without state', async () => {
+    const store = createMemoryStore();
+    const v2 = await createBackup(store, text('v2'), { key, set: SET, newestSeen: 1 });
+    const bytes = store.entries.get(v2.name)!.slice();
+    const headerSize = (bytes[10]! << 8) | bytes[11]!;
+    bytes[13 + 3 + 32]! ^= 1; // the wrapped file key of the backup-key slot
+    bytes.set(reseal(bytes.slice(0, headerSize)), 0); // the checksum is unkeyed: recomputed
+    store.entries.set(v2.name, bytes);
+    await expect(decryptBackupBytes(bytes, { key })).rejects.toMatchObject({ code: 'WRONG_KEY' });
+    const before = [...store.entries.keys()];
+    await expect(createBackup(store, text('v3'), { key, set: SET })).rejects.toMatchObject({
+      code: 'NEWEST_UNREADABLE',
+      message: expect.stringMatching(
+        new RegExp(
+          `^${v2.name} \\(another key's, or damaged: WRONG_KEY\\) may be newer than every backup that opens, .*refusing to write generation 0.*Pass newestSeen.*allowUnreadableNewest`,
+        ),
+      ),
+    });
+    expect([...store.entries.keys()]).toEqual(before);
+    const v3 = await createBackup(store, text('v3'), { key, set: SET, newestSeen: 2 });
+    expect(v3.generation).toBe(3);
+    expect(v3.kept).toContainEqual(expect.objectContaining({ name: v2.name, reason: 'another-key' }));
+    expect(store.entries.get(v2.name)).toEqual(bytes);
+    // Another key's backup named below the next generation stops nothing.
+    const other = await encryptBackupBytes(text('theirs'), { key: otherKey, set: 'x', generation: 1 });
+    await store.put(backupName(1, '222222222222'), body(other));
+    expect((await createBackup(store, text('v4'), { key, set: SET })).generation).toBe(4);
+  });
+
+  it('with a key and a password, backups the password alone opens count and are superseded', async () => {
+    const store = createMemoryStore();
+    const old: string[] = [];
+    for (const v of ['v0', 'v1', 'v2'])
+      old.push((await createBackup(store, text(v), { password: 'pw', ...FAST, set: SET })).name);
+    argon.calls.length = 0;
+    const both = await createBackup(store, text('v3 with a key'), { key, password: 'pw', ...FAST, set: SET });
+    expect(both.generation).toBe(3);
+    expect(both.removed).toEqual([old[2]]); // each password-only one superseded the one before
+    const r = await restoreLatest(store, { password: 'pw' }, { kdfMaxima: FAST.kdf });
+    expect(r.metadata.generation).toBe(3);
+    expect(decode(await readAll(r.stream))).toBe('v3 with a key');
+    // The password was run on what the key did not open, within the app's parameters.
+    expect(argon.calls.length).toBeGreaterThan(0);
+    expect(argon.calls.every((c) => c.m <= FAST.kdf.m)).toBe(true);
   });
 
   it('allowUnreadableNewest writes above the newest that opens, and keeps the unreadable one', async () => {

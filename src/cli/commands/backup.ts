@@ -188,6 +188,8 @@ export async function backupCreate(
           e.used = larger(e.used, g);
         }),
       signal: ctx.signal,
+    }).catch((e: unknown) => {
+      throw cliNewestUnreadable(e);
     });
     await state.update((e) => {
       e.set = set;
@@ -268,6 +270,13 @@ export async function backupList(flags: BackupListFlags, ctx: Context): Promise<
 function cliRollback(e: unknown): unknown {
   if (!(e instanceof E2EEError) || e.code !== 'ROLLBACK') return e;
   return new E2EEError('ROLLBACK', e.message.replace(/\s*\([^)]*allowRollback[^)]*\)/g, ''), { cause: e });
+}
+
+/** Likewise `NEWEST_UNREADABLE`: the CLI's advice names its flags, not the library's options. */
+function cliNewestUnreadable(e: unknown): unknown {
+  if (!(e instanceof E2EEError) || e.code !== 'NEWEST_UNREADABLE') return e;
+  const cut = e.message.indexOf('. Pass newestSeen');
+  return cut < 0 ? e : new E2EEError('NEWEST_UNREADABLE', e.message.slice(0, cut), { cause: e });
 }
 
 /** Runs `backup restore --store DIR -o OUT`. */
