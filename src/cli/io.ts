@@ -35,6 +35,12 @@ export const READ_SIZE = 256 * 1024;
 /** Synchronous clean-ups run on SIGINT/SIGTERM when the command cannot unwind in time. */
 const pendingCleanups = new Set<() => void>();
 
+/** Adds a clean-up to run on SIGINT/SIGTERM (see below); returns the function that removes it. */
+export function cleanUpOnSignal(f: () => void): () => void {
+  pendingCleanups.add(f);
+  return () => pendingCleanups.delete(f);
+}
+
 /** Runs every pending clean-up (removes temporary files); for signal handlers. */
 export function runPendingCleanupsSync(): void {
   for (const f of pendingCleanups) {
