@@ -18,7 +18,6 @@
  * @module
  */
 
-import { statSync } from 'node:fs';
 import { E2EEError } from '../../errors.js';
 import { type Argon2idParams, DEFAULT_KDF_MAXIMA, DEFAULT_KDF_PARAMS } from '../../kdf.js';
 import {
@@ -227,11 +226,8 @@ export async function backupCreate(
       e.used = larger(e.used, created.generation);
       if (written.kdf) e.kdf = largerKdf(e.kdf, written.kdf);
     });
-    // The source goes only if the backup holds all of it, as it still is.
-    const sourceWhole =
-      !flags.removeSource || statSync(source!, { throwIfNoEntry: false })?.size === input.bytesRead;
-    const files = await removeCopies(sourceWhole ? copies : copies.filter((c) => c.role !== 'source'));
-    if (!sourceWhole) files.kept.push({ path: source!, why: 'it changed while the backup was made' });
+    // The source goes only if it still holds exactly what the backup holds (its SHA-256).
+    const files = await removeCopies(copies, created.sha256);
     const keptWords = describeKept(created.kept, ctx); // warns about the ones that need a look
     if (flags.json)
       process.stdout.write(
