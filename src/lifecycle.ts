@@ -438,7 +438,7 @@ export async function createBackup(
         'NEWEST_UNREADABLE',
         `${unopenable.map((o) => `${o.facts.name} (${whyUnopened(o)})`).join(', ')} ` +
           `may be newer than ${newest < 0 ? 'every backup that opens' : `generation ${newest}, the newest that opens`}, ` +
-          `and no newestSeen was given: refusing to write generation ${generation}, which may be older. ` +
+          `and the newest generation this client has seen is not known: refusing to write generation ${generation}, which may be older. ` +
           `${NEWEST_UNREADABLE_ADVICE} ${generation} anyway. They are kept either way`,
       );
   }

@@ -163,6 +163,7 @@ describe('the state file carries rollback protection', () => {
     expect(stateless.status).toBe(3);
     expect(stateless.stderr).toContain(newest.name);
     expect(stateless.stderr).toMatch(/--newest-seen N .*--allow-unreadable-newest/);
+    expect(stateless.stderr).not.toMatch(/newestSeen|allowUnreadableNewest/); // the library's words
     const next = create('--state', state);
     expect(next.status).toBe(0);
     expect(json(next)).toMatchObject({
@@ -354,6 +355,51 @@ describe('the state file carries rollback protection', () => {
     expect(JSON.parse(readFileSync(state, 'utf8')).stores).toEqual([
       { store, set: 'laptop-1', newest: 9, used: 9 },
     ]);
+  });
+
+  it("a first create into a folder with another key's newer-named backup asks to be told (review of #16)", () => {
+    const store = p('foreign');
+    mkdirSync(store);
+    const mine = p('foreign-mine.key');
+    const theirs = p('foreign-theirs.key');
+    keygen(mine);
+    keygen(theirs);
+    writeFileSync(p('f.bin'), 'mine');
+    const create = (key: string, state: string, ...extra: string[]) =>
+      run([
+        'backup',
+        'create',
+        p('f.bin'),
+        '--store',
+        store,
+        '-k',
+        key,
+        '--state',
+        p(state),
+        '--json',
+        ...extra,
+      ]);
+    const other = create(theirs, 'foreign-theirs.json');
+    expect(other.status, other.stderr).toBe(0);
+    const first = create(mine, 'foreign-mine.json');
+    expect(first.status).toBe(3);
+    expect(first.stderr).toMatch(
+      new RegExp(
+        `${json(other).name} \\(another key's, or damaged: WRONG_KEY\\) may be newer than every backup that opens`,
+      ),
+    );
+    expect(first.stderr).toMatch(
+      /if it is another key's backup, or this is the first backup .*--allow-unreadable-newest\.\n$/,
+    );
+    expect(readdirSync(store)).toEqual([json(other).name]);
+    const told = create(mine, 'foreign-mine.json', '--allow-unreadable-newest');
+    expect(told.status, told.stderr).toBe(0);
+    expect(json(told)).toMatchObject({
+      generation: 0,
+      kept: [{ name: json(other).name, reason: 'another-key' }],
+    });
+    // From then on the state file knows the generation: no flag needed.
+    expect(create(mine, 'foreign-mine.json').status).toBe(0);
   });
 
   it('a damaged state file is refused rather than ignored', () => {
