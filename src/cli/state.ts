@@ -231,7 +231,7 @@ export interface StateHandle {
   readonly entry: StoreState;
   /**
    * Re-reads the file, changes this entry with `change`, and writes the file atomically, under
-   * the lock (the one this handle holds, else taken for the while, waiting up to 10 s).
+   * the lock (the one this handle holds, else taken for the while, waiting up to a minute).
    */
   update(change: (entry: StoreState) => void): Promise<void>;
   /** Releases the lock taken by `openState(…, { lock: true })` (nothing otherwise). */
@@ -251,11 +251,15 @@ export async function openState(
   const key = resolve(store);
   const find = (f: StateFile) => f.stores.find((s) => s.store === key);
   const lockPath = await lockPathOf(path);
-  if (lockPath !== undefined)
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 }).catch((e: unknown) => {
+  const makeFolder = () =>
+    mkdir(dirname(path), { recursive: true, mode: 0o700 }).catch((e: unknown) => {
       throw withContext(e, `cannot create the folder of the state file ${path}`);
     });
-  let held = options.lock && lockPath !== undefined ? await takeLock(lockPath, path, 0) : undefined;
+  let held: StateLock | undefined;
+  if (options.lock && lockPath !== undefined) {
+    await makeFolder();
+    held = await takeLock(lockPath, path, 0);
+  }
   let entry: StoreState;
   try {
     entry = { store: key, ...find(await load(path)) };
@@ -266,7 +270,8 @@ export async function openState(
   return {
     entry,
     async update(change) {
-      const lock = held ?? (lockPath !== undefined ? await takeLock(lockPath, path, 10_000) : undefined);
+      await makeFolder();
+      const lock = held ?? (lockPath !== undefined ? await takeLock(lockPath, path, 60_000) : undefined);
       try {
         // Read again under the lock: another run may have written since (the larger numbers win).
         const file = await load(path);
@@ -276,9 +281,6 @@ export async function openState(
           file.stores.push(current);
         }
         change(current);
-        await mkdir(dirname(path), { recursive: true, mode: 0o700 }).catch((e: unknown) => {
-          throw withContext(e, `cannot create the folder of the state file ${path}`);
-        });
         const out = await openFileOutput(path, { mode: 0o600 }).catch((e: unknown) => {
           throw withContext(e, `cannot write the state file ${path}`);
         });
