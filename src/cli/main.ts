@@ -167,6 +167,14 @@ const stateOption = () =>
     'the state file (default: $XDG_CONFIG_HOME/e2ee-backup/state.json, or ~/.config/e2ee-backup/state.json)',
   );
 
+// `backup list` and `restore` open a folder of backups, planted ones included: bounded by default
+// by what this machine writes there, not by the decoder's 1 GiB.
+const folderKdfMemory = () =>
+  new Option(
+    '--max-kdf-memory <size>',
+    "refuse password slots asking Argon2id for more memory (default: the most this machine's backups in the folder use, at least 64MiB; bare number = KiB); when given, iterations and lanes are bounded as in decrypt",
+  ).argParser(kdfMemoryKib);
+
 function openOptions(cmd: Command): Command {
   return cmd
     .addOption(
@@ -397,6 +405,8 @@ export function buildProgram(signal: AbortSignal): Command {
       .requiredOption('-s, --store <dir>', 'the folder of backups'),
     'open the backups',
   )
+    .addOption(folderKdfMemory())
+    .addOption(stateOption())
     .option('--json', 'print JSON')
     .action(async (flags) =>
       (await import('./commands/backup.js')).backupList(flags, createContext(signal, true)),
@@ -420,6 +430,7 @@ export function buildProgram(signal: AbortSignal): Command {
     )
     .option('--allow-rollback', 'restore an older generation than the newest seen anyway')
     .addOption(new Option('--set <name>', 'restore only the backups of this set').argParser(setName))
+    .addOption(folderKdfMemory())
     .addOption(stateOption())
     .option('-q, --quiet', 'no summary or warnings')
     .action(async (flags) =>

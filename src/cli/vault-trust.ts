@@ -11,8 +11,8 @@
  */
 
 import { lstat, mkdir, readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { configDir } from './config-dir.js';
 import { CliError, EXIT, usageError } from './exit-codes.js';
 import { openFileOutput } from './io.js';
 
@@ -64,10 +64,9 @@ export function vaultId(url: string): string {
   return u.href;
 }
 
-/** Where remembered keys live: `$XDG_CONFIG_HOME/e2ee-backup/vault-servers.json`. */
+/** Where remembered keys live: `$XDG_CONFIG_HOME/e2ee-backup/vault-servers.json` (see {@link configDir}). */
 export function knownServersPath(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env['XDG_CONFIG_HOME'] || join(homedir(), '.config');
-  return join(base, 'e2ee-backup', 'vault-servers.json');
+  return join(configDir(env), 'vault-servers.json');
 }
 
 const FORMAT = 'e2ee-backup known vault servers';

@@ -1,11 +1,14 @@
 // The CLI's rules for which vault it talks to, and how long it waits for one, without a server.
 import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { defaultStatePath } from '../../src/cli/state.js';
 import { retryAfterSeconds } from '../../src/cli/vault-retry.js';
 import {
   checkChannel,
   isLoopback,
+  knownServersPath,
   parseFingerprint,
   rememberedKey,
   rememberKey,
@@ -101,6 +104,18 @@ describe('fingerprints and remembered keys', () => {
       /not a list of known vault servers/,
     );
     expect(readFileSync(corrupt, 'utf8')).toBe('{"servers": 1}'); // left as it was
+  });
+});
+
+describe('the config folder', () => {
+  it('a relative XDG_CONFIG_HOME is ignored, by the vault servers file as by the state file', () => {
+    const home = join(homedir(), '.config', 'e2ee-backup');
+    for (const env of [{}, { XDG_CONFIG_HOME: '' }, { XDG_CONFIG_HOME: 'relative/conf' }]) {
+      expect(knownServersPath(env)).toBe(join(home, 'vault-servers.json'));
+      expect(defaultStatePath(env)).toBe(join(home, 'state.json'));
+    }
+    expect(knownServersPath({ XDG_CONFIG_HOME: '/etc/x' })).toBe('/etc/x/e2ee-backup/vault-servers.json');
+    expect(defaultStatePath({ XDG_CONFIG_HOME: '/etc/x' })).toBe('/etc/x/e2ee-backup/state.json');
   });
 });
 
