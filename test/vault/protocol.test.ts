@@ -44,7 +44,7 @@ import {
   startRegistration,
 } from '../../src/vault/protocol.js';
 import { TokenBuckets } from '../../src/vault/rate-limit.js';
-import { decideCommit, decideDelete, decideFinish } from '../../src/vault/store.js';
+import { decideCommit, decideDelete, decideFinish, overridesTombstone } from '../../src/vault/store.js';
 import { CHEAP_KSF, errorOf, randomKey } from './helpers.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -354,6 +354,17 @@ describe('shared store decisions', () => {
       'unauthorized',
     );
     expect(decideCommit({ status: 'active' }, c('register', v))).toBe('unauthorized');
+  });
+  it('a tombstone override is asked for exactly when only an override could register', () => {
+    const w = Uint8Array.of(1, 2, 4);
+    const tombstone = { status: 'locked', deviceVerifier: v } as const;
+    expect(overridesTombstone(tombstone, v)).toBe(false); // the original device
+    expect(overridesTombstone(tombstone, w)).toBe(true);
+    expect(overridesTombstone(tombstone, undefined)).toBe(true);
+    // A tombstone from before tombstones kept their verifier: nothing matches it.
+    expect(overridesTombstone({ status: 'locked' }, v)).toBe(true);
+    expect(overridesTombstone(undefined, undefined)).toBe(false);
+    expect(overridesTombstone({ status: 'active', deviceVerifier: v }, w)).toBe(false);
   });
   it('delete', () => {
     expect(decideDelete(undefined, v)).toBe('not_found');

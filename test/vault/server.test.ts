@@ -650,16 +650,51 @@ describe('the vault server process', () => {
     expect(await owner.recover({ account: a, password: 'pw' })).toEqual(backupKey);
     expect((await errorOf(client(s).recover({ account: a, password: 'pw' }))).code).toBe('UNAUTHORIZED');
     expect((await s.store.getAccount(a))!.remaining).toBe(10); // refused before counting
-    // With the gate, the owner may start over on a tombstone even without the old key (a new
-    // device, the code lost); a live record still needs its device credential.
+    // A live record needs its device credential, whatever the gate says.
     expect((await errorOf(owner.register({ account: a, password: 'pw', backupKey: randomKey() }))).code).toBe(
       'UNAUTHORIZED',
     );
+  });
+
+  it('a tombstone override takes an explicit approval: true from an ordinary gate is not one', async () => {
+    const asked: { op: string; tombstoneOverride?: true }[] = [];
+    let approveOverrides = false;
+    const s = await start({
+      dbPath: ':memory:',
+      authorize: ({ op, account: a, context, tombstoneOverride }) => {
+        asked.push({ op, ...(tombstoneOverride ? { tombstoneOverride } : {}) });
+        if (context.headers?.get('x-session') !== `session-of-${a}`) return false;
+        return tombstoneOverride && approveOverrides ? 'override-tombstone' : true;
+      },
+    });
+    const a = account();
+    const owner = client(s, { headers: () => ({ 'x-session': `session-of-${a}` }) });
+    const backupKey = randomKey();
+    await owner.register({ account: a, password: 'pw', backupKey });
+    expect(asked.some((q) => q.tombstoneOverride)).toBe(false); // nothing to override
     for (let i = 0; i < 10; i++) await errorOf(owner.recover({ account: a, password: `wrong ${i}` }));
     expect((await s.store.getAccount(a))!.status).toBe('locked');
+
+    // A new device without the old key: the gate answers true to everything, which is not an
+    // approval of an override; it was asked, and told what it was asked.
+    asked.length = 0;
     const newKey = randomKey();
+    const refused = await errorOf(owner.register({ account: a, password: 'pw', backupKey: newKey }));
+    expect(refused.code).toBe('UNAUTHORIZED');
+    expect(refused.status).toBe(403);
+    expect(asked).toContainEqual({ op: 'register/finish', tombstoneOverride: true });
+    expect((await s.store.getAccount(a))!.status).toBe('locked');
+
+    // The deployment approves it explicitly: the owner starts over under the name.
+    approveOverrides = true;
     expect(await owner.register({ account: a, password: 'pw', backupKey: newKey })).toBe('created');
     expect(await owner.recover({ account: a, password: 'pw' })).toEqual(newKey);
+    // The original device, holding the tombstone's credential, needs no override.
+    approveOverrides = false;
+    for (let i = 0; i < 10; i++) await errorOf(owner.recover({ account: a, password: `wrong ${i}` }));
+    asked.length = 0;
+    expect(await owner.register({ account: a, password: 'pw', backupKey: newKey })).toBe('created');
+    expect(asked.some((q) => q.tombstoneOverride)).toBe(false);
   });
 
   it('logs one event per request and nothing secret', async () => {
