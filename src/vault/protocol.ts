@@ -149,7 +149,10 @@ export interface RegisterFinishRequest {
   registrationRecord: string;
   /** nonce ‖ AES-256-GCM(backup key) (60 bytes). */
   sealedKey: string;
-  /** The new record's device salt (32 random bytes, fresh for every registration). */
+  /**
+   * The new record's device salt (32 random bytes, fresh for every registration). The server
+   * refuses all zeros and the salt the account already has (`VAULT_PROTOCOL`).
+   */
   deviceSalt: string;
   /** SHA-256 of the new record's device credential (32 bytes): the credential itself is not sent. */
   deviceVerifier: string;

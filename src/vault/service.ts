@@ -461,6 +461,11 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
       const record = parse(() => deserializeRegistrationRecord(binary(f, 'registrationRecord', 192)));
       const sealedKey = binary(f, 'sealedKey', SEALED_KEY_BYTES);
       const deviceSalt = binary(f, 'deviceSalt', DEVICE_SALT_BYTES);
+      // All zeros is the empty salt to HKDF-SHA512 (HMAC pads its key with zeros): the one fixed
+      // credential per key and account that device salts exist to avoid (SPEC.md §9.4).
+      if (deviceSalt.every((b) => b === 0)) {
+        throw refuse('VAULT_PROTOCOL', "field 'deviceSalt' is all zeros: draw it from a CSPRNG");
+      }
       const newVerifier = binary(f, 'deviceVerifier', DEVICE_CREDENTIAL_BYTES);
       let presented: Uint8Array | undefined;
       if (f['deviceCredential'] !== undefined) {
@@ -520,6 +525,11 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
           throw refuse('VAULT_NOT_FOUND', 'this account has no vault record to reset');
         case 'locked':
           throw locked();
+        case 'salt_reused':
+          throw refuse(
+            'VAULT_PROTOCOL',
+            'the new device salt is the one this account already has: every registration draws a new one',
+          );
       }
     },
 

@@ -190,9 +190,10 @@ export interface CommitInput {
 /**
  * What {@link VaultStore.commitRecord} did: `created` or `replaced` the record, or refused it as
  * `unauthorized` (a live record or a tombstone, and no matching device credential), `not_found`
- * (`reset` without a record) or `locked` (`reset` of a destroyed record).
+ * (`reset` without a record), `locked` (`reset` of a destroyed record) or `salt_reused` (the new
+ * device salt is the one the record or tombstone already has: its credential would not change).
  */
-export type CommitOutcome = 'created' | 'replaced' | 'unauthorized' | 'not_found' | 'locked';
+export type CommitOutcome = 'created' | 'replaced' | 'unauthorized' | 'not_found' | 'locked' | 'salt_reused';
 /**
  * What {@link VaultStore.deleteRecord} did: `deleted`, or refused as `unauthorized` (other device
  * credential), `not_found` or `locked` (a tombstone stays, to keep answering `VAULT_LOCKED`).
@@ -314,17 +315,22 @@ export interface VaultStore {
  * a tombstone override for the request (`authorized`); not by whoever spent its attempts.
  */
 export function decideCommit(
-  current: Pick<VaultAccount, 'status' | 'deviceVerifier'> | undefined,
-  input: Pick<CommitInput, 'mode' | 'presentedVerifier' | 'authorized'>,
+  current: Pick<VaultAccount, 'status' | 'deviceVerifier' | 'deviceSalt'> | undefined,
+  input: Pick<CommitInput, 'mode' | 'presentedVerifier' | 'authorized' | 'deviceSalt'>,
 ): CommitOutcome {
   const { mode, presentedVerifier } = input;
   if (current === undefined) return mode === 'register' ? 'created' : 'not_found';
   const holder = verifierMatches(current.deviceVerifier, presentedVerifier);
+  let outcome: CommitOutcome;
   if (current.status === 'locked') {
     if (mode !== 'register') return 'locked';
-    return holder || input.authorized ? 'created' : 'unauthorized';
+    outcome = holder || input.authorized ? 'created' : 'unauthorized';
+  } else outcome = holder ? 'replaced' : 'unauthorized';
+  // Every registration rotates the device credential (SPEC.md §9.4): the same salt would keep it.
+  if (outcome !== 'unauthorized' && current.deviceSalt !== undefined) {
+    if (constantTimeEqual(current.deviceSalt, input.deviceSalt)) return 'salt_reused';
   }
-  return holder ? 'replaced' : 'unauthorized';
+  return outcome;
 }
 
 /**

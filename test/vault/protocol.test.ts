@@ -331,6 +331,7 @@ describe('shared store decisions', () => {
       mode,
       presentedVerifier,
       authorized,
+      deviceSalt: randomKey(),
     });
     expect(decideCommit(undefined, c('register'))).toBe('created');
     expect(decideCommit(undefined, c('register', v))).toBe('created');

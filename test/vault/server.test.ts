@@ -8,7 +8,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64url, toBase64url } from '../../src/vault/base64url.js';
 import { createVaultClient, type VaultClientOptions } from '../../src/vault/client.js';
 import { generateKE1, serializeKE1 } from '../../src/vault/opaque.js';
-import { deriveDeviceCredential, startLogin, startRegistration } from '../../src/vault/protocol.js';
+import {
+  deriveDeviceCredential,
+  deviceVerifier,
+  finishRegistration,
+  startLogin,
+  startRegistration,
+} from '../../src/vault/protocol.js';
 import {
   type RunningVaultServer,
   type StartVaultServerOptions,
@@ -409,7 +415,7 @@ describe('vault over HTTP', () => {
       mode: 'register',
       registrationRecord: '',
       sealedKey: toBase64url(new Uint8Array(60)),
-      deviceSalt: toBase64url(new Uint8Array(32)),
+      deviceSalt: toBase64url(randomKey()),
       deviceVerifier: toBase64url(new Uint8Array(32)),
       deviceCredential: toBase64url(new Uint8Array(32)),
       ksf: CHEAP_KSF,
@@ -434,6 +440,52 @@ describe('vault over HTTP', () => {
     const otherAccount = await post(server.url, 'register/finish', { ...base, account: account() });
     expect(otherAccount.status).toBe(409); // and the registration is used up
     expect((await post(server.url, 'register/finish', base)).status).toBe(409);
+  });
+
+  it('register/finish refuses a device salt that would not rotate the credential', async () => {
+    const a = account();
+    const backupKey = randomKey();
+    await client(server).register({ account: a, password: 'pw', backupKey });
+    const before = (await server.store.getAccount(a))!;
+    /** A real replacement by the key's holder, with `deviceSalt` as given. */
+    const replaceWith = async (deviceSalt: Uint8Array) => {
+      const { registrationRequest, state } = startRegistration('pw2');
+      const start = await post(server.url, 'register/start', {
+        account: a,
+        registrationRequest: toBase64url(registrationRequest),
+      });
+      const upload = await finishRegistration({
+        state,
+        account: a,
+        registrationResponse: fromBase64url(start.json['registrationResponse'])!,
+        backupKey,
+        currentDeviceSalt: before.deviceSalt,
+        ksf: CHEAP_KSF,
+        kdfOptions: { allowWeak: true },
+      });
+      return post(server.url, 'register/finish', {
+        registrationId: start.json['registrationId'],
+        account: a,
+        mode: 'reset',
+        registrationRecord: toBase64url(upload.registrationRecord),
+        sealedKey: toBase64url(upload.sealedKey),
+        deviceSalt: toBase64url(deviceSalt),
+        deviceVerifier: toBase64url(deviceVerifier(deriveDeviceCredential(backupKey, a, deviceSalt))),
+        deviceCredential: toBase64url(upload.deviceCredential!),
+        ksf: upload.ksf,
+      });
+    };
+    // The same salt: the captured credential of the current record would stay valid.
+    const reused = await replaceWith(before.deviceSalt!);
+    expect(reused.status).toBe(400);
+    expect(reused.json['error']).toMatchObject({ code: 'VAULT_PROTOCOL' });
+    expect(reused.json['error'].message).toMatch(/device salt/);
+    // All zeros: the empty salt to HKDF-SHA512, one fixed credential per key and account.
+    const zeros = await replaceWith(new Uint8Array(32));
+    expect(zeros.status).toBe(400);
+    expect(zeros.json['error'].message).toMatch(/all zeros/);
+    expect((await server.store.getAccount(a))!.generation).toBe(before.generation);
+    expect((await replaceWith(randomKey())).status).toBe(200);
   });
 
   it('the client pins the server key when asked', async () => {
