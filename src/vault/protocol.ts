@@ -132,7 +132,8 @@ export interface DeviceSaltRequest {
 export interface DeviceSaltResponse {
   /**
    * The salt of the device credential that authorises replacing, resetting or deleting the record
-   * (32 bytes; the empty string for a record stored before device salts existed).
+   * (32 bytes). The empty string for a record stored before device salts existed: clients refuse
+   * it (SPEC.md §9.4).
    */
   deviceSalt: string;
 }
@@ -426,9 +427,10 @@ export async function openSealedBackupKey(exportKey: Uint8Array, sealed: Uint8Ar
  * drawn afresh by every registration, makes each registration's credential a new one, so a
  * credential seen once stops working at the next password change or reset.
  *
- * @param deviceSalt - The record's device salt: {@link DEVICE_SALT_BYTES} bytes (or empty, for a
- *   record stored before device salts existed), from `POST /v1/device-salt` or
- *   {@link newDeviceSalt}.
+ * @param deviceSalt - The record's device salt: {@link DEVICE_SALT_BYTES} bytes, from
+ *   `POST /v1/device-salt` or {@link newDeviceSalt}. All zeros is refused: to HKDF-SHA512 it is
+ *   the empty salt, whose credential is the same for every registration of the key and account.
+ * @throws E2EEError `VAULT_PROTOCOL` for another length or an all-zero salt.
  */
 export function deriveDeviceCredential(
   backupKey: Uint8Array,
@@ -436,21 +438,14 @@ export function deriveDeviceCredential(
   deviceSalt: Uint8Array,
 ): Uint8Array {
   checkBackupKey(backupKey);
-  if (
-    !(deviceSalt instanceof Uint8Array) ||
-    (deviceSalt.length !== DEVICE_SALT_BYTES && deviceSalt.length !== 0)
-  ) {
+  if (!(deviceSalt instanceof Uint8Array) || deviceSalt.length !== DEVICE_SALT_BYTES) {
     throw new E2EEError('VAULT_PROTOCOL', `the device salt must be ${DEVICE_SALT_BYTES} bytes`);
   }
+  if (deviceSalt.every((b) => b === 0)) {
+    throw new E2EEError('VAULT_PROTOCOL', 'the device salt is all zeros, the same as no salt');
+  }
   const info = concat(DEVICE_CREDENTIAL_INFO, Uint8Array.of(0), accountBytes(account));
-  // An empty salt is HKDF's default (HashLen zero bytes), as noble's `undefined`.
-  return hkdf(
-    sha512,
-    backupKey,
-    deviceSalt.length === 0 ? undefined : deviceSalt,
-    info,
-    DEVICE_CREDENTIAL_BYTES,
-  );
+  return hkdf(sha512, backupKey, deviceSalt, info, DEVICE_CREDENTIAL_BYTES);
 }
 
 /** A fresh device salt: {@link DEVICE_SALT_BYTES} bytes from the CSPRNG, one per registration. */

@@ -10,7 +10,6 @@ import { createVaultClient, type VaultClientOptions } from '../../src/vault/clie
 import { generateKE1, serializeKE1 } from '../../src/vault/opaque.js';
 import {
   deriveDeviceCredential,
-  deviceVerifier,
   finishRegistration,
   startLogin,
   startRegistration,
@@ -470,7 +469,7 @@ describe('vault over HTTP', () => {
         registrationRecord: toBase64url(upload.registrationRecord),
         sealedKey: toBase64url(upload.sealedKey),
         deviceSalt: toBase64url(deviceSalt),
-        deviceVerifier: toBase64url(deviceVerifier(deriveDeviceCredential(backupKey, a, deviceSalt))),
+        deviceVerifier: toBase64url(upload.deviceVerifier),
         deviceCredential: toBase64url(upload.deviceCredential!),
         ksf: upload.ksf,
       });
