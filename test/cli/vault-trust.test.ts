@@ -77,6 +77,9 @@ describe('the channel', () => {
 });
 
 describe('a pinned TLS key', () => {
+  // A self-signed P-256 certificate for 127.0.0.1 and localhost, valid for 100 years, made with
+  // `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 36500
+  // -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1,DNS:localhost`. Test only: its key is public.
   const fixtures = join(import.meta.dirname, 'fixtures');
   const cert = readFileSync(join(fixtures, 'loopback-tls.crt'));
   const key = readFileSync(join(fixtures, 'loopback-tls.key'));

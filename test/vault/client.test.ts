@@ -179,6 +179,50 @@ describe('what the client sends to which server', () => {
     expect(v.seen).toEqual(['info', 'device-salt', 'delete +credential']);
   });
 
+  it('a pinned key does not authenticate: an impostor that copies it takes the registration (SPEC.md §9.1)', async () => {
+    // What the docs say the pin cannot do, kept true by a test: only the channel stops this.
+    const { createVaultClient } = await import('../../src/vault/client.js');
+    const { createVaultService } = await import('../../src/vault/service.js');
+    const { createMemoryVaultStore } = await import('../../src/vault/store-memory.js');
+    const keys = await import('../../src/vault/keys.js');
+    const real = await inProcess();
+    const realKey = (await createVaultClient('https://v', { fetch: real.fetch }).info()).serverPublicKey;
+    const own = keys.parseVaultKeyFile(keys.generateVaultKeyFile());
+    const impostor = createVaultService({
+      store: createMemoryVaultStore(),
+      keys: keys.staticKeyProvider({ ...own, serverKeys: { ...own.serverKeys, publicKey: realKey } }),
+      limits: { allowWeakKsf: true, perAccount: false, perAddress: false },
+    });
+    const toImpostor = (async (url: URL, init: RequestInit) => {
+      const r = await impostor.handle(
+        new URL(url).pathname.replace(/^\/v1\//, '') as never,
+        init.body ? JSON.parse(String(init.body)) : undefined,
+      );
+      return new Response(JSON.stringify(r.body), { status: r.status });
+    }) as typeof globalThis.fetch;
+    const victim = createVaultClient('https://vault.example', {
+      fetch: toImpostor,
+      serverPublicKey: realKey,
+      ...cheap,
+    });
+    expect(await victim.register({ account: 'dave', password: 'tr0ub4dor&3 horse', backupKey: key })).toBe(
+      'created',
+    );
+    // The impostor tests guesses against the record it was sent: the right one opens the envelope
+    // (SERVER_AUTH: only the real private key could finish the login), wrong ones do not.
+    const guess = createVaultClient('https://vault.example', {
+      fetch: toImpostor,
+      ...cheap,
+      kdfMaxima: { m: 64, t: 1, p: 1 },
+    });
+    await expect(guess.recover({ account: 'dave', password: 'letmein' })).rejects.toMatchObject({
+      code: 'WRONG_PASSWORD',
+    });
+    await expect(guess.recover({ account: 'dave', password: 'tr0ub4dor&3 horse' })).rejects.toMatchObject({
+      code: 'SERVER_AUTH',
+    });
+  });
+
   it('an empty or all-zero device salt gets no credential: it would be the same for every registration', async () => {
     const { createVaultClient } = await import('../../src/vault/client.js');
     const { toBase64url } = await import('../../src/vault/base64url.js');
