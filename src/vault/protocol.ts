@@ -98,7 +98,10 @@ export interface KsfParams extends Argon2idParams {
 export interface InfoResponse {
   /** Protocol name and version ({@link VAULT_PROTOCOL_VERSION}). */
   protocol: typeof VAULT_PROTOCOL_VERSION;
-  /** The server's AKE public key (32 bytes). Clients may pin it. */
+  /**
+   * The server's AKE public key (32 bytes). A client with a pinned key compares it before every
+   * operation: a check against a wrong server, not an authentication (SPEC.md §9.1).
+   */
   serverPublicKey: string;
   /** Wrong passwords in a row after which a record is destroyed. */
   maxAttempts: number;
@@ -537,7 +540,12 @@ export interface FinishRegistrationParams {
   ksf?: Partial<Argon2idParams>;
   /** `allowWeak` (tests, weak hardware) and `maxima` for the KSF. */
   kdfOptions?: Pick<KdfOptions, 'allowWeak' | 'maxima'>;
-  /** When given, the server's public key must be this one (pinning), else `SERVER_AUTH`. */
+  /**
+   * When given, the key in the RegistrationResponse must be this one, else `SERVER_AUTH`. That
+   * catches a wrong or re-keyed server, not an impostor: the key is a plain value it can copy,
+   * and registration never proves the server holds the private key (SPEC.md §9.1). Only a
+   * channel that authenticates the server protects a registration.
+   */
   expectedServerPublicKey?: Uint8Array;
 }
 
