@@ -1,6 +1,6 @@
 // `e2ee-backup whatsapp decrypt | inspect | import` through the built CLI, on crypt15 files from the
-// independent writer in test/whatsapp/encoder.ts, and on wa-crypt-tools' real file when
-// WHATSAPP_SAMPLES is set.
+// independent writer in test/whatsapp/encoder.ts, and on wa-crypt-tools' real file (vendored in
+// vectors/third-party/wa-crypt-tools; WHATSAPP_SAMPLES reads another copy).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
@@ -14,6 +14,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { thirdPartyFile } from '../shared-data.js';
 import { crypt15, keyFile, zipOf } from '../whatsapp/encoder.js';
 import {
   buildCli,
@@ -459,25 +460,21 @@ describe("the prefix's strings (unauthenticated, from the file)", () => {
   });
 });
 
-const SAMPLES = process.env['WHATSAPP_SAMPLES'];
-describe.skipIf(!SAMPLES || !existsSync(join(SAMPLES, 'msgstore.db.crypt15')))(
-  'the real file (WHATSAPP_SAMPLES; skipped: not set or no msgstore.db.crypt15 there)',
-  () => {
-    it('decrypts and imports it to the exact database', () => {
-      const real = (f: string) => join(SAMPLES!, f);
-      const k = secret('real.key', readFileSync(real('encrypted_backup.key')));
-      const r = run(['whatsapp', 'decrypt', real('msgstore.db.crypt15'), '-k', k, '-o', p('real.db')]);
-      expect(r.status, r.stderr).toBe(0);
-      expect(readFileSync(p('real.db')).equals(readFileSync(real('msgstore.db')))).toBe(true);
-      const c = secret(
-        'real-code.txt',
-        readFileSync(real('encrypted_backup.key')).subarray(27).toString('hex'),
-      );
-      expect(
-        run(['whatsapp', 'import', real('msgstore.db.crypt15'), '-k', k, '-o', p('real.e2ee')]).status,
-      ).toBe(0);
-      expect(run(['decrypt', p('real.e2ee'), '--key-file', c, '-o', p('real2.db')]).status).toBe(0);
-      expect(readFileSync(p('real2.db')).equals(readFileSync(real('msgstore.db')))).toBe(true);
-    });
-  },
-);
+describe("the real file (wa-crypt-tools' tests/res/)", () => {
+  it('decrypts and imports it to the exact database', () => {
+    const real = (f: string) => thirdPartyFile('WHATSAPP_SAMPLES', 'wa-crypt-tools', f);
+    const k = secret('real.key', readFileSync(real('encrypted_backup.key')));
+    const r = run(['whatsapp', 'decrypt', real('msgstore.db.crypt15'), '-k', k, '-o', p('real.db')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(p('real.db')).equals(readFileSync(real('msgstore.db')))).toBe(true);
+    const c = secret(
+      'real-code.txt',
+      readFileSync(real('encrypted_backup.key')).subarray(27).toString('hex'),
+    );
+    expect(
+      run(['whatsapp', 'import', real('msgstore.db.crypt15'), '-k', k, '-o', p('real.e2ee')]).status,
+    ).toBe(0);
+    expect(run(['decrypt', p('real.e2ee'), '--key-file', c, '-o', p('real2.db')]).status).toBe(0);
+    expect(readFileSync(p('real2.db')).equals(readFileSync(real('msgstore.db')))).toBe(true);
+  });
+});
