@@ -11,6 +11,7 @@ export const entry = {
   lifecycle: 'src/lifecycle.ts',
   vault: 'src/vault/index.ts',
   'vault/server': 'src/vault/server-node.ts',
+  whatsapp: 'src/whatsapp/index.ts',
   // Test hooks (a chosen salt, backend, OPAQUE randomness): not for production.
   testing: 'src/testing.ts',
 };

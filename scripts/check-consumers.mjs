@@ -62,6 +62,7 @@ try {
     const ct = await chunked.encryptChunked(${lib}.parseBackupKey(code), pt, { context: 'c' });
     const back = await chunked.decryptChunked(key, ct, { context: 'c' });
     if (new TextDecoder().decode(back) !== 'consumer check') throw new Error('round trip failed');
+    if (wa.parseWhatsAppKey(code).length !== 32) throw new Error('e2ee-backup/whatsapp: key not read');
     try { await chunked.decryptChunked(new Uint8Array(32), ct, { context: 'c' }); throw new Error('wrong key accepted'); }
     catch (e) { if (!(e instanceof ${lib}.E2EEError) || e.code !== 'COMMITMENT_MISMATCH') throw e; }
     // The public API draws every salt itself; only the testing entry takes one.
@@ -73,12 +74,12 @@ try {
   `;
   writeFileSync(
     join(app, 'cjs.cjs'),
-    `const lib = require('e2ee-backup'); const chunked = require('e2ee-backup/chunked'); const testing = require('e2ee-backup/testing');
+    `const lib = require('e2ee-backup'); const chunked = require('e2ee-backup/chunked'); const testing = require('e2ee-backup/testing'); const wa = require('e2ee-backup/whatsapp');
      (async () => { ${body('lib')} console.log('CommonJS require: ok'); })().catch((e) => { console.error(e); process.exit(1); });`,
   );
   writeFileSync(
     join(app, 'esm.mjs'),
-    `import * as lib from 'e2ee-backup'; import * as chunked from 'e2ee-backup/chunked'; import * as testing from 'e2ee-backup/testing';
+    `import * as lib from 'e2ee-backup'; import * as chunked from 'e2ee-backup/chunked'; import * as testing from 'e2ee-backup/testing'; import * as wa from 'e2ee-backup/whatsapp';
      ${body('lib')} console.log('ESM import: ok');`,
   );
   process.stdout.write(run('node', ['cjs.cjs'], app));
@@ -99,6 +100,7 @@ try {
     import { validateKdfParams } from 'e2ee-backup/kdf';
     import { parseBackupKey as parseFromKey } from 'e2ee-backup/key';
     import { decryptChunked as decryptOn, type TestChunkedOptions } from 'e2ee-backup/testing';
+    import { type WhatsAppBackupInfo, decryptWhatsAppBackup, inspectWhatsAppBackup, parseWhatsAppKey } from 'e2ee-backup/whatsapp';
 
     export async function consumer(): Promise<string> {
       const key: Uint8Array = generateBackupKey();
@@ -132,7 +134,11 @@ try {
       // @ts-expect-error the public API takes no salt
       await encryptChunked(key, ct, { salt: new Uint8Array(24) });
       const pt2: Uint8Array = await decryptChunked(key, ct, { context: 'x' });
-      void [pt, pt2, size, enc, dec, bad];
+      const waInfo: WhatsAppBackupInfo = inspectWhatsAppBackup(ct);
+      const wa = await decryptWhatsAppBackup(ct, parseWhatsAppKey(code), { maxOutputBytes: 1 });
+      const waOut: ReadableStream<Uint8Array> = wa.stream;
+      const waPayload: 'zlib' | 'zip' = wa.payload;
+      void [pt, pt2, size, enc, dec, bad, waInfo, waOut, waPayload];
       return code;
     }
   `;

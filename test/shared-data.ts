@@ -9,7 +9,11 @@ const root = resolve(import.meta.dirname, '..');
  * another copy. The vendored copy is always there, so a fresh clone runs every vector test; a
  * missing file is an error, never a skip.
  */
-export function thirdPartyFile(envVar: string, folder: 'wycheproof' | 'opaque', name: string): string {
+export function thirdPartyFile(
+  envVar: string,
+  folder: 'wycheproof' | 'opaque' | 'wa-crypt-tools',
+  name: string,
+): string {
   const dir = process.env[envVar] ?? join(root, 'vectors', 'third-party', folder);
   const path = join(dir, name);
   if (!existsSync(path))

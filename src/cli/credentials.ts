@@ -8,9 +8,11 @@
  */
 
 import { open } from 'node:fs/promises';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { E2EEError } from '../errors.js';
 import { type Argon2idParams, DEFAULT_KDF_PARAMS, validateKdfParams } from '../kdf.js';
 import { parseBackupKey } from '../key.js';
+import { isJavaSerialised, parseWhatsAppKey } from '../whatsapp/key.js';
 import { usageError, withContext } from './exit-codes.js';
 import { openTerminal } from './tty.js';
 
@@ -34,7 +36,7 @@ export interface CredentialFlags {
   passwordFile?: string;
 }
 
-async function readSmallFile(path: string, limit: number, what: string, strictUtf8 = false): Promise<string> {
+async function readSmallBytes(path: string, limit: number, what: string): Promise<Buffer> {
   const handle = await open(path, 'r');
   try {
     const buf = Buffer.alloc(limit + 1);
@@ -44,16 +46,20 @@ async function readSmallFile(path: string, limit: number, what: string, strictUt
         `${path} is larger than ${limit} bytes, too large for ${what}`,
         `Check that ${path} is the right file`,
       );
-    const bytes = buf.subarray(0, bytesRead);
-    if (!strictUtf8) return bytes.toString('utf8');
-    try {
-      return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
-    } catch {
-      // Decoded loosely, a byte that is not UTF-8 would become U+FFFD: another password.
-      throw usageError(`${path} is not UTF-8 text`, `Save ${path} as UTF-8`);
-    }
+    return buf.subarray(0, bytesRead);
   } finally {
     await handle.close();
+  }
+}
+
+async function readSmallFile(path: string, limit: number, what: string, strictUtf8 = false): Promise<string> {
+  const bytes = await readSmallBytes(path, limit, what);
+  if (!strictUtf8) return bytes.toString('utf8');
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    // Decoded loosely, a byte that is not UTF-8 would become U+FFFD: another password.
+    throw usageError(`${path} is not UTF-8 text`, `Save ${path} as UTF-8`);
   }
 }
 
@@ -72,22 +78,54 @@ export function firstLine(text: string): string {
 export type Warn = (message: string) => void;
 
 /**
- * The text of a key file, as typed or saved by the user. Not parsed here: `decrypt` feeds it to
- * typo recovery, which accepts one digit too many or too few.
+ * What a key file holds: the code as typed (`text`), or the key of WhatsApp's 59-byte
+ * `encrypted_backup.key` (`key`), which is binary and has no typos to fix.
  */
-export async function readKeyFileText(path: string, warn: Warn): Promise<string> {
-  const text = await readSmallFile(path, MAX_KEY_FILE_BYTES, 'a key file').catch((e: unknown) => {
+export type KeyFileContent = { readonly text: string } | { readonly key: Uint8Array };
+
+/**
+ * Reads a key file: a text file holding the 64-digit code, or WhatsApp's `encrypted_backup.key`
+ * (a Java-serialised `byte[32]`, docs/whatsapp-crypt15.md §1), the same 256-bit key. The two
+ * cannot be confused: a serialisation stream starts with the bytes `ac ed`, and 0xac cannot
+ * start UTF-8 text. Any other Java-serialised file (the 158-byte crypt12/crypt14 key file, say)
+ * is `KEY_FORMAT`.
+ */
+export async function readKeyFileContent(path: string, warn: Warn): Promise<KeyFileContent> {
+  const bytes = await readSmallBytes(path, MAX_KEY_FILE_BYTES, 'a key file').catch((e: unknown) => {
     throw withContext(e, `cannot read the key file ${path}`);
   });
   await warnIfShared(path, warn);
-  return text;
+  if (!isJavaSerialised(bytes)) return { text: bytes.toString('utf8') };
+  try {
+    return { key: parseWhatsAppKey(bytes) };
+  } catch (e) {
+    // The crypt12/crypt14 key file is UNSUPPORTED_VERSION to the WhatsApp API; here it is a key
+    // file that is not one, like any other.
+    throw new E2EEError('KEY_FORMAT', `${path}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    bytes.fill(0);
+  }
+}
+
+/**
+ * The text of a key file, as typed or saved by the user (for WhatsApp's key file, its key as 64
+ * digits). Not parsed here: `decrypt` feeds it to typo recovery, which accepts one digit too
+ * many or too few.
+ */
+export async function readKeyFileText(path: string, warn: Warn): Promise<string> {
+  const content = await readKeyFileContent(path, warn);
+  if ('text' in content) return content.text;
+  const code = bytesToHex(content.key);
+  content.key.fill(0);
+  return code;
 }
 
 /** Reads and strictly parses a key file; `KEY_FORMAT` errors name the file. */
 export async function readKeyFile(path: string, warn: Warn): Promise<Uint8Array> {
-  const text = await readKeyFileText(path, warn);
+  const content = await readKeyFileContent(path, warn);
+  if ('key' in content) return content.key;
   try {
-    return parseBackupKey(text);
+    return parseBackupKey(content.text);
   } catch (e) {
     throw inKeyFile(e, path);
   }
@@ -100,7 +138,8 @@ export function inKeyFile(e: unknown, path: string): unknown {
   return e;
 }
 
-async function warnIfShared(path: string, warn: Warn): Promise<void> {
+/** Warns when others can read the key file (as ssh does for private keys). */
+export async function warnIfShared(path: string, warn: Warn): Promise<void> {
   try {
     const handle = await open(path, 'r');
     const { mode } = await handle.stat();

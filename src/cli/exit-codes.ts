@@ -57,7 +57,7 @@ export const ERROR_EXITS: Readonly<Record<ErrorCode, Outcome>> = {
   },
   KEY_FORMAT: {
     exit: EXIT.CREDENTIALS,
-    fix: 'A key file holds the 64 hex digits (0-9, a-f) of a backup key; spaces, dashes and line breaks are allowed',
+    fix: "A key file holds the 64 hex digits (0-9, a-f) of a backup key (spaces, dashes and line breaks are allowed), or is WhatsApp's 59-byte encrypted_backup.key",
   },
   // 3: the input is not what was written, or not something this version can read.
   CHUNK_AUTH: { exit: EXIT.CORRUPT, fix: CHECK_SOURCE },

@@ -59,7 +59,8 @@ Examples:
   e2ee-backup backup create chats.db --store backups/ --key-file backup.key
   e2ee-backup backup restore --store backups/ -o chats.db --key-file backup.key
   e2ee-backup vault register --url https://vault.example --account alice --key-file backup.key
-  e2ee-backup vault recover --url https://vault.example --account alice -o backup.key`;
+  e2ee-backup vault recover --url https://vault.example --account alice -o backup.key
+  e2ee-backup whatsapp decrypt msgstore.db.crypt15 --key-file encrypted_backup.key -o msgstore.db`;
 
 const SETUP_HELP = `
 On a terminal, setup shows the code, waits for Enter after it and after each warning, then
@@ -126,7 +127,10 @@ function configure(cmd: Command, name: string): Command {
 
 function credentialOptions(cmd: Command, verb: string): Command {
   return cmd
-    .option('-k, --key-file <file>', `${verb} with the 64-digit backup key code in FILE (from keygen)`)
+    .option(
+      '-k, --key-file <file>',
+      `${verb} with the 64-digit backup key code in FILE (from keygen), or WhatsApp's encrypted_backup.key`,
+    )
     .addOption(
       new Option('-p, --password', `${verb} with a password, asked on the terminal (or ${PASSWORD_ENV})`),
     )
@@ -522,6 +526,77 @@ export function buildProgram(signal: AbortSignal): Command {
     .option('-q, --quiet', 'no summary or warnings')
     .action(async (flags) =>
       (await import('./commands/vault.js')).vaultDelete(flags, createContext(signal, flags.quiet)),
+    );
+
+  const whatsapp = configure(program.command('whatsapp'), 'whatsapp').description(
+    "WhatsApp's Android end-to-end encrypted backups (.crypt15), opened with their 64-digit key",
+  );
+  const whatsappKey = () =>
+    new Option(
+      '-k, --key-file <file>',
+      "WhatsApp's encrypted_backup.key, or a text file holding the 64-digit code",
+    ).makeOptionMandatory();
+  const whatsappMaxOutput = () =>
+    new Option('--max-output <size>', 'stop if the database grows past SIZE (default 1TiB)').argParser(
+      byteSize,
+    );
+  configure(whatsapp.command('decrypt'), 'whatsapp decrypt')
+    .description('decrypt a .crypt15 file IN (default: standard input) into its database at OUT')
+    .argument('[in]', "the .crypt15 file, or '-' for standard input")
+    .addOption(whatsappKey())
+    .option(
+      '-o, --output <out>',
+      "where to write the database ('-' for standard output); appears only once it all authenticates",
+    )
+    .addOption(whatsappMaxOutput())
+    .option('-q, --quiet', 'no progress, summary or warnings')
+    .action(async (input, flags) =>
+      (await import('./commands/whatsapp.js')).whatsappDecrypt(
+        input,
+        flags,
+        createContext(signal, flags.quiet),
+      ),
+    );
+  configure(whatsapp.command('inspect'), 'whatsapp inspect')
+    .description("show a .crypt15 file's prefix without the key (unauthenticated: anyone can change it)")
+    .argument('<file>', "the .crypt15 file, or '-' for standard input")
+    .option('--phone-digits', 'also show the last two digits of the phone number')
+    .option('--json', 'print JSON')
+    .action(async (file, flags) =>
+      (await import('./commands/whatsapp.js')).whatsappInspect(file, flags, createContext(signal, true)),
+    );
+  configure(whatsapp.command('import'), 'whatsapp import')
+    .description(
+      're-encrypt a .crypt15 file into an e2ee-backup backup under the same key (nothing decrypted touches the disk)',
+    )
+    .argument('[in]', "the .crypt15 file, or '-' for standard input")
+    .addOption(whatsappKey())
+    .option('-o, --output <out>', "the new backup ('-' for standard output); replaced only when complete")
+    .option(
+      '-s, --store <dir>',
+      "or: add it to this folder of backups, as 'backup create' does (this machine's older ones are removed)",
+    )
+    .addOption(setOption())
+    .addOption(stateOption())
+    .addOption(
+      new Option(
+        '--newest-seen <n>',
+        'with --store: the newest generation this device has seen (the new one is larger)',
+      ).argParser(integerIn(0, Number.MAX_SAFE_INTEGER - 1)),
+    )
+    .option(
+      '--allow-unreadable-newest',
+      'with --store: write even when a backup that may be newer cannot be opened and no generation is known',
+    )
+    .addOption(whatsappMaxOutput())
+    .option('--json', 'with --store: print {"name", "generation", "set", "removed", "kept"}')
+    .option('-q, --quiet', 'no progress or summary')
+    .action(async (input, flags) =>
+      (await import('./commands/whatsapp.js')).whatsappImport(
+        input,
+        flags,
+        createContext(signal, flags.quiet),
+      ),
     );
 
   return program;

@@ -18,10 +18,13 @@
  * @module
  */
 
+import type { BackupInput } from '../../backup.js';
 import { E2EEError } from '../../errors.js';
 import { type Argon2idParams, DEFAULT_KDF_MAXIMA, DEFAULT_KDF_PARAMS } from '../../kdf.js';
 import {
   type BackupEntry,
+  type CreateBackupOptions,
+  type CreatedBackup,
   createBackup,
   type KeptEntry,
   listBackups,
@@ -50,22 +53,14 @@ import { openFolderStore } from '../store.js';
 import { keyForStore } from '../store-key.js';
 
 /** Flags of `backup create`. */
-export interface BackupCreateFlags extends NewBackupFlags, KdfFlags {
-  /** The folder of backups. */
-  store: string;
+export interface BackupCreateFlags extends NewBackupFlags, KdfFlags, FolderWriteFlags {
   meta?: Record<string, string>;
-  /** The newest generation this device has seen: the new backup gets a larger one. */
-  newestSeen?: number;
-  /** This machine's backup set (default: the one in the state file, else a new one). */
-  set?: string;
   /** The state file (default: in the XDG config folder). */
   state?: string;
   /** Remove SOURCE once the backup has verified. */
   removeSource?: boolean;
   /** Unencrypted copies to remove once the backup has verified. */
   replaces?: string[];
-  /** Write even when an unreadable entry may be newer and no generation is known. */
-  allowUnreadableNewest?: boolean;
   json?: boolean;
 }
 
@@ -116,7 +111,7 @@ function requireCredential(flags: CredentialFlags, verb: string): void {
 }
 
 /** Kept entries in words: the ones that need a look one per line, the rest counted. */
-function describeKept(kept: readonly KeptEntry[], ctx: Context): string {
+export function describeKept(kept: readonly KeptEntry[], ctx: Context): string {
   const why: Record<string, (k: KeptEntry) => string> = {
     unreadable: (k) =>
       `it cannot be opened (${(k.error as { code?: string } | undefined)?.code ?? 'not a backup'})`,
@@ -144,13 +139,79 @@ function describeKept(kept: readonly KeptEntry[], ctx: Context): string {
   return `; kept ${kept.length} (${[...counts].map(([r, n]) => `${words[r]}: ${n}`).join(', ')})`;
 }
 
-const keptJson = (k: KeptEntry) => ({
+/** A kept entry in `--json` output. */
+export const keptJson = (k: KeptEntry) => ({
   name: k.name,
   reason: k.reason,
   ...(k.generation !== undefined ? { generation: k.generation } : {}),
   ...(k.set !== undefined ? { set: k.set } : {}),
   ...(k.error !== undefined ? { code: (k.error as { code?: string }).code ?? null } : {}),
 });
+
+/** The flags of `backup create` and `whatsapp import --store` that say where and as what a backup goes. */
+export interface FolderWriteFlags {
+  /** The folder of backups. */
+  store: string;
+  /** The newest generation this device has seen: the new backup gets a larger one. */
+  newestSeen?: number;
+  /** This machine's backup set (default: the one in the state file, else a new one). */
+  set?: string;
+  /** Write even when an unreadable entry may be newer and no generation is known. */
+  allowUnreadableNewest?: boolean;
+}
+
+/**
+ * `createBackup` into the folder as this machine's backup set, with the state file at
+ * `statePath`: the set and the generations seen come from it, the new generation is recorded in
+ * it before anything is written, and the backup once made. Only what the new backup proves
+ * superseded is removed (SPEC.md §5.1).
+ */
+export async function createInFolder(
+  source: BackupInput,
+  options: Pick<CreateBackupOptions, 'password' | 'allowWeakKdf' | 'metadata'> & {
+    key?: Uint8Array;
+    kdf?: Argon2idParams;
+  },
+  flags: FolderWriteFlags,
+  statePath: string,
+  ctx: Context,
+): Promise<CreatedBackup> {
+  // Locked from reading the state until the generation is recorded: two creates at once must
+  // not both take the next one.
+  const state = await openState(statePath, flags.store, { lock: true });
+  const set = flags.set ?? state.entry.set ?? newSetName();
+  const newestSeen = larger(flags.newestSeen, larger(state.entry.newest, state.entry.used));
+  const written = options.kdf ? { kdf: largerKdf(undefined, options.kdf) } : {};
+  const created = await createBackup(openFolderStore(flags.store), source, {
+    ...options,
+    // This machine's older backups open with what it wrote them with, even if that was more.
+    kdfMaxima: options.kdf ? largerKdf(state.entry.kdf, options.kdf) : undefined,
+    set,
+    newestSeen,
+    allowUnreadableNewest: flags.allowUnreadableNewest,
+    // Recorded before anything is uploaded: no generation is ever written twice.
+    onGeneration: async (g) => {
+      await state.update((e) => {
+        e.set = set;
+        e.used = larger(e.used, g);
+        if (written.kdf) e.kdf = largerKdf(e.kdf, written.kdf);
+      });
+      await state.release();
+    },
+    signal: ctx.signal,
+  })
+    .catch((e: unknown) => {
+      throw cliNewestUnreadable(e);
+    })
+    .finally(() => state.release());
+  await state.update((e) => {
+    e.set = set;
+    e.newest = larger(e.newest, created.generation);
+    e.used = larger(e.used, created.generation);
+    if (written.kdf) e.kdf = largerKdf(e.kdf, written.kdf);
+  });
+  return created;
+}
 
 /** Runs `backup create SOURCE --store DIR`. */
 export async function backupCreate(
@@ -188,44 +249,13 @@ export async function backupCreate(
     const kdf = password ? kdfParams(flags, ctx.warn) : undefined;
     const pw = password ? await obtainPassword(flags, { confirm: true }) : undefined;
     if (pw !== undefined) await refuseWeakPassword(pw, flags);
-    // Locked from reading the state until the generation is recorded: two creates at once must
-    // not both take the next one.
-    const state = await openState(statePath, flags.store, { lock: true });
-    const set = flags.set ?? state.entry.set ?? newSetName();
-    const newestSeen = larger(flags.newestSeen, larger(state.entry.newest, state.entry.used));
-    const written = kdf ? { kdf: largerKdf(undefined, kdf.kdf) } : {};
-    const created = await createBackup(openFolderStore(flags.store), input.chunks, {
-      key,
-      password: pw,
-      kdf: kdf?.kdf,
-      allowWeakKdf: kdf?.allowWeakKdf,
-      // This machine's older backups open with what it wrote them with, even if that was more.
-      kdfMaxima: kdf ? largerKdf(state.entry.kdf, kdf.kdf) : undefined,
-      metadata: flags.meta ?? {},
-      set,
-      newestSeen,
-      allowUnreadableNewest: flags.allowUnreadableNewest,
-      // Recorded before anything is uploaded: no generation is ever written twice.
-      onGeneration: async (g) => {
-        await state.update((e) => {
-          e.set = set;
-          e.used = larger(e.used, g);
-          if (written.kdf) e.kdf = largerKdf(e.kdf, written.kdf);
-        });
-        await state.release();
-      },
-      signal: ctx.signal,
-    })
-      .catch((e: unknown) => {
-        throw cliNewestUnreadable(e);
-      })
-      .finally(() => state.release());
-    await state.update((e) => {
-      e.set = set;
-      e.newest = larger(e.newest, created.generation);
-      e.used = larger(e.used, created.generation);
-      if (written.kdf) e.kdf = largerKdf(e.kdf, written.kdf);
-    });
+    const created = await createInFolder(
+      input.chunks,
+      { key, password: pw, kdf: kdf?.kdf, allowWeakKdf: kdf?.allowWeakKdf, metadata: flags.meta ?? {} },
+      flags,
+      statePath,
+      ctx,
+    );
     // The source goes only if it still holds exactly what the backup holds (its SHA-256).
     const files = await removeCopies(copies, created.sha256);
     const keptWords = describeKept(created.kept, ctx); // warns about the ones that need a look

@@ -5,6 +5,13 @@ import type { Suite } from '../harness.js';
 import { chunkedSuite } from './chunked.js';
 import { kdfSuite } from './kdf.js';
 import { keySuite } from './key.js';
+import { whatsappSuite } from './whatsapp.js';
 import { wycheproofSuite } from './wycheproof.js';
 
-export const SUITES: Suite[] = [keySuite, kdfSuite, chunkedSuite('webcrypto'), wycheproofSuite()];
+export const SUITES: Suite[] = [
+  keySuite,
+  kdfSuite,
+  chunkedSuite('webcrypto'),
+  wycheproofSuite(),
+  whatsappSuite,
+];
