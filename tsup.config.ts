@@ -11,10 +11,11 @@ export const entry = {
   lifecycle: 'src/lifecycle.ts',
   vault: 'src/vault/index.ts',
   'vault/server': 'src/vault/server-node.ts',
+  s3: 'src/s3/index.ts',
 };
 
-// Loaded only when a vault server or store is started; never bundled.
-const external = ['better-sqlite3', 'pg', 'hono', '@hono/node-server'];
+// Loaded only when a vault server or store is started, or by the S3 entry; never bundled.
+const external = ['better-sqlite3', 'pg', 'hono', '@hono/node-server', /^@aws-sdk\//];
 
 export default defineConfig([
   {
