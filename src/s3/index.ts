@@ -7,6 +7,7 @@
  * @module
  */
 
+export { type BackupPayloadReader, openBackupPayload } from './random-access.js';
 export { type UploadedPart, type UploadState, type UploadStateStore, uploadStateFolder } from './state.js';
 export {
   createS3Store,
