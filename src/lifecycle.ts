@@ -19,10 +19,16 @@ import {
 import { constantTimeEqual, randomBytes } from './bytes.js';
 import { E2EEError } from './errors.js';
 import { MAGIC } from './header.js';
+import { resumableBackup } from './s3/resume-backup.js';
 import type { BackupStore, StoredBackup } from './store.js';
 import { toStream } from './streams.js';
 
 const ENCRYPTED_NAME = /^backup-(\d{16})-([0-9a-f]{12})\.e2ee$/;
+
+function nameGeneration(name: string): number | undefined {
+  const m = ENCRYPTED_NAME.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
 
 /** A backup in a store, as {@link listBackups} finds it. */
 export interface BackupEntry extends StoredBackup {
@@ -141,11 +147,20 @@ export async function createBackup(
       // A backup we cannot open does not count towards the generation (and will be replaced).
     }
   }
-  const name = `backup-${String(generation).padStart(16, '0')}-${Array.from(randomBytes(6), (b) => b.toString(16).padStart(2, '0')).join('')}.e2ee`;
+  // A store that kept an interrupted upload of this backup set resumes it (src/s3/resume-backup.ts).
+  const resumed = await resumableBackup(store, options, generation, nameGeneration);
+  if (resumed) generation = resumed.generation;
+  const name =
+    resumed?.name ??
+    `backup-${String(generation).padStart(16, '0')}-${Array.from(randomBytes(6), (b) => b.toString(16).padStart(2, '0')).join('')}.e2ee`;
   const h = sha256.create();
   const app = options.metadata ?? {};
   try {
-    await store.put(name, encryptBackup(hashing(toStream(source), h), { ...options, generation }));
+    const input = hashing(toStream(source), h);
+    await store.put(
+      name,
+      resumed ? resumed.encrypt(input) : encryptBackup(input, { ...options, generation }),
+    );
   } catch (e) {
     await store.delete(name).catch(() => {});
     throw e;

@@ -36,6 +36,20 @@ export function aborted(signal: AbortSignal): E2EEError {
   return new E2EEError('ABORTED', 'the operation was aborted', { cause: signal.reason });
 }
 
+/** A backup's header bytes and file key, and the payload's salt when it is not drawn afresh. */
+export interface Keying {
+  bytes: Uint8Array;
+  fileKey: Uint8Array;
+  salt?: Uint8Array;
+}
+
+/**
+ * Internal, never public: options carrying this key make `encryptBackup` reuse an interrupted
+ * upload's header, file key and salt instead of drawing new ones, so that the same input gives
+ * the same bytes (src/s3/resume-backup.ts; SPEC.md §11 says why that is safe).
+ */
+export const RESUME_KEYING: unique symbol = Symbol('e2ee-backup resume keying');
+
 // Plaintext sealed per read on the fused path: 64 chunks (1 MiB) in, 64 records out.
 const BATCH_CHUNKS = 64;
 const BATCH = BATCH_CHUNKS * CHUNK_SIZE;
@@ -47,7 +61,7 @@ const BATCH = BATCH_CHUNKS * CHUNK_SIZE;
  * gets a new buffer for each batch. Nothing here allocates per byte.
  */
 export function sealedStream(
-  header: () => Promise<{ bytes: Uint8Array; fileKey: Uint8Array }>,
+  header: () => Promise<Keying>,
   pieces: AsyncGenerator<Uint8Array, void, undefined>,
   blocks: BlockSource,
   signal: AbortSignal | undefined,
@@ -80,9 +94,9 @@ export function sealedStream(
         signal.addEventListener('abort', stop, { once: true });
       }
       try {
-        const { bytes, fileKey } = await header();
+        const { bytes, fileKey, salt } = await header();
         try {
-          sealer = await createMessageSealer(fileKey, { context: bytes });
+          sealer = await createMessageSealer(fileKey, { context: bytes, salt });
         } finally {
           fileKey.fill(0);
         }

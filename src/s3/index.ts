@@ -8,10 +8,10 @@
  */
 
 export { type BackupPayloadReader, openBackupPayload } from './random-access.js';
+export type { PendingPut, ResumablePuts } from './resume-backup.js';
 export { type UploadedPart, type UploadState, type UploadStateStore, uploadStateFolder } from './state.js';
 export {
   createS3Store,
-  type PendingPut,
   type S3Store,
   type S3StoreOptions,
   type UploadProgress,

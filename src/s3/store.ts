@@ -18,6 +18,7 @@ import { type BackupStore, checkStoreName, type StoredBackup } from '../store.js
 import { s3Error } from './errors.js';
 import { abortUpload, MIN_PART_SIZE, uploadObject } from './multipart.js';
 import { objectSource, readObject } from './read.js';
+import type { PendingPut, ResumablePuts } from './resume-backup.js';
 import type { UploadStateStore } from './state.js';
 
 /** Options of {@link createS3Store}. */
@@ -65,16 +66,8 @@ export interface UploadProgress {
   readonly resumed: number;
 }
 
-/** An interrupted `put` that an {@link S3Store} can resume. */
-export interface PendingPut {
-  /** The name it was writing. */
-  readonly name: string;
-  /** The first bytes it was writing (up to 96 KiB). */
-  readonly head: Uint8Array;
-}
-
 /** The store {@link createS3Store} returns: a {@link BackupStore} and a little more. */
-export interface S3Store extends BackupStore {
+export interface S3Store extends BackupStore, ResumablePuts {
   /** The S3 client in use. */
   readonly client: S3Client;
   /**
@@ -82,10 +75,6 @@ export interface S3Store extends BackupStore {
    * `openStoredBackup`).
    */
   source(name: string): Promise<RandomAccessSource>;
-  /** The interrupted `put`s its resume state remembers for this bucket and prefix. */
-  pendingPuts(): Promise<PendingPut[]>;
-  /** Aborts an interrupted `put` of `name` and forgets it (nothing happens if there is none). */
-  discardPut(name: string): Promise<void>;
 }
 
 const NAME = /^[A-Za-z0-9._-]{1,200}$/;
