@@ -45,6 +45,7 @@ Examples:
   e2ee-backup verify chats.e2ee --password
   e2ee-backup backup create chats.db --store backups/ --key-file backup.key
   e2ee-backup backup restore --store backups/ -o chats.db --key-file backup.key --newest-seen 7
+  e2ee-backup backup create chats.db --store s3://my-bucket/chat --key-file backup.key
   e2ee-backup vault register --url https://vault.example --account alice --key-file backup.key
   e2ee-backup vault recover --url https://vault.example --account alice -o backup.key`;
 
@@ -261,7 +262,15 @@ export function buildProgram(signal: AbortSignal): Command {
     configure(backup.command('create'), 'backup create')
       .description('back up SOURCE (default: standard input) into the folder, then remove the older backups')
       .argument('[source]', "file to back up, or '-' for standard input")
-      .requiredOption('-s, --store <dir>', 'the folder of backups (created if missing)'),
+      .requiredOption(
+        '-s, --store <dir>',
+        'the folder of backups (created if missing), or s3://bucket/prefix',
+      )
+      .option('--s3-endpoint <url>', 'an S3-compatible service instead of AWS, e.g. http://127.0.0.1:7480')
+      .option(
+        '--s3-path-style',
+        'path-style S3 requests (endpoint/bucket/key), which most S3-compatible services need',
+      ),
     'encrypt',
   )
     .option(
@@ -300,7 +309,12 @@ export function buildProgram(signal: AbortSignal): Command {
 
   configure(backup.command('list'), 'backup list')
     .description("list the folder's backups (generations as their names claim, unauthenticated)")
-    .requiredOption('-s, --store <dir>', 'the folder of backups')
+    .requiredOption('-s, --store <dir>', 'the folder of backups, or s3://bucket/prefix')
+    .option('--s3-endpoint <url>', 'an S3-compatible service instead of AWS, e.g. http://127.0.0.1:7480')
+    .option(
+      '--s3-path-style',
+      'path-style S3 requests (endpoint/bucket/key), which most S3-compatible services need',
+    )
     .option('--json', 'print JSON')
     .action(async (flags) =>
       (await import('./commands/backup.js')).backupList(flags, createContext(signal, true)),
@@ -309,7 +323,12 @@ export function buildProgram(signal: AbortSignal): Command {
   credentialOptions(
     configure(backup.command('restore'), 'backup restore')
       .description('restore the newest backup in the folder that the credentials open')
-      .requiredOption('-s, --store <dir>', 'the folder of backups')
+      .requiredOption('-s, --store <dir>', 'the folder of backups, or s3://bucket/prefix')
+      .option('--s3-endpoint <url>', 'an S3-compatible service instead of AWS, e.g. http://127.0.0.1:7480')
+      .option(
+        '--s3-path-style',
+        'path-style S3 requests (endpoint/bucket/key), which most S3-compatible services need',
+      )
       .requiredOption(
         '-o, --output <out>',
         "where to write the plaintext ('-' for standard output); appears only once it all authenticates",

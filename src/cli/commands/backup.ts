@@ -27,12 +27,10 @@ import { usageError } from '../exit-codes.js';
 import { formatBytes } from '../format.js';
 import { type Output, openInput, openOutput, pump } from '../io.js';
 import { collectWhileCompressing } from '../memory.js';
-import { openFolderStore } from '../store.js';
+import { openBackupStore, type StoreFlags } from '../store-url.js';
 
 /** Flags of `backup create`. */
-export interface BackupCreateFlags extends CredentialFlags, KdfFlags {
-  /** The folder of backups. */
-  store: string;
+export interface BackupCreateFlags extends CredentialFlags, KdfFlags, StoreFlags {
   meta?: Record<string, string>;
   /** The newest generation this device has seen: the new backup gets a larger one. */
   newestSeen?: number;
@@ -40,14 +38,12 @@ export interface BackupCreateFlags extends CredentialFlags, KdfFlags {
 }
 
 /** Flags of `backup list`. */
-export interface BackupListFlags {
-  store: string;
+export interface BackupListFlags extends StoreFlags {
   json?: boolean;
 }
 
 /** Flags of `backup restore`. */
-export interface BackupRestoreFlags extends CredentialFlags {
-  store: string;
+export interface BackupRestoreFlags extends CredentialFlags, StoreFlags {
   output: string;
   /** The newest generation this device (or the vault) has seen. */
   newestSeen?: number;
@@ -82,7 +78,7 @@ export async function backupCreate(
     const key = flags.keyFile !== undefined ? await readKeyFile(flags.keyFile, ctx.warn) : undefined;
     const kdf = password ? kdfParams(flags, ctx.warn) : undefined;
     const pw = password ? await obtainPassword(flags, { confirm: true }) : undefined;
-    const created = await createBackup(openFolderStore(flags.store), input.chunks, {
+    const created = await createBackup(await openBackupStore(flags, ctx), input.chunks, {
       key,
       password: pw,
       kdf: kdf?.kdf,
@@ -106,8 +102,8 @@ export async function backupCreate(
 }
 
 /** Runs `backup list --store DIR`. */
-export async function backupList(flags: BackupListFlags, _ctx: Context): Promise<void> {
-  const entries = await listBackups(openFolderStore(flags.store));
+export async function backupList(flags: BackupListFlags, ctx: Context): Promise<void> {
+  const entries = await listBackups(await openBackupStore(flags, ctx));
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(entries)}\n`);
     return;
@@ -128,7 +124,7 @@ export async function backupRestore(flags: BackupRestoreFlags, ctx: Context): Pr
   const key = flags.keyFile !== undefined ? await readKeyFile(flags.keyFile, ctx.warn) : undefined;
   const password = key === undefined ? await obtainPassword(flags, { confirm: false }) : undefined;
   const restored = await restoreLatest(
-    openFolderStore(flags.store),
+    await openBackupStore(flags, ctx),
     { key, password },
     { newestSeen: flags.newestSeen, allowRollback: flags.allowRollback },
   );
