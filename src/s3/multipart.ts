@@ -67,7 +67,14 @@ export interface UploadTarget {
 /** Why an upload stopped: the producer's error, the server's, or a resume that does not match. */
 type Stop = { kind: 'producer' | 'store' | 'mismatch'; error: unknown };
 
+type NodeCrypto = { createHash(a: string): { update(b: Uint8Array): { digest(e: 'hex'): string } } };
+const nodeCrypto = (
+  globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }
+).process?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
+
+/** SHA-256 in hex: node:crypto where it exists (WebCrypto would copy each 8 MiB part first). */
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  if (nodeCrypto) return nodeCrypto.createHash('sha256').update(bytes).digest('hex');
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -233,9 +240,11 @@ export async function uploadObject(data: ReadableStream<Uint8Array>, t: UploadTa
   const fail = (kind: Stop['kind'], error: unknown) => {
     stop ??= { kind, error };
   };
-  const sendPart = (n: number, bytes: Uint8Array) => {
+  /** Sends part `n` once `recorded` (its write-ahead record) is saved. */
+  const sendPart = (n: number, bytes: Uint8Array, recorded: Promise<void>) => {
     const task = (async () => {
       try {
+        await recorded; // before the first byte of the part leaves
         const r = await client.send(
           new UploadPartCommand({
             Bucket: bucket,
@@ -332,13 +341,8 @@ export async function uploadObject(data: ReadableStream<Uint8Array>, t: UploadTa
       t.onProgress?.(sent, resumed);
     } else {
       parts.set(n, { number: n, size: bytes.length, sha256 });
-      try {
-        await persist(); // before the first byte of the part leaves
-      } catch (e) {
-        fail('store', e);
-        break;
-      }
-      sendPart(n, bytes);
+      // The next part is read while this record is saved; the part waits for it.
+      sendPart(n, bytes, persist());
     }
     done.push(n);
     if (ended) {

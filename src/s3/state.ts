@@ -93,51 +93,70 @@ function isState(v: unknown): v is UploadState {
  * ```
  */
 export function uploadStateFolder(dir: string): UploadStateStore {
-  // Ids are hex-encoded into file names: any id, no path tricks.
+  // Ids are hex-encoded into file names: any id, no path tricks. The head (up to 96 KiB) goes to
+  // a file of its own, written when it changes (once per upload), so that the record saved
+  // before and after every part stays small.
   const file = (id: string) => join(dir, `u-${Buffer.from(id, 'utf8').toString('hex')}.json`);
+  const headFile = (id: string) => file(id).replace(/\.json$/, '.head');
+  const written = new Map<string, string>();
   const fail = (what: string, path: string, e: unknown) =>
     new E2EEError('IO', `${what} ${path}: ${(e as Error).message}`, { cause: e });
-  const read = async (path: string): Promise<UploadState | undefined> => {
-    let text: string;
+  const readText = async (path: string): Promise<string | undefined> => {
     try {
-      text = await readFile(path, 'utf8');
+      return await readFile(path, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw fail('cannot read the upload state', path, e);
     }
+  };
+  const read = async (path: string): Promise<UploadState | undefined> => {
+    const text = await readText(path);
+    if (text === undefined) return undefined;
     let v: unknown;
     try {
       v = JSON.parse(text);
+      v = { ...(v as object), head: (await readText(path.replace(/\.json$/, '.head'))) ?? '' };
     } catch {
       v = undefined;
     }
     if (!isState(v)) throw new E2EEError('IO', `${path} is not an upload state: remove it`);
     return v;
   };
+  /** Writes `text` to `path` durably: a temporary file, fsync, rename. */
+  const write = async (path: string, text: string) => {
+    const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const handle = await open(tmp, 'wx', 0o600);
+      try {
+        await handle.writeFile(text);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, path);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw fail('cannot save the upload state', path, e);
+    }
+  };
   return {
     load: (id) => read(file(id)),
     async save(id, state) {
-      const path = file(id);
-      const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-      try {
-        await mkdir(dir, { recursive: true, mode: 0o700 });
-        const handle = await open(tmp, 'wx', 0o600);
-        try {
-          await handle.writeFile(JSON.stringify(state));
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-        await rename(tmp, path);
-      } catch (e) {
-        await rm(tmp, { force: true });
-        throw fail('cannot save the upload state', path, e);
+      // The head first: a record on disk always has its head beside it.
+      if (written.get(id) !== state.head) {
+        await write(headFile(id), state.head);
+        written.set(id, state.head);
       }
+      const { head: _, ...record } = state;
+      await write(file(id), JSON.stringify(record));
     },
     async remove(id) {
-      await rm(file(id), { force: true }).catch((e: unknown) => {
-        throw fail('cannot remove the upload state', file(id), e);
-      });
+      written.delete(id);
+      for (const path of [file(id), headFile(id)])
+        await rm(path, { force: true }).catch((e: unknown) => {
+          throw fail('cannot remove the upload state', path, e);
+        });
     },
     async list() {
       let names: string[];
