@@ -9,7 +9,13 @@
 
 export { type BackupPayloadReader, openBackupPayload } from './random-access.js';
 export type { PendingPut, ResumablePuts } from './resume-backup.js';
-export { type UploadedPart, type UploadState, type UploadStateStore, uploadStateFolder } from './state.js';
+export {
+  type SavedUpload,
+  type UploadedPart,
+  type UploadState,
+  type UploadStateStore,
+  uploadStateFolder,
+} from './state.js';
 export {
   createS3Store,
   type S3Store,

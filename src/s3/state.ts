@@ -43,6 +43,14 @@ export interface UploadState {
   readonly parts: readonly UploadedPart[];
 }
 
+/** One record of an {@link UploadStateStore}, as `list` returns it. */
+export interface SavedUpload {
+  /** The id it is saved under. */
+  readonly id: string;
+  /** The record. */
+  readonly state: UploadState;
+}
+
 /**
  * Where interrupted uploads are remembered, by an id of the store's choosing. A folder on disk
  * ({@link uploadStateFolder}) is the usual one; anything that keeps a small JSON value will do.
@@ -55,7 +63,7 @@ export interface UploadStateStore {
   /** Forgets `id`; forgetting a missing one is not an error. */
   remove(id: string): Promise<void>;
   /** Every record, with the id it is saved under. */
-  list(): Promise<{ id: string; state: UploadState }[]>;
+  list(): Promise<SavedUpload[]>;
 }
 
 const FILE = /^u-([0-9a-f]+)\.json$/;
@@ -166,7 +174,7 @@ export function uploadStateFolder(dir: string): UploadStateStore {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
         throw fail('cannot list', dir, e);
       }
-      const out: { id: string; state: UploadState }[] = [];
+      const out: SavedUpload[] = [];
       for (const name of names) {
         const m = FILE.exec(name);
         if (!m) continue;
