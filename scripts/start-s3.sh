@@ -28,7 +28,12 @@ servers=(object container account)
 
 say() { echo "start-s3: $*" >&2; }
 
-healthy() { curl -fsS -m 2 "http://127.0.0.1:${port}/healthcheck" >/dev/null 2>&1; }
+# GET /healthcheck answers 200 once the proxy is up (bash's /dev/tcp: no curl needed).
+healthy() {
+  local status
+  status="$(timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET /healthcheck HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3" 2>/dev/null)" || return 1
+  [[ "$status" == *" 200 "* ]]
+}
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
