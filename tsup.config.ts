@@ -12,6 +12,8 @@ export const entry = {
   vault: 'src/vault/index.ts',
   'vault/server': 'src/vault/server-node.ts',
   s3: 'src/s3/index.ts',
+  // Test hooks (a chosen salt, backend, OPAQUE randomness): not for production.
+  testing: 'src/testing.ts',
 };
 
 // Loaded only when a vault server or store is started, or by the S3 entry; never bundled.

@@ -6,29 +6,24 @@ import { join, resolve } from 'node:path';
 import { playwright } from '@vitest/browser-playwright';
 import { defineConfig } from 'vitest/config';
 import type { SharedData } from './test/browser/harness.js';
-import { sharedFile } from './test/shared-data.js';
+import { thirdPartyFile } from './test/shared-data.js';
 import './test/browser/provided.js';
 import { CHROMIUM, CHROMIUM_ARGS } from './scripts/chromium.mjs';
 
 export { CHROMIUM_ARGS };
 
-// Read on the Node side and passed in: under CI=true a missing file throws here (sharedFile).
-const wycheproofPath = sharedFile(
+// Read on the Node side and passed in (vendored in vectors/third-party; a missing file throws here).
+const wycheproofPath = thirdPartyFile(
   'WYCHEPROOF_DIR',
-  'vectors/wycheproof',
+  'wycheproof',
   'c2sp_chunked_encryption_aes_256_gcm_test.json',
 );
-const shared: SharedData = {
-  wycheproof: wycheproofPath ? JSON.parse(readFileSync(wycheproofPath, 'utf8')) : null,
-  wycheproofMissing: wycheproofPath
-    ? ''
-    : 'the Wycheproof file is absent: put ../shared/vectors/wycheproof beside the repo or set WYCHEPROOF_DIR',
-};
-// The project's own vectors (every .json under vectors/), by path relative to vectors/.
+const shared: SharedData = { wycheproof: JSON.parse(readFileSync(wycheproofPath, 'utf8')) };
+// The project's own vectors (every .json under vectors/ but third-party/), by path relative to vectors/.
 const vectorsDir = resolve(import.meta.dirname, 'vectors');
 const projectVectors: Record<string, unknown> = Object.fromEntries(
   (existsSync(vectorsDir) ? readdirSync(vectorsDir, { recursive: true, encoding: 'utf8' }) : [])
-    .filter((f) => f.endsWith('.json'))
+    .filter((f) => f.endsWith('.json') && !f.startsWith('third-party'))
     .sort()
     .map((f) => [f, JSON.parse(readFileSync(join(vectorsDir, f), 'utf8'))]),
 );

@@ -66,15 +66,21 @@ try {
     if (new TextDecoder().decode(back) !== 'consumer check') throw new Error('round trip failed');
     try { await chunked.decryptChunked(new Uint8Array(32), ct, { context: 'c' }); throw new Error('wrong key accepted'); }
     catch (e) { if (!(e instanceof ${lib}.E2EEError) || e.code !== 'COMMITMENT_MISMATCH') throw e; }
+    // The public API draws every salt itself; only the testing entry takes one.
+    try { await chunked.encryptChunked(key, pt, { salt: new Uint8Array(24) }); throw new Error('salt accepted'); }
+    catch (e) { if (!(e instanceof ${lib}.E2EEError) || e.code !== 'INVALID_ARGUMENT') throw e; }
+    const fixed = await testing.encryptChunked(key, pt, { salt: new Uint8Array(24), backend: 'noble' });
+    const again = await testing.encryptChunked(key, pt, { salt: new Uint8Array(24) });
+    if (fixed.join() !== again.join()) throw new Error('the testing entry did not take the salt');
   `;
   writeFileSync(
     join(app, 'cjs.cjs'),
-    `const lib = require('e2ee-backup'); const chunked = require('e2ee-backup/chunked');
+    `const lib = require('e2ee-backup'); const chunked = require('e2ee-backup/chunked'); const testing = require('e2ee-backup/testing');
      (async () => { ${body('lib')} console.log('CommonJS require: ok'); })().catch((e) => { console.error(e); process.exit(1); });`,
   );
   writeFileSync(
     join(app, 'esm.mjs'),
-    `import * as lib from 'e2ee-backup'; import * as chunked from 'e2ee-backup/chunked';
+    `import * as lib from 'e2ee-backup'; import * as chunked from 'e2ee-backup/chunked'; import * as testing from 'e2ee-backup/testing';
      ${body('lib')} console.log('ESM import: ok');`,
   );
   process.stdout.write(run('node', ['cjs.cjs'], app));
@@ -114,6 +120,7 @@ try {
     import { E2EEError as ErrorsE2EEError } from 'e2ee-backup/errors';
     import { validateKdfParams } from 'e2ee-backup/kdf';
     import { parseBackupKey as parseFromKey } from 'e2ee-backup/key';
+    import { decryptChunked as decryptOn, type TestChunkedOptions } from 'e2ee-backup/testing';
 
     export async function consumer(): Promise<string> {
       const key: Uint8Array = generateBackupKey();
@@ -123,7 +130,8 @@ try {
       validateKdfParams(params);
       const kek: Uint8Array = await deriveKeyFromPassword('pw', new Uint8Array(16), { m: 64, t: 1, p: 1 }, { allowWeak: true });
       const ct: Uint8Array = await encryptChunked(again, new Uint8Array(CHUNK_SIZE), { context: 'x' });
-      const pt: Uint8Array = await decryptChunked(kek.length === 32 ? key : kek, ct, { context: 'x', backend: 'noble' });
+      const testOptions: TestChunkedOptions = { context: 'x', backend: 'noble' };
+      const pt: Uint8Array = await decryptOn(kek.length === 32 ? key : kek, ct, testOptions);
       const source: RandomAccessSource = { size: ct.length, read: async (o, n) => ct.subarray(o, o + n) };
       const reader: ChunkedReader = await openChunked(key, source, { context: 'x' });
       const size: number = reader.plaintextSize;
@@ -142,8 +150,11 @@ try {
       // @ts-expect-error not an error code
       const bad: ErrorCode = 'NOT_A_CODE';
       // @ts-expect-error not a backend
-      await decryptChunked(key, ct, { backend: 'openssl' });
-      void [pt, size, enc, dec, bad];
+      await decryptOn(key, ct, { backend: 'openssl' });
+      // @ts-expect-error the public API takes no salt
+      await encryptChunked(key, ct, { salt: new Uint8Array(24) });
+      const pt2: Uint8Array = await decryptChunked(key, ct, { context: 'x' });
+      void [pt, pt2, size, enc, dec, bad];
       return code;
     }
   `;

@@ -60,7 +60,13 @@ function cli(state, args, { env = {}, show = true } = {}) {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd: state.dir,
-    env: { ...process.env, E2EE_BACKUP_PASSWORD: undefined, ...env },
+    // The CLI's config (vault server keys, the backup state file) goes to the demo's folder, not ~/.config.
+    env: {
+      ...process.env,
+      E2EE_BACKUP_PASSWORD: undefined,
+      XDG_CONFIG_HOME: join(state.dir, 'config'),
+      ...env,
+    },
     maxBuffer: 1 << 30,
   });
   const seconds = (performance.now() - t0) / 1000;
@@ -75,7 +81,7 @@ function cliScript(state, args, answer, { note } = {}) {
   console.log(`   $ e2ee-backup ${args.join(' ')}${note ? `   # ${note}` : ''}`);
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: state.dir,
-    env: { ...process.env, E2EE_BACKUP_PASSWORD: undefined },
+    env: { ...process.env, E2EE_BACKUP_PASSWORD: undefined, XDG_CONFIG_HOME: join(state.dir, 'config') },
   });
   return new Promise((resolvePromise, reject) => {
     let stdout = '';
@@ -307,7 +313,7 @@ async function vaultServeStep(state) {
   );
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: state.dir,
-    env: { ...process.env, E2EE_BACKUP_PASSWORD: undefined },
+    env: { ...process.env, E2EE_BACKUP_PASSWORD: undefined, XDG_CONFIG_HOME: join(state.dir, 'config') },
   });
   state.vault = child;
   state.vaultUrl = await new Promise((resolvePromise, reject) => {

@@ -10,6 +10,7 @@ import { concat, randomBytes } from './bytes.js';
 import { type ChunkWorkers, createDecryptStream, createEncryptStream } from './chunked.js';
 import { E2EEError } from './errors.js';
 import {
+  BACKUP_SET_NAME,
   type BackupMetadata,
   byteReader,
   decodeFraming,
@@ -34,7 +35,16 @@ import {
 } from './header.js';
 import { type Argon2idParams, DEFAULT_KDF_PARAMS } from './kdf.js';
 import { type BackupKeyCandidate, backupKeyTypoCandidates, parseBackupKey } from './key.js';
-import { aborted, type Keying, openedReader, RESUME_KEYING, reusesBuffers, sealedStream } from './payload.js';
+import { checkPassword } from './password.js';
+import {
+  aborted,
+  type Keying,
+  openedReader,
+  RESUME_KEYING,
+  reusesBuffers,
+  sealedStream,
+  withSalt,
+} from './payload.js';
 import { byobReaderOf, cancelQuietly, readAll, toStream } from './streams.js';
 
 export type { BackupMetadata, JsonValue } from './framing.js';
@@ -65,6 +75,11 @@ export interface EncryptBackupOptions extends BackupCredentials {
   metadata?: { [key: string]: JsonValue };
   /** Rollback protection: a number that grows with each backup (default 0). */
   generation?: number;
+  /**
+   * The backup set (SPEC.md §5.1) written to the encrypted metadata: 1–64 of A–Z, a–z, 0–9,
+   * `.`, `_`, `-`. `createBackup` sets it; rotation supersedes only backups of the same set.
+   */
+  set?: string;
   /** Creation time written to the metadata (default now). */
   createdAt?: Date;
   /** Argon2id parameters for a password slot (default m = 64 MiB, t = 3, p = 4). */
@@ -86,7 +101,11 @@ export interface EncryptBackupOptions extends BackupCredentials {
 export interface DecryptBackupOptions extends BackupCredentials {
   /** Upper bounds on a password slot's Argon2id parameters (default m 1 GiB, t 16, p 16). */
   kdfMaxima?: Partial<Argon2idParams>;
-  /** Stop with `OUTPUT_LIMIT` before the body exceeds this many bytes (default 1 TiB). */
+  /**
+   * Stop with `OUTPUT_LIMIT` before the body exceeds this many bytes. Default 1 TiB for a body
+   * that streams ({@link DEFAULT_MAX_OUTPUT_BYTES}), 256 MiB where the whole body is returned in
+   * memory ({@link DEFAULT_MAX_OUTPUT_BYTES_IN_MEMORY}, `decryptBackupBytes`).
+   */
   maxOutputBytes?: number;
   /**
    * Worker threads for the payload's chunks (`workerPool()` from `e2ee-backup/node`); without
@@ -99,8 +118,15 @@ export interface DecryptBackupOptions extends BackupCredentials {
   signal?: AbortSignal;
 }
 
-/** The default {@link DecryptBackupOptions.maxOutputBytes}: 1 TiB. */
+/** The default {@link DecryptBackupOptions.maxOutputBytes} of a body that streams: 1 TiB. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 2 ** 40;
+
+/**
+ * The default {@link DecryptBackupOptions.maxOutputBytes} where the whole body is returned in
+ * memory (`decryptBackupBytes`): 256 MiB. A small backup can expand about 1000-fold, so without it
+ * a planted 1.5 MiB file would take 1.5 GiB of memory.
+ */
+export const DEFAULT_MAX_OUTPUT_BYTES_IN_MEMORY = 256 * 2 ** 20;
 
 function keyBytes(key: Uint8Array | string): Uint8Array {
   if (typeof key === 'string') return parseBackupKey(key);
@@ -204,6 +230,7 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
   if (options.password !== undefined) {
     if (typeof options.password !== 'string' || options.password.length === 0)
       throw new E2EEError('INVALID_ARGUMENT', 'the password must be a non-empty string');
+    checkPassword(options.password);
     slots.push({
       type: 'password',
       password: options.password,
@@ -221,10 +248,13 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
   const padding = options.padding ?? 'padme';
   if (padding !== 'padme' && padding !== 'none')
     throw new E2EEError('INVALID_ARGUMENT', `padding must be 'padme' or 'none'`);
+  if (options.set !== undefined && !(typeof options.set === 'string' && BACKUP_SET_NAME.test(options.set)))
+    throw new E2EEError('INVALID_ARGUMENT', 'set must be 1 to 64 characters of A-Z, a-z, 0-9, ".", "_", "-"');
   const metadata: BackupMetadata = {
     created: (options.createdAt ?? new Date()).toISOString(),
     generation: options.generation ?? 0,
     app: options.metadata ?? {},
+    ...(options.set !== undefined ? { set: options.set } : {}),
   };
   const flags = (compression === 'deflate' ? FLAG_COMPRESSED : 0) | (padding === 'padme' ? FLAG_PADDED : 0);
   const meta = encodeMetadata(metadata); // checked here, so bad metadata fails the call itself
@@ -259,7 +289,9 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
       const { bytes, fileKey, salt } = await header();
       c.enqueue(bytes);
       reader = toStream(pieces)
-        .pipeThrough(createEncryptStream(fileKey, { context: bytes, workers: options.workers, salt }))
+        .pipeThrough(
+          createEncryptStream(fileKey, withSalt({ context: bytes, workers: options.workers }, salt)),
+        )
         .getReader();
       fileKey.fill(0);
     },
@@ -301,7 +333,15 @@ export async function decryptBackup(
   /** The body, authenticated chunk by chunk; act on it only once it ends without error. */
   stream: ReadableStream<Uint8Array>;
 }> {
+  // The caller's arguments are checked before the first byte is read (SPEC.md §7): a bad one is
+  // reported whatever the file holds.
   const key = options.key !== undefined ? keyBytes(options.key) : undefined;
+  if (options.password !== undefined) checkPassword(options.password);
+  if (key === undefined && options.password === undefined)
+    throw new E2EEError('INVALID_ARGUMENT', 'give a backup key, a password, or both');
+  for (const [name, max] of Object.entries(options.kdfMaxima ?? {}))
+    if (typeof max !== 'number' || Number.isNaN(max))
+      throw new E2EEError('INVALID_ARGUMENT', `kdfMaxima.${name} must be a number, not ${String(max)}`);
   const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   // NaN would compare false against everything and silently switch the bomb guard off.
   if (
@@ -398,7 +438,13 @@ export async function encryptBackupBytes(
   return readAll(encryptBackup(data, options));
 }
 
-/** {@link decryptBackup} for a whole buffer: everything is authenticated before it returns. */
+/**
+ * {@link decryptBackup} for a whole buffer: everything is authenticated before it returns. The
+ * body is held in memory, so it stops at 256 MiB unless `maxOutputBytes` says otherwise
+ * ({@link DEFAULT_MAX_OUTPUT_BYTES_IN_MEMORY}); stream larger backups with `decryptBackup`.
+ *
+ * @throws What {@link decryptBackup} throws; `OUTPUT_LIMIT` when the body would pass the limit.
+ */
 export async function decryptBackupBytes(
   data: Uint8Array,
   options: DecryptBackupOptions,
@@ -408,8 +454,20 @@ export async function decryptBackupBytes(
   /** The whole body, authenticated. */
   data: Uint8Array;
 }> {
-  const { metadata, stream } = await decryptBackup(data, options);
-  return { metadata, data: await readAll(stream) };
+  const limit = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES_IN_MEMORY;
+  try {
+    const { metadata, stream } = await decryptBackup(data, { ...options, maxOutputBytes: limit });
+    return { metadata, data: await readAll(stream) };
+  } catch (e) {
+    if (options.maxOutputBytes !== undefined || !(e instanceof E2EEError) || e.code !== 'OUTPUT_LIMIT')
+      throw e;
+    throw new E2EEError(
+      'OUTPUT_LIMIT',
+      `the backup expands past ${limit} bytes (256 MiB), the default limit of decryptBackupBytes, which holds ` +
+        'the whole body in memory: pass maxOutputBytes to raise it, or stream the body with decryptBackup',
+      { cause: e },
+    );
+  }
 }
 
 /** What {@link inspectBackup} reports. */

@@ -9,12 +9,11 @@
  * @module
  */
 
-import { type Aead, type AeadBackend, createAead } from './aead.js';
+import { type Aead, createAead } from './aead.js';
 import { allocForOverwrite, concat, constantTimeEqual, randomBytes, toBytes } from './bytes.js';
 import { E2EEError } from './errors.js';
 import { hkdfExpandSha512 } from './hkdf.js';
-
-export type { AeadBackend } from './aead.js';
+import { type ChunkedHooks, TEST_HOOKS } from './hooks.js';
 
 /** Plaintext bytes in every chunk but the last. */
 export const CHUNK_SIZE = 16384;
@@ -47,8 +46,6 @@ export interface ChunkedOptions {
    * with a different context fails the commitment check. A string is taken as UTF-8.
    */
   context?: Uint8Array | string;
-  /** Force an AES-GCM backend; by default node:crypto, else WebCrypto, else @noble/ciphers. */
-  backend?: AeadBackend;
   /**
    * Streams only: worker threads to seal and open chunks on, from `workerPool()` in
    * `e2ee-backup/node`. A stream moves to them once it has passed 1 MiB; the bytes are the same.
@@ -57,13 +54,19 @@ export interface ChunkedOptions {
   workers?: ChunkWorkers;
 }
 
-/** Options for encryption. */
-export interface EncryptChunkedOptions extends ChunkedOptions {
-  /**
-   * The 24-byte salt. Leave it out: a random one is drawn for every message, as the spec
-   * requires that a salt never repeats under one key. Only test vectors should set it.
-   */
-  salt?: Uint8Array;
+/**
+ * The hooks `e2ee-backup/testing` set (a chosen salt, a chosen AES-GCM backend), after refusing
+ * the old public options of those names: a salt chosen by the caller, reused under one key,
+ * repeats every AES-GCM key and nonce, so the public API draws it itself, every time.
+ */
+function hooksOf(options: ChunkedOptions): ChunkedHooks {
+  const o = options as ChunkedOptions & { salt?: unknown; backend?: unknown; [TEST_HOOKS]?: ChunkedHooks };
+  if (o.salt !== undefined || o.backend !== undefined)
+    throw new E2EEError(
+      'INVALID_ARGUMENT',
+      "no 'salt' or 'backend' option here: tests have them from e2ee-backup/testing",
+    );
+  return o[TEST_HOOKS] ?? {};
 }
 
 /**
@@ -109,9 +112,9 @@ interface MessageKeys {
   commitment: Uint8Array;
 }
 
-/** The salt of a new message: the caller's (test vectors only) or a fresh random one. */
-function messageSalt(options: EncryptChunkedOptions): Uint8Array {
-  const salt = options.salt ?? randomBytes(SALT_SIZE);
+/** The salt of a new message: a fresh random one (or e2ee-backup/testing's). */
+function messageSalt(options: ChunkedOptions): Uint8Array {
+  const salt = hooksOf(options).salt ?? randomBytes(SALT_SIZE);
   if (salt.length !== SALT_SIZE)
     throw new E2EEError('INVALID_ARGUMENT', `the salt must be ${SALT_SIZE} bytes`);
   return salt;
@@ -134,7 +137,7 @@ async function deriveMessageKeys(
 ): Promise<MessageKeys> {
   const info = concat(INFO_PREFIX, salt, toBytes(options.context ?? new Uint8Array(0)));
   const okm = hkdfExpandSha512(inputKey, info, KEY_SIZE + NONCE_SIZE + COMMITMENT_SIZE);
-  const aead = await createAead(okm.subarray(0, KEY_SIZE), options.backend);
+  const aead = await createAead(okm.subarray(0, KEY_SIZE), hooksOf(options).backend);
   const workers = options.workers;
   const aesKey = workers?.size ? okm.slice(0, KEY_SIZE) : undefined;
   const baseNonce = okm.slice(KEY_SIZE, KEY_SIZE + NONCE_SIZE);
@@ -331,7 +334,7 @@ async function chunkFailure(
 export async function encryptChunked(
   inputKey: Uint8Array,
   plaintext: Uint8Array,
-  options: EncryptChunkedOptions = {},
+  options: ChunkedOptions = {},
 ): Promise<Uint8Array> {
   const sealer = await createMessageSealer(inputKey, options);
   const out = allocForOverwrite(chunkedCiphertextSize(plaintext.length));
@@ -359,7 +362,7 @@ export interface MessageSealer {
  */
 export async function createMessageSealer(
   inputKey: Uint8Array,
-  options: EncryptChunkedOptions = {},
+  options: ChunkedOptions = {},
 ): Promise<MessageSealer> {
   checkInputKey(inputKey);
   const salt = messageSalt(options);
@@ -641,7 +644,7 @@ function unitPump(op: 'seal' | 'open', m: MessageKeys) {
  */
 export function createEncryptStream(
   inputKey: Uint8Array,
-  options: EncryptChunkedOptions = {},
+  options: ChunkedOptions = {},
 ): TransformStream<Uint8Array, Uint8Array> {
   checkInputKey(inputKey);
   const salt = messageSalt(options);
@@ -686,6 +689,7 @@ export function createDecryptStream(
   options: ChunkedOptions = {},
 ): TransformStream<Uint8Array, Uint8Array> {
   checkInputKey(inputKey);
+  hooksOf(options); // refuses the old options now, not at the first write
   // Our own copies: the caller may wipe or change theirs as soon as this returns.
   const key = new Uint8Array(inputKey);
   const opts = { ...options, context: new Uint8Array(toBytes(options.context ?? new Uint8Array(0))) };
@@ -770,6 +774,7 @@ export async function openChunked(
   options: ChunkedOptions = {},
 ): Promise<ChunkedReader> {
   checkInputKey(inputKey);
+  hooksOf(options);
   const total = source.size;
   if (!Number.isSafeInteger(total) || total < 0)
     throw new E2EEError('INVALID_ARGUMENT', 'source.size must be a byte count');

@@ -42,6 +42,8 @@ export const ERROR_CODES = {
   HEADER_AUTH:
     'The header does not authenticate under the unwrapped file key: it was modified, or a key slot was swapped in from another backup.',
   ROLLBACK: 'The backup is older than the newest generation already seen.',
+  NEWEST_UNREADABLE:
+    'A store entry that may be the newest backup cannot be opened, and no newest generation was given: the next generation is unknown.',
   MALFORMED_PAYLOAD: 'The decrypted payload framing (metadata, blocks) is malformed.',
   BAD_PADDING: 'The padding is not all zero or has the wrong length.',
   OUTPUT_LIMIT: 'The decrypted output would exceed the configured maximum size.',

@@ -36,7 +36,15 @@ export interface BackupMetadata {
   generation: number;
   /** The application's own fields. */
   app: { [key: string]: JsonValue };
+  /**
+   * The backup set it belongs to (SPEC.md §5.1): one writer's backups of one source. Rotation
+   * supersedes only backups of the same set. Absent in backups that belong to no set.
+   */
+  set?: string;
 }
+
+/** A backup set's name (SPEC.md §5.1): 1–64 of A–Z, a–z, 0–9, `.`, `_`, `-`. */
+export const BACKUP_SET_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 const ISO_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z$/;
 
@@ -67,39 +75,81 @@ function isRealInstant(text: string): boolean {
   );
 }
 
+/** Deepest nesting of arrays and objects in the metadata JSON; the record itself is depth 1. */
+export const MAX_METADATA_DEPTH = 64;
+
+// With the u flag a surrogate pair is one code point, so this matches only a lone half.
+const LONE_SURROGATE = /\p{Cs}/u;
+// SPEC.md §5.1: `generation` is written as a whole number, without sign, fraction or exponent.
+const WHOLE_NUMBER = /^(?:0|[1-9][0-9]*)$/;
+
 /**
- * Whether any JSON object in `json` (already known to parse) repeats a member name. JSON.parse
- * keeps the last of duplicates silently; other decoders may keep the first, so SPEC.md §5.1
- * rejects them and every decoder agrees.
+ * What JSON.parse does not check in the metadata JSON (`json`, already known to parse), as
+ * SPEC.md §5.1 requires: member names unique in every object at every depth (JSON.parse keeps
+ * the last of duplicates silently; other decoders may keep the first), nesting at most
+ * {@link MAX_METADATA_DEPTH} deep, every string (names too) free of escaped lone surrogates, and
+ * the top-level `generation`, when it is a number, written as a whole number. Returns the first
+ * problem found, in words, or `undefined`.
  */
-export function hasDuplicateMembers(json: string): boolean {
+export function metadataJsonProblem(json: string): string | undefined {
   const stack: (Set<string> | null)[] = [];
   let expectKey = false;
+  let generation = false; // the next value is the top-level "generation"
   for (let i = 0; i < json.length; i++) {
     const ch = json[i];
     if (ch === '"') {
       let j = i + 1;
-      while (json[j] !== '"') j += json[j] === '\\' ? 2 : 1;
+      let escaped = false;
+      while (json[j] !== '"') {
+        if (json[j] === '\\') {
+          escaped = true;
+          j += 2;
+        } else j += 1;
+      }
+      // Only an escape can make a lone surrogate: the text itself came from strict UTF-8.
+      const value = escaped ? (JSON.parse(json.slice(i, j + 1)) as string) : json.slice(i + 1, j);
+      if (escaped && LONE_SURROGATE.test(value)) return 'holds a string with an escaped lone surrogate';
       const top = stack[stack.length - 1];
       if (expectKey && top) {
-        const name = JSON.parse(json.slice(i, j + 1)) as string;
-        if (top.has(name)) return true;
-        top.add(name);
+        if (top.has(value)) return 'repeats a member name';
+        top.add(value);
         expectKey = false;
-      }
+        generation = stack.length === 1 && value === 'generation';
+      } else generation = false;
       i = j;
-    } else if (ch === '{') {
-      stack.push(new Set());
-      expectKey = true;
-    } else if (ch === '[') {
-      stack.push(null);
+    } else if (ch === '{' || ch === '[') {
+      if (stack.length === MAX_METADATA_DEPTH)
+        return `nests arrays and objects more than ${MAX_METADATA_DEPTH} deep`;
+      stack.push(ch === '{' ? new Set() : null);
+      expectKey = ch === '{';
+      generation = false;
     } else if (ch === '}' || ch === ']') {
       stack.pop();
     } else if (ch === ',') {
-      expectKey = stack[stack.length - 1] !== null && stack.length > 0;
+      expectKey = stack.length > 0 && stack[stack.length - 1] !== null;
+      generation = false;
+    } else if (generation && (ch === '-' || (ch! >= '0' && ch! <= '9'))) {
+      let j = i;
+      while (j < json.length && !',}] \t\n\r'.includes(json[j]!)) j++;
+      if (!WHOLE_NUMBER.test(json.slice(i, j)))
+        return 'writes "generation" other than as a whole number (no sign, fraction or exponent)';
+      generation = false;
+      i = j - 1;
     }
   }
-  return false;
+  return undefined;
+}
+
+/** The depth of a JSON value as SPEC.md §5.1 counts it, up to `limit + 1` (so cycles end). */
+function depthOf(value: unknown, limit: number): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  if (limit === 0) return 1;
+  let deepest = 0;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) {
+    deepest = Math.max(deepest, depthOf(v, limit - 1));
+    if (deepest >= limit) break;
+  }
+  return 1 + deepest;
 }
 
 function badPayload(message: string): E2EEError {
@@ -111,9 +161,9 @@ export function checkMetadata(value: unknown): BackupMetadata {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw badPayload('metadata is not a JSON object');
   const keys = Object.keys(value).sort().join(',');
-  if (keys !== 'app,created,generation')
+  if (keys !== 'app,created,generation' && keys !== 'app,created,generation,set')
     throw badPayload(
-      `metadata must have exactly the fields app, created, generation (has ${keys || 'none'})`,
+      `metadata must have exactly the fields app, created, generation and optionally set (has ${keys || 'none'})`,
     );
   const m = value as BackupMetadata;
   if (typeof m.created !== 'string' || !isRealInstant(m.created))
@@ -122,12 +172,33 @@ export function checkMetadata(value: unknown): BackupMetadata {
     throw badPayload('metadata.generation is not a non-negative integer');
   if (typeof m.app !== 'object' || m.app === null || Array.isArray(m.app))
     throw badPayload('metadata.app is not an object');
+  if ('set' in m && !(typeof m.set === 'string' && BACKUP_SET_NAME.test(m.set)))
+    throw badPayload('metadata.set is not 1 to 64 characters of A-Z, a-z, 0-9, ".", "_", "-"');
   return m;
 }
 
 /** The metadata record's bytes: a 4-byte big-endian length, then UTF-8 JSON. */
 export function encodeMetadata(metadata: BackupMetadata): Uint8Array {
-  const json = toBytes(JSON.stringify(checkMetadata(metadata)));
+  // Before JSON.stringify, which would overflow the stack some thousands of levels down (or
+  // loop on a cycle): the record itself counts as one level.
+  if (depthOf(metadata, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH)
+    throw new E2EEError(
+      'INVALID_ARGUMENT',
+      `metadata nests arrays and objects more than ${MAX_METADATA_DEPTH} deep (the record itself is one level)`,
+    );
+  let checked: BackupMetadata;
+  try {
+    checked = checkMetadata(metadata);
+  } catch (e) {
+    // The same rules as on reading, but here the caller's argument is at fault.
+    if (e instanceof E2EEError && e.code === 'MALFORMED_PAYLOAD')
+      throw new E2EEError('INVALID_ARGUMENT', e.message.replace(/^backup payload: /, ''), { cause: e });
+    throw e;
+  }
+  const text = JSON.stringify(checked);
+  const problem = metadataJsonProblem(text);
+  if (problem) throw new E2EEError('INVALID_ARGUMENT', `metadata ${problem}; decoders would refuse it`);
+  const json = toBytes(text);
   if (json.length > MAX_METADATA_SIZE)
     throw new E2EEError(
       'INVALID_ARGUMENT',
@@ -516,7 +587,8 @@ export async function decodeFraming(
     if (e instanceof E2EEError) throw e;
     throw badPayload('metadata is not UTF-8 JSON');
   }
-  if (hasDuplicateMembers(text)) throw badPayload('metadata repeats a member name');
+  const problem = metadataJsonProblem(text);
+  if (problem) throw badPayload(`metadata ${problem}`);
   const metadata = checkMetadata(parsed);
   let framed = 4 + metaLen;
   let produced = 0; // body bytes released, for OUTPUT_LIMIT and progress

@@ -8,6 +8,7 @@
  */
 
 import { E2EEError } from './errors.js';
+import { checkPassword, encodePassword } from './password.js';
 
 /** Argon2id cost parameters, named as in RFC 9106. */
 export interface Argon2idParams {
@@ -145,16 +146,19 @@ export function validateKdfParams(params: Argon2idParams, options: KdfOptions = 
  * A string password is normalised to Unicode NFC, then UTF-8 encoded, so that the same text typed
  * on different keyboards gives the same key: `'e\u0301'` and `'\u00e9'` (two spellings of "é")
  * derive the same key. A string containing a lone UTF-16 surrogate is rejected, since UTF-8
- * cannot encode it and a replacement character would make different strings collide. A
- * `Uint8Array` password is used byte for byte, without normalisation.
+ * cannot encode it and a replacement character would make different strings collide; so is one
+ * holding a code point that Unicode 14.0.0 does not assign, whose NFC could differ between
+ * implementations (SPEC.md §3.5). A `Uint8Array` password is used byte for byte, without
+ * normalisation.
  *
  * Parameters default to {@link DEFAULT_KDF_PARAMS} and are validated by
  * {@link validateKdfParams} (with `options`) before `hash-wasm` is called or any memory allocated.
  *
  * @param password - Non-empty: an empty password protects nothing, so it is refused.
  * @param salt - At least {@link MIN_SALT_BYTES} bytes, random per backup.
- * @throws E2EEError `KDF_PARAMS` for out-of-bounds parameters or a short salt; `INVALID_ARGUMENT`
- *   for an empty or ill-formed password or a salt that is not a `Uint8Array` (all as rejections).
+ * @throws E2EEError `INVALID_ARGUMENT` for an empty or ill-formed password (checked first) or a
+ *   salt that is not a `Uint8Array`; `KDF_PARAMS` for out-of-bounds parameters or a short salt
+ *   (all as rejections).
  * @example
  * ```ts
  * const salt = crypto.getRandomValues(new Uint8Array(16));
@@ -169,6 +173,8 @@ export async function deriveKeyFromPassword(
   params: Partial<Argon2idParams> = {},
   options: KdfOptions = {},
 ): Promise<Uint8Array> {
+  // The caller's password before the parameters (which may come from a file): SPEC.md §7.
+  checkPassword(password);
   const full: Argon2idParams = {
     m: params.m ?? DEFAULT_KDF_PARAMS.m,
     t: params.t ?? DEFAULT_KDF_PARAMS.t,
@@ -196,26 +202,6 @@ export async function deriveKeyFromPassword(
     // Best effort: wipe our own copy of the password (never the caller's bytes).
     if (encoded !== password) encoded.fill(0);
   }
-}
-
-function encodePassword(password: string | Uint8Array): Uint8Array {
-  if (password instanceof Uint8Array) {
-    if (password.length === 0) throw new E2EEError('INVALID_ARGUMENT', 'the password is empty');
-    return password;
-  }
-  if (typeof password !== 'string') {
-    throw new E2EEError('INVALID_ARGUMENT', 'the password must be a string or a Uint8Array');
-  }
-  if (password.length === 0) throw new E2EEError('INVALID_ARGUMENT', 'the password is empty');
-  // With the u flag, a surrogate pair is one code point, so \p{Cs} matches only lone halves.
-  const lone = /\p{Cs}/u.exec(password);
-  if (lone) {
-    throw new E2EEError(
-      'INVALID_ARGUMENT',
-      `the password has a lone UTF-16 surrogate at index ${lone.index}; it cannot be encoded as UTF-8`,
-    );
-  }
-  return new TextEncoder().encode(password.normalize('NFC'));
 }
 
 /** `65536 KiB (64 MiB)`: KiB as RFC 9106 counts, plus a unit people read at a glance. */

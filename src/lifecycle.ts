@@ -1,7 +1,9 @@
 /**
- * Keeping exactly one current backup, and never none: `createBackup` writes the new backup under
- * a new name, runs a restore drill on it, and only then deletes the previous ones; `restoreLatest`
- * opens the newest backup and refuses one older than a generation already seen (rollback).
+ * Keeping one current backup per backup set, and never none: `createBackup` writes the new
+ * backup under a new name, runs a restore drill on it, and only then removes the backups it
+ * proves superseded; `restoreLatest` opens the newest backup and refuses one older than a
+ * generation already seen (rollback). Nothing else in a store is ever removed: not other files,
+ * not other keys' or other sets' backups, not what cannot be read.
  *
  * @module
  */
@@ -17,118 +19,355 @@ import {
   type JsonValue,
 } from './backup.js';
 import { constantTimeEqual, randomBytes } from './bytes.js';
-import { E2EEError } from './errors.js';
+import { E2EEError, type ErrorCode } from './errors.js';
+import { BACKUP_SET_NAME } from './framing.js';
 import { MAGIC } from './header.js';
-import { resumableBackup } from './s3/resume-backup.js';
-import type { BackupStore, StoredBackup } from './store.js';
-import { toStream } from './streams.js';
+import { type Argon2idParams, DEFAULT_KDF_PARAMS } from './kdf.js';
+import {
+  claimedGeneration,
+  type EntryFacts,
+  failureReason,
+  type KeptReason,
+  retirementVerdict,
+} from './retire.js';
+import { discardPending, type PendingBackup, pendingBackups } from './s3/resume-backup.js';
+import { type BackupStore, checkStoreName, type StoredBackup } from './store.js';
+import { cancelQuietly, toStream } from './streams.js';
 
-const ENCRYPTED_NAME = /^backup-(\d{16})-([0-9a-f]{12})\.e2ee$/;
+export type { KeptReason } from './retire.js';
 
-function nameGeneration(name: string): number | undefined {
-  const m = ENCRYPTED_NAME.exec(name);
-  return m ? Number(m[1]) : undefined;
+/** The backup set of {@link createBackup} when none is given. */
+const DEFAULT_SET = 'default';
+
+/** A store entry that was left in place, and why. */
+export interface KeptEntry {
+  /** Its name in the store. */
+  readonly name: string;
+  /** Why it was kept; see {@link KeptReason}. */
+  readonly reason: KeptReason;
+  /** Its authenticated generation, when the credential opened it. */
+  readonly generation?: number;
+  /** Its authenticated backup set, when it opened and has one. */
+  readonly set?: string;
+  /** What kept it from opening (or from being removed). */
+  readonly error?: unknown;
 }
 
 /** A backup in a store, as {@link listBackups} finds it. */
 export interface BackupEntry extends StoredBackup {
   /** Whether it starts with the e2ee-backup magic bytes. */
   readonly encrypted: boolean;
-  /** The generation in its name (unauthenticated until opened), for encrypted ones. */
+  /** The generation its name claims (unauthenticated), for encrypted ones named as backups. */
   readonly generation?: number;
+  /** With credentials: its authenticated metadata, when they open it. */
+  readonly metadata?: BackupMetadata;
+  /** With credentials: why it was not opened, when it was not. */
+  readonly reason?: 'not-a-backup' | 'another-key' | 'kdf-limit' | 'unreadable';
+  /** With credentials: the error that kept it from opening. */
+  readonly error?: unknown;
 }
 
-async function firstBytes(store: BackupStore, name: string, n: number): Promise<Uint8Array> {
-  const reader = (await store.get(name)).getReader();
-  const out = new Uint8Array(n);
+/** Bounds on what opening the backups in a store may cost (planted files included). */
+export interface OpenLimits {
+  /**
+   * Upper bounds on a password slot's Argon2id parameters. A slot that asks for more is skipped
+   * (reported as `kdf-limit`) without running Argon2id. Default: the parameters the app writes
+   * with — for `createBackup` its own `kdf`, elsewhere {@link DEFAULT_KDF_PARAMS} (64 MiB, t = 3,
+   * p = 4) — so that a planted backup costs no more than one of the app's own. Bounds named here
+   * replace those defaults; the others keep them.
+   */
+  kdfMaxima?: Partial<Argon2idParams>;
+  /**
+   * Stop with `OUTPUT_LIMIT` before a body read from the store exceeds this many bytes: the body
+   * `restoreLatest` returns (default 1 TiB, as `decryptBackup`), and the body `createBackup`'s
+   * restore drill reads back (default, and at most: the size of what was written).
+   */
+  maxOutputBytes?: number;
+}
+
+/** Options of {@link listBackups}. */
+export interface ListBackupsOptions {
+  /** As {@link OpenLimits.kdfMaxima}. */
+  kdfMaxima?: Partial<Argon2idParams>;
+}
+
+/** Reads the first bytes of `stream`; returns whether they are the magic, and the stream again. */
+async function peekMagic(
+  stream: ReadableStream<Uint8Array>,
+): Promise<{ encrypted: boolean; stream: ReadableStream<Uint8Array> }> {
+  const reader = stream.getReader();
+  const head: Uint8Array[] = [];
   let got = 0;
+  let ended = false;
   try {
-    while (got < n) {
+    while (got < MAGIC.length) {
       const { done, value } = await reader.read();
-      if (done) break;
-      out.set(value.subarray(0, n - got), got);
-      got += Math.min(value.length, n - got);
+      if (done) {
+        ended = true;
+        break;
+      }
+      head.push(value);
+      got += value.length;
     }
-  } finally {
-    await reader.cancel().catch(() => {});
+  } catch (e) {
+    await cancelQuietly(reader, e);
+    throw e;
   }
-  return out.subarray(0, got);
+  const first = new Uint8Array(Math.min(got, MAGIC.length));
+  for (let o = 0, i = 0; o < first.length; i++) {
+    const take = Math.min(head[i]!.length, first.length - o);
+    first.set(head[i]!.subarray(0, take), o);
+    o += take;
+  }
+  const encrypted = first.length === MAGIC.length && constantTimeEqual(first, MAGIC);
+  if (!encrypted) {
+    await cancelQuietly(reader);
+    return { encrypted, stream: new ReadableStream() };
+  }
+  // The bytes read so far, then the rest, as one stream again.
+  const again = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      const next = head.shift();
+      if (next) return c.enqueue(next);
+      if (ended) return c.close();
+      const r = await reader.read();
+      if (r.done) c.close();
+      else c.enqueue(r.value);
+    },
+    cancel: (reason) => cancelQuietly(reader, reason),
+  });
+  return { encrypted, stream: again };
 }
 
-/** Lists a store's entries, telling encrypted backups (by their magic bytes) from anything else. */
-export async function listBackups(store: BackupStore): Promise<BackupEntry[]> {
+/** An entry as opened with a credential: its facts, and its body stream when `keep` asked for it. */
+interface Opened {
+  facts: EntryFacts;
+  metadata?: BackupMetadata;
+  error?: unknown;
+  stream?: ReadableStream<Uint8Array>;
+}
+
+/**
+ * Opens one entry's header and metadata with `credentials`. Never throws for what the entry
+ * holds or for the store failing to read it: that is a fact about the entry. Only `ABORTED`
+ * (the caller's own signal) goes up.
+ */
+async function openEntry(
+  store: BackupStore,
+  name: string,
+  credentials: BackupCredentials,
+  limits: OpenLimits & { signal?: AbortSignal },
+  keepStream: boolean,
+): Promise<Opened> {
+  let peeked: { encrypted: boolean; stream: ReadableStream<Uint8Array> };
+  try {
+    peeked = await peekMagic(await store.get(name));
+  } catch (error) {
+    if (error instanceof E2EEError && error.code === 'ABORTED') throw error;
+    return { facts: { name, encrypted: true, failure: codeOf(error) }, error };
+  }
+  if (!peeked.encrypted) return { facts: { name, encrypted: false } };
+  try {
+    const { metadata, stream } = await decryptBackup(peeked.stream, {
+      ...credentials,
+      kdfMaxima: limits.kdfMaxima,
+      maxOutputBytes: limits.maxOutputBytes,
+      signal: limits.signal,
+    });
+    // Opened and authenticated: a failure to release the body says nothing about the entry.
+    if (!keepStream) await stream.cancel().catch(() => {});
+    return {
+      facts: { name, encrypted: true, opened: { generation: metadata.generation, set: metadata.set } },
+      metadata,
+      stream: keepStream ? stream : undefined,
+    };
+  } catch (error) {
+    if (error instanceof E2EEError && error.code === 'ABORTED') throw error;
+    return { facts: { name, encrypted: true, failure: codeOf(error) }, error };
+  }
+}
+
+function codeOf(error: unknown): ErrorCode | undefined {
+  return error instanceof E2EEError ? error.code : undefined;
+}
+
+/** The facts of every entry of a store, opened one at a time with `credentials`. */
+async function inspectStore(
+  store: BackupStore,
+  credentials: BackupCredentials,
+  limits: OpenLimits & { signal?: AbortSignal },
+): Promise<Opened[]> {
+  const out: Opened[] = [];
+  for (const e of await store.list()) out.push(await openEntry(store, e.name, credentials, limits, false));
+  return out;
+}
+
+function keptEntry(o: Opened, reason: KeptReason): KeptEntry {
+  return {
+    name: o.facts.name,
+    reason,
+    ...(o.metadata ? { generation: o.metadata.generation } : {}),
+    ...(o.metadata?.set !== undefined ? { set: o.metadata.set } : {}),
+    ...(o.error !== undefined ? { error: o.error } : {}),
+  };
+}
+
+/**
+ * Lists a store's entries, telling encrypted backups (by their magic bytes) from anything else.
+ * With `credentials`, also opens each encrypted one (its header and metadata, not its body) and
+ * says what it holds or why it did not open; a password slot whose Argon2id parameters exceed
+ * `kdfMaxima` is not run (`kdf-limit`).
+ */
+export async function listBackups(
+  store: BackupStore,
+  credentials?: BackupCredentials,
+  options: ListBackupsOptions = {},
+): Promise<BackupEntry[]> {
   const out: BackupEntry[] = [];
+  const kdfMaxima = { ...DEFAULT_KDF_PARAMS, ...options.kdfMaxima };
   for (const e of await store.list()) {
-    const head = await firstBytes(store, e.name, MAGIC.length);
-    const encrypted = head.length === MAGIC.length && constantTimeEqual(head, MAGIC);
-    const m = ENCRYPTED_NAME.exec(e.name);
-    out.push({ ...e, encrypted, ...(encrypted && m ? { generation: Number(m[1]) } : {}) });
+    const claimed = claimedGeneration(e.name);
+    if (credentials === undefined) {
+      const { encrypted, stream } = await peekMagic(await store.get(e.name));
+      await stream.cancel().catch(() => {});
+      out.push({ ...e, encrypted, ...(encrypted && claimed !== undefined ? { generation: claimed } : {}) });
+      continue;
+    }
+    const o = await openEntry(store, e.name, credentials, { kdfMaxima }, false);
+    const { encrypted } = o.facts;
+    out.push({
+      ...e,
+      encrypted,
+      ...(encrypted && claimed !== undefined ? { generation: claimed } : {}),
+      ...(o.metadata ? { metadata: o.metadata } : {}),
+      ...(!encrypted ? { reason: 'not-a-backup' as const } : {}),
+      ...(encrypted && !o.metadata ? { reason: failureReason(o.facts.failure), error: o.error } : {}),
+    });
   }
   return out;
 }
 
-/** Opens a backup's metadata (authenticated) without reading its body. */
-async function openMetadata(
-  store: BackupStore,
-  name: string,
-  credentials: BackupCredentials,
-): Promise<BackupMetadata> {
-  const { metadata, stream } = await decryptBackup(await store.get(name), credentials);
-  await stream.cancel();
-  return metadata;
-}
-
 /** Options of {@link createBackup}. */
-export interface CreateBackupOptions extends Omit<EncryptBackupOptions, 'generation'> {
-  /** The newest generation this device has seen: the new backup gets a larger one. */
+export interface CreateBackupOptions extends Omit<EncryptBackupOptions, 'generation'>, OpenLimits {
+  /**
+   * The backup set (SPEC.md §5.1) this backup continues, default `'default'`. Only backups of
+   * the same set are ever superseded and removed: give each device or app that shares a store
+   * and a credential a set of its own.
+   */
+  set?: string;
+  /**
+   * The newest generation this client has seen or used (persisted by the client): the new
+   * backup gets a larger one. Without it, and with an entry in the store that may be a newer
+   * backup but cannot be read, `createBackup` refuses (`NEWEST_UNREADABLE`).
+   */
   newestSeen?: number;
+  /**
+   * Called with the new backup's generation before anything is written; if it rejects, nothing
+   * is. Persist it, and pass the largest generation used or seen as the next `newestSeen`: then
+   * no generation is ever written twice, even by an attempt that fails after its bytes reached
+   * the store (which could otherwise be served later in place of the one that succeeded). A
+   * resumed upload (step 2 of {@link createBackup}) is called with the interrupted attempt's
+   * generation again.
+   */
+  onGeneration?: (generation: number) => void | Promise<void>;
+  /**
+   * Write even though, without `newestSeen`, an unreadable entry may be a newer backup: the new
+   * generation is then one more than the newest that opens. The unreadable entry is kept.
+   */
+  allowUnreadableNewest?: boolean;
+  /**
+   * Names of store entries that are unencrypted previous copies of this data, removed after the
+   * new backup has verified (each must exist, and must not be an encrypted backup).
+   */
+  replaces?: readonly string[];
 }
 
 /** What {@link createBackup} did. */
 export interface CreatedBackup {
   /** The new backup's name in the store. */
   readonly name: string;
-  /** Its generation: one more than the newest found in the store or given as `newestSeen`. */
+  /**
+   * Its generation: larger than `newestSeen` and than every generation that opens in the store
+   * (a resumed upload's may equal `newestSeen`: see {@link createBackup}).
+   */
   readonly generation: number;
+  /** Its backup set. */
+  readonly set: string;
   /** SHA-256 of the plaintext, as checked by the restore drill. */
   readonly sha256: Uint8Array;
-  /** Entries removed after the new backup verified (older backups, unencrypted copies). */
+  /** Entries removed after the new backup verified: superseded backups of its set, and `replaces`. */
   readonly removed: readonly string[];
+  /** Every other entry of the store (the new backup aside), with the reason it was kept. */
+  readonly kept: readonly KeptEntry[];
 }
 
-function hashing(
+/** Passes `input` through, hashing it and counting its bytes. */
+function measuring(
   input: ReadableStream<Uint8Array>,
   h: ReturnType<typeof sha256.create>,
+  count: { bytes: number },
 ): ReadableStream<Uint8Array> {
   return input.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, c) {
         h.update(chunk);
+        count.bytes += chunk.length;
         c.enqueue(chunk);
       },
     }),
   );
 }
 
+function checkSet(set: unknown): string {
+  if (typeof set !== 'string' || !BACKUP_SET_NAME.test(set))
+    throw new E2EEError('INVALID_ARGUMENT', 'set must be 1 to 64 characters of A-Z, a-z, 0-9, ".", "_", "-"');
+  return set;
+}
+
+function checkGeneration(value: number | undefined, what: string): void {
+  if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0 && value < Number.MAX_SAFE_INTEGER))
+    throw new E2EEError('INVALID_ARGUMENT', `${what} must be an integer from 0 to 2^53 − 2`);
+}
+
 /**
- * Makes a new encrypted backup and retires the old ones, in an order that always leaves at least
- * one complete, decryptable backup in the store:
+ * Makes a new encrypted backup and retires the ones it supersedes, in an order that always
+ * leaves at least one complete, decryptable backup in the store:
  *
- * 1. the generation is one more than the newest found in the store (or `newestSeen`);
- * 2. the backup is written under a new name (the store's `put` is atomic);
- * 3. a restore drill decrypts it from the store: every chunk must authenticate, the metadata must
+ * 1. every entry is opened (header and metadata only) with the credential — the backup key when
+ *    there is one, else the password; a password slot asking for more Argon2id work than
+ *    `kdfMaxima` is skipped, not run;
+ * 2. the generation is one more than the largest of `newestSeen` and every generation that
+ *    opens (whatever its set; an interrupted upload the store kept counts too); without
+ *    `newestSeen`, an entry named as a backup of that generation or later that cannot be opened
+ *    stops it (`NEWEST_UNREADABLE`). A store that kept an interrupted upload of this set (the S3
+ *    store with a resume state) resumes it instead when it was made with the same options and
+ *    its generation is above every generation that opens and
+ *    not below `newestSeen` (equal to it when `onGeneration` persisted the interrupted attempt's):
+ *    the same backup, same name, same bytes (SPEC.md §11). `onGeneration` is called with it;
+ * 3. the backup is written under a new name (the store's `put` is atomic), or the resumed one's;
+ * 4. a restore drill decrypts it from the store: every chunk must authenticate, the metadata must
  *    be what was written, and the plaintext's SHA-256 must match what went in;
- * 4. only then are older backups — and any unencrypted copy — deleted.
+ * 5. only then is each entry removed that is proven superseded: named as backups are, opened by
+ *    the same credential, of the same set, with a lower generation; then the `replaces` entries.
+ *    Everything else is kept and reported with its reason (see {@link KeptReason}). Interrupted
+ *    uploads proven superseded by the same rules are aborted.
  *
- * A failure in 2 or 3 removes the new (unverified) backup and leaves the old ones as they were;
- * a failure in 4 leaves the new, verified backup plus some old ones.
+ * A failure in 3 or 4 removes the new (unverified) backup and leaves the old ones as they were
+ * (a resumed upload that fails in 3 is kept, to be resumed again); a failure to remove an entry
+ * in 5 keeps it (reported as `remove-failed`).
  *
- * @throws An E2EEError with code `MALFORMED_PAYLOAD` if the restore drill fails, `IO` if the store
- * fails, or what `encryptBackup` throws for bad options (e.g. `INVALID_ARGUMENT`, `KDF_PARAMS`).
+ * @throws An E2EEError with code `NEWEST_UNREADABLE` (step 2), `MALFORMED_PAYLOAD` if the restore
+ * drill finds other bytes than were written (or its own error, e.g. `CHUNK_AUTH`), `IO` if the
+ * store fails, `INVALID_ARGUMENT` for bad options, or what `encryptBackup` throws (`KDF_PARAMS`…).
  *
  * @example
  * ```ts
- * const { generation } = await createBackup(createFileStore('/backups'), exportStream, { key });
+ * const { generation } = await createBackup(createFileStore('/backups'), exportStream, {
+ *   key,
+ *   set: deviceId,
+ *   newestSeen: saved.generation,
+ *   onGeneration: (g) => save({ generation: g }),
+ * });
  * ```
  */
 export async function createBackup(
@@ -136,48 +375,177 @@ export async function createBackup(
   source: BackupInput,
   options: CreateBackupOptions,
 ): Promise<CreatedBackup> {
+  if (options.key === undefined && options.password === undefined)
+    throw new E2EEError('INVALID_ARGUMENT', 'give a backup key, a password, or both');
+  const set = checkSet(options.set ?? DEFAULT_SET);
+  checkGeneration(options.newestSeen, 'newestSeen');
+  const replaces = [...(options.replaces ?? [])];
+  for (const r of replaces) checkStoreName(r);
   const credentials = { key: options.key, password: options.password };
-  const before = await listBackups(store);
-  let generation = (options.newestSeen ?? -1) + 1;
-  for (const e of before) {
-    if (!e.encrypted) continue;
-    try {
-      generation = Math.max(generation, (await openMetadata(store, e.name, credentials)).generation + 1);
-    } catch {
-      // A backup we cannot open does not count towards the generation (and will be replaced).
-    }
+  // Ownership is proven with the stronger credential: the backup key when there is one. A
+  // password slot is then never run on a planted file at all.
+  const owner: BackupCredentials =
+    options.key !== undefined ? { key: options.key } : { password: options.password };
+  const writeKdf: Argon2idParams = { ...DEFAULT_KDF_PARAMS, ...options.kdf };
+  const limits = { kdfMaxima: { ...writeKdf, ...options.kdfMaxima }, signal: options.signal };
+
+  const before = await inspectStore(store, owner, limits);
+  // Interrupted uploads the store kept (the S3 store with a resume state), opened likewise.
+  const pending = await pendingBackups(store, { ...options, set }, owner, limits.kdfMaxima);
+  try {
+    return await createWith(store, source, options, {
+      set,
+      replaces,
+      credentials,
+      writeKdf,
+      before,
+      pending,
+    });
+  } finally {
+    for (const p of pending) p.wipe();
   }
-  // A store that kept an interrupted upload of this backup set resumes it (src/s3/resume-backup.ts).
-  const resumed = await resumableBackup(store, options, generation, nameGeneration);
-  if (resumed) generation = resumed.generation;
+}
+
+/** What {@link createBackup} has checked and found before it writes. */
+interface CreatePlan {
+  set: string;
+  replaces: string[];
+  credentials: BackupCredentials;
+  writeKdf: Argon2idParams;
+  before: Opened[];
+  pending: PendingBackup[];
+}
+
+/** The largest authenticated generation among `gens`, or -1. */
+function largest(gens: Iterable<number | undefined>): number {
+  let m = -1;
+  for (const g of gens) if (g !== undefined && g > m) m = g;
+  return m;
+}
+
+/**
+ * The interrupted backup to resume, if any: of this set, resumable with these options, free, and
+ * with a generation above every generation that opens in the store or in another interrupted
+ * backup, and not below `newestSeen` (SPEC.md §11: equal when `newestSeen` is the interrupted
+ * attempt's own, as `onGeneration` persisted it; it is the same backup, not a second one).
+ */
+function toResume(plan: CreatePlan, newestSeen: number | undefined): PendingBackup | undefined {
+  const inStore = largest(plan.before.map((o) => o.metadata?.generation));
+  const candidates = plan.pending
+    .filter((p) => p.resume !== undefined)
+    .sort((a, b) => b.facts.opened!.generation - a.facts.opened!.generation);
+  const best = candidates[0];
+  if (!best) return undefined;
+  const g = best.facts.opened!.generation;
+  const others = largest(plan.pending.filter((p) => p !== best).map((p) => p.facts.opened?.generation));
+  return g > inStore && g > others && g >= (newestSeen ?? -1) ? best : undefined;
+}
+
+async function createWith(
+  store: BackupStore,
+  source: BackupInput,
+  options: CreateBackupOptions,
+  plan: CreatePlan,
+): Promise<CreatedBackup> {
+  const { set, replaces, credentials, writeKdf, before, pending } = plan;
+  for (const r of replaces) {
+    const entry = before.find((o) => o.facts.name === r);
+    if (!entry) throw new E2EEError('INVALID_ARGUMENT', `replaces names ${r}, which is not in the store`);
+    if (entry.facts.encrypted)
+      throw new E2EEError(
+        'INVALID_ARGUMENT',
+        `replaces names ${r}, an encrypted backup: backups are retired by their set and generation, not by name`,
+      );
+  }
+  const resumed = toResume(plan, options.newestSeen);
+  // Every generation that opens counts, an interrupted upload's too: a new backup supersedes it.
+  const newest = largest([
+    options.newestSeen,
+    ...before.map((o) => o.metadata?.generation),
+    ...pending.map((p) => p.facts.opened?.generation),
+  ]);
+  const generation = resumed ? resumed.facts.opened!.generation : newest + 1;
+  checkGeneration(generation, 'the next generation');
+  if (options.newestSeen === undefined && options.allowUnreadableNewest !== true) {
+    // Named as a backup of this generation or later, and not provably another key's: it may be
+    // this client's newest backup, damaged.
+    const unopenable = before.filter((o) => {
+      const claimed = claimedGeneration(o.facts.name);
+      if (claimed === undefined || claimed < generation || o.metadata) return false;
+      return !o.facts.encrypted || failureReason(o.facts.failure) !== 'another-key';
+    });
+    if (unopenable.length > 0)
+      throw new E2EEError(
+        'NEWEST_UNREADABLE',
+        `${unopenable.map((o) => `${o.facts.name} (${o.facts.encrypted ? (codeOf(o.error) ?? String(o.error)) : 'not an encrypted backup'})`).join(', ')} ` +
+          `may be newer than generation ${generation - 1} but cannot be opened, and no newestSeen was given: ` +
+          'refusing to write a generation that may be older than it. Pass newestSeen, or allowUnreadableNewest ' +
+          'to write generation ' +
+          `${generation} anyway (the unreadable entries are kept)`,
+      );
+  }
+  await options.onGeneration?.(generation);
+
   const name =
     resumed?.name ??
     `backup-${String(generation).padStart(16, '0')}-${Array.from(randomBytes(6), (b) => b.toString(16).padStart(2, '0')).join('')}.e2ee`;
   const h = sha256.create();
+  const count = { bytes: 0 };
   const app = options.metadata ?? {};
   try {
-    const input = hashing(toStream(source), h);
+    const input = measuring(toStream(source), h, count);
     await store.put(
       name,
-      resumed ? resumed.encrypt(input) : encryptBackup(input, { ...options, generation }),
+      resumed ? resumed.resume!(input) : encryptBackup(input, { ...options, set, generation }),
     );
   } catch (e) {
-    await store.delete(name).catch(() => {});
+    // A new name is ours alone; a resumed one may be another writer's by now (the store refused
+    // to resume it, or failed): its put changed nothing there, so nothing is removed.
+    if (!resumed) await store.delete(name).catch(() => {});
     throw e;
   }
   const digest = h.digest();
   try {
-    await verify(store, name, credentials, generation, app, digest);
+    const limit = Math.min(count.bytes, options.maxOutputBytes ?? Number.POSITIVE_INFINITY);
+    await verify(store, name, credentials, { set, generation, app }, digest, {
+      kdfMaxima: writeKdf,
+      maxOutputBytes: limit,
+    });
   } catch (e) {
     await store.delete(name).catch(() => {});
     throw e;
   }
+
   const removed: string[] = [];
-  for (const e of before) {
-    await store.delete(e.name);
-    removed.push(e.name);
+  const kept: KeptEntry[] = [];
+  for (const o of before) {
+    if (replaces.includes(o.facts.name)) continue;
+    const verdict = retirementVerdict(o.facts, { set, generation });
+    if (!verdict.remove) {
+      kept.push(keptEntry(o, verdict.reason));
+      continue;
+    }
+    try {
+      await store.delete(o.facts.name);
+      removed.push(o.facts.name);
+    } catch (error) {
+      kept.push({ ...keptEntry(o, 'remove-failed'), error });
+    }
   }
-  return { name, generation, sha256: digest, removed };
+  for (const r of replaces) {
+    try {
+      await store.delete(r);
+      removed.push(r);
+    } catch (error) {
+      kept.push({ name: r, reason: 'remove-failed', error });
+    }
+  }
+  // Interrupted uploads by the same rules: aborted only when proven superseded.
+  for (const p of pending) {
+    if (p === resumed || !retirementVerdict(p.facts, { set, generation }).remove) continue;
+    await discardPending(store, p.name).catch(() => {}); // tried again next time
+  }
+  return { name, generation, set, sha256: digest, removed, kept };
 }
 
 /** The restore drill: decrypt from the store, check metadata and plaintext hash. */
@@ -185,11 +553,11 @@ async function verify(
   store: BackupStore,
   name: string,
   credentials: BackupCredentials,
-  generation: number,
-  app: { [key: string]: JsonValue },
+  expected: { set: string; generation: number; app: { [key: string]: JsonValue } },
   digest: Uint8Array,
+  limits: OpenLimits,
 ): Promise<void> {
-  const { metadata, stream } = await decryptBackup(await store.get(name), credentials);
+  const { metadata, stream } = await decryptBackup(await store.get(name), { ...credentials, ...limits });
   const h = sha256.create();
   const reader = stream.getReader();
   for (;;) {
@@ -197,14 +565,18 @@ async function verify(
     if (done) break;
     h.update(value);
   }
-  if (metadata.generation !== generation || JSON.stringify(metadata.app) !== JSON.stringify(app))
+  if (
+    metadata.generation !== expected.generation ||
+    metadata.set !== expected.set ||
+    JSON.stringify(metadata.app) !== JSON.stringify(expected.app)
+  )
     throw new E2EEError('MALFORMED_PAYLOAD', `restore drill: ${name} holds other metadata than was written`);
   if (!constantTimeEqual(h.digest(), digest))
     throw new E2EEError('MALFORMED_PAYLOAD', `restore drill: ${name} does not decrypt to what was written`);
 }
 
 /** Options of {@link restoreLatest}. */
-export interface RestoreOptions {
+export interface RestoreOptions extends OpenLimits {
   /**
    * The newest generation this device (or the vault) has seen. A newest backup older than this
    * is a rollback — someone put an old backup back — and is refused with `ROLLBACK`.
@@ -212,17 +584,35 @@ export interface RestoreOptions {
   newestSeen?: number;
   /** Restore an older generation anyway (the caller has asked the user). */
   allowRollback?: boolean;
+  /** Consider only backups of this set (default: every set). */
+  set?: string;
 }
+
+/** What {@link restoreLatest} found. */
+export interface RestoredBackup {
+  /** The backup's name in the store. */
+  readonly name: string;
+  /** Its authenticated metadata, including the generation: remember it as the next `newestSeen`. */
+  readonly metadata: BackupMetadata;
+  /** The plaintext; errors if the body is damaged, so treat it as provisional until it closes. */
+  readonly stream: ReadableStream<Uint8Array>;
+  /** The entries not considered, with the reason (`kdf-limit` ones were not run). */
+  readonly skipped: readonly KeptEntry[];
+}
+
+const OPEN_FAILURE_ORDER: readonly KeptReason[] = ['kdf-limit', 'unreadable', 'another-key'];
 
 /**
  * Opens the newest encrypted backup in the store that the credentials open (by authenticated
- * generation). Returns its metadata and a body stream (provisional until it closes, as with
- * `decryptBackup`).
+ * generation; only of `set` when given). Returns its metadata and a body stream (provisional until
+ * it closes, as with `decryptBackup`), and what it skipped. A password slot asking for more
+ * Argon2id work than `kdfMaxima` is skipped without running Argon2id.
  *
  * @throws An E2EEError with code `ROLLBACK` if the newest backup is older than `newestSeen`; `IO` if
- * the store holds no encrypted backup; otherwise, when no backup opens, the error of the last one
- * tried (e.g. `WRONG_KEY`, `WRONG_PASSWORD`). The stream errors with `CHUNK_AUTH`, `TRUNCATED` etc.
- * if the body is damaged.
+ * the store holds no encrypted backup (of `set`); otherwise, when no backup opens, the error of
+ * one that did not, named: `KDF_PARAMS` (skipped, raise `kdfMaxima` if you trust the store), then
+ * a damaged one's (`CHUNK_AUTH`, `MALFORMED_HEADER` …), then `WRONG_KEY` / `WRONG_PASSWORD`. The
+ * stream errors with `CHUNK_AUTH`, `TRUNCATED` etc. if the body is damaged.
  *
  * @example
  * ```ts
@@ -234,37 +624,70 @@ export async function restoreLatest(
   store: BackupStore,
   credentials: BackupCredentials,
   options: RestoreOptions = {},
-): Promise<{
-  /** The backup's name in the store. */
-  name: string;
-  /** Its authenticated metadata, including the generation: remember it as the next `newestSeen`. */
-  metadata: BackupMetadata;
-  /** The plaintext; errors if the body is damaged, so treat it as provisional until it closes. */
-  stream: ReadableStream<Uint8Array>;
-}> {
-  let best: { name: string; generation: number } | undefined;
-  let lastError: unknown;
-  for (const e of await listBackups(store)) {
-    if (!e.encrypted) continue;
-    try {
-      const m = await openMetadata(store, e.name, credentials);
-      if (!best || m.generation > best.generation) best = { name: e.name, generation: m.generation };
-    } catch (err) {
-      lastError = err;
+): Promise<RestoredBackup> {
+  checkGeneration(options.newestSeen, 'newestSeen');
+  if (options.set !== undefined) checkSet(options.set);
+  const limits = {
+    kdfMaxima: { ...DEFAULT_KDF_PARAMS, ...options.kdfMaxima },
+    maxOutputBytes: options.maxOutputBytes,
+  };
+  let best: Opened | undefined;
+  const skipped: KeptEntry[] = [];
+  try {
+    for (const e of await store.list()) {
+      const o = await openEntry(store, e.name, credentials, limits, true);
+      if (!o.metadata) {
+        skipped.push(keptEntry(o, o.facts.encrypted ? failureReason(o.facts.failure) : 'not-a-backup'));
+        continue;
+      }
+      if (options.set !== undefined && o.metadata.set !== options.set) {
+        await o.stream?.cancel().catch(() => {});
+        skipped.push(keptEntry(o, 'another-set'));
+        continue;
+      }
+      // The newest wins; between equals the larger name, so that the order of the listing does not matter.
+      const better =
+        !best ||
+        o.metadata.generation > best.metadata!.generation ||
+        (o.metadata.generation === best.metadata!.generation && o.facts.name > best.facts.name);
+      const loser = better ? best : o;
+      if (better) best = o;
+      await loser?.stream?.cancel().catch(() => {});
     }
+  } catch (e) {
+    await best?.stream?.cancel().catch(() => {});
+    throw e;
   }
-  if (!best) {
-    if (lastError) throw lastError;
-    throw new E2EEError('IO', 'the store holds no encrypted backup');
-  }
-  if (options.newestSeen !== undefined && best.generation < options.newestSeen && !options.allowRollback)
+  if (!best) throw nothingOpened(skipped, options.set);
+  const { generation } = best.metadata!;
+  if (options.newestSeen !== undefined && generation < options.newestSeen && !options.allowRollback) {
+    await best.stream!.cancel().catch(() => {});
     throw new E2EEError(
       'ROLLBACK',
-      `the newest backup here is generation ${best.generation}, older than generation ${options.newestSeen} already seen: ` +
+      `the newest backup here is generation ${generation}, older than generation ${options.newestSeen} already seen: ` +
         'an older backup was put back in place of a newer one (allowRollback restores it anyway)',
     );
-  const { metadata, stream } = await decryptBackup(await store.get(best.name), credentials);
-  return { name: best.name, metadata, stream };
+  }
+  return { name: best.facts.name, metadata: best.metadata!, stream: best.stream!, skipped };
+}
+
+/** The error of a store where nothing opened: the most telling reason first. */
+function nothingOpened(skipped: KeptEntry[], set: string | undefined): E2EEError {
+  for (const reason of OPEN_FAILURE_ORDER) {
+    const first = skipped.find((s) => s.reason === reason);
+    if (!first) continue;
+    const cause = first.error;
+    const code = codeOf(cause) ?? 'IO';
+    const message = cause instanceof Error ? cause.message : String(cause);
+    const hint =
+      reason === 'kdf-limit'
+        ? ' (skipped without running Argon2id: pass kdfMaxima if you trust this store)'
+        : '';
+    return new E2EEError(code, `${first.name}: ${message}${hint}`, { cause });
+  }
+  if (set !== undefined && skipped.some((s) => s.reason === 'another-set'))
+    return new E2EEError('IO', `the store holds no backup of set ${set}`);
+  return new E2EEError('IO', 'the store holds no encrypted backup');
 }
 
 export * from './setup.js';

@@ -1,16 +1,19 @@
 /**
- * Node file helpers: `encryptFile` and `decryptFile`. Output goes to a temporary file in the
- * destination's folder, is flushed to disk, and is renamed over the destination only after the
- * last byte is written (and, when decrypting, the last chunk has authenticated). On any failure
- * the temporary file is removed and an existing destination is left untouched. Also here:
- * {@link workerPool}, the worker threads the streams can use (`workers` option).
+ * Node file helpers: `encryptFile` and `decryptFile`. Output is written by the rules of
+ * `openFileOutput` (src/file-output.ts), the one file writer of the package and its CLI: a
+ * regular file (or a new one) goes to a temporary file in the destination's folder, is flushed to
+ * disk, and is renamed over the destination only after the last byte is written (and, when
+ * decrypting, the last chunk has authenticated), so that on any failure the temporary file is
+ * removed and an existing destination is left untouched; a symbolic link is followed and its
+ * target written that way; a character device, FIFO or socket is written in place, never
+ * replaced. Also here: {@link workerPool}, the worker threads the streams can use (`workers`
+ * option).
  *
  * @module
  */
 
-import { randomBytes } from 'node:crypto';
-import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { type FileHandle, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   type BackupMetadata,
   type DecryptBackupOptions,
@@ -19,6 +22,7 @@ import {
   encryptBackup,
 } from './backup.js';
 import { E2EEError } from './errors.js';
+import { type FileOutput, openFileOutput } from './file-output.js';
 import { type BackupStore, checkStoreName, type StoredBackup } from './store.js';
 import { pipePieces } from './streams.js';
 
@@ -63,49 +67,29 @@ function readStream(path: string): ReadableStream<Uint8Array> {
   return stream;
 }
 
-/** Writes `stream` to `handle` through one reused buffer (a byte stream) or piece by piece. */
-async function writeAll(stream: ReadableStream<Uint8Array>, handle: FileHandle, path: string): Promise<void> {
-  const write = async (piece: Uint8Array) => {
-    for (let o = 0; o < piece.length; ) o += (await handle.write(piece, o, piece.length - o)).bytesWritten;
-  };
-  try {
-    await pipePieces(stream, write, { reuse: true, bufferSize: 1 << 20 });
-  } catch (e) {
-    throw e instanceof E2EEError ? e : ioError('cannot write', path, e);
-  }
-}
-
 /**
- * Writes `stream` to `dst` atomically: a temporary sibling, fsync, rename. Exported for the CLI
- * and the lifecycle layer, which need the same guarantee.
+ * Writes `stream` to `dst` by the rules of the module comment: atomically (a temporary sibling,
+ * fsync, rename) unless `dst` is a device, FIFO or socket, which is written in place. Exported for
+ * apps that need the same guarantee; the CLI and the folder store use it too.
+ *
+ * @throws The stream's own E2EEError when it fails (e.g. `CHUNK_AUTH`), else `IO` naming `dst`.
  */
 export async function writeFileAtomically(dst: string, stream: ReadableStream<Uint8Array>): Promise<void> {
-  const tmp = join(dirname(dst), `.${basename(dst)}.${randomBytes(6).toString('hex')}.tmp`);
-  let created = false;
+  let out: FileOutput;
   try {
     // Opened before anything is read: a stream that fails at once must not race the file's
     // creation, which would leave it behind after the clean-up.
-    const handle = await open(tmp, 'wx', 0o600).catch((e) => {
-      throw ioError('cannot write', tmp, e);
-    });
-    created = true;
-    try {
-      await writeAll(stream, handle, tmp);
-      // Durable before it takes the destination's name: a crash leaves the old file or the new one.
-      await handle.sync();
-    } finally {
-      await handle.close(); // removed or renamed only once closed (Windows refuses either while open)
-    }
-    await rename(tmp, dst).catch((e) => {
-      throw ioError('cannot rename the finished file to', dst, e);
-    });
-    created = false;
-    // The rename itself must reach the disk too; not every platform can fsync a folder.
-    const folder = await open(dirname(dst), 'r').catch(() => undefined);
-    await folder?.sync().catch(() => {});
-    await folder?.close();
-  } finally {
-    if (created) await rm(tmp, { force: true });
+    out = await openFileOutput(dst);
+  } catch (e) {
+    await stream.cancel(e).catch(() => {});
+    throw e instanceof E2EEError ? e : ioError('cannot write', dst, e);
+  }
+  try {
+    await pipePieces(stream, (piece) => out.write(piece), { reuse: out.reusesPieces, bufferSize: 1 << 20 });
+    await out.commit();
+  } catch (e) {
+    await out.abort();
+    throw e instanceof E2EEError ? e : ioError('cannot write', dst, e);
   }
 }
 

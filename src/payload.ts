@@ -11,6 +11,7 @@
 import { defaultAeadBackend } from './aead.js';
 import {
   CHUNK_SIZE,
+  type ChunkedOptions,
   type ChunkWorkers,
   createMessageOpener,
   createMessageSealer,
@@ -21,6 +22,7 @@ import {
 } from './chunked.js';
 import { E2EEError } from './errors.js';
 import { type BlockSource, type FramedReader, owned } from './framing.js';
+import { TEST_HOOKS } from './hooks.js';
 import { byobReaderOf, cancelQuietly } from './streams.js';
 
 /**
@@ -49,6 +51,14 @@ export interface Keying {
  * the same bytes (src/s3/resume-backup.ts; SPEC.md §11 says why that is safe).
  */
 export const RESUME_KEYING: unique symbol = Symbol('e2ee-backup resume keying');
+
+/**
+ * Chunked options that seal under `salt` when a resume gives one (else a fresh random one), over
+ * the internal hooks channel: the public chunked API refuses a caller's salt.
+ */
+export function withSalt(options: ChunkedOptions, salt: Uint8Array | undefined): ChunkedOptions {
+  return salt === undefined ? options : ({ ...options, [TEST_HOOKS]: { salt } } as ChunkedOptions);
+}
 
 // Plaintext sealed per read on the fused path: 64 chunks (1 MiB) in, 64 records out.
 const BATCH_CHUNKS = 64;
@@ -96,7 +106,7 @@ export function sealedStream(
       try {
         const { bytes, fileKey, salt } = await header();
         try {
-          sealer = await createMessageSealer(fileKey, { context: bytes, salt });
+          sealer = await createMessageSealer(fileKey, withSalt({ context: bytes }, salt));
         } finally {
           fileKey.fill(0);
         }

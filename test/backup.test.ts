@@ -27,6 +27,10 @@ const FAST = { kdf: { m: 64, t: 1, p: 1 }, allowWeakKdf: true } as const;
 const key = new Uint8Array(32).map((_, i) => i * 7);
 const otherKey = new Uint8Array(32).fill(1);
 
+async function readAllOf(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(s).arrayBuffer());
+}
+
 function chatLike(n: number, seed: number): Uint8Array {
   // Text (compressible) interleaved with noise (not), so both block kinds appear.
   const out = new Uint8Array(n);
@@ -145,6 +149,20 @@ describe('backup round trips', () => {
     expect(() =>
       encryptBackup(new Uint8Array(1), { key, metadata: { x: undefined as never }, generation: -1 }),
     ).toThrow(E2EEError);
+  });
+
+  it('writes the backup set into the encrypted metadata, and refuses a set name SPEC.md §5.1 does not allow', async () => {
+    const ct = await encryptBackupBytes(new Uint8Array(3), { key, set: 'phone-1.A_b', generation: 2 });
+    expect((await decryptBackupBytes(ct, { key })).metadata).toMatchObject({
+      set: 'phone-1.A_b',
+      generation: 2,
+    });
+    const none = await decryptBackupBytes(await encryptBackupBytes(new Uint8Array(3), { key }), { key });
+    expect('set' in none.metadata).toBe(false);
+    for (const set of ['', 'x'.repeat(65), 'my phone', 'a/b', 'téléphone', 7 as never])
+      expect(() => encryptBackup(new Uint8Array(1), { key, set }), String(set)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      );
   });
 
   it('refuses weak Argon2id parameters on creation unless the caller opts in', async () => {
@@ -376,6 +394,31 @@ describe('backup rejects', () => {
     })().catch((e) => e);
     expect(err).toMatchObject({ code: 'OUTPUT_LIMIT' });
     expect(got).toBeLessThanOrEqual(5 << 20);
+  });
+
+  it('decryptBackupBytes stops at 256 MiB by default and says how to raise it (issue #16)', async () => {
+    // 256 MiB + 1 of zeros: a backup of a few hundred kB that would fill memory.
+    const MiB = new Uint8Array(1 << 20);
+    const ct = await encryptBackupBytes(new Uint8Array(0), { key }); // a small one opens as before
+    expect((await decryptBackupBytes(ct, { key })).data.length).toBe(0);
+    async function* body() {
+      for (let i = 0; i < 256; i++) yield MiB;
+      yield new Uint8Array(1);
+    }
+    const bomb = await readAllOf(encryptBackup(body(), { key }));
+    expect(bomb.length).toBeLessThan(2_000_000);
+    const err = await decryptBackupBytes(bomb, { key }).then(
+      (r) => new Error(`returned ${r.data.length} bytes`),
+      (e) => e,
+    );
+    expect(err.code ?? err.message).toBe('OUTPUT_LIMIT');
+    expect(err.message).toMatch(/268435456 bytes \(256 MiB\).*pass maxOutputBytes to raise it/);
+    // An explicit limit is the caller's: its error is the plain one.
+    const explicit = await decryptBackupBytes(bomb, { key, maxOutputBytes: 1000 }).catch((e) => e);
+    expect(explicit).toMatchObject({
+      code: 'OUTPUT_LIMIT',
+      message: expect.stringMatching(/maxOutputBytes \(1000\)/),
+    });
   });
 });
 

@@ -6,17 +6,19 @@ import {
   CHUNK_SIZE,
   chunkedCiphertextSize,
   chunkedPlaintextSize,
-  createDecryptStream,
-  createEncryptStream,
-  decryptChunked,
-  encryptChunked,
   HEADER_SIZE,
-  openChunked,
   RECORD_SIZE,
   TAG_SIZE,
 } from '../src/chunked.js';
 import { E2EEError, type ErrorCode } from '../src/errors.js';
 import { hkdfExpandSha512 } from '../src/hkdf.js';
+import {
+  createDecryptStream,
+  createEncryptStream,
+  decryptChunked,
+  encryptChunked,
+  openChunked,
+} from '../src/testing.js';
 import { collect, sameBytes, sourceOf, splitAt } from './util.js';
 
 const key = new Uint8Array(32).map((_, i) => i);
@@ -329,5 +331,42 @@ describe('chunked layer', () => {
     await drain;
     // 64 MiB went through; a leak of the data would show as tens of MiB of heap.
     expect(peak).toBeLessThan(process.memoryUsage().heapUsed + 48 * 1024 * 1024);
+  });
+});
+
+describe('the public chunked API takes no salt and no backend (e2ee-backup/testing does)', () => {
+  it('refuses them with INVALID_ARGUMENT in every function, before any work', async () => {
+    const pub = await import('../src/chunked.js');
+    const ct = await pub.encryptChunked(key, bytes(100));
+    const source = sourceOf(ct);
+    const calls: [string, () => unknown][] = [
+      ['encryptChunked salt', () => pub.encryptChunked(key, bytes(10), { salt } as never)],
+      ['encryptChunked backend', () => pub.encryptChunked(key, bytes(10), { backend: 'noble' } as never)],
+      ['createEncryptStream salt', () => pub.createEncryptStream(key, { salt } as never)],
+      ['decryptChunked backend', () => pub.decryptChunked(key, ct, { backend: 'node' } as never)],
+      ['createDecryptStream backend', () => pub.createDecryptStream(key, { backend: 'node' } as never)],
+      ['openChunked salt', () => pub.openChunked(key, source, { salt } as never)],
+    ];
+    for (const [what, call] of calls) {
+      let code: string | undefined;
+      try {
+        await call();
+      } catch (e) {
+        code = e instanceof E2EEError ? e.code : String(e);
+      }
+      expect(code, what).toBe('INVALID_ARGUMENT');
+    }
+  });
+
+  it('two messages under one key never share a salt; the testing entry reproduces a chosen one', async () => {
+    const pub = await import('../src/chunked.js');
+    const a = await pub.encryptChunked(key, bytes(100));
+    const b = await pub.encryptChunked(key, bytes(100));
+    expect(sameBytes(a.subarray(0, 24), b.subarray(0, 24))).toBe(false);
+    const c = await encryptChunked(key, bytes(100), { salt });
+    const d = await encryptChunked(key, bytes(100), { salt, backend: 'noble' });
+    expect(sameBytes(c, d)).toBe(true);
+    expect(sameBytes(c.subarray(0, 24), salt)).toBe(true);
+    expect(sameBytes(await pub.decryptChunked(key, c), bytes(100))).toBe(true);
   });
 });

@@ -1,12 +1,29 @@
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { fc, test } from '@fast-check/vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { decryptBackupBytes, encryptBackupBytes } from '../src/backup.js';
-import { E2EEError } from '../src/errors.js';
+import { E2EEError, ERROR_CODES, type ErrorCode } from '../src/errors.js';
 import { createBackup, listBackups, restoreLatest } from '../src/lifecycle.js';
 import { createFileStore } from '../src/node.js';
+import { type EntryFacts, retirementVerdict } from '../src/retire.js';
 import { type BackupStore, createMemoryStore } from '../src/store.js';
+import { reseal, u32 } from './craft.js';
+
+// Every Argon2id run is recorded; one asking for more than 64 MiB is refused instead of run, so
+// that a planted slot at the decoder's maxima (1 GiB, p = 16) costs this test nothing either way.
+const argon = vi.hoisted(() => ({ calls: [] as { m: number; t: number; p: number }[] }));
+vi.mock('../src/argon2.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/argon2.js')>();
+  return {
+    argon2id: (o: Parameters<typeof real.argon2id>[0]) => {
+      argon.calls.push({ m: o.memorySize, t: o.iterations, p: o.parallelism });
+      if (o.memorySize > 65536) throw new Error('test: refused to run an expensive Argon2id');
+      return real.argon2id(o);
+    },
+  };
+});
 
 const key = new Uint8Array(32).fill(5);
 const text = (s: string) => new TextEncoder().encode(s);
@@ -80,15 +97,28 @@ describe('createBackup: rotation', () => {
     expect(r.metadata.generation).toBe(b.generation);
   });
 
-  it('removes an older unencrypted backup, but only after the encrypted one verifies', async () => {
+  it('removes an unencrypted copy only when named in replaces, and only after the backup verifies', async () => {
     const store = createMemoryStore();
     await store.put('chats.db', new Response('plain old backup').body!);
-    const bad = failing(store, 'get'); // the restore drill cannot read: verification fails
-    await expect(createBackup(bad, text('x'), { key })).rejects.toThrow(/injected/);
-    expect([...store.entries.keys()]).toEqual(['chats.db']);
-    const ok = await createBackup(store, text('x'), { key });
-    expect(ok.removed).toEqual(['chats.db']);
-    expect((await listBackups(store)).every((e) => e.encrypted)).toBe(true);
+    const plainOnly = await createBackup(store, text('x'), { key });
+    expect(plainOnly.removed).toEqual([]);
+    expect(plainOnly.kept).toContainEqual({ name: 'chats.db', reason: 'not-a-backup' });
+    const bad = failing(store, 'get', 3); // two entries opened, then the drill cannot read
+    await expect(createBackup(bad, text('y'), { key, replaces: ['chats.db'] })).rejects.toThrow(/injected/);
+    expect(store.entries.has('chats.db')).toBe(true);
+    const ok = await createBackup(store, text('y'), { key, replaces: ['chats.db'] });
+    expect(ok.removed).toEqual([plainOnly.name, 'chats.db']);
+    expect([...store.entries.keys()]).toEqual([ok.name]);
+  });
+
+  it('replaces refuses, before writing anything, a name that is missing or an encrypted backup', async () => {
+    const store = createMemoryStore();
+    const first = await createBackup(store, text('x'), { key });
+    for (const replaces of [['missing.db'], [first.name]])
+      await expect(createBackup(store, text('y'), { key, replaces })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      });
+    expect([...store.entries.keys()]).toEqual([first.name]);
   });
 
   for (const [step, nth] of [
@@ -193,5 +223,254 @@ describe('restoreLatest: rollback protection', () => {
       new Response((await encryptBackupBytes(text('x'), { key: new Uint8Array(32) })) as BodyInit).body!,
     );
     await expect(restoreLatest(store, { key })).rejects.toMatchObject({ code: 'WRONG_KEY' });
+  });
+});
+
+const FAST = { kdf: { m: 64, t: 1, p: 1 }, allowWeakKdf: true } as const;
+const otherKey = new Uint8Array(32).fill(6);
+const backupName = (generation: number, tag = 'abcdefabcdef') =>
+  `backup-${String(generation).padStart(16, '0')}-${tag}.e2ee`;
+const body = (b: Uint8Array) => new Response(b as BodyInit).body!;
+const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+
+describe('createBackup removes only what it proves superseded (issue #16)', () => {
+  it('keeps files that are not backups, backups of another key and of another set, and says why', async () => {
+    const store = createMemoryStore();
+    const keyFile = text('0123 4567 89ab cdef ...');
+    await store.put('diary.txt', body(text('dear diary')));
+    await store.put('photo.jpg', body(new Uint8Array([0xff, 0xd8, 0xff])));
+    await store.put('k.key', body(keyFile));
+    const foreign = await encryptBackupBytes(text('theirs'), {
+      key: otherKey,
+      set: 'default',
+      generation: 0,
+    });
+    await store.put(backupName(0, '111111111111'), body(foreign));
+    const laptop = await createBackup(store, text('laptop'), { key, set: 'laptop' });
+    expect(laptop.removed).toEqual([]);
+    const phone = await createBackup(store, text('phone'), { key, set: 'phone' });
+    expect(phone.removed).toEqual([]);
+    expect(phone.generation).toBe(laptop.generation + 1); // generations grow across sets
+    const again = await createBackup(store, text('phone 2'), { key, set: 'phone' });
+    expect(again.removed).toEqual([phone.name]);
+    const reasons = Object.fromEntries(again.kept.map((k) => [k.name, k.reason]));
+    expect(reasons).toEqual({
+      'diary.txt': 'not-a-backup',
+      'photo.jpg': 'not-a-backup',
+      'k.key': 'not-a-backup',
+      [backupName(0, '111111111111')]: 'another-key',
+      [laptop.name]: 'another-set',
+    });
+    expect(store.entries.get('k.key')).toEqual(keyFile);
+    expect(decode(store.entries.get('diary.txt')!)).toBe('dear diary');
+    // Each device restores its own; without a set, the newest of all.
+    expect(decode(await readAll((await restoreLatest(store, { key }, { set: 'laptop' })).stream))).toBe(
+      'laptop',
+    );
+    expect(decode(await readAll((await restoreLatest(store, { key })).stream))).toBe('phone 2');
+  });
+
+  it('never removes a backup without a set, or one named otherwise', async () => {
+    const store = createMemoryStore();
+    await store.put(backupName(0), body(await encryptBackupBytes(text('no set'), { key, generation: 0 })));
+    const renamed = await encryptBackupBytes(text('renamed'), { key, set: 'default', generation: 1 });
+    await store.put('chats.e2ee', body(renamed));
+    const made = await createBackup(store, text('new'), { key });
+    expect(made.generation).toBe(2);
+    expect(made.removed).toEqual([]);
+    expect(made.kept.map((k) => k.reason).sort()).toEqual(['another-set', 'not-a-backup']);
+  });
+
+  it('a newest backup the store damaged is kept, and without newestSeen nothing restarts below it', async () => {
+    const store = createMemoryStore();
+    await createBackup(store, text('v0'), { key });
+    const v1 = await createBackup(store, text('v1'), { key });
+    const replay = store.entries.get(v1.name)!.slice();
+    const v2 = await createBackup(store, text('v2'), { key });
+    const damaged = store.entries.get(v2.name)!;
+    damaged[damaged.length - 20]! ^= 1;
+    // Without state: refused, nothing written, nothing removed.
+    const before = [...store.entries.keys()];
+    await expect(createBackup(store, text('v3'), { key })).rejects.toMatchObject({
+      code: 'NEWEST_UNREADABLE',
+      message: expect.stringContaining(v2.name),
+    });
+    expect([...store.entries.keys()]).toEqual(before);
+    // With the persisted newest generation: generation 3, and the damaged one is kept.
+    const v3 = await createBackup(store, text('v3'), { key, newestSeen: 2 });
+    expect(v3.generation).toBe(3);
+    expect(store.entries.has(v2.name)).toBe(true);
+    expect(v3.kept).toContainEqual(expect.objectContaining({ name: v2.name, reason: 'unreadable' }));
+    // The store now serves an old copy instead: refused as a rollback.
+    store.entries.clear();
+    store.entries.set(v1.name, replay);
+    await expect(restoreLatest(store, { key }, { newestSeen: 3 })).rejects.toMatchObject({
+      code: 'ROLLBACK',
+    });
+  });
+
+  it('allowUnreadableNewest writes above the newest that opens, and keeps the unreadable one', async () => {
+    const store = createMemoryStore();
+    await store.put(backupName(7), body(text('not even the magic bytes')));
+    await expect(createBackup(store, text('x'), { key })).rejects.toMatchObject({
+      code: 'NEWEST_UNREADABLE',
+    });
+    const made = await createBackup(store, text('x'), { key, allowUnreadableNewest: true });
+    expect(made.generation).toBe(0);
+    expect(made.kept).toEqual([{ name: backupName(7), reason: 'unreadable' }]);
+    // An unreadable entry named below the next generation does not stop anything.
+    expect((await createBackup(createMemoryStore(), text('y'), { key })).generation).toBe(0);
+  });
+
+  it('onGeneration sees the generation before anything is written, and can stop it', async () => {
+    const store = createMemoryStore();
+    const seen: number[] = [];
+    await expect(
+      createBackup(store, text('x'), {
+        key,
+        newestSeen: 4,
+        onGeneration: (g) => {
+          seen.push(g);
+          expect(store.entries.size).toBe(0);
+          throw new Error('could not persist');
+        },
+      }),
+    ).rejects.toThrow(/could not persist/);
+    expect(seen).toEqual([5]);
+    expect(store.entries.size).toBe(0);
+  });
+
+  it('the restore drill reads back no more than was written (maxOutputBytes bounds it further)', async () => {
+    const store = createMemoryStore();
+    await expect(
+      createBackup(store, new Uint8Array(1000), { key, maxOutputBytes: 999 }),
+    ).rejects.toMatchObject({
+      code: 'OUTPUT_LIMIT',
+    });
+    expect(store.entries.size).toBe(0);
+    expect((await createBackup(store, new Uint8Array(1000), { key, maxOutputBytes: 1000 })).generation).toBe(
+      0,
+    );
+  });
+});
+
+/** A password-only backup whose slot now asks for `kdf` (checksum recomputed, as an attacker would). */
+async function planted(generation: number, kdf: { m: number; t: number; p: number }): Promise<Uint8Array> {
+  const b = await encryptBackupBytes(text('planted'), {
+    password: 'pw',
+    ...FAST,
+    generation,
+    set: 'default',
+  });
+  const headerSize = (b[10]! << 8) | b[11]!;
+  const header = b.slice(0, headerSize);
+  header.set(u32(kdf.m), 16);
+  header.set(u32(kdf.t), 20);
+  header.set(u32(kdf.p), 24);
+  const out = b.slice();
+  out.set(reseal(header), 0);
+  return out;
+}
+
+describe('planted expensive password slots are skipped, not run (issue #16)', () => {
+  it('restoreLatest, createBackup and listBackups never run Argon2id beyond the parameters the app writes with', async () => {
+    const store = createMemoryStore();
+    const mine = await createBackup(store, text('mine'), { password: 'pw', ...FAST });
+    for (let i = 0; i < 3; i++)
+      await store.put(backupName(90 + i), body(await planted(90 + i, { m: 1 << 20, t: 3, p: 16 })));
+    argon.calls.length = 0;
+    const r = await restoreLatest(store, { password: 'pw' }, { kdfMaxima: FAST.kdf });
+    expect(decode(await readAll(r.stream))).toBe('mine');
+    expect(argon.calls.filter((c) => c.m > FAST.kdf.m)).toEqual([]);
+    expect(r.name).toBe(mine.name);
+    expect(r.skipped.map((k) => k.reason)).toEqual(['kdf-limit', 'kdf-limit', 'kdf-limit']);
+    const made = await createBackup(store, text('mine 2'), { password: 'pw', ...FAST, newestSeen: 0 });
+    expect(made.kept.map((k) => k.reason)).toEqual(['kdf-limit', 'kdf-limit', 'kdf-limit']);
+    expect(made.removed).toEqual([mine.name]);
+    const listed = await listBackups(store, { password: 'pw' }, { kdfMaxima: FAST.kdf });
+    expect(listed.filter((e) => e.reason === 'kdf-limit')).toHaveLength(3);
+    expect(argon.calls.every((c) => c.m <= FAST.kdf.m && c.p <= FAST.kdf.p)).toBe(true);
+    expect(argon.calls.length).toBeGreaterThan(0);
+  });
+
+  it('by default the bound is what the app writes with: 64 MiB, t = 3, p = 4', async () => {
+    const store = createMemoryStore();
+    await store.put(backupName(5), body(await planted(5, { m: 1024, t: 1, p: 5 })));
+    argon.calls.length = 0;
+    await expect(restoreLatest(store, { password: 'pw' })).rejects.toMatchObject({
+      code: 'KDF_PARAMS',
+      message: expect.stringMatching(/skipped without running Argon2id: pass kdfMaxima/),
+    });
+    expect(argon.calls).toEqual([]);
+    // Raised by the caller, it is run (and fails: the slot was changed).
+    const r = await restoreLatest(store, { password: 'pw' }, { kdfMaxima: { p: 5 } }).catch((e) => e);
+    expect(r).toMatchObject({ code: 'WRONG_PASSWORD' });
+    expect(argon.calls).toEqual([{ m: 1024, t: 1, p: 5 }]);
+    // A bound not named stays at the default: more than 64 MiB is still not run.
+    await store.put(backupName(6), body(await planted(6, { m: 65537, t: 1, p: 5 })));
+    const again = await restoreLatest(store, { password: 'pw' }, { kdfMaxima: { p: 5 } }).catch((e) => e);
+    expect(again).toMatchObject({ code: 'KDF_PARAMS' }); // tried first: the most telling reason
+    expect(argon.calls.filter((c) => c.m > 65536)).toEqual([]);
+  });
+});
+
+describe('retirementVerdict: the deletion decision on its own', () => {
+  const written = { set: 'phone', generation: 5 };
+  const named = backupName(3);
+  it('removes exactly a same-set, lower-generation backup the credential opened, named as backups are', () => {
+    expect(
+      retirementVerdict({ name: named, encrypted: true, opened: { generation: 4, set: 'phone' } }, written),
+    ).toEqual({
+      remove: true,
+    });
+    const cases: [EntryFacts, string][] = [
+      [{ name: 'diary.txt', encrypted: false }, 'not-a-backup'],
+      [{ name: 'chats.e2ee', encrypted: true, opened: { generation: 1, set: 'phone' } }, 'not-a-backup'],
+      [{ name: named, encrypted: false }, 'unreadable'],
+      [{ name: named, encrypted: true, failure: 'WRONG_KEY' }, 'another-key'],
+      [{ name: named, encrypted: true, failure: 'WRONG_PASSWORD' }, 'another-key'],
+      [{ name: named, encrypted: true, failure: 'NO_MATCHING_SLOT' }, 'another-key'],
+      [{ name: named, encrypted: true, failure: 'KDF_PARAMS' }, 'kdf-limit'],
+      [{ name: named, encrypted: true, failure: 'CHUNK_AUTH' }, 'unreadable'],
+      [{ name: named, encrypted: true, failure: 'IO' }, 'unreadable'],
+      [{ name: named, encrypted: true }, 'unreadable'],
+      [{ name: named, encrypted: true, opened: { generation: 4 } }, 'another-set'],
+      [{ name: named, encrypted: true, opened: { generation: 4, set: 'laptop' } }, 'another-set'],
+      [{ name: named, encrypted: true, opened: { generation: 5, set: 'phone' } }, 'newer'],
+      [{ name: named, encrypted: true, opened: { generation: 9, set: 'phone' } }, 'newer'],
+    ];
+    for (const [facts, reason] of cases)
+      expect(retirementVerdict(facts, written), JSON.stringify(facts)).toEqual({ remove: false, reason });
+  });
+
+  const codes = Object.keys(ERROR_CODES) as ErrorCode[];
+  test.prop([
+    fc.record(
+      {
+        name: fc.oneof(
+          fc.string(),
+          fc.integer({ min: 0, max: 20 }).map((g) => backupName(g)),
+          fc.constantFrom('backup-0000000000000001-ABCDEFabcdef.e2ee', 'backup-1-abcdefabcdef.e2ee'),
+        ),
+        encrypted: fc.boolean(),
+        opened: fc.record(
+          { generation: fc.integer({ min: 0, max: 20 }), set: fc.constantFrom('a', 'b', 'A') },
+          { requiredKeys: ['generation'] },
+        ),
+        failure: fc.constantFrom(...codes),
+      },
+      { requiredKeys: ['name', 'encrypted'] },
+    ),
+    fc.constantFrom('a', 'b'),
+    fc.integer({ min: 0, max: 21 }),
+  ])('removes only when every condition holds', (facts, set, generation) => {
+    const v = retirementVerdict(facts, { set, generation });
+    const proven =
+      /^backup-\d{16}-[0-9a-f]{12}\.e2ee$/.test(facts.name) &&
+      facts.encrypted &&
+      facts.opened !== undefined &&
+      facts.opened.set === set &&
+      facts.opened.generation < generation;
+    expect(v.remove).toBe(proven);
   });
 });

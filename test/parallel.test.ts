@@ -8,17 +8,10 @@ import { availableParallelism } from 'node:os';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { decryptBackupBytes, encryptBackupBytes } from '../src/backup.js';
-import {
-  CHUNK_SIZE,
-  createDecryptStream,
-  createEncryptStream,
-  decryptChunked,
-  encryptChunked,
-  HEADER_SIZE,
-  RECORD_SIZE,
-} from '../src/chunked.js';
+import { CHUNK_SIZE, HEADER_SIZE, RECORD_SIZE } from '../src/chunked.js';
 import { E2EEError } from '../src/errors.js';
 import { workerPool } from '../src/pool.js';
+import { createDecryptStream, createEncryptStream, decryptChunked, encryptChunked } from '../src/testing.js';
 import { collect, sameBytes, seededSplits } from './util.js';
 
 const workers = workerPool();

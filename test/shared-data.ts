@@ -1,19 +1,18 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const root = resolve(import.meta.dirname, '..');
 
 /**
- * Finds a file of the read-only shared material (../shared beside the repo, or a folder named by
- * an environment variable). Absent: `undefined`, which a test turns into a skip with the reason —
- * except under CI=true, where missing conformance data must fail the run rather than pass it.
+ * A third-party vector file vendored under vectors/third-party/ (see its README for source, commit,
+ * licence and sha256), or the same file from a folder named by an environment variable, to try
+ * another copy. The vendored copy is always there, so a fresh clone runs every vector test; a
+ * missing file is an error, never a skip.
  */
-export function sharedFile(envVar: string, defaultDir: string, name: string): string | undefined {
-  const dir = process.env[envVar] ?? resolve(root, '..', 'shared', defaultDir);
+export function thirdPartyFile(envVar: string, folder: 'wycheproof' | 'opaque', name: string): string {
+  const dir = process.env[envVar] ?? join(root, 'vectors', 'third-party', folder);
   const path = join(dir, name);
-  if (existsSync(path)) return path;
-  if (process.env.CI === 'true') throw new Error(`${path} is missing (set ${envVar}); CI needs it`);
-  console.warn(`skipping: ${path} is absent; set ${envVar} to the folder that holds ${name}`);
-  return undefined;
+  if (!existsSync(path))
+    throw new Error(`${path} is missing (vendored under vectors/third-party/; ${envVar} overrides)`);
+  return path;
 }

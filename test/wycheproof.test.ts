@@ -1,13 +1,13 @@
 // Conformance with the 35 Wycheproof Cobblestone-256 vectors (C2SP/wycheproof, commit dac1dd47),
-// read at test time from ../shared/vectors/wycheproof or $WYCHEPROOF_DIR.
+// vendored in vectors/third-party/wycheproof ($WYCHEPROOF_DIR reads another copy).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { AeadBackend } from '../src/aead.js';
-import { createDecryptStream, decryptChunked, openChunked } from '../src/chunked.js';
 import { E2EEError, type ErrorCode } from '../src/errors.js';
-import { sharedFile } from './shared-data.js';
+import { createDecryptStream, decryptChunked, openChunked } from '../src/testing.js';
+import { thirdPartyFile } from './shared-data.js';
 import { collect, seededSplits, sourceOf } from './util.js';
 
 interface Vector {
@@ -22,13 +22,9 @@ interface Vector {
   msgSha512?: string;
 }
 
-const path = sharedFile(
-  'WYCHEPROOF_DIR',
-  'vectors/wycheproof',
-  'c2sp_chunked_encryption_aes_256_gcm_test.json',
-);
-const file = path ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
-const vectors: Vector[] = file ? file.testGroups.flatMap((g: { tests: Vector[] }) => g.tests) : [];
+const path = thirdPartyFile('WYCHEPROOF_DIR', 'wycheproof', 'c2sp_chunked_encryption_aes_256_gcm_test.json');
+const file = JSON.parse(readFileSync(path, 'utf8'));
+const vectors: Vector[] = file.testGroups.flatMap((g: { tests: Vector[] }) => g.tests);
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 const sha512 = (b: Uint8Array) => createHash('sha512').update(b).digest('hex');
@@ -55,9 +51,7 @@ async function expectCode(p: Promise<unknown>, codes: ErrorCode[]): Promise<void
   expect(codes).toContain((err as E2EEError).code);
 }
 
-// Skipped only when ../shared's Wycheproof file is absent outside CI; under CI=true sharedFile
-// throws instead, failing the run.
-describe.skipIf(!file)('Wycheproof Cobblestone-256', () => {
+describe('Wycheproof Cobblestone-256', () => {
   it('has all 35 vectors', () => {
     expect(file.algorithm).toBe('Cobblestone-256');
     expect(vectors).toHaveLength(35);

@@ -84,7 +84,7 @@ export const NOTES = {
   MetadataVariants: {
     bugType: 'FUNCTIONALITY',
     description:
-      'Valid metadata records: members in any order, whitespace, escapes, unicode, nested application fields (also reusing the member names at other depths), timestamps with 0–9 fraction digits and on calendar edges, generation 0 and 2^53 − 1 and integers spelled 1.0 or 1e3, 65 536 bytes of JSON.',
+      'Valid metadata records: members in any order, whitespace, escapes, unicode, nested application fields (also reusing the member names at other depths), timestamps with 0–9 fraction digits and on calendar edges, generation 0 and 2^53 − 1, nesting 64 deep, 65 536 bytes of JSON.',
     links: ['SPEC.md §5.1'],
   },
   BlockMix: {
@@ -125,7 +125,7 @@ export const NOTES = {
   BothCredentials: {
     bugType: 'FUNCTIONALITY',
     description:
-      "A backup key and a password given together: either opening is enough; when neither opens, WRONG_KEY if the backup has a backup-key slot, else the password slot's error.",
+      "A backup key and a password given together: either opening is enough; when neither opens, WRONG_KEY if the backup has a backup-key slot, else the password slot's error; when the backup-key slot opens, its file key is the one (a commitment that then fails is HEADER_AUTH, the password slot is not tried).",
     links: ['SPEC.md §3.5'],
   },
   CredentialPrecedence: {
@@ -296,7 +296,7 @@ export const NOTES = {
   MalformedMetadata: {
     bugType: 'MODIFIED_PARAMETER',
     description:
-      'The metadata record breaks a rule: length over 65 536 or past the plaintext, invalid UTF-8, a byte-order mark, not JSON, duplicate member names, not an object, a member missing, extra or of the wrong type, a bad or impossible timestamp, a bad generation.',
+      'The metadata record breaks a rule: length over 65 536 or past the plaintext, invalid UTF-8, a byte-order mark, not JSON, duplicate member names, not an object, a member missing, extra or of the wrong type, a bad or impossible timestamp, a bad generation, nesting deeper than 64, an escaped lone surrogate.',
     links: ['SPEC.md §5.1'],
   },
   ByteOrderMark: {
@@ -320,7 +320,13 @@ export const NOTES = {
   GenerationValue: {
     bugType: 'EDGE_CASE',
     description:
-      '"generation" is judged by its value, not its spelling: 1.0, 1e3, 1E+3, 10e-1, 0.0 and 9.007199254740991e15 (2^53 − 1) are valid integers; -1.0, 0.5e0 and 9.007199254740992e15 (2^53) are not.',
+      '"generation" is an integer written without sign, fraction or exponent, 0 to 2^53 − 1: 0 and 9007199254740991 are valid; 1.0, 1e3, 1E+3, 10e-1, 0.0, -0, 1e-400, 1.0000000000000001 and 9.007199254740991e15 are MALFORMED_PAYLOAD even where their value (or nearest double) is an integer in range, as are -1.0, 0.5e0 and 9.007199254740992e15. The same spellings inside app are any JSON number.',
+    links: ['SPEC.md §5.1'],
+  },
+  BackupSet: {
+    bugType: 'EDGE_CASE',
+    description:
+      'The optional "set" member names the backup set: a string of 1 to 64 characters, each A-Z, a-z, 0-9, ".", "_" or "-". Present and valid, it is part of the metadata; empty, longer, with any other character (a space, "/", a non-ASCII letter), not a string, or spelled with another case ("Set", an extra member) is MALFORMED_PAYLOAD.',
     links: ['SPEC.md §5.1'],
   },
   MalformedBlock: {
@@ -331,7 +337,8 @@ export const NOTES = {
   },
   DeflateWithoutFlag: {
     bugType: 'MISSING_STEP',
-    description: 'A deflate block in a backup whose COMPRESSED flag is clear.',
+    description:
+      "A deflate block in a backup whose COMPRESSED flag is clear: MALFORMED_PAYLOAD, decided at the block's kind byte, so before its lengths and the output limit (a deflate block over maxOutputBytes without the flag is MALFORMED_PAYLOAD, with the flag OUTPUT_LIMIT).",
     links: ['SPEC.md §5.2'],
   },
   MissingEndMarker: {
@@ -354,7 +361,7 @@ export const NOTES = {
   OutputLimitOrder: {
     bugType: 'RESOURCE_EXHAUSTION',
     description:
-      "OUTPUT_LIMIT is decided from a block's declared length after the block's range checks and before its data is read or inflated: a block over the limit whose data is cut short or is not valid deflate is OUTPUT_LIMIT; a block whose lengths are out of range is MALFORMED_PAYLOAD even over the limit.",
+      "A block's kind byte is checked first, then its lengths, then the limit, then its data: OUTPUT_LIMIT is decided from a block's declared length after the block's range checks and before its data is read or inflated, so a block over the limit whose data is cut short or is not valid deflate is OUTPUT_LIMIT; a block whose lengths are out of range, or a deflate block without COMPRESSED, is MALFORMED_PAYLOAD even over the limit.",
     links: ['SPEC.md §5.2', 'SPEC.md §6'],
   },
   DecompressionBomb: {
@@ -362,6 +369,42 @@ export const NOTES = {
     description:
       "Highly compressed blocks that expand far beyond the caller's limit (OUTPUT_LIMIT), or a deflate block that expands beyond its declared rlen (MALFORMED_PAYLOAD; the decoder must stop at rlen).",
     links: ['SPEC.md §5.2'],
+  },
+  NestingDepth: {
+    bugType: 'RESOURCE_EXHAUSTION',
+    description:
+      'The metadata JSON nests arrays and objects at most 64 deep, the record itself counting as 1 (so app is 2): 64 is valid, 65 and 30 000 are MALFORMED_PAYLOAD (a recursive parser must not be reached with more). Brackets inside strings do not count.',
+    links: ['SPEC.md §5.1'],
+  },
+  LoneSurrogate: {
+    bugType: 'EDGE_CASE',
+    description:
+      'Strings in the metadata JSON, member names included, are sequences of Unicode scalar values: an escaped lone surrogate ("\\ud800", "\\udc00", a high surrogate escape followed by another, or by no low one) is MALFORMED_PAYLOAD; an escaped surrogate pair, a raw astral character and an escaped backslash before "ud800" are valid.',
+    links: ['SPEC.md §5.1'],
+  },
+  ArgumentErrors: {
+    bugType: 'MISSING_STEP',
+    description:
+      "The caller's arguments are checked before anything of the file is read: an empty password, one with a lone surrogate or a code point Unicode 14.0.0 does not assign (INVALID_ARGUMENT), a backup key that is not 32 bytes (INVALID_KEY_SIZE), no credential (INVALID_ARGUMENT) — on a 5-byte file, and on a valid backup beside a backup key that opens it.",
+    links: ['SPEC.md §3.5', 'SPEC.md §7'],
+  },
+  PasswordUnicode: {
+    bugType: 'EDGE_CASE',
+    description:
+      'Passwords hold only code points Unicode 14.0.0 assigns, and are NFC-normalised with its data: U+1DFA (added in 14.0, combining class 218) lets "a" and U+0301 compose across it, so "a U+1DFA U+0301" opens a slot made with "U+00E1 U+1DFA"; U+1FAE0 (14.0) is valid; U+1FAE8 and U+10EFD (15.0), U+0378 and the noncharacter U+FFFF are INVALID_ARGUMENT.',
+    links: ['SPEC.md §3.5'],
+  },
+  SlotOpens: {
+    bugType: 'AUTH_BYPASS',
+    description:
+      "A slot opens when its tag verifies; its file key is then the one, and no other slot is tried: a crafted header whose backup-key slot wraps another file key than its password slot, with the payload sealed under the password slot's, is HEADER_AUTH with the backup key, alone or with the password, and valid with the password alone.",
+    links: ['SPEC.md §3.5', 'SPEC.md §4'],
+  },
+  CompressedFlag: {
+    bugType: 'FUNCTIONALITY',
+    description:
+      'A writer sets COMPRESSED when it was asked to compress, before it knows whether a block will shrink: a COMPRESSED backup of incompressible data holds stored blocks only, and one with an empty body no block at all; both are valid.',
+    links: ['SPEC.md §3.1', 'SPEC.md §5.2'],
   },
 };
 
@@ -419,6 +462,7 @@ async function libraryBackup(lib, body, options) {
     created: (options.createdAt ?? CREATED).toISOString(),
     generation: options.generation ?? 0,
     app: options.metadata ?? {},
+    ...(options.set !== undefined ? { set: options.set } : {}),
   };
   return { ct, metadata };
 }
@@ -2479,6 +2523,21 @@ async function metadataRules() {
       '"generation" is 9.007199254740992e15 (2^53)',
       json(c, '"generation":9.007199254740992e15', a),
     ],
+    ...[
+      '1.0',
+      '1e3',
+      '1E+3',
+      '10e-1',
+      '0.0',
+      '-0',
+      '1e-400',
+      '1.0000000000000001',
+      '9.007199254740991e15',
+    ].map((spelling) => [
+      'GenerationValue',
+      `"generation" written as ${spelling}, not as a whole number`,
+      json(c, `"generation":${spelling}`, a),
+    ]),
   ];
   for (const [flag, comment, meta] of invalid) {
     await seeded(`metadata rules: ${comment}`, async (rnd) => {
@@ -2525,18 +2584,20 @@ async function metadataRules() {
       { created, generation: 1, app: {} },
     ]),
     ...[
-      ['1.0', 1],
-      ['1e3', 1000],
-      ['1E+3', 1000],
-      ['10e-1', 1],
-      ['0.0', 0],
-      ['9.007199254740991e15', 9007199254740991],
+      ['0', 0],
+      ['9007199254740991', 9007199254740991],
     ].map(([spelling, generation]) => [
       'GenerationValue',
       `"generation" written as ${spelling}`,
       json(c, `"generation":${spelling}`, a),
       { created: '2026-11-26T12:00:00Z', generation, app: {} },
     ]),
+    [
+      'GenerationValue',
+      'the spellings 1.0, 1e3 and -0 inside app, where any JSON number is valid',
+      json(c, g, '"app":{"generation":1.0,"n":[1e3,-0]}'),
+      { created: '2026-11-26T12:00:00Z', generation: 1, app: { generation: 1, n: [1000, 0] } },
+    ],
   ];
   for (const [flag, comment, meta, metadata] of valid) {
     await seeded(`metadata rules: ${comment}`, async (rnd) => {
@@ -2627,6 +2688,358 @@ async function outputLimitOrder() {
   return group("The output limit against the block's other rules.", tests);
 }
 
+/** SPEC.md §5.1: nesting depth and lone surrogates, which JSON.parse alone does not check. */
+async function metadataStructure() {
+  const tests = [];
+  const head = '"created":"2026-11-26T12:00:00Z","generation":1';
+  // app holds arrays nested so that the whole record is `depth` deep (the record 1, app 2).
+  const deep = (depth) => `{${head},"app":{"a":${'['.repeat(depth - 2)}${']'.repeat(depth - 2)}}}`;
+  const nestedValue = (depth) => {
+    let v = [];
+    for (let i = 3; i < depth; i++) v = [v];
+    return v;
+  };
+  const invalid = [
+    ['NestingDepth', 'nested 65 deep (app 64)', deep(65)],
+    ['NestingDepth', 'nested 30 000 deep', deep(30000)],
+    ['NestingDepth', 'objects nested 65 deep', `{${head},"app":${'{"o":'.repeat(63)}{}${'}'.repeat(63)}}`],
+    ['LoneSurrogate', 'a string holding the escape \\ud800', `{${head},"app":{"s":"\\ud800"}}`],
+    [
+      'LoneSurrogate',
+      'a string holding the escape \\udc00 between letters',
+      `{${head},"app":{"s":"x\\udc00y"}}`,
+    ],
+    ['LoneSurrogate', 'two high surrogate escapes', `{${head},"app":{"s":"\\ud83d\\ud83d"}}`],
+    ['LoneSurrogate', 'a high surrogate escape at the end of a string', `{${head},"app":{"s":"x\\ud83d"}}`],
+    ['LoneSurrogate', 'a member name \\udfff', `{${head},"app":{"\\udfff":1}}`],
+    ['LoneSurrogate', 'a lone surrogate deep in an array', `{${head},"app":{"l":[{"s":["\\ud800"]}]}}`],
+  ];
+  for (const [flag, comment, meta] of invalid) {
+    await seeded(`metadata structure: ${comment}`, async (rnd) => {
+      const b = await craftBackup(rnd, { plaintext: concat(metaRecord(meta), stored(text(rnd, 10)), END) });
+      tests.push(
+        containerCase({
+          comment: `metadata: ${comment}`,
+          flags: [flag, 'MalformedMetadata'],
+          cred: { key: b.key },
+          ct: b.ct,
+          error: 'MALFORMED_PAYLOAD',
+        }),
+      );
+    });
+  }
+  const app = (fields) => ({ created: '2026-11-26T12:00:00Z', generation: 1, app: fields });
+  const valid = [
+    ['NestingDepth', 'nested exactly 64 deep', deep(64), app({ a: nestedValue(64) })],
+    [
+      'NestingDepth',
+      'brackets inside strings do not count',
+      `{${head},"app":{"s":"${'['.repeat(100)}\\"{"}}`,
+      app({ s: `${'['.repeat(100)}"{` }),
+    ],
+    [
+      'LoneSurrogate',
+      'an escaped surrogate pair, a raw astral character, an escaped backslash before ud800',
+      `{${head},"app":{"pair":"\\ud83d\\ude00","raw":"\u{1f600}","\\\\ud800":"\\\\udc00"}}`,
+      app({ pair: '\u{1f600}', raw: '\u{1f600}', '\\ud800': '\\udc00' }),
+    ],
+  ];
+  for (const [flag, comment, meta, metadata] of valid) {
+    await seeded(`metadata structure: ${comment}`, async (rnd) => {
+      const body = text(rnd, 40);
+      const b = await craftBackup(rnd, { plaintext: frame({ meta, blocks: [stored(body)] }) });
+      tests.push(
+        containerCase({
+          comment: `metadata: ${comment}`,
+          flags: [flag, 'MetadataVariants'],
+          cred: { key: b.key },
+          ct: b.ct,
+          body,
+          metadata,
+        }),
+      );
+    });
+  }
+  return group('SPEC.md §5.1: nesting depth and lone surrogates in the metadata JSON.', tests);
+}
+
+/** SPEC.md §3.5 and §7: the caller's arguments first; passwords in Unicode 14.0.0. */
+async function argumentsAndPasswords() {
+  const tests = [];
+  await seeded('arguments: backups', async (rnd) => {
+    const body = text(rnd, 50);
+    const plaintext = frame({ blocks: [stored(body)] });
+    const both = await craftBackup(rnd, { slots: ['key', 'password'], plaintext });
+    const short = both.ct.subarray(0, 5);
+    const bad = (comment, cred, ct, error) =>
+      tests.push(containerCase({ comment, flags: ['ArgumentErrors'], cred, ct, error }));
+    bad('an empty password on a 5-byte file', { password: '' }, short, 'INVALID_ARGUMENT');
+    bad(
+      'a password with a lone surrogate on a 5-byte file',
+      { password: 'ab\ud800' },
+      short,
+      'INVALID_ARGUMENT',
+    );
+    bad('a 31-byte backup key on a 5-byte file', { key: rnd(31) }, short, 'INVALID_KEY_SIZE');
+    bad('a 33-byte backup key on a 5-byte file', { key: rnd(33) }, short, 'INVALID_KEY_SIZE');
+    bad('no credential at all, on a 5-byte file', {}, short, 'INVALID_ARGUMENT');
+    bad(
+      'the backup key that opens the backup, with an empty password',
+      { key: both.key, password: '' },
+      both.ct,
+      'INVALID_ARGUMENT',
+    );
+    bad(
+      'the backup key that opens the backup, with a password holding U+0378 (unassigned)',
+      { key: both.key, password: 'x\u0378' },
+      both.ct,
+      'INVALID_ARGUMENT',
+    );
+    tests.push(
+      containerCase({
+        comment: 'the same backup with its backup key alone: valid',
+        flags: ['ArgumentErrors'],
+        cred: { key: both.key },
+        ct: both.ct,
+        body,
+        metadata: META,
+      }),
+    );
+  });
+  await seeded('arguments: unicode passwords', async (rnd) => {
+    const body = text(rnd, 50);
+    const plaintext = frame({ blocks: [stored(body)] });
+    const made = async (password) => craftBackup(rnd, { slots: ['password'], password, plaintext });
+    // NFC with Unicode 14.0 data: U+1DFA (ccc 218) does not block a + U+0301 (ccc 230).
+    const nfc = await made('\u00e1\u1dfa');
+    for (const [comment, password] of [
+      ['made with U+00E1 U+1DFA, given as a U+1DFA U+0301 (NFC composes across U+1DFA)', 'a\u1dfa\u0301'],
+      ['made with U+00E1 U+1DFA, given as a U+0301 U+1DFA', 'a\u0301\u1dfa'],
+    ])
+      tests.push(
+        containerCase({
+          comment,
+          flags: ['PasswordUnicode'],
+          cred: { password },
+          ct: nfc.ct,
+          body,
+          metadata: META,
+        }),
+      );
+    const melting = await made('melting \u{1fae0} face');
+    tests.push(
+      containerCase({
+        comment: 'a password with U+1FAE0, added in Unicode 14.0',
+        flags: ['PasswordUnicode'],
+        cred: { password: 'melting \u{1fae0} face' },
+        ct: melting.ct,
+        body,
+        metadata: META,
+      }),
+    );
+    // The writer here (craft.mjs) does not refuse them; a conforming writer would.
+    for (const [comment, password] of [
+      ['U+1FAE8, added in Unicode 15.0', 'shaking \u{1fae8} face'],
+      ['U+10EFD, a combining mark added in Unicode 15.0', 'x\u{10efd}'],
+      ['U+0378, never assigned', 'x\u0378y'],
+      ['the noncharacter U+FFFF', 'x\uffff'],
+    ]) {
+      const b = await made(password);
+      tests.push(
+        containerCase({
+          comment: `a password slot made with a password holding ${comment}: refused before the file is read`,
+          flags: ['PasswordUnicode', 'ArgumentErrors'],
+          cred: { password },
+          ct: b.ct,
+          error: 'INVALID_ARGUMENT',
+        }),
+      );
+    }
+  });
+  return group("The caller's arguments, checked before the file (SPEC.md §7); passwords (§3.5).", tests);
+}
+
+/** SPEC.md §3.5: a slot opens when its tag verifies, and then no other slot is tried. */
+async function slotOpens() {
+  const tests = [];
+  await seeded('slot opens', async (rnd) => {
+    const body = text(rnd, 80);
+    const plaintext = frame({ blocks: [stored(body)] });
+    const backupKey = rnd(32);
+    const keyFileKey = rnd(32);
+    const passwordFileKey = rnd(32);
+    const h = header({
+      flags: 0,
+      slots: [
+        keySlot({ backupKey, salt: rnd(32), fileKey: keyFileKey }),
+        await passwordSlot({ password: PASSWORD, kdf: KDF, salt: rnd(32), fileKey: passwordFileKey }),
+      ],
+    });
+    const ct = concat(h, cobblestone(passwordFileKey, rnd(24), h, plaintext).bytes());
+    const comment = (what) =>
+      `the backup-key slot wraps another file key than the password slot, whose key sealed the payload: ${what}`;
+    tests.push(
+      containerCase({
+        comment: comment('the backup key and the password: HEADER_AUTH, the password slot is not tried'),
+        flags: ['SlotOpens', 'BothCredentials'],
+        cred: { key: backupKey, password: PASSWORD },
+        ct,
+        error: 'HEADER_AUTH',
+      }),
+      containerCase({
+        comment: comment('the backup key alone: HEADER_AUTH'),
+        flags: ['SlotOpens'],
+        cred: { key: backupKey },
+        ct,
+        error: 'HEADER_AUTH',
+      }),
+      containerCase({
+        comment: comment('the password alone: valid'),
+        flags: ['SlotOpens'],
+        cred: { password: PASSWORD },
+        ct,
+        body,
+        metadata: META,
+      }),
+    );
+  });
+  return group('What "opens" means (SPEC.md §3.5).', tests);
+}
+
+/** SPEC.md §3.1, §5.2: when a writer sets COMPRESSED, and its order against the output limit. */
+async function compressedFlag(lib) {
+  const tests = [];
+  await seeded('compressed flag: library', async (rnd) => {
+    const key = rnd(32);
+    const body = noise(rnd, 3000);
+    const { ct, metadata } = await libraryBackup(lib, body, { key, compression: 'deflate' });
+    if ((ct[9] & FLAG_COMPRESSED) === 0) throw new Error('the library did not set COMPRESSED');
+    tests.push(
+      containerCase({
+        comment: 'compression asked for, incompressible body: COMPRESSED set, stored blocks only',
+        flags: ['LibraryOutput', 'CompressedFlag'],
+        cred: { key },
+        ct,
+        body,
+        metadata,
+      }),
+    );
+  });
+  await seeded('compressed flag: crafted', async (rnd) => {
+    const b = await craftBackup(rnd, { flags: FLAG_COMPRESSED, plaintext: frame({ blocks: [] }) });
+    tests.push(
+      containerCase({
+        comment: 'COMPRESSED set, an empty body: no block at all',
+        flags: ['CompressedFlag'],
+        cred: { key: b.key },
+        ct: b.ct,
+        body: new Uint8Array(0),
+        metadata: META,
+      }),
+    );
+    const data = text(rnd, 3000);
+    const block = deflated(data);
+    for (const [comment, flags, limit, error] of [
+      [
+        'a deflate block of rlen 3000 without COMPRESSED, maxOutputBytes 1000: the kind byte first',
+        0,
+        1000,
+        'MALFORMED_PAYLOAD',
+      ],
+      ['the same block with COMPRESSED, maxOutputBytes 2999', FLAG_COMPRESSED, 2999, 'OUTPUT_LIMIT'],
+      ['the same block with COMPRESSED, maxOutputBytes 3000', FLAG_COMPRESSED, 3000, undefined],
+    ]) {
+      const c = await craftBackup(rnd, { flags, plaintext: frame({ blocks: [block] }) });
+      tests.push(
+        containerCase({
+          comment,
+          flags: ['OutputLimitOrder', flags ? 'OutputLimit' : 'DeflateWithoutFlag'],
+          cred: { key: c.key },
+          ct: c.ct,
+          maxOutputBytes: limit,
+          ...(error ? { error } : { body: data, metadata: META }),
+        }),
+      );
+    }
+  });
+  return group('When COMPRESSED is set, and a deflate block without it against the output limit.', tests);
+}
+
+/** SPEC.md §5.1: the optional "set" member. */
+async function backupSets(lib) {
+  const tests = [];
+  await seeded('backup set: library', async (rnd) => {
+    const key = rnd(32);
+    const body = text(rnd, 100);
+    const { ct, metadata } = await libraryBackup(lib, body, { key, generation: 3, set: 'default' });
+    tests.push(
+      containerCase({
+        comment: 'written by the library with set "default"',
+        flags: ['LibraryOutput', 'BackupSet'],
+        cred: { key },
+        ct,
+        body,
+        metadata,
+      }),
+    );
+  });
+  const c = '"created":"2026-11-26T12:00:00Z"';
+  const g = '"generation":1';
+  const a = '"app":{}';
+  const json = (...members) => `{${members.join(',')}}`;
+  const longest = 'Az09._-'.repeat(10).slice(0, 64);
+  const valid = [
+    ['set of one character', json(c, g, a, '"set":"a"'), 'a'],
+    ['set of 64 characters using every allowed kind', json(c, g, a, `"set":"${longest}"`), longest],
+    ['set first, before the other members', json('"set":"phone-1.backup_A"', c, g, a), 'phone-1.backup_A'],
+    ['set written with a JSON escape for "-"', json(c, g, a, '"set":"x\\u002dy"'), 'x-y'],
+  ];
+  for (const [comment, meta, set] of valid) {
+    await seeded(`backup set: ${comment}`, async (rnd) => {
+      const body = text(rnd, 40);
+      const b = await craftBackup(rnd, { plaintext: frame({ meta, blocks: [stored(body)] }) });
+      tests.push(
+        containerCase({
+          comment: `metadata: ${comment}`,
+          flags: ['BackupSet', 'MetadataVariants'],
+          cred: { key: b.key },
+          ct: b.ct,
+          body,
+          metadata: { created: '2026-11-26T12:00:00Z', generation: 1, app: {}, set },
+        }),
+      );
+    });
+  }
+  const invalid = [
+    ['set is empty', json(c, g, a, '"set":""')],
+    ['set of 65 characters', json(c, g, a, `"set":"${longest}x"`)],
+    ['set with a space', json(c, g, a, '"set":"my phone"')],
+    ['set with "/"', json(c, g, a, '"set":"a/b"')],
+    ['set with a non-ASCII letter (\\u00e9)', json(c, g, a, '"set":"t\\u00e9l\\u00e9phone"')],
+    ['set is a number', json(c, g, a, '"set":1')],
+    ['set is null', json(c, g, a, '"set":null')],
+    ['set is an array', json(c, g, a, '"set":["a"]')],
+    ['"Set" instead of "set"', json(c, g, a, '"Set":"a"')],
+    ['set and another extra member', json(c, g, a, '"set":"a"', '"device":"x"')],
+    ['set given twice', json(c, g, a, '"set":"a"', '"set":"b"')],
+  ];
+  for (const [comment, meta] of invalid) {
+    await seeded(`backup set: ${comment}`, async (rnd) => {
+      const b = await craftBackup(rnd, { plaintext: concat(metaRecord(meta), stored(text(rnd, 10)), END) });
+      tests.push(
+        containerCase({
+          comment: `metadata: ${comment}`,
+          flags: ['BackupSet', 'MalformedMetadata'],
+          cred: { key: b.key },
+          ct: b.ct,
+          error: 'MALFORMED_PAYLOAD',
+        }),
+      );
+    });
+  }
+  return group('The optional "set" member of SPEC.md §5.1.', tests);
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const FAMILIES = [
@@ -2662,6 +3075,11 @@ const FAMILIES = [
   trailingDataWindow,
   metadataRules,
   outputLimitOrder,
+  metadataStructure,
+  argumentsAndPasswords,
+  slotOpens,
+  compressedFlag,
+  backupSets,
 ];
 
 /** The whole container_v1_test.json document. */

@@ -50,6 +50,18 @@ export const KDF_NOTES = {
     description: 'HKDF-SHA-512 of a backup key with a slot salt.',
     links: ['SPEC.md §3.5'],
   },
+  PasswordUnicode: {
+    bugType: 'EDGE_CASE',
+    description:
+      'NFC with Unicode 14.0.0 data: U+1DFA COMBINING DOT BELOW LEFT (added in 14.0, combining class 218) does not block "a" and U+0301 from composing, so "a U+1DFA U+0301" and "a U+0301 U+1DFA" both become "U+00E1 U+1DFA" (older data leaves the first alone); U+1FAE0 (14.0) is a valid character.',
+    links: ['SPEC.md §3.5'],
+  },
+  InvalidPassword: {
+    bugType: 'MISSING_STEP',
+    description:
+      'Passwords SPEC.md §3.5 refuses, with INVALID_ARGUMENT before the parameters are looked at (even out-of-bounds ones) and before Argon2id runs: empty, a lone surrogate, a code point Unicode 14.0.0 does not assign (U+1FAE8 and the combining U+10EFD of 15.0, U+0378, the noncharacter U+FFFF).',
+    links: ['SPEC.md §3.5', 'SPEC.md §7'],
+  },
 };
 
 async function passwordCase(comment, flags, password, salt, kdf, kdfMaxima) {
@@ -183,6 +195,42 @@ async function backupKeyGroup() {
   return { type: 'BackupKeyKek', tests };
 }
 
+/** Passwords and Unicode 14.0.0 (SPEC.md §3.5), after the older groups so that their tcIds stay. */
+async function unicodeGroup() {
+  const tests = [];
+  await seeded('kdf: unicode 14', async (rnd) => {
+    const K = { m: 64, t: 1, p: 1 };
+    const salt = rnd(32);
+    const add = async (...args) => tests.push(await passwordCase(...args));
+    await add('"a U+1DFA U+0301": NFC composes across U+1DFA', ['PasswordUnicode'], 'a\u1dfa\u0301', salt, K);
+    await add('"a U+0301 U+1DFA": NFC reorders and composes', ['PasswordUnicode'], 'a\u0301\u1dfa', salt, K);
+    await add('"U+00E1 U+1DFA": already NFC', ['PasswordUnicode'], '\u00e1\u1dfa', salt, K);
+    await add('U+1FAE0 MELTING FACE, added in 14.0', ['PasswordUnicode'], 'melting \u{1fae0}', salt, K);
+    for (const [comment, password, kdf] of [
+      ['an empty password', '', K],
+      ['a lone surrogate U+D800', 'ab\ud800', K],
+      ['a lone surrogate U+DC00 first', '\udc00ab', K],
+      ['U+1FAE8 SHAKING FACE, added in 15.0', 'shaking \u{1fae8}', K],
+      ['U+10EFD, a combining mark added in 15.0', 'x\u{10efd}', K],
+      ['U+0378, never assigned', 'x\u0378', K],
+      ['the noncharacter U+FFFF', 'x\uffff', K],
+      ['U+1FAE8 with m = 0: the password is refused first', 'shaking \u{1fae8}', { m: 0, t: 1, p: 1 }],
+      ['an empty password with t = 2^32 − 1', '', { m: 64, t: 0xffffffff, p: 1 }],
+    ])
+      tests.push({
+        tcId: 0,
+        comment,
+        flags: ['InvalidPassword'],
+        password,
+        salt: hex(salt),
+        ...kdf,
+        result: 'invalid',
+        error: 'INVALID_ARGUMENT',
+      });
+  });
+  return { type: 'PasswordKek', tests };
+}
+
 /** The whole kdf_test.json document. */
 export async function kdfFile() {
   return checkNotes(
@@ -195,11 +243,12 @@ export async function kdfFile() {
         'The key-encryption keys of SPEC.md §3.5, with the intermediate Argon2id output.',
         'PasswordKek: argon2id = Argon2id(UTF-8(NFC(password)) (= passwordUtf8), salt, m, t, p, 32);',
         'kek = HKDF-Expand-SHA-512(argon2id, "e2ee-backup v1 password slot", 32). Invalid tests: the',
-        'parameters break SPEC.md §3.4 (with kdfMaxima where given): KDF_PARAMS, without running Argon2id.',
+        'parameters break SPEC.md §3.4 (with kdfMaxima where given): KDF_PARAMS, without running Argon2id;',
+        'or SPEC.md §3.5 refuses the password: INVALID_ARGUMENT, before the parameters are looked at.',
         'BackupKeyKek: kek = HKDF-SHA-512(backupKey, salt, "e2ee-backup v1 backup-key slot", 32).',
       ],
       notes: KDF_NOTES,
-      testGroups: [await passwordGroup(), await backupKeyGroup()],
+      testGroups: [await passwordGroup(), await backupKeyGroup(), await unicodeGroup()],
     }),
   );
 }

@@ -7,6 +7,7 @@
  */
 
 import { InvalidArgumentError } from 'commander';
+import { BACKUP_SET_NAME } from '../framing.js';
 
 /** An integer option within `[min, max]`. */
 export function integerIn(min: number, max: number): (text: string) => number {
@@ -72,6 +73,12 @@ export function collectMeta(text: string, previous: Record<string, string> = {})
   const key = text.slice(0, eq);
   if (Object.hasOwn(previous, key)) throw new InvalidArgumentError(`the key '${key}' is given twice`);
   return { ...previous, [key]: text.slice(eq + 1) };
+}
+
+/** A backup set's name (SPEC.md §5.1). */
+export function setName(text: string): string {
+  if (BACKUP_SET_NAME.test(text)) return text;
+  throw new InvalidArgumentError('expected 1 to 64 characters of A-Z, a-z, 0-9, ".", "_", "-"');
 }
 
 /** `--compression none|deflate`. */

@@ -34,7 +34,7 @@ export interface CredentialFlags {
   passwordFile?: string;
 }
 
-async function readSmallFile(path: string, limit: number, what: string): Promise<string> {
+async function readSmallFile(path: string, limit: number, what: string, strictUtf8 = false): Promise<string> {
   const handle = await open(path, 'r');
   try {
     const buf = Buffer.alloc(limit + 1);
@@ -44,10 +44,28 @@ async function readSmallFile(path: string, limit: number, what: string): Promise
         `${path} is larger than ${limit} bytes, too large for ${what}`,
         `Check that ${path} is the right file`,
       );
-    return buf.subarray(0, bytesRead).toString('utf8');
+    const bytes = buf.subarray(0, bytesRead);
+    if (!strictUtf8) return bytes.toString('utf8');
+    try {
+      return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    } catch {
+      // Decoded loosely, a byte that is not UTF-8 would become U+FFFD: another password.
+      throw usageError(`${path} is not UTF-8 text`, `Save ${path} as UTF-8`);
+    }
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * The password in a password file: the text up to the first LF (U+000A), without it, and
+ * without one CR (U+000D) just before it. So `echo`'s newline and a Windows editor's CRLF are
+ * not part of the password, and nothing after the first line ever is.
+ */
+export function firstLine(text: string): string {
+  const lf = text.indexOf('\n');
+  const line = lf < 0 ? text : text.slice(0, lf);
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
 }
 
 /** Warnings go through this, so that `--quiet` can silence them. */
@@ -123,16 +141,18 @@ export async function obtainPassword(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
   if (flags.passwordFile !== undefined) {
-    const text = await readSmallFile(flags.passwordFile, MAX_PASSWORD_FILE_BYTES, 'a password file').catch(
-      (e: unknown) => {
-        throw withContext(e, `cannot read the password file ${flags.passwordFile}`);
-      },
-    );
-    // Editors and `echo` end files with a newline that is not part of the password.
-    const password = text.replace(/\r?\n$/, '');
+    const text = await readSmallFile(
+      flags.passwordFile,
+      MAX_PASSWORD_FILE_BYTES,
+      'a password file',
+      true,
+    ).catch((e: unknown) => {
+      throw withContext(e, `cannot read the password file ${flags.passwordFile}`);
+    });
+    const password = firstLine(text);
     if (password.length === 0)
       throw usageError(
-        `the password file ${flags.passwordFile} is empty`,
+        `the first line of the password file ${flags.passwordFile} is empty`,
         'Put the password on its first line',
       );
     return password;
@@ -154,6 +174,64 @@ export async function obtainPassword(
   } finally {
     term.close();
   }
+}
+
+/** The credential flags of the commands that write a new backup (`encrypt`, `backup create`). */
+export interface NewBackupFlags extends CredentialFlags {
+  /** Accept a password that setup would refuse as too easy to guess. */
+  allowWeakPassword?: boolean;
+}
+
+/** Where {@link obtainPassword} will take the password from, in words. */
+export function passwordOrigin(flags: CredentialFlags, env: NodeJS.ProcessEnv = process.env): string {
+  if (flags.passwordFile !== undefined) return `the first line of ${flags.passwordFile}`;
+  if (env[PASSWORD_ENV]) return `the ${PASSWORD_ENV} environment variable`;
+  return 'the terminal';
+}
+
+/**
+ * Says on stderr which key slots a new backup gets, and where its password comes from: to a
+ * person (stderr a terminal, no `--quiet`) always; otherwise only when the password comes from
+ * `E2EE_BACKUP_PASSWORD`, and then even with `--quiet`. The flags are in the command line a
+ * script's author wrote; a variable inherited from the environment is the one source of a
+ * password slot that the command line does not show, so it never adds one silently.
+ */
+export function announceSlots(
+  flags: CredentialFlags,
+  quiet: boolean,
+  env: NodeJS.ProcessEnv = process.env,
+  toPerson: boolean = process.stderr.isTTY === true,
+): void {
+  const password = wantsPassword(flags, env);
+  const fromEnv = password && flags.passwordFile === undefined && Boolean(env[PASSWORD_ENV]);
+  if (!fromEnv && (quiet || !toPerson)) return;
+  const slots = [
+    ...(flags.keyFile !== undefined ? [`a backup-key slot (the code in ${flags.keyFile})`] : []),
+    ...(password ? [`a password slot (the password from ${passwordOrigin(flags, env)})`] : []),
+  ];
+  process.stderr.write(
+    `e2ee-backup: the backup gets ${slots.join(' and ')}${slots.length > 1 ? '; either opens it' : ''}.\n`,
+  );
+}
+
+/**
+ * Refuses a password for a new password slot that `setup` and `vault register` would refuse
+ * (`passwordWeakness`: shorter than 10 characters or a zxcvbn score under 3), unless
+ * `--allow-weak-password`. A password slot can be guessed offline by whoever holds the file.
+ */
+export async function refuseWeakPassword(
+  password: string,
+  flags: NewBackupFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  if (flags.allowWeakPassword) return;
+  const { passwordWeakness } = await import('../setup.js');
+  const weak = await passwordWeakness(password);
+  if (weak)
+    throw usageError(
+      `the password (from ${passwordOrigin(flags, env)}) is too weak for a password slot: ${weak.error}${weak.feedback?.length ? ` (${weak.feedback.join(' ')})` : ''}`,
+      'Anyone who holds the backup file can guess its password offline: choose a longer passphrase, such as four or more unrelated words, or add --allow-weak-password',
+    );
 }
 
 /** The `--kdf-*` flags of `encrypt`. */

@@ -7,6 +7,7 @@
  */
 
 import { E2EEError, type ErrorCode } from '../errors.js';
+import { terminalSafe } from './terminal-text.js';
 
 /** The documented exit statuses. */
 export const EXIT = {
@@ -82,6 +83,10 @@ export const ERROR_EXITS: Readonly<Record<ErrorCode, Outcome>> = {
   KDF_PARAMS: {
     exit: EXIT.CORRUPT,
     fix: 'The header asks for more Argon2id work than allowed; if you trust this file, raise --max-kdf-memory',
+  },
+  NEWEST_UNREADABLE: {
+    exit: EXIT.CORRUPT,
+    fix: 'Check that backup (it is kept); give --newest-seen N if you know the newest generation, or --allow-unreadable-newest to write anyway',
   },
   ROLLBACK: {
     exit: EXIT.CORRUPT,
@@ -203,6 +208,19 @@ export function withNote(err: unknown, note: string): unknown {
   return err;
 }
 
+const FIX = Symbol('e2ee-backup.cli.fix');
+
+/**
+ * Replaces the advice of `err`'s row in {@link ERROR_EXITS} with advice that fits what the
+ * command knows (for example that a backup has no backup-key slot, so `--key-file` cannot help).
+ * Returns `err`.
+ */
+export function withFix(err: unknown, fix: string): unknown {
+  if (typeof err === 'object' && err !== null && !(FIX in err))
+    Object.defineProperty(err, FIX, { value: fix });
+  return err;
+}
+
 /** Ends a sentence: trims it and drops a final period so that one can be added. */
 function sentence(text: string): string {
   const t = text.trim().replace(/\.+$/, '');
@@ -239,7 +257,7 @@ export function describeError(err: unknown, context?: string): ErrorReport {
       fix: 'Report this to the e2ee-backup maintainers',
     };
     exitCode = row.exit;
-    fix = vaultFix(err) ?? row.fix;
+    fix = (err as { [FIX]?: string })[FIX] ?? vaultFix(err) ?? row.fix;
     problem = err.message;
   } else if (systemCode(err)) {
     code = systemCode(err)!;
@@ -259,6 +277,7 @@ export function describeError(err: unknown, context?: string): ErrorReport {
   return {
     exitCode,
     code,
-    message: `e2ee-backup: ${sentence(problem)}. ${sentence(fix)}.${note ? ` ${sentence(note)}.` : ''}`,
+    // The problem may quote a vault server or a file name: neither may write to the terminal.
+    message: `e2ee-backup: ${terminalSafe(sentence(problem))}. ${sentence(fix)}.${note ? ` ${sentence(note)}.` : ''}`,
   };
 }

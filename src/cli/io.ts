@@ -1,21 +1,27 @@
 /**
- * Inputs and outputs of the commands: a file or standard input in; a file written atomically or
- * standard output out.
+ * Inputs and outputs of the commands: a file or standard input in; a file or standard output out.
  *
- * A file output goes to a temporary sibling (`.NAME.RANDOM.tmp`, mode 0600) that is flushed to
- * disk and renamed over NAME only when everything has been written — and, when decrypting, when
- * the last chunk has authenticated — so that an existing NAME is never replaced by a partial
- * file, and a failure leaves nothing behind. This is `writeFileAtomically` from `e2ee-backup/node`
- * with synchronous reads and writes on the file's descriptor: a command does one thing at a time,
- * and a round trip through libuv's thread pool per piece measurably cost throughput.
+ * Every file is written by `openFileOutput` (src/file-output.ts), the one writer the library uses
+ * too: a regular file (or a new one) goes to a temporary sibling (`.NAME.RANDOM.tmp`, mode 0600)
+ * that is flushed to disk and renamed over NAME only when everything has been written — and, when
+ * decrypting, when the last chunk has authenticated — so that an existing NAME is never replaced
+ * by a partial file, and a failure leaves nothing behind. A symbolic link is followed and its
+ * target written that way; a character device, FIFO or socket (`/dev/null`, `-o >(cmd)`,
+ * `/dev/stdout` on a pipe) is written in place, never replaced, and like standard output is
+ * provisional until the command exits 0. Files are written with synchronous calls on their
+ * descriptor: a command does one thing at a time, and a round trip through libuv's thread pool
+ * per piece measurably cost throughput.
  *
  * @module
  */
 
-import { randomBytes } from 'node:crypto';
-import { readSync, rmSync, writeSync } from 'node:fs';
-import { type FileHandle, link, lstat, open, rename, rm, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readSync } from 'node:fs';
+import { type FileHandle, lstat, open } from 'node:fs/promises';
+import {
+  type FileOutput,
+  type FileOutputOptions,
+  openFileOutput as openSharedOutput,
+} from '../file-output.js';
 import { pipePieces } from '../streams.js';
 import { usageError, withContext } from './exit-codes.js';
 
@@ -287,105 +293,41 @@ export function prefixedByteStream(
   return out;
 }
 
-/** Where output goes. */
-export interface Output {
-  /** For messages: the path, or `standard output`. */
-  readonly name: string;
+/** Where output goes: a file (see the module comment) or standard output. */
+export interface Output extends FileOutput {
+  /** Standard output, named `standard output` in messages. */
   readonly isStdout: boolean;
-  /** Whether `write` is done with a piece when it resolves, so the caller may reuse it. */
-  readonly reusesPieces: boolean;
-  /** Bytes accepted so far. */
-  readonly bytesWritten: number;
-  write(piece: Uint8Array): Promise<void>;
-  /** Makes the output final: flush, fsync and rename for a file. */
-  commit(): Promise<void>;
-  /** Discards the output: removes the temporary file (standard output cannot be taken back). */
-  abort(): Promise<void>;
 }
 
 /** Options of {@link openFileOutput}. */
-export interface FileOutputOptions {
-  /** Permission bits of the new file (default 0600: backups and restored chats are private). */
-  mode?: number;
-  /** Replace an existing file (default true). When false, an existing file is an `EEXIST` error. */
-  overwrite?: boolean;
-}
+export type { FileOutputOptions };
 
-/** Opens an atomic file output; see the module comment. */
+/** Opens a file output by the rules of the module comment; failures name the file. */
 export async function openFileOutput(dst: string, options: FileOutputOptions = {}): Promise<Output> {
-  const mode = options.mode ?? 0o600;
-  const overwrite = options.overwrite ?? true;
-  const tmp = join(dirname(dst), `.${basename(dst)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(tmp, 'wx', mode).catch((e: unknown) => {
-    throw withContext(e, `cannot write ${dst}`);
-  });
-  const cleanup = () => rmSync(tmp, { force: true });
-  pendingCleanups.add(cleanup);
-  let bytesWritten = 0;
-  let done = false;
-
-  const writeAll = (piece: Uint8Array) => {
-    for (let o = 0; o < piece.length; ) o += writeSync(handle.fd, piece, o, piece.length - o);
-  };
   const fail = (e: unknown) => withContext(e, `cannot write ${dst}`);
-  const abort = async () => {
-    if (!done) await handle.close().catch(() => {});
-    done = true;
-    await rm(tmp, { force: true }).catch(() => {});
-    pendingCleanups.delete(cleanup);
-  };
-
+  const out = await openSharedOutput(dst, { ...options, blocking: true, cleanups: pendingCleanups }).catch(
+    (e: unknown) => {
+      throw fail(e);
+    },
+  );
   return {
-    name: dst,
+    name: out.name,
     isStdout: false,
-    reusesPieces: true,
+    inPlace: out.inPlace,
+    reusesPieces: out.reusesPieces,
     get bytesWritten() {
-      return bytesWritten;
+      return out.bytesWritten;
     },
-    async write(piece) {
-      try {
-        writeAll(piece);
-      } catch (e) {
+    write: (piece) =>
+      out.write(piece).catch((e: unknown) => {
         throw fail(e);
-      }
-      bytesWritten += piece.length;
-    },
-    async commit() {
-      try {
-        await handle.sync();
-        await handle.close();
-        done = true;
-        if (overwrite) await rename(tmp, dst);
-        else await linkNoClobber(tmp, dst);
-        pendingCleanups.delete(cleanup);
-      } catch (e) {
-        await abort();
+      }),
+    commit: () =>
+      out.commit().catch((e: unknown) => {
         throw fail(e);
-      }
-      await syncDirectory(dirname(dst));
-    },
-    abort,
+      }),
+    abort: () => out.abort(),
   };
-}
-
-/** Publishes `tmp` as `dst` only if `dst` does not exist: `link` fails with EEXIST atomically. */
-async function linkNoClobber(tmp: string, dst: string): Promise<void> {
-  await link(tmp, dst);
-  await unlink(tmp);
-}
-
-/** Flushes a directory entry (the rename) to disk; not possible everywhere, so best effort. */
-async function syncDirectory(dir: string): Promise<void> {
-  try {
-    const h = await open(dir, 'r');
-    try {
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-  } catch {
-    // Some platforms and file systems refuse fsync on a directory.
-  }
 }
 
 /** Standard output, with back-pressure and its errors (EPIPE) turned into rejections. */
@@ -403,6 +345,7 @@ export function stdoutOutput(): Output {
   return {
     name: 'standard output',
     isStdout: true,
+    inPlace: true,
     // Node may hold on to a piece until the pipe drains.
     reusesPieces: false,
     get bytesWritten() {
@@ -432,6 +375,11 @@ export function stdoutOutput(): Output {
     },
     async abort() {},
   };
+}
+
+/** The warning shown before plaintext goes somewhere it cannot be taken back from. */
+export function provisionalNote(output: Output): string {
+  return `e2ee-backup: note: decrypted data goes to ${output.name} as each chunk authenticates, before the end of the backup is checked; if e2ee-backup does not exit 0, discard it.`;
 }
 
 /** Opens a file output, or standard output for `undefined` or `-`. */

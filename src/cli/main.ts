@@ -8,12 +8,21 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { version } from '../../package.json';
-import { byteSize, collectMeta, compressionMode, integerIn, kdfMemoryKib, vaultUrl } from './args.js';
+import {
+  byteSize,
+  collectMeta,
+  compressionMode,
+  integerIn,
+  kdfMemoryKib,
+  setName,
+  vaultUrl,
+} from './args.js';
 import { createContext } from './context.js';
 import { NEW_PASSWORD_ENV, PASSWORD_ENV } from './credentials.js';
-import { describeError, EXIT } from './exit-codes.js';
+import { describeError, EXIT, withNote } from './exit-codes.js';
 import { runPendingCleanupsSync } from './io.js';
 import { keepYoungGenerationSmall, V8_DEFAULTS_ENV } from './memory.js';
+import { SERVER_KEY_ENV } from './vault-trust.js';
 
 const HELP_FOOTER = `
 Exit status:
@@ -28,9 +37,12 @@ Exit status:
   130  interrupted (Ctrl-C)
 
 Environment:
-  ${PASSWORD_ENV}  the password, for scripts (instead of --password's prompt)
+  ${PASSWORD_ENV}  the password, for scripts (instead of --password's prompt);
+    with it, encrypt and backup create write a password slot and say so, even with -q
   ${NEW_PASSWORD_ENV}  the new password of 'vault change-password'
+  ${SERVER_KEY_ENV}  the fingerprint the vault's key must have (as --server-key)
   E2EE_BACKUP_DEBUG=1   print stack traces with errors
+  XDG_CONFIG_HOME       where 'backup' keeps its state file (e2ee-backup/state.json; default ~/.config)
   ${V8_DEFAULTS_ENV}=1  leave V8's memory management alone. By default, on Node 20
     only, the CLI keeps V8's young generation small (about 14 MiB less memory), and
     collects garbage every 12 MiB read while 'encrypt' or 'backup create' compresses
@@ -44,7 +56,7 @@ Examples:
   e2ee-backup decrypt chats.e2ee -o chats.db --key-file backup.key
   e2ee-backup verify chats.e2ee --password
   e2ee-backup backup create chats.db --store backups/ --key-file backup.key
-  e2ee-backup backup restore --store backups/ -o chats.db --key-file backup.key --newest-seen 7
+  e2ee-backup backup restore --store backups/ -o chats.db --key-file backup.key
   e2ee-backup backup create chats.db --store s3://my-bucket/chat --key-file backup.key
   e2ee-backup vault register --url https://vault.example --account alice --key-file backup.key
   e2ee-backup vault recover --url https://vault.example --account alice -o backup.key`;
@@ -69,10 +81,40 @@ Examples:
   coproc S { e2ee-backup setup --method code --out backup.key; }   # bash, as a script:
   read -r code <&"\${S[0]}"; echo "$code" >&"\${S[1]}"; wait "$S_PID"`;
 
+/**
+ * The value someone gave `--password` (`--password VALUE`, `-p VALUE`, `--password=VALUE`), if
+ * any. `--password` takes none: it asks on the terminal.
+ */
+export function passwordArgument(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return undefined;
+    if (a.startsWith('--password=')) return a.slice('--password='.length);
+    const next = argv[i + 1];
+    if ((a === '--password' || a === '-p') && next !== undefined && !next.startsWith('-')) return next;
+  }
+  return undefined;
+}
+
+const PASSWORD_NOT_AN_ARGUMENT =
+  'passwords never come from arguments: other users can read them in the process list, and they stay in the shell history';
+const PASSWORD_SOURCES = `Type the password when asked, or use --password-file FILE or ${PASSWORD_ENV}`;
+
 /** Usage errors from commander, reworded into the tool's `e2ee-backup: <problem>. <fix>.` form. */
 function configure(cmd: Command, name: string): Command {
   return cmd.exitOverride().configureOutput({
     outputError: (str, write) => {
+      // `--password hunter2` is "too many arguments" (or an unknown option where there is no
+      // --password): say why instead.
+      if (
+        passwordArgument(process.argv.slice(2)) !== undefined &&
+        /too many arguments|unknown option '--password|'-p, --password'/.test(str)
+      ) {
+        write(
+          `e2ee-backup: --password takes no value, and ${PASSWORD_NOT_AN_ARGUMENT}. ${PASSWORD_SOURCES}.\n`,
+        );
+        return;
+      }
       const problem = str
         .replace(/^error: /, '')
         .trim()
@@ -89,17 +131,42 @@ function credentialOptions(cmd: Command, verb: string): Command {
       new Option('-p, --password', `${verb} with a password, asked on the terminal (or ${PASSWORD_ENV})`),
     )
     .addOption(
-      new Option('--password-file <file>', 'read the password from the first line of FILE').conflicts(
-        'password',
-      ),
+      new Option(
+        '--password-file <file>',
+        'read the password from FILE: its first line, up to the first LF (a CR before it is dropped)',
+      ).conflicts('password'),
     );
 }
 
+const WEAK_PASSWORD_HELP =
+  'accept a password setup would refuse (under 10 characters or easy to guess): anyone with the file can guess it offline';
+
 // Options shared by the vault client commands and `setup`, which registers with the vault too.
 const passwordFile = () =>
-  new Option('--password-file <file>', 'read the password from the first line of FILE');
+  new Option(
+    '--password-file <file>',
+    'read the password from FILE: its first line, up to the first LF (a CR before it is dropped)',
+  );
 const fastKdf = () =>
   new Option('--insecure-fast-kdf', 'INSECURE, for tests: register with Argon2id m=1MiB, t=1, p=1');
+const serverKey = () =>
+  new Option(
+    '--server-key <fingerprint>',
+    `the vault's key must have this fingerprint (as 'vault serve' prints it; or ${SERVER_KEY_ENV})`,
+  );
+const insecureHttp = () =>
+  new Option('--insecure-http', 'allow plain http:// to a vault that is not on this machine (no TLS)');
+
+const setOption = () =>
+  new Option(
+    '--set <name>',
+    "this machine's backup set (default: remembered in the state file, else a new one)",
+  ).argParser(setName);
+const stateOption = () =>
+  new Option(
+    '--state <file>',
+    'the state file (default: $XDG_CONFIG_HOME/e2ee-backup/state.json, or ~/.config/e2ee-backup/state.json)',
+  );
 
 function openOptions(cmd: Command): Command {
   return cmd
@@ -160,6 +227,8 @@ export function buildProgram(signal: AbortSignal): Command {
     .option('--account <name>', 'the vault account to keep the key under (password path)')
     .addOption(passwordFile())
     .addOption(fastKdf())
+    .addOption(serverKey())
+    .addOption(insecureHttp())
     .option('-q, --quiet', 'no summary; without a terminal, no warnings on standard error either')
     .addHelpText('after', SETUP_HELP)
     .action(async (flags) => (await import('./setup.js')).setup(flags, createContext(signal, flags.quiet)));
@@ -211,7 +280,11 @@ export function buildProgram(signal: AbortSignal): Command {
       'accept --kdf-* values below the OWASP minimum (slow devices that know the risk)',
     )
     .option('--insecure-fast-kdf', 'INSECURE, for tests: Argon2id m=1MiB, t=1, p=1')
-    .option('-q, --quiet', 'no progress, summary or warnings')
+    .option('--allow-weak-password', WEAK_PASSWORD_HELP)
+    .option(
+      '-q, --quiet',
+      'no progress, summary or warnings (the slots are still named when the password comes from the environment)',
+    )
     .action(async (input, flags) =>
       (await import('./commands/encrypt.js')).encrypt(input, flags, createContext(signal, flags.quiet)),
     );
@@ -260,7 +333,9 @@ export function buildProgram(signal: AbortSignal): Command {
   );
   credentialOptions(
     configure(backup.command('create'), 'backup create')
-      .description('back up SOURCE (default: standard input) into the folder, then remove the older backups')
+      .description(
+        "back up SOURCE (default: standard input) into the folder, then remove this machine's older backups",
+      )
       .argument('[source]', "file to back up, or '-' for standard input")
       .requiredOption(
         '-s, --store <dir>',
@@ -273,6 +348,18 @@ export function buildProgram(signal: AbortSignal): Command {
       ),
     'encrypt',
   )
+    .addOption(setOption())
+    .addOption(stateOption())
+    .option('--remove-source', 'remove SOURCE once the backup has verified (unless it changed meanwhile)')
+    .option(
+      '--replaces <file>',
+      'an unencrypted copy to remove once the backup has verified (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      '--allow-unreadable-newest',
+      'write even when a backup that may be newer cannot be opened and no generation is known',
+    )
     .option(
       '--meta <key=value>',
       'store an application field in the encrypted metadata (repeatable)',
@@ -301,20 +388,29 @@ export function buildProgram(signal: AbortSignal): Command {
       'accept --kdf-* values below the OWASP minimum (slow devices that know the risk)',
     )
     .option('--insecure-fast-kdf', 'INSECURE, for tests: Argon2id m=1MiB, t=1, p=1')
-    .option('--json', 'print {"name", "generation", "bytes", "removed"}')
-    .option('-q, --quiet', 'no warnings')
+    .option('--allow-weak-password', WEAK_PASSWORD_HELP)
+    .option('--json', 'print {"name", "generation", "set", "bytes", "removed", "kept", "removedFiles"}')
+    .option(
+      '-q, --quiet',
+      'no warnings (the slots are still named when the password comes from the environment)',
+    )
     .action(async (source, flags) =>
       (await import('./commands/backup.js')).backupCreate(source, flags, createContext(signal, flags.quiet)),
     );
 
-  configure(backup.command('list'), 'backup list')
-    .description("list the folder's backups (generations as their names claim, unauthenticated)")
-    .requiredOption('-s, --store <dir>', 'the folder of backups, or s3://bucket/prefix')
-    .option('--s3-endpoint <url>', 'an S3-compatible service instead of AWS, e.g. http://127.0.0.1:7480')
-    .option(
-      '--s3-path-style',
-      'path-style S3 requests (endpoint/bucket/key), which most S3-compatible services need',
-    )
+  credentialOptions(
+    configure(backup.command('list'), 'backup list')
+      .description(
+        "list the folder's backups (generations as their names claim; with a credential, what each holds)",
+      )
+      .requiredOption('-s, --store <dir>', 'the folder of backups, or s3://bucket/prefix')
+      .option('--s3-endpoint <url>', 'an S3-compatible service instead of AWS, e.g. http://127.0.0.1:7480')
+      .option(
+        '--s3-path-style',
+        'path-style S3 requests (endpoint/bucket/key), which most S3-compatible services need',
+      ),
+    'open the backups',
+  )
     .option('--json', 'print JSON')
     .action(async (flags) =>
       (await import('./commands/backup.js')).backupList(flags, createContext(signal, true)),
@@ -338,10 +434,12 @@ export function buildProgram(signal: AbortSignal): Command {
     .addOption(
       new Option(
         '--newest-seen <n>',
-        'rollback protection: refuse a newest backup older than generation N (exit 3)',
+        'rollback protection: refuse a newest backup older than generation N (exit 3); the state file remembers it too',
       ).argParser(integerIn(0, Number.MAX_SAFE_INTEGER)),
     )
-    .option('--allow-rollback', 'restore an older generation than --newest-seen anyway')
+    .option('--allow-rollback', 'restore an older generation than the newest seen anyway')
+    .addOption(new Option('--set <name>', 'restore only the backups of this set').argParser(setName))
+    .addOption(stateOption())
     .option('-q, --quiet', 'no summary or warnings')
     .action(async (flags) =>
       (await import('./commands/backup.js')).backupRestore(flags, createContext(signal, flags.quiet)),
@@ -351,7 +449,7 @@ export function buildProgram(signal: AbortSignal): Command {
     'the key vault: a password you can remember unlocks the backup key; 10 wrong ones destroy it',
   );
   configure(vault.command('serve'), 'vault serve')
-    .description('run a vault server; prints its URL, stops cleanly on Ctrl-C or SIGTERM')
+    .description('run a vault server; prints its URL and key fingerprint, stops cleanly on Ctrl-C or SIGTERM')
     .addOption(
       new Option('--port <n>', 'TCP port; 0 picks a free one (default 8787)').argParser(integerIn(0, 65535)),
     )
@@ -376,7 +474,9 @@ export function buildProgram(signal: AbortSignal): Command {
     configure(vault.command(name), `vault ${name}`)
       .description(description)
       .requiredOption('--url <url>', 'the vault server, e.g. https://vault.example', vaultUrl)
-      .requiredOption('--account <name>', 'the account the key is kept under');
+      .requiredOption('--account <name>', 'the account the key is kept under')
+      .addOption(serverKey())
+      .addOption(insecureHttp());
   vaultClient(
     'register',
     `put the backup key in the vault behind a password (asked twice, or ${PASSWORD_ENV})`,
@@ -403,7 +503,10 @@ export function buildProgram(signal: AbortSignal): Command {
     `set a new password (${NEW_PASSWORD_ENV} or asked twice), proving the old one or --key-file`,
   )
     .addOption(passwordFile())
-    .option('--new-password-file <file>', 'read the new password from the first line of FILE')
+    .option(
+      '--new-password-file <file>',
+      'read the new password from FILE: its first line, as --password-file',
+    )
     .option('-k, --key-file <file>', 'forgot the password? authorise with the backup key instead')
     .addOption(fastKdf())
     .option('-q, --quiet', 'no summary or warnings')
@@ -423,6 +526,14 @@ export function buildProgram(signal: AbortSignal): Command {
 
 /** Prints the error the tool's way and returns the exit status. */
 function report(err: unknown): number {
+  // `decrypt -p hunter2` takes hunter2 for the input file: when that is what cannot be found, say
+  // why it was taken for one.
+  const given = passwordArgument(process.argv.slice(2));
+  if (given !== undefined && (err as { code?: unknown; path?: unknown } | null)?.path === given)
+    withNote(
+      err,
+      `${given} followed --password, which takes no value, and ${PASSWORD_NOT_AN_ARGUMENT}. ${PASSWORD_SOURCES}`,
+    );
   const { exitCode, message } = describeError(err);
   process.stderr.write(`${message}\n`);
   if (process.env['E2EE_BACKUP_DEBUG'] === '1') {

@@ -18,7 +18,7 @@ import {
   readKeyFileText,
   wantsPassword,
 } from './credentials.js';
-import { usageError } from './exit-codes.js';
+import { usageError, withFix } from './exit-codes.js';
 import { type Input, PrefixReader, piecesOf, prefixedByteStream } from './io.js';
 
 /** Flags of `decrypt` and `verify` beyond the credentials. */
@@ -87,7 +87,14 @@ export async function openBackup(input: Input, flags: OpenFlags, ctx: Context): 
       try {
         // Tries the code as typed first (one unwrap); only a failure pays for the ~1,000 candidates.
         const found = await recoverBackupKey(header.bytes, typed);
-        if (found.correction) reportCorrection(flags.keyFile, typed, found.key, found.correction);
+        if (found.correction)
+          reportCorrection(
+            flags.keyFile,
+            typed,
+            found.key,
+            found.correction,
+            !ctx.quiet && process.stderr.isTTY === true,
+          );
         key = found.key;
       } catch (e) {
         keyFailure = inKeyFile(e, flags.keyFile);
@@ -95,19 +102,24 @@ export async function openBackup(input: Input, flags: OpenFlags, ctx: Context): 
       }
     }
     if (keyFailure && !passwordGiven) throw keyFailure;
-    if (keyFailure)
+    if (keyFailure && hasPasswordSlot)
       ctx.warn(
         `e2ee-backup: the code in ${flags.keyFile} does not open this backup${hasKeySlot ? ', even with one digit fixed' : ''}; trying the password.`,
       );
   }
 
+  // SPEC.md §3.5: when neither credential opens the backup, the error is WRONG_KEY if the backup
+  // has a backup-key slot (and a key was given), else the password slot's, else NO_MATCHING_SLOT.
+  const keyWrong = keyFailure instanceof E2EEError && keyFailure.code === 'WRONG_KEY';
   let password: string | undefined;
   if (key === undefined) {
     if (!hasPasswordSlot)
-      throw new E2EEError(
-        'NO_MATCHING_SLOT',
-        'this backup has no password slot: it opens with its 64-digit code (--key-file)',
-      );
+      throw keyWrong
+        ? keyFailure
+        : new E2EEError(
+            'NO_MATCHING_SLOT',
+            'this backup has no password slot: it opens with its 64-digit code (--key-file)',
+          );
     password = await obtainPassword(flags, { confirm: false });
   }
 
@@ -121,6 +133,23 @@ export async function openBackup(input: Input, flags: OpenFlags, ctx: Context): 
     kdfMaxima: flags.maxKdfMemory !== undefined ? { m: flags.maxKdfMemory } : undefined,
     maxOutputBytes: flags.maxOutput,
     signal: ctx.signal,
+  }).catch((e: unknown) => {
+    if (keyWrong && e instanceof E2EEError && (e.code === 'WRONG_PASSWORD' || e.code === 'KDF_PARAMS'))
+      throw withFix(
+        new E2EEError(
+          'WRONG_KEY',
+          `neither the code in ${flags.keyFile} (even with one digit fixed) nor the password opens this backup`,
+          { cause: e },
+        ),
+        'Make sure the key file and the password are those of this backup',
+      );
+    // The table's advice offers the 64-digit code, which a password-only backup does not take.
+    if (!hasKeySlot && e instanceof E2EEError && e.code === 'WRONG_PASSWORD')
+      withFix(
+        e,
+        'Check the password (it is case-sensitive): this backup has no backup-key slot, so only its password opens it',
+      );
+    throw e;
   });
   return { header, metadata, stream, openedWith: key ? 'backup key' : 'password' };
 }
@@ -128,36 +157,52 @@ export async function openBackup(input: Input, flags: OpenFlags, ctx: Context): 
 type Correction = NonNullable<Awaited<ReturnType<typeof recoverBackupKey>>['correction']>;
 
 /**
- * Tells the user which digit of their saved code is wrong, with the group as it should read.
- * Always printed, even with `--quiet`: the saved copy needs fixing before it is needed again.
+ * Tells the user which digit of their saved code is wrong: its position and the kind of typo,
+ * always, even with `--quiet` (the saved copy needs fixing before it is needed again; neither
+ * says anything about the key). The digits themselves (the group as it should read, and as
+ * typed) only with `showDigits`: to a person at a terminal, never into a log that captures
+ * stderr, where they would be most of a backup key.
  */
-function reportCorrection(keyFile: string, typed: string, key: Uint8Array, c: Correction): void {
+export function reportCorrection(
+  keyFile: string,
+  typed: string,
+  key: Uint8Array,
+  c: Correction,
+  showDigits: boolean,
+): void {
   const digits = typed.toLowerCase().replace(/[\s-]/g, '');
   const groups = formatBackupKey(key).split(' ');
   const group = (position: number) => Math.ceil(position / 4);
   const typedGroup = (g: number) => digits.slice((g - 1) * 4, g * 4);
-  const show = (g: number) =>
-    `group ${g} is '${groups[g - 1]}'${typedGroup(g) ? `, not '${typedGroup(g)}'` : ''}`;
+  const show = (g: number, asTyped = true) =>
+    `group ${g} is '${groups[g - 1]}'${asTyped && typedGroup(g) ? `, not '${typedGroup(g)}'` : ''}`;
   const p = c.position;
-  let what: string;
+  const g = group(p);
+  let where: string;
+  let fix: string;
   switch (c.kind) {
     case 'substitution':
-      what = `digit ${p} (in group ${group(p)}) was typed as '${digits[p - 1]}' but is '${groups[group(p) - 1]![(p - 1) % 4]}': ${show(group(p))}`;
+      where = `digit ${p} (in group ${g}) is wrong`;
+      fix = `digit ${p} was typed as '${digits[p - 1]}' but is '${groups[g - 1]![(p - 1) % 4]}': ${show(g)}`;
       break;
     case 'transposition': {
-      const spans = group(p) !== group(p + 1);
-      what = `digits ${p} and ${p + 1} are swapped: ${show(group(p))}${spans ? `, and ${show(group(p + 1))}` : ''}`;
+      const spans = g !== group(p + 1);
+      where = `digits ${p} and ${p + 1} (in group ${g}${spans ? ` and ${g + 1}` : ''}) are swapped`;
+      fix = `${show(g)}${spans ? `, and ${show(g + 1)}` : ''}`;
       break;
     }
     case 'missing':
-      what = `a digit is missing at position ${p}: ${show(group(p)).replace(/, not .*/, '')}, and every later group shifts by one digit`;
+      where = `a digit is missing at position ${p} (in group ${g}), so every later group shifts by one digit`;
+      fix = show(g, false);
       break;
     case 'extra':
-      what = `digit ${p} ('${digits[p - 1]}', in group ${group(p)}) is one too many: group ${group(p)} is '${groups[group(p) - 1]}', and every later group shifts by one digit`;
+      where = `digit ${p} (in group ${g}) is one too many, so every later group shifts by one digit`;
+      fix = `digit ${p} ('${digits[p - 1]}') goes: ${show(g, false)}`;
       break;
   }
   process.stderr.write(
-    `e2ee-backup: the code in ${keyFile} has a typo (${c.kind}): ${what}.\n` +
+    `e2ee-backup: the code in ${keyFile} has a typo (${c.kind}): ${where}.\n` +
+      (showDigits ? `e2ee-backup: ${fix}.\n` : '') +
       `e2ee-backup: opening the backup with the corrected code. Fix ${keyFile} and every other copy of the code.\n`,
   );
 }

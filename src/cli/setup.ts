@@ -18,11 +18,12 @@ import { createInterface } from 'node:readline';
 import { E2EEError } from '../errors.js';
 import { formatBackupKey } from '../key.js';
 import { createSetupFlow, type SetupMethod, type SetupState } from '../setup.js';
-import { client, type VaultFlags } from './commands/vault.js';
+import { type OpenedVault, prepareVault, type VaultFlags } from './commands/vault.js';
 import type { Context } from './context.js';
 import { obtainPassword, PASSWORD_ENV } from './credentials.js';
 import { CliError, EXIT, usageError } from './exit-codes.js';
 import { openKeyFile } from './io.js';
+import { terminalSafe } from './terminal-text.js';
 import { openTerminal, type Terminal } from './tty.js';
 
 /** Flags of `setup`. */
@@ -43,6 +44,10 @@ export interface SetupFlags {
   passwordFile?: string;
   /** INSECURE, for tests and demos: register with Argon2id m=1 MiB, t=1, p=1. */
   insecureFastKdf?: boolean;
+  /** The fingerprint the vault's key must have (password path); see `vault register`. */
+  serverKey?: string;
+  /** Allow plain `http:` to a vault that is not on loopback (password path). */
+  insecureHttp?: boolean;
   /** No summary; without a terminal, no warnings on stderr either. */
   quiet?: boolean;
 }
@@ -183,7 +188,7 @@ function terminalScreen(term: Terminal, signal: AbortSignal): Screen {
     },
     repeatPassword: () => askHidden('Repeat the password: '),
     async offerRetry(error) {
-      term.say(`The vault did not take it: ${error}.`);
+      term.say(`The vault did not take it: ${terminalSafe(error)}.`);
       const answer = (await ask('Try again? [Y/n]: ')).trim().toLowerCase();
       return answer === '' || answer === 'y' || answer === 'yes';
     },
@@ -345,14 +350,18 @@ export async function setup(flags: SetupFlags, ctx: Context): Promise<void> {
 async function drive(flags: SetupFlags, ctx: Context, screen: Screen): Promise<State<'done'>> {
   const step = <T>(p: Promise<T>) => untilAborted(p, ctx.signal);
   let registerError: unknown;
-  let vault: ReturnType<typeof client> | undefined;
+  let connect: (() => Promise<OpenedVault>) | undefined;
+  let vault: OpenedVault | undefined;
   const flow = createSetupFlow({
     confirmGroups: flags.confirmGroups ?? 'all',
     maxCodeAttempts: SETUP_CODE_ATTEMPTS,
     // Only reached on the password path, once checkMethod has seen --url and --account.
     registerPassword: async (password, backupKey) => {
       try {
-        await vault!.register({ account: flags.account!, password, backupKey });
+        // The server is asked for its key here, so that a vault that cannot be reached is
+        // offered another try like any failed registration.
+        vault ??= await connect!();
+        await vault.vault.register({ account: flags.account!, password, backupKey });
       } catch (e) {
         registerError = e;
         throw e;
@@ -369,7 +378,8 @@ async function drive(flags: SetupFlags, ctx: Context, screen: Screen): Promise<S
         const method = flags.method ?? (await screen.chooseMethod());
         checkMethod(method, flags);
         if (method === 'password') {
-          vault = client(flags as VaultFlags, ctx);
+          // Checked before the password is asked for: the channel and the --server-key spelling.
+          connect = prepareVault(flags as VaultFlags, ctx, true);
           if (flags.passwordFile !== undefined || process.env[PASSWORD_ENV])
             given = await obtainPassword(flags, { confirm: false });
         }
@@ -420,6 +430,7 @@ async function drive(flags: SetupFlags, ctx: Context, screen: Screen): Promise<S
       }
       case 'done':
         if (s.method === 'code') screen.say('Confirmed: the code matches.');
+        else await vault!.registered();
         return s;
     }
   }

@@ -11,7 +11,7 @@
  */
 
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { BackupStore } from '../store.js';
 import type { Context } from './context.js';
 import { usageError } from './exit-codes.js';
@@ -27,6 +27,30 @@ export interface StoreFlags {
   s3Endpoint?: string;
   /** Path-style S3 requests (most S3-compatible services need them). */
   s3PathStyle?: boolean;
+}
+
+/** An S3 store's parts: bucket and prefix. */
+function s3Location(flags: StoreFlags): { bucket: string; prefix: string } {
+  const rest = flags.store.slice('s3://'.length);
+  const slash = rest.indexOf('/');
+  const bucket = slash === -1 ? rest : rest.slice(0, slash);
+  const prefix = slash === -1 ? '' : rest.slice(slash + 1);
+  if (bucket === '') throw usageError(`'${flags.store}' names no bucket`, 'Give --store s3://bucket/prefix');
+  return { bucket, prefix };
+}
+
+/**
+ * How the CLI's state file names the store `flags` give: a folder as its absolute path, a bucket
+ * as `s3://bucket/prefix`, with ` at ENDPOINT` for a service other than AWS, so that two services'
+ * buckets of one name do not share generations.
+ */
+export function stateStoreId(flags: StoreFlags): string {
+  if (!flags.store.startsWith('s3://')) return resolve(flags.store);
+  const { bucket, prefix } = s3Location(flags);
+  // As createS3Store reads the prefix: one leading '/' dropped, a trailing one added.
+  const p = prefix.startsWith('/') ? prefix.slice(1) : prefix;
+  const id = `s3://${bucket}/${p === '' || p.endsWith('/') ? p : `${p}/`}`;
+  return flags.s3Endpoint !== undefined ? `${id} at ${flags.s3Endpoint.replace(/\/+$/, '')}` : id;
 }
 
 /** Where unfinished S3 uploads are remembered. */
@@ -45,11 +69,7 @@ export async function openBackupStore(flags: StoreFlags, ctx: Context): Promise<
       );
     return openFolderStore(flags.store);
   }
-  const rest = flags.store.slice('s3://'.length);
-  const slash = rest.indexOf('/');
-  const bucket = slash === -1 ? rest : rest.slice(0, slash);
-  const prefix = slash === -1 ? '' : rest.slice(slash + 1);
-  if (bucket === '') throw usageError(`'${flags.store}' names no bucket`, 'Give --store s3://bucket/prefix');
+  const { bucket, prefix } = s3Location(flags);
   // The SDK's notice that its 2027 releases need Node 22 is for developers, not for this tool's users.
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const { createS3Store, uploadStateFolder } = await import('../s3/index.js').catch((e: unknown) => {

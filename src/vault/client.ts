@@ -16,12 +16,13 @@
  * @module
  */
 
-import type { AeadBackend } from '../aead.js';
 import { E2EEError, ERROR_CODES, type ErrorCode, isE2EEError } from '../errors.js';
 import type { Argon2idParams } from '../kdf.js';
 import { fromBase64url, toBase64url } from './base64url.js';
 import {
   accountBytes,
+  BACKUP_KEY_BYTES,
+  DEVICE_SALT_BYTES,
   deriveDeviceCredential,
   finishLogin,
   finishRegistration,
@@ -33,7 +34,13 @@ import {
   type VaultLoginState,
 } from './protocol.js';
 
-/** An {@link E2EEError} from the vault client, with what the server said beyond the code. */
+const VAULT_BRAND = Symbol.for('e2ee-backup.VaultError');
+
+/**
+ * An {@link E2EEError} from the vault client, with what the server said beyond the code.
+ * `err instanceof VaultError` holds for vault errors only (and `err instanceof E2EEError` for them
+ * too), across the ESM and CommonJS builds, as `E2EEError`'s own check does.
+ */
 export class VaultError extends E2EEError {
   /** The HTTP status, when the error came from an answer. */
   readonly status?: number;
@@ -52,6 +59,17 @@ export class VaultError extends E2EEError {
     if (extra.status !== undefined) this.status = extra.status;
     if (extra.remainingAttempts !== undefined) this.remainingAttempts = extra.remainingAttempts;
     if (extra.retryAfterSeconds !== undefined) this.retryAfterSeconds = extra.retryAfterSeconds;
+    Object.defineProperty(this, VAULT_BRAND, { value: true });
+  }
+
+  /**
+   * By a brand of its own: the check inherited from `E2EEError` would answer true for every
+   * `E2EEError`.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return (
+      typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[VAULT_BRAND] === true
+    );
   }
 }
 
@@ -74,8 +92,6 @@ export interface VaultClientOptions {
   headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
   /** Per-request timeout in ms (default 30 000; the KSF runs between requests and is not included). */
   timeoutMs?: number;
-  /** AES-GCM implementation for sealing and opening the backup key (default: the fastest available). */
-  aeadBackend?: AeadBackend;
 }
 
 /** The vault's public facts, from `GET /v1/info`. */
@@ -260,14 +276,29 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
     }
     try {
       const finish = await call('POST', 'v1/login/finish', { loginId, ke3: toBase64url(result.ke3) });
-      return await openSealedBackupKey(
-        result.exportKey,
-        decode(finish['sealedKey'], 'sealedKey', 60),
-        options.aeadBackend,
-      );
+      return await openSealedBackupKey(result.exportKey, decode(finish['sealedKey'], 'sealedKey', 60));
     } finally {
       result.exportKey.fill(0); // whether or not the server released the sealed key
     }
+  }
+
+  /**
+   * The device salt of the account's record or tombstone (`POST /v1/device-salt`), or undefined
+   * when the account has none.
+   */
+  async function currentDeviceSalt(account: string): Promise<Uint8Array | undefined> {
+    let answer: Json;
+    try {
+      answer = await call('POST', 'v1/device-salt', { account });
+    } catch (err) {
+      if (isE2EEError(err, 'VAULT_NOT_FOUND')) return undefined;
+      throw err;
+    }
+    const salt = typeof answer['deviceSalt'] === 'string' ? fromBase64url(answer['deviceSalt']) : undefined;
+    if (!salt || (salt.length !== DEVICE_SALT_BYTES && salt.length !== 0)) {
+      throw new VaultError('VAULT_PROTOCOL', `'deviceSalt' must be ${DEVICE_SALT_BYTES} bytes of base64url`);
+    }
+    return salt;
   }
 
   async function registerWith(
@@ -276,6 +307,12 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
     password: string | Uint8Array,
     backupKey: Uint8Array,
   ): Promise<'created' | 'replaced'> {
+    checkKey(backupKey);
+    // The current record's salt, for the device credential that authorises replacing it.
+    const currentSalt = await currentDeviceSalt(account);
+    if (currentSalt === undefined && mode === 'reset') {
+      throw new VaultError('VAULT_NOT_FOUND', 'this account has no vault record to reset', { status: 404 });
+    }
     const { registrationRequest, state } = startRegistration(password);
     let upload: Awaited<ReturnType<typeof finishRegistration>>;
     let registrationId: string;
@@ -290,10 +327,10 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
         account,
         registrationResponse: decode(start['registrationResponse'], 'registrationResponse', 64),
         backupKey,
+        currentDeviceSalt: currentSalt,
         ksf: options.ksf,
         kdfOptions: { allowWeak: options.allowWeakKsf === true, maxima: options.kdfMaxima },
         expectedServerPublicKey: pinned,
-        aeadBackend: options.aeadBackend,
       });
     } finally {
       forget(state.opaque); // single use: the password copy and the blind
@@ -306,11 +343,13 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
         mode,
         registrationRecord: toBase64url(upload.registrationRecord),
         sealedKey: toBase64url(upload.sealedKey),
-        deviceCredential: toBase64url(upload.deviceCredential),
+        deviceSalt: toBase64url(upload.deviceSalt),
+        deviceVerifier: toBase64url(upload.deviceVerifier),
+        ...(upload.deviceCredential ? { deviceCredential: toBase64url(upload.deviceCredential) } : {}),
         ksf: upload.ksf,
       });
     } finally {
-      upload.deviceCredential.fill(0); // sent or not
+      upload.deviceCredential?.fill(0); // sent or not
     }
     const status = done['status'];
     if (status !== 'created' && status !== 'replaced') {
@@ -362,7 +401,12 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
 
     async delete({ account, backupKey }) {
       const name = normalise(account);
-      const credential = deriveDeviceCredential(backupKey, name);
+      checkKey(backupKey);
+      const salt = await currentDeviceSalt(name);
+      if (salt === undefined) {
+        throw new VaultError('VAULT_NOT_FOUND', 'this account has no vault record', { status: 404 });
+      }
+      const credential = deriveDeviceCredential(backupKey, name, salt);
       try {
         await call('POST', 'v1/delete', { account: name, deviceCredential: toBase64url(credential) });
       } finally {
@@ -384,6 +428,12 @@ function normalise(account: string): string {
   const name = account.normalize('NFC');
   accountBytes(name);
   return name;
+}
+
+function checkKey(backupKey: unknown): void {
+  if (!(backupKey instanceof Uint8Array) || backupKey.length !== BACKUP_KEY_BYTES) {
+    throw new E2EEError('INVALID_KEY_SIZE', `the backup key must be ${BACKUP_KEY_BYTES} bytes`);
+  }
 }
 
 function field(json: Json, name: string): string {

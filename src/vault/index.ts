@@ -6,11 +6,11 @@
  * - OPAQUE-3DH (RFC 9807, ristretto255-SHA512): `opaque.ts`.
  * - The vault protocol (labels, KSF, sealed key, device credential, client steps): `protocol.ts`.
  * - The fetch-based client, for browsers and servers alike: {@link createVaultClient}.
- * - The transport-free server logic ({@link createVaultService}), the store contract and an
- *   in-memory store.
  *
- * Everything here runs in browsers, workers, Node, Bun and Deno. The HTTP server, the key file
- * and the SQLite and PostgreSQL stores are in `e2ee-backup/vault/server` (`server-node.ts`).
+ * The client side only: everything here runs in browsers, workers, Node, Bun and Deno, and
+ * nothing of the server is reachable from it. The server (its logic, the store contract and
+ * stores, the key file, the server half of OPAQUE, the HTTP app) is `e2ee-backup/vault/server`
+ * (`server-node.ts`).
  *
  * @module
  */
@@ -23,41 +23,110 @@ export {
   VaultError,
   type VaultInfo,
 } from './client.js';
+// The client half of OPAQUE and the messages both halves exchange. The server half (and the
+// deterministic variants the RFC vectors need) is not here.
 export {
-  generateVaultKeyFile,
-  parseVaultKeyFile,
-  staticKeyProvider,
-  type VaultKeyFile,
-  type VaultKeyProvider,
-  type VaultServerSecrets,
-} from './keys.js';
-export * from './opaque.js';
-export * from './protocol.js';
-export { type RateLimit, TokenBuckets } from './rate-limit.js';
+  type AuthRequest,
+  type AuthResponse,
+  type CleartextCredentials,
+  type ClientLoginState,
+  type CredentialRequest,
+  type CredentialResponse,
+  createRegistrationRequest,
+  deserializeAuthRequest,
+  deserializeAuthResponse,
+  deserializeCredentialRequest,
+  deserializeCredentialResponse,
+  deserializeEnvelope,
+  deserializeKE1,
+  deserializeKE2,
+  deserializeKE3,
+  deserializeRegistrationRecord,
+  deserializeRegistrationRequest,
+  deserializeRegistrationResponse,
+  type Envelope,
+  type FinalizeRegistrationParams,
+  finalizeRegistrationRequest,
+  type GenerateKE3Params,
+  generateKE1,
+  generateKE3,
+  type KE1,
+  type KE2,
+  type KE3,
+  type Ksf,
+  OPAQUE_ERRORS,
+  OPAQUE_MESSAGE_LENGTHS,
+  OPAQUE_SIZES,
+  type OpaqueIdentities,
+  type OpaqueLoginOptions,
+  type RegistrationClientState,
+  type RegistrationRecord,
+  type RegistrationRequest,
+  type RegistrationResponse,
+  serializeAuthRequest,
+  serializeAuthResponse,
+  serializeCleartextCredentials,
+  serializeCredentialRequest,
+  serializeCredentialResponse,
+  serializeEnvelope,
+  serializeKE1,
+  serializeKE2,
+  serializeKE3,
+  serializeRegistrationRecord,
+  serializeRegistrationRequest,
+  serializeRegistrationResponse,
+} from './opaque.js';
 export {
-  createVaultService,
-  DEFAULT_VAULT_LIMITS,
-  VAULT_HTTP_STATUS,
-  type VaultLimits,
-  type VaultLogEvent,
-  type VaultOperation,
-  type VaultRequestContext,
-  type VaultResponse,
-  type VaultService,
-  type VaultServiceOptions,
-} from './service.js';
-export type {
-  AccountStatus,
-  AttemptResult,
-  CommitInput,
-  CommitOutcome,
-  DeleteOutcome,
-  FakeCounter,
-  LoginOutcome,
-  PendingLogin,
-  PendingRegistration,
-  VaultAccount,
-  VaultStore,
-} from './store.js';
-export { CLAIMED_LOGIN_GRACE_MS } from './store.js';
-export { createMemoryVaultStore } from './store-memory.js';
+  accountBytes,
+  BACKUP_KEY_BYTES,
+  CREDENTIAL_ID_BYTES,
+  checkKsfParams,
+  createArgon2idKsf,
+  DEFAULT_KSF_PARAMS,
+  DEFAULT_MAX_ATTEMPTS,
+  DEVICE_CREDENTIAL_BYTES,
+  DEVICE_CREDENTIAL_INFO,
+  DEVICE_SALT_BYTES,
+  type DeleteRequest,
+  type DeleteResponse,
+  type DeviceSaltRequest,
+  type DeviceSaltResponse,
+  deriveDeviceCredential,
+  deriveSealKey,
+  deviceVerifier,
+  type ErrorResponse,
+  type FinishLoginParams,
+  type FinishRegistrationParams,
+  finishLogin,
+  finishRegistration,
+  type InfoResponse,
+  KSF_SALT,
+  type KsfParams,
+  type LoginAbortRequest,
+  type LoginAbortResponse,
+  type LoginFinishRequest,
+  type LoginFinishResponse,
+  type LoginStartRequest,
+  type LoginStartResponse,
+  MAX_ACCOUNT_BYTES,
+  newDeviceSalt,
+  opaqueOptions,
+  openSealedBackupKey,
+  passwordBytes,
+  type RegisterFinishRequest,
+  type RegisterFinishResponse,
+  type RegisterStartRequest,
+  type RegisterStartResponse,
+  SEAL_KEY_INFO,
+  SEAL_NONCE_BYTES,
+  SEALED_KEY_BYTES,
+  SESSION_ID_BYTES,
+  sealBackupKey,
+  serverKeyFingerprint,
+  startLogin,
+  startRegistration,
+  VAULT_CONTEXT,
+  VAULT_PROTOCOL_VERSION,
+  type VaultLoginState,
+  type VaultRegistrationState,
+} from './protocol.js';

@@ -122,7 +122,7 @@ const EMPTY = new Uint8Array(0);
 
 /**
  * The key-stretching function applied to the OPRF output (`Stretch` in RFC 9807). Must be
- * collision resistant and deterministic; Argon2id in production, {@link identityKsf} only for the
+ * collision resistant and deterministic; Argon2id in production, the identity (`identityKsf`) only for the
  * RFC's test vectors.
  */
 export type Ksf = (input: Uint8Array) => Uint8Array | Promise<Uint8Array>;

@@ -11,7 +11,7 @@
 
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
-import { type AeadBackend, createAead } from '../aead.js';
+import { createAead } from '../aead.js';
 import { concat, constantTimeEqual, randomBytes, toBytes } from '../bytes.js';
 import { E2EEError } from '../errors.js';
 import { hkdfExpandSha512 } from '../hkdf.js';
@@ -62,7 +62,7 @@ export const KSF_SALT = toBytes('e2ee-backup vault KSF v1');
 /** HKDF-Expand info for the key that seals the backup key, from OPAQUE's export_key. */
 export const SEAL_KEY_INFO = toBytes('e2ee-backup vault seal key v1');
 
-/** HKDF info prefix for the device credential (followed by 0x00 and the account). */
+/** HKDF info prefix for the device credential (followed by 0x00 and the account; SPEC.md §9.4). */
 export const DEVICE_CREDENTIAL_INFO = toBytes('e2ee-backup vault device credential v1');
 
 /** Prefix of the credential identifier used for unknown accounts (fake records). */
@@ -74,6 +74,8 @@ export const BACKUP_KEY_BYTES = 32;
 export const CREDENTIAL_ID_BYTES = 32;
 /** The device credential, and the SHA-256 verifier the server keeps of it. */
 export const DEVICE_CREDENTIAL_BYTES = 32;
+/** The device salt: drawn by the client for every registration, the HKDF salt of its device credential. */
+export const DEVICE_SALT_BYTES = 32;
 /** AES-GCM nonce of the sealed key. */
 export const SEAL_NONCE_BYTES = 12;
 /** nonce ‖ AES-256-GCM(backup key) ‖ tag. */
@@ -106,7 +108,7 @@ export interface InfoResponse {
 
 /** `POST /v1/register/start`. */
 export interface RegisterStartRequest {
-  /** The account name: Unicode NFC, 1 to {@link MAX_ACCOUNT_BYTES} UTF-8 bytes. */
+  /** The account name, by the account profile of {@link accountBytes}. */
   account: string;
   /** OPAQUE RegistrationRequest (32 bytes). */
   registrationRequest: string;
@@ -121,6 +123,20 @@ export interface RegisterStartResponse {
   expiresInSeconds: number;
 }
 
+/** `POST /v1/device-salt`: the device salt of the account's current record (or tombstone). */
+export interface DeviceSaltRequest {
+  /** The account name, by the account profile of {@link accountBytes}. */
+  account: string;
+}
+/** The answer to `POST /v1/device-salt` (404 `VAULT_NOT_FOUND` when the account has no record). */
+export interface DeviceSaltResponse {
+  /**
+   * The salt of the device credential that authorises replacing, resetting or deleting the record
+   * (32 bytes; the empty string for a record stored before device salts existed).
+   */
+  deviceSalt: string;
+}
+
 /** `POST /v1/register/finish`. */
 export interface RegisterFinishRequest {
   /** From {@link RegisterStartResponse}; single use. */
@@ -133,8 +149,16 @@ export interface RegisterFinishRequest {
   registrationRecord: string;
   /** nonce ‖ AES-256-GCM(backup key) (60 bytes). */
   sealedKey: string;
-  /** The device credential (32 bytes); the server keeps only its SHA-256. */
-  deviceCredential: string;
+  /** The new record's device salt (32 random bytes, fresh for every registration). */
+  deviceSalt: string;
+  /** SHA-256 of the new record's device credential (32 bytes): the credential itself is not sent. */
+  deviceVerifier: string;
+  /**
+   * The device credential of the record being replaced (32 bytes), derived with its device salt:
+   * required to replace a live record, and to register over a tombstone unless the deployment's
+   * `authorize` gate approved the request. Absent when the account has no record.
+   */
+  deviceCredential?: string;
   /** The KSF parameters the client stretched with; stored and handed back at every login. */
   ksf: KsfParams;
 }
@@ -148,7 +172,7 @@ export interface RegisterFinishResponse {
 
 /** `POST /v1/login/start`. */
 export interface LoginStartRequest {
-  /** The account name: Unicode NFC, 1 to {@link MAX_ACCOUNT_BYTES} UTF-8 bytes. */
+  /** The account name, by the account profile of {@link accountBytes}. */
   account: string;
   /** OPAQUE KE1 (96 bytes). */
   ke1: string;
@@ -196,7 +220,7 @@ export interface LoginAbortResponse {
 
 /** `POST /v1/delete`. */
 export interface DeleteRequest {
-  /** The account name: Unicode NFC, 1 to {@link MAX_ACCOUNT_BYTES} UTF-8 bytes. */
+  /** The account name, by the account profile of {@link accountBytes}. */
   account: string;
   /** The device credential (32 bytes): proof that the caller holds the backup key. */
   deviceCredential: string;
@@ -226,19 +250,40 @@ export interface ErrorResponse {
 // Accounts, passwords, KSF
 
 /**
- * Checks an account name and returns its UTF-8 bytes: a string of 1 to {@link MAX_ACCOUNT_BYTES}
- * UTF-8 bytes, in Unicode NFC, without control characters or lone surrogates. The client
- * normalises to NFC before sending; the server refuses anything else, so that one account has
- * exactly one spelling on both sides.
+ * Code points an account name may not hold (SPEC.md §9.1, the account profile): controls (Cc),
+ * format characters (Cf: zero-width spaces and joiners, bidirectional controls), surrogates (Cs),
+ * private-use (Co) and unassigned (Cn) code points, line and paragraph separators (Zl, Zp),
+ * default-ignorable code points (fillers, variation selectors) and every white space but U+0020.
+ * Each is either invisible or rendered differently from place to place, so two names that look
+ * alike would be two accounts.
+ */
+const ACCOUNT_FORBIDDEN =
+  /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]|(?! )\p{White_Space}/u;
+
+/**
+ * Checks an account name against the vault's account profile and returns its UTF-8 bytes: 1 to
+ * {@link MAX_ACCOUNT_BYTES} UTF-8 bytes, in Unicode NFC, with no invisible, control, private-use
+ * or unassigned code point, no white space but U+0020 and none at either end (SPEC.md §9.1). The
+ * client normalises to NFC before sending; the server refuses anything else, so that one account
+ * has exactly one spelling on both sides.
  *
- * @throws E2EEError `INVALID_ARGUMENT`
+ * @throws E2EEError `INVALID_ARGUMENT`, naming the first offending code point and its position.
  */
 export function accountBytes(account: unknown): Uint8Array {
   if (typeof account !== 'string' || account.length === 0) {
     throw new E2EEError('INVALID_ARGUMENT', 'the account must be a non-empty string');
   }
-  if (/\p{Cs}|\p{Cc}/u.test(account)) {
-    throw new E2EEError('INVALID_ARGUMENT', 'the account contains a control character or a lone surrogate');
+  const bad = ACCOUNT_FORBIDDEN.exec(account);
+  if (bad) {
+    const cp = bad[0].codePointAt(0)!;
+    const position = [...account.slice(0, bad.index)].length + 1;
+    throw new E2EEError(
+      'INVALID_ARGUMENT',
+      `the account has an invisible, control or unassigned character (U+${cp.toString(16).toUpperCase().padStart(4, '0')} at position ${position})`,
+    );
+  }
+  if (account.startsWith(' ') || account.endsWith(' ')) {
+    throw new E2EEError('INVALID_ARGUMENT', 'the account begins or ends with a space');
   }
   if (account.normalize('NFC') !== account) {
     throw new E2EEError('INVALID_ARGUMENT', 'the account is not in Unicode NFC');
@@ -325,15 +370,11 @@ export function deriveSealKey(exportKey: Uint8Array): Uint8Array {
 }
 
 /** `sealed = nonce ‖ AES-256-GCM(seal_key, nonce, backup_key)`, with a random 12-byte nonce. */
-export async function sealBackupKey(
-  exportKey: Uint8Array,
-  backupKey: Uint8Array,
-  backend?: AeadBackend,
-): Promise<Uint8Array> {
+export async function sealBackupKey(exportKey: Uint8Array, backupKey: Uint8Array): Promise<Uint8Array> {
   checkBackupKey(backupKey);
   const key = deriveSealKey(exportKey);
   try {
-    const aead = await createAead(key, backend);
+    const aead = await createAead(key);
     const sealed = new Uint8Array(SEALED_KEY_BYTES);
     const nonce = randomBytes(SEAL_NONCE_BYTES);
     sealed.set(nonce, 0);
@@ -350,17 +391,13 @@ export async function sealBackupKey(
  * @throws E2EEError `VAULT_PROTOCOL` if it has the wrong length or does not authenticate (the
  *   server sent something other than what this password's registration sealed).
  */
-export async function openSealedBackupKey(
-  exportKey: Uint8Array,
-  sealed: Uint8Array,
-  backend?: AeadBackend,
-): Promise<Uint8Array> {
+export async function openSealedBackupKey(exportKey: Uint8Array, sealed: Uint8Array): Promise<Uint8Array> {
   if (!(sealed instanceof Uint8Array) || sealed.length !== SEALED_KEY_BYTES) {
     throw new E2EEError('VAULT_PROTOCOL', `the sealed key must be ${SEALED_KEY_BYTES} bytes`);
   }
   const key = deriveSealKey(exportKey);
   try {
-    const aead = await createAead(key, backend);
+    const aead = await createAead(key);
     const opened = new Uint8Array(BACKUP_KEY_BYTES);
     const ok = await aead.open(
       sealed.subarray(0, SEAL_NONCE_BYTES),
@@ -379,15 +416,43 @@ export async function openSealedBackupKey(
 }
 
 /**
- * The device credential: what a device that holds the backup key shows the vault to change,
- * reset or delete the record without the password.
- * `HKDF-SHA512(salt = empty, IKM = backup_key, info = "e2ee-backup vault device credential v1" ‖ 0x00 ‖ account, 32)`.
- * Binding the account keeps one backup key from authorising another account's record.
+ * The device credential: what a device that holds the backup key shows the vault to replace,
+ * reset or delete the record without the password (SPEC.md §9.4).
+ * `HKDF-SHA512(salt = device_salt, IKM = backup_key, info = "e2ee-backup vault device credential v1" ‖ 0x00 ‖ account, 32)`.
+ * The account keeps one backup key from authorising another account's record; the device salt,
+ * drawn afresh by every registration, makes each registration's credential a new one, so a
+ * credential seen once stops working at the next password change or reset.
+ *
+ * @param deviceSalt - The record's device salt: {@link DEVICE_SALT_BYTES} bytes (or empty, for a
+ *   record stored before device salts existed), from `POST /v1/device-salt` or
+ *   {@link newDeviceSalt}.
  */
-export function deriveDeviceCredential(backupKey: Uint8Array, account: string): Uint8Array {
+export function deriveDeviceCredential(
+  backupKey: Uint8Array,
+  account: string,
+  deviceSalt: Uint8Array,
+): Uint8Array {
   checkBackupKey(backupKey);
+  if (
+    !(deviceSalt instanceof Uint8Array) ||
+    (deviceSalt.length !== DEVICE_SALT_BYTES && deviceSalt.length !== 0)
+  ) {
+    throw new E2EEError('VAULT_PROTOCOL', `the device salt must be ${DEVICE_SALT_BYTES} bytes`);
+  }
   const info = concat(DEVICE_CREDENTIAL_INFO, Uint8Array.of(0), accountBytes(account));
-  return hkdf(sha512, backupKey, undefined, info, DEVICE_CREDENTIAL_BYTES);
+  // An empty salt is HKDF's default (HashLen zero bytes), as noble's `undefined`.
+  return hkdf(
+    sha512,
+    backupKey,
+    deviceSalt.length === 0 ? undefined : deviceSalt,
+    info,
+    DEVICE_CREDENTIAL_BYTES,
+  );
+}
+
+/** A fresh device salt: {@link DEVICE_SALT_BYTES} bytes from the CSPRNG, one per registration. */
+export function newDeviceSalt(): Uint8Array {
+  return randomBytes(DEVICE_SALT_BYTES);
 }
 
 /**
@@ -399,6 +464,19 @@ export function deviceVerifier(deviceCredential: Uint8Array): Uint8Array {
     throw new E2EEError('VAULT_PROTOCOL', `the device credential must be ${DEVICE_CREDENTIAL_BYTES} bytes`);
   }
   return sha256(deviceCredential);
+}
+
+/**
+ * The fingerprint people compare to check a vault server's key (SPEC.md §9.1): SHA-256 of its
+ * 32-byte AKE public key, as 64 lower-case hex digits in 8 groups of 8 joined by hyphens
+ * (`3f2a9c01-77d4e5f6-…`). `vault serve` prints it; `--server-key` pins it.
+ */
+export function serverKeyFingerprint(serverPublicKey: Uint8Array): string {
+  if (!(serverPublicKey instanceof Uint8Array) || serverPublicKey.length !== 32) {
+    throw new E2EEError('INVALID_ARGUMENT', 'a vault server public key is 32 bytes');
+  }
+  const hex = Array.from(sha256(serverPublicKey), (b) => b.toString(16).padStart(2, '0')).join('');
+  return hex.match(/.{8}/g)!.join('-');
 }
 
 /**
@@ -451,28 +529,40 @@ export interface FinishRegistrationParams {
   registrationResponse: Uint8Array;
   /** The 32-byte backup key to seal under the password. */
   backupKey: Uint8Array;
+  /**
+   * The device salt of the record this registration replaces (from `POST /v1/device-salt`), if
+   * the account has one: the result then carries that record's device credential, which
+   * authorises the replacement.
+   */
+  currentDeviceSalt?: Uint8Array;
   /** KSF cost; defaults to {@link DEFAULT_KSF_PARAMS}. */
   ksf?: Partial<Argon2idParams>;
   /** `allowWeak` (tests, weak hardware) and `maxima` for the KSF. */
   kdfOptions?: Pick<KdfOptions, 'allowWeak' | 'maxima'>;
   /** When given, the server's public key must be this one (pinning), else `SERVER_AUTH`. */
   expectedServerPublicKey?: Uint8Array;
-  /** AES-GCM implementation for sealing the key (default: the fastest available). */
-  aeadBackend?: AeadBackend;
 }
 
 /**
  * Registration, step 2: finalises OPAQUE registration and returns what `register/finish` uploads:
- * the record, the backup key sealed under the export key, the device credential and the KSF
- * parameters.
+ * the record, the backup key sealed under the export key, the new record's device salt and
+ * device verifier, the current record's device credential (when `currentDeviceSalt` is given) and
+ * the KSF parameters.
  */
 export async function finishRegistration(params: FinishRegistrationParams): Promise<{
   /** The OPAQUE RegistrationRecord (192 bytes). */
   registrationRecord: Uint8Array;
   /** The backup key sealed under the export key (60 bytes). */
   sealedKey: Uint8Array;
-  /** The device credential (32 bytes). Secret: zero it once sent. */
-  deviceCredential: Uint8Array;
+  /** The new record's device salt (32 fresh random bytes). */
+  deviceSalt: Uint8Array;
+  /** SHA-256 of the new record's device credential (32 bytes). */
+  deviceVerifier: Uint8Array;
+  /**
+   * The device credential of the record being replaced (32 bytes), when `currentDeviceSalt` was
+   * given. Secret: zero it once sent.
+   */
+  deviceCredential?: Uint8Array;
   /** The KSF parameters used, in canonical form. */
   ksf: KsfParams;
 }> {
@@ -492,10 +582,18 @@ export async function finishRegistration(params: FinishRegistrationParams): Prom
     clientIdentity: accountBytes(account),
   });
   try {
+    const deviceSalt = newDeviceSalt();
+    const credential = deriveDeviceCredential(backupKey, account, deviceSalt);
+    const verifier = deviceVerifier(credential);
+    credential.fill(0); // the new credential is never sent: only its hash
     return {
       registrationRecord: serializeRegistrationRecord(record),
-      sealedKey: await sealBackupKey(exportKey, backupKey, params.aeadBackend),
-      deviceCredential: deriveDeviceCredential(backupKey, account),
+      sealedKey: await sealBackupKey(exportKey, backupKey),
+      deviceSalt,
+      deviceVerifier: verifier,
+      ...(params.currentDeviceSalt
+        ? { deviceCredential: deriveDeviceCredential(backupKey, account, params.currentDeviceSalt) }
+        : {}),
       ksf,
     };
   } finally {

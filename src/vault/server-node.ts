@@ -1,7 +1,9 @@
 /**
  * `e2ee-backup/vault/server`: the vault server on Node. A key file for the long-term secrets, an
  * SQLite or PostgreSQL store, the Hono app, and {@link startVaultServer} to serve it over HTTP.
- * Re-exports the server-side parts of `e2ee-backup/vault` too, so a server imports one entry.
+ * Also the server-side pieces a custom server needs: the transport-free service, the store contract
+ * and the in-memory store, the rate limiter, and the server half of OPAQUE. The client entry,
+ * `e2ee-backup/vault`, holds none of them.
  *
  * Node only (Bun and Deno should work through their Node compatibility). Even so, every Node
  * module and native package is loaded inside the functions that need it.
@@ -28,6 +30,26 @@ export {
   type VaultKeyProvider,
   type VaultServerSecrets,
 } from './keys.js';
+// The server half of OPAQUE (the client half and the messages are in `e2ee-backup/vault`).
+export {
+  createFakeRecord,
+  createRegistrationResponse,
+  deriveDiffieHellmanKeyPair,
+  deriveOprfKey,
+  type FakeRecord,
+  type GenerateFakeKE2Params,
+  type GenerateKE2Params,
+  generateFakeKE2,
+  generateKE2,
+  generateServerKeys,
+  type KeyPair,
+  publicKeyFromPrivateKey,
+  type ServerKeys,
+  type ServerLoginState,
+  serverFinish,
+  serverKeysFromSeed,
+} from './opaque.js';
+export { FAKE_CREDENTIAL_PREFIX, fakeCredentialIdentifier } from './protocol.js';
 export { type RateLimit, TokenBuckets } from './rate-limit.js';
 export { createVaultApp, type VaultApp, type VaultAppOptions } from './server.js';
 export {

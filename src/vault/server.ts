@@ -61,6 +61,7 @@ export interface VaultApp {
 }
 
 const POST_ROUTES: readonly VaultOperation[] = [
+  'device-salt',
   'register/start',
   'register/finish',
   'login/start',

@@ -51,6 +51,7 @@ import {
   DEFAULT_KSF_PARAMS,
   DEFAULT_MAX_ATTEMPTS,
   DEVICE_CREDENTIAL_BYTES,
+  DEVICE_SALT_BYTES,
   deviceVerifier,
   type ErrorResponse,
   fakeCredentialIdentifier,
@@ -125,6 +126,7 @@ export interface VaultLogEvent {
 /** The operations of the API, named after their paths under `/v1/`. */
 export type VaultOperation =
   | 'info'
+  | 'device-salt'
   | 'register/start'
   | 'register/finish'
   | 'login/start'
@@ -188,6 +190,7 @@ export interface VaultService {
 
 /** HTTP status of each error code the server answers with. */
 export const VAULT_HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  INVALID_ARGUMENT: 400,
   VAULT_PROTOCOL: 400,
   KDF_PARAMS: 400,
   WRONG_PASSWORD: 401,
@@ -241,12 +244,13 @@ function binary(f: Fields, name: string, length: number): Uint8Array {
   return v;
 }
 
+/** The account field, by the account profile (SPEC.md §9.1): else 400 `INVALID_ARGUMENT`. */
 function account(f: Fields): string {
   const v = f['account'];
   try {
     accountBytes(v);
   } catch (err) {
-    throw refuse('VAULT_PROTOCOL', (err as Error).message);
+    throw refuse('INVALID_ARGUMENT', (err as Error).message);
   }
   return v as string;
 }
@@ -351,6 +355,17 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
       };
     },
 
+    async 'device-salt'(body, context, event) {
+      const f = fields(body, ['account']);
+      const name = account(f);
+      event.accountTag = accountTag(name);
+      await gate('device-salt', name, context);
+      // A tombstone answers too: registering over it takes its last device credential.
+      const current = await store.getAccount(name);
+      if (!current) throw refuse('VAULT_NOT_FOUND', 'this account has no vault record');
+      return { status: 200, body: { deviceSalt: toBase64url(current.deviceSalt ?? new Uint8Array(0)) } };
+    },
+
     async 'register/start'(body, context, event) {
       const f = fields(body, ['account', 'registrationRequest']);
       const name = account(f);
@@ -389,6 +404,8 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
         'mode',
         'registrationRecord',
         'sealedKey',
+        'deviceSalt',
+        'deviceVerifier',
         'deviceCredential',
         'ksf',
       ]);
@@ -401,9 +418,14 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
       }
       const record = parse(() => deserializeRegistrationRecord(binary(f, 'registrationRecord', 192)));
       const sealedKey = binary(f, 'sealedKey', SEALED_KEY_BYTES);
-      const credential = binary(f, 'deviceCredential', DEVICE_CREDENTIAL_BYTES);
-      const verifier = deviceVerifier(credential);
-      credential.fill(0); // only its hash is kept
+      const deviceSalt = binary(f, 'deviceSalt', DEVICE_SALT_BYTES);
+      const newVerifier = binary(f, 'deviceVerifier', DEVICE_CREDENTIAL_BYTES);
+      let presented: Uint8Array | undefined;
+      if (f['deviceCredential'] !== undefined) {
+        const credential = binary(f, 'deviceCredential', DEVICE_CREDENTIAL_BYTES);
+        presented = deviceVerifier(credential);
+        credential.fill(0); // only compared through its hash
+      }
       let ksf: KsfParams;
       try {
         ksf = checkKsfParams(f['ksf'], {
@@ -432,7 +454,11 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
         credentialId: pending.credentialId,
         record: serializeRegistrationRecord(record),
         sealedKey,
-        deviceVerifier: verifier,
+        deviceVerifier: newVerifier,
+        deviceSalt,
+        presentedVerifier: presented,
+        // gate() has run: with a gate configured, this request is the owner's.
+        authorized: options.authorize !== undefined,
         ksf,
         maxAttempts: limits.maxAttempts,
       });
@@ -447,7 +473,7 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
         case 'unauthorized':
           throw refuse(
             'UNAUTHORIZED',
-            'this account already has a vault record, and the device credential does not match it',
+            'this account already has a vault record (or the tombstone of one), and no matching device credential was given',
           );
         case 'not_found':
           throw refuse('VAULT_NOT_FOUND', 'this account has no vault record to reset');

@@ -34,6 +34,7 @@ function copyAccount(a: VaultAccount): VaultAccount {
     record: copy(a.record),
     sealedKey: copy(a.sealedKey),
     deviceVerifier: copy(a.deviceVerifier),
+    deviceSalt: copy(a.deviceSalt),
     ksf: a.ksf ? { ...a.ksf } : undefined,
   };
 }
@@ -60,12 +61,15 @@ export function createMemoryVaultStore(): VaultStore {
   const dropLogins = (account: string): void => {
     for (const [id, l] of logins) if (l.account === account) logins.delete(id);
   };
+  // The tombstone keeps the device salt and verifier: registering over it needs them.
   const destroy = (a: VaultAccount): void => {
     accounts.set(a.account, {
       account: a.account,
       status: 'locked',
       remaining: 0,
       generation: a.generation,
+      deviceVerifier: a.deviceVerifier,
+      deviceSalt: a.deviceSalt,
     });
     dropLogins(a.account);
   };
@@ -163,7 +167,7 @@ export function createMemoryVaultStore(): VaultStore {
 
     async commitRecord(input: CommitInput): Promise<CommitOutcome> {
       const current = accounts.get(input.account);
-      const outcome = decideCommit(current, input.mode, input.deviceVerifier);
+      const outcome = decideCommit(current, input);
       if (outcome === 'created' || outcome === 'replaced') {
         lastGeneration = Math.max(lastGeneration, current?.generation ?? 0) + 1;
         accounts.set(input.account, {
@@ -175,6 +179,7 @@ export function createMemoryVaultStore(): VaultStore {
           record: new Uint8Array(input.record),
           sealedKey: new Uint8Array(input.sealedKey),
           deviceVerifier: new Uint8Array(input.deviceVerifier),
+          deviceSalt: new Uint8Array(input.deviceSalt),
           ksf: { ...input.ksf },
         });
         dropLogins(input.account);

@@ -58,6 +58,7 @@ function toAccount(row: Row): VaultAccount {
     record: bytes(row['record']),
     sealedKey: bytes(row['sealed_key']),
     deviceVerifier: bytes(row['device_verifier']),
+    deviceSalt: bytes(row['device_salt']),
     ksf: row['ksf'] ? (JSON.parse(row['ksf'] as string) as KsfParams) : undefined,
   };
 }
@@ -73,8 +74,11 @@ function schema(p: string): string[] {
       record BYTEA,
       sealed_key BYTEA,
       device_verifier BYTEA,
+      device_salt BYTEA,
       ksf TEXT,
       updated_at BIGINT NOT NULL)`,
+    // Tables created before device salts existed: their rows keep NULL, the empty salt (§9.4).
+    `ALTER TABLE ${p}accounts ADD COLUMN IF NOT EXISTS device_salt BYTEA`,
     `CREATE TABLE IF NOT EXISTS ${p}logins (
       id_hash TEXT PRIMARY KEY,
       account TEXT NOT NULL,
@@ -194,10 +198,11 @@ export async function openPostgresVaultStore(options: PostgresVaultStoreOptions)
        VALUES ($1, $2, $3, NULL, $4, FALSE, $5)`,
       [pending.idHash, account, generation, fake, pending.expiresAt],
     );
+  // The tombstone keeps device_verifier and device_salt: registering over it needs them.
   const destroy = async (c: PoolClient, account: string): Promise<void> => {
     await c.query(
       `UPDATE ${p}accounts SET status = 'locked', remaining = 0, credential_id = NULL, record = NULL,
-       sealed_key = NULL, device_verifier = NULL, ksf = NULL, updated_at = $2 WHERE account = $1`,
+       sealed_key = NULL, ksf = NULL, updated_at = $2 WHERE account = $1`,
       [account, Date.now()],
     );
     await c.query(`DELETE FROM ${p}logins WHERE account = $1`, [account]);
@@ -339,7 +344,7 @@ export async function openPostgresVaultStore(options: PostgresVaultStoreOptions)
     commitRecord(input) {
       return tx(async (c) => {
         const current = await lockAccount(c, input.account);
-        const outcome = decideCommit(current, input.mode, input.deviceVerifier);
+        const outcome = decideCommit(current, input);
         if (outcome !== 'created' && outcome !== 'replaced') return outcome;
         // The store-wide counter: an account's generations never repeat, even across a delete.
         const next = await c.query(
@@ -356,20 +361,22 @@ export async function openPostgresVaultStore(options: PostgresVaultStoreOptions)
           buf(input.deviceVerifier),
           JSON.stringify(input.ksf),
           Date.now(),
+          buf(input.deviceSalt),
         ];
         if (current === undefined) {
           // A plain INSERT: if another node created the account meanwhile, the unique violation
           // retries the transaction, which then sees the row and decides again (never overwrites).
           await c.query(
             `INSERT INTO ${p}accounts (account, status, remaining, generation, credential_id, record,
-               sealed_key, device_verifier, ksf, updated_at)
-             VALUES ($1, 'active', $2, $3, $4, $5, $6, $7, $8, $9)`,
+               sealed_key, device_verifier, ksf, updated_at, device_salt)
+             VALUES ($1, 'active', $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
             values,
           );
         } else {
           await c.query(
             `UPDATE ${p}accounts SET status = 'active', remaining = $2, generation = $3, credential_id = $4,
-               record = $5, sealed_key = $6, device_verifier = $7, ksf = $8, updated_at = $9
+               record = $5, sealed_key = $6, device_verifier = $7, ksf = $8, updated_at = $9,
+               device_salt = $10
              WHERE account = $1`,
             values,
           );

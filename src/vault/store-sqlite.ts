@@ -57,6 +57,7 @@ function toAccount(row: Row): VaultAccount {
     record: bytes(row['record']),
     sealedKey: bytes(row['sealed_key']),
     deviceVerifier: bytes(row['device_verifier']),
+    deviceSalt: bytes(row['device_salt']),
     ksf: row['ksf'] ? (JSON.parse(row['ksf'] as string) as KsfParams) : undefined,
   };
 }
@@ -84,6 +85,7 @@ CREATE TABLE IF NOT EXISTS ${p}accounts (
   record BLOB,
   sealed_key BLOB,
   device_verifier BLOB,
+  device_salt BLOB,
   ksf TEXT,
   updated_at INTEGER NOT NULL
 );
@@ -120,7 +122,43 @@ INSERT OR IGNORE INTO ${p}meta (name, value)
 }
 
 /**
- * Opens (creating if needed) an SQLite vault store.
+ * Creates the database file, empty, with mode 0600 whatever the umask, unless it exists (an
+ * existing file keeps its mode: the operator chose it). SQLite gives the WAL and shared-memory
+ * files it creates beside the database the database's mode, so they are private too.
+ */
+async function createPrivateFile(path: string): Promise<void> {
+  const fs = await import('node:fs/promises');
+  let handle: import('node:fs/promises').FileHandle;
+  try {
+    handle = await fs.open(path, 'wx', 0o600);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EEXIST') return;
+    throw err;
+  }
+  try {
+    await handle.chmod(0o600);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Adds the `device_salt` column to an accounts table created before it existed (in a write
+ * transaction, so two processes opening one old file add it once). Its rows keep a NULL salt,
+ * which SPEC.md §9.4 reads as the empty salt.
+ */
+function addDeviceSalt(db: BetterSqlite3.Database, p: string): void {
+  db.transaction(() => {
+    const columns = db.prepare(`PRAGMA table_info(${p}accounts)`).all() as Row[];
+    if (!columns.some((c) => c['name'] === 'device_salt')) {
+      db.exec(`ALTER TABLE ${p}accounts ADD COLUMN device_salt BLOB`);
+    }
+  }).immediate();
+}
+
+/**
+ * Opens (creating if needed) an SQLite vault store. A new database file is created with mode
+ * 0600, and so are its WAL and shared-memory files.
  *
  * @throws E2EEError `VAULT_UNAVAILABLE` if `better-sqlite3` cannot be loaded or the file opened.
  */
@@ -136,12 +174,14 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
   }
   let db: BetterSqlite3.Database;
   try {
+    if (options.path !== ':memory:' && options.path !== '') await createPrivateFile(options.path);
     db = new Database(options.path);
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     if (options.path !== ':memory:') db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('secure_delete = ON');
     db.exec(schema(p));
+    addDeviceSalt(db, p);
   } catch (err) {
     throw new E2EEError(
       'VAULT_UNAVAILABLE',
@@ -167,9 +207,10 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
       `SELECT count(*) AS n FROM ${p}logins
        WHERE account = @account AND generation = @generation AND fake = 0 AND ${stillPending}`,
     ),
+    // The tombstone keeps device_verifier and device_salt: registering over it needs them.
     destroy: db.prepare(
       `UPDATE ${p}accounts SET status = 'locked', remaining = 0, credential_id = NULL, record = NULL,
-       sealed_key = NULL, device_verifier = NULL, ksf = NULL, updated_at = ? WHERE account = ?`,
+       sealed_key = NULL, ksf = NULL, updated_at = ? WHERE account = ?`,
     ),
     dropLogins: db.prepare(`DELETE FROM ${p}logins WHERE account = ?`),
     insertLogin: db.prepare(
@@ -204,13 +245,13 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
     takeRegistration: db.prepare(`DELETE FROM ${p}registrations WHERE id_hash = ? RETURNING *`),
     upsert: db.prepare(
       `INSERT INTO ${p}accounts (account, status, remaining, generation, credential_id, record, sealed_key,
-         device_verifier, ksf, updated_at)
+         device_verifier, device_salt, ksf, updated_at)
        VALUES (@account, 'active', @remaining, @generation, @credentialId, @record, @sealedKey,
-         @deviceVerifier, @ksf, @now)
+         @deviceVerifier, @deviceSalt, @ksf, @now)
        ON CONFLICT (account) DO UPDATE SET status = 'active', remaining = excluded.remaining,
          generation = excluded.generation, credential_id = excluded.credential_id, record = excluded.record,
-         sealed_key = excluded.sealed_key, device_verifier = excluded.device_verifier, ksf = excluded.ksf,
-         updated_at = excluded.updated_at`,
+         sealed_key = excluded.sealed_key, device_verifier = excluded.device_verifier,
+         device_salt = excluded.device_salt, ksf = excluded.ksf, updated_at = excluded.updated_at`,
     ),
     deleteAccount: db.prepare(`DELETE FROM ${p}accounts WHERE account = ?`),
     expireLogins: db.prepare(`DELETE FROM ${p}logins WHERE NOT ${stillPending}`),
@@ -304,7 +345,7 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
   const commitRecord = db.transaction((input: CommitInput) => {
     const row = q.account.get(input.account) as Row | undefined;
     const current = row ? toAccount(row) : undefined;
-    const outcome = decideCommit(current, input.mode, input.deviceVerifier);
+    const outcome = decideCommit(current, input);
     if (outcome === 'created' || outcome === 'replaced') {
       const next = q.nextGeneration.get(current?.generation ?? 0) as Row;
       q.upsert.run({
@@ -315,6 +356,7 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
         record: buf(input.record),
         sealedKey: buf(input.sealedKey),
         deviceVerifier: buf(input.deviceVerifier),
+        deviceSalt: buf(input.deviceSalt),
         ksf: JSON.stringify(input.ksf),
         now: Date.now(),
       });

@@ -20,9 +20,10 @@ import type { KsfParams } from './protocol.js';
 export type AccountStatus = 'active' | 'locked';
 
 /**
- * One account as stored. A `locked` account is a tombstone: every secret field is gone and only
- * the name, status and counters remain, so that it answers `VAULT_LOCKED` rather than looking
- * unknown.
+ * One account as stored. A `locked` account is a tombstone: the record, sealed key, credential
+ * identifier and KSF cost are gone; the name, status, counters, device salt and device verifier
+ * remain, so that it answers `VAULT_LOCKED` rather than looking unknown, and only the device that
+ * holds the backup key (or a deployment's `authorize` gate) may register over it.
  */
 export interface VaultAccount {
   /** The account name (NFC), the key of the row. */
@@ -42,8 +43,13 @@ export interface VaultAccount {
   record?: Uint8Array;
   /** The client-sealed backup key (60 bytes). */
   sealedKey?: Uint8Array;
-  /** SHA-256 of the device credential (32 bytes). */
+  /** SHA-256 of the device credential (32 bytes); kept by a tombstone. */
   deviceVerifier?: Uint8Array;
+  /**
+   * The salt of the device credential (32 bytes), drawn by the client for this registration; kept
+   * by a tombstone. Absent for a record stored before device salts existed (the empty salt).
+   */
+  deviceSalt?: Uint8Array;
   /** The KSF parameters the client registered with, handed back at login. */
   ksf?: KsfParams;
 }
@@ -158,8 +164,20 @@ export interface CommitInput {
   record: Uint8Array;
   /** The client-sealed backup key (60 bytes). */
   sealedKey: Uint8Array;
-  /** SHA-256 of the presented device credential (32 bytes): checked against the stored one, then stored. */
+  /** The new record's device verifier (32 bytes): SHA-256 of its device credential, to store. */
   deviceVerifier: Uint8Array;
+  /** The new record's device salt (32 bytes), to store. */
+  deviceSalt: Uint8Array;
+  /**
+   * SHA-256 of the device credential presented for the current record (32 bytes), checked against
+   * the stored verifier; absent when none was presented.
+   */
+  presentedVerifier?: Uint8Array;
+  /**
+   * Whether the deployment's `authorize` gate approved this request (false when there is none):
+   * enough to register over a tombstone without its device credential.
+   */
+  authorized: boolean;
   /** The KSF parameters to store with the record. */
   ksf: KsfParams;
   /** The attempts the new record starts with. */
@@ -168,8 +186,8 @@ export interface CommitInput {
 
 /**
  * What {@link VaultStore.commitRecord} did: `created` or `replaced` the record, or refused it as
- * `unauthorized` (live record, other device credential), `not_found` (`reset` without a record)
- * or `locked` (`reset` of a destroyed record).
+ * `unauthorized` (a live record or a tombstone, and no matching device credential), `not_found`
+ * (`reset` without a record) or `locked` (`reset` of a destroyed record).
  */
 export type CommitOutcome = 'created' | 'replaced' | 'unauthorized' | 'not_found' | 'locked';
 /**
@@ -263,9 +281,9 @@ export interface VaultStore {
   takeRegistration(idHash: string, now: number): Promise<PendingRegistration | undefined>;
   /**
    * Creates or replaces a record by the rules every adapter shares (`decideCommit`; the outcomes
-   * are listed at {@link CommitOutcome}), with a full counter and the next value of the store's
-   * generation counter (above any generation the account had), and drops the account's pending
-   * logins.
+   * are listed at {@link CommitOutcome}), with a full counter, the new device salt and verifier,
+   * and the next value of the store's generation counter (above any generation the account had),
+   * and drops the account's pending logins.
    */
   commitRecord(input: CommitInput): Promise<CommitOutcome>;
   /** Deletes a record, leaving no tombstone, by the shared rules (`decideDelete`). */
@@ -286,21 +304,27 @@ export interface VaultStore {
 // Shared decisions
 
 /**
- * Who may write a record. No record, or a tombstone: `register` creates one (a tombstone holds
- * nothing left to protect, and the original device may want to start over); `reset` needs a live
- * record. A live record is replaced only by the holder of its device credential.
+ * Who may write a record (SPEC.md §9.5). No record: `register` creates one; `reset` needs a live
+ * record. A live record is replaced only by the holder of its device credential. A tombstone is
+ * registered over (a fresh start: its key is gone) by the holder of the device credential of its
+ * last registration — the original device — or when the deployment's `authorize` gate approved
+ * the request; not by whoever spent its attempts.
  */
 export function decideCommit(
   current: Pick<VaultAccount, 'status' | 'deviceVerifier'> | undefined,
-  mode: CommitInput['mode'],
-  presentedVerifier: Uint8Array,
+  input: Pick<CommitInput, 'mode' | 'presentedVerifier' | 'authorized'>,
 ): CommitOutcome {
+  const { mode, presentedVerifier } = input;
   if (current === undefined) return mode === 'register' ? 'created' : 'not_found';
-  if (current.status === 'locked') return mode === 'register' ? 'created' : 'locked';
-  return verifierMatches(current.deviceVerifier, presentedVerifier) ? 'replaced' : 'unauthorized';
+  const holder = verifierMatches(current.deviceVerifier, presentedVerifier);
+  if (current.status === 'locked') {
+    if (mode !== 'register') return 'locked';
+    return holder || input.authorized ? 'created' : 'unauthorized';
+  }
+  return holder ? 'replaced' : 'unauthorized';
 }
 
-/** Deletion needs a live record and its device credential. */
+/** Deletion needs a live record and its device credential; a tombstone stays. */
 export function decideDelete(
   current: Pick<VaultAccount, 'status' | 'deviceVerifier'> | undefined,
   presentedVerifier: Uint8Array,
@@ -338,8 +362,8 @@ export function decideFinish(
   };
 }
 
-function verifierMatches(stored: Uint8Array | undefined, presented: Uint8Array): boolean {
-  return stored !== undefined && constantTimeEqual(stored, presented);
+function verifierMatches(stored: Uint8Array | undefined, presented: Uint8Array | undefined): boolean {
+  return stored !== undefined && presented !== undefined && constantTimeEqual(stored, presented);
 }
 
 /** Checks a table-name prefix for the SQL adapters: lower-case letters, digits, underscores. */

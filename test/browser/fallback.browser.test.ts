@@ -25,10 +25,6 @@ describe('no WebCrypto, no node:crypto: the noble backend', () => {
     });
   });
 
-  // Skipped only when ../shared's Wycheproof file is absent outside CI; under CI=true the config
-  // fails instead (sharedFile in vitest.browser.config.ts).
-  if (!data.wycheproof) it.skip(`Wycheproof: ${data.wycheproofMissing}`);
-
   for (const suite of [
     chunkedSuite('noble'),
     wycheproofSuite({ name: 'Wycheproof via noble', backends: [undefined] }),

@@ -39,7 +39,4 @@ describe('Node with node:crypto and WebCrypto hidden: the noble backend', () => 
       for (const check of suite.checks(data)) it(check.name, check.run, check.timeout);
     });
   }
-  // Skipped only when ../shared's Wycheproof file is absent outside CI; under CI=true the config
-  // fails instead (sharedFile in vitest.browser.config.ts).
-  if (!data.wycheproof) it.skip(`Wycheproof: ${data.wycheproofMissing}`);
 });

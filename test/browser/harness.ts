@@ -6,10 +6,8 @@ import { E2EEError, type ErrorCode } from '../../src/errors.js';
 
 /** Data the Node side reads from disk and hands to the page (see vitest.browser.config.ts). */
 export interface SharedData {
-  /** The Wycheproof Cobblestone-256 file as JSON, or null when it was not found. */
-  wycheproof: WycheproofFile | null;
-  /** Why `wycheproof` is null (shown as the skip reason). */
-  wycheproofMissing: string;
+  /** The Wycheproof Cobblestone-256 file as JSON (vendored in vectors/third-party/wycheproof). */
+  wycheproof: WycheproofFile;
 }
 
 export interface WycheproofVector {

@@ -22,7 +22,3 @@ for (const suite of SUITES) {
     for (const check of suite.checks(data)) it(check.name, check.run, check.timeout);
   });
 }
-
-// Skipped only when ../shared's Wycheproof file is absent outside CI; under CI=true the config
-// fails instead (sharedFile in vitest.browser.config.ts).
-if (!data.wycheproof) it.skip(`Wycheproof Cobblestone-256: ${data.wycheproofMissing}`);

@@ -3,7 +3,19 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, run, sampleData, tempDir, tempLeftovers } from './helpers.js';
+import {
+  buildCli,
+  type RunOptions,
+  run as runCli,
+  sampleData,
+  TEST_CONFIG_HOME,
+  tempDir,
+  tempLeftovers,
+} from './helpers.js';
+
+// One machine across runs: its state file (set, generations) must persist between them.
+const run = (args: string[], options: RunOptions = {}) =>
+  runCli(args, { ...options, env: { XDG_CONFIG_HOME: TEST_CONFIG_HOME, ...options.env } });
 
 let dir: string;
 let cleanup: () => void;
@@ -52,7 +64,7 @@ describe('backup create and restore', () => {
     expect(b.status).toBe(0);
     expect(b.stdout.toString()).toMatch(
       new RegExp(
-        `^backup-0000000000000001-[0-9a-f]{12}\\.e2ee: generation 1, .* verified; removed ${first}\\n$`,
+        `^backup-0000000000000001-[0-9a-f]{12}\\.e2ee: generation 1 of set ${ja.set}, .* verified; removed ${first}\\n$`,
       ),
     );
     const entries = list(store());
@@ -109,6 +121,8 @@ describe('backup create and restore', () => {
     expect(refused.stderr).toMatch(
       /^e2ee-backup: the newest backup here is generation 0, older than generation 1.*\. Find the newest copy; .*\(--allow-rollback\)\.\n$/,
     );
+    // The library's option is not the CLI's flag.
+    expect(refused.stderr).not.toMatch(/allowRollback/);
     expect(existsSync(p('rb.bin'))).toBe(false);
     const allowed = run([
       'backup',
@@ -164,6 +178,35 @@ describe('backup with a password', () => {
     });
     expect(wrong.status).toBe(2);
     expect(existsSync(p('pw2.bin'))).toBe(false);
+  });
+});
+
+describe('backup create and its password slot', () => {
+  it('says it writes a password slot from E2EE_BACKUP_PASSWORD, even with -q, and refuses a weak password', () => {
+    const data = sampleData(10_000);
+    const s = p('slot-store');
+    const c = run(['backup', 'create', '-', '--store', s, '-k', keyFile, FAST, '-q'], {
+      input: data,
+      env: PW,
+    });
+    expect(c.status, c.stderr).toBe(0);
+    expect(c.stderr).toContain(
+      `e2ee-backup: the backup gets a backup-key slot (the code in ${keyFile}) and a password slot (the password from the E2EE_BACKUP_PASSWORD environment variable); either opens it.`,
+    );
+    for (const weak of ['hunter2', 'abc']) {
+      const w = run(['backup', 'create', '-', '--store', p('weak-store'), '-k', keyFile, FAST], {
+        input: data,
+        env: { E2EE_BACKUP_PASSWORD: weak },
+      });
+      expect(w.status, weak).toBe(1);
+      expect(w.stderr).toMatch(/is too weak for a password slot: .*--allow-weak-password/);
+      expect(existsSync(p('weak-store')) ? readdirSync(p('weak-store')) : []).toEqual([]);
+    }
+    const allowed = run(
+      ['backup', 'create', '-', '--store', p('weak-store'), FAST, '--allow-weak-password', '--json'],
+      { input: data, env: { E2EE_BACKUP_PASSWORD: 'hunter2' } },
+    );
+    expect(allowed.status, allowed.stderr).toBe(0);
   });
 });
 

@@ -5,6 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { concat } from '../../src/bytes.js';
+import { parseBackupKey } from '../../src/key.js';
+import { craft, END, metaRecord, stored } from '../craft.js';
 import {
   buildCli,
   CLI,
@@ -91,6 +94,41 @@ describe('usage errors exit 1', () => {
     expect(existsSync(p('x'))).toBe(false);
   });
 
+  it('a value after --password: passwords never come from arguments, and how to give one', () => {
+    const want =
+      /^e2ee-backup: --password takes no value, and passwords never come from arguments: .*process list.*shell history\. Type the password when asked, or use --password-file FILE or E2EE_BACKUP_PASSWORD\.\n$/;
+    for (const args of [
+      ['encrypt', plainFile, '-o', p('x'), '--password', 'hunter2'],
+      ['encrypt', plainFile, '-o', p('x'), '--password=hunter2'],
+      ['decrypt', backup, '-o', p('x'), '-p', 'hunter2'],
+      ['verify', backup, '--password', 'hunter2'],
+      ['backup', 'restore', '--store', p('s'), '-o', p('x'), '--password', 'hunter2'],
+      [
+        'vault',
+        'register',
+        '--url',
+        'http://127.0.0.1:9',
+        '--account',
+        'a',
+        '-k',
+        keyFile,
+        '--password',
+        'x',
+      ],
+    ]) {
+      const r = run(args);
+      expect(r.status, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toMatch(want);
+    }
+    // With no input file named, the value is taken for one: the message says why.
+    const r = run(['decrypt', '--password', 'hunter2', '-o', p('x')]);
+    expect(r.status).toBe(4);
+    expect(r.stderr).toMatch(
+      /cannot read hunter2: .* hunter2 followed --password, which takes no value, and passwords never come from arguments/,
+    );
+    expect(existsSync(p('x'))).toBe(false);
+  });
+
   it('--password without a terminal to ask on names the alternatives', () => {
     const r = run(['encrypt', plainFile, '-o', p('x'), '--password']);
     expect(r.status).toBe(1);
@@ -163,6 +201,16 @@ describe('wrong credentials exit 2', () => {
     expect(r.stderr).toMatch(/no password slot.*inspect FILE/);
   });
 
+  it('a wrong password on a password-only backup does not suggest the 64-digit code', () => {
+    run(['encrypt', plainFile, '-o', p('pwonly.e2ee'), FAST, '-q'], { env: PW });
+    const r = run(['decrypt', p('pwonly.e2ee'), '-o', p('out')], { env: { E2EE_BACKUP_PASSWORD: 'wrong' } });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      'e2ee-backup: the password does not open this backup. Check the password (it is case-sensitive): this backup has no backup-key slot, so only its password opens it.\n',
+    );
+    expect(r.stderr).not.toMatch(/--key-file|64-digit/);
+  });
+
   it('a key file that is not a code names the character', () => {
     const bad = keyFileWith('bad.key', groups(`${digits().slice(0, 16)}o${digits().slice(17)}`));
     for (const cmd of ['encrypt', 'decrypt']) {
@@ -174,6 +222,34 @@ describe('wrong credentials exit 2', () => {
     const r = run(['encrypt', plainFile, '-o', p('out'), '-k', short]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/60 digits: 4 are missing/);
+  });
+
+  it('a wrong key and a password that does not open it either: WRONG_KEY, as SPEC.md §3.5 says', () => {
+    const other = join(dir, 'other3.key');
+    run(['keygen', '--out', other, '-q']);
+    // Both slots, both credentials wrong: the backup-key failure is reported (it was the
+    // password's), with both named.
+    const both = run(['decrypt', backup, '-o', p('kw.out'), '-k', other], {
+      env: { E2EE_BACKUP_PASSWORD: 'wrong password' },
+    });
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/trying the password/);
+    expect(both.stderr).toMatch(
+      /^e2ee-backup: neither the code in .*other3\.key \(even with one digit fixed\) nor the password opens this backup\. /m,
+    );
+    // The password slot's KDF_PARAMS (over --max-kdf-memory) gives way to WRONG_KEY too.
+    const params = run(['decrypt', backup, '-o', p('kw.out'), '-k', other, '--max-kdf-memory', '512'], {
+      env: PW,
+    });
+    expect(params.status).toBe(2);
+    expect(params.stderr).toMatch(/neither the code in .* nor the password opens this backup/);
+    // A backup-key-only backup, a wrong key and a password: WRONG_KEY, not NO_MATCHING_SLOT.
+    run(['encrypt', plainFile, '-o', p('keyonly2.e2ee'), '-k', keyFile, '-q']);
+    const keyOnly = run(['decrypt', p('keyonly2.e2ee'), '-o', p('kw.out'), '-k', other], { env: PW });
+    expect(keyOnly.status).toBe(2);
+    expect(keyOnly.stderr).toMatch(/^e2ee-backup: no single-digit correction of this code opens the backup/);
+    expect(keyOnly.stderr).not.toMatch(/no password slot|trying the password/);
+    expect(existsSync(p('kw.out'))).toBe(false);
   });
 
   it('a wrong key, then the right password: the password opens it', () => {
@@ -202,11 +278,12 @@ describe('typo recovery', () => {
     const typed = `${d().slice(0, 20)}${swapDigit(d()[20]!)}${d().slice(21)}`;
     const r = run(['decrypt', backup, '-o', p('t1.out'), '-k', keyFileWith('t1.key', groups(typed))]);
     expect(r.status).toBe(0);
-    const right = d().slice(20, 24);
-    expect(r.stderr).toContain(
-      `typo (substitution): digit 21 (in group 6) was typed as '${typed[20]}' but is '${d()[20]}': group 6 is '${right}', not '${typed.slice(20, 24)}'`,
-    );
+    expect(r.stderr).toContain('typo (substitution): digit 21 (in group 6) is wrong.');
     expect(r.stderr).toMatch(/opening the backup with the corrected code\. Fix .*t1\.key/);
+    // No digit of the key (nor of the code as typed) goes to a stderr that is not a terminal: it
+    // may be a log. test/cli/pty.test.ts shows the corrected group on a terminal.
+    expect(r.stderr).not.toMatch(/'[0-9a-f]{1,4}'/);
+    expect(r.stderr).not.toContain(d().slice(20, 24));
     expect(readFileSync(p('t1.out')).equals(plain)).toBe(true);
   });
 
@@ -217,14 +294,15 @@ describe('typo recovery', () => {
     const missing = d().slice(0, 30) + d().slice(31);
     const extra = `${d().slice(0, 40)}${swapDigit(d()[40]!)}${d().slice(40)}`;
     const cases: [string, string, RegExp][] = [
-      ['swap', groups(swapped), /typo \(transposition\): digits \d+ and \d+ are swapped/],
-      ['missing', groups(missing), /typo \(missing\): a digit is missing at position \d+/],
-      ['extra', groups(extra), /typo \(extra\): digit \d+ .* is one too many/],
+      ['swap', groups(swapped), /typo \(transposition\): digits \d+ and \d+ \(in group \d+\) are swapped/],
+      ['missing', groups(missing), /typo \(missing\): a digit is missing at position 31 \(in group 8\)/],
+      ['extra', groups(extra), /typo \(extra\): digit 41 \(in group 11\) is one too many/],
     ];
     for (const [name, text, message] of cases) {
       const r = run(['decrypt', backup, '-o', p(`${name}.out`), '-k', keyFileWith(`${name}.key`, text)]);
       expect(r.status, name).toBe(0);
       expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/'[0-9a-f]{1,4}'/);
       expect(readFileSync(p(`${name}.out`)).equals(plain)).toBe(true);
     }
   });
@@ -234,7 +312,8 @@ describe('typo recovery', () => {
     const k = keyFileWith('t2.key', typed.toUpperCase());
     const r = run(['decrypt', '-k', k, '-q'], { input: backupBytes });
     expect(r.status).toBe(0);
-    expect(r.stderr).toMatch(/digit 1 \(in group 1\)/); // reported even with --quiet
+    expect(r.stderr).toMatch(/digit 1 \(in group 1\) is wrong/); // reported even with --quiet
+    expect(r.stderr).not.toMatch(/'[0-9a-f]{1,4}'/);
     expect(r.stdout.equals(plain)).toBe(true);
     expect(run(['verify', backup, '-k', k]).status).toBe(0);
   });
@@ -245,6 +324,33 @@ describe('typo recovery', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/no single-digit correction/);
     expect(existsSync(p('t3.out'))).toBe(false);
+  });
+});
+
+describe('metadata nested 5,000 deep', () => {
+  it('verify and decrypt exit 3 with MALFORMED_PAYLOAD instead of overflowing the stack', async () => {
+    const backupKey = parseBackupKey(code);
+    const deep = `{"created":"2026-11-26T12:00:00Z","generation":1,"app":{"a":${'['.repeat(5000)}${']'.repeat(5000)}}}`;
+    writeFileSync(
+      p('deep.e2ee'),
+      await craft(
+        [{ type: 'backup-key', backupKey }],
+        0,
+        concat(metaRecord(deep), stored(Uint8Array.of(1)), END),
+      ),
+    );
+    for (const args of [
+      ['verify', p('deep.e2ee'), '-k', keyFile],
+      ['decrypt', p('deep.e2ee'), '-o', p('deep.out'), '-k', keyFile],
+    ]) {
+      const r = run(args);
+      expect(r.status, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(
+        /^e2ee-backup: backup payload: metadata nests arrays and objects more than 64 deep\. /,
+      );
+      expect(r.stderr).not.toMatch(/call stack|bug/);
+    }
+    expect(existsSync(p('deep.out'))).toBe(false);
   });
 });
 

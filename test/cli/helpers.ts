@@ -56,10 +56,37 @@ export interface RunOptions {
   cwd?: string;
 }
 
-/** The environment of every spawned CLI: no inherited password or debug switch. */
+/**
+ * A config folder shared by the spawned CLIs of a test that needs memory between runs (the
+ * backup state file); pass it as `XDG_CONFIG_HOME`.
+ */
+export const TEST_CONFIG_HOME = mkdtempSync(join(tmpdir(), 'e2ee-cli-test-config-'));
+process.once('exit', () => rmSync(TEST_CONFIG_HOME, { recursive: true, force: true }));
+
+let configRoot: string | undefined;
+let configs = 0;
+/**
+ * A config folder of its own for each spawned CLI: the vault commands remember server keys there
+ * (`$XDG_CONFIG_HOME/e2ee-backup`), and must neither touch the real one nor carry a key from one
+ * test's server to another's that got the same port. A test that wants memory passes its own.
+ */
+function freshConfigHome(): string {
+  if (configRoot === undefined) {
+    const root = mkdtempSync(join(tmpdir(), 'e2ee-cli-config-'));
+    configRoot = root;
+    process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+  }
+  return join(configRoot, String(configs++));
+}
+
+/**
+ * The environment of every spawned CLI: no inherited password, server key or debug switch, and a
+ * config folder of its own.
+ */
 export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: freshConfigHome() };
   delete env['E2EE_BACKUP_PASSWORD'];
+  delete env['E2EE_BACKUP_SERVER_KEY'];
   delete env['E2EE_BACKUP_DEBUG'];
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
@@ -183,13 +210,13 @@ export function plain(output: string): string {
 
 /**
  * Starts `vault serve --port 0 --insecure-fast-kdf --no-rate-limit` in `cwd` and resolves with the
- * URL it prints; `onLog` receives what it writes on stderr.
+ * URL and the key fingerprint it prints; `onLog` receives what it writes on stderr.
  */
 export function serveVault(
   cwd: string,
   extra: string[] = [],
   onLog: (text: string) => void = () => {},
-): Promise<{ child: ChildProcess; url: string }> {
+): Promise<{ child: ChildProcess; url: string; fingerprint: string }> {
   return new Promise((resolve, reject) => {
     const args = [CLI, 'vault', 'serve', '--port', '0', '--insecure-fast-kdf', '--no-rate-limit', ...extra];
     const child = spawn('node', args, { cwd, env: cleanEnv() });
@@ -197,8 +224,8 @@ export function serveVault(
     let log = '';
     child.stdout!.on('data', (d) => {
       out += d;
-      const m = /^(http:\/\/\S+)\n/.exec(out);
-      if (m) resolve({ child, url: m[1]! });
+      const m = /^(http:\/\/\S+)\n(\S+)\n/.exec(out);
+      if (m) resolve({ child, url: m[1]!, fingerprint: m[2]! });
     });
     child.stderr!.on('data', (d) => {
       log += d;

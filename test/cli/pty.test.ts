@@ -43,16 +43,40 @@ describe.skipIf(!hasScript)('on a pseudo-terminal', () => {
     expect(out).toMatch(/encrypting \[[█░]{24}\] +\d+%/);
     expect(out).toMatch(/encrypting \[█{24}\] 100% +20\.0 MB \/ 20\.0 MB +\d+(\.\d)? MB\/s/);
     expect(out).toMatch(/Encrypted 20\.0 MB into [\d.]+ MB in .* MB\/s\): .*pw\.e2ee\./);
+    // To a person, encrypt says which slots it writes and where the password comes from.
+    expect(out).toContain('e2ee-backup: the backup gets a password slot (the password from the terminal).');
     // The password typed on the terminal is the one in the backup.
     const dec = run(['decrypt', p('pw.e2ee'), '-o', p('pw.out')], { env: { E2EE_BACKUP_PASSWORD: secret } });
     expect(dec.status, dec.stderr).toBe(0);
     expect(readFileSync(p('pw.out')).equals(data)).toBe(true);
   });
 
+  it('shows the corrected group of a mistyped code on a terminal, and not with -q', async () => {
+    const code = readFileSync(keyFile, 'utf8').replace(/\s/g, '');
+    run(['encrypt', p('plain.bin'), '-o', p('typo.e2ee'), '-k', keyFile, '-q']);
+    const typed = `${code.slice(0, 20)}${code[20] === '0' ? '1' : '0'}${code.slice(21)}`;
+    writeFileSync(p('typo.key'), typed, { mode: 0o600 });
+    const right = code.slice(20, 24);
+    const loud = await runOnPty(cli(`decrypt ${p('typo.e2ee')} -o ${p('typo.out')} -k ${p('typo.key')}`), []);
+    expect(loud.status, plain(loud.output)).toBe(0);
+    expect(plain(loud.output)).toContain('typo (substitution): digit 21 (in group 6) is wrong.');
+    expect(plain(loud.output)).toContain(`group 6 is '${right}', not '${typed.slice(20, 24)}'`);
+    const quiet = await runOnPty(
+      cli(`decrypt ${p('typo.e2ee')} -o ${p('typo2.out')} -k ${p('typo.key')} -q`),
+      [],
+    );
+    expect(quiet.status, plain(quiet.output)).toBe(0);
+    expect(plain(quiet.output)).toContain('digit 21 (in group 6) is wrong.');
+    expect(plain(quiet.output)).not.toContain(`'${right}'`);
+  });
+
   it('asks once when decrypting, hidden, with a progress bar', async () => {
-    run(['encrypt', p('plain.bin'), '-o', p('d.e2ee'), '--insecure-fast-kdf', '-q'], {
-      env: { E2EE_BACKUP_PASSWORD: 'pw-1234' },
-    });
+    run(
+      ['encrypt', p('plain.bin'), '-o', p('d.e2ee'), '--insecure-fast-kdf', '--allow-weak-password', '-q'],
+      {
+        env: { E2EE_BACKUP_PASSWORD: 'pw-1234' },
+      },
+    );
     const r = await runOnPty(cli(`decrypt ${p('d.e2ee')} -o ${p('d.out')} --password`), [
       { expect: /Password: ?/, send: 'pw-1234\r' },
     ]);

@@ -1,6 +1,6 @@
 // encrypt / decrypt / inspect / verify through the built CLI: files, pipes, both slot types.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCli, ROOT, run, sampleData, tempDir, tempLeftovers } from './helpers.js';
@@ -108,6 +108,103 @@ describe('encrypt and decrypt files', () => {
     expect(readFileSync(p('c.out')).equals(plain)).toBe(true);
     const slots = JSON.parse(run(['inspect', p('c.e2ee'), '--json']).stdout.toString()).slots;
     expect(slots).toEqual([{ type: 'password', kdf: { m: 1024, t: 1, p: 1 } }]);
+  });
+
+  it('--password-file: the first line only, up to the first LF, one CR before it dropped', () => {
+    const opens = (backup: string, password: string) =>
+      run(['decrypt', p(backup), '-o', p(`${backup}.out`)], { env: { E2EE_BACKUP_PASSWORD: password } })
+        .status === 0;
+    const cases: [string, string, string][] = [
+      ['two-lines', 'tractor violin harbour 82\nsecond line\n', 'tractor violin harbour 82'],
+      ['crlf', 'tractor violin harbour 82\r\nsecond line\r\n', 'tractor violin harbour 82'],
+      ['no-newline', 'tractor violin harbour 82', 'tractor violin harbour 82'],
+      // Only the CR right before the LF goes: one inside the line, or two before it, stay.
+      ['inner-cr', 'tractor\rviolin harbour 82\r\r\n', 'tractor\rviolin harbour 82\r'],
+    ];
+    for (const [name, content, password] of cases) {
+      writeFileSync(p(`${name}.pw`), content, { mode: 0o600 });
+      const enc = run([
+        'encrypt',
+        plainFile,
+        '-o',
+        p(`${name}.e2ee`),
+        '--password-file',
+        p(`${name}.pw`),
+        FAST,
+      ]);
+      expect(enc.status, enc.stderr).toBe(0);
+      expect(opens(`${name}.e2ee`, password), name).toBe(true);
+      expect(opens(`${name}.e2ee`, content), name).toBe(content === password);
+    }
+    // The same rule when decrypting.
+    const dec = run(['decrypt', p('crlf.e2ee'), '-o', p('crlf2.out'), '--password-file', p('two-lines.pw')]);
+    expect(dec.status, dec.stderr).toBe(0);
+    // An empty first line is refused even when a second line follows; bytes that are not UTF-8
+    // are refused rather than read as U+FFFD.
+    writeFileSync(p('blank-first.pw'), '\ntractor violin harbour 82\n');
+    const blank = run([
+      'encrypt',
+      plainFile,
+      '-o',
+      p('x.e2ee'),
+      '--password-file',
+      p('blank-first.pw'),
+      FAST,
+    ]);
+    expect(blank.status).toBe(1);
+    expect(blank.stderr).toMatch(/first line of the password file .* is empty/);
+    writeFileSync(p('latin1.pw'), Buffer.from('caf\xe9 violin harbour 82\n', 'latin1'));
+    const latin1 = run(['encrypt', plainFile, '-o', p('x.e2ee'), '--password-file', p('latin1.pw'), FAST]);
+    expect(latin1.status).toBe(1);
+    expect(latin1.stderr).toMatch(/latin1\.pw is not UTF-8 text/);
+    // --help says so.
+    expect(run(['encrypt', '--help']).stdout.toString()).toMatch(/its first line, up to the\s+first LF/);
+  });
+
+  it('encrypt names the slots it writes when the password comes from the environment, even with -q', () => {
+    const enc = (args: string[], env: Record<string, string> = {}) =>
+      run(['encrypt', plainFile, '-o', p('slots.e2ee'), ...args], { env });
+    const both = enc(['-k', keyFile, FAST], PW);
+    expect(both.status, both.stderr).toBe(0);
+    expect(both.stderr).toContain(
+      `e2ee-backup: the backup gets a backup-key slot (the code in ${keyFile}) and a password slot (the password from the E2EE_BACKUP_PASSWORD environment variable); either opens it.`,
+    );
+    // The variable comes from the environment, which the command line does not show: said even with -q.
+    const quiet = enc(['-k', keyFile, FAST, '-q'], PW);
+    expect(quiet.status, quiet.stderr).toBe(0);
+    expect(quiet.stderr).toMatch(
+      /a password slot \(the password from the E2EE_BACKUP_PASSWORD environment variable\)/,
+    );
+    // Credentials the command line shows are not repeated to a script (stderr not a terminal);
+    // test/cli/pty.test.ts shows the line on a terminal.
+    writeFileSync(p('slots.pw'), 'tractor violin harbour 82\n', { mode: 0o600 });
+    expect(enc(['--password-file', p('slots.pw'), FAST]).stderr).not.toMatch(/the backup gets/);
+    expect(enc(['-k', keyFile]).stderr).toBe('');
+  });
+
+  it('encrypt refuses a password setup would refuse, unless --allow-weak-password', () => {
+    for (const weak of ['hunter2', 'abc', 'password123']) {
+      const r = run(['encrypt', plainFile, '-o', p('weak.e2ee'), '-k', keyFile, FAST], {
+        env: { E2EE_BACKUP_PASSWORD: weak },
+      });
+      expect(r.status, weak).toBe(1);
+      expect(r.stderr).toMatch(
+        /the password \(from the E2EE_BACKUP_PASSWORD environment variable\) is too weak for a password slot: .*--allow-weak-password/,
+      );
+      expect(existsSync(p('weak.e2ee'))).toBe(false);
+      expect(tempLeftovers(dir)).toEqual([]);
+    }
+    const allowed = run(['encrypt', plainFile, '-o', p('weak.e2ee'), FAST, '--allow-weak-password'], {
+      env: { E2EE_BACKUP_PASSWORD: 'hunter2' },
+    });
+    expect(allowed.status, allowed.stderr).toBe(0);
+    expect(
+      run(['decrypt', p('weak.e2ee'), '-o', p('weak.out')], { env: { E2EE_BACKUP_PASSWORD: 'hunter2' } })
+        .status,
+    ).toBe(0);
+    const noPassword = run(['encrypt', plainFile, '-o', p('x.e2ee'), '-k', keyFile, '--allow-weak-password']);
+    expect(noPassword.status).toBe(1);
+    expect(noPassword.stderr).toMatch(/--allow-weak-password only applies to a password slot/);
   });
 
   it('uses real Argon2id parameters without --insecure-fast-kdf, and honours --kdf-* flags', () => {

@@ -49,12 +49,14 @@ describe.skipIf(s3SkipReason() !== undefined)('backup --store s3://', () => {
     keyFile = join(dir, 'backup.key');
     expect(run(['keygen', '--out', keyFile, '-q']).status).toBe(0);
     const s = s3Settings();
-    // As the AWS CLI reads them; the upload state goes to this test's folder.
+    // As the AWS CLI reads them; the upload state and the CLI's state file (this machine's set
+    // and generations per store) go to this test's folder, shared by its runs.
     env = {
       AWS_ACCESS_KEY_ID: s.accessKeyId,
       AWS_SECRET_ACCESS_KEY: s.secretAccessKey,
       AWS_DEFAULT_REGION: 'us-east-1',
       XDG_STATE_HOME: join(dir, 'state'),
+      XDG_CONFIG_HOME: join(dir, 'config'),
       HOME: dir,
     };
   }, 180_000);

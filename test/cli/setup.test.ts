@@ -26,6 +26,7 @@ let dir: string;
 let cleanup: () => void;
 let server: ChildProcess | undefined;
 let url: string;
+let fingerprint: string;
 const p = (name: string) => join(dir, name);
 const cli = (args: string) => `node ${CLI} ${args}`;
 
@@ -87,7 +88,7 @@ const sameKey = (file: string, code: string) =>
 beforeAll(async () => {
   await buildCli();
   ({ dir, cleanup } = tempDir());
-  ({ child: server, url } = await serveVault(dir));
+  ({ child: server, url, fingerprint } = await serveVault(dir));
 }, 180_000);
 afterAll(async () => {
   if (server && server.exitCode === null) {
@@ -257,7 +258,10 @@ describe('setup usage errors (exit 1)', () => {
     [['--method', 'code', '--out', 'k.key', '--confirm-groups', '0'], /--confirm-groups.*1 to 16/],
     [['--method', 'code', '--out', 'k.key', '--confirm-groups', '17'], /--confirm-groups.*1 to 16/],
     // Passwords never come from arguments.
-    [['--method', 'password', '--password', PW], /unknown option '--password'/],
+    [
+      ['--method', 'password', '--password', PW],
+      /--password takes no value, and passwords never come from arguments/,
+    ],
   ])('%j', (args, message) => {
     const r = run(['setup', ...args], { cwd: dir });
     expect(r.status).toBe(1);
@@ -350,6 +354,27 @@ describe('setup --method password, with a vault on loopback', () => {
       /^e2ee-backup: the vault already holds another backup key for 'alice'\. Choose another --account/m,
     );
     expect(existsSync(p('alice2.key'))).toBe(false);
+    expect(tempLeftovers(dir)).toEqual([]);
+  });
+
+  it("remembers the vault's key; a --server-key the vault does not have is exit 3, nothing written", () => {
+    const config = p('config');
+    const ok = run(['setup', ...vaultArgs('remembering'), '--out', p('remembering.key')], {
+      env: { E2EE_BACKUP_PASSWORD: PW, XDG_CONFIG_HOME: config },
+      cwd: dir,
+    });
+    expect(ok.status, ok.stderr).toBe(0);
+    const saved = JSON.parse(readFileSync(join(config, 'e2ee-backup', 'vault-servers.json'), 'utf8'));
+    expect(saved.servers[`${url}/`].fingerprint).toBe(fingerprint);
+    expect(ok.stderr).toContain(`the vault's key fingerprint is ${fingerprint}`);
+    const wrong = fingerprint.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    const r = run(['setup', ...vaultArgs('pinned-wrong'), '--server-key', wrong, '--out', p('pinned.key')], {
+      env: { E2EE_BACKUP_PASSWORD: PW },
+      cwd: dir,
+    });
+    expect(r.status).toBe(3);
+    expect(r.stderr).toContain(`has the key ${fingerprint}, not ${wrong} (the pinned one)`);
+    expect(existsSync(p('pinned.key'))).toBe(false);
     expect(tempLeftovers(dir)).toEqual([]);
   });
 

@@ -1,11 +1,15 @@
 // `e2ee-backup vault serve | register | recover | change-password | delete` over real HTTP on
 // loopback: the server is the CLI itself (`vault serve --port 0`), with its SQLite store.
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBackupKey } from '../../src/key.js';
 import { buildCli, run, serveVault, tempDir } from './helpers.js';
+import { runAsync, scriptedVault } from './vault-helpers.js';
 
 const FAST = '--insecure-fast-kdf';
 const PW = 'correct horse battery staple';
@@ -218,5 +222,286 @@ describe('vault usage and network errors', () => {
     const missing = run(['vault', 'register', '--url', url, '--key-file', keyFile]);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/--account/);
+  });
+});
+
+describe('what a vault server says reaches the terminal inert', () => {
+  it('escape sequences and fake lines in its error message are printed as visible text', async () => {
+    const evil = await scriptedVault(() => ({
+      status: 400,
+      json: {
+        error: {
+          code: 'VAULT_PROTOCOL',
+          message:
+            'bad request\x1b[2J\x1b]0;owned\x07\n\x1b[32me2ee-backup: Recovered. Nothing else to do.\r',
+        },
+      },
+    }));
+    try {
+      const r = await runAsync(['vault', 'recover', '--url', evil.url, '--account', 'alice'], {
+        env: { E2EE_BACKUP_PASSWORD: PW },
+      });
+      expect(r.status).toBe(3);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for control characters
+      expect(r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+      expect(r.stderr.split('\n')).toEqual([
+        'e2ee-backup: bad request\\x1b[2J\\x1b]0;owned\\x07\\n\\x1b[32me2ee-backup: Recovered. Nothing else to do. Update e2ee-backup and the vault server to matching versions.',
+        '',
+      ]);
+    } finally {
+      await evil.close();
+    }
+  });
+});
+
+/** SHA-256 of the vault's public key from `/v1/info`, in groups: computed here, not by the CLI. */
+async function fingerprintOf(vaultUrl: string): Promise<string> {
+  const info = (await (await fetch(`${vaultUrl}/v1/info`)).json()) as { serverPublicKey: string };
+  const hex = createHash('sha256').update(Buffer.from(info.serverPublicKey, 'base64url')).digest('hex');
+  return hex.match(/.{8}/g)!.join('-');
+}
+
+describe('which vault the CLI talks to', () => {
+  it('vault serve prints its key fingerprint: SHA-256 of its public key, in groups of 8', async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    try {
+      const { child, url: u, fingerprint } = await serve(d, ['-q']);
+      expect(fingerprint).toMatch(/^[0-9a-f]{8}(-[0-9a-f]{8}){7}$/);
+      expect(fingerprint).toBe(await fingerprintOf(u));
+      child.removeAllListeners('exit');
+      child.kill('SIGTERM');
+      await stopped(child);
+    } finally {
+      c();
+    }
+  });
+
+  it('refuses plain http:// to anything but loopback, unless --insecure-http', async () => {
+    const notLoopback = 'http://0.0.0.0:1';
+    for (const args of [
+      ['vault', 'recover', '--url', notLoopback, '--account', 'a'],
+      ['vault', 'register', '--url', notLoopback, '--account', 'a', '--key-file', keyFile, FAST],
+      ['vault', 'delete', '--url', notLoopback, '--account', 'a', '--key-file', keyFile],
+      ['setup', '--method', 'password', '--url', notLoopback, '--account', 'a'],
+    ]) {
+      const r = run(args, { env: { E2EE_BACKUP_PASSWORD: PW } });
+      expect(r.status, args.join(' ')).toBe(1);
+      expect(r.stderr).toMatch(
+        /^e2ee-backup: refusing plain http:\/\/ to 0\.0\.0\.0:1: .*\. Use https:\/\/, or add --insecure-http/,
+      );
+    }
+    const insecure = run(['vault', 'recover', '--url', notLoopback, '--account', 'a', '--insecure-http'], {
+      env: { E2EE_BACKUP_PASSWORD: PW },
+    });
+    expect(insecure.stderr).toMatch(
+      /warning: --insecure-http: talking to the vault at 0\.0\.0\.0:1 without TLS/,
+    );
+    expect(insecure.status).toBe(4); // it did try: nothing listens there
+  });
+
+  it('--server-key (or E2EE_BACKUP_SERVER_KEY) pins the key; another is refused before any attempt', async () => {
+    const right = await fingerprintOf(url);
+    const wrong = right.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    const other = join(dir, 'pinned.key');
+    expect(run(['keygen', '--out', other, '-q']).status).toBe(0);
+    const reg = vault(['register', '--account', 'pinned', '--key-file', other, FAST, '--server-key', right], {
+      E2EE_BACKUP_PASSWORD: PW,
+    });
+    expect(reg.status).toBe(0);
+    // Any spelling of the 64 digits.
+    const spelled = right.toUpperCase().replace(/-/g, ':');
+    expect(
+      vault(['recover', '--account', 'pinned', '--server-key', spelled], { E2EE_BACKUP_PASSWORD: PW }).status,
+    ).toBe(0);
+    for (const [args, env] of [
+      [['--server-key', wrong], {}],
+      [[], { E2EE_BACKUP_SERVER_KEY: wrong }],
+    ] as const) {
+      const r = vault(['recover', '--account', 'pinned', ...args], {
+        E2EE_BACKUP_PASSWORD: 'a wrong guess',
+        ...env,
+      });
+      expect(r.status).toBe(3);
+      expect(r.stderr).toContain(`has the key ${right}, not ${wrong} (the pinned one)`);
+      expect(r.stderr).toMatch(/check the new fingerprint with them/);
+    }
+    // The refusals spent no attempt: the next wrong password still leaves 9.
+    const next = vault(['recover', '--account', 'pinned'], { E2EE_BACKUP_PASSWORD: 'a wrong guess' });
+    expect(next.stderr).toMatch(/9 attempts left/);
+    const malformed = vault(['recover', '--account', 'pinned', '--server-key', 'abc'], {
+      E2EE_BACKUP_PASSWORD: PW,
+    });
+    expect(malformed.status).toBe(1);
+    expect(malformed.stderr).toMatch(/--server-key is not a vault key fingerprint/);
+  });
+
+  it('remembers the key it registered with, and refuses another at that URL', async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    const config = join(d, 'config');
+    let upstream = url;
+    const front = await scriptedVault(
+      () => 'forward',
+      () => upstream,
+    );
+    let other: ChildProcess | undefined;
+    try {
+      const env = { E2EE_BACKUP_PASSWORD: PW, XDG_CONFIG_HOME: config };
+      const key = join(d, 'k.key');
+      expect(run(['keygen', '--out', key, '-q']).status).toBe(0);
+      const at = (args: string[], extra: Record<string, string> = {}) =>
+        runAsync(['vault', ...args, '--url', front.url], { env: { ...env, ...extra }, cwd: d });
+      const reg = await at(['register', '--account', 'remembered', '--key-file', key, FAST]);
+      expect(reg.status).toBe(0);
+      const fingerprint = await fingerprintOf(url);
+      expect(reg.stderr).toContain(`the vault's key fingerprint is ${fingerprint}`);
+      const file = join(config, 'e2ee-backup', 'vault-servers.json');
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(JSON.parse(readFileSync(file, 'utf8')).servers[`${front.url}/`].fingerprint).toBe(fingerprint);
+      expect((await at(['recover', '--account', 'remembered'])).status).toBe(0);
+
+      // Another server answers at the same URL: refused, for every command.
+      const started = await serve(d, ['-q', '--db', 'other.sqlite', '--key-file', 'other-keys.json']);
+      other = started.child;
+      upstream = started.url;
+      for (const args of [
+        ['recover', '--account', 'remembered'],
+        ['register', '--account', 'remembered', '--key-file', key, FAST],
+        ['delete', '--account', 'remembered', '--key-file', key],
+      ]) {
+        const r = await at(args);
+        expect(r.status, args[0]).toBe(3);
+        expect(r.stderr).toContain(
+          `has the key ${started.fingerprint}, not ${fingerprint} (the one this device registered with)`,
+        );
+      }
+      // Unless the user pins the new key: it is then asked (and knows no such account).
+      const pinned = await at(['recover', '--account', 'remembered', '--server-key', started.fingerprint]);
+      expect(pinned.stderr).toMatch(/differs from the one this device registered with/);
+      expect(pinned.status).toBe(2);
+    } finally {
+      if (other) {
+        other.removeAllListeners('exit');
+        other.kill('SIGTERM');
+        await stopped(other);
+      }
+      await front.close();
+      c();
+    }
+  });
+});
+
+describe('rate limits', () => {
+  const limited = (retryAfter: string) => ({
+    status: 429,
+    headers: { 'retry-after': retryAfter },
+    json: {
+      error: { code: 'RATE_LIMITED', message: 'too many requests', retryAfterSeconds: Number(retryAfter) },
+    },
+  });
+  const loginStarts = (seen: { path: string }[]) => seen.filter((r) => r.path === '/v1/login/start').length;
+
+  it('waits as Retry-After says and sends the same request again', async () => {
+    let refused = 0;
+    const front = await scriptedVault(
+      (r) => (r.path === '/v1/login/start' && refused++ < 2 ? limited('0') : 'forward'),
+      () => url,
+    );
+    try {
+      const r = await runAsync(['vault', 'recover', '--account', 'alice-retry', '--url', front.url], {
+        env: { E2EE_BACKUP_PASSWORD: PW },
+      });
+      // An unknown account: the login ran to its end (a wrong password), after two refusals.
+      expect(r.stderr).toMatch(/rate-limiting; trying again in 0 s \(1\/3\)[\s\S]*\(2\/3\)/);
+      expect(r.stderr).toMatch(/wrong password: 9 attempts left/);
+      expect(r.status).toBe(2);
+      expect(loginStarts(front.seen)).toBe(3);
+    } finally {
+      await front.close();
+    }
+  });
+
+  it('gives up after 3 retries, or at once when asked to wait longer than a minute', async () => {
+    const always = await scriptedVault(
+      (r) => (r.path === '/v1/login/start' ? limited('0') : 'forward'),
+      () => url,
+    );
+    const long = await scriptedVault(
+      (r) => (r.path === '/v1/login/start' ? limited('3600') : 'forward'),
+      () => url,
+    );
+    try {
+      const a = await runAsync(['vault', 'recover', '--account', 'alice', '--url', always.url], {
+        env: { E2EE_BACKUP_PASSWORD: PW },
+      });
+      expect(a.status).toBe(4);
+      expect(loginStarts(always.seen)).toBe(4);
+      const b = await runAsync(['vault', 'recover', '--account', 'alice', '--url', long.url], {
+        env: { E2EE_BACKUP_PASSWORD: PW },
+      });
+      expect(b.status).toBe(4);
+      expect(b.stderr).toMatch(/^e2ee-backup: too many requests\. Wait 3600 s, then try again\.\n$/);
+      expect(loginStarts(long.seen)).toBe(1);
+    } finally {
+      await always.close();
+      await long.close();
+    }
+  });
+});
+
+describe('vault serve that cannot start says why, and leaves nothing behind', () => {
+  it('the port is taken', async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const r = await runAsync(['vault', 'serve', '--port', String(port)], { cwd: d });
+      expect(r.status).toBe(4);
+      expect(r.stderr).toBe(
+        `e2ee-backup: port ${port} on 127.0.0.1 is already taken by another program. Stop that program, or choose another --port (0 picks a free one).\n`,
+      );
+      expect(readdirSync(d)).toEqual([]);
+    } finally {
+      taken.close();
+      c();
+    }
+  });
+
+  it('better-sqlite3 is not installed', async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    try {
+      const r = await runAsync(['vault', 'serve', '--port', '0'], {
+        cwd: d,
+        nodeArgs: ['--import', join(import.meta.dirname, 'fixtures', 'without-better-sqlite3.mjs')],
+      });
+      expect(r.status).toBe(4);
+      expect(r.stderr).toMatch(
+        /^e2ee-backup: vault serve needs the better-sqlite3 package for its SQLite store/,
+      );
+      expect(r.stderr).toMatch(/Install it beside e2ee-backup: npm install better-sqlite3/);
+      expect(r.stderr).not.toMatch(/--url|the network/);
+      expect(readdirSync(d)).toEqual([]);
+    } finally {
+      c();
+    }
+  });
+
+  it('PostgreSQL cannot be reached', async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    try {
+      const r = await runAsync(
+        ['vault', 'serve', '--port', '0', '--postgres', 'postgres://nobody@127.0.0.1:1/vault'],
+        {
+          cwd: d,
+        },
+      );
+      expect(r.status).toBe(4);
+      expect(r.stderr).toMatch(
+        /^e2ee-backup: cannot open the PostgreSQL vault store: .*Check the --postgres URL/,
+      );
+      expect(readdirSync(d)).toEqual([]);
+    } finally {
+      c();
+    }
   });
 });

@@ -57,7 +57,12 @@ describe.skipIf(s3SkipReason() !== undefined)('S3 store: random access to a stor
       createdAt: new Date('2026-01-02T03:04:05.000Z'),
     });
     const expected = framed(
-      JSON.stringify({ created: '2026-01-02T03:04:05.000Z', generation: created.generation, app: {} }),
+      JSON.stringify({
+        created: '2026-01-02T03:04:05.000Z',
+        generation: created.generation,
+        app: {},
+        set: 'default', // createBackup's set when none is given
+      }),
       body,
     );
     const objectSize = (await store.list())[0]!.size;

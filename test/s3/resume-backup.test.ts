@@ -140,7 +140,7 @@ describe.skipIf(s3SkipReason() !== undefined)('createBackup on S3: a cut upload 
     expectBytes(back, changed);
   });
 
-  it('other options discard the interrupted backup; another backup set’s is left alone', async () => {
+  it('other options: a new backup supersedes the interrupted one; another key’s is left alone', async () => {
     const data = pseudoRandom(12 * MiB, 33);
     const states = memoryStates();
     const otherKey = new Uint8Array(32).fill(8);
@@ -153,7 +153,8 @@ describe.skipIf(s3SkipReason() !== undefined)('createBackup on S3: a cut upload 
     await expect(createBackup(store('opts', states), data, { key })).rejects.toMatchObject({ code: 'IO' });
     proxy.restore();
     expect(states.map.size).toBe(2);
-    // Same key, other metadata: this set's interrupted backup cannot be resumed, so it goes.
+    // Same key, other metadata: this set's interrupted backup cannot be resumed; the new backup
+    // gets a generation above it, and once verified aborts it (same set, lower generation).
     const made = await createBackup(store('opts', states), data, { key, metadata: { v: 2 } });
     const pending = await store('opts', states).pendingPuts();
     expect(pending).toHaveLength(1);

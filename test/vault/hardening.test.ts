@@ -251,6 +251,8 @@ const commitInput = (name: string, over: Partial<CommitInput> = {}): CommitInput
   record: rnd(192),
   sealedKey: rnd(60),
   deviceVerifier: rnd(32),
+  deviceSalt: rnd(32),
+  authorized: false,
   ksf: CHEAP_KSF,
   maxAttempts: 10,
   ...over,
@@ -265,7 +267,7 @@ describe('SQLite: a password change leaves no trace of the old record in the WAL
       const name = account();
       const old = commitInput(name);
       expect(await store.commitRecord(old)).toBe('created');
-      const replacement = commitInput(name, { mode: 'reset', deviceVerifier: old.deviceVerifier });
+      const replacement = commitInput(name, { mode: 'reset', presentedVerifier: old.deviceVerifier });
       expect(await store.commitRecord(replacement)).toBe('replaced');
       // Looked at while the store is open: closing checkpoints and removes the WAL anyway.
       for (const f of [path, `${path}-wal`]) {

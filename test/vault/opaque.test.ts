@@ -1,6 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import fc from 'fast-check';
@@ -58,9 +56,11 @@ import {
   serverFinish,
   serverKeysFromSeed,
 } from '../../src/vault/opaque.js';
+import { thirdPartyFile } from '../shared-data.js';
 
 // ---------------------------------------------------------------------------------------------
-// Test vectors (draft-irtf-cfrg-opaque, the text of RFC 9807 Appendix C), parsed at test time.
+// Test vectors (draft-irtf-cfrg-opaque, the text of RFC 9807 Appendix C), vendored in
+// vectors/third-party/opaque ($OPAQUE_VECTORS_DIR reads another copy), parsed at test time.
 
 interface Vector {
   title: string;
@@ -69,11 +69,7 @@ interface Vector {
   sections: Record<string, Record<string, string>>;
 }
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const vectorsPath = process.env.OPAQUE_VECTORS
-  ? resolve(process.env.OPAQUE_VECTORS)
-  : resolve(repoRoot, '../shared/vectors/opaque/opaque-3dh-test-vectors.txt');
-const vectorsPresent = existsSync(vectorsPath);
+const vectorsPath = thirdPartyFile('OPAQUE_VECTORS_DIR', 'opaque', 'opaque-3dh-test-vectors.txt');
 
 function parseVectors(text: string): Vector[] {
   const vectors: Vector[] = [];
@@ -117,7 +113,7 @@ function parseVectors(text: string): Vector[] {
   return vectors;
 }
 
-const vectors: Vector[] = vectorsPresent ? parseVectors(readFileSync(vectorsPath, 'utf8')) : [];
+const vectors: Vector[] = parseVectors(readFileSync(vectorsPath, 'utf8'));
 
 function isOurConfiguration(v: Vector): boolean {
   const c = v.sections['Configuration'] ?? {};
@@ -162,19 +158,6 @@ function assertAll(v: Vector, sectionNames: string[], computed: Record<string, U
 }
 
 describe('OPAQUE-3DH test vectors (RFC 9807)', () => {
-  if (!vectorsPresent) {
-    if (process.env.CI === 'true') {
-      it('finds the test vectors', () => {
-        throw new Error(`OPAQUE test vectors not found at ${vectorsPath} (set OPAQUE_VECTORS)`);
-      });
-    } else {
-      console.warn(`Skipping the OPAQUE test vectors: ${vectorsPath} not found (set OPAQUE_VECTORS).`);
-      // Outside CI only: the branch above fails under CI=true when the vectors file is missing.
-      it.skip(`vectors file ${vectorsPath} not found`, () => {});
-    }
-    return;
-  }
-
   it('parses the vector file and finds ristretto255 real and fake vectors', () => {
     expect(vectors.length).toBeGreaterThan(0);
     expect(vectors.filter((v) => v.kind === 'Real' && isOurConfiguration(v)).length).toBeGreaterThan(0);

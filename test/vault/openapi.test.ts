@@ -21,6 +21,7 @@ describe('openapi/vault.yaml', async () => {
     expect(Object.keys(doc.paths).sort()).toEqual(
       [
         '/v1/delete',
+        '/v1/device-salt',
         '/v1/info',
         '/v1/login/abort',
         '/v1/login/finish',

@@ -1,4 +1,6 @@
 /** The vault protocol's pure parts: encodings, validation, compositions, rate limits, key files. */
+
+import { hkdfSync } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,6 +8,7 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { createAead } from '../../src/aead.js';
 import { hkdfExpandSha512 } from '../../src/hkdf.js';
 import { deriveKeyFromPassword } from '../../src/kdf.js';
 import { fromBase64url, toBase64url } from '../../src/vault/base64url.js';
@@ -31,6 +34,7 @@ import {
   finishLogin,
   finishRegistration,
   KSF_SALT,
+  newDeviceSalt,
   opaqueOptions,
   openSealedBackupKey,
   passwordBytes,
@@ -68,12 +72,50 @@ describe('base64url', () => {
 });
 
 describe('accounts and passwords', () => {
-  it('accounts: 1..256 UTF-8 bytes, NFC, no control characters', async () => {
-    expect(accountBytes('alice@example.com')).toEqual(enc('alice@example.com'));
-    expect(accountBytes('ü'.repeat(128))).toHaveLength(256);
-    for (const bad of ['', 'a\nb', 'a\u0000', 'cafe\u0301', '\ud800', 'ü'.repeat(129), 7, null]) {
-      expect(() => accountBytes(bad)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  it('accounts: the profile of SPEC.md §9.1 (NFC, 1..256 UTF-8 bytes, nothing invisible)', async () => {
+    for (const good of [
+      'alice@example.com',
+      '+33 6 12 34 56 78',
+      'Zoë Ålund',
+      '李小龍',
+      'a😀b',
+      'ü'.repeat(128),
+    ]) {
+      expect(accountBytes(good)).toEqual(enc(good));
     }
+    expect(accountBytes('ü'.repeat(128))).toHaveLength(256);
+    const refused = [
+      '',
+      'a\nb',
+      'a\u0000',
+      'a\u007f',
+      'a\u0085', // C1 control
+      'cafe\u0301', // not NFC
+      '\ud800',
+      'ü'.repeat(129),
+      'a\u200bb', // zero-width space (Cf)
+      'a\u200db', // zero-width joiner (Cf)
+      '\u202eevil', // right-to-left override (Cf)
+      '\ufeffalice', // byte-order mark (Cf)
+      'a\u00a0b', // no-break space
+      'a\u3000b', // ideographic space
+      'a\u2028b', // line separator (Zl)
+      '\u3164', // Hangul filler: default-ignorable, though a letter
+      'a\u034fb', // combining grapheme joiner: default-ignorable
+      'a\ufe0f', // variation selector
+      'a\ue000', // private use (Co)
+      'a\u0378', // unassigned (Cn)
+      ' alice',
+      'alice ',
+      7,
+      null,
+    ];
+    for (const bad of refused) {
+      expect(() => accountBytes(bad), JSON.stringify(bad)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      );
+    }
+    expect(() => accountBytes('ab\u200bc')).toThrow(/U\+200B at position 3/);
   });
 
   it('passwords: NFC-normalised strings or raw bytes, 1..65535 bytes', () => {
@@ -105,10 +147,17 @@ describe('compositions (SPEC.md §9)', () => {
     const sealed = await sealBackupKey(exportKey, backupKey);
     expect(sealed).toHaveLength(SEALED_KEY_BYTES);
     expect(await openSealedBackupKey(exportKey, sealed)).toEqual(backupKey);
+    // Sealed by hand on every AES-GCM backend (nonce ‖ ciphertext ‖ tag, SPEC.md §9.3): the same format.
     for (const backend of ['node', 'webcrypto', 'noble'] as const) {
-      expect(
-        await openSealedBackupKey(exportKey, await sealBackupKey(exportKey, backupKey, backend)),
-      ).toEqual(backupKey);
+      const byHand = new Uint8Array(SEALED_KEY_BYTES);
+      byHand.set(crypto.getRandomValues(new Uint8Array(12)));
+      await (await createAead(deriveSealKey(exportKey), backend)).seal(
+        byHand.subarray(0, 12),
+        backupKey,
+        byHand,
+        12,
+      );
+      expect(await openSealedBackupKey(exportKey, byHand)).toEqual(backupKey);
     }
     const other = exportKey.slice();
     other[0]! ^= 1;
@@ -122,15 +171,41 @@ describe('compositions (SPEC.md §9)', () => {
     expect((await errorOf(sealBackupKey(exportKey, new Uint8Array(16)))).code).toBe('INVALID_KEY_SIZE');
   });
 
-  it('device credential = HKDF-SHA512(empty salt, backup key, label ‖ 0 ‖ account); verifier = SHA-256', () => {
+  it('device credential = HKDF-SHA512(device salt, backup key, label ‖ 0 ‖ account); verifier = SHA-256', () => {
     const backupKey = randomKey();
+    const salt = newDeviceSalt();
+    expect(salt).toHaveLength(32);
     const info = new Uint8Array([...enc('e2ee-backup vault device credential v1'), 0, ...enc('alice')]);
-    const credential = deriveDeviceCredential(backupKey, 'alice');
-    expect(credential).toEqual(hkdf(sha512, backupKey, undefined, info, 32));
-    expect(deriveDeviceCredential(backupKey, 'bob')).not.toEqual(credential);
+    const credential = deriveDeviceCredential(backupKey, 'alice', salt);
+    // node:crypto's HKDF, not noble's: an independent implementation.
+    expect(credential).toEqual(new Uint8Array(hkdfSync('sha512', backupKey, salt, info, 32)));
+    expect(deriveDeviceCredential(backupKey, 'bob', salt)).not.toEqual(credential);
+    // Each registration's salt makes another credential: a captured one dies with its registration.
+    expect(deriveDeviceCredential(backupKey, 'alice', newDeviceSalt())).not.toEqual(credential);
+    // A record stored before device salts existed: the empty salt, HKDF's default.
+    expect(deriveDeviceCredential(backupKey, 'alice', new Uint8Array(0))).toEqual(
+      hkdf(sha512, backupKey, undefined, info, 32),
+    );
     expect(deviceVerifier(credential)).toEqual(sha256(credential));
     expect(() => deviceVerifier(new Uint8Array(31))).toThrow(
       expect.objectContaining({ code: 'VAULT_PROTOCOL' }),
+    );
+    expect(() => deriveDeviceCredential(backupKey, 'alice', new Uint8Array(16))).toThrow(
+      expect.objectContaining({ code: 'VAULT_PROTOCOL' }),
+    );
+  });
+
+  it('device credential: the known answer of SPEC.md §9.4 (computed with Python hmac/hashlib)', () => {
+    const backupKey = Uint8Array.from({ length: 32 }, (_, i) => i);
+    const salt = Uint8Array.from({ length: 32 }, (_, i) => 32 + i);
+    const credential = deriveDeviceCredential(backupKey, 'alice@example.com', salt);
+    const hexOf = (b: Uint8Array) => Buffer.from(b).toString('hex');
+    expect(hexOf(credential)).toBe('9bf62cead3aefdfac4e0c88923a9cfee1d4e32da10016a10f5e7b09e33598d00');
+    expect(hexOf(deviceVerifier(credential))).toBe(
+      'b69cba11c2394deb370a4295433e643b7a298396620143b0df0e90f9f44a3313',
+    );
+    expect(hexOf(deriveDeviceCredential(backupKey, 'alice@example.com', new Uint8Array(0)))).toBe(
+      'b2a1fbda285bf25018fab0538d99c5475d2c9e87e01debd21ac0dce7bfe30ddf',
     );
   });
 
@@ -183,7 +258,32 @@ describe('compositions (SPEC.md §9)', () => {
       kdfOptions: { allowWeak: true },
     });
     expect(upload.ksf).toEqual(CHEAP_KSF);
-    expect(upload.deviceCredential).toEqual(deriveDeviceCredential(backupKey, 'alice'));
+    // The new record's salt and verifier; the new credential itself is never uploaded.
+    expect(upload.deviceSalt).toHaveLength(32);
+    expect(upload.deviceVerifier).toEqual(
+      deviceVerifier(deriveDeviceCredential(backupKey, 'alice', upload.deviceSalt)),
+    );
+    expect(upload.deviceCredential).toBeUndefined();
+    // With the current record's salt, the credential that authorises replacing it.
+    const current = newDeviceSalt();
+    const replacing = startRegistration('pw2');
+    const upload2 = await finishRegistration({
+      state: replacing.state,
+      account: 'alice',
+      registrationResponse: serializeRegistrationResponse(
+        createRegistrationResponse({
+          request: deserializeRegistrationRequest(replacing.registrationRequest),
+          serverKeys,
+          credentialIdentifier: crypto.getRandomValues(new Uint8Array(32)),
+        }),
+      ),
+      backupKey,
+      currentDeviceSalt: current,
+      ksf: CHEAP_KSF,
+      kdfOptions: { allowWeak: true },
+    });
+    expect(upload2.deviceCredential).toEqual(deriveDeviceCredential(backupKey, 'alice', current));
+    expect(upload2.deviceSalt).not.toEqual(upload.deviceSalt);
 
     const login = startLogin('pw');
     const server = generateKE2({
@@ -226,15 +326,34 @@ describe('compositions (SPEC.md §9)', () => {
 describe('shared store decisions', () => {
   const v = Uint8Array.of(1, 2, 3);
   it('commit', () => {
-    expect(decideCommit(undefined, 'register', v)).toBe('created');
-    expect(decideCommit(undefined, 'reset', v)).toBe('not_found');
-    expect(decideCommit({ status: 'locked' }, 'register', v)).toBe('created');
-    expect(decideCommit({ status: 'locked' }, 'reset', v)).toBe('locked');
-    expect(decideCommit({ status: 'active', deviceVerifier: v }, 'reset', v)).toBe('replaced');
-    expect(decideCommit({ status: 'active', deviceVerifier: v }, 'register', Uint8Array.of(1, 2, 4))).toBe(
+    const w = Uint8Array.of(1, 2, 4);
+    const c = (mode: 'register' | 'reset', presentedVerifier?: Uint8Array, authorized = false) => ({
+      mode,
+      presentedVerifier,
+      authorized,
+    });
+    expect(decideCommit(undefined, c('register'))).toBe('created');
+    expect(decideCommit(undefined, c('register', v))).toBe('created');
+    expect(decideCommit(undefined, c('reset', v))).toBe('not_found');
+    // A tombstone: its last device credential, or the deployment's authorize gate, and nobody else.
+    const tombstone = { status: 'locked', deviceVerifier: v } as const;
+    expect(decideCommit(tombstone, c('register', v))).toBe('created');
+    expect(decideCommit(tombstone, c('register'))).toBe('unauthorized');
+    expect(decideCommit(tombstone, c('register', w))).toBe('unauthorized');
+    expect(decideCommit(tombstone, c('register', undefined, true))).toBe('created');
+    expect(decideCommit(tombstone, c('register', w, true))).toBe('created');
+    expect(decideCommit(tombstone, c('reset', v))).toBe('locked');
+    expect(decideCommit({ status: 'locked' }, c('register', v))).toBe('unauthorized');
+    expect(decideCommit({ status: 'locked' }, c('register', undefined, true))).toBe('created');
+    // A live record: its device credential only; authorize is not enough.
+    expect(decideCommit({ status: 'active', deviceVerifier: v }, c('reset', v))).toBe('replaced');
+    expect(decideCommit({ status: 'active', deviceVerifier: v }, c('register', v))).toBe('replaced');
+    expect(decideCommit({ status: 'active', deviceVerifier: v }, c('register', w))).toBe('unauthorized');
+    expect(decideCommit({ status: 'active', deviceVerifier: v }, c('register'))).toBe('unauthorized');
+    expect(decideCommit({ status: 'active', deviceVerifier: v }, c('register', undefined, true))).toBe(
       'unauthorized',
     );
-    expect(decideCommit({ status: 'active' }, 'register', v)).toBe('unauthorized');
+    expect(decideCommit({ status: 'active' }, c('register', v))).toBe('unauthorized');
   });
   it('delete', () => {
     expect(decideDelete(undefined, v)).toBe('not_found');

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64url, toBase64url } from '../../src/vault/base64url.js';
 import { createVaultClient, type VaultClientOptions } from '../../src/vault/client.js';
 import { generateKE1, serializeKE1 } from '../../src/vault/opaque.js';
-import { startLogin, startRegistration } from '../../src/vault/protocol.js';
+import { deriveDeviceCredential, startLogin, startRegistration } from '../../src/vault/protocol.js';
 import {
   type RunningVaultServer,
   type StartVaultServerOptions,
@@ -134,14 +134,61 @@ describe('vault over HTTP', () => {
     expect(stored.status).toBe('locked');
     expect(stored.record).toBeUndefined();
     expect(stored.sealedKey).toBeUndefined();
-    expect(stored.deviceVerifier).toBeUndefined();
+    expect(stored.deviceVerifier).toHaveLength(32); // the tombstone keeps it
     // Not even the device can reset a destroyed record; it can register afresh.
     expect((await errorOf(vault.resetPassword({ account: a, backupKey, newPassword: 'x' }))).code).toBe(
       'VAULT_LOCKED',
     );
     expect((await errorOf(vault.delete({ account: a, backupKey }))).code).toBe('VAULT_LOCKED');
+    // Whoever spent the attempts cannot register their own record over the tombstone...
+    const stranger = await errorOf(
+      vault.register({ account: a, password: 'mine now', backupKey: randomKey() }),
+    );
+    expect(stranger.code).toBe('UNAUTHORIZED');
+    expect((await server.store.getAccount(a))!.status).toBe('locked');
+    // ...and the original device, which holds the key, can.
     expect(await vault.register({ account: a, password: 'fresh', backupKey })).toBe('created');
     expect(await vault.recover({ account: a, password: 'fresh' })).toEqual(backupKey);
+  });
+
+  it('the device credential rotates with every password change and reset: one captured dies with it', async () => {
+    const vault = client(server);
+    const a = account();
+    const backupKey = randomKey();
+    await vault.register({ account: a, password: 'first', backupKey });
+    // What a device sends to delete or replace the record, as a proxy that logs bodies would see it.
+    const capture = async () => {
+      const { json } = await post(server.url, 'device-salt', { account: a });
+      return toBase64url(deriveDeviceCredential(backupKey, a, fromBase64url(json['deviceSalt'])!));
+    };
+    const captured = await capture();
+    const refused = async (credential: string) => {
+      const r = await post(server.url, 'delete', { account: a, deviceCredential: credential });
+      return `${r.status} ${r.json['error']?.code}`;
+    };
+    await vault.changePassword({ account: a, oldPassword: 'first', newPassword: 'second' });
+    expect(await refused(captured)).toBe('403 UNAUTHORIZED');
+    const afterChange = await capture();
+    expect(afterChange).not.toBe(captured);
+    await vault.resetPassword({ account: a, backupKey, newPassword: 'third' });
+    expect(await refused(afterChange)).toBe('403 UNAUTHORIZED');
+    // The key still authorises, through the current salt.
+    expect(await vault.recover({ account: a, password: 'third' })).toEqual(backupKey);
+    await vault.delete({ account: a, backupKey });
+    expect(await server.store.getAccount(a)).toBeUndefined();
+  });
+
+  it('device-salt: the current salt of a record or tombstone, 404 for an unknown account', async () => {
+    const a = account();
+    expect(await post(server.url, 'device-salt', { account: a })).toMatchObject({
+      status: 404,
+      json: { error: { code: 'VAULT_NOT_FOUND' } },
+    });
+    await client(server).register({ account: a, password: 'pw', backupKey: randomKey() });
+    const { status, json } = await post(server.url, 'device-salt', { account: a });
+    expect(status).toBe(200);
+    expect(fromBase64url(json['deviceSalt'])).toEqual((await server.store.getAccount(a))!.deviceSalt);
+    expect((await post(server.url, 'device-salt', { account: a, extra: 1 })).status).toBe(400);
   });
 
   it('a success in between resets the counter', async () => {
@@ -280,11 +327,20 @@ describe('vault over HTTP', () => {
       ['login/start', { account: a, ke1: `+${ke1.slice(1)}` }, 400, 'VAULT_PROTOCOL'],
       ['login/start', { account: a, ke1: ke1.slice(0, -4) }, 400, 'VAULT_PROTOCOL'],
       ['login/start', { account: a, ke1: identity }, 400, 'VAULT_PROTOCOL'],
-      ['login/start', { account: '', ke1 }, 400, 'VAULT_PROTOCOL'],
-      ['login/start', { account: 'a\u0000b', ke1 }, 400, 'VAULT_PROTOCOL'],
-      ['login/start', { account: 'cafe\u0301', ke1 }, 400, 'VAULT_PROTOCOL'],
-      ['login/start', { account: 'x'.repeat(257), ke1 }, 400, 'VAULT_PROTOCOL'],
-      ['login/start', { account: 42, ke1 }, 400, 'VAULT_PROTOCOL'],
+      // Account names outside the profile (SPEC.md §9.1): typed, before anything is counted.
+      ['login/start', { account: '', ke1 }, 400, 'INVALID_ARGUMENT'],
+      ['login/start', { account: 'a\u0000b', ke1 }, 400, 'INVALID_ARGUMENT'],
+      ['login/start', { account: 'cafe\u0301', ke1 }, 400, 'INVALID_ARGUMENT'],
+      ['login/start', { account: 'x'.repeat(257), ke1 }, 400, 'INVALID_ARGUMENT'],
+      ['login/start', { account: 42, ke1 }, 400, 'INVALID_ARGUMENT'],
+      ['login/start', { account: 'a\u200bb', ke1 }, 400, 'INVALID_ARGUMENT'],
+      ['register/start', { account: 'a\u200bb', registrationRequest: regReq }, 400, 'INVALID_ARGUMENT'],
+      [
+        'delete',
+        { account: 'a\u00a0b', deviceCredential: toBase64url(new Uint8Array(32)) },
+        400,
+        'INVALID_ARGUMENT',
+      ],
       ['login/finish', { loginId: 'short', ke3: toBase64url(new Uint8Array(64)) }, 400, 'VAULT_PROTOCOL'],
       ['login/finish', { loginId: toBase64url(new Uint8Array(16)), ke3: 'AAAA' }, 400, 'VAULT_PROTOCOL'],
       ['login/abort', { loginId: toBase64url(new Uint8Array(16)) }, 409, 'VAULT_PROTOCOL'],
@@ -353,12 +409,21 @@ describe('vault over HTTP', () => {
       mode: 'register',
       registrationRecord: '',
       sealedKey: toBase64url(new Uint8Array(60)),
+      deviceSalt: toBase64url(new Uint8Array(32)),
+      deviceVerifier: toBase64url(new Uint8Array(32)),
       deviceCredential: toBase64url(new Uint8Array(32)),
       ksf: CHEAP_KSF,
     };
     // A structurally valid record: reuse the stored one.
     base.registrationRecord = toBase64url((await server.store.getAccount(a))!.record!);
     expect((await post(server.url, 'register/finish', { ...base, mode: 'upsert' })).status).toBe(400);
+    const { deviceSalt: _s, ...noSalt } = base;
+    expect((await post(server.url, 'register/finish', noSalt)).json['error'].code).toBe('VAULT_PROTOCOL');
+    const shortSalt = await post(server.url, 'register/finish', {
+      ...base,
+      deviceSalt: toBase64url(new Uint8Array(31)),
+    });
+    expect(shortSalt.json['error'].code).toBe('VAULT_PROTOCOL');
     const badKsf = await post(server.url, 'register/finish', {
       ...base,
       ksf: { ...CHEAP_KSF, algorithm: 'scrypt' },
@@ -585,6 +650,16 @@ describe('the vault server process', () => {
     expect(await owner.recover({ account: a, password: 'pw' })).toEqual(backupKey);
     expect((await errorOf(client(s).recover({ account: a, password: 'pw' }))).code).toBe('UNAUTHORIZED');
     expect((await s.store.getAccount(a))!.remaining).toBe(10); // refused before counting
+    // With the gate, the owner may start over on a tombstone even without the old key (a new
+    // device, the code lost); a live record still needs its device credential.
+    expect((await errorOf(owner.register({ account: a, password: 'pw', backupKey: randomKey() }))).code).toBe(
+      'UNAUTHORIZED',
+    );
+    for (let i = 0; i < 10; i++) await errorOf(owner.recover({ account: a, password: `wrong ${i}` }));
+    expect((await s.store.getAccount(a))!.status).toBe('locked');
+    const newKey = randomKey();
+    expect(await owner.register({ account: a, password: 'pw', backupKey: newKey })).toBe('created');
+    expect(await owner.recover({ account: a, password: 'pw' })).toEqual(newKey);
   });
 
   it('logs one event per request and nothing secret', async () => {
@@ -600,12 +675,14 @@ describe('the vault server process', () => {
     await vault.delete({ account: a, backupKey });
     const ops = events.map((e) => `${e.op} ${e.status}`);
     expect(ops).toEqual([
+      'device-salt 404',
       'register/start 200',
       'register/finish 201',
       'login/start 200',
       'login/finish 200',
       'login/start 200',
       'login/abort 200',
+      'device-salt 200',
       'delete 200',
     ]);
     const text = JSON.stringify(events);

@@ -31,6 +31,8 @@ function commitInput(account: string, over: Partial<CommitInput> = {}): CommitIn
     record: rnd(192),
     sealedKey: rnd(60),
     deviceVerifier: rnd(32),
+    deviceSalt: rnd(32),
+    authorized: false,
     ksf: CHEAP_KSF,
     maxAttempts: MAX,
     ...over,
@@ -191,8 +193,8 @@ function storeSuite(name: string, harness: () => Harness) {
       expect(dead).toMatchObject({ status: 'locked', remaining: 0 });
       expect(dead.record).toBeUndefined();
       expect(dead.sealedKey).toBeUndefined();
-      expect(dead.deviceVerifier).toBeUndefined();
       expect(dead.credentialId).toBeUndefined();
+      expect(dead.ksf).toBeUndefined();
       expect(await store.countAttempt(a, now, pend(), fakeOf(a, now))).toEqual({ kind: 'locked' });
     });
 
@@ -276,14 +278,17 @@ function storeSuite(name: string, harness: () => Harness) {
       await store.commitRecord(first);
       const g1 = (await store.getAccount(a))!.generation;
       expect(await store.deleteRecord(a, first.deviceVerifier)).toBe('deleted');
-      expect(await store.commitRecord(commitInput(a))).toBe('created');
+      const second = commitInput(a);
+      expect(await store.commitRecord(second)).toBe('created');
       const g2 = (await store.getAccount(a))!.generation;
       expect(g2).toBeGreaterThan(g1);
       // Over a tombstone too.
       for (let i = 0; i < MAX; i++) await store.countAttempt(a, now, pend(), fakeOf(a, now));
       await store.countAttempt(a, now + 60_000, pend(), fakeOf(a, now + 60_000));
       expect((await store.getAccount(a))!.status).toBe('locked');
-      await store.commitRecord(commitInput(a));
+      expect(await store.commitRecord(commitInput(a, { presentedVerifier: second.deviceVerifier }))).toBe(
+        'created',
+      );
       expect((await store.getAccount(a))!.generation).toBeGreaterThan(g2);
     });
 
@@ -328,14 +333,25 @@ function storeSuite(name: string, harness: () => Harness) {
       // Another backup key (verifier) cannot take the account over, in either mode.
       expect(await store.commitRecord(commitInput(a))).toBe('unauthorized');
       expect(await store.commitRecord(commitInput(a, { mode: 'reset' }))).toBe('unauthorized');
-      // The same verifier replaces: new generation, full counter, pending logins dropped.
-      const second = commitInput(a, { mode: 'reset', deviceVerifier: first.deviceVerifier });
+      // The current credential replaces: new generation, full counter, pending logins dropped,
+      // and the new registration's device salt and verifier.
+      const second = commitInput(a, { mode: 'reset', presentedVerifier: first.deviceVerifier });
       expect(await store.commitRecord(second)).toBe('replaced');
       const acc = (await store.getAccount(a))!;
       expect(acc).toMatchObject({ remaining: MAX, status: 'active' });
       expect(acc.generation).toBeGreaterThan(g1);
       expect(hex(acc.record)).toBe(hex(second.record));
+      expect(hex(acc.deviceVerifier)).toBe(hex(second.deviceVerifier));
+      expect(hex(acc.deviceSalt)).toBe(hex(second.deviceSalt));
       expect(await store.claimLogin(l!.idHash, now)).toBeUndefined();
+      // The credential rotated: the first one no longer replaces, resets or deletes.
+      expect(await store.commitRecord(commitInput(a, { presentedVerifier: first.deviceVerifier }))).toBe(
+        'unauthorized',
+      );
+      expect(await store.deleteRecord(a, first.deviceVerifier)).toBe('unauthorized');
+      expect(
+        await store.commitRecord(commitInput(a, { mode: 'reset', presentedVerifier: second.deviceVerifier })),
+      ).toBe('replaced');
     });
 
     it('a login that straddles a re-registration cannot release the new sealed key', async () => {
@@ -344,25 +360,46 @@ function storeSuite(name: string, harness: () => Harness) {
       await store.commitRecord(first);
       const { login: l } = await attempt(store, a, now);
       const claimed = (await store.claimLogin(l!.idHash, now))!;
-      await store.commitRecord(commitInput(a, { deviceVerifier: first.deviceVerifier }));
+      await store.commitRecord(commitInput(a, { presentedVerifier: first.deviceVerifier }));
       expect(await store.finishLogin(claimed, true, now, MAX)).toEqual({ kind: 'changed' });
     });
 
-    it('tombstones: reset is refused, a fresh registration is allowed', async () => {
+    it('tombstones keep the device salt and verifier: only their holder (or authorize) registers over', async () => {
       const a = uniqueAccount();
       const first = commitInput(a);
       await store.commitRecord(first);
       const g1 = (await store.getAccount(a))!.generation;
-      for (let i = 0; i < MAX; i++) await store.countAttempt(a, now, pend(), fakeOf(a, now));
-      await store.countAttempt(a, now + 60_000, pend(), fakeOf(a, now + 60_000));
-      expect((await store.getAccount(a))!.status).toBe('locked');
-      const reset = commitInput(a, { mode: 'reset', deviceVerifier: first.deviceVerifier });
+      const lock = async (t: number) => {
+        for (let i = 0; i < MAX; i++) await store.countAttempt(a, t, pend(), fakeOf(a, t));
+        await store.countAttempt(a, t + 60_000, pend(), fakeOf(a, t + 60_000));
+      };
+      await lock(now);
+      const tombstone = (await store.getAccount(a))!;
+      expect(tombstone.status).toBe('locked');
+      expect([tombstone.record, tombstone.sealedKey, tombstone.credentialId, tombstone.ksf]).toEqual([
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+      ]);
+      expect(hex(tombstone.deviceVerifier)).toBe(hex(first.deviceVerifier));
+      expect(hex(tombstone.deviceSalt)).toBe(hex(first.deviceSalt));
+      const reset = commitInput(a, { mode: 'reset', presentedVerifier: first.deviceVerifier });
       expect(await store.commitRecord(reset)).toBe('locked');
       expect(await store.deleteRecord(a, first.deviceVerifier)).toBe('locked');
-      expect(await store.commitRecord(commitInput(a))).toBe('created');
+      // Whoever spent the attempts cannot take the name: no credential, or another one.
+      expect(await store.commitRecord(commitInput(a))).toBe('unauthorized');
+      expect(await store.commitRecord(commitInput(a, { presentedVerifier: rnd(32) }))).toBe('unauthorized');
+      expect((await store.getAccount(a))!.status).toBe('locked');
+      // The original device can start over.
+      const again = commitInput(a, { presentedVerifier: first.deviceVerifier });
+      expect(await store.commitRecord(again)).toBe('created');
       const fresh = (await store.getAccount(a))!;
       expect(fresh).toMatchObject({ status: 'active', remaining: MAX });
       expect(fresh.generation).toBeGreaterThan(g1);
+      // So can a request the deployment's authorize gate approved, without the credential.
+      await lock(now + 600_000);
+      expect(await store.commitRecord(commitInput(a, { authorized: true }))).toBe('created');
     });
 
     it('delete needs the device verifier and leaves no tombstone', async () => {

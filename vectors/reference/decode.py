@@ -16,7 +16,6 @@ Usage:
 """
 
 import argparse
-import decimal
 import hashlib
 import hmac
 import json
@@ -204,11 +203,16 @@ def check_kdf_params(m, t, p, maxima=None):
         raise DecodeError("KDF_PARAMS", "parameters above the decoder's maxima")
 
 
+PASSWORD_UNICODE = "14.0.0"
+
+
 def validate_password(password):
-    """SPEC §3.5: a password MUST be non-empty and a valid Unicode string (no unpaired
-    surrogate); otherwise it is refused with INVALID_ARGUMENT, never encoded with replacement
-    characters.  Decision D7: checked when the caller hands the password over, before the file
-    is read (SPEC does not place this check in the §3.3/§3.5/§4 order)."""
+    """SPEC §3.5: a password MUST be non-empty, a valid Unicode string (no unpaired surrogate),
+    and hold only code points that Unicode 14.0.0 assigns (General_Category other than Cn);
+    otherwise it is refused with INVALID_ARGUMENT, never encoded with replacement characters.
+    SPEC §7: checked when the caller hands the password over, before the file is read.  The
+    Unicode check uses Python's own unicodedata, which must be at 14.0.0 (Python 3.11): another
+    version cannot tell what 14.0.0 assigns."""
     if isinstance(password, bytes):
         try:
             password = password.decode("utf-8")
@@ -220,6 +224,13 @@ def validate_password(password):
         raise DecodeError("INVALID_ARGUMENT", "empty password")
     if any(0xD800 <= ord(c) <= 0xDFFF for c in password):
         raise DecodeError("INVALID_ARGUMENT", "password holds an unpaired surrogate")
+    if any(ord(c) >= 0x80 for c in password) and unicodedata.unidata_version != PASSWORD_UNICODE:
+        raise RuntimeError("needs Python's unicodedata at Unicode %s (Python 3.11), not %s"
+                           % (PASSWORD_UNICODE, unicodedata.unidata_version))
+    for i, c in enumerate(password, start=1):
+        if unicodedata.category(c) == "Cn":
+            raise DecodeError("INVALID_ARGUMENT", "password character %d, U+%04X, is not assigned in Unicode %s"
+                              % (i, ord(c), PASSWORD_UNICODE))
     return password
 
 
@@ -260,13 +271,13 @@ def recover_file_key(hdr, backup_key=None, password=None, kdf_maxima=None):
     """SPEC §3.5 (and §3.4: a password slot's parameters are checked only when a password is
     tried on it).  With both credentials the backup-key slot is tried first.  If neither opens,
     the error is WRONG_KEY when the backup has a backup-key slot (and a backup key was given),
-    else the password slot's error (KDF_PARAMS or WRONG_PASSWORD), else NO_MATCHING_SLOT."""
+    else the password slot's error (KDF_PARAMS or WRONG_PASSWORD), else NO_MATCHING_SLOT.  A slot
+    opens when its tag verifies: its file key is the one, and no other slot is tried, even if
+    the payload commitment then fails (HEADER_AUTH)."""
     if backup_key is None and password is None:
         raise ValueError("no credential given")
     slots = hdr["slots"]
     key_tried = backup_key is not None and SLOT_BACKUP_KEY in slots
-    if backup_key is not None and len(backup_key) != 32:
-        raise ValueError("backup key must be 32 bytes")
     if key_tried:
         fk = open_backup_key_slot(slots[SLOT_BACKUP_KEY], backup_key)
         if fk is not None:
@@ -427,20 +438,27 @@ def _reject_constant(name):
     raise ValueError("non-JSON constant " + name)
 
 
+class JsonInt(int):
+    """A JSON number without fraction or exponent, with its exact text (a sign included)."""
+
+    text = ""
+
+
+def _parse_int(text):
+    i = JsonInt(text)
+    i.text = text
+    return i
+
+
+WHOLE_NUMBER = re.compile(r"\A(?:0|[1-9][0-9]*)\Z")
+
+
 def generation_value(gen):
-    """SPEC §5.1: a JSON number whose value is an integer in [0, 2^53 - 1] (`1.0` and `1e3`
-    count).  Decision D11: the value is the exact decimal value of the number as written, so
-    `1.0000000000000001` and `1e-400` are not integers even though their nearest doubles are."""
-    if isinstance(gen, bool) or not isinstance(gen, (int, float)):
+    """SPEC §5.1: a JSON number written as a whole number, without sign, fraction or exponent
+    (`0` or a digit 1-9 followed by digits), at most 2^53 - 1.  `1.0`, `1e3`, `-0` are not."""
+    if not isinstance(gen, JsonInt) or not WHOLE_NUMBER.match(gen.text):
         return None
-    if isinstance(gen, int):
-        return gen if 0 <= gen <= GEN_MAX else None
-    value = decimal.Decimal(gen.text if isinstance(gen, JsonFloat) else repr(gen))
-    if not value.is_finite() or not (0 <= value <= GEN_MAX):
-        return None
-    if value != value.to_integral_value():
-        return None
-    return int(value)
+    return int(gen) if int(gen) <= GEN_MAX else None
 
 
 def run_big_stack(fn, *args, **kwargs):
@@ -471,6 +489,53 @@ def run_big_stack(fn, *args, **kwargs):
     return result["v"]
 
 
+META_DEPTH_MAX = 64
+
+
+def json_depth(text):
+    """The deepest nesting of arrays and objects in JSON text (the outermost value is depth 1),
+    counted on the text before it is parsed, so that no parser recursion goes deeper: brackets
+    inside strings do not count."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def lone_surrogate(v):
+    """Whether any string in the parsed value (member names included) holds a surrogate code
+    point: json.loads turns an escaped pair into one code point, so only a lone half is left."""
+    stack = [v]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, str):
+            if any(0xD800 <= ord(c) <= 0xDFFF for c in x):
+                return True
+        elif isinstance(x, dict):
+            stack.extend(x.keys())
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+    return False
+
+
+SET_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
 def parse_metadata(raw):
     """SPEC §5.1."""
     raw = bytes(raw)
@@ -483,31 +548,43 @@ def parse_metadata(raw):
     # RFC 8259: json.loads accepts exactly RFC 8259 white space (space, tab, LF, CR), rejects a
     # U+FEFF anywhere outside strings, control characters in strings (strict=True) and trailing
     # data; NaN/Infinity are refused by parse_constant.
+    # SPEC §5.1: at most 64 levels of arrays and objects, the record itself being one.
+    if json_depth(text) > META_DEPTH_MAX:
+        raise DecodeError("MALFORMED_PAYLOAD", "metadata nests deeper than %d" % META_DEPTH_MAX)
     try:
-        obj = run_big_stack(
-            json.loads,
+        obj = json.loads(
             text,
             object_pairs_hook=_pairs_hook,
             parse_constant=_reject_constant,
             parse_float=_parse_float,
+            parse_int=_parse_int,
         )
     except DuplicateMember as e:
         raise DecodeError("MALFORMED_PAYLOAD", "metadata: %s" % e)
-    except (ValueError, RecursionError):
+    except ValueError:
         raise DecodeError("MALFORMED_PAYLOAD", "metadata is not JSON")
+    # SPEC §5.1: strings are sequences of Unicode scalar values (I-JSON): no lone surrogate escape.
+    if lone_surrogate(obj):
+        raise DecodeError("MALFORMED_PAYLOAD", "metadata holds a lone surrogate")
     if not isinstance(obj, dict):
         raise DecodeError("MALFORMED_PAYLOAD", "metadata is not an object")
-    if set(obj.keys()) != {"created", "generation", "app"}:
+    if set(obj.keys()) - {"set"} != {"created", "generation", "app"}:
         raise DecodeError("MALFORMED_PAYLOAD", "metadata members %r" % sorted(obj.keys()))
+    # SPEC §5.1: the optional backup set, 1-64 characters of A-Z a-z 0-9 . _ -
+    if "set" in obj and not (isinstance(obj["set"], str) and SET_NAME.fullmatch(obj["set"])):
+        raise DecodeError("MALFORMED_PAYLOAD", "set is not 1-64 characters of A-Z a-z 0-9 . _ -")
     created, gen, app = obj["created"], obj["generation"], obj["app"]
     if not isinstance(created, str) or not valid_created(created):
         raise DecodeError("MALFORMED_PAYLOAD", "bad created")
     gen = generation_value(gen)
     if gen is None:
-        raise DecodeError("MALFORMED_PAYLOAD", "generation is not an integer in [0, 2^53 - 1]")
+        raise DecodeError("MALFORMED_PAYLOAD", "generation is not written as a whole number in [0, 2^53 - 1]")
     if not isinstance(app, dict):
         raise DecodeError("MALFORMED_PAYLOAD", "app is not an object")
-    return {"created": created, "generation": gen, "app": run_big_stack(_plain, app)}
+    out = {"created": created, "generation": gen, "app": _plain(app)}
+    if "set" in obj:
+        out["set"] = obj["set"]
+    return out
 
 
 def _plain(v):
@@ -518,6 +595,8 @@ def _plain(v):
         return [_plain(x) for x in v]
     if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
         return None
+    if isinstance(v, JsonInt):
+        return int(v)
     return v
 
 
@@ -681,8 +760,13 @@ def decode_backup(data, backup_key=None, password=None, kdf_maxima=None, max_out
     if max_output is None:
         max_output = DEFAULT_MAX_OUTPUT
     try:
+        # SPEC §7: the caller's arguments first, before anything of the file is read.
+        if backup_key is None and password is None:
+            raise DecodeError("INVALID_ARGUMENT", "no credential given")
+        if backup_key is not None and len(backup_key) != 32:
+            raise DecodeError("INVALID_KEY_SIZE", "the backup key is %d bytes, not 32" % len(backup_key))
         if password is not None:
-            password = validate_password(password)  # INVALID_ARGUMENT (SPEC §3.5, decision D7)
+            password = validate_password(password)  # INVALID_ARGUMENT (SPEC §3.5)
         hdr = parse_header(data)
         file_key = recover_file_key(hdr, backup_key, password, kdf_maxima)
         parser = PlaintextParser(bool(hdr["flags"] & FLAG_COMPRESSED), bool(hdr["flags"] & FLAG_PADDED), max_output)
@@ -885,10 +969,10 @@ def main(argv=None):
         if args.password_file:
             with open(args.password_file, "rb") as f:
                 raw = f.read()
-            # decision D12: one trailing LF (or CRLF) is not part of the password
-            if raw.endswith(b"\r\n"):
-                raw = raw[:-2]
-            elif raw.endswith(b"\n"):
+            # decision D12 (the CLI's rule): the first line, up to the first LF, without one CR
+            # just before it
+            raw = raw.split(b"\n", 1)[0]
+            if raw.endswith(b"\r"):
                 raw = raw[:-1]
             try:
                 pw = raw.decode("utf-8")

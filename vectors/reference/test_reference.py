@@ -22,7 +22,7 @@ sys.path.insert(0, HERE)
 import decode as D  # noqa: E402
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 
-WYCHEPROOF = "/work/shared/vectors/wycheproof/c2sp_chunked_encryption_aes_256_gcm_test.json"
+WYCHEPROOF = os.path.join(HERE, "..", "third-party", "wycheproof", "c2sp_chunked_encryption_aes_256_gcm_test.json")
 
 BK = bytes(range(32))  # backup key used throughout
 PW = "correct horse battery staple"
@@ -247,25 +247,38 @@ class Valid(unittest.TestCase):
             self.check_ok(build(b"a", meta=m), b"a")
         for gen in (0, 2**53 - 1):
             self.check_ok(build(b"a", meta=dict(META, generation=gen)), b"a")
-        raw = b' \n{"app":{},"generation":1.0,"created":"2024-01-01T00:00:00Z"}\t'
+        raw = b' \n{"app":{},"generation":1,"created":"2024-01-01T00:00:00Z"}\t'
         self.check_ok(build(b"a", meta_raw=raw), b"a")
         for created in ("1970-01-01T00:00:00Z", "2024-02-29T23:59:59Z", "2000-02-29T00:00:00Z", "9999-12-31T23:59:59.999999999Z"):
             self.check_ok(build(b"a", meta=dict(META, created=created)), b"a")
-        for text, value in (("1.0", 1), ("1e3", 1000), ("1E+3", 1000), ("10e-1", 1), ("-0", 0), ("-0.0", 0), ("9.007199254740991e15", 2**53 - 1)):
+        # SPEC §5.1: generation written as a whole number (no sign, fraction or exponent)
+        for text, value in (("0", 0), ("1", 1), ("1000", 1000), ("9007199254740991", 2**53 - 1)):
             raw = ('{"created":"2024-01-01T00:00:00Z","generation":%s,"app":{}}' % text).encode()
             r = self.check_ok(build(b"a", meta_raw=raw), b"a")
             self.assertEqual(r["metadata"]["generation"], value)
             self.assertIs(type(r["metadata"]["generation"]), int)
+        # the same spellings inside app are any JSON number; an escaped surrogate pair is one
+        # character
+        raw = '{"created":"2024-01-01T00:00:00Z","generation":1,"app":{"generation":1.0,"n":[1e3,-0],"e":"\\ud83d\\ude00"}}'.encode()
+        r = self.check_ok(build(b"a", meta_raw=raw), b"a")
+        self.assertEqual(r["metadata"]["app"]["e"], "\U0001F600")
         # the same name at different depths, and U+FEFF inside a string
         raw = '{"created":"2024-01-01T00:00:00Z","generation":1,"app":{"app":{"app":1},"created":"x","generation":[{"generation":2}],"s":"\ufeff"}}'.encode()
         r = self.check_ok(build(b"a", meta_raw=raw), b"a")
         self.assertEqual(r["metadata"]["app"]["app"], {"app": 1})
 
     def test_deep_app_json(self):
-        depth = 30000
-        raw = ('{"created":"2024-01-01T00:00:00Z","generation":1,"app":{"a":' + "[" * depth + "]" * depth + "}}").encode()
-        self.assertLessEqual(len(raw), 65536)
-        self.check_ok(build(b"", meta_raw=raw), b"")
+        # SPEC §5.1: at most 64 levels, the record itself being one (so app's arrays 62 more)
+        def raw(depth):
+            return ('{"created":"2024-01-01T00:00:00Z","generation":1,"app":{"a":' + "[" * (depth - 2) + "]" * (depth - 2) + "}}").encode()
+
+        self.check_ok(build(b"", meta_raw=raw(64)), b"")
+        for depth in (65, 30000):
+            self.assertLessEqual(len(raw(depth)), 65536)
+            self.assertEqual(dec(build(b"", meta_raw=raw(depth)))["error"], "MALFORMED_PAYLOAD")
+        # brackets inside strings do not count
+        text = '{"created":"2024-01-01T00:00:00Z","generation":1,"app":{"s":"' + "[" * 100 + '\\"{"}}'
+        self.check_ok(build(b"", meta_raw=text.encode()), b"")
 
     def test_max_metadata(self):
         pad = 65536 - len(json.dumps(dict(META, app={"x": ""})).encode())
@@ -274,6 +287,23 @@ class Valid(unittest.TestCase):
         self.check_ok(build(b"q", meta=m), b"q")
         m = dict(META, app={"x": "y" * (pad + 1)})
         self.assertEqual(dec(build(b"q", meta=m))["error"], "MALFORMED_PAYLOAD")
+
+    def test_backup_set(self):
+        # SPEC §5.1: "set" is optional; 1-64 characters of A-Z a-z 0-9 . _ -
+        for value in ("a", "default", "phone-1.backup_A", "Az09._-" * 9 + "A"):
+            r = self.check_ok(build(b"a", meta=dict(META, set=value[:64])), b"a")
+            self.assertEqual(r["metadata"]["set"], value[:64])
+        self.assertNotIn("set", self.check_ok(build(b"a", meta=META), b"a")["metadata"])
+        for value in ("", "x" * 65, "my phone", "a/b", "t\u00e9l", "a\n"):
+            raw = ('{"created":"2024-01-01T00:00:00Z","generation":1,"app":{},"set":"%s"}' % value).encode()
+            with self.subTest(set=value):
+                self.assertEqual(dec(build(b"a", meta_raw=raw))["error"], "MALFORMED_PAYLOAD")
+        for value in (b"1", b"null", b'["a"]', b"{}", b"true"):
+            raw = b'{"created":"2024-01-01T00:00:00Z","generation":1,"app":{},"set":' + value + b"}"
+            with self.subTest(set=value):
+                self.assertEqual(dec(build(b"a", meta_raw=raw))["error"], "MALFORMED_PAYLOAD")
+        raw = b'{"created":"2024-01-01T00:00:00Z","generation":1,"app":{},"Set":"a"}'
+        self.assertEqual(dec(build(b"a", meta_raw=raw))["error"], "MALFORMED_PAYLOAD")
 
     def test_non_canonical_blocks_accepted(self):
         blocks = b"\x01" + struct.pack(">I", 3) + b"abc" + b"\x01" + struct.pack(">I", 2) + b"de"
@@ -390,9 +420,20 @@ class Errors(unittest.TestCase):
         self.err(blob[: H + 20], "WRONG_KEY", key=os.urandom(32))
         self.err(blob[: H + 20], "WRONG_PASSWORD", key=None, password="nope")
         self.err(blob[: H + 20], "TRUNCATED", key=BK)
-        # SPEC §3.5: a password must be non-empty and a valid Unicode string
+        # SPEC §3.5: a password must be non-empty, a valid Unicode string, and hold only code
+        # points Unicode 14.0.0 assigns; SPEC §7: the arguments are refused before the file is read
         self.err(blob, "INVALID_ARGUMENT", key=None, password="")
         self.err(blob, "INVALID_ARGUMENT", key=None, password="ab\ud800")
+        self.err(blob, "INVALID_ARGUMENT", key=None, password="shaking \U0001FAE8")
+        self.err(blob, "INVALID_ARGUMENT", key=BK, password="x\u0378")
+        self.err(blob[:5], "INVALID_ARGUMENT", key=None, password="")
+        self.err(blob[:5], "INVALID_KEY_SIZE", key=BK[:31])
+        self.err(blob[:5], "INVALID_ARGUMENT", key=None, password=None)
+        self.err(blob[:5], "TRUNCATED", key=BK)
+        # a character Unicode 14.0 added, whose NFC needs 14.0 data: U+1DFA (ccc 218) before
+        # U+0301 lets a + U+0301 compose
+        blob = build(b"abc", key=None, password="\u00e1\u1dfa")
+        self.assertEqual(dec(blob, None, "a\u1dfa\u0301")["result"], "valid")
 
     def test_kdf_params(self):
         fk = os.urandom(32)
@@ -528,6 +569,13 @@ class Errors(unittest.TestCase):
             b'{"created":"2024-01-00T00:00:00Z","generation":1,"app":{}}',
             b'{"created":"2024-01-01T00:00:00Z","generation":1.0000000000000001,"app":{}}',
             b'{"created":"2024-01-01T00:00:00Z","generation":1e-400,"app":{}}',
+            b'{"created":"2024-01-01T00:00:00Z","generation":1.0,"app":{}}',
+            b'{"created":"2024-01-01T00:00:00Z","generation":1e3,"app":{}}',
+            b'{"created":"2024-01-01T00:00:00Z","generation":-0,"app":{}}',
+            b'{"created":"2024-01-01T00:00:00Z","generation":0.0,"app":{}}',
+            b'{"created":"2024-01-01T00:00:00Z","generation":1,"app":{"s":"\\ud800"}}',
+            b'{"created":"2024-01-01T00:00:00Z","generation":1,"app":{"\\udc00":1}}',
+            b'{"created":"2024-01-01T00:00:00Z","generation":1,"app":{"l":["x\\ud83d\\ud83d"]}}',
             b'{"created":"2024-01-01T00:00:00Z","generation":9007199254740991.5,"app":{}}',
             b'{"created":"2024-01-01T00:00:00Z","generation":9.007199254740992e15,"app":{}}',
         ]
@@ -633,7 +681,7 @@ class VectorFiles(unittest.TestCase):
             doc = json.load(f)
         for g in doc["testGroups"]:
             for t in g["tests"]:
-                if "password" in t:
+                if "passwordUtf8" in t:
                     self.assertEqual(D.normalize_password(t["password"]).hex(), t["passwordUtf8"], t["comment"])
 
 

@@ -2,9 +2,10 @@
  * `e2ee-backup decrypt [IN] [-o OUT]`: a backup back into its plaintext.
  *
  * To a file, the output appears only after the last chunk, the end marker and the padding have
- * been checked. To standard output it is released chunk by chunk as each authenticates — a pipe
- * cannot be taken back — so a consumer must treat it as provisional until e2ee-backup exits 0
- * (`set -o pipefail` in shell scripts). A warning says so unless `--quiet`.
+ * been checked. To standard output, a device, a FIFO or a socket it is released chunk by chunk as
+ * each authenticates — a pipe cannot be taken back — so a consumer must treat it as provisional
+ * until e2ee-backup exits 0 (`set -o pipefail` in shell scripts). A warning says so unless
+ * `--quiet`.
  *
  * @module
  */
@@ -13,7 +14,7 @@ import { isStdio } from '../args.js';
 import type { Context } from '../context.js';
 import { usageError, withNote } from '../exit-codes.js';
 import { formatBytes, formatDuration, formatRate } from '../format.js';
-import { type Output, openInput, openOutput, pump } from '../io.js';
+import { type Output, openInput, openOutput, provisionalNote, pump } from '../io.js';
 import { type OpenFlags, openBackup, requireCredentials } from '../open-backup.js';
 import { startProgress } from '../progress.js';
 
@@ -45,10 +46,7 @@ export async function decrypt(
   try {
     const opened = await openBackup(input, flags, ctx);
     output = await openOutput(flags.output);
-    if (output.isStdout)
-      ctx.warn(
-        'e2ee-backup: note: decrypted data goes to standard output as each chunk authenticates, before the end of the backup is checked; if e2ee-backup does not exit 0, discard it.',
-      );
+    if (output.inPlace) ctx.warn(provisionalNote(output));
     const started = performance.now();
     const bar = await startProgress('decrypting', input.size, ctx.quiet);
     progress.update = (n) => bar.update(n);
@@ -65,10 +63,10 @@ export async function decrypt(
     );
   } catch (e) {
     await output?.abort();
-    if (output?.isStdout && output.bytesWritten > 0)
+    if (output?.inPlace && output.bytesWritten > 0)
       throw withNote(
         e,
-        `The ${formatBytes(output.bytesWritten)} already written to standard output are not authenticated: discard them`,
+        `The ${formatBytes(output.bytesWritten)} already written to ${output.name} are not authenticated: discard them`,
       );
     throw e;
   } finally {

@@ -9,11 +9,13 @@ import { encryptBackup } from '../../backup.js';
 import { isStdio } from '../args.js';
 import type { Context } from '../context.js';
 import {
-  type CredentialFlags,
+  announceSlots,
   type KdfFlags,
   kdfParams,
+  type NewBackupFlags,
   obtainPassword,
   readKeyFile,
+  refuseWeakPassword,
   wantsPassword,
 } from '../credentials.js';
 import { usageError } from '../exit-codes.js';
@@ -23,7 +25,7 @@ import { collectWhileCompressing } from '../memory.js';
 import { startProgress } from '../progress.js';
 
 /** Flags of `encrypt`. */
-export interface EncryptFlags extends CredentialFlags, KdfFlags {
+export interface EncryptFlags extends NewBackupFlags, KdfFlags {
   output?: string;
   compression?: 'deflate' | 'none';
   level?: number;
@@ -64,8 +66,11 @@ export async function encrypt(
     flags.insecureFastKdf === true;
   if (kdfFlagGiven && !password)
     throw usageError('the --kdf-* flags only apply to a password slot', 'Add --password, or drop them');
+  if (flags.allowWeakPassword && !password)
+    throw usageError('--allow-weak-password only applies to a password slot', 'Add --password, or drop it');
   if (flags.level !== undefined && flags.compression === 'none')
     throw usageError('--level only applies to compression', 'Drop --level, or use --compression deflate');
+  announceSlots(flags, ctx.quiet);
 
   const progress = { update: (_: number) => {} };
   const collect = flags.compression === 'none' ? undefined : collectWhileCompressing();
@@ -79,6 +84,7 @@ export async function encrypt(
     const kdf = password ? kdfParams(flags, ctx.warn) : undefined;
     output = await openOutput(flags.output);
     const pw = password ? await obtainPassword(flags, { confirm: true }) : undefined;
+    if (pw !== undefined) await refuseWeakPassword(pw, flags);
 
     const started = performance.now();
     const bar = await startProgress('encrypting', input.size, ctx.quiet);

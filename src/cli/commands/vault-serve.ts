@@ -1,16 +1,26 @@
 /**
  * `e2ee-backup vault serve`: the key vault server on this machine, with the embedded SQLite store
- * (default) or a PostgreSQL database shared by several nodes. Prints its URL on standard output
- * once it listens, logs one JSON line per request on standard error (unless `--quiet`), and stops
- * cleanly — connections closed, store closed, exit 0 — on SIGINT or SIGTERM.
+ * (default) or a PostgreSQL database shared by several nodes. Prints its URL and its key
+ * fingerprint on standard output once it listens, logs one JSON line per request on standard
+ * error (unless `--quiet`), and stops cleanly — connections closed, store closed, exit 0 — on
+ * SIGINT or SIGTERM.
+ *
+ * What can fail is checked before anything is written: the store's driver, the port, an existing
+ * key file; then the store is opened, and only then is a new key file created. So a start that
+ * fails leaves no database or key file behind — and a key file that another vault node may
+ * already be using is never removed.
  *
  * @module
  */
 
-import type { KsfParams } from '../../vault/protocol.js';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { E2EEError } from '../../errors.js';
+import { type KsfParams, serverKeyFingerprint } from '../../vault/protocol.js';
 import type { Context } from '../context.js';
 import { INSECURE_FAST_KDF } from '../credentials.js';
-import { usageError } from '../exit-codes.js';
+import { CliError, EXIT, usageError, withContext } from '../exit-codes.js';
 
 /** Flags of `vault serve`. */
 export interface VaultServeFlags {
@@ -56,31 +66,141 @@ export async function vaultServe(flags: VaultServeFlags, ctx: Context): Promise<
     limits.perAccount = false;
     limits.perAddress = false;
   }
+  const port = flags.port ?? 8787;
+  const keyFile = flags.keyFile ?? DEFAULT_VAULT_KEY_FILE;
   // Loaded here: the other commands never need the server, Hono or a database driver.
-  const { consoleVaultLog, startVaultServer } = await import('../../vault/server-node.js');
-  const server = await startVaultServer({
-    port: flags.port ?? 8787,
-    host,
-    keyFile: flags.keyFile ?? DEFAULT_VAULT_KEY_FILE,
-    ...(flags.postgres !== undefined
-      ? { postgresUrl: flags.postgres }
-      : { dbPath: flags.db ?? DEFAULT_VAULT_DB }),
-    limits,
-    ...(ctx.quiet ? {} : { log: consoleVaultLog }),
+  const { consoleVaultLog, fileKeyProvider, openVaultStore, staticKeyProvider, startVaultServer } =
+    await import('../../vault/server-node.js');
+
+  await requireDriver(flags.postgres !== undefined ? 'pg' : 'better-sqlite3');
+  await requireFreePort(host, port);
+  // An existing key file is read (and checked) now; a new one is created once the store is open.
+  const keyFileExists = await stat(keyFile).then(
+    () => true,
+    (e: { code?: string }) => {
+      if (e.code === 'ENOENT') return false;
+      throw withContext(e, `cannot read the key file ${keyFile}`);
+    },
+  );
+  let secrets = keyFileExists ? await fileKeyProvider(keyFile, { create: false }).load() : undefined;
+  if (!secrets) await requireWritableFolder(keyFile);
+
+  const store = await openVaultStore(
+    flags.postgres !== undefined ? { postgresUrl: flags.postgres } : { dbPath: flags.db ?? DEFAULT_VAULT_DB },
+  ).catch((e: unknown) => {
+    throw storeError(e, flags.postgres !== undefined);
   });
   try {
-    process.stdout.write(`${server.url}\n`);
-    ctx.warn(
-      `e2ee-backup: vault listening on ${server.url} (store: ${flags.postgres !== undefined ? 'PostgreSQL' : (flags.db ?? DEFAULT_VAULT_DB)}, key file: ${flags.keyFile ?? DEFAULT_VAULT_KEY_FILE}); stop it with Ctrl-C`,
-    );
-    await new Promise<void>((resolve) => {
-      if (ctx.signal.aborted) resolve();
-      else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+    secrets ??= await fileKeyProvider(keyFile).load();
+    const server = await startVaultServer({
+      port,
+      host,
+      store,
+      keys: staticKeyProvider(secrets),
+      limits,
+      ...(ctx.quiet ? {} : { log: consoleVaultLog }),
+    }).catch((e: unknown) => {
+      throw portError((e as { cause?: unknown }).cause ?? e, host, port) ?? e;
     });
+    try {
+      const fingerprint = serverKeyFingerprint(secrets.serverKeys.publicKey);
+      process.stdout.write(`${server.url}\n${fingerprint}\n`);
+      ctx.warn(
+        `e2ee-backup: vault listening on ${server.url} (store: ${flags.postgres !== undefined ? 'PostgreSQL' : (flags.db ?? DEFAULT_VAULT_DB)}, key file: ${keyFile}); stop it with Ctrl-C`,
+      );
+      ctx.warn(`e2ee-backup: the vault's key fingerprint (clients pin it with --server-key): ${fingerprint}`);
+      await new Promise<void>((resolve) => {
+        if (ctx.signal.aborted) resolve();
+        else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    } finally {
+      await server.close();
+    }
   } finally {
-    await server.close();
+    await store.close();
   }
   ctx.warn('e2ee-backup: vault stopped');
+}
+
+/** The database driver of the store, or a refusal that says to install it. */
+async function requireDriver(name: 'better-sqlite3' | 'pg'): Promise<void> {
+  try {
+    if (name === 'pg') await import('pg');
+    // An in-memory database loads the native addon too (a package installed without its build).
+    else new (await import('better-sqlite3')).default(':memory:').close();
+  } catch (e) {
+    throw new CliError(
+      EXIT.IO,
+      `vault serve needs the ${name} package for its ${name === 'pg' ? 'PostgreSQL' : 'SQLite'} store, and it cannot be loaded (${(e as Error).message.split('\n')[0]})`,
+      `Install it beside e2ee-backup: npm install ${name}${name === 'pg' ? '' : ' (or use a PostgreSQL store: --postgres URL, with the pg package)'}`,
+      { cause: e },
+    );
+  }
+}
+
+/** What a failed listen means, as a refusal; undefined for other errors. */
+function portError(e: unknown, host: string, port: number): CliError | undefined {
+  const code = (e as { code?: string } | null)?.code;
+  if (code === 'EADDRINUSE')
+    return new CliError(
+      EXIT.IO,
+      `port ${port} on ${host} is already taken by another program`,
+      'Stop that program, or choose another --port (0 picks a free one)',
+      { cause: e },
+    );
+  if (code === 'EACCES')
+    return new CliError(
+      EXIT.IO,
+      `this user may not listen on port ${port} on ${host}`,
+      'Choose a --port above 1023, or put a reverse proxy on the privileged port',
+      { cause: e },
+    );
+  if (code === 'EADDRNOTAVAIL')
+    return new CliError(EXIT.IO, `${host} is not an address of this machine`, 'Check --host', { cause: e });
+  return undefined;
+}
+
+/**
+ * Fails as the real listen would, before anything is written: listening for a moment on the port
+ * and letting it go. (Another program may still take it in between; the real listen then fails
+ * the same way, after the files are made, and they stay — as they must if another vault node
+ * took the port and uses them.)
+ */
+async function requireFreePort(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const { createServer } = await import('node:net');
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  }).catch((e: unknown) => {
+    throw portError(e, host, port) ?? e;
+  });
+}
+
+/** The key file's folder must be writable before the store is created beside it. */
+async function requireWritableFolder(keyFile: string): Promise<void> {
+  await access(dirname(keyFile), constants.W_OK).catch((e: unknown) => {
+    throw new CliError(
+      EXIT.IO,
+      `cannot create the key file ${keyFile}: ${(e as Error).message.replace(/^E[A-Z]+: /, '')}`,
+      'Check the --key-file path and the permissions of its folder',
+      { cause: e },
+    );
+  });
+}
+
+/** A store that would not open, with advice about the store rather than about a client's --url. */
+function storeError(e: unknown, postgres: boolean): unknown {
+  if (!(e instanceof E2EEError) || e.code !== 'VAULT_UNAVAILABLE') return e;
+  return new CliError(
+    EXIT.IO,
+    e.message,
+    postgres
+      ? 'Check the --postgres URL, that PostgreSQL is running and reachable, and its credentials'
+      : 'Check the --db path and the permissions of its folder',
+    { cause: e },
+  );
 }
 
 function isLoopback(host: string): boolean {

@@ -5,18 +5,29 @@
  *
  * Passwords come from `--password-file`, `E2EE_BACKUP_PASSWORD` (the new one of
  * `change-password` from `E2EE_BACKUP_NEW_PASSWORD`), or a hidden prompt — asked twice when it
- * is being set.
+ * is being set. Which servers are trusted, and how: `../vault-trust.ts`; rate limits are waited
+ * out: `../vault-retry.ts`.
  *
  * @module
  */
 
 import { formatBackupKey } from '../../key.js';
 import { passwordWeakness } from '../../setup.js';
-import { createVaultClient, type VaultClient } from '../../vault/client.js';
+import { createVaultClient, type VaultClient, type VaultClientOptions } from '../../vault/client.js';
+import { serverKeyFingerprint } from '../../vault/protocol.js';
 import type { Context } from '../context.js';
 import { INSECURE_FAST_KDF, NEW_PASSWORD_ENV, obtainPassword, readKeyFile } from '../credentials.js';
-import { usageError } from '../exit-codes.js';
+import { CliError, EXIT, usageError } from '../exit-codes.js';
 import { openFileOutput, pathExists } from '../io.js';
+import { retryingFetch } from '../vault-retry.js';
+import {
+  checkChannel,
+  parseFingerprint,
+  rememberedKey,
+  rememberKey,
+  SERVER_KEY_ENV,
+  vaultId,
+} from '../vault-trust.js';
 
 /** Flags every vault client command takes. */
 export interface VaultFlags {
@@ -28,6 +39,10 @@ export interface VaultFlags {
   passwordFile?: string;
   /** INSECURE, for tests and demos: register with Argon2id m=1 MiB, t=1, p=1. */
   insecureFastKdf?: boolean;
+  /** The fingerprint the vault's key must have (else `E2EE_BACKUP_SERVER_KEY`, else the remembered one). */
+  serverKey?: string;
+  /** Allow plain `http:` to a host other than loopback. */
+  insecureHttp?: boolean;
 }
 
 /** Flags of `vault register` and `vault delete`. */
@@ -52,15 +67,93 @@ export interface VaultChangePasswordFlags extends VaultFlags {
   keyFile?: string;
 }
 
-/** The vault client of the flags (with a warning for `--insecure-fast-kdf`); `setup` uses it too. */
-export function client(flags: VaultFlags, ctx: Context): VaultClient {
+/** A vault client whose server has passed the checks of {@link openVault}. */
+export interface OpenedVault {
+  vault: VaultClient;
+  /** After a registration went through: remembers the server's key for this vault URL. */
+  registered(): Promise<void>;
+}
+
+/**
+ * The vault client of the flags, once the channel and the server are checked. Plain `http:` only
+ * to loopback (or with `--insecure-http`). The server's key must have the fingerprint
+ * `--server-key` or `E2EE_BACKUP_SERVER_KEY` pins, else the one this device registered with at
+ * this URL, if any; a registration with neither trusts the key it meets and remembers it.
+ * Registration itself then refuses any other key in the server's answer. 429s are waited out
+ * (`retryingFetch`).
+ *
+ * @param registering - Whether the command registers (and so must learn the key even when none
+ *   is pinned or remembered).
+ */
+export function openVault(flags: VaultFlags, ctx: Context, registering: boolean): Promise<OpenedVault> {
+  return prepareVault(flags, ctx, registering)();
+}
+
+/**
+ * {@link openVault} in two steps, for `setup`: the checks that need no network now (the channel,
+ * the `--server-key` spelling, the warnings), and a function that asks the server, to call when
+ * it is time to register (and again if that failed).
+ */
+export function prepareVault(
+  flags: VaultFlags,
+  ctx: Context,
+  registering: boolean,
+): () => Promise<OpenedVault> {
+  const channelWarning = checkChannel(flags.url, flags.insecureHttp);
+  if (channelWarning) ctx.warn(channelWarning);
   if (flags.insecureFastKdf)
     ctx.warn(
       'e2ee-backup: warning: --insecure-fast-kdf: the vault record uses Argon2id m=1 MiB, t=1, p=1; anyone who steals the server and its key file can guess the password quickly (tests only)',
     );
-  return createVaultClient(flags.url, {
+  const options: VaultClientOptions = {
+    fetch: retryingFetch(ctx),
     ...(flags.insecureFastKdf ? { ksf: { ...INSECURE_FAST_KDF }, allowWeakKsf: true } : {}),
-  });
+  };
+  const fromEnv = process.env[SERVER_KEY_ENV];
+  const pinned =
+    flags.serverKey !== undefined
+      ? parseFingerprint(flags.serverKey, '--server-key')
+      : fromEnv
+        ? parseFingerprint(fromEnv, SERVER_KEY_ENV)
+        : undefined;
+  return () => connect(flags, ctx, registering, options, pinned);
+}
+
+async function connect(
+  flags: VaultFlags,
+  ctx: Context,
+  registering: boolean,
+  options: VaultClientOptions,
+  pinned: string | undefined,
+): Promise<OpenedVault> {
+  const remembered = await rememberedKey(flags.url);
+  if (pinned !== undefined && remembered !== undefined && pinned !== remembered)
+    ctx.warn(
+      `e2ee-backup: warning: the pinned key differs from the one this device registered with at ${vaultId(flags.url)} (${remembered}); trusting the pinned one`,
+    );
+  const expected = pinned ?? remembered;
+  if (expected === undefined && !registering)
+    return { vault: createVaultClient(flags.url, options), registered: async () => {} };
+
+  const { serverPublicKey } = await createVaultClient(flags.url, options).info();
+  const actual = serverKeyFingerprint(serverPublicKey);
+  if (expected !== undefined && actual !== expected)
+    throw new CliError(
+      EXIT.CORRUPT,
+      `the vault at ${vaultId(flags.url)} has the key ${actual}, not ${expected} (${pinned !== undefined ? 'the pinned one' : 'the one this device registered with'})`,
+      `If its operator replaced the key on purpose, check the new fingerprint with them and pass --server-key ${actual}; otherwise do not use this server`,
+    );
+  return {
+    vault: createVaultClient(flags.url, { ...options, serverPublicKey }),
+    async registered() {
+      if (remembered === actual) return;
+      await rememberKey(flags.url, actual);
+      if (expected === undefined)
+        ctx.warn(
+          `e2ee-backup: the vault's key fingerprint is ${actual}: compare it with the one 'vault serve' printed. Commands to ${vaultId(flags.url)} now refuse any other key.`,
+        );
+    },
+  };
 }
 
 /**
@@ -82,7 +175,9 @@ export async function vaultRegister(flags: VaultKeyFlags, ctx: Context): Promise
   try {
     const password = await obtainPassword(flags, { confirm: true });
     await refuseWeak(password);
-    const status = await client(flags, ctx).register({ account: flags.account, password, backupKey });
+    const { vault, registered } = await openVault(flags, ctx, true);
+    const status = await vault.register({ account: flags.account, password, backupKey });
+    await registered();
     ctx.info(
       `${status === 'created' ? 'Registered' : 'Re-registered'}: the vault at ${flags.url} holds the backup key of '${flags.account}' behind your password. Ten wrong passwords in a row destroy it.`,
     );
@@ -108,7 +203,8 @@ export async function vaultRecover(flags: VaultRecoverFlags, ctx: Context): Prom
       : undefined;
   try {
     const password = await obtainPassword(flags, { confirm: false });
-    const key = await client(flags, ctx).recover({ account: flags.account, password });
+    const { vault } = await openVault(flags, ctx, false);
+    const key = await vault.recover({ account: flags.account, password });
     const code = formatBackupKey(key);
     key.fill(0);
     if (out) {
@@ -127,7 +223,7 @@ export async function vaultRecover(flags: VaultRecoverFlags, ctx: Context): Prom
  * that holds the backup key — with `--key-file` instead, for a forgotten password.
  */
 export async function vaultChangePassword(flags: VaultChangePasswordFlags, ctx: Context): Promise<void> {
-  const vault = client(flags, ctx);
+  const { vault, registered } = await openVault(flags, ctx, true);
   // Checked before the vault is asked anything, so a refusal spends no attempt.
   const newPassword = async () => {
     const password = await obtainPassword(
@@ -152,6 +248,7 @@ export async function vaultChangePassword(flags: VaultChangePasswordFlags, ctx: 
       newPassword: await newPassword(),
     });
   }
+  await registered();
   ctx.info(`Changed: the vault's copy of the key of '${flags.account}' now opens with the new password.`);
 }
 
@@ -159,7 +256,8 @@ export async function vaultChangePassword(flags: VaultChangePasswordFlags, ctx: 
 export async function vaultDelete(flags: VaultKeyFlags, ctx: Context): Promise<void> {
   const backupKey = await readKeyFile(flags.keyFile, ctx.warn);
   try {
-    await client(flags, ctx).delete({ account: flags.account, backupKey });
+    const { vault } = await openVault(flags, ctx, false);
+    await vault.delete({ account: flags.account, backupKey });
   } finally {
     backupKey.fill(0);
   }

@@ -2,15 +2,14 @@
 // and workers), byte-identical to @noble/ciphers, one-shot, streaming (Blob streams) and random
 // access, and the failures that must be named.
 import { defaultAeadBackend } from '../../../src/aead.js';
+import { CHUNK_SIZE, chunkedCiphertextSize } from '../../../src/chunked.js';
 import {
-  CHUNK_SIZE,
-  chunkedCiphertextSize,
   createDecryptStream,
   createEncryptStream,
   decryptChunked,
   encryptChunked,
   openChunked,
-} from '../../../src/chunked.js';
+} from '../../../src/testing.js';
 import {
   assert,
   assertBytesEqual,

@@ -1,0 +1,96 @@
+/**
+ * Stores created before device salts existed: opening one adds the column, and its records stay
+ * manageable with the device credential they were registered with (the empty salt, SPEC.md §9.4).
+ */
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createVaultClient } from '../../src/vault/client.js';
+import { deriveDeviceCredential, deviceVerifier } from '../../src/vault/protocol.js';
+import { startVaultServer } from '../../src/vault/server-node.js';
+import type { VaultStore } from '../../src/vault/store.js';
+import { openPostgresVaultStore } from '../../src/vault/store-postgres.js';
+import { openSqliteVaultStore } from '../../src/vault/store-sqlite.js';
+import { cheapClient, PG_URL, pgPrefix, pgSkipReason, randomKey, tempDir, testLimits } from './helpers.js';
+
+const t = tempDir();
+afterAll(() => t.cleanup());
+
+// The accounts table as the stores created it before the device_salt column.
+const OLD_ACCOUNTS = (p: string, blob: string) => `CREATE TABLE ${p}accounts (
+  account TEXT PRIMARY KEY, status TEXT NOT NULL CHECK (status IN ('active', 'locked')),
+  remaining INTEGER NOT NULL, generation INTEGER NOT NULL, credential_id ${blob}, record ${blob},
+  sealed_key ${blob}, device_verifier ${blob}, ksf TEXT, updated_at BIGINT NOT NULL)`;
+
+/** Registers through a running server, then rewrites the row as an old store would hold it. */
+async function legacyRecord(
+  open: () => Promise<VaultStore>,
+  forget: (account: string, verifier: Uint8Array) => Promise<void>,
+) {
+  const store = await open();
+  const server = await startVaultServer({ store, keyFile: `${t.dir}/keys.json`, limits: testLimits });
+  try {
+    const vault = createVaultClient(server.url, cheapClient);
+    const backupKey = randomKey();
+    await vault.register({ account: 'old-timer', password: 'pw', backupKey });
+    // The credential of before: HKDF with the empty salt; its row has no salt.
+    const legacy = deriveDeviceCredential(backupKey, 'old-timer', new Uint8Array(0));
+    await forget('old-timer', deviceVerifier(legacy));
+    const res = await fetch(`${server.url}/v1/device-salt`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ account: 'old-timer' }),
+    });
+    expect(await res.json()).toEqual({ deviceSalt: '' });
+    // The old credential still resets (which gives the record a salt) and deletes.
+    await vault.resetPassword({ account: 'old-timer', backupKey, newPassword: 'pw2' });
+    expect((await store.getAccount('old-timer'))!.deviceSalt).toHaveLength(32);
+    expect(await vault.recover({ account: 'old-timer', password: 'pw2' })).toEqual(backupKey);
+    await vault.delete({ account: 'old-timer', backupKey });
+  } finally {
+    await server.close();
+    await store.close();
+  }
+}
+
+describe('a store from before device salts', () => {
+  it('SQLite: the column is added, and old records keep working', async () => {
+    const path = `${t.dir}/old.sqlite`;
+    const db = new Database(path);
+    db.exec(OLD_ACCOUNTS('vault_', 'BLOB'));
+    db.close();
+    await legacyRecord(
+      () => openSqliteVaultStore({ path }),
+      async (account, verifier) => {
+        const raw = new Database(path);
+        raw
+          .prepare('UPDATE vault_accounts SET device_salt = NULL, device_verifier = ? WHERE account = ?')
+          .run(Buffer.from(verifier), account);
+        raw.close();
+      },
+    );
+  });
+
+  describe.skipIf(pgSkipReason() !== undefined)('PostgreSQL', () => {
+    const { prefix, drop } = pgPrefix();
+    afterAll(drop);
+    it('the column is added, and old records keep working', async () => {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      try {
+        await c.query(OLD_ACCOUNTS(prefix, 'BYTEA'));
+        await legacyRecord(
+          () => openPostgresVaultStore({ connectionString: PG_URL!, tablePrefix: prefix }),
+          async (account, verifier) => {
+            await c.query(
+              `UPDATE ${prefix}accounts SET device_salt = NULL, device_verifier = $1 WHERE account = $2`,
+              [Buffer.from(verifier), account],
+            );
+          },
+        );
+      } finally {
+        await c.end();
+      }
+    });
+  });
+});
