@@ -13,6 +13,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { expect, it } from 'vitest';
+import type { UploadState, UploadStateStore } from '../../src/s3/index.js';
 
 // The SDK warns once per process that Node 20 support ends in 2027: noise in every test file.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -204,4 +205,23 @@ export function streamOf(data: Uint8Array, piece = 64 * 1024): ReadableStream<Ui
 /** Everything a stream yields. */
 export async function drain(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(s).arrayBuffer());
+}
+
+/** An upload state store in memory that also remembers every state it was asked to save. */
+export function memoryStates(): UploadStateStore & { saves: UploadState[]; map: Map<string, UploadState> } {
+  const map = new Map<string, UploadState>();
+  const saves: UploadState[] = [];
+  return {
+    map,
+    saves,
+    load: async (id) => map.get(id),
+    save: async (id, s) => {
+      saves.push(structuredClone(s));
+      map.set(id, structuredClone(s));
+    },
+    remove: async (id) => {
+      map.delete(id);
+    },
+    list: async () => [...map].map(([id, state]) => ({ id, state })),
+  };
 }
