@@ -29,6 +29,28 @@ function pieces(data: Uint8Array, piece: number): ReadableStream<Uint8Array> {
   });
 }
 
+/**
+ * A stream of `data` in pieces of `piece` bytes, all in one buffer that is refilled when the next
+ * piece is asked for (as a producer that reuses its buffer does): a store must be done with a
+ * piece, or have copied it, before it reads the next.
+ */
+function reusing(data: Uint8Array, piece: number): ReadableStream<Uint8Array> {
+  const buffer = new Uint8Array(piece);
+  let o = 0;
+  return new ReadableStream(
+    {
+      pull(c) {
+        if (o >= data.length) return c.close();
+        const n = Math.min(piece, data.length - o);
+        buffer.set(data.subarray(o, o + n));
+        o += n;
+        c.enqueue(buffer.subarray(0, n));
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
 /** A stream of `data` that errors after `after` bytes. */
 function failingAfter(data: Uint8Array, after: number): ReadableStream<Uint8Array> {
   let o = 0;
@@ -101,6 +123,8 @@ export function storeContract(label: string, make: () => Promise<ContractStore>)
         ['c-one', Uint8Array.of(7), (d) => pieces(d, 10)],
         ['c-small', pseudoRandom(100_000, 2), (d) => pieces(d, 999)],
         ['c-large', large, (d) => pieces(d, 70_001)],
+        ['c-reused', pseudoRandom(300_001, 10), (d) => reusing(d, 65_536)],
+        ['c-reused-large', pseudoRandom(s.large + 4321, 11), (d) => reusing(d, 100_003)],
       ];
       for (const [name, data, stream] of cases) {
         await s.store.put(name, stream(data));
