@@ -1,7 +1,7 @@
 // The BackupStore contract (src/store.ts) as one suite that every store must pass: memory,
 // folder and S3 (test/store-contract.test.ts runs it on each).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decryptBackupBytes } from '../src/backup.js';
+import { decryptBackupBytes, encryptBackupBytes } from '../src/backup.js';
 import { E2EEError } from '../src/errors.js';
 import { createBackup, listBackups, restoreLatest } from '../src/lifecycle.js';
 import type { BackupStore } from '../src/store.js';
@@ -98,6 +98,9 @@ async function rejection(p: Promise<unknown>): Promise<E2EEError> {
   return e as E2EEError;
 }
 
+const backupName = (generation: number, tag: string) =>
+  `backup-${String(generation).padStart(16, '0')}-${tag}.e2ee`;
+
 export interface ContractStore {
   store: BackupStore;
   /** A value at least this large goes beyond the store's first write unit (e.g. one S3 part). */
@@ -187,9 +190,15 @@ export function storeContract(label: string, make: () => Promise<ContractStore>)
       expectBytes(await drain(await s.store.get('g-cancel')), data);
     });
 
+    const clear = async () => {
+      for (const e of await s.store.list()) await s.store.delete(e.name);
+    };
+    const names = async () => (await s.store.list()).map((e) => e.name).sort();
+    const putBytes = (name: string, bytes: Uint8Array) => s.store.put(name, pieces(bytes, 4096));
+
     it('the lifecycle works on it unchanged: rotation, drill, restore, rollback protection', async () => {
       const key = new Uint8Array(32).fill(9);
-      for (const e of await s.store.list()) await s.store.delete(e.name);
+      await clear();
       const body1 = pseudoRandom(200_000, 8);
       const body2 = pseudoRandom(s.large + 5000, 9);
       const a = await createBackup(s.store, body1, { key, padding: 'none' });
@@ -203,6 +212,93 @@ export function storeContract(label: string, make: () => Promise<ContractStore>)
       expectBytes(await drain(r.stream), body2);
       expectBytes((await decryptBackupBytes(await drain(await s.store.get(b.name)), { key })).data, body2);
       await expect(restoreLatest(s.store, { key }, { newestSeen: b.generation + 1 })).rejects.toMatchObject({
+        code: 'ROLLBACK',
+      });
+    });
+
+    it('the lifecycle removes only what it proves superseded, and says why it kept the rest (#16)', async () => {
+      const key = new Uint8Array(32).fill(9);
+      const otherKey = new Uint8Array(32).fill(8);
+      await clear();
+      const diary = new TextEncoder().encode('dear diary');
+      await putBytes('diary.txt', diary);
+      const theirs = await encryptBackupBytes(pseudoRandom(1000, 12), {
+        key: otherKey,
+        set: 'default',
+        generation: 0,
+      });
+      await putBytes(backupName(0, '111111111111'), theirs);
+      const noSet = await encryptBackupBytes(pseudoRandom(1000, 13), { key, generation: 0 });
+      await putBytes(backupName(0, '222222222222'), noSet);
+      const renamed = await encryptBackupBytes(pseudoRandom(1000, 14), { key, set: 'phone', generation: 1 });
+      await putBytes('chats.e2ee', renamed);
+
+      const laptop = await createBackup(s.store, pseudoRandom(50_000, 15), { key, set: 'laptop' });
+      expect(laptop.generation).toBe(2); // above every generation that opens, whatever its set
+      const phone = await createBackup(s.store, pseudoRandom(s.large + 3000, 16), { key, set: 'phone' });
+      expect(phone.removed).toEqual([]);
+      const listedBefore = await names();
+      const seen: number[] = [];
+      const again = await createBackup(s.store, pseudoRandom(60_000, 17), {
+        key,
+        set: 'phone',
+        onGeneration: async (g) => {
+          seen.push(g);
+          expect(await names()).toEqual(listedBefore); // nothing written yet
+        },
+      });
+      expect(seen).toEqual([phone.generation + 1]);
+      expect(again.generation).toBe(phone.generation + 1);
+      expect(again.removed).toEqual([phone.name]);
+      expect(Object.fromEntries(again.kept.map((k) => [k.name, k.reason]))).toEqual({
+        'diary.txt': 'not-a-backup',
+        'chats.e2ee': 'not-a-backup',
+        [backupName(0, '111111111111')]: 'another-key',
+        [backupName(0, '222222222222')]: 'another-set',
+        [laptop.name]: 'another-set',
+      });
+      expectBytes(await drain(await s.store.get('diary.txt')), diary);
+      expectBytes(await drain(await s.store.get(backupName(0, '111111111111'))), theirs);
+      expectBytes(await drain(await s.store.get('chats.e2ee')), renamed);
+      const r = await restoreLatest(s.store, { key }, { set: 'laptop' });
+      expectBytes(await drain(r.stream), pseudoRandom(50_000, 15));
+    });
+
+    it('fails closed: a damaged newest backup is kept, and nothing is written below it (#16)', async () => {
+      const key = new Uint8Array(32).fill(9);
+      await clear();
+      const v0 = await createBackup(s.store, pseudoRandom(30_000, 18), { key });
+      const v1 = await createBackup(s.store, pseudoRandom(s.large + 2000, 19), { key });
+      expect(v1.removed).toEqual([v0.name]);
+      const damaged = await drain(await s.store.get(v1.name));
+      // In the first chunk, which holds the metadata: opening it fails (the body is not read).
+      damaged[((damaged[10]! << 8) | damaged[11]!) + 56 + 5]! ^= 1;
+      await putBytes(v1.name, damaged);
+      const before = await names();
+      // No newestSeen: the damaged one may be the newest, so nothing is written.
+      await expect(createBackup(s.store, pseudoRandom(1000, 20), { key })).rejects.toMatchObject({
+        code: 'NEWEST_UNREADABLE',
+        message: expect.stringContaining(v1.name),
+      });
+      expect(await names()).toEqual(before);
+      // onGeneration can stop it before anything is written.
+      await expect(
+        createBackup(s.store, pseudoRandom(1000, 20), {
+          key,
+          newestSeen: v1.generation,
+          onGeneration: () => {
+            throw new Error('could not persist');
+          },
+        }),
+      ).rejects.toThrow(/could not persist/);
+      expect(await names()).toEqual(before);
+      // With the newest generation persisted: above it, and the damaged one kept, not removed.
+      const v2 = await createBackup(s.store, pseudoRandom(1000, 21), { key, newestSeen: v1.generation });
+      expect(v2.generation).toBe(v1.generation + 1);
+      expect(v2.removed).toEqual([]);
+      expect(v2.kept).toEqual([expect.objectContaining({ name: v1.name, reason: 'unreadable' })]);
+      expectBytes(await drain(await s.store.get(v1.name)), damaged);
+      await expect(restoreLatest(s.store, { key }, { newestSeen: v2.generation + 1 })).rejects.toMatchObject({
         code: 'ROLLBACK',
       });
     });
