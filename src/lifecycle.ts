@@ -340,8 +340,8 @@ function checkGeneration(value: number | undefined, what: string): void {
  *    opens (whatever its set; an interrupted upload the store kept counts too); without
  *    `newestSeen`, an entry named as a backup of that generation or later that cannot be opened
  *    stops it (`NEWEST_UNREADABLE`). A store that kept an interrupted upload of this set (the S3
- *    store with a resume state) resumes it instead when it was made with the same options and
- *    its generation is above every generation that opens and
+ *    store with a resume state) resumes it instead when it was made with the same options, no
+ *    other process is writing it, and its generation is above every generation that opens and
  *    not below `newestSeen` (equal to it when `onGeneration` persisted the interrupted attempt's):
  *    the same backup, same name, same bytes (SPEC.md §11). `onGeneration` is called with it;
  * 3. the backup is written under a new name (the store's `put` is atomic), or the resumed one's;
@@ -350,7 +350,7 @@ function checkGeneration(value: number | undefined, what: string): void {
  * 5. only then is each entry removed that is proven superseded: named as backups are, opened by
  *    the same credential, of the same set, with a lower generation; then the `replaces` entries.
  *    Everything else is kept and reported with its reason (see {@link KeptReason}). Interrupted
- *    uploads proven superseded by the same rules are aborted.
+ *    uploads proven superseded by the same rules, and not in use, are aborted.
  *
  * A failure in 3 or 4 removes the new (unverified) backup and leaves the old ones as they were
  * (a resumed upload that fails in 3 is kept, to be resumed again); a failure to remove an entry
@@ -540,9 +540,9 @@ async function createWith(
       kept.push({ name: r, reason: 'remove-failed', error });
     }
   }
-  // Interrupted uploads by the same rules: aborted only when proven superseded.
+  // Interrupted uploads by the same rules: aborted only when proven superseded and not in use.
   for (const p of pending) {
-    if (p === resumed || !retirementVerdict(p.facts, { set, generation }).remove) continue;
+    if (p === resumed || p.inUse || !retirementVerdict(p.facts, { set, generation }).remove) continue;
     await discardPending(store, p.name).catch(() => {}); // tried again next time
   }
   return { name, generation, set, sha256: digest, removed, kept };

@@ -4,14 +4,15 @@
  * at all. Parts are read straight into reused buffers (a BYOB reader when the stream is a byte
  * stream) and a bounded number are in flight.
  *
- * Resumable: with an {@link UploadStateStore}, every part's size and SHA-256 are saved *before*
- * its first byte is sent, and its ETag once the server has it. If the upload fails on the S3
- * side (after the SDK's own retries), the upload and its state are kept; a later upload of the
- * same bytes to the same key skips the parts the server already has and sends the rest. A part
- * that was ever started is sent again only if its bytes hash the same as before: for a backup,
- * the ciphertext under one key and nonce is then never two different things (see
- * THREAT-MODEL.md). If the bytes differ, the old upload is aborted and the call fails; if the
- * *producer* fails (an abort, a read error), the upload is aborted and its state removed.
+ * Resumable: with an {@link UploadStateStore}, every part's size and SHA-256 are saved durably
+ * *before* its first byte is sent, and its ETag once the server has it. If the upload fails on
+ * the S3 side (after the SDK's own retries), the upload and its state are kept; a later upload of
+ * the same bytes to the same key skips the parts the server already has and sends the rest. A
+ * part that was ever started is sent again only if its bytes hash the same as before: for a
+ * backup, the ciphertext under one key and nonce is then never two different things (SPEC.md
+ * §11). If the bytes differ, the old upload is aborted, its state removed, and the call fails; if
+ * the *producer* fails (an abort, a read error), the upload is aborted and its state removed. One
+ * writer per upload: the state is locked while an upload works on it.
  *
  * @module
  */
@@ -172,6 +173,30 @@ export async function abortUpload(t: Pick<UploadTarget, 'client' | 'bucket' | 'k
  * bytes differ from an interrupted upload's; whatever `data` errors with (the upload aborted).
  */
 export async function uploadObject(data: ReadableStream<Uint8Array>, t: UploadTarget): Promise<void> {
+  if (!t.states) return upload(data, t);
+  // One writer per upload: two that resumed one at once could each send a part never sent
+  // before, with different bytes under the same keys (SPEC.md §11).
+  const release = await t.states.lock(t.stateId).catch(async (e: unknown) => {
+    await cancelQuietly(data.getReader(), e);
+    throw e;
+  });
+  if (!release) {
+    const e = new E2EEError(
+      'IO',
+      `another upload of ${t.key} is under way (in this process or another): wait for it to end, then try again`,
+    );
+    await cancelQuietly(data.getReader(), e);
+    throw e;
+  }
+  try {
+    await upload(data, t);
+  } finally {
+    // A lock left behind is released by the process's end (the next caller sees it gone).
+    await release().catch(() => {});
+  }
+}
+
+async function upload(data: ReadableStream<Uint8Array>, t: UploadTarget): Promise<void> {
   const { client, bucket, key, states } = t;
   const saved = states ? await states.load(t.stateId) : undefined;
   if (saved && (saved.bucket !== bucket || saved.key !== key))

@@ -36,13 +36,18 @@ export interface PendingPut {
   readonly name: string;
   /** The first bytes it was writing (up to 96 KiB). */
   readonly head: Uint8Array;
+  /**
+   * Whether a live writer (another process, or another call in this one) is working on it now:
+   * then it is neither resumed nor discarded.
+   */
+  readonly inUse: boolean;
 }
 
 /** A store that keeps interrupted `put`s to be resumed (the S3 store with a resume state). */
 export interface ResumablePuts {
   /** The interrupted `put`s it remembers. */
   pendingPuts(): Promise<PendingPut[]>;
-  /** Aborts an interrupted `put` of `name` and forgets it. */
+  /** Aborts an interrupted `put` of `name` and forgets it, unless a live writer holds it. */
   discardPut(name: string): Promise<void>;
 }
 
@@ -57,6 +62,8 @@ export interface PendingBackup {
   readonly name: string;
   /** What is known about it, for `retirementVerdict` (it is never a store entry itself). */
   readonly facts: EntryFacts;
+  /** Whether a live writer holds it (then it is left alone). */
+  readonly inUse: boolean;
   /**
    * Present when it can be resumed with the options given: the same slots, flags and application
    * metadata, and a name that claims its authenticated generation. Encrypts the source into the
@@ -153,6 +160,7 @@ async function openPending(
   } catch (e) {
     return {
       name: p.name,
+      inUse: p.inUse,
       facts: { name: p.name, encrypted: true, failure: codeOf(e) },
       wipe: none,
     };
@@ -164,6 +172,7 @@ async function openPending(
   } catch (e) {
     return {
       name: p.name,
+      inUse: p.inUse,
       facts: { name: p.name, encrypted: true, failure: codeOf(e) },
       wipe: none,
     };
@@ -177,6 +186,7 @@ async function openPending(
     wipe();
     return {
       name: p.name,
+      inUse: p.inUse,
       facts: { name: p.name, encrypted: true, failure: codeOf(e) },
       wipe,
     };
@@ -188,12 +198,13 @@ async function openPending(
   };
   const key = typeof options.key === 'string' ? parseBackupKey(options.key) : options.key;
   const fits =
+    !p.inUse &&
     metadata.set === options.set &&
     claimedGeneration(p.name) === metadata.generation &&
     (await sameOptions(header, metadata, fileKey, options, key));
   if (!fits) {
     wipe();
-    return { name: p.name, facts, wipe };
+    return { name: p.name, inUse: p.inUse, facts, wipe };
   }
   const salt = p.head.slice(header.bytes.length, header.bytes.length + SALT_SIZE);
   const resume = (input: ReadableStream<Uint8Array>) =>
@@ -204,7 +215,7 @@ async function openPending(
       // The receiver wipes the copy it is given; `wipe` the original.
       [RESUME_KEYING]: async () => ({ bytes: header.bytes, fileKey: fileKey.slice(), salt }),
     } as EncryptBackupOptions);
-  return { name: p.name, facts, resume, wipe };
+  return { name: p.name, inUse: p.inUse, facts, resume, wipe };
 }
 
 function codeOf(e: unknown) {

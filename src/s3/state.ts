@@ -5,13 +5,20 @@
  * started its size, the SHA-256 of its bytes (ciphertext, for a backup) and, once the server has
  * it, its ETag. THREAT-MODEL.md says what that lets a reader or writer of the folder do.
  *
+ * One writer at a time: a record is locked by the upload that works on it, so that two
+ * processes never resume one upload at once (SPEC.md §11 needs it: two writers could each send
+ * a part never sent before, with different bytes under the same keys).
+ *
  * @module
  */
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { E2EEError } from '../errors.js';
+import { openFileOutput } from '../file-output.js';
 
 /** One part of an {@link UploadState}. */
 export interface UploadedPart {
@@ -49,6 +56,8 @@ export interface SavedUpload {
   readonly id: string;
   /** The record. */
   readonly state: UploadState;
+  /** Whether a live writer holds its lock (see {@link UploadStateStore.lock}). */
+  readonly inUse: boolean;
 }
 
 /**
@@ -62,11 +71,43 @@ export interface UploadStateStore {
   save(id: string, state: UploadState): Promise<void>;
   /** Forgets `id`; forgetting a missing one is not an error. */
   remove(id: string): Promise<void>;
-  /** Every record, with the id it is saved under. */
+  /** Every record, with the id it is saved under and whether it is in use. */
   list(): Promise<SavedUpload[]>;
+  /**
+   * Takes `id` for one writer: resolves to a function that gives it back, or to `undefined` while
+   * another live writer (in this process or another) holds it. A writer that died holds nothing.
+   * Two callers never both hold one id: an upload's keys and nonces depend on it.
+   */
+  lock(id: string): Promise<(() => Promise<void>) | undefined>;
 }
 
 const FILE = /^u-([0-9a-f]+)\.json$/;
+// A lock: the record's id, then who holds it (host name in hex, boot id, process id, random).
+const LOCK = /^u-([0-9a-f]+)\.lock-([0-9a-f]*)-([0-9a-f]*)-(\d+)-[0-9a-f]+$/;
+
+/** This boot of this machine (Linux), so that a lock from before a reboot is known to be dead. */
+function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').replace(/[^0-9a-f]/g, '');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Whether the holder a lock names may be alive. Only a process of this machine and this boot
+ * can be checked (by its id); any other holder counts as alive, so its upload is left alone.
+ */
+function mayBeAlive(host: string, boot: string, pid: number, self: { host: string; boot: string }): boolean {
+  if (host !== self.host) return true;
+  if (boot !== '' && self.boot !== '' && boot !== self.boot) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 function isState(v: unknown): v is UploadState {
   const s = v as UploadState;
@@ -91,9 +132,12 @@ function isState(v: unknown): v is UploadState {
 }
 
 /**
- * An {@link UploadStateStore} in a local folder: one small JSON file per unfinished upload
- * (mode 0600), written to a temporary file, synced and renamed, so that a crash leaves the old
- * record or the new one. Node only.
+ * An {@link UploadStateStore} in a local folder: one small JSON file per unfinished upload and
+ * one for its first bytes (mode 0600, in a folder made 0700), each written to a temporary file,
+ * synced, renamed and the folder synced (src/file-output.ts), so that a crash leaves the old
+ * record or the new one and a record said saved stays saved. A lock is a file named after its
+ * holder (host, boot, process id); one whose process is gone is removed by the next caller. The
+ * folder belongs to one machine: a lock from another host is never taken as released. Node only.
  *
  * @example
  * ```ts
@@ -104,8 +148,10 @@ export function uploadStateFolder(dir: string): UploadStateStore {
   // Ids are hex-encoded into file names: any id, no path tricks. The head (up to 96 KiB) goes to
   // a file of its own, written when it changes (once per upload), so that the record saved
   // before and after every part stays small.
-  const file = (id: string) => join(dir, `u-${Buffer.from(id, 'utf8').toString('hex')}.json`);
+  const hex = (id: string) => Buffer.from(id, 'utf8').toString('hex');
+  const file = (id: string) => join(dir, `u-${hex(id)}.json`);
   const headFile = (id: string) => file(id).replace(/\.json$/, '.head');
+  const self = { host: Buffer.from(hostname(), 'utf8').toString('hex'), boot: bootId() };
   const written = new Map<string, string>();
   const fail = (what: string, path: string, e: unknown) =>
     new E2EEError('IO', `${what} ${path}: ${(e as Error).message}`, { cause: e });
@@ -130,23 +176,40 @@ export function uploadStateFolder(dir: string): UploadStateStore {
     if (!isState(v)) throw new E2EEError('IO', `${path} is not an upload state: remove it`);
     return v;
   };
-  /** Writes `text` to `path` durably: a temporary file, fsync, rename. */
-  const write = async (path: string, text: string) => {
-    const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const names = async (): Promise<string[]> => {
+    try {
+      return await readdir(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw fail('cannot list', dir, e);
+    }
+  };
+  /** Writes `text` to `path` durably (the one file writer: temporary file, fsync, rename, folder fsync). */
+  const write = async (path: string, text: string, overwrite = true) => {
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      const handle = await open(tmp, 'wx', 0o600);
+      const out = await openFileOutput(path, { mode: 0o600, overwrite });
       try {
-        await handle.writeFile(text);
-        await handle.sync();
-      } finally {
-        await handle.close();
+        await out.write(new TextEncoder().encode(text));
+        await out.commit();
+      } catch (e) {
+        await out.abort();
+        throw e;
       }
-      await rename(tmp, path);
     } catch (e) {
-      await rm(tmp, { force: true });
       throw fail('cannot save the upload state', path, e);
     }
+  };
+  /** Whether a live holder other than `mine` has a lock on record `h` (hex id); dead ones' go. */
+  const heldByOther = async (h: string, all: string[], mine?: string): Promise<boolean> => {
+    let held = false;
+    for (const name of all) {
+      const m = LOCK.exec(name);
+      if (!m || m[1] !== h || name === mine) continue;
+      if (mayBeAlive(m[2]!, m[3]!, Number(m[4]), self)) held = true;
+      else await rm(join(dir, name), { force: true }).catch(() => {});
+    }
+    return held;
   };
   return {
     load: (id) => read(file(id)),
@@ -167,21 +230,36 @@ export function uploadStateFolder(dir: string): UploadStateStore {
         });
     },
     async list() {
-      let names: string[];
-      try {
-        names = await readdir(dir);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw fail('cannot list', dir, e);
-      }
+      const all = await names();
       const out: SavedUpload[] = [];
-      for (const name of names) {
+      for (const name of all) {
         const m = FILE.exec(name);
         if (!m) continue;
         const state = await read(join(dir, name));
-        if (state) out.push({ id: Buffer.from(m[1]!, 'hex').toString('utf8'), state });
+        if (state)
+          out.push({
+            id: Buffer.from(m[1]!, 'hex').toString('utf8'),
+            state,
+            inUse: await heldByOther(m[1]!, all),
+          });
       }
       return out;
+    },
+    async lock(id) {
+      const h = hex(id);
+      // Made first, then the others looked at: of two callers, the later one to look sees the
+      // earlier one's file, so at most one goes on (both may step back, which is safe).
+      const mine = `u-${h}.lock-${self.host}-${self.boot}-${process.pid}-${randomBytes(6).toString('hex')}`;
+      await write(join(dir, mine), '', false);
+      if (await heldByOther(h, await names(), mine)) {
+        await rm(join(dir, mine), { force: true });
+        return undefined;
+      }
+      return async () => {
+        await rm(join(dir, mine), { force: true }).catch((e: unknown) => {
+          throw fail('cannot remove the lock', join(dir, mine), e);
+        });
+      };
     },
   };
 }

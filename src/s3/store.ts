@@ -176,19 +176,27 @@ export function createS3Store(options: S3StoreOptions): S3Store {
     async pendingPuts() {
       if (!options.resume) return [];
       const out: PendingPut[] = [];
-      for (const { state } of await options.resume.list()) {
+      for (const { id, state, inUse } of await options.resume.list()) {
         if (state.bucket !== bucket || !state.key.startsWith(prefix)) continue;
         const name = state.key.slice(prefix.length);
-        if (NAME.test(name)) out.push({ name, head: fromBase64(state.head) });
+        if (NAME.test(name) && id === stateId(name)) out.push({ name, head: fromBase64(state.head), inUse });
       }
       return out;
     },
     async discardPut(name) {
       const states = options.resume;
-      const state = await states?.load(stateId(name));
-      if (!states || !state) return;
-      await abortUpload({ client, bucket, key: key(name) }, state.uploadId);
-      await states.remove(stateId(name));
+      if (!states) return;
+      // Never one that a live writer is working on.
+      const release = await states.lock(stateId(name));
+      if (!release) return;
+      try {
+        const state = await states.load(stateId(name));
+        if (!state) return;
+        await abortUpload({ client, bucket, key: key(name) }, state.uploadId);
+        await states.remove(stateId(name));
+      } finally {
+        await release();
+      }
     },
   };
 }

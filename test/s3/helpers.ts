@@ -207,13 +207,22 @@ export async function drain(s: ReadableStream<Uint8Array>): Promise<Uint8Array> 
   return new Uint8Array(await new Response(s).arrayBuffer());
 }
 
-/** An upload state store in memory that also remembers every state it was asked to save. */
-export function memoryStates(): UploadStateStore & { saves: UploadState[]; map: Map<string, UploadState> } {
+/**
+ * An upload state store in memory that also remembers every state it was asked to save; its
+ * locks are held until released (`held` names them).
+ */
+export function memoryStates(): UploadStateStore & {
+  saves: UploadState[];
+  map: Map<string, UploadState>;
+  held: Set<string>;
+} {
   const map = new Map<string, UploadState>();
   const saves: UploadState[] = [];
+  const held = new Set<string>();
   return {
     map,
     saves,
+    held,
     load: async (id) => map.get(id),
     save: async (id, s) => {
       saves.push(structuredClone(s));
@@ -222,6 +231,13 @@ export function memoryStates(): UploadStateStore & { saves: UploadState[]; map: 
     remove: async (id) => {
       map.delete(id);
     },
-    list: async () => [...map].map(([id, state]) => ({ id, state })),
+    list: async () => [...map].map(([id, state]) => ({ id, state, inUse: held.has(id) })),
+    lock: async (id) => {
+      if (held.has(id)) return undefined;
+      held.add(id);
+      return async () => {
+        held.delete(id);
+      };
+    },
   };
 }

@@ -6,13 +6,14 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decryptBackupBytes } from '../../src/backup.js';
 import { createBackup, restoreLatest } from '../../src/lifecycle.js';
-import { createS3Store, type UploadState, type UploadStateStore } from '../../src/s3/index.js';
+import { createS3Store, type UploadStateStore } from '../../src/s3/index.js';
 import { expectBytes, pseudoRandom } from '../store-contract.js';
 import { xorshift } from '../util.js';
 import {
   type CuttingProxy,
   cuttingProxy,
   drain,
+  memoryStates,
   openUploads,
   s3Client,
   s3SkipReason,
@@ -23,21 +24,6 @@ const MiB = 1024 * 1024;
 const PART = 5 * MiB;
 const key = new Uint8Array(32).fill(7);
 const createdAt = new Date('2026-12-01T10:00:00.000Z');
-
-function memoryStates(): UploadStateStore & { map: Map<string, UploadState> } {
-  const map = new Map<string, UploadState>();
-  return {
-    map,
-    load: async (id) => map.get(id),
-    save: async (id, s) => {
-      map.set(id, structuredClone(s));
-    },
-    remove: async (id) => {
-      map.delete(id);
-    },
-    list: async () => [...map].map(([id, state]) => ({ id, state })),
-  };
-}
 
 /** Makes the platform's random source deterministic (file keys, salts, names) until restored. */
 function seedRandom(seed: number): void {

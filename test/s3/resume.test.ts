@@ -8,17 +8,13 @@ import { join } from 'node:path';
 import { HeadObjectCommand, ListPartsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2EEError } from '../../src/errors.js';
-import {
-  createS3Store,
-  type UploadState,
-  type UploadStateStore,
-  uploadStateFolder,
-} from '../../src/s3/index.js';
+import { createS3Store, type UploadStateStore, uploadStateFolder } from '../../src/s3/index.js';
 import { expectBytes, pseudoRandom } from '../store-contract.js';
 import {
   type CuttingProxy,
   cuttingProxy,
   drain,
+  memoryStates,
   openUploads,
   s3Client,
   s3SkipReason,
@@ -28,25 +24,6 @@ import {
 
 const MiB = 1024 * 1024;
 const PART = 5 * MiB;
-
-/** A state store in memory that also remembers every state it was asked to save. */
-function recordingStates(): UploadStateStore & { saves: UploadState[]; map: Map<string, UploadState> } {
-  const map = new Map<string, UploadState>();
-  const saves: UploadState[] = [];
-  return {
-    map,
-    saves,
-    load: async (id) => map.get(id),
-    save: async (id, s) => {
-      saves.push(structuredClone(s));
-      map.set(id, structuredClone(s));
-    },
-    remove: async (id) => {
-      map.delete(id);
-    },
-    list: async () => [...map].map(([id, state]) => ({ id, state })),
-  };
-}
 
 describe.skipIf(s3SkipReason() !== undefined)('S3 store: failures, resume, abort', () => {
   let direct: S3Client;
@@ -76,7 +53,7 @@ describe.skipIf(s3SkipReason() !== undefined)('S3 store: failures, resume, abort
 
   it('an upload cut mid-way resumes without re-sending completed parts; the object is byte-identical', async () => {
     const data = pseudoRandom(4 * PART + 3 * MiB, 11); // five parts, the last one short
-    const states = recordingStates();
+    const states = memoryStates();
     proxy.cutAfter('up', 2 * PART + MiB, { stayDown: true });
     const err = await store(states)
       .put('cut-up', streamOf(data))
@@ -139,7 +116,7 @@ describe.skipIf(s3SkipReason() !== undefined)('S3 store: failures, resume, abort
 
   it('a resume with different bytes aborts the old upload and fails, sending none of them', async () => {
     const data = pseudoRandom(3 * PART + 100, 12);
-    const states = recordingStates();
+    const states = memoryStates();
     proxy.cutAfter('up', PART + MiB, { stayDown: true });
     await expect(store(states).put('cut-changed', streamOf(data))).rejects.toThrow(/resumes it/);
     proxy.restore();
@@ -211,7 +188,7 @@ describe.skipIf(s3SkipReason() !== undefined)('S3 store: failures, resume, abort
   });
 
   it('discardPut aborts a kept upload and forgets it', async () => {
-    const states = recordingStates();
+    const states = memoryStates();
     proxy.cutAfter('up', PART + MiB, { stayDown: true });
     await expect(store(states).put('discard', streamOf(pseudoRandom(3 * PART, 16)))).rejects.toThrow(
       /resumes it/,
