@@ -40,7 +40,7 @@ import {
   aborted,
   type Keying,
   openedReader,
-  RESUME_KEYING,
+  RESUME_KEYINGS,
   reusesBuffers,
   sealedStream,
   withSalt,
@@ -269,7 +269,7 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
     lend: fused,
   });
   // The file key is wiped by whoever receives it, or here if the header cannot be made.
-  const resumed = (options as { [RESUME_KEYING]?: () => Promise<Keying> })[RESUME_KEYING];
+  const resumed = RESUME_KEYINGS.get(options);
   const header: () => Promise<Keying> =
     resumed ??
     (async () => {

@@ -46,11 +46,13 @@ export interface Keying {
 }
 
 /**
- * Internal, never public: options carrying this key make `encryptBackup` reuse an interrupted
- * upload's header, file key and salt instead of drawing new ones, so that the same input gives
- * the same bytes (src/s3/resume-backup.ts; SPEC.md §11 says why that is safe).
+ * Internal, never public: `encryptBackup` options registered here reuse an interrupted upload's
+ * header, file key and salt instead of drawing new ones, so that the same input gives the same
+ * bytes (src/s3/resume-backup.ts; SPEC.md §11 says why that is safe). A module-private map keyed
+ * by the options object, not a property: no caller can name it, nor see it looked up (a symbol
+ * key would show itself to a Proxy passed as options).
  */
-export const RESUME_KEYING: unique symbol = Symbol('e2ee-backup resume keying');
+export const RESUME_KEYINGS = new WeakMap<object, () => Promise<Keying>>();
 
 /**
  * Chunked options that seal under `salt` when a resume gives one (else a fresh random one), over

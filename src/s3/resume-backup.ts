@@ -26,7 +26,7 @@ import { type BackupMetadata, byteReader, decodeFraming } from '../framing.js';
 import { FLAG_COMPRESSED, FLAG_PADDED, type Header, parseHeader, unlockFileKey } from '../header.js';
 import { type Argon2idParams, DEFAULT_KDF_PARAMS } from '../kdf.js';
 import { parseBackupKey } from '../key.js';
-import { RESUME_KEYING } from '../payload.js';
+import { RESUME_KEYINGS } from '../payload.js';
 import { claimedGeneration, type EntryFacts } from '../retire.js';
 import type { BackupStore } from '../store.js';
 
@@ -207,14 +207,16 @@ async function openPending(
     return { name: p.name, inUse: p.inUse, facts, wipe };
   }
   const salt = p.head.slice(header.bytes.length, header.bytes.length + SALT_SIZE);
-  const resume = (input: ReadableStream<Uint8Array>) =>
-    encryptBackup(input, {
+  const resume = (input: ReadableStream<Uint8Array>) => {
+    const again: EncryptBackupOptions = {
       ...options,
       generation: metadata.generation,
       createdAt: new Date(metadata.created),
-      // The receiver wipes the copy it is given; `wipe` the original.
-      [RESUME_KEYING]: async () => ({ bytes: header.bytes, fileKey: fileKey.slice(), salt }),
-    } as EncryptBackupOptions);
+    };
+    // The receiver wipes the copy it is given; `wipe` the original.
+    RESUME_KEYINGS.set(again, async () => ({ bytes: header.bytes, fileKey: fileKey.slice(), salt }));
+    return encryptBackup(input, again);
+  };
   return { name: p.name, inUse: p.inUse, facts, resume, wipe };
 }
 
