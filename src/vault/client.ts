@@ -92,6 +92,12 @@ export interface VaultClientOptions {
   headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
   /** Per-request timeout in ms (default 30 000; the KSF runs between requests and is not included). */
   timeoutMs?: number;
+  /**
+   * How long, in all, to wait and retry when the vault answers 503 `VAULT_UNAVAILABLE` with
+   * `Retry-After` (busy, or its database restarting) to a request that is safe to repeat
+   * (`info`, `login/start`, `register/start`), in ms (default 10 000; 0 never retries).
+   */
+  maxRetryWaitMs?: number;
 }
 
 /** The vault's public facts, from `GET /v1/info`. */
@@ -195,7 +201,27 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
       ? decode(options.serverPublicKey, 'serverPublicKey', 32)
       : options.serverPublicKey;
 
-  async function call(method: 'GET' | 'POST', path: string, body?: Json): Promise<Json> {
+  const maxRetryWaitMs = options.maxRetryWaitMs ?? 10_000;
+
+  /** `send` once, or again after each `Retry-After` of a 503 while the wait budget lasts. */
+  async function call(method: 'GET' | 'POST', path: string, body?: Json, retry = false): Promise<Json> {
+    let waited = 0;
+    for (;;) {
+      try {
+        return await send(method, path, body);
+      } catch (err) {
+        const wait = isE2EEError(err, 'VAULT_UNAVAILABLE') ? retryAfterMs(err) : undefined;
+        if (!retry || wait === undefined) throw err;
+        // Up to half as much again, so that clients refused together do not come back together.
+        const jittered = Math.round(wait * (1 + Math.random() / 2));
+        if (waited + jittered > maxRetryWaitMs) throw err;
+        waited += jittered;
+        await new Promise((resolve) => setTimeout(resolve, jittered));
+      }
+    }
+  }
+
+  async function send(method: 'GET' | 'POST', path: string, body?: Json): Promise<Json> {
     const extra = typeof options.headers === 'function' ? await options.headers() : options.headers;
     let response: Response;
     try {
@@ -225,7 +251,7 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
       throw new VaultError(
         response.status >= 500 ? 'VAULT_UNAVAILABLE' : 'VAULT_PROTOCOL',
         `the vault server answered ${response.status} without JSON`,
-        { status: response.status, cause: err },
+        { status: response.status, retryAfterSeconds: retryAfterHeader(response), cause: err },
       );
     }
     if (response.ok) {
@@ -249,7 +275,8 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
   }
 
   async function loginWith(account: string, ke1: Uint8Array, state: VaultLoginState) {
-    const start = await call('POST', 'v1/login/start', { account, ke1: toBase64url(ke1) });
+    // Repeatable: a 503 with Retry-After from a busy node was answered before counting anything.
+    const start = await call('POST', 'v1/login/start', { account, ke1: toBase64url(ke1) }, true);
     const loginId = field(start, 'loginId');
     const ke2 = decode(start['ke2'], 'ke2', 320);
     let result: { ke3: Uint8Array; exportKey: Uint8Array };
@@ -317,10 +344,12 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
     let upload: Awaited<ReturnType<typeof finishRegistration>>;
     let registrationId: string;
     try {
-      const start = await call('POST', 'v1/register/start', {
-        account,
-        registrationRequest: toBase64url(registrationRequest),
-      });
+      const start = await call(
+        'POST',
+        'v1/register/start',
+        { account, registrationRequest: toBase64url(registrationRequest) },
+        true,
+      );
       registrationId = field(start, 'registrationId');
       upload = await finishRegistration({
         state,
@@ -360,7 +389,7 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
 
   return {
     async info() {
-      const r = await call('GET', 'v1/info');
+      const r = await call('GET', 'v1/info', undefined, true);
       return {
         protocol: field(r, 'protocol'),
         serverPublicKey: decode(r['serverPublicKey'], 'serverPublicKey', 32),
@@ -460,6 +489,25 @@ function wrongPassword(remaining: number | undefined, cause: unknown): VaultErro
   return new VaultError('WRONG_PASSWORD', message, { remainingAttempts: remaining, cause });
 }
 
+/**
+ * How long the vault asked to wait before trying again, in ms: from the `Retry-After` of a
+ * `RATE_LIMITED` or `VAULT_UNAVAILABLE` answer ({@link VaultError.retryAfterSeconds}); `undefined`
+ * for any other error, or when the vault named no delay. The client already waits and retries a
+ * 503 on its own (`maxRetryWaitMs`); this is for callers that retry whole operations, e.g. after
+ * `RATE_LIMITED`.
+ *
+ * @example
+ * ```ts
+ * const wait = retryAfterMs(err);
+ * if (wait !== undefined && wait <= 30_000) await new Promise((r) => setTimeout(r, wait));
+ * ```
+ */
+export function retryAfterMs(err: unknown): number | undefined {
+  if (!isE2EEError(err, 'RATE_LIMITED') && !isE2EEError(err, 'VAULT_UNAVAILABLE')) return undefined;
+  const seconds = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
+
 function errorFrom(response: Response, json: unknown): VaultError {
   const e = (json as { error?: Record<string, unknown> } | null)?.error;
   const status = response.status;
@@ -473,10 +521,15 @@ function errorFrom(response: Response, json: unknown): VaultError {
         : 'VAULT_PROTOCOL';
   const message = typeof e?.['message'] === 'string' ? e['message'] : `the vault server answered ${status}`;
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-  const retryHeader = Number(response.headers.get('retry-after'));
   return new VaultError(code, message, {
     status,
     remainingAttempts: num(e?.['remainingAttempts']),
-    retryAfterSeconds: num(e?.['retryAfterSeconds']) ?? (retryHeader > 0 ? retryHeader : undefined),
+    retryAfterSeconds: num(e?.['retryAfterSeconds']) ?? retryAfterHeader(response),
   });
+}
+
+/** `Retry-After` in seconds (a proxy's 503 may carry one without a JSON body); dates are ignored. */
+function retryAfterHeader(response: Response): number | undefined {
+  const seconds = Number(response.headers.get('retry-after'));
+  return seconds > 0 ? seconds : undefined;
 }

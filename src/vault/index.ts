@@ -18,6 +18,7 @@
 export { fromBase64url, toBase64url } from './base64url.js';
 export {
   createVaultClient,
+  retryAfterMs,
   type VaultClient,
   type VaultClientOptions,
   VaultError,

@@ -18,7 +18,7 @@ import { toBase64url } from './base64url.js';
 import { generateVaultKeyFile, parseVaultKeyFile, type VaultKeyProvider } from './keys.js';
 import { createVaultApp, type VaultAppOptions } from './server.js';
 import type { VaultLogEvent, VaultService } from './service.js';
-import type { VaultStore } from './store.js';
+import type { VaultStore, VaultStoreNotice } from './store.js';
 import { openPostgresVaultStore } from './store-postgres.js';
 import { openSqliteVaultStore } from './store-sqlite.js';
 
@@ -76,6 +76,8 @@ export type {
   PendingRegistration,
   VaultAccount,
   VaultStore,
+  VaultStoreHealth,
+  VaultStoreNotice,
 } from './store.js';
 export { CLAIMED_LOGIN_GRACE_MS } from './store.js';
 export { createMemoryVaultStore } from './store-memory.js';
@@ -183,21 +185,44 @@ export type VaultStoreLocation =
     };
 
 /**
- * Opens the store for a location, creating its tables if needed.
+ * Opens the store for a location, creating its tables if needed. A PostgreSQL store opens while
+ * its database is down, answers 503 (and says so at /v1/health) until it is up, then serves:
+ * nodes and database may start in any order.
  *
  * @throws An E2EEError with code `VAULT_UNAVAILABLE` if the driver (`better-sqlite3` or `pg`, optional
- * peer dependencies) cannot be loaded or the database cannot be opened.
+ * peer dependencies) cannot be loaded or the SQLite database cannot be opened.
  */
-export function openVaultStore(location: VaultStoreLocation): Promise<VaultStore> {
+export function openVaultStore(
+  location: VaultStoreLocation,
+  onNotice: (notice: VaultStoreNotice) => void = consoleVaultNotice,
+): Promise<VaultStore> {
   return 'postgresUrl' in location
-    ? openPostgresVaultStore({ connectionString: location.postgresUrl })
-    : openSqliteVaultStore({ path: location.dbPath });
+    ? openPostgresVaultStore({ connectionString: location.postgresUrl, waitForDatabase: true, onNotice })
+    : openSqliteVaultStore({ path: location.dbPath, onNotice });
 }
 
 /** A log sink for {@link startVaultServer}: one JSON line per request on stderr. */
 export function consoleVaultLog(event: VaultLogEvent): void {
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
 }
+
+/**
+ * The default notice sink of {@link startVaultServer}: one JSON line on stderr per notice
+ * (`{"time":…,"notice":"secure-delete-incomplete","detail":…}`), whether or not requests are logged.
+ */
+export function consoleVaultNotice(notice: VaultStoreNotice): void {
+  process.stderr.write(
+    `${JSON.stringify({ time: new Date().toISOString(), notice: notice.kind, detail: notice.detail })}\n`,
+  );
+}
+
+/**
+ * Node's HTTP timeouts, sized for the vault's requests (headers and a body of at most
+ * `maxBodyBytes`, under 1 KiB in practice): seconds, not Node's 60 s for headers and 300 s for a
+ * request, which let a slow client hold a connection for minutes.
+ */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 15_000;
 
 /** Options of {@link startVaultServer}. */
 export interface StartVaultServerOptions
@@ -218,6 +243,15 @@ export interface StartVaultServerOptions
   keys?: VaultKeyProvider;
   /** How often to run housekeeping (default 30 s). */
   sweepIntervalMs?: number;
+  /** How long a client may take to send a request's headers, in ms (default 10 000). */
+  headersTimeoutMs?: number;
+  /** How long a client may take to send a whole request, in ms (default 15 000; at least `headersTimeoutMs`). */
+  requestTimeoutMs?: number;
+  /**
+   * Receives what the store reports outside any request: destroyed data not yet overwritten, the
+   * database going away and coming back (default {@link consoleVaultNotice}: a JSON line on stderr).
+   */
+  onNotice?: (notice: VaultStoreNotice) => void;
 }
 
 /** A running vault server. */
@@ -255,9 +289,10 @@ export async function startVaultServer(options: StartVaultServerOptions): Promis
   const secrets = await keys.load();
   let store = options.store;
   const ownStore = store === undefined;
+  const onNotice = options.onNotice ?? consoleVaultNotice;
   if (!store) {
-    if (options.postgresUrl) store = await openVaultStore({ postgresUrl: options.postgresUrl });
-    else if (options.dbPath) store = await openVaultStore({ dbPath: options.dbPath });
+    if (options.postgresUrl) store = await openVaultStore({ postgresUrl: options.postgresUrl }, onNotice);
+    else if (options.dbPath) store = await openVaultStore({ dbPath: options.dbPath }, onNotice);
     else throw new E2EEError('INVALID_ARGUMENT', 'startVaultServer needs dbPath, postgresUrl or store');
   }
   const { app, service } = createVaultApp({
@@ -272,10 +307,18 @@ export async function startVaultServer(options: StartVaultServerOptions): Promis
   });
   const { serve } = await import('@hono/node-server');
   const host = options.host ?? '127.0.0.1';
+  const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const serverOptions = {
+    headersTimeout: Math.min(options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS, requestTimeout),
+    requestTimeout,
+    // Node checks both only this often (default 30 s): a timeout would fire up to 30 s late.
+    connectionsCheckingInterval: 1000,
+  };
   let server: ReturnType<typeof serve>;
   const port = await new Promise<number>((resolve, reject) => {
-    server = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, (info: AddressInfo) =>
-      resolve(info.port),
+    server = serve(
+      { fetch: app.fetch, port: options.port ?? 0, hostname: host, serverOptions },
+      (info: AddressInfo) => resolve(info.port),
     );
     server.once('error', reject);
   }).catch(async (err) => {

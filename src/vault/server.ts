@@ -85,6 +85,7 @@ export function createVaultApp(options: VaultAppOptions): VaultApp {
   });
 
   app.get('/v1/info', async (c) => send(c, await service.handle('info', undefined, context(c))));
+  app.get('/v1/health', async (c) => send(c, await service.handle('health', undefined, context(c))));
 
   for (const op of POST_ROUTES) {
     app.post(

@@ -29,6 +29,7 @@ import { bytesToHex } from '@noble/hashes/utils.js';
 import { randomBytes, toBytes } from '../bytes.js';
 import { E2EEError, type ErrorCode, isE2EEError } from '../errors.js';
 import { type Argon2idParams, DEFAULT_KDF_MAXIMA } from '../kdf.js';
+import { AdmissionRefused, createAdmission } from './admission.js';
 import { fromBase64url, toBase64url } from './base64url.js';
 import type { VaultKeyProvider, VaultServerSecrets } from './keys.js';
 import {
@@ -91,6 +92,24 @@ export interface VaultLimits {
    * them for good.
    */
   fakeCounterTtlMs: number;
+  /**
+   * `login/start` and `register/start` (OPAQUE's server-side group operations, about 20 ms of one
+   * core each) in progress at once (default 8). More wait their turn, one started per turn of the
+   * event loop, so that the server keeps reading new connections meanwhile.
+   */
+  concurrency: number;
+  /**
+   * How many of them may wait (default 32: some 0.5 s of one core). Beyond, or beyond
+   * `queueLimitPerAddress` from one address, the answer is at once 503 `VAULT_UNAVAILABLE` with
+   * `Retry-After: 1`, before anything is counted; an address that comes back sooner is answered
+   * the same, but only once that second is over.
+   */
+  queueLimit: number;
+  /**
+   * How many in progress or waiting may come from one client address (default 8): the address of
+   * the per-address rate limit (`clientAddress`), so that one source cannot fill the queue.
+   */
+  queueLimitPerAddress: number;
 }
 
 /** The defaults of {@link VaultLimits}. */
@@ -105,6 +124,9 @@ export const DEFAULT_VAULT_LIMITS: Readonly<VaultLimits> = Object.freeze({
   ksfDefaults: DEFAULT_KSF_PARAMS,
   ksfMaxima: DEFAULT_KDF_MAXIMA,
   fakeCounterTtlMs: 90 * 24 * 3600 * 1000,
+  concurrency: 8,
+  queueLimit: 32,
+  queueLimitPerAddress: 8,
 });
 
 /** One line of the vault's log. Never contains a password, key, record or protocol message. */
@@ -127,6 +149,7 @@ export interface VaultLogEvent {
 export type VaultOperation =
   | 'info'
   | 'device-salt'
+  | 'health'
   | 'register/start'
   | 'register/finish'
   | 'login/start'
@@ -290,6 +313,7 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
   if (!(limits.fakeCounterTtlMs > 0)) {
     throw new E2EEError('INVALID_ARGUMENT', 'limits.fakeCounterTtlMs must be a positive number');
   }
+  const admission = createAdmission(limits, { retryAfterMs: RETRY_AFTER_SECONDS * 1000, now });
 
   let secrets: Promise<LoadedSecrets> | undefined;
   const loadSecrets = (): Promise<LoadedSecrets> => {
@@ -364,6 +388,12 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
       const current = await store.getAccount(name);
       if (!current) throw refuse('VAULT_NOT_FOUND', 'this account has no vault record');
       return { status: 200, body: { deviceSalt: toBase64url(current.deviceSalt ?? new Uint8Array(0)) } };
+    },
+
+    async health() {
+      // Says whether this node can serve now: its database reachable (503 while it is not).
+      const health = (await store.health?.()) ?? {};
+      return { status: 200, body: { status: 'ok', store: store.kind, ...health } };
     },
 
     async 'register/start'(body, context, event) {
@@ -670,7 +700,21 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
             retryAfterSeconds: r.retryAfterSeconds,
           });
         }
-        response = await handler(body, context, event);
+        if (op === 'login/start' || op === 'register/start') {
+          const busy = () =>
+            refuse('VAULT_UNAVAILABLE', 'the vault is busy: try again shortly', {
+              retryAfterSeconds: RETRY_AFTER_SECONDS,
+            });
+          const admitted = admission.run(context.address, () => handler(body, context, event));
+          if (!admitted.ok) {
+            // Back before its Retry-After: answered when that is over, not at once.
+            if (admitted.holdMs > 0) await new Promise((r) => setTimeout(r, admitted.holdMs));
+            throw busy();
+          }
+          response = await admitted.result.catch((err: unknown) => {
+            throw err instanceof AdmissionRefused ? busy() : err;
+          });
+        } else response = await handler(body, context, event);
       } catch (err) {
         response = errorResponse(err, event);
       }
@@ -687,13 +731,18 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
   };
 }
 
+/** `Retry-After` of a 503: a busy node or a database restarting is usually back within seconds. */
+const RETRY_AFTER_SECONDS = 1;
+
 function errorResponse(err: unknown, event: VaultLogEvent): VaultResponse {
   let refusal: Refusal;
   if (err instanceof Refusal) refusal = err;
   else {
     // Store or key-provider failure: the details go to the log, not to the client.
     event.detail = err instanceof Error ? err.message : String(err);
-    refusal = new Refusal(503, 'VAULT_UNAVAILABLE', 'the vault is temporarily unavailable');
+    refusal = new Refusal(503, 'VAULT_UNAVAILABLE', 'the vault is temporarily unavailable', {
+      retryAfterSeconds: RETRY_AFTER_SECONDS,
+    });
   }
   event.code = refusal.code;
   const body: ErrorResponse = { error: { code: refusal.code, message: refusal.message, ...refusal.extra } };

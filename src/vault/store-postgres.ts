@@ -12,6 +12,13 @@
  * locked — and are retried on serialisation failures, deadlocks and the unique violation of two
  * concurrent first registrations.
  *
+ * Durability: every transaction runs with `SET LOCAL synchronous_commit = on`, whatever the
+ * server's default, so a counted attempt is on disk (and on synchronous standbys) before the
+ * attempt is answered. Faults: a connection that drops, checked out or idle, fails the operation
+ * in progress (the vault answers 503) and leaves the pool, which connects afresh on the next one;
+ * with `waitForDatabase` the store opens while the database is down and creates its tables once
+ * it is up.
+ *
  * Node only.
  *
  * @module
@@ -30,6 +37,7 @@ import {
   type PendingLogin,
   type VaultAccount,
   type VaultStore,
+  type VaultStoreNotice,
 } from './store.js';
 
 /** Options of {@link openPostgresVaultStore}. */
@@ -40,6 +48,17 @@ export interface PostgresVaultStoreOptions {
   tablePrefix?: string;
   /** Pool size (default 10). */
   maxConnections?: number;
+  /**
+   * Open even while the database cannot be reached (default false: fail at once). The tables are
+   * then created by the first operation that reaches it, and until then every operation fails
+   * (the vault answers 503 `VAULT_UNAVAILABLE`). A database that answers but refuses (a wrong
+   * password, a missing database) still fails the open.
+   */
+  waitForDatabase?: boolean;
+  /** How long to wait for a connection, in ms, before failing the operation (default 5000). */
+  connectTimeoutMs?: number;
+  /** Told when the database stops or starts answering (`database-unavailable` / `-available`). */
+  onNotice?: (notice: VaultStoreNotice) => void;
 }
 
 type Row = Record<string, unknown>;
@@ -112,6 +131,34 @@ function schema(p: string): string[] {
 // serialization_failure, deadlock_detected, unique_violation (two first registrations racing).
 const RETRYABLE = new Set(['40001', '40P01', '23505']);
 
+// One round trip: the counted attempt must be on disk before it is answered, even on a server
+// running with synchronous_commit = off (SPEC.md §9.5).
+const BEGIN_DURABLE = 'BEGIN; SET LOCAL synchronous_commit = on';
+
+/**
+ * Whether `err` is an error the server reported on a connection that is still usable: a SQLSTATE
+ * that is not a connection failure (class 08) or a shutdown (57P), below FATAL. Anything else (a
+ * dropped socket, a timeout, pg_terminate_backend) leaves the connection unusable.
+ */
+function usableAfter(err: unknown): boolean {
+  const e = err as { code?: unknown; severity?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  return (
+    /^[0-9A-Z]{5}$/.test(code) &&
+    !code.startsWith('08') &&
+    !code.startsWith('57P') &&
+    e?.severity !== 'FATAL' &&
+    e?.severity !== 'PANIC'
+  );
+}
+
+/** Whether `err` says the database could not be reached (worth waiting for), not that it refused. */
+function unreachable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true; // socket, DNS, timeout
+  return code.startsWith('08') || code.startsWith('57P');
+}
+
 /**
  * Connects to PostgreSQL and creates the tables if they do not exist (under an advisory lock, so
  * that nodes starting together do not race on `CREATE TABLE`).
@@ -132,43 +179,103 @@ export async function openPostgresVaultStore(options: PostgresVaultStoreOptions)
   const pool: Pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    keepAlive: true,
   });
   // An idle client's network error must not crash the process; the next query reports it.
   pool.on('error', () => {});
 
-  async function tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  // Up or down, as last seen: a notice on each change, for the operator's log.
+  let up = true;
+  const seen = (ok: boolean, failure?: unknown): void => {
+    const err = failure instanceof E2EEError && failure.cause !== undefined ? failure.cause : failure;
+    if (ok === up || (!ok && !unreachable(err))) return;
+    up = ok;
+    try {
+      options.onNotice?.(
+        ok
+          ? { kind: 'database-available' }
+          : { kind: 'database-unavailable', detail: `PostgreSQL: ${(err as Error)?.message ?? String(err)}` },
+      );
+    } catch {
+      // a failing log must not fail the operation
+    }
+  };
+  const observe = async <T>(work: Promise<T>): Promise<T> => {
+    try {
+      const result = await work;
+      seen(true);
+      return result;
+    } catch (err) {
+      seen(false, err);
+      throw err;
+    }
+  };
+
+  async function run<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const c = await pool.connect();
+      // pg-pool listens for 'error' on idle clients only: a connection that drops while checked
+      // out (a database restart, pg_terminate_backend) would emit 'error' with no listener and
+      // crash the process. The query in flight rejects as well; the listener only keeps the event.
+      let broken: unknown;
+      const onError = (err: unknown) => {
+        broken ??= err;
+      };
+      c.on('error', onError);
       try {
-        await c.query('BEGIN');
+        await c.query(BEGIN_DURABLE);
         const result = await fn(c);
         await c.query('COMMIT');
         return result;
       } catch (err) {
-        await c.query('ROLLBACK').catch(() => {});
+        if (!usableAfter(err)) broken ??= err;
+        if (broken === undefined) {
+          await c.query('ROLLBACK').catch((e: unknown) => {
+            broken = e;
+          });
+        }
+        // Retried only when the server said it rolled back: after a dropped connection the
+        // transaction may have committed, and running it again would count an attempt twice.
         const code = (err as { code?: string }).code;
-        if (attempt < 8 && code !== undefined && RETRYABLE.has(code)) continue;
+        if (broken === undefined && attempt < 8 && code !== undefined && RETRYABLE.has(code)) continue;
         throw err;
       } finally {
-        c.release();
+        c.off('error', onError);
+        // A broken client leaves the pool (release with an error ends it); the pool connects afresh.
+        c.release(broken === undefined ? undefined : (broken as Error));
       }
     }
   }
 
-  try {
-    await tx(async (c) => {
+  let schemaReady: Promise<void> | undefined;
+  const ready = (): Promise<void> => {
+    schemaReady ??= run(async (c) => {
       await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`e2ee-backup vault schema ${p}`]);
       for (const statement of schema(p)) await c.query(statement);
+    }).catch((err: unknown) => {
+      schemaReady = undefined; // tried again by the next operation
+      throw new E2EEError(
+        'VAULT_UNAVAILABLE',
+        `cannot open the PostgreSQL vault store: ${(err as Error).message}`,
+        { cause: err },
+      );
     });
+    return schemaReady;
+  };
+  const tx = <T>(fn: (c: PoolClient) => Promise<T>): Promise<T> => observe(ready().then(() => run(fn)));
+  // biome-ignore lint/suspicious/noExplicitAny: the parameters of a parameterised query
+  const query = (text: string, values?: any[]) => observe(ready().then(() => pool.query(text, values)));
+
+  try {
+    await ready();
   } catch (err) {
-    await pool.end().catch(() => {});
-    throw new E2EEError(
-      'VAULT_UNAVAILABLE',
-      `cannot open the PostgreSQL vault store: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
+    const cause = (err as { cause?: unknown }).cause;
+    if (!options.waitForDatabase || !unreachable(cause)) {
+      await pool.end().catch(() => {});
+      throw err;
+    }
+    seen(false, cause);
   }
 
   const lockAccount = async (c: PoolClient, account: string): Promise<VaultAccount | undefined> => {
@@ -263,7 +370,7 @@ export async function openPostgresVaultStore(options: PostgresVaultStoreOptions)
     },
 
     async putLogin(login) {
-      const r = await pool.query(
+      const r = await query(
         `UPDATE ${p}logins SET expected_mac = $1 WHERE id_hash = $2 AND account = $3 AND expected_mac IS NULL`,
         [buf(login.expectedMac), login.idHash, login.account],
       );
@@ -271,7 +378,7 @@ export async function openPostgresVaultStore(options: PostgresVaultStoreOptions)
     },
 
     async claimLogin(idHash, now) {
-      const r = await pool.query(
+      const r = await query(
         `UPDATE ${p}logins SET used = TRUE
          WHERE id_hash = $1 AND NOT used AND expected_mac IS NOT NULL AND expires_at > $2 RETURNING *`,
         [idHash, now],
@@ -323,14 +430,14 @@ export async function openPostgresVaultStore(options: PostgresVaultStoreOptions)
     },
 
     async putRegistration(r) {
-      await pool.query(
+      await query(
         `INSERT INTO ${p}registrations (id_hash, account, credential_id, expires_at) VALUES ($1, $2, $3, $4)`,
         [r.idHash, r.account, buf(r.credentialId), r.expiresAt],
       );
     },
 
     async takeRegistration(idHash, now) {
-      const r = await pool.query(`DELETE FROM ${p}registrations WHERE id_hash = $1 RETURNING *`, [idHash]);
+      const r = await query(`DELETE FROM ${p}registrations WHERE id_hash = $1 RETURNING *`, [idHash]);
       const row = r.rows[0] as Row | undefined;
       if (!row || Number(row['expires_at']) <= now) return undefined;
       return {
@@ -398,27 +505,27 @@ export async function openPostgresVaultStore(options: PostgresVaultStoreOptions)
     },
 
     async getAccount(account) {
-      const r = await pool.query(`SELECT * FROM ${p}accounts WHERE account = $1`, [account]);
+      const r = await query(`SELECT * FROM ${p}accounts WHERE account = $1`, [account]);
       return r.rows[0] ? toAccount(r.rows[0] as Row) : undefined;
     },
 
     async sweep(now) {
       // Expired logins, in one statement that holds no account row and waits for no lock: rows
       // another transaction holds (a login being finished or destroyed) are left for next time.
-      await pool.query(
+      await query(
         `DELETE FROM ${p}logins WHERE id_hash IN (
            SELECT id_hash FROM ${p}logins WHERE NOT ${stillPending('$1', '$2')} FOR UPDATE SKIP LOCKED)`,
         [now, CLAIMED_LOGIN_GRACE_MS],
       );
-      await pool.query(`DELETE FROM ${p}registrations WHERE expires_at <= $1`, [now]);
-      await pool.query(
+      await query(`DELETE FROM ${p}registrations WHERE expires_at <= $1`, [now]);
+      await query(
         `DELETE FROM ${p}fake_counters WHERE key IN (
            SELECT key FROM ${p}fake_counters WHERE expires_at <= $1 FOR UPDATE SKIP LOCKED)`,
         [now],
       );
       // Abandoned last attempts: each candidate in its own transaction, which locks the account
       // row first, decides again and only then touches its login rows (SPEC.md §9.6's order).
-      const candidates = await pool.query(
+      const candidates = await query(
         `SELECT account FROM ${p}accounts a WHERE status = 'active' AND remaining <= 0 AND NOT EXISTS (
            SELECT 1 FROM ${p}logins WHERE account = a.account AND generation = a.generation
            AND NOT fake AND ${stillPending('$1', '$2')})
@@ -438,6 +545,11 @@ export async function openPostgresVaultStore(options: PostgresVaultStoreOptions)
         if (done) destroyed++;
       }
       return destroyed;
+    },
+
+    async health() {
+      await query('SELECT 1');
+      return {};
     },
 
     async close() {

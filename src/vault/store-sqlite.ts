@@ -8,7 +8,9 @@
  * hand out an extra guess) and `secure_delete = ON` (destroyed records are overwritten with zeros
  * in the file, not just unlinked; see THREAT-MODEL.md for what that does not cover), and the WAL
  * is checkpointed and truncated after every destruction, deletion and replacement, so the old
- * record does not linger in WAL frames either.
+ * record does not linger in WAL frames either. A checkpoint that cannot complete (another
+ * connection reading, a full disk, an I/O error) is reported (`onNotice`, `health()`) and retried
+ * at every `sweep` until one completes.
  *
  * Node only.
  *
@@ -30,6 +32,7 @@ import {
   type PendingLogin,
   type VaultAccount,
   type VaultStore,
+  type VaultStoreNotice,
 } from './store.js';
 
 /** Options of {@link openSqliteVaultStore}. */
@@ -40,6 +43,8 @@ export interface SqliteVaultStoreOptions {
   tablePrefix?: string;
   /** How long to wait for another process's write lock, in ms (default 5000). */
   busyTimeoutMs?: number;
+  /** Told when destroyed data could not be overwritten (`secure-delete-incomplete`), and when it was. */
+  onNotice?: (notice: VaultStoreNotice) => void;
 }
 
 type Row = Record<string, unknown>;
@@ -271,15 +276,48 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
     q.destroy.run(Date.now(), account);
     q.dropLogins.run(account);
   };
+  const notify = (notice: VaultStoreNotice): void => {
+    try {
+      options.onNotice?.(notice);
+    } catch {
+      // a failing log must not fail the operation
+    }
+  };
+  // Destroyed or replaced data not yet overwritten everywhere, and how often that happened.
+  let secureDeletePending = false;
+  let secureDeleteFailures = 0;
   // After a destruction, deletion or replacement, fold the WAL back into the main file and
-  // truncate it, so the old record does not linger in old WAL frames (best effort: readers may
-  // keep the WAL busy).
+  // truncate it, so the old record does not linger in old WAL frames. It can fail (a reader
+  // holding an old snapshot, a full disk, an I/O error): then say so, and try again at the next
+  // sweep, so that an operator is never left believing a destroyed key is gone when it is not.
   const checkpoint = (): void => {
     if (!file) return;
+    let problem: string | undefined;
     try {
-      db.pragma('wal_checkpoint(TRUNCATE)');
-    } catch {
-      // another connection holds the WAL; the next checkpoint will do it
+      const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as {
+        busy: number;
+        log: number;
+        checkpointed: number;
+      }[];
+      if (r && r.busy !== 0) {
+        problem = `the WAL checkpoint could not complete (another connection is using the database; ${r.checkpointed} of ${r.log} frames copied)`;
+      }
+    } catch (err) {
+      problem = `the WAL checkpoint failed: ${(err as Error).message}`;
+    }
+    if (problem !== undefined) {
+      secureDeleteFailures++;
+      secureDeletePending = true;
+      notify({
+        kind: 'secure-delete-incomplete',
+        detail: `SQLite ${options.path}: destroyed data may still be readable in the file or its WAL: ${problem}; retried at the next sweep`,
+      });
+    } else if (secureDeletePending) {
+      secureDeletePending = false;
+      notify({
+        kind: 'secure-delete-complete',
+        detail: `SQLite ${options.path}: WAL checkpointed and truncated`,
+      });
     }
   };
 
@@ -432,8 +470,12 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
     },
     async sweep(now) {
       const n = sweep.immediate(now);
-      if (n > 0) checkpoint();
+      if (n > 0 || secureDeletePending) checkpoint();
       return n;
+    },
+    async health() {
+      db.prepare('SELECT 1').get();
+      return { secureDeletePending, secureDeleteFailures };
     },
     async close() {
       if (db.open) db.close();

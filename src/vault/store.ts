@@ -296,8 +296,40 @@ export interface VaultStore {
    * no pending counted attempt (abandoned last attempts). Returns the number of accounts destroyed.
    */
   sweep(now: number): Promise<number>;
+  /**
+   * Whether the store can serve requests now, for the health endpoint: resolves with what the
+   * operator should know, rejects if the database cannot be reached. Optional: a store without it
+   * is taken to be always available.
+   */
+  health?(): Promise<VaultStoreHealth>;
   /** Closes the database (the in-memory store forgets everything); call it once, at shutdown. */
   close(): Promise<void>;
+}
+
+/** What {@link VaultStore.health} reports beyond "available". */
+export interface VaultStoreHealth {
+  /**
+   * Destroyed or replaced records whose bytes may still be readable in the database file or its
+   * log, because overwriting them failed; retried at every housekeeping run (SQLite only).
+   */
+  secureDeletePending?: boolean;
+  /** How many times overwriting destroyed data has failed since the store was opened. */
+  secureDeleteFailures?: number;
+}
+
+/**
+ * What a store tells the operator outside any answer (the `onNotice` option of the SQL stores;
+ * `startVaultServer` logs each as one line). Never holds request data.
+ */
+export interface VaultStoreNotice {
+  /**
+   * `secure-delete-incomplete`: destroyed or replaced data could not be overwritten yet (retried
+   * at every housekeeping run); `secure-delete-complete`: a retry did it.
+   * `database-unavailable` / `database-available`: the database stopped or started answering.
+   */
+  kind: 'secure-delete-incomplete' | 'secure-delete-complete' | 'database-unavailable' | 'database-available';
+  /** Why, in a sentence. */
+  detail?: string;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -215,6 +215,15 @@ describe('vault usage and network errors', () => {
     expect(r.stderr).toMatch(/^e2ee-backup: the vault server could not be reached.*Check the --url/);
   });
 
+  it('a vault serve whose SQLite file cannot be opened says what to check here, not the network', () => {
+    const r = run(['vault', 'serve', '--port', '0', '--db', join(dir, 'no-such-folder', 'vault.sqlite')], {
+      cwd: dir,
+    });
+    expect(r.status).toBe(4);
+    expect(r.stderr).toMatch(/cannot open the SQLite vault store.*Check the --db path/s);
+    expect(r.stderr).not.toMatch(/--url|network/);
+  });
+
   it('a bad --url or a missing --account is exit 1', () => {
     const bad = run(['vault', 'recover', '--url', 'not a url', '--account', 'a']);
     expect(bad.status).toBe(1);
@@ -486,20 +495,18 @@ describe('vault serve that cannot start says why, and leaves nothing behind', ()
     }
   });
 
-  it('PostgreSQL cannot be reached', async () => {
+  it('PostgreSQL cannot be reached: it starts anyway, and /v1/health answers 503 until it is up', async () => {
     const { dir: d, cleanup: c } = tempDir();
     try {
-      const r = await runAsync(
-        ['vault', 'serve', '--port', '0', '--postgres', 'postgres://nobody@127.0.0.1:1/vault'],
-        {
-          cwd: d,
-        },
-      );
-      expect(r.status).toBe(4);
-      expect(r.stderr).toMatch(
-        /^e2ee-backup: cannot open the PostgreSQL vault store: .*Check the --postgres URL/,
-      );
-      expect(readdirSync(d)).toEqual([]);
+      const { child, url } = await serveVault(d, ['--postgres', 'postgres://nobody@127.0.0.1:1/vault']);
+      try {
+        const health = await fetch(`${url}/v1/health`);
+        expect(health.status).toBe(503);
+        expect(health.headers.get('retry-after')).toMatch(/^\d+$/);
+        expect(await health.json()).toMatchObject({ error: { code: 'VAULT_UNAVAILABLE' } });
+      } finally {
+        child.kill('SIGTERM');
+      }
     } finally {
       c();
     }

@@ -343,6 +343,9 @@ async function waitForLockWait(c: pg.Client, prefix: string, sweeping: Promise<u
   );
   for (let i = 0; i < 1000; i++) {
     if (ended) throw new Error(ended);
+    // `c` is inside its transaction, where pg_stat_activity is read once and then kept: without
+    // this, every poll saw the first one's snapshot, and a sweep not yet waiting then was missed.
+    await c.query('SELECT pg_stat_clear_snapshot()');
     const r = await c.query(
       `SELECT count(*)::int AS n FROM pg_stat_activity
        WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid() AND query LIKE $1`,

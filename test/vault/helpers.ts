@@ -14,13 +14,16 @@ export const cheapClient = { ksf: CHEAP_KSF, allowWeakKsf: true } as const;
 
 /**
  * Server limits for tests: weak KSF allowed and suggested (also what unknown accounts report, so
- * fake logins stay cheap too), no rate limits unless a test sets them.
+ * fake logins stay cheap too), no rate limits unless a test sets them, and room in the admission
+ * queue for the tests that race 50 requests from one address.
  */
 export const testLimits = {
   allowWeakKsf: true,
   ksfDefaults: CHEAP_KSF,
   perAddress: false,
   perAccount: false,
+  queueLimit: 1000,
+  queueLimitPerAddress: 1000,
 } as const;
 
 export function tempDir(): { dir: string; cleanup: () => void } {

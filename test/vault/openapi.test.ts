@@ -22,6 +22,7 @@ describe('openapi/vault.yaml', async () => {
       [
         '/v1/delete',
         '/v1/device-salt',
+        '/v1/health',
         '/v1/info',
         '/v1/login/abort',
         '/v1/login/finish',
@@ -30,9 +31,9 @@ describe('openapi/vault.yaml', async () => {
         '/v1/register/start',
       ].sort(),
     );
-    expect(Object.keys(doc.paths['/v1/info'])).toEqual(['get']);
+    const gets = ['/v1/info', '/v1/health'];
     for (const [path, item] of Object.entries<Doc>(doc.paths)) {
-      if (path !== '/v1/info') expect(Object.keys(item), path).toEqual(['post']);
+      expect(Object.keys(item), path).toEqual([gets.includes(path) ? 'get' : 'post']);
     }
   });
 
