@@ -56,7 +56,7 @@ export type BackupInput = Uint8Array | ReadableStream<Uint8Array> | AsyncIterabl
 export interface BackupCredentials {
   /** The 32-byte backup key, or its 64-digit code. */
   key?: Uint8Array | string;
-  /** A password (NFC-normalised before Argon2id). */
+  /** A password: a string (NFC-normalised before Argon2id); bytes are refused (`INVALID_ARGUMENT`). */
   password?: string;
 }
 
@@ -208,6 +208,20 @@ function withSignal(
 }
 
 /**
+ * A backup's password is text (SPEC.md §3.5): a string, checked and later NFC-normalised. Bytes
+ * are refused rather than used as they are, which would skip the normalisation every other
+ * implementation applies (and which `encryptBackup` never wrote).
+ */
+function checkBackupPassword(password: unknown): asserts password is string {
+  if (typeof password !== 'string')
+    throw new E2EEError(
+      'INVALID_ARGUMENT',
+      'the password must be a string (decode bytes with TextDecoder first, so that it is normalised like any password)',
+    );
+  checkPassword(password);
+}
+
+/**
  * Encrypts a backup. Nothing is read from `input` until the returned stream is read.
  *
  * Without worker threads, on node:crypto, the result is a byte stream: a BYOB reader
@@ -228,9 +242,7 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
   const slots: (NewBackupKeySlot | NewPasswordSlot)[] = [];
   if (options.key !== undefined) slots.push({ type: 'backup-key', backupKey: keyBytes(options.key) });
   if (options.password !== undefined) {
-    if (typeof options.password !== 'string' || options.password.length === 0)
-      throw new E2EEError('INVALID_ARGUMENT', 'the password must be a non-empty string');
-    checkPassword(options.password);
+    checkBackupPassword(options.password);
     slots.push({
       type: 'password',
       password: options.password,
@@ -336,7 +348,7 @@ export async function decryptBackup(
   // The caller's arguments are checked before the first byte is read (SPEC.md §7): a bad one is
   // reported whatever the file holds.
   const key = options.key !== undefined ? keyBytes(options.key) : undefined;
-  if (options.password !== undefined) checkPassword(options.password);
+  if (options.password !== undefined) checkBackupPassword(options.password);
   if (key === undefined && options.password === undefined)
     throw new E2EEError('INVALID_ARGUMENT', 'give a backup key, a password, or both');
   for (const [name, max] of Object.entries(options.kdfMaxima ?? {}))

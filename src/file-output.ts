@@ -5,10 +5,18 @@
  * What the destination is decides how it is written, and nothing but a regular file (or nothing
  * at all) is ever replaced:
  *
- * - nothing there, or a regular file: a temporary sibling (`.NAME.RANDOM.tmp`, mode 0600 by
- *   default), flushed to disk and renamed over NAME only at {@link FileOutput.commit}, so that NAME
- *   is never a partial file and a failure leaves nothing behind;
+ * - nothing there, or a regular file: a temporary sibling (`.NAME.RANDOM.tmp`), flushed to disk
+ *   and renamed over NAME only at {@link FileOutput.commit}, so that NAME is never a partial file
+ *   and a failure leaves nothing behind. A new file gets mode 0600 (backups and restored data are
+ *   private); a file replaced keeps its permission bits, and its owner and group where the system
+ *   allows, as a shell's `>` would (unless the caller names a mode: key and state files stay
+ *   0600). A file this process may not write (`access(W_OK)`) is refused, not replaced, even in
+ *   a folder it may write. Other hard links to a replaced file keep the old contents;
  * - a symbolic link: followed; its final target is written as above (the link stays a link);
+ * - a path naming one of this process's descriptors (`/dev/stdout`, `/dev/stderr`, `/dev/stdin`,
+ *   `/dev/fd/N`, `/proc/self/fd/N`) that is open on a regular file (`>> log.txt`): written through
+ *   that descriptor, at its offset (appended, if it was opened to append), never replaced, and
+ *   provisional like a device;
  * - a character device, a FIFO or a socket (`/dev/null`, `-o >(cmd)`, `/dev/stdout` on a pipe):
  *   written in place as the bytes come, never replaced. Such output cannot be taken back: it is
  *   provisional until the writer says it is complete ({@link FileOutput.inPlace});
@@ -18,8 +26,9 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { constants, rmSync, writeSync } from 'node:fs';
+import { constants, fstatSync, fsyncSync, rmSync, type Stats, writeSync } from 'node:fs';
 import {
+  access,
   type FileHandle,
   link,
   lstat,
@@ -57,7 +66,10 @@ export interface FileOutput {
 
 /** Options of {@link openFileOutput}. */
 export interface FileOutputOptions {
-  /** Permission bits of a new file (default 0600: backups and restored data are private). */
+  /**
+   * Permission bits of the file written, new or replaced. Default: 0600 for a new file (backups
+   * and restored data are private); a replaced file keeps its own.
+   */
   mode?: number;
   /** Replace an existing file (default true). When false, anything at the path is an `EEXIST` error. */
   overwrite?: boolean;
@@ -72,8 +84,9 @@ export interface FileOutputOptions {
 
 /** Where the bytes go, once the path has been looked at. */
 type Destination =
-  | { kind: 'file'; target: string }
+  | { kind: 'file'; target: string; existing?: Stats }
   | { kind: 'device'; target: string }
+  | { kind: 'descriptor'; fd: number }
   | { kind: 'socket'; target: string; fd?: number };
 
 // How many symbolic links are followed before giving up (Linux's own limit).
@@ -89,10 +102,19 @@ function errno(e: unknown): string | undefined {
 
 /** A path that names one of this process's descriptors: `/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`. */
 function descriptorOf(path: string): number | undefined {
+  if (path === '/dev/stdin') return 0;
   if (path === '/dev/stdout') return 1;
   if (path === '/dev/stderr') return 2;
   const m = /^\/(?:dev\/fd|proc\/self\/fd)\/(\d{1,9})$/.exec(path);
   return m ? Number(m[1]) : undefined;
+}
+
+function fstatOrUndefined(fd: number): Stats | undefined {
+  try {
+    return fstatSync(fd);
+  } catch {
+    return undefined;
+  }
 }
 
 async function lstatOrUndefined(path: string) {
@@ -110,6 +132,10 @@ async function destinationOf(path: string, overwrite: boolean): Promise<Destinat
   if (own === undefined) return { kind: 'file', target: path };
   if (!overwrite)
     throw Object.assign(new Error(`EEXIST: file already exists, '${path}'`), { code: 'EEXIST' });
+  // Opening the path again would start a regular file at offset 0 (or replace it): what the
+  // caller redirected (`>> log.txt`) is written through the descriptor itself.
+  const fd = descriptorOf(path);
+  if (fd !== undefined && fstatOrUndefined(fd)?.isFile()) return { kind: 'descriptor', fd };
   let st = own;
   let target = path;
   if (own.isSymbolicLink()) {
@@ -123,7 +149,7 @@ async function destinationOf(path: string, overwrite: boolean): Promise<Destinat
     // have no path to resolve, and need none.
     if (st.isFile()) target = await realpath(path);
   }
-  if (st.isFile()) return { kind: 'file', target };
+  if (st.isFile()) return { kind: 'file', target, existing: st };
   if (st.isDirectory()) throw Object.assign(new Error(`EISDIR: is a folder, '${path}'`), { code: 'EISDIR' });
   if (st.isCharacterDevice() || st.isFIFO()) return { kind: 'device', target: path };
   if (st.isSocket()) return { kind: 'socket', target: path, fd: descriptorOf(path) };
@@ -153,14 +179,38 @@ async function danglingTarget(path: string): Promise<string> {
 export async function openFileOutput(path: string, options: FileOutputOptions = {}): Promise<FileOutput> {
   const dest = await destinationOf(path, options.overwrite ?? true);
   if (dest.kind === 'device') return deviceOutput(path);
+  if (dest.kind === 'descriptor') return descriptorOutput(path, dest.fd);
   if (dest.kind === 'socket') return socketOutput(path, dest.fd);
-  return atomicOutput(path, dest.target, options);
+  if (dest.existing)
+    await access(dest.target, constants.W_OK).catch((e: unknown) => {
+      throw refusal(
+        path,
+        `${errno(e) === 'EACCES' || errno(e) === 'EPERM' ? 'it is read-only, or not yours to write' : String((e as Error).message)}; it was not replaced`,
+      );
+    });
+  return atomicOutput(path, dest.target, dest.existing, options);
 }
 
-function atomicOutput(name: string, target: string, options: FileOutputOptions): Promise<FileOutput> {
+async function atomicOutput(
+  name: string,
+  target: string,
+  existing: Stats | undefined,
+  options: FileOutputOptions,
+): Promise<FileOutput> {
   const overwrite = options.overwrite ?? true;
   const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
-  return open(tmp, 'wx', options.mode ?? 0o600).then((handle) => {
+  const mode = options.mode ?? (existing ? existing.mode & 0o777 : 0o600);
+  return open(tmp, 'wx', 0o600).then(async (handle) => {
+    // Set after creating (the umask would narrow `open`'s mode); private until then.
+    try {
+      if (existing && (existing.uid !== process.getuid?.() || existing.gid !== process.getgid?.()))
+        await handle.chown(existing.uid, existing.gid).catch(() => {}); // where the system allows
+      if (mode !== 0o600) await handle.chmod(mode);
+    } catch (e) {
+      await handle.close().catch(() => {});
+      await rm(tmp, { force: true }).catch(() => {});
+      throw e;
+    }
     const cleanup = () => rmSync(tmp, { force: true });
     options.cleanups?.add(cleanup);
     let bytesWritten = 0;
@@ -257,6 +307,35 @@ async function deviceOutput(name: string): Promise<FileOutput> {
     },
     commit: close,
     abort: () => close().catch(() => {}),
+  };
+}
+
+/**
+ * One of this process's descriptors open on a regular file: written with its own offset and flags
+ * (O_APPEND included), never closed (it is not ours), flushed at commit.
+ */
+function descriptorOutput(name: string, fd: number): FileOutput {
+  let bytesWritten = 0;
+  return {
+    name,
+    inPlace: true,
+    reusesPieces: true,
+    get bytesWritten() {
+      return bytesWritten;
+    },
+    async write(piece) {
+      for (let o = 0; o < piece.length; ) o += writeSync(fd, piece, o, piece.length - o);
+      bytesWritten += piece.length;
+    },
+    async commit() {
+      try {
+        fsyncSync(fd);
+      } catch (e) {
+        // Not every file system can (EINVAL); the bytes are written either way.
+        if (errno(e) !== 'EINVAL' && errno(e) !== 'ENOTSUP') throw e;
+      }
+    },
+    async abort() {},
   };
 }
 

@@ -36,9 +36,6 @@ import { cancelQuietly, toStream } from './streams.js';
 
 export type { KeptReason } from './retire.js';
 
-/** The backup set of {@link createBackup} when none is given. */
-const DEFAULT_SET = 'default';
-
 /** A store entry that was left in place, and why. */
 export interface KeptEntry {
   /** Its name in the store. */
@@ -61,9 +58,12 @@ export interface BackupEntry extends StoredBackup {
   readonly generation?: number;
   /** With credentials: its authenticated metadata, when they open it. */
   readonly metadata?: BackupMetadata;
-  /** With credentials: why it was not opened, when it was not. */
+  /**
+   * With credentials: why it was not opened, when it was not. Without: `unreadable` when the
+   * store failed to read it (it is then counted as possibly encrypted).
+   */
   readonly reason?: 'not-a-backup' | 'another-key' | 'kdf-limit' | 'unreadable';
-  /** With credentials: the error that kept it from opening. */
+  /** The error that kept it from opening (or from being read). */
   readonly error?: unknown;
 }
 
@@ -191,6 +191,21 @@ function codeOf(error: unknown): ErrorCode | undefined {
   return error instanceof E2EEError ? error.code : undefined;
 }
 
+/** The library's advice on `NEWEST_UNREADABLE` (the CLI gives its own, naming its flags). */
+const NEWEST_UNREADABLE_ADVICE =
+  'Pass newestSeen (the newest generation this client has used, from its own records); or, if those ' +
+  "entries are not this client's backups (another key's, say), allowUnreadableNewest to write generation";
+
+/** Why an entry did not open, in words, for `NEWEST_UNREADABLE`. */
+function whyUnopened(o: Opened): string {
+  if (!o.facts.encrypted) return 'not an encrypted backup';
+  const code = codeOf(o.error) ?? String(o.error);
+  const reason = failureReason(o.facts.failure);
+  if (reason === 'another-key') return `another key's, or damaged: ${code}`;
+  if (reason === 'kdf-limit') return `its password slot asks for more Argon2id work than allowed: ${code}`;
+  return code;
+}
+
 /** The facts of every entry of a store, opened one at a time with `credentials`. */
 async function inspectStore(
   store: BackupStore,
@@ -216,7 +231,8 @@ function keptEntry(o: Opened, reason: KeptReason): KeptEntry {
  * Lists a store's entries, telling encrypted backups (by their magic bytes) from anything else.
  * With `credentials`, also opens each encrypted one (its header and metadata, not its body) and
  * says what it holds or why it did not open; a password slot whose Argon2id parameters exceed
- * `kdfMaxima` is not run (`kdf-limit`).
+ * `kdfMaxima` is not run (`kdf-limit`). An entry the store fails to read is listed as
+ * `unreadable`, with the error; only a failure to list fails the call.
  */
 export async function listBackups(
   store: BackupStore,
@@ -228,8 +244,16 @@ export async function listBackups(
   for (const e of await store.list()) {
     const claimed = claimedGeneration(e.name);
     if (credentials === undefined) {
-      const { encrypted, stream } = await peekMagic(await store.get(e.name));
-      await stream.cancel().catch(() => {});
+      let encrypted: boolean;
+      try {
+        const peeked = await peekMagic(await store.get(e.name));
+        await peeked.stream.cancel().catch(() => {});
+        encrypted = peeked.encrypted;
+      } catch (error) {
+        // One entry the store fails to read says nothing about the others: as with credentials.
+        out.push({ ...e, encrypted: true, reason: 'unreadable', error });
+        continue;
+      }
       out.push({ ...e, encrypted, ...(encrypted && claimed !== undefined ? { generation: claimed } : {}) });
       continue;
     }
@@ -250,11 +274,13 @@ export async function listBackups(
 /** Options of {@link createBackup}. */
 export interface CreateBackupOptions extends Omit<EncryptBackupOptions, 'generation'>, OpenLimits {
   /**
-   * The backup set (SPEC.md §5.1) this backup continues, default `'default'`. Only backups of
-   * the same set are ever superseded and removed: give each device or app that shares a store
-   * and a credential a set of its own.
+   * The backup set (SPEC.md §5.1) this backup continues: 1 to 64 characters of `A–Z a–z 0–9 . _ -`.
+   * Only backups of the same set are ever superseded and removed, so each device or app that
+   * may share a store and a credential needs a set of its own: make an id once per install
+   * (`crypto.randomUUID()`, say), persist it with the generations, and pass it every time.
+   * Required: a shared default would make two devices remove each other's backups.
    */
-  set?: string;
+  set: string;
   /**
    * The newest generation this client has seen or used (persisted by the client): the new
    * backup gets a larger one. Without it, and with an entry in the store that may be a newer
@@ -271,8 +297,9 @@ export interface CreateBackupOptions extends Omit<EncryptBackupOptions, 'generat
    */
   onGeneration?: (generation: number) => void | Promise<void>;
   /**
-   * Write even though, without `newestSeen`, an unreadable entry may be a newer backup: the new
-   * generation is then one more than the newest that opens. The unreadable entry is kept.
+   * Write even though, without `newestSeen`, an entry named as a backup that does not open may
+   * be a newer one (for a first backup into a store that holds other keys' backups, say): the
+   * new generation is then one more than the newest that opens. Such entries are kept.
    */
   allowUnreadableNewest?: boolean;
   /**
@@ -333,22 +360,23 @@ function checkGeneration(value: number | undefined, what: string): void {
  * Makes a new encrypted backup and retires the ones it supersedes, in an order that always
  * leaves at least one complete, decryptable backup in the store:
  *
- * 1. every entry is opened (header and metadata only) with the credential — the backup key when
- *    there is one, else the password; a password slot asking for more Argon2id work than
- *    `kdfMaxima` is skipped, not run;
+ * 1. every entry is opened (header and metadata only) with the credentials given — the backup
+ *    key, and the password where the key does not open it; a password slot asking for more
+ *    Argon2id work than `kdfMaxima` is skipped, not run;
  * 2. the generation is one more than the largest of `newestSeen` and every generation that
- *    opens (whatever its set; an interrupted upload the store kept counts too); without
- *    `newestSeen`, an entry named as a backup of that generation or later that cannot be opened
- *    stops it (`NEWEST_UNREADABLE`). A store that kept an interrupted upload of this set (the S3
- *    store with a resume state) resumes it instead when it was made with the same options, no
- *    other process is writing it, and its generation is above every generation that opens and
- *    not below `newestSeen` (equal to it when `onGeneration` persisted the interrupted attempt's):
- *    the same backup, same name, same bytes (SPEC.md §11). `onGeneration` is called with it;
+ *    opens (whatever its set or credential; an interrupted upload the store kept counts too);
+ *    without `newestSeen`, an entry named as a backup of that generation or later that does not
+ *    open stops it (`NEWEST_UNREADABLE`), even one that reads as another key's: a damaged key slot
+ *    reads so too. A store that kept an interrupted upload of this set (the S3 store with a resume
+ *    state) resumes it instead when it was made with the same options, no other process is
+ *    writing it, and its generation is above every generation that opens and not below
+ *    `newestSeen` (equal to it when `onGeneration` persisted the interrupted attempt's): the same
+ *    backup, same name, same bytes (SPEC.md §11). `onGeneration` is called with it;
  * 3. the backup is written under a new name (the store's `put` is atomic), or the resumed one's;
  * 4. a restore drill decrypts it from the store: every chunk must authenticate, the metadata must
  *    be what was written, and the plaintext's SHA-256 must match what went in;
  * 5. only then is each entry removed that is proven superseded: named as backups are, opened by
- *    the same credential, of the same set, with a lower generation; then the `replaces` entries.
+ *    a credential given, of the same set, with a lower generation; then the `replaces` entries.
  *    Everything else is kept and reported with its reason (see {@link KeptReason}). Interrupted
  *    uploads proven superseded by the same rules, and not in use, are aborted.
  *
@@ -377,21 +405,28 @@ export async function createBackup(
 ): Promise<CreatedBackup> {
   if (options.key === undefined && options.password === undefined)
     throw new E2EEError('INVALID_ARGUMENT', 'give a backup key, a password, or both');
-  const set = checkSet(options.set ?? DEFAULT_SET);
+  if (options.set === undefined)
+    throw new E2EEError(
+      'INVALID_ARGUMENT',
+      "createBackup needs a set: the id of this device's (or app's) backups, which supersede only each other. " +
+        "With one set for all, two devices sharing a store and a key would remove each other's backups: make an id " +
+        'once per install (e.g. crypto.randomUUID()), persist it, and pass it as set every time',
+    );
+  const set = checkSet(options.set);
   checkGeneration(options.newestSeen, 'newestSeen');
   const replaces = [...(options.replaces ?? [])];
   for (const r of replaces) checkStoreName(r);
   const credentials = { key: options.key, password: options.password };
-  // Ownership is proven with the stronger credential: the backup key when there is one. A
-  // password slot is then never run on a planted file at all.
-  const owner: BackupCredentials =
-    options.key !== undefined ? { key: options.key } : { password: options.password };
   const writeKdf: Argon2idParams = { ...DEFAULT_KDF_PARAMS, ...options.kdf };
   const limits = { kdfMaxima: { ...writeKdf, ...options.kdfMaxima }, signal: options.signal };
 
-  const before = await inspectStore(store, owner, limits);
+  // Opened with every credential given: with a key and a password, a backup made with the
+  // password alone (before a key was added) is one of ours too, and the next generation must be
+  // above it. A password slot is run only where the key does not open the entry, and only
+  // within kdfMaxima; with a key alone, never.
+  const before = await inspectStore(store, credentials, limits);
   // Interrupted uploads the store kept (the S3 store with a resume state), opened likewise.
-  const pending = await pendingBackups(store, { ...options, set }, owner, limits.kdfMaxima);
+  const pending = await pendingBackups(store, { ...options, set }, credentials, limits.kdfMaxima);
   try {
     return await createWith(store, source, options, {
       set,
@@ -467,21 +502,20 @@ async function createWith(
   const generation = resumed ? resumed.facts.opened!.generation : newest + 1;
   checkGeneration(generation, 'the next generation');
   if (options.newestSeen === undefined && options.allowUnreadableNewest !== true) {
-    // Named as a backup of this generation or later, and not provably another key's: it may be
-    // this client's newest backup, damaged.
+    // Named as a backup of this generation or later, and not opened: it may be this client's
+    // newest backup, damaged — including where it reads as another key's (a store can damage a
+    // key slot and recompute the unkeyed checksum). Only the client's own record can tell.
     const unopenable = before.filter((o) => {
       const claimed = claimedGeneration(o.facts.name);
-      if (claimed === undefined || claimed < generation || o.metadata) return false;
-      return !o.facts.encrypted || failureReason(o.facts.failure) !== 'another-key';
+      return claimed !== undefined && claimed >= generation && !o.metadata;
     });
     if (unopenable.length > 0)
       throw new E2EEError(
         'NEWEST_UNREADABLE',
-        `${unopenable.map((o) => `${o.facts.name} (${o.facts.encrypted ? (codeOf(o.error) ?? String(o.error)) : 'not an encrypted backup'})`).join(', ')} ` +
-          `may be newer than generation ${generation - 1} but cannot be opened, and no newestSeen was given: ` +
-          'refusing to write a generation that may be older than it. Pass newestSeen, or allowUnreadableNewest ' +
-          'to write generation ' +
-          `${generation} anyway (the unreadable entries are kept)`,
+        `${unopenable.map((o) => `${o.facts.name} (${whyUnopened(o)})`).join(', ')} ` +
+          `may be newer than ${newest < 0 ? 'every backup that opens' : `generation ${newest}, the newest that opens`}, ` +
+          `and the newest generation this client has seen is not known: refusing to write generation ${generation}, which may be older. ` +
+          `${NEWEST_UNREADABLE_ADVICE} ${generation} anyway. They are kept either way`,
       );
   }
   await options.onGeneration?.(generation);

@@ -5,8 +5,9 @@
  * disk, and is renamed over the destination only after the last byte is written (and, when
  * decrypting, the last chunk has authenticated), so that on any failure the temporary file is
  * removed and an existing destination is left untouched; a symbolic link is followed and its
- * target written that way; a character device, FIFO or socket is written in place, never
- * replaced. Also here: {@link workerPool}, the worker threads the streams can use (`workers`
+ * target written that way; a character device, FIFO or socket, or a file `/dev/stdout` or
+ * `/dev/fd/N` is open on, is written in place, never replaced. A new file is 0600; a replaced one
+ * keeps its mode, and one this process may not write is refused. Also here: {@link workerPool}, the worker threads the streams can use (`workers`
  * option).
  *
  * @module
@@ -140,7 +141,7 @@ export async function decryptFile(
  * @example
  * ```ts
  * const store = createFileStore('/var/backups/chat');
- * await createBackup(store, exportStream, { key });
+ * await createBackup(store, exportStream, { key, set: deviceId }); // deviceId: made once per install
  * ```
  */
 export function createFileStore(dir: string): BackupStore {

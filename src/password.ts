@@ -42,7 +42,9 @@ const hex = (cp: number) => `U+${cp.toString(16).toUpperCase().padStart(4, '0')}
  * Refuses (`INVALID_ARGUMENT`) a password that SPEC.md §3.5 does not allow: an empty one, a
  * string with a lone UTF-16 surrogate (UTF-8 cannot encode it), or one holding a code point
  * that Unicode 14.0.0 leaves unassigned (its NFC could differ between implementations). A
- * `Uint8Array` is taken as bytes the caller has already encoded: only its emptiness is checked.
+ * `Uint8Array` is taken as bytes the caller has already encoded (`deriveKeyFromPassword`, the
+ * vault's key-stretching function): only its emptiness is checked. A backup's password is never
+ * one: `encryptBackup` and `decryptBackup` refuse bytes.
  */
 export function checkPassword(password: unknown): asserts password is string | Uint8Array {
   if (password instanceof Uint8Array) {

@@ -74,8 +74,8 @@ const keep = (reason: KeptReason): Verdict => ({ remove: false, reason });
 
 /**
  * Whether `entry` is proven superseded by `written`, which has been written and verified: it is
- * named as backups are named, the same credential opened it, it belongs to the same set, and its
- * authenticated generation is lower. Anything else is kept.
+ * named as backups are named, a credential the writer was given (key or password) opened it, it
+ * belongs to the same set, and its authenticated generation is lower. Anything else is kept.
  */
 export function retirementVerdict(entry: EntryFacts, written: WrittenBackup): Verdict {
   if (!BACKUP_NAME.test(entry.name)) return keep('not-a-backup');

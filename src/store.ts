@@ -45,7 +45,7 @@ export function checkStoreName(name: string): void {
  * @example
  * ```ts
  * const store = createMemoryStore();
- * await createBackup(store, chatExport, { key });
+ * await createBackup(store, chatExport, { key, set: deviceId }); // deviceId: made once per install
  * ```
  */
 export function createMemoryStore(): BackupStore & {

@@ -3,10 +3,14 @@
 // place. Special files are made in a temporary folder (never the real /dev/null).
 import { execFileSync } from 'node:child_process';
 import {
+  chmodSync,
+  chownSync,
+  closeSync,
   createReadStream,
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -116,6 +120,36 @@ describe('encryptFile / decryptFile destinations (issue #16)', () => {
     await decryptFile(backup, sock, { key });
     expect((await received).equals(plain)).toBe(true);
     expect(temporaries(dir)).toEqual([]); // nothing was renamed over it
+  });
+
+  it('a replaced file keeps its mode (and owner, as root); a new file is 0600 (review of #16)', async () => {
+    const shared = join(dir, 'shared.txt');
+    writeFileSync(shared, 'old');
+    chmodSync(shared, 0o640);
+    if (isRoot) chownSync(shared, 65534, 65534);
+    await decryptFile(backup, shared, { key });
+    expect(readFileSync(shared).equals(plain)).toBe(true);
+    expect(lstatSync(shared).mode & 0o7777).toBe(0o640);
+    if (isRoot) expect([lstatSync(shared).uid, lstatSync(shared).gid]).toEqual([65534, 65534]);
+    const fresh = join(dir, 'fresh.txt');
+    await decryptFile(backup, fresh, { key });
+    expect(lstatSync(fresh).mode & 0o777).toBe(0o600);
+    expect(temporaries(dir)).toEqual([]);
+  });
+
+  it('/dev/fd/N open on a regular file is written through the descriptor, appended, not replaced', async () => {
+    const log = join(dir, 'appended.log');
+    writeFileSync(log, 'earlier\n');
+    const ino = lstatSync(log).ino;
+    const fd = openSync(log, 'a');
+    try {
+      await decryptFile(backup, `/dev/fd/${fd}`, { key });
+    } finally {
+      closeSync(fd);
+    }
+    expect(readFileSync(log).equals(Buffer.concat([Buffer.from('earlier\n'), plain]))).toBe(true);
+    expect(lstatSync(log).ino).toBe(ino);
+    expect(temporaries(dir)).toEqual([]);
   });
 
   it('a folder is refused with IO and left alone', async () => {

@@ -1,5 +1,6 @@
 // A model test of the backup lifecycle against an adversarial store (issue #16). Two honest
-// devices, A and B, share one store and one credential, each with its own backup set; A persists
+// devices, A and B, share one store and one credential (a backup key, a password, or — mixed —
+// both, each call giving the key, the password or both), each with its own backup set; A persists
 // its state (newest generation confirmed, largest used) unless a step makes it lose it. Between
 // their steps the store damages entries, deletes them, replays any bytes ever uploaded (failed
 // attempts included) under their name or a new one, reorders every listing, plants foreign files
@@ -14,7 +15,9 @@
 //   store, a restore (with no failure injected) succeeds with A's data;
 // - no generation is reused: with state, A's generations strictly grow, failed attempts included;
 // - no restore accepts a generation older than the newest persisted; what it returns is what A wrote;
-// - without state, A never writes below an entry that may be its newer backup but cannot be read;
+// - without state, A never writes below an entry named as a backup that its credentials do not
+//   open (it may be A's newer backup, damaged);
+// - a create's generation is above every generation its credentials open in the store;
 // - no Argon2id runs beyond the parameters the app writes with.
 import { createHash } from 'node:crypto';
 import { fc, test } from '@fast-check/vitest';
@@ -51,9 +54,11 @@ const nameFor = (generation: number, tag: string) =>
   `backup-${String(generation).padStart(16, '0')}-${tag}.e2ee`;
 
 type Actor = 'A' | 'B';
+/** Which credentials a call gives, in mixed mode: the key, the password, or both. */
+type Creds = 'key' | 'password' | 'both';
 type Action =
-  | { t: 'create'; who: Actor; data: string }
-  | { t: 'restore' }
+  | { t: 'create'; who: Actor; data: string; creds: Creds }
+  | { t: 'restore'; creds: Creds }
   | { t: 'loseState' }
   | { t: 'damage'; i: number; pos: number }
   | { t: 'delete'; i: number }
@@ -68,9 +73,16 @@ const action: fc.Arbitrary<Action> = fc.oneof(
       t: fc.constant('create' as const),
       who: fc.constantFrom<Actor>('A', 'A', 'B'),
       data: fc.string({ maxLength: 12 }),
+      creds: fc.constantFrom<Creds>('key', 'password', 'both'),
     }),
   },
-  { weight: 3, arbitrary: fc.record({ t: fc.constant('restore' as const) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant('restore' as const),
+      creds: fc.constantFrom<Creds>('key', 'password', 'both'),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('loseState' as const) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('damage' as const), i: fc.nat(), pos: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('delete' as const), i: fc.nat() }) },
@@ -102,7 +114,12 @@ interface Written {
   set: string;
   generation: number;
   data: string;
+  /** The credentials it was written with (its slots). */
+  creds: Creds;
 }
+
+/** Whether a backup written with `slots` opens with `given`. */
+const opens = (slots: Creds, given: Creds) => slots === 'both' || given === 'both' || slots === given;
 
 async function expensivePlant(generation: number, password: string): Promise<Uint8Array> {
   const b = await encryptBackupBytes(enc.encode('planted'), { password, ...FAST, generation, set: 'A' });
@@ -115,9 +132,14 @@ async function expensivePlant(generation: number, password: string): Promise<Uin
   return out;
 }
 
-async function runModel(mode: 'key' | 'password', actions: Action[], seed: number): Promise<void> {
+type Mode = 'key' | 'password' | 'mixed';
+
+async function runModel(mode: Mode, actions: Action[], seed: number): Promise<void> {
   const inner = createMemoryStore();
-  const cred: BackupCredentials = mode === 'key' ? { key: KEY } : { password: 'pw' };
+  // In key and password modes every call gives that one credential; mixed, what the action says.
+  const credsOf = (a: { creds: Creds }): Creds => (mode === 'mixed' ? a.creds : mode);
+  const credentials = (c: Creds): BackupCredentials =>
+    c === 'key' ? { key: KEY } : c === 'password' ? { password: 'pw' } : { key: KEY, password: 'pw' };
   const honest = new Map<string, Written>();
   const uploads: { name: string; bytes: Uint8Array }[] = []; // everything the store ever received
   const touched = new Set<string>(); // names the adversary damaged, deleted or overwrote
@@ -135,6 +157,7 @@ async function runModel(mode: 'key' | 'password', actions: Action[], seed: numbe
         who: Actor;
         set: string;
         data: string;
+        creds: Creds;
         generation?: number;
         put?: { name: string; bytes: Uint8Array };
       }
@@ -157,6 +180,7 @@ async function runModel(mode: 'key' | 'password', actions: Action[], seed: numbe
           set: call.set,
           generation: call.generation,
           data: call.data,
+          creds: call.creds,
         });
       maybeFail();
       if (call) call.put = { name, bytes };
@@ -202,35 +226,42 @@ async function runModel(mode: 'key' | 'password', actions: Action[], seed: numbe
   }
 
   /**
-   * Entries named as backups that surely cannot be read and may be A's: what must stop a stateless
-   * create. (Damaged foreign files are left out: whether they read as another key's depends on
-   * where the damage fell.)
+   * Entries named as backups that `creds` surely do not open: what must stop a stateless create
+   * (any of them may be A's newer backup, damaged; one that reads as another key's included).
    */
-  function doubtful(): string[] {
+  function doubtful(creds: Creds): string[] {
     const out: string[] = [];
     for (const [name, bytes] of inner.entries) {
       if (!BACKUP_NAME.test(name)) continue;
-      const h = hash(bytes);
-      if (garbage.has(h) || damagedHonest.has(h) || (mode === 'password' && expensive.has(h))) out.push(name);
+      const w = honest.get(hash(bytes));
+      if (!w || !opens(w.creds, creds)) out.push(name);
     }
     return out;
   }
-  const foreign = new Set<string>();
-  const expensive = new Set<string>();
-  const garbage = new Set<string>();
-  const damagedHonest = new Set<string>(); // honest backups with flipped bits
+  /** The largest generation `creds` open in the store (-1 for none). */
+  function newestOpening(creds: Creds): number {
+    let newest = -1;
+    for (const bytes of inner.entries.values()) {
+      const w = honest.get(hash(bytes));
+      if (w && opens(w.creds, creds)) newest = Math.max(newest, w.generation);
+    }
+    return newest;
+  }
   const names = () => [...inner.entries.keys()].sort();
 
   for (const a of actions) {
     switch (a.t) {
       case 'create': {
         const set = a.who;
-        call = { who: a.who, set, data: a.data };
+        const creds = credsOf(a);
+        call = { who: a.who, set, data: a.data, creds };
         const newestSeen = a.who === 'A' ? state.used : bState.used;
-        const before = doubtful();
+        const before = doubtful(creds);
+        const armed = failIn !== undefined; // an injected failure can hide an entry from it
+        const opening = newestOpening(creds);
         try {
           const made = await createBackup(store, enc.encode(a.data), {
-            ...cred,
+            ...credentials(creds),
             ...FAST,
             set,
             newestSeen,
@@ -246,6 +277,10 @@ async function runModel(mode: 'key' | 'password', actions: Action[], seed: numbe
           });
           if (!inner.entries.has(made.name))
             violations.push(`${a.who}'s new backup ${made.name} is not in the store`);
+          if (!armed && made.generation <= opening)
+            violations.push(
+              `${a.who} wrote generation ${made.generation}, not above ${opening}, which opens`,
+            );
           confirmed[a.who] = { name: made.name, bytes: inner.entries.get(made.name)!, data: a.data };
           if (a.who === 'A') {
             if (newestSeen === undefined) {
@@ -265,15 +300,16 @@ async function runModel(mode: 'key' | 'password', actions: Action[], seed: numbe
       case 'restore': {
         const armed = failIn !== undefined;
         // While an intact backup of A's set at least as new as A's state is here, a restore succeeds.
+        const creds = credsOf(a);
         let mustOpen = -1;
         for (const bytes of inner.entries.values()) {
           const w = honest.get(hash(bytes));
-          if (w?.set === 'A' && w.generation >= (state.seen ?? -1))
+          if (w?.set === 'A' && w.generation >= (state.seen ?? -1) && opens(w.creds, creds))
             mustOpen = Math.max(mustOpen, w.generation);
         }
-        call = { who: 'A', set: 'A', data: '' };
+        call = { who: 'A', set: 'A', data: '', creds };
         try {
-          const r = await restoreLatest(store, cred, {
+          const r = await restoreLatest(store, credentials(creds), {
             set: 'A',
             newestSeen: state.seen,
             kdfMaxima: FAST.kdf,
@@ -309,10 +345,7 @@ async function runModel(mode: 'key' | 'password', actions: Action[], seed: numbe
         const name = all[a.i % all.length]!;
         const bytes = inner.entries.get(name)!.slice();
         if (bytes.length === 0) break;
-        const was = hash(bytes);
         bytes[a.pos % bytes.length]! ^= 1 << (a.pos % 8);
-        if ((honest.has(was) || damagedHonest.has(was)) && !honest.has(hash(bytes)))
-          damagedHonest.add(hash(bytes));
         inner.entries.set(name, bytes);
         touched.add(name);
         break;
@@ -339,14 +372,14 @@ async function runModel(mode: 'key' | 'password', actions: Action[], seed: numbe
         let bytes: Uint8Array;
         if (a.kind === 'file' || a.kind === 'garbage') {
           bytes = enc.encode(`plain text ${tags}`);
-          garbage.add(hash(bytes));
         } else if (a.kind === 'foreign') {
-          const other = mode === 'key' ? { key: OTHER_KEY } : { password: 'other', ...FAST };
+          const other =
+            mode === 'key' || (mode === 'mixed' && a.gen % 2 === 0)
+              ? { key: OTHER_KEY }
+              : { password: 'other', ...FAST };
           bytes = await encryptBackupBytes(enc.encode('foreign'), { ...other, set: 'A', generation: a.gen });
-          foreign.add(hash(bytes));
         } else {
           bytes = await expensivePlant(a.gen, 'pw');
-          expensive.add(hash(bytes));
         }
         inner.entries.set(name, bytes);
         touched.add(name);
@@ -369,11 +402,11 @@ async function runModel(mode: 'key' | 'password', actions: Action[], seed: numbe
 }
 
 describe('the backup lifecycle against an adversarial store (model)', () => {
-  for (const mode of ['key', 'password'] as const)
+  for (const mode of ['key', 'password', 'mixed'] as const)
     test.prop([fc.array(action, { minLength: 1, maxLength: 24 }), fc.integer()], {
       numRuns: mode === 'key' ? 60 : 25,
     })(
-      `with a ${mode === 'key' ? 'backup key' : 'password'}`,
+      `with ${{ key: 'a backup key', password: 'a password', mixed: 'a key, a password or both' }[mode]}`,
       async (actions, seed) => {
         argon.calls.length = 0;
         await runModel(mode, actions, seed);

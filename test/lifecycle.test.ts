@@ -26,6 +26,7 @@ vi.mock('../src/argon2.js', async (importOriginal) => {
 });
 
 const key = new Uint8Array(32).fill(5);
+const SET = 'phone';
 const text = (s: string) => new TextEncoder().encode(s);
 
 async function readAll(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
@@ -86,8 +87,8 @@ function failing(inner: BackupStore, step: Step, nth = 1): BackupStore {
 describe('createBackup: rotation', () => {
   it('keeps exactly one backup, the newest, with growing generations', async () => {
     const store = createMemoryStore();
-    const a = await createBackup(store, text('first'), { key });
-    const b = await createBackup(store, text('second'), { key });
+    const a = await createBackup(store, text('first'), { set: SET, key });
+    const b = await createBackup(store, text('second'), { set: SET, key });
     expect(b.generation).toBe(a.generation + 1);
     expect(b.removed).toEqual([a.name]);
     const list = await listBackups(store);
@@ -100,22 +101,24 @@ describe('createBackup: rotation', () => {
   it('removes an unencrypted copy only when named in replaces, and only after the backup verifies', async () => {
     const store = createMemoryStore();
     await store.put('chats.db', new Response('plain old backup').body!);
-    const plainOnly = await createBackup(store, text('x'), { key });
+    const plainOnly = await createBackup(store, text('x'), { set: SET, key });
     expect(plainOnly.removed).toEqual([]);
     expect(plainOnly.kept).toContainEqual({ name: 'chats.db', reason: 'not-a-backup' });
     const bad = failing(store, 'get', 3); // two entries opened, then the drill cannot read
-    await expect(createBackup(bad, text('y'), { key, replaces: ['chats.db'] })).rejects.toThrow(/injected/);
+    await expect(createBackup(bad, text('y'), { set: SET, key, replaces: ['chats.db'] })).rejects.toThrow(
+      /injected/,
+    );
     expect(store.entries.has('chats.db')).toBe(true);
-    const ok = await createBackup(store, text('y'), { key, replaces: ['chats.db'] });
+    const ok = await createBackup(store, text('y'), { set: SET, key, replaces: ['chats.db'] });
     expect(ok.removed).toEqual([plainOnly.name, 'chats.db']);
     expect([...store.entries.keys()]).toEqual([ok.name]);
   });
 
   it('replaces refuses, before writing anything, a name that is missing or an encrypted backup', async () => {
     const store = createMemoryStore();
-    const first = await createBackup(store, text('x'), { key });
+    const first = await createBackup(store, text('x'), { set: SET, key });
     for (const replaces of [['missing.db'], [first.name]])
-      await expect(createBackup(store, text('y'), { key, replaces })).rejects.toMatchObject({
+      await expect(createBackup(store, text('y'), { set: SET, key, replaces })).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',
       });
     expect([...store.entries.keys()]).toEqual([first.name]);
@@ -131,8 +134,8 @@ describe('createBackup: rotation', () => {
   ] as [Step, number][]) {
     it(`a failure at ${step} #${nth} leaves a complete, decryptable backup`, async () => {
       const store = createMemoryStore();
-      await createBackup(store, text('old'), { key });
-      const attempt = createBackup(failing(store, step, nth), text('new'), { key }).catch((e) => e);
+      await createBackup(store, text('old'), { set: SET, key });
+      const attempt = createBackup(failing(store, step, nth), text('new'), { set: SET, key }).catch((e) => e);
       const outcome = await attempt;
       const good = await holdsAGoodBackup(store);
       // The old one survives every failure before the drill passed; after it, the new one.
@@ -145,7 +148,7 @@ describe('createBackup: rotation', () => {
 
   it('a backup that does not verify (the store corrupts it) is removed and the old one kept', async () => {
     const store = createMemoryStore();
-    await createBackup(store, text('old'), { key });
+    await createBackup(store, text('old'), { set: SET, key });
     const corrupting: BackupStore = {
       ...store,
       async put(name, data) {
@@ -154,7 +157,7 @@ describe('createBackup: rotation', () => {
         b[b.length - 5]! ^= 1;
       },
     };
-    await expect(createBackup(corrupting, text('new'), { key })).rejects.toMatchObject({
+    await expect(createBackup(corrupting, text('new'), { set: SET, key })).rejects.toMatchObject({
       code: 'CHUNK_AUTH',
     });
     const good = await holdsAGoodBackup(store);
@@ -165,8 +168,9 @@ describe('createBackup: rotation', () => {
   it('works on a folder, and leaves no temporary files', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'e2ee-store-'));
     const store = createFileStore(dir);
-    await createBackup(store, text('one'), { key });
+    await createBackup(store, text('one'), { set: SET, key });
     const two = await createBackup(store, text('two'), {
+      set: SET,
       key,
       password: 'pw',
       kdf: { m: 64, t: 1, p: 1 },
@@ -178,12 +182,35 @@ describe('createBackup: rotation', () => {
   });
 });
 
+describe('listBackups', () => {
+  it('an entry the store cannot read is listed as unreadable, with or without credentials', async () => {
+    const store = createMemoryStore();
+    const made = await createBackup(store, text('x'), { key, set: 'phone' });
+    await store.put('broken.e2ee', body(text('whatever')));
+    const flaky: BackupStore = {
+      ...store,
+      async get(name) {
+        if (name === 'broken.e2ee') throw new E2EEError('IO', 'injected: cannot read broken.e2ee');
+        return store.get(name);
+      },
+    };
+    for (const credentials of [undefined, { key }]) {
+      const listed = await listBackups(flaky, credentials);
+      expect(listed.find((e) => e.name === made.name)).toMatchObject({ encrypted: true });
+      expect(listed.find((e) => e.name === 'broken.e2ee')).toMatchObject({
+        reason: 'unreadable',
+        error: expect.objectContaining({ code: 'IO' }),
+      });
+    }
+  });
+});
+
 describe('restoreLatest: rollback protection', () => {
   it('refuses a backup older than the newest generation seen, unless told, and says why', async () => {
     const store = createMemoryStore();
-    const first = await createBackup(store, text('v1'), { key });
+    const first = await createBackup(store, text('v1'), { set: SET, key });
     const saved = new Map(store.entries);
-    const second = await createBackup(store, text('v2'), { key });
+    const second = await createBackup(store, text('v2'), { set: SET, key });
     // An attacker (or a sync glitch) puts the old backup back.
     store.entries.clear();
     for (const [k, v] of saved) store.entries.set(k, v);
@@ -201,7 +228,7 @@ describe('restoreLatest: rollback protection', () => {
 
   it('uses the authenticated generation, not the file name', async () => {
     const store = createMemoryStore();
-    const real = await createBackup(store, text('real'), { key });
+    const real = await createBackup(store, text('real'), { set: SET, key });
     // A file renamed to look newer still carries its own generation inside.
     const bytes = store.entries.get(real.name)!;
     store.entries.set('backup-9999999999999999-000000000000.e2ee', bytes);
@@ -211,7 +238,7 @@ describe('restoreLatest: rollback protection', () => {
 
   it('the next backup continues from newestSeen when the store is empty', async () => {
     const store = createMemoryStore();
-    const b = await createBackup(store, text('x'), { key, newestSeen: 41 });
+    const b = await createBackup(store, text('x'), { set: SET, key, newestSeen: 41 });
     expect(b.generation).toBe(42);
   });
 
@@ -246,7 +273,12 @@ describe('createBackup removes only what it proves superseded (issue #16)', () =
       generation: 0,
     });
     await store.put(backupName(0, '111111111111'), body(foreign));
-    const laptop = await createBackup(store, text('laptop'), { key, set: 'laptop' });
+    // A first backup into a store holding another key's: told it is not ours (see below).
+    const laptop = await createBackup(store, text('laptop'), {
+      key,
+      set: 'laptop',
+      allowUnreadableNewest: true,
+    });
     expect(laptop.removed).toEqual([]);
     const phone = await createBackup(store, text('phone'), { key, set: 'phone' });
     expect(phone.removed).toEqual([]);
@@ -270,12 +302,22 @@ describe('createBackup removes only what it proves superseded (issue #16)', () =
     expect(decode(await readAll((await restoreLatest(store, { key })).stream))).toBe('phone 2');
   });
 
+  it("a set is required: two devices on one default set would remove each other's backups", async () => {
+    const store = createMemoryStore();
+    for (const options of [{ key }, { key, set: undefined }])
+      await expect(createBackup(store, text('x'), options as never)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/needs a set.*remove each other's backups.*once per install/),
+      });
+    expect(store.entries.size).toBe(0);
+  });
+
   it('never removes a backup without a set, or one named otherwise', async () => {
     const store = createMemoryStore();
     await store.put(backupName(0), body(await encryptBackupBytes(text('no set'), { key, generation: 0 })));
     const renamed = await encryptBackupBytes(text('renamed'), { key, set: 'default', generation: 1 });
     await store.put('chats.e2ee', body(renamed));
-    const made = await createBackup(store, text('new'), { key });
+    const made = await createBackup(store, text('new'), { set: SET, key });
     expect(made.generation).toBe(2);
     expect(made.removed).toEqual([]);
     expect(made.kept.map((k) => k.reason).sort()).toEqual(['another-set', 'not-a-backup']);
@@ -283,21 +325,21 @@ describe('createBackup removes only what it proves superseded (issue #16)', () =
 
   it('a newest backup the store damaged is kept, and without newestSeen nothing restarts below it', async () => {
     const store = createMemoryStore();
-    await createBackup(store, text('v0'), { key });
-    const v1 = await createBackup(store, text('v1'), { key });
+    await createBackup(store, text('v0'), { set: SET, key });
+    const v1 = await createBackup(store, text('v1'), { set: SET, key });
     const replay = store.entries.get(v1.name)!.slice();
-    const v2 = await createBackup(store, text('v2'), { key });
+    const v2 = await createBackup(store, text('v2'), { set: SET, key });
     const damaged = store.entries.get(v2.name)!;
     damaged[damaged.length - 20]! ^= 1;
     // Without state: refused, nothing written, nothing removed.
     const before = [...store.entries.keys()];
-    await expect(createBackup(store, text('v3'), { key })).rejects.toMatchObject({
+    await expect(createBackup(store, text('v3'), { set: SET, key })).rejects.toMatchObject({
       code: 'NEWEST_UNREADABLE',
       message: expect.stringContaining(v2.name),
     });
     expect([...store.entries.keys()]).toEqual(before);
     // With the persisted newest generation: generation 3, and the damaged one is kept.
-    const v3 = await createBackup(store, text('v3'), { key, newestSeen: 2 });
+    const v3 = await createBackup(store, text('v3'), { set: SET, key, newestSeen: 2 });
     expect(v3.generation).toBe(3);
     expect(store.entries.has(v2.name)).toBe(true);
     expect(v3.kept).toContainEqual(expect.objectContaining({ name: v2.name, reason: 'unreadable' }));
@@ -309,17 +351,63 @@ describe('createBackup removes only what it proves superseded (issue #16)', () =
     });
   });
 
+  it('a key slot the store damaged reads as another key, and still stops a create without state', async () => {
+    const store = createMemoryStore();
+    const v2 = await createBackup(store, text('v2'), { key, set: SET, newestSeen: 1 });
+    const bytes = store.entries.get(v2.name)!.slice();
+    const headerSize = (bytes[10]! << 8) | bytes[11]!;
+    bytes[13 + 3 + 32]! ^= 1; // the wrapped file key of the backup-key slot
+    bytes.set(reseal(bytes.slice(0, headerSize)), 0); // the checksum is unkeyed: recomputed
+    store.entries.set(v2.name, bytes);
+    await expect(decryptBackupBytes(bytes, { key })).rejects.toMatchObject({ code: 'WRONG_KEY' });
+    const before = [...store.entries.keys()];
+    await expect(createBackup(store, text('v3'), { key, set: SET })).rejects.toMatchObject({
+      code: 'NEWEST_UNREADABLE',
+      message: expect.stringMatching(
+        new RegExp(
+          `^${v2.name} \\(another key's, or damaged: WRONG_KEY\\) may be newer than every backup that opens, .*refusing to write generation 0.*Pass newestSeen.*allowUnreadableNewest`,
+        ),
+      ),
+    });
+    expect([...store.entries.keys()]).toEqual(before);
+    const v3 = await createBackup(store, text('v3'), { key, set: SET, newestSeen: 2 });
+    expect(v3.generation).toBe(3);
+    expect(v3.kept).toContainEqual(expect.objectContaining({ name: v2.name, reason: 'another-key' }));
+    expect(store.entries.get(v2.name)).toEqual(bytes);
+    // Another key's backup named below the next generation stops nothing.
+    const other = await encryptBackupBytes(text('theirs'), { key: otherKey, set: 'x', generation: 1 });
+    await store.put(backupName(1, '222222222222'), body(other));
+    expect((await createBackup(store, text('v4'), { key, set: SET })).generation).toBe(4);
+  });
+
+  it('with a key and a password, backups the password alone opens count and are superseded', async () => {
+    const store = createMemoryStore();
+    const old: string[] = [];
+    for (const v of ['v0', 'v1', 'v2'])
+      old.push((await createBackup(store, text(v), { password: 'pw', ...FAST, set: SET })).name);
+    argon.calls.length = 0;
+    const both = await createBackup(store, text('v3 with a key'), { key, password: 'pw', ...FAST, set: SET });
+    expect(both.generation).toBe(3);
+    expect(both.removed).toEqual([old[2]]); // each password-only one superseded the one before
+    const r = await restoreLatest(store, { password: 'pw' }, { kdfMaxima: FAST.kdf });
+    expect(r.metadata.generation).toBe(3);
+    expect(decode(await readAll(r.stream))).toBe('v3 with a key');
+    // The password was run on what the key did not open, within the app's parameters.
+    expect(argon.calls.length).toBeGreaterThan(0);
+    expect(argon.calls.every((c) => c.m <= FAST.kdf.m)).toBe(true);
+  });
+
   it('allowUnreadableNewest writes above the newest that opens, and keeps the unreadable one', async () => {
     const store = createMemoryStore();
     await store.put(backupName(7), body(text('not even the magic bytes')));
-    await expect(createBackup(store, text('x'), { key })).rejects.toMatchObject({
+    await expect(createBackup(store, text('x'), { set: SET, key })).rejects.toMatchObject({
       code: 'NEWEST_UNREADABLE',
     });
-    const made = await createBackup(store, text('x'), { key, allowUnreadableNewest: true });
+    const made = await createBackup(store, text('x'), { set: SET, key, allowUnreadableNewest: true });
     expect(made.generation).toBe(0);
     expect(made.kept).toEqual([{ name: backupName(7), reason: 'unreadable' }]);
     // An unreadable entry named below the next generation does not stop anything.
-    expect((await createBackup(createMemoryStore(), text('y'), { key })).generation).toBe(0);
+    expect((await createBackup(createMemoryStore(), text('y'), { set: SET, key })).generation).toBe(0);
   });
 
   it('onGeneration sees the generation before anything is written, and can stop it', async () => {
@@ -327,6 +415,7 @@ describe('createBackup removes only what it proves superseded (issue #16)', () =
     const seen: number[] = [];
     await expect(
       createBackup(store, text('x'), {
+        set: SET,
         key,
         newestSeen: 4,
         onGeneration: (g) => {
@@ -343,14 +432,14 @@ describe('createBackup removes only what it proves superseded (issue #16)', () =
   it('the restore drill reads back no more than was written (maxOutputBytes bounds it further)', async () => {
     const store = createMemoryStore();
     await expect(
-      createBackup(store, new Uint8Array(1000), { key, maxOutputBytes: 999 }),
+      createBackup(store, new Uint8Array(1000), { set: SET, key, maxOutputBytes: 999 }),
     ).rejects.toMatchObject({
       code: 'OUTPUT_LIMIT',
     });
     expect(store.entries.size).toBe(0);
-    expect((await createBackup(store, new Uint8Array(1000), { key, maxOutputBytes: 1000 })).generation).toBe(
-      0,
-    );
+    expect(
+      (await createBackup(store, new Uint8Array(1000), { set: SET, key, maxOutputBytes: 1000 })).generation,
+    ).toBe(0);
   });
 });
 
@@ -375,7 +464,7 @@ async function planted(generation: number, kdf: { m: number; t: number; p: numbe
 describe('planted expensive password slots are skipped, not run (issue #16)', () => {
   it('restoreLatest, createBackup and listBackups never run Argon2id beyond the parameters the app writes with', async () => {
     const store = createMemoryStore();
-    const mine = await createBackup(store, text('mine'), { password: 'pw', ...FAST });
+    const mine = await createBackup(store, text('mine'), { set: SET, password: 'pw', ...FAST });
     for (let i = 0; i < 3; i++)
       await store.put(backupName(90 + i), body(await planted(90 + i, { m: 1 << 20, t: 3, p: 16 })));
     argon.calls.length = 0;
@@ -384,7 +473,12 @@ describe('planted expensive password slots are skipped, not run (issue #16)', ()
     expect(argon.calls.filter((c) => c.m > FAST.kdf.m)).toEqual([]);
     expect(r.name).toBe(mine.name);
     expect(r.skipped.map((k) => k.reason)).toEqual(['kdf-limit', 'kdf-limit', 'kdf-limit']);
-    const made = await createBackup(store, text('mine 2'), { password: 'pw', ...FAST, newestSeen: 0 });
+    const made = await createBackup(store, text('mine 2'), {
+      set: SET,
+      password: 'pw',
+      ...FAST,
+      newestSeen: 0,
+    });
     expect(made.kept.map((k) => k.reason)).toEqual(['kdf-limit', 'kdf-limit', 'kdf-limit']);
     expect(made.removed).toEqual([mine.name]);
     const listed = await listBackups(store, { password: 'pw' }, { kdfMaxima: FAST.kdf });

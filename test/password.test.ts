@@ -124,6 +124,26 @@ describe('argument errors come before anything of the file (SPEC.md §7)', () =>
     expect(await code(decryptBackupBytes(fiveBytes, { key }))).toBe('TRUNCATED');
   });
 
+  it('a password is a string: bytes are refused, not used unnormalised (review of #16)', async () => {
+    // The bytes of the NFC spelling used to open it as they were; those of the NFD spelling (the
+    // same password to every other implementation, which normalises) said WRONG_PASSWORD.
+    const password = 'caf\u00e9 au lait!';
+    const ct = await encryptBackupBytes(new TextEncoder().encode('secret'), { password, ...FAST });
+    expect(await code(decryptBackupBytes(ct, { password: 'cafe\u0301 au lait!', kdfMaxima: {} }))).toBe('ok');
+    for (const bytes of [
+      new TextEncoder().encode(password),
+      new TextEncoder().encode('cafe\u0301 au lait!'),
+      new Uint8Array([0xff]),
+    ]) {
+      const options = { password: bytes as unknown as string, kdfMaxima: {} };
+      expect(await code(decryptBackupBytes(ct, options))).toBe('INVALID_ARGUMENT');
+      expect(await code(decryptBackupBytes(fiveBytes, options))).toBe('INVALID_ARGUMENT');
+      expect(await code(encryptBackupBytes(new Uint8Array(1), { ...options, ...FAST }))).toBe(
+        'INVALID_ARGUMENT',
+      );
+    }
+  });
+
   it('decryptBackup: the right backup key with an empty password is refused, not opened', async () => {
     const ct = await encryptBackupBytes(new TextEncoder().encode('hello'), { key });
     expect(await code(decryptBackupBytes(ct, { key }))).toBe('ok');

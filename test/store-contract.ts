@@ -201,8 +201,8 @@ export function storeContract(label: string, make: () => Promise<ContractStore>)
       await clear();
       const body1 = pseudoRandom(200_000, 8);
       const body2 = pseudoRandom(s.large + 5000, 9);
-      const a = await createBackup(s.store, body1, { key, padding: 'none' });
-      const b = await createBackup(s.store, body2, { key, compression: 'none' });
+      const a = await createBackup(s.store, body1, { set: 'default', key, padding: 'none' });
+      const b = await createBackup(s.store, body2, { set: 'default', key, compression: 'none' });
       expect(b.generation).toBe(a.generation + 1);
       expect(b.removed).toEqual([a.name]);
       expect((await listBackups(s.store)).map((e) => [e.name, e.encrypted, e.generation])).toEqual([
@@ -267,8 +267,8 @@ export function storeContract(label: string, make: () => Promise<ContractStore>)
     it('fails closed: a damaged newest backup is kept, and nothing is written below it (#16)', async () => {
       const key = new Uint8Array(32).fill(9);
       await clear();
-      const v0 = await createBackup(s.store, pseudoRandom(30_000, 18), { key });
-      const v1 = await createBackup(s.store, pseudoRandom(s.large + 2000, 19), { key });
+      const v0 = await createBackup(s.store, pseudoRandom(30_000, 18), { set: 'default', key });
+      const v1 = await createBackup(s.store, pseudoRandom(s.large + 2000, 19), { set: 'default', key });
       expect(v1.removed).toEqual([v0.name]);
       const damaged = await drain(await s.store.get(v1.name));
       // In the first chunk, which holds the metadata: opening it fails (the body is not read).
@@ -276,7 +276,9 @@ export function storeContract(label: string, make: () => Promise<ContractStore>)
       await putBytes(v1.name, damaged);
       const before = await names();
       // No newestSeen: the damaged one may be the newest, so nothing is written.
-      await expect(createBackup(s.store, pseudoRandom(1000, 20), { key })).rejects.toMatchObject({
+      await expect(
+        createBackup(s.store, pseudoRandom(1000, 20), { set: 'default', key }),
+      ).rejects.toMatchObject({
         code: 'NEWEST_UNREADABLE',
         message: expect.stringContaining(v1.name),
       });
@@ -284,6 +286,7 @@ export function storeContract(label: string, make: () => Promise<ContractStore>)
       // onGeneration can stop it before anything is written.
       await expect(
         createBackup(s.store, pseudoRandom(1000, 20), {
+          set: 'default',
           key,
           newestSeen: v1.generation,
           onGeneration: () => {
@@ -293,7 +296,11 @@ export function storeContract(label: string, make: () => Promise<ContractStore>)
       ).rejects.toThrow(/could not persist/);
       expect(await names()).toEqual(before);
       // With the newest generation persisted: above it, and the damaged one kept, not removed.
-      const v2 = await createBackup(s.store, pseudoRandom(1000, 21), { key, newestSeen: v1.generation });
+      const v2 = await createBackup(s.store, pseudoRandom(1000, 21), {
+        set: 'default',
+        key,
+        newestSeen: v1.generation,
+      });
       expect(v2.generation).toBe(v1.generation + 1);
       expect(v2.removed).toEqual([]);
       expect(v2.kept).toEqual([expect.objectContaining({ name: v1.name, reason: 'unreadable' })]);

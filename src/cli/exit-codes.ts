@@ -86,7 +86,7 @@ export const ERROR_EXITS: Readonly<Record<ErrorCode, Outcome>> = {
   },
   NEWEST_UNREADABLE: {
     exit: EXIT.CORRUPT,
-    fix: 'Check that backup (it is kept); give --newest-seen N if you know the newest generation, or --allow-unreadable-newest to write anyway',
+    fix: "If it is this machine's backup, damaged, it is kept: give --newest-seen N (the newest generation made here); if it is another key's backup, or this is the first backup from this machine into that folder, add --allow-unreadable-newest",
   },
   ROLLBACK: {
     exit: EXIT.CORRUPT,

@@ -2,12 +2,13 @@
  * Inputs and outputs of the commands: a file or standard input in; a file or standard output out.
  *
  * Every file is written by `openFileOutput` (src/file-output.ts), the one writer the library uses
- * too: a regular file (or a new one) goes to a temporary sibling (`.NAME.RANDOM.tmp`, mode 0600)
- * that is flushed to disk and renamed over NAME only when everything has been written — and, when
- * decrypting, when the last chunk has authenticated — so that an existing NAME is never replaced
- * by a partial file, and a failure leaves nothing behind. A symbolic link is followed and its
- * target written that way; a character device, FIFO or socket (`/dev/null`, `-o >(cmd)`,
- * `/dev/stdout` on a pipe) is written in place, never replaced, and like standard output is
+ * too: a regular file (or a new one) goes to a temporary sibling (`.NAME.RANDOM.tmp`; a new file
+ * 0600, a replaced one keeps its mode) that is flushed to disk and renamed over NAME only when
+ * everything has been written — and, when decrypting, when the last chunk has authenticated — so
+ * that an existing NAME is never replaced by a partial file, and a failure leaves nothing behind.
+ * A symbolic link is followed and its target written that way; a character device, FIFO or
+ * socket (`/dev/null`, `-o >(cmd)`, `/dev/stdout` on a pipe), or a file `/dev/stdout` or
+ * `/dev/fd/N` is open on, is written in place, never replaced, and like standard output is
  * provisional until the command exits 0. Files are written with synchronous calls on their
  * descriptor: a command does one thing at a time, and a round trip through libuv's thread pool
  * per piece measurably cost throughput.
@@ -34,6 +35,12 @@ export const READ_SIZE = 256 * 1024;
 
 /** Synchronous clean-ups run on SIGINT/SIGTERM when the command cannot unwind in time. */
 const pendingCleanups = new Set<() => void>();
+
+/** Adds a clean-up to run on SIGINT/SIGTERM (see below); returns the function that removes it. */
+export function cleanUpOnSignal(f: () => void): () => void {
+  pendingCleanups.add(f);
+  return () => pendingCleanups.delete(f);
+}
 
 /** Runs every pending clean-up (removes temporary files); for signal handlers. */
 export function runPendingCleanupsSync(): void {

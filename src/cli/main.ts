@@ -22,7 +22,7 @@ import { NEW_PASSWORD_ENV, PASSWORD_ENV } from './credentials.js';
 import { describeError, EXIT, withNote } from './exit-codes.js';
 import { runPendingCleanupsSync } from './io.js';
 import { keepYoungGenerationSmall, V8_DEFAULTS_ENV } from './memory.js';
-import { SERVER_KEY_ENV } from './vault-trust.js';
+import { SERVER_KEY_ENV, TLS_PIN_ENV } from './vault-trust.js';
 
 const HELP_FOOTER = `
 Exit status:
@@ -41,6 +41,7 @@ Environment:
     with it, encrypt and backup create write a password slot and say so, even with -q
   ${NEW_PASSWORD_ENV}  the new password of 'vault change-password'
   ${SERVER_KEY_ENV}  the fingerprint the vault's key must have (as --server-key)
+  ${TLS_PIN_ENV}  the vault's TLS public key pin (as --tls-pin)
   E2EE_BACKUP_DEBUG=1   print stack traces with errors
   XDG_CONFIG_HOME       where 'backup' keeps its state file (e2ee-backup/state.json; default ~/.config)
   ${V8_DEFAULTS_ENV}=1  leave V8's memory management alone. By default, on Node 20
@@ -154,8 +155,16 @@ const serverKey = () =>
     '--server-key <fingerprint>',
     `the vault's key must have this fingerprint (as 'vault serve' prints it; or ${SERVER_KEY_ENV})`,
   );
+const tlsPin = () =>
+  new Option(
+    '--tls-pin <sha256>',
+    `the vault's TLS certificate must have this public key (SHA-256 of its SPKI, hex or curl's sha256//BASE64; or ${TLS_PIN_ENV}); a self-signed certificate then works`,
+  );
 const insecureHttp = () =>
-  new Option('--insecure-http', 'allow plain http:// to a vault that is not on this machine (no TLS)');
+  new Option(
+    '--insecure-http',
+    "let 'vault recover' use plain http:// to a vault that is not on this machine (no TLS); refused by the commands that register or send the device credential",
+  );
 
 const setOption = () =>
   new Option(
@@ -167,6 +176,14 @@ const stateOption = () =>
     '--state <file>',
     'the state file (default: $XDG_CONFIG_HOME/e2ee-backup/state.json, or ~/.config/e2ee-backup/state.json)',
   );
+
+// `backup list` and `restore` open a folder of backups, planted ones included: bounded by default
+// by what this machine writes there, not by the decoder's 1 GiB.
+const folderKdfMemory = () =>
+  new Option(
+    '--max-kdf-memory <size>',
+    "refuse password slots asking Argon2id for more memory (default: the most this machine's backups in the folder use, at least 64MiB; bare number = KiB); when given, iterations and lanes are bounded as in decrypt",
+  ).argParser(kdfMemoryKib);
 
 function openOptions(cmd: Command): Command {
   return cmd
@@ -228,6 +245,7 @@ export function buildProgram(signal: AbortSignal): Command {
     .addOption(passwordFile())
     .addOption(fastKdf())
     .addOption(serverKey())
+    .addOption(tlsPin())
     .addOption(insecureHttp())
     .option('-q, --quiet', 'no summary; without a terminal, no warnings on standard error either')
     .addHelpText('after', SETUP_HELP)
@@ -411,6 +429,8 @@ export function buildProgram(signal: AbortSignal): Command {
       ),
     'open the backups',
   )
+    .addOption(folderKdfMemory())
+    .addOption(stateOption())
     .option('--json', 'print JSON')
     .action(async (flags) =>
       (await import('./commands/backup.js')).backupList(flags, createContext(signal, true)),
@@ -439,6 +459,7 @@ export function buildProgram(signal: AbortSignal): Command {
     )
     .option('--allow-rollback', 'restore an older generation than the newest seen anyway')
     .addOption(new Option('--set <name>', 'restore only the backups of this set').argParser(setName))
+    .addOption(folderKdfMemory())
     .addOption(stateOption())
     .option('-q, --quiet', 'no summary or warnings')
     .action(async (flags) =>
@@ -476,6 +497,7 @@ export function buildProgram(signal: AbortSignal): Command {
       .requiredOption('--url <url>', 'the vault server, e.g. https://vault.example', vaultUrl)
       .requiredOption('--account <name>', 'the account the key is kept under')
       .addOption(serverKey())
+      .addOption(tlsPin())
       .addOption(insecureHttp());
   vaultClient(
     'register',

@@ -5,9 +5,10 @@
  * @module
  */
 
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { lstat, open, realpath, unlink } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { link, lstat, open, realpath, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { MAGIC } from '../header.js';
 import { usageError, withContext } from './exit-codes.js';
 
@@ -66,30 +67,100 @@ export async function checkCopies(
 
 /**
  * Removes each copy that is still the file that was checked (same inode, size and modification
- * time); returns what was removed and what was kept, with why.
+ * time) and, for the source, still holds exactly what was backed up (its SHA-256 is the backup's
+ * plaintext's: a same-size rewrite within the clock's granularity keeps the same size and time).
+ * Each is first renamed to a private name, so that a new version saved under its name meanwhile
+ * (an editor's rename) is never what is removed; one that fails the checks is put back, never over
+ * a file that has appeared at its name (it is then left at the private name, and said so).
+ * Returns what was removed and what was kept, with why.
  */
 export async function removeCopies(
   copies: CopyToRemove[],
+  sourceSha256: Uint8Array,
 ): Promise<{ removed: string[]; kept: { path: string; why: string }[] }> {
   const removed: string[] = [];
   const kept: { path: string; why: string }[] = [];
   for (const c of copies) {
+    const aside = join(dirname(c.path), `.${basename(c.path)}.${randomBytes(6).toString('hex')}.removing`);
     try {
-      const now = await lstat(c.path);
-      if (
-        now.ino !== c.stat.ino ||
-        now.dev !== c.stat.dev ||
-        now.size !== c.stat.size ||
-        now.mtimeMs !== c.stat.mtimeMs
-      ) {
-        kept.push({ path: c.path, why: 'it changed while the backup was made' });
-        continue;
-      }
-      await unlink(c.path);
-      removed.push(c.path);
+      await rename(c.path, aside);
     } catch (e) {
       kept.push({ path: c.path, why: e instanceof Error ? e.message : String(e) });
+      continue;
     }
+    let why: string | undefined;
+    try {
+      why = await changed(aside, c, sourceSha256);
+    } catch (e) {
+      why = e instanceof Error ? e.message : String(e);
+    }
+    if (why === undefined) {
+      try {
+        await unlink(aside);
+        removed.push(c.path);
+        continue;
+      } catch (e) {
+        why = e instanceof Error ? e.message : String(e);
+      }
+    }
+    kept.push({ path: c.path, why: await putBack(aside, c.path, why) });
   }
   return { removed, kept };
+}
+
+/** Why the file now at `aside` is not the copy that was checked, or `undefined` if it is. */
+async function changed(
+  aside: string,
+  c: CopyToRemove,
+  sourceSha256: Uint8Array,
+): Promise<string | undefined> {
+  const h = await open(aside, 'r');
+  try {
+    const same = (st: Stats) =>
+      st.ino === c.stat.ino &&
+      st.dev === c.stat.dev &&
+      st.size === c.stat.size &&
+      st.mtimeMs === c.stat.mtimeMs;
+    if (!same(await h.stat())) return 'it changed while the backup was made';
+    if (c.role !== 'source') return undefined;
+    const hash = createHash('sha256');
+    const buf = new Uint8Array(1 << 20);
+    for (;;) {
+      const { bytesRead } = await h.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+    }
+    if (!same(await h.stat()) || !timingSafeEqual(hash.digest(), sourceSha256))
+      return 'it does not hold what was backed up (it changed while the backup was made)';
+    return undefined;
+  } finally {
+    await h.close();
+  }
+}
+
+/** Puts `aside` back at `path`, never over a file that appeared there; returns why it was kept. */
+async function putBack(aside: string, path: string, why: string): Promise<string> {
+  try {
+    await link(aside, path); // fails if something is at `path` now
+    await unlink(aside);
+    return why;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    // No hard links on this file system: rename back, if the name is still free.
+    if (
+      code !== 'EEXIST' &&
+      (await lstat(path).then(
+        () => false,
+        () => true,
+      ))
+    ) {
+      try {
+        await rename(aside, path);
+        return why;
+      } catch {
+        // kept at the private name, below
+      }
+    }
+    return `${why}; a new file is at its name now, so it is kept as ${aside}`;
+  }
 }

@@ -46,7 +46,9 @@ export interface SetupFlags {
   insecureFastKdf?: boolean;
   /** The fingerprint the vault's key must have (password path); see `vault register`. */
   serverKey?: string;
-  /** Allow plain `http:` to a vault that is not on loopback (password path). */
+  /** SHA-256 of the vault's TLS public key (password path); see `vault register`. */
+  tlsPin?: string;
+  /** Accepted for the shared option, but refused: setup registers, which needs TLS or loopback. */
   insecureHttp?: boolean;
   /** No summary; without a terminal, no warnings on stderr either. */
   quiet?: boolean;
@@ -378,8 +380,12 @@ async function drive(flags: SetupFlags, ctx: Context, screen: Screen): Promise<S
         const method = flags.method ?? (await screen.chooseMethod());
         checkMethod(method, flags);
         if (method === 'password') {
-          // Checked before the password is asked for: the channel and the --server-key spelling.
-          connect = prepareVault(flags as VaultFlags, ctx, true);
+          // Checked before the password is asked for: the channel and the --server-key and --tls-pin spellings.
+          connect = prepareVault(flags as VaultFlags, ctx, {
+            command: 'setup',
+            registering: true,
+            sends: 'registration',
+          });
           if (flags.passwordFile !== undefined || process.env[PASSWORD_ENV])
             given = await obtainPassword(flags, { confirm: false });
         }

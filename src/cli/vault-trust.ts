@@ -1,23 +1,32 @@
 /**
  * Which vault servers the CLI talks to. Whoever answers as the vault at registration gets the
- * record's OPRF key (and so can guess the password offline) and later the device credential, so:
- * - plain `http:` only to loopback, unless `--insecure-http`;
- * - the server's key can be pinned by its fingerprint (`--server-key`, `E2EE_BACKUP_SERVER_KEY`);
- * - the key a registration went to is remembered, per vault URL, in
- *   `$XDG_CONFIG_HOME/e2ee-backup/vault-servers.json` (default `~/.config/…`), and every later
- *   command refuses another.
+ * record's OPRF key (and so can guess the password offline), and whoever answers a change of
+ * password, a reset or a delete gets the device credential. Only a channel that authenticates the
+ * server protects those (SPEC.md §9.1), so:
+ * - they go over `https:` (certificates checked, or the TLS key pinned with `--tls-pin`:
+ *   `./vault-tls.ts`) or plain `http:` to loopback only, and never with `--insecure-http`;
+ * - `vault recover`, which OPAQUE protects by itself, may use plain `http:` elsewhere with
+ *   `--insecure-http`;
+ * - the server's OPAQUE key can be pinned by its fingerprint (`--server-key`,
+ *   `E2EE_BACKUP_SERVER_KEY`), and the key a registration went to is remembered, per vault URL, in
+ *   `$XDG_CONFIG_HOME/e2ee-backup/vault-servers.json` (default `~/.config/…`); every later command
+ *   refuses another. That catches a wrong or re-keyed server, not an impostor, who can copy the
+ *   key: the channel is what stops an impostor.
  *
  * @module
  */
 
 import { lstat, mkdir, readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { configDir } from './config-dir.js';
 import { CliError, EXIT, usageError } from './exit-codes.js';
 import { openFileOutput } from './io.js';
 
 /** The environment variable that pins the vault server's key, as `--server-key` does. */
 export const SERVER_KEY_ENV = 'E2EE_BACKUP_SERVER_KEY';
+
+/** The environment variable that pins the vault's TLS key, as `--tls-pin` does (`./vault-tls.ts`). */
+export const TLS_PIN_ENV = 'E2EE_BACKUP_TLS_PIN';
 
 /** True for `localhost`, 127.0.0.0/8 and `[::1]`: traffic that never leaves the machine. */
 export function isLoopback(url: URL): boolean {
@@ -25,17 +34,58 @@ export function isLoopback(url: URL): boolean {
   return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
+/** What a command sends that only the real vault may receive, if anything (the password never leaves). */
+export type VaultSecret = 'registration' | 'device credential' | undefined;
+
+/** The channel a vault command may use. */
+export interface ChannelOptions {
+  /** The command's name, for messages (`vault register`). */
+  command: string;
+  /** What it sends that an impostor must not receive; undefined for `vault recover`. */
+  sends: VaultSecret;
+  /** `--insecure-http`. */
+  insecureHttp?: boolean;
+  /** Whether `--tls-pin` (or its variable) pins the TLS key. */
+  tlsPinned?: boolean;
+  /** The environment (for `NODE_TLS_REJECT_UNAUTHORIZED`). */
+  env?: NodeJS.ProcessEnv;
+}
+
 /**
- * Refuses plain `http:` to anything but loopback, unless `insecureHttp`: over it the registration
- * (which hands the server the record's OPRF key) and the device credential would cross the network
- * unprotected. Returns a warning to print when it lets plain http through, else undefined.
+ * Checks the channel to the vault before anything is sent: plain `http:` to loopback, or
+ * `https:`; plain `http:` elsewhere only with `insecureHttp`, and never for a command that sends
+ * a registration or a device credential, since whoever answers on the path would get them, and no
+ * `--server-key` tells an impostor from the vault (it can copy the key). Likewise refuses those
+ * commands over `https:` when `NODE_TLS_REJECT_UNAUTHORIZED=0` turns certificate checks off,
+ * unless the TLS key is pinned (the pin does its own check). Returns a warning to print when it
+ * lets plain http through, else undefined.
  */
-export function checkChannel(url: string, insecureHttp: boolean | undefined): string | undefined {
+export function checkChannel(url: string, options: ChannelOptions): string | undefined {
   const u = new URL(url);
-  if (u.protocol !== 'http:' || isLoopback(u)) return undefined;
-  if (!insecureHttp)
+  const { command, sends } = options;
+  const what =
+    sends === 'registration'
+      ? 'it sends a new vault record, which lets whoever receives it guess the password offline, and the device credential of the record it replaces'
+      : 'it sends the device credential, which lets whoever receives it reset or delete the record';
+  if (options.tlsPinned && u.protocol !== 'https:')
+    throw usageError(`--tls-pin pins a TLS key, and ${u.protocol}// has none`, 'Use an https:// --url');
+  if (u.protocol === 'https:') {
+    if (sends && !options.tlsPinned && (options.env ?? process.env)['NODE_TLS_REJECT_UNAUTHORIZED'] === '0')
+      throw usageError(
+        `refusing ${command} with NODE_TLS_REJECT_UNAUTHORIZED=0, which turns certificate checks off: ${what}, and anyone on the path could then answer as the vault`,
+        "Unset NODE_TLS_REJECT_UNAUTHORIZED, or pin the vault's TLS key with --tls-pin",
+      );
+    return undefined;
+  }
+  if (isLoopback(u)) return undefined;
+  if (sends)
     throw usageError(
-      `refusing plain http:// to ${u.host}: whoever is on the network path could answer as the vault, take the registration (and guess the password offline) or the device credential`,
+      `refusing ${command} over plain http:// to ${u.host}, even with --insecure-http or --server-key: ${what}, and anyone on the network path could answer as the vault (an impostor can show the vault's key)`,
+      "Use https:// (--tls-pin for a self-signed certificate), or run it on the vault's machine against http://127.0.0.1",
+    );
+  if (!options.insecureHttp)
+    throw usageError(
+      `refusing plain http:// to ${u.host}: whoever is on the network path could read the account name and answer as the vault`,
       'Use https://, or add --insecure-http if you trust every network between you and the vault',
     );
   return `e2ee-backup: warning: --insecure-http: talking to the vault at ${u.host} without TLS`;
@@ -64,10 +114,9 @@ export function vaultId(url: string): string {
   return u.href;
 }
 
-/** Where remembered keys live: `$XDG_CONFIG_HOME/e2ee-backup/vault-servers.json`. */
+/** Where remembered keys live: `$XDG_CONFIG_HOME/e2ee-backup/vault-servers.json` (see {@link configDir}). */
 export function knownServersPath(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env['XDG_CONFIG_HOME'] || join(homedir(), '.config');
-  return join(base, 'e2ee-backup', 'vault-servers.json');
+  return join(configDir(env), 'vault-servers.json');
 }
 
 const FORMAT = 'e2ee-backup known vault servers';

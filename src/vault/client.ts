@@ -16,6 +16,7 @@
  * @module
  */
 
+import { constantTimeEqual } from '../bytes.js';
 import { E2EEError, ERROR_CODES, type ErrorCode, isE2EEError } from '../errors.js';
 import type { Argon2idParams } from '../kdf.js';
 import { fromBase64url, toBase64url } from './base64url.js';
@@ -84,8 +85,18 @@ export interface VaultClientOptions {
   /** Upper bounds on the cost a server may ask for at login (default: the library's KDF maxima). */
   kdfMaxima?: Partial<Argon2idParams>;
   /**
-   * The server's AKE public key (32 bytes, or base64url), e.g. from `GET /v1/info` over a trusted
-   * channel. Registration then refuses any other server. Logins are authenticated by OPAQUE itself.
+   * The server's AKE public key (32 bytes, or base64url), as its operator gives it (its
+   * fingerprint: `serverKeyFingerprint`). Every method then first compares it with the key of
+   * `GET /v1/info`, and registration also with the key in the server's RegistrationResponse, and
+   * refuses another with `SERVER_AUTH` before sending anything for the account.
+   *
+   * This catches a server that is honestly not the expected one (a wrong URL, a regenerated or
+   * replaced key file); it does **not** authenticate the server. Both keys are plain values an
+   * impostor can copy, and OPAQUE registration has no step in which the server proves it holds
+   * the private key. Whoever answers a registration can guess its password offline, and whoever
+   * answers a replace, reset or delete gets the device credential: run those only over a channel
+   * that authenticates the server (HTTPS with certificate checks). Logins are bound to the key
+   * registered with by OPAQUE itself (SPEC.md §9.1).
    */
   serverPublicKey?: Uint8Array | string;
   /** Extra headers on every request, e.g. the deployment's own authentication. */
@@ -105,7 +116,8 @@ export interface VaultInfo {
   /** Protocol name and version, e.g. `e2ee-backup-vault/1`. */
   protocol: string;
   /**
-   * The server's AKE public key (32 bytes): pin it as `serverPublicKey` if fetched over a trusted channel.
+   * The server's AKE public key (32 bytes): what `serverPublicKey` compares with. Only as
+   * trustworthy as the channel it came over.
    */
   serverPublicKey: Uint8Array;
   /** Wrong passwords in a row after which the vault destroys a record. */
@@ -127,8 +139,8 @@ export interface VaultClient {
    * `UNAUTHORIZED`. Returns whether a record was created or replaced.
    *
    * @throws An E2EEError (a {@link VaultError} when the server refused) with code `UNAUTHORIZED`,
-   * `SERVER_AUTH` (not the pinned server), `KDF_PARAMS`, `INVALID_ARGUMENT`, `RATE_LIMITED`,
-   * `VAULT_UNAVAILABLE` or `VAULT_PROTOCOL`.
+   * `SERVER_AUTH` (not the pinned key), `KDF_PARAMS`, `INVALID_ARGUMENT`, `RATE_LIMITED`,
+   * `VAULT_UNAVAILABLE` or `VAULT_PROTOCOL` (also for an empty device salt).
    */
   register(params: {
     account: string;
@@ -139,7 +151,8 @@ export interface VaultClient {
    * Recovers the backup key with the password (one counted attempt).
    *
    * @throws An E2EEError (a {@link VaultError} when the server refused) with code `WRONG_PASSWORD` (with
-   * `remainingAttempts`; also for an unknown account), `VAULT_LOCKED`, `SERVER_AUTH`, `RATE_LIMITED`,
+   * `remainingAttempts`; also for an unknown account), `VAULT_LOCKED`, `SERVER_AUTH` (not the pinned
+   * key, or the server's MAC does not verify), `RATE_LIMITED`,
    * `VAULT_UNAVAILABLE` or `VAULT_PROTOCOL`.
    */
   recover(params: { account: string; password: string | Uint8Array }): Promise<Uint8Array>;
@@ -158,8 +171,8 @@ export interface VaultClient {
    * back in for a user who forgot the password but still has the key on a device.
    *
    * @throws An E2EEError (a {@link VaultError} when the server refused) with code `VAULT_NOT_FOUND`,
-   * `VAULT_LOCKED`, `UNAUTHORIZED` (another backup key), `RATE_LIMITED`, `VAULT_UNAVAILABLE` or
-   * `VAULT_PROTOCOL`.
+   * `VAULT_LOCKED`, `UNAUTHORIZED` (another backup key), `SERVER_AUTH` (not the pinned key),
+   * `RATE_LIMITED`, `VAULT_UNAVAILABLE` or `VAULT_PROTOCOL` (also for an empty device salt).
    */
   resetPassword(params: {
     account: string;
@@ -170,7 +183,8 @@ export interface VaultClient {
    * Deletes the record, authorised by the backup key's device credential.
    *
    * @throws An E2EEError (a {@link VaultError} when the server refused) with code `VAULT_NOT_FOUND`,
-   * `VAULT_LOCKED`, `UNAUTHORIZED`, `RATE_LIMITED`, `VAULT_UNAVAILABLE` or `VAULT_PROTOCOL`.
+   * `VAULT_LOCKED`, `UNAUTHORIZED`, `SERVER_AUTH` (not the pinned key), `RATE_LIMITED`,
+   * `VAULT_UNAVAILABLE` or `VAULT_PROTOCOL` (also for an empty device salt).
    */
   delete(params: { account: string; backupKey: Uint8Array }): Promise<void>;
 }
@@ -322,10 +336,30 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
       throw err;
     }
     const salt = typeof answer['deviceSalt'] === 'string' ? fromBase64url(answer['deviceSalt']) : undefined;
-    if (!salt || (salt.length !== DEVICE_SALT_BYTES && salt.length !== 0)) {
-      throw new VaultError('VAULT_PROTOCOL', `'deviceSalt' must be ${DEVICE_SALT_BYTES} bytes of base64url`);
+    if (!salt || salt.length !== DEVICE_SALT_BYTES || isZero(salt)) {
+      // The empty (or all-zero) salt gives the one credential that never changes for this key
+      // and account: a server asking for it gets a credential no rotation retires (SPEC.md §9.4).
+      throw new VaultError(
+        'VAULT_PROTOCOL',
+        salt && (salt.length === 0 || isZero(salt))
+          ? 'the vault answered an empty device salt (a record from before device salts, or a server asking for a credential that never changes): not sending a device credential for it'
+          : `'deviceSalt' must be ${DEVICE_SALT_BYTES} bytes of base64url`,
+      );
     }
     return salt;
+  }
+
+  /**
+   * With a pinned key, refuses (`SERVER_AUTH`) a server whose `/v1/info` names another, before
+   * anything is sent for the account. Catches a wrong server, not an impostor (see the option).
+   */
+  async function checkPinned(): Promise<void> {
+    if (!pinned) return;
+    const r = await call('GET', 'v1/info');
+    const key = decode(r['serverPublicKey'], 'serverPublicKey', 32);
+    if (!constantTimeEqual(key, pinned)) {
+      throw new VaultError('SERVER_AUTH', 'the vault server public key is not the pinned one');
+    }
   }
 
   async function registerWith(
@@ -401,12 +435,15 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
     async register({ account, password, backupKey }) {
       const name = normalise(account);
       passwordBytes(password);
+      checkKey(backupKey);
+      await checkPinned();
       return registerWith('register', name, password, backupKey);
     },
 
     async recover({ account, password }) {
       const name = normalise(account);
       passwordBytes(password);
+      await checkPinned();
       return login(name, password);
     },
 
@@ -414,6 +451,7 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
       const name = normalise(account);
       passwordBytes(oldPassword);
       passwordBytes(newPassword);
+      await checkPinned();
       const backupKey = await login(name, oldPassword);
       try {
         await registerWith('reset', name, newPassword, backupKey);
@@ -425,12 +463,15 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
     async resetPassword({ account, backupKey, newPassword }) {
       const name = normalise(account);
       passwordBytes(newPassword);
+      checkKey(backupKey);
+      await checkPinned();
       await registerWith('reset', name, newPassword, backupKey);
     },
 
     async delete({ account, backupKey }) {
       const name = normalise(account);
       checkKey(backupKey);
+      await checkPinned();
       const salt = await currentDeviceSalt(name);
       if (salt === undefined) {
         throw new VaultError('VAULT_NOT_FOUND', 'this account has no vault record', { status: 404 });
@@ -450,6 +491,10 @@ function forget(state: { password: Uint8Array; blind: Uint8Array; clientSecret?:
   state.password.fill(0);
   state.blind.fill(0);
   state.clientSecret?.fill(0);
+}
+
+function isZero(bytes: Uint8Array): boolean {
+  return bytes.every((b) => b === 0);
 }
 
 function normalise(account: string): string {

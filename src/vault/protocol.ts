@@ -98,7 +98,10 @@ export interface KsfParams extends Argon2idParams {
 export interface InfoResponse {
   /** Protocol name and version ({@link VAULT_PROTOCOL_VERSION}). */
   protocol: typeof VAULT_PROTOCOL_VERSION;
-  /** The server's AKE public key (32 bytes). Clients may pin it. */
+  /**
+   * The server's AKE public key (32 bytes). A client with a pinned key compares it before every
+   * operation: a check against a wrong server, not an authentication (SPEC.md §9.1).
+   */
   serverPublicKey: string;
   /** Wrong passwords in a row after which a record is destroyed. */
   maxAttempts: number;
@@ -132,7 +135,8 @@ export interface DeviceSaltRequest {
 export interface DeviceSaltResponse {
   /**
    * The salt of the device credential that authorises replacing, resetting or deleting the record
-   * (32 bytes; the empty string for a record stored before device salts existed).
+   * (32 bytes). The empty string for a record stored before device salts existed: clients refuse
+   * it (SPEC.md §9.4).
    */
   deviceSalt: string;
 }
@@ -149,7 +153,10 @@ export interface RegisterFinishRequest {
   registrationRecord: string;
   /** nonce ‖ AES-256-GCM(backup key) (60 bytes). */
   sealedKey: string;
-  /** The new record's device salt (32 random bytes, fresh for every registration). */
+  /**
+   * The new record's device salt (32 random bytes, fresh for every registration). The server
+   * refuses all zeros and the salt the account already has (`VAULT_PROTOCOL`).
+   */
   deviceSalt: string;
   /** SHA-256 of the new record's device credential (32 bytes): the credential itself is not sent. */
   deviceVerifier: string;
@@ -423,9 +430,10 @@ export async function openSealedBackupKey(exportKey: Uint8Array, sealed: Uint8Ar
  * drawn afresh by every registration, makes each registration's credential a new one, so a
  * credential seen once stops working at the next password change or reset.
  *
- * @param deviceSalt - The record's device salt: {@link DEVICE_SALT_BYTES} bytes (or empty, for a
- *   record stored before device salts existed), from `POST /v1/device-salt` or
- *   {@link newDeviceSalt}.
+ * @param deviceSalt - The record's device salt: {@link DEVICE_SALT_BYTES} bytes, from
+ *   `POST /v1/device-salt` or {@link newDeviceSalt}. All zeros is refused: to HKDF-SHA512 it is
+ *   the empty salt, whose credential is the same for every registration of the key and account.
+ * @throws E2EEError `VAULT_PROTOCOL` for another length or an all-zero salt.
  */
 export function deriveDeviceCredential(
   backupKey: Uint8Array,
@@ -433,21 +441,14 @@ export function deriveDeviceCredential(
   deviceSalt: Uint8Array,
 ): Uint8Array {
   checkBackupKey(backupKey);
-  if (
-    !(deviceSalt instanceof Uint8Array) ||
-    (deviceSalt.length !== DEVICE_SALT_BYTES && deviceSalt.length !== 0)
-  ) {
+  if (!(deviceSalt instanceof Uint8Array) || deviceSalt.length !== DEVICE_SALT_BYTES) {
     throw new E2EEError('VAULT_PROTOCOL', `the device salt must be ${DEVICE_SALT_BYTES} bytes`);
   }
+  if (deviceSalt.every((b) => b === 0)) {
+    throw new E2EEError('VAULT_PROTOCOL', 'the device salt is all zeros, the same as no salt');
+  }
   const info = concat(DEVICE_CREDENTIAL_INFO, Uint8Array.of(0), accountBytes(account));
-  // An empty salt is HKDF's default (HashLen zero bytes), as noble's `undefined`.
-  return hkdf(
-    sha512,
-    backupKey,
-    deviceSalt.length === 0 ? undefined : deviceSalt,
-    info,
-    DEVICE_CREDENTIAL_BYTES,
-  );
+  return hkdf(sha512, backupKey, deviceSalt, info, DEVICE_CREDENTIAL_BYTES);
 }
 
 /** A fresh device salt: {@link DEVICE_SALT_BYTES} bytes from the CSPRNG, one per registration. */
@@ -539,7 +540,12 @@ export interface FinishRegistrationParams {
   ksf?: Partial<Argon2idParams>;
   /** `allowWeak` (tests, weak hardware) and `maxima` for the KSF. */
   kdfOptions?: Pick<KdfOptions, 'allowWeak' | 'maxima'>;
-  /** When given, the server's public key must be this one (pinning), else `SERVER_AUTH`. */
+  /**
+   * When given, the key in the RegistrationResponse must be this one, else `SERVER_AUTH`. That
+   * catches a wrong or re-keyed server, not an impostor: the key is a plain value it can copy,
+   * and registration never proves the server holds the private key (SPEC.md §9.1). Only a
+   * channel that authenticates the server protects a registration.
+   */
   expectedServerPublicKey?: Uint8Array;
 }
 

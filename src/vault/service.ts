@@ -63,7 +63,7 @@ import {
   VAULT_PROTOCOL_VERSION,
 } from './protocol.js';
 import { type RateLimit, TokenBuckets } from './rate-limit.js';
-import type { LoginOutcome, PendingLogin, VaultStore } from './store.js';
+import { type LoginOutcome, overridesTombstone, type PendingLogin, type VaultStore } from './store.js';
 
 /** Tunables of the vault server. */
 export interface VaultLimits {
@@ -188,17 +188,32 @@ export interface VaultServiceOptions {
   /** Clock (epoch ms); tests move it. */
   now?: () => number;
   /**
-   * Optional gate for every operation that names an account: return false to answer 401
-   * `UNAUTHORIZED`. A deployment with its own accounts (a phone number verified by the app's
-   * server, a session cookie) should use it, so that only the owner can register an account name
-   * or spend its attempts; without it, anyone who knows an account name can lock it by guessing
-   * wrong ten times (THREAT-MODEL.md).
+   * Optional gate for every operation that names an account: return `true` to let it through,
+   * anything else to answer 401 `UNAUTHORIZED`. A deployment with its own accounts (a phone
+   * number verified by the app's server, a session cookie) should use it, so that only the owner
+   * can register an account name or spend its attempts; without it, anyone who knows an account
+   * name can lock it by guessing wrong ten times (THREAT-MODEL.md).
+   *
+   * **Tombstone override.** A `register/finish` that would register over a `locked` tombstone
+   * without the tombstone's device credential (the owner lost the backup key; SPEC.md §9.5) is
+   * asked a second time, with `tombstoneOverride: true`. Only the string `'override-tombstone'`
+   * approves that; `true` does not, so a gate written for ordinary requests never hands a
+   * destroyed account's name to whoever asks. Return it only for the account's owner, proven by
+   * the deployment's own means. (`'override-tombstone'` also approves an ordinary request.)
    */
   authorize?: (request: {
+    /** The operation requested. */
     op: VaultOperation;
+    /** The account it names, by the account profile (SPEC.md §9.1). */
     account: string;
+    /** The transport's facts: the client address, the headers. */
     context: VaultRequestContext;
-  }) => boolean | Promise<boolean>;
+    /**
+     * `true` only on the second call for a `register/finish` that would register over a
+     * tombstone without its device credential: approve it with `'override-tombstone'`.
+     */
+    tombstoneOverride?: true;
+  }) => boolean | 'override-tombstone' | Promise<boolean | 'override-tombstone'>;
 }
 
 /** The transport-independent vault server. */
@@ -346,9 +361,36 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
 
   const gate = async (op: VaultOperation, name: string, context: VaultRequestContext): Promise<void> => {
     limitAccount(name);
-    if (options.authorize && !(await options.authorize({ op, account: name, context }))) {
-      throw refuse('UNAUTHORIZED', 'this request is not authorised for this account', undefined, 401);
+    if (options.authorize) {
+      const answer = await options.authorize({ op, account: name, context });
+      if (answer !== true && answer !== 'override-tombstone') {
+        throw refuse('UNAUTHORIZED', 'this request is not authorised for this account', undefined, 401);
+      }
     }
+  };
+
+  /**
+   * Whether the deployment approves registering over this account's tombstone without its device
+   * credential: asked only when that is what the request would do, and approved only by
+   * `'override-tombstone'`. Decided from a read before the store's transaction; if the account
+   * changes in between, the approval can only have been asked for too often, never too rarely
+   * (the store decides again, and it matters only for a tombstone).
+   */
+  const overrideApproved = async (
+    name: string,
+    mode: 'register' | 'reset',
+    presented: Uint8Array | undefined,
+    context: VaultRequestContext,
+  ): Promise<boolean> => {
+    if (!options.authorize || mode !== 'register') return false;
+    if (!overridesTombstone(await store.getAccount(name), presented)) return false;
+    const answer = await options.authorize({
+      op: 'register/finish',
+      account: name,
+      context,
+      tombstoneOverride: true,
+    });
+    return answer === 'override-tombstone';
   };
 
   const changed = (): Refusal =>
@@ -449,6 +491,11 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
       const record = parse(() => deserializeRegistrationRecord(binary(f, 'registrationRecord', 192)));
       const sealedKey = binary(f, 'sealedKey', SEALED_KEY_BYTES);
       const deviceSalt = binary(f, 'deviceSalt', DEVICE_SALT_BYTES);
+      // All zeros is the empty salt to HKDF-SHA512 (HMAC pads its key with zeros): the one fixed
+      // credential per key and account that device salts exist to avoid (SPEC.md §9.4).
+      if (deviceSalt.every((b) => b === 0)) {
+        throw refuse('VAULT_PROTOCOL', "field 'deviceSalt' is all zeros: draw it from a CSPRNG");
+      }
       const newVerifier = binary(f, 'deviceVerifier', DEVICE_CREDENTIAL_BYTES);
       let presented: Uint8Array | undefined;
       if (f['deviceCredential'] !== undefined) {
@@ -487,8 +534,7 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
         deviceVerifier: newVerifier,
         deviceSalt,
         presentedVerifier: presented,
-        // gate() has run: with a gate configured, this request is the owner's.
-        authorized: options.authorize !== undefined,
+        authorized: await overrideApproved(name, mode, presented, context),
         ksf,
         maxAttempts: limits.maxAttempts,
       });
@@ -503,12 +549,17 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
         case 'unauthorized':
           throw refuse(
             'UNAUTHORIZED',
-            'this account already has a vault record (or the tombstone of one), and no matching device credential was given',
+            'this account already has a vault record (or the tombstone of one), and no matching device credential was given (nor, for a tombstone, an approved override)',
           );
         case 'not_found':
           throw refuse('VAULT_NOT_FOUND', 'this account has no vault record to reset');
         case 'locked':
           throw locked();
+        case 'salt_reused':
+          throw refuse(
+            'VAULT_PROTOCOL',
+            'the new device salt is the one this account already has: every registration draws a new one',
+          );
       }
     },
 

@@ -23,7 +23,8 @@ export type AccountStatus = 'active' | 'locked';
  * One account as stored. A `locked` account is a tombstone: the record, sealed key, credential
  * identifier and KSF cost are gone; the name, status, counters, device salt and device verifier
  * remain, so that it answers `VAULT_LOCKED` rather than looking unknown, and only the device that
- * holds the backup key (or a deployment's `authorize` gate) may register over it.
+ * holds the backup key (or an override the deployment's `authorize` gate approves) may register
+ * over it.
  */
 export interface VaultAccount {
   /** The account name (NFC), the key of the row. */
@@ -174,8 +175,10 @@ export interface CommitInput {
    */
   presentedVerifier?: Uint8Array;
   /**
-   * Whether the deployment's `authorize` gate approved this request (false when there is none):
-   * enough to register over a tombstone without its device credential.
+   * Whether the deployment's `authorize` gate approved a tombstone override for this request (it
+   * answered `'override-tombstone'` to a call with `tombstoneOverride: true`): enough to register
+   * over a tombstone without its device credential. False when there is no gate, or it was not
+   * asked, or it answered anything else.
    */
   authorized: boolean;
   /** The KSF parameters to store with the record. */
@@ -187,9 +190,10 @@ export interface CommitInput {
 /**
  * What {@link VaultStore.commitRecord} did: `created` or `replaced` the record, or refused it as
  * `unauthorized` (a live record or a tombstone, and no matching device credential), `not_found`
- * (`reset` without a record) or `locked` (`reset` of a destroyed record).
+ * (`reset` without a record), `locked` (`reset` of a destroyed record) or `salt_reused` (the new
+ * device salt is the one the record or tombstone already has: its credential would not change).
  */
-export type CommitOutcome = 'created' | 'replaced' | 'unauthorized' | 'not_found' | 'locked';
+export type CommitOutcome = 'created' | 'replaced' | 'unauthorized' | 'not_found' | 'locked' | 'salt_reused';
 /**
  * What {@link VaultStore.deleteRecord} did: `deleted`, or refused as `unauthorized` (other device
  * credential), `not_found` or `locked` (a tombstone stays, to keep answering `VAULT_LOCKED`).
@@ -340,20 +344,37 @@ export interface VaultStoreNotice {
  * record. A live record is replaced only by the holder of its device credential. A tombstone is
  * registered over (a fresh start: its key is gone) by the holder of the device credential of its
  * last registration — the original device — or when the deployment's `authorize` gate approved
- * the request; not by whoever spent its attempts.
+ * a tombstone override for the request (`authorized`); not by whoever spent its attempts.
  */
 export function decideCommit(
-  current: Pick<VaultAccount, 'status' | 'deviceVerifier'> | undefined,
-  input: Pick<CommitInput, 'mode' | 'presentedVerifier' | 'authorized'>,
+  current: Pick<VaultAccount, 'status' | 'deviceVerifier' | 'deviceSalt'> | undefined,
+  input: Pick<CommitInput, 'mode' | 'presentedVerifier' | 'authorized' | 'deviceSalt'>,
 ): CommitOutcome {
   const { mode, presentedVerifier } = input;
   if (current === undefined) return mode === 'register' ? 'created' : 'not_found';
   const holder = verifierMatches(current.deviceVerifier, presentedVerifier);
+  let outcome: CommitOutcome;
   if (current.status === 'locked') {
     if (mode !== 'register') return 'locked';
-    return holder || input.authorized ? 'created' : 'unauthorized';
+    outcome = holder || input.authorized ? 'created' : 'unauthorized';
+  } else outcome = holder ? 'replaced' : 'unauthorized';
+  // Every registration rotates the device credential (SPEC.md §9.4): the same salt would keep it.
+  if (outcome !== 'unauthorized' && current.deviceSalt !== undefined) {
+    if (constantTimeEqual(current.deviceSalt, input.deviceSalt)) return 'salt_reused';
   }
-  return holder ? 'replaced' : 'unauthorized';
+  return outcome;
+}
+
+/**
+ * Whether registering over `current` with `presentedVerifier` would take a tombstone override:
+ * `current` is a tombstone, and the presented credential is not the one of its last registration
+ * (or it has none: a tombstone made before tombstones kept their verifier).
+ */
+export function overridesTombstone(
+  current: Pick<VaultAccount, 'status' | 'deviceVerifier'> | undefined,
+  presentedVerifier: Uint8Array | undefined,
+): boolean {
+  return current?.status === 'locked' && !verifierMatches(current.deviceVerifier, presentedVerifier);
 }
 
 /** Deletion needs a live record and its device credential; a tombstone stays. */

@@ -1,6 +1,7 @@
 // `backup create | restore | list` and issue #16: what is removed (only this machine's superseded
 // backups, and unencrypted copies only when named), the state file that carries rollback
 // protection between runs, a damaged newest backup, two machines sharing a folder, typo recovery.
+import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
@@ -8,8 +9,10 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatBackupKey, parseBackupKey } from '../../src/key.js';
@@ -119,15 +122,7 @@ describe('the state file carries rollback protection', () => {
     const second = json(run(['backup', 'create', p('v.bin'), '--store', store, '-k', key, '--json']));
     expect(second.generation).toBe(1);
     const state = JSON.parse(readFileSync(join(TEST_CONFIG_HOME, 'e2ee-backup', 'state.json'), 'utf8'));
-    expect(state.stores).toContainEqual(
-      expect.objectContaining({
-        store,
-        newest: 1,
-        used: 1,
-        set: second.set,
-        credential: expect.stringMatching(/^key:[0-9a-f]{16}$/),
-      }),
-    );
+    expect(state.stores).toContainEqual({ store, newest: 1, used: 1, set: second.set });
     expect(JSON.stringify(state)).not.toContain(readFileSync(key, 'utf8').replace(/\s/g, '').slice(0, 16));
     // The folder is rolled back to generation 0: refused, with nothing written.
     copyFileSync(p('generation-0.e2ee'), join(store, first.name));
@@ -168,6 +163,7 @@ describe('the state file carries rollback protection', () => {
     expect(stateless.status).toBe(3);
     expect(stateless.stderr).toContain(newest.name);
     expect(stateless.stderr).toMatch(/--newest-seen N .*--allow-unreadable-newest/);
+    expect(stateless.stderr).not.toMatch(/newestSeen|allowUnreadableNewest/); // the library's words
     const next = create('--state', state);
     expect(next.status).toBe(0);
     expect(json(next)).toMatchObject({
@@ -177,6 +173,233 @@ describe('the state file carries rollback protection', () => {
     expect(next.stderr).toMatch(
       new RegExp(`warning: kept ${newest.name}: it cannot be opened \\(CHUNK_AUTH\\)`),
     );
+  });
+
+  it('is kept per folder, whatever the credential: a key added later, a restore by password (review of #16)', () => {
+    const store = p('mixed');
+    const key = p('mixed.key');
+    keygen(key);
+    writeFileSync(p('pw.txt'), 'correct horse battery staple\n');
+    const state = p('mixed-state.json');
+    const pw = ['--password-file', p('pw.txt'), '--insecure-fast-kdf', '--state', state];
+    const create = (data: string, ...extra: string[]) => {
+      writeFileSync(p('m.bin'), data);
+      const r = run(['backup', 'create', p('m.bin'), '--store', store, ...pw, '--json', ...extra]);
+      expect(r.status, r.stderr).toBe(0);
+      return json(r);
+    };
+    for (const v of ['old 0', 'old 1', 'old 2']) create(v);
+    const withKey = create('new, with a key', '-k', key);
+    expect(withKey.generation).toBe(3);
+    const restored = run([
+      'backup',
+      'restore',
+      '--store',
+      store,
+      ...pw.slice(0, 2),
+      '--state',
+      state,
+      '-o',
+      p('m.out'),
+    ]);
+    expect(restored.status, restored.stderr).toBe(0);
+    expect(readFileSync(p('m.out'), 'utf8')).toBe('new, with a key');
+  });
+
+  it('protects a restore by password of what was made with a key and the password (review of #16)', () => {
+    const store = p('both');
+    const key = p('both.key');
+    keygen(key);
+    writeFileSync(p('pw3.txt'), 'correct horse battery staple\n');
+    const state = p('both-state.json');
+    const pw = ['--password-file', p('pw3.txt')];
+    const create = (data: string) => {
+      writeFileSync(p('b.bin'), data);
+      const r = run([
+        'backup',
+        'create',
+        p('b.bin'),
+        '--store',
+        store,
+        '-k',
+        key,
+        ...pw,
+        '--insecure-fast-kdf',
+        '--state',
+        state,
+        '--json',
+      ]);
+      expect(r.status, r.stderr).toBe(0);
+      return json(r);
+    };
+    const first = create('first');
+    copyFileSync(join(store, first.name), p('both-0.e2ee'));
+    const second = create('second');
+    // The folder rolled back to generation 0; restored with the password alone.
+    rmSync(join(store, second.name));
+    copyFileSync(p('both-0.e2ee'), join(store, first.name));
+    const rolled = run(['backup', 'restore', '--store', store, ...pw, '--state', state, '-o', p('b.out')]);
+    expect(rolled.status).toBe(3);
+    expect(rolled.stderr).toMatch(/generation 0, older than generation 1 already seen/);
+    expect(existsSync(p('b.out'))).toBe(false);
+  });
+
+  it('a backup made with more Argon2id memory than the default restores; elsewhere --max-kdf-memory opens it', () => {
+    const store = p('kdf');
+    writeFileSync(p('pw2.txt'), 'correct horse battery staple\n');
+    writeFileSync(p('k.bin'), 'memory-hard');
+    const state = p('kdf-state.json');
+    const pw = ['--password-file', p('pw2.txt')];
+    const made = run([
+      'backup',
+      'create',
+      p('k.bin'),
+      '--store',
+      store,
+      ...pw,
+      '--state',
+      state,
+      '--kdf-memory',
+      '65MiB',
+      '--kdf-iterations',
+      '1',
+    ]);
+    expect(made.status, made.stderr).toBe(0);
+    const here = run(['backup', 'restore', '--store', store, ...pw, '--state', state, '-o', p('k.out')]);
+    expect(here.status, here.stderr).toBe(0);
+    expect(readFileSync(p('k.out'), 'utf8')).toBe('memory-hard');
+    // Another machine (no state): refused without running Argon2id, naming an option restore has.
+    const elsewhere = [
+      'backup',
+      'restore',
+      '--store',
+      store,
+      ...pw,
+      '--state',
+      p('kdf-other.json'),
+      '-o',
+      p('k2.out'),
+    ];
+    const refused = run(elsewhere);
+    expect(refused.status).toBe(3);
+    expect(refused.stderr).toMatch(
+      /exceeds the maximum 65536 KiB \(64 MiB\) \(skipped without running Argon2id\)\. .*raise --max-kdf-memory\.\n$/,
+    );
+    expect(refused.stderr).not.toMatch(/kdfMaxima|maxima\.m/);
+    const listed = run(['backup', 'list', '--store', store, ...pw, '--state', p('kdf-other.json')]);
+    expect(listed.stdout.toString()).toMatch(/not tried: .*\(--max-kdf-memory\)/);
+    const trusted = run([...elsewhere, '--max-kdf-memory', '65MiB']);
+    expect(trusted.status, trusted.stderr).toBe(0);
+    expect(readFileSync(p('k2.out'), 'utf8')).toBe('memory-hard');
+    const listedTrusted = run(['backup', 'list', '--store', store, ...pw, '--max-kdf-memory', '65MiB']);
+    expect(listedTrusted.stdout.toString()).toMatch(/generation 0 of set/);
+  });
+
+  it('a create holds a lock while it reserves its generation; a stale lock is broken', () => {
+    const store = p('locked');
+    const key = p('locked.key');
+    keygen(key);
+    writeFileSync(p('l.bin'), 'locked');
+    const state = p('locked-state.json');
+    const create = () =>
+      run(['backup', 'create', p('l.bin'), '--store', store, '-k', key, '--state', state, '--json']);
+    const lock = `${state}.lock`;
+    // Held by a live process on this host (this test's own): refused at once, exit 4, nothing written.
+    writeFileSync(
+      lock,
+      JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }),
+    );
+    const busy = create();
+    expect(busy.status).toBe(4);
+    expect(busy.stderr).toContain(
+      `another e2ee-backup (PID ${process.pid} on ${hostname()}) is using the state file ${state}`,
+    );
+    expect(busy.stderr).toMatch(/remove that lock file\.\n$/);
+    expect(existsSync(store)).toBe(false);
+    expect(readFileSync(lock, 'utf8')).toContain(String(process.pid));
+    // Held by another host, recently: refused too; over an hour old: broken.
+    writeFileSync(lock, JSON.stringify({ pid: 1, host: 'elsewhere.example', since: 'x' }));
+    expect(create().status).toBe(4);
+    const old = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(lock, old, old);
+    expect(create().status).toBe(0);
+    // Held by a process of this host that is gone: broken.
+    const gone = spawnSync('node', ['-e', 'process.stdout.write(String(process.pid))']);
+    writeFileSync(lock, JSON.stringify({ pid: Number(gone.stdout), host: hostname(), since: 'x' }));
+    const after = create();
+    expect(after.status, after.stderr).toBe(0);
+    expect(json(after).generation).toBe(1);
+    expect(existsSync(lock)).toBe(false);
+    expect(readdirSync(p()).filter((n) => n.startsWith('locked-state.json.'))).toEqual([]);
+  });
+
+  it('reads a state file written per folder and credential, taking the larger numbers', () => {
+    const store = p('legacy');
+    const key = p('legacy.key');
+    keygen(key);
+    writeFileSync(p('lg.bin'), 'legacy');
+    const state = p('legacy-state.json');
+    writeFileSync(
+      state,
+      JSON.stringify({
+        version: 1,
+        stores: [
+          { store, credential: 'key:0123456789abcdef', set: 'laptop-1', newest: 5, used: 5 },
+          { store, credential: 'password', set: 'laptop-2', newest: 7, used: 8 },
+        ],
+      }),
+    );
+    const r = run(['backup', 'create', p('lg.bin'), '--store', store, '-k', key, '--state', state, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(json(r)).toMatchObject({ generation: 9, set: 'laptop-1' });
+    expect(JSON.parse(readFileSync(state, 'utf8')).stores).toEqual([
+      { store, set: 'laptop-1', newest: 9, used: 9 },
+    ]);
+  });
+
+  it("a first create into a folder with another key's newer-named backup asks to be told (review of #16)", () => {
+    const store = p('foreign');
+    mkdirSync(store);
+    const mine = p('foreign-mine.key');
+    const theirs = p('foreign-theirs.key');
+    keygen(mine);
+    keygen(theirs);
+    writeFileSync(p('f.bin'), 'mine');
+    const create = (key: string, state: string, ...extra: string[]) =>
+      run([
+        'backup',
+        'create',
+        p('f.bin'),
+        '--store',
+        store,
+        '-k',
+        key,
+        '--state',
+        p(state),
+        '--json',
+        ...extra,
+      ]);
+    const other = create(theirs, 'foreign-theirs.json');
+    expect(other.status, other.stderr).toBe(0);
+    const first = create(mine, 'foreign-mine.json');
+    expect(first.status).toBe(3);
+    expect(first.stderr).toMatch(
+      new RegExp(
+        `${json(other).name} \\(another key's, or damaged: WRONG_KEY\\) may be newer than every backup that opens`,
+      ),
+    );
+    expect(first.stderr).toMatch(
+      /if it is another key's backup, or this is the first backup .*--allow-unreadable-newest\.\n$/,
+    );
+    expect(readdirSync(store)).toEqual([json(other).name]);
+    const told = create(mine, 'foreign-mine.json', '--allow-unreadable-newest');
+    expect(told.status, told.stderr).toBe(0);
+    expect(json(told)).toMatchObject({
+      generation: 0,
+      kept: [{ name: json(other).name, reason: 'another-key' }],
+    });
+    // From then on the state file knows the generation: no flag needed.
+    expect(create(mine, 'foreign-mine.json').status).toBe(0);
   });
 
   it('a damaged state file is refused rather than ignored', () => {

@@ -87,6 +87,8 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
   const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: freshConfigHome() };
   delete env['E2EE_BACKUP_PASSWORD'];
   delete env['E2EE_BACKUP_SERVER_KEY'];
+  delete env['E2EE_BACKUP_TLS_PIN'];
+  delete env['NODE_TLS_REJECT_UNAUTHORIZED'];
   delete env['E2EE_BACKUP_DEBUG'];
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];

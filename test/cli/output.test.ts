@@ -5,8 +5,20 @@
 // regular file over the system's /dev/stdout.)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { lstatSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  chmodSync,
+  copyFileSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCli, CLI, cleanEnv, run, sampleData, tempDir, tempLeftovers } from './helpers.js';
 
@@ -111,6 +123,63 @@ describe('decrypt -o special files', () => {
     });
     expect(r.status).toBe(0);
     expect((r.output[3] as Buffer).equals(data)).toBe(true);
+  });
+
+  it('-o /dev/stdout or /dev/fd/3 open on a regular file writes through it: appended, never replaced', () => {
+    // `>> log.txt` appends; `3> out3.txt` writes from the start. Neither file is renamed over, and
+    // each keeps its inode and mode (review of #16: the log's earlier lines were wiped).
+    const log = join(dir, 'log.txt');
+    const out3 = join(dir, 'out3.txt');
+    writeFileSync(log, 'earlier lines\n', { mode: 0o640 });
+    writeFileSync(out3, 'x'.repeat(10), { mode: 0o640 });
+    const before = [lstatSync(log).ino, lstatSync(out3).ino];
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        'node "$CLI" decrypt "$IN" -k "$KEY" -o /dev/stdout >> "$LOG" && node "$CLI" decrypt "$IN" -k "$KEY" -o /dev/fd/3 3> "$OUT3"',
+      ],
+      { env: cleanEnv({ CLI, IN: backup, KEY: keyFile, LOG: log, OUT3: out3 }), encoding: 'utf8' },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/note: decrypted data goes to \/dev\/stdout as each chunk authenticates/);
+    expect(readFileSync(log).equals(Buffer.concat([Buffer.from('earlier lines\n'), data]))).toBe(true);
+    expect(readFileSync(out3).equals(data)).toBe(true);
+    expect([lstatSync(log).ino, lstatSync(out3).ino]).toEqual(before);
+    expect([lstatSync(log).mode & 0o777, lstatSync(out3).mode & 0o777]).toEqual([0o640, 0o640]);
+    expect(tempLeftovers(dir)).toEqual([]);
+  });
+
+  it('a file this user may not write is refused, not replaced, even in a folder it may write', () => {
+    // As root, access() allows everything: run the CLI as nobody on a root-owned file instead.
+    const shared = mkdtempSync(join(tmpdir(), 'e2ee-cli-readonly-'));
+    try {
+      chmodSync(shared, 0o777);
+      for (const f of [keyFile, backup]) copyFileSync(f, join(shared, basename(f)));
+      for (const f of readdirSync(shared)) chmodSync(join(shared, f), 0o644);
+      const target = join(shared, 'theirs.txt');
+      writeFileSync(target, 'not yours');
+      chmodSync(target, isRoot ? 0o644 : 0o444);
+      const ino = lstatSync(target).ino;
+      const r = spawnSync(
+        'node',
+        [CLI, 'decrypt', join(shared, 'data.e2ee'), '-k', join(shared, 'backup.key'), '-o', target],
+        {
+          env: cleanEnv({ XDG_CONFIG_HOME: shared }),
+          encoding: 'utf8',
+          ...(isRoot ? { uid: 65534, gid: 65534 } : {}),
+        },
+      );
+      expect(r.status, r.stderr).toBe(4);
+      expect(r.stderr).toMatch(
+        /cannot write .*theirs\.txt: it is read-only, or not yours to write; it was not replaced/,
+      );
+      expect(readFileSync(target, 'utf8')).toBe('not yours');
+      expect(lstatSync(target).ino).toBe(ino);
+      expect(tempLeftovers(shared)).toEqual([]);
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+    }
   });
 
   it('-o >(cmd) writes to the process substitution', () => {

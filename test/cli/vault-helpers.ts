@@ -2,6 +2,7 @@
 // would block the server's event loop) and a scripted HTTP server standing in for a vault.
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { CLI, cleanEnv, type RunOptions, type RunResult } from './helpers.js';
 
@@ -39,16 +40,18 @@ export type Answer = { status: number; headers?: Record<string, string>; json: u
 
 /**
  * An HTTP server on loopback that answers each request with `answer(request, index)`; `forward`
- * passes the request on unchanged to the vault `upstream()` names (which may change).
+ * passes the request on unchanged to the vault `upstream()` names (which may change). With `tls`
+ * (a certificate and its key), it speaks HTTPS instead.
  */
 export async function scriptedVault(
   answer: (request: SeenRequest, index: number) => Answer,
   upstream: () => string = () => {
     throw new Error('no upstream');
   },
+  tls?: { cert: Buffer; key: Buffer },
 ): Promise<{ url: string; seen: SeenRequest[]; close(): Promise<void> }> {
   const seen: SeenRequest[] = [];
-  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+  const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const request = {
@@ -74,11 +77,12 @@ export async function scriptedVault(
     }
     res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers });
     res.end(JSON.stringify(a.json));
-  });
+  };
+  const server = tls ? createHttpsServer(tls, handler) : createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     seen,
     close: () =>
       new Promise<void>((resolve) => {

@@ -287,18 +287,13 @@ describe('which vault the CLI talks to', () => {
 
   it('refuses plain http:// to anything but loopback, unless --insecure-http', async () => {
     const notLoopback = 'http://0.0.0.0:1';
-    for (const args of [
-      ['vault', 'recover', '--url', notLoopback, '--account', 'a'],
-      ['vault', 'register', '--url', notLoopback, '--account', 'a', '--key-file', keyFile, FAST],
-      ['vault', 'delete', '--url', notLoopback, '--account', 'a', '--key-file', keyFile],
-      ['setup', '--method', 'password', '--url', notLoopback, '--account', 'a'],
-    ]) {
-      const r = run(args, { env: { E2EE_BACKUP_PASSWORD: PW } });
-      expect(r.status, args.join(' ')).toBe(1);
-      expect(r.stderr).toMatch(
-        /^e2ee-backup: refusing plain http:\/\/ to 0\.0\.0\.0:1: .*\. Use https:\/\/, or add --insecure-http/,
-      );
-    }
+    const r = run(['vault', 'recover', '--url', notLoopback, '--account', 'a'], {
+      env: { E2EE_BACKUP_PASSWORD: PW },
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      /^e2ee-backup: refusing plain http:\/\/ to 0\.0\.0\.0:1: .*\. Use https:\/\/, or add --insecure-http/,
+    );
     const insecure = run(['vault', 'recover', '--url', notLoopback, '--account', 'a', '--insecure-http'], {
       env: { E2EE_BACKUP_PASSWORD: PW },
     });
@@ -306,6 +301,114 @@ describe('which vault the CLI talks to', () => {
       /warning: --insecure-http: talking to the vault at 0\.0\.0\.0:1 without TLS/,
     );
     expect(insecure.status).toBe(4); // it did try: nothing listens there
+  });
+
+  it('never sends a registration or a device credential over plain http:// off loopback, whatever the flags', async () => {
+    const notLoopback = 'http://0.0.0.0:1';
+    const fp = 'ab'.repeat(32);
+    for (const [command, args] of [
+      ['vault register', ['vault', 'register', '--account', 'a', '--key-file', keyFile, FAST]],
+      ['vault change-password', ['vault', 'change-password', '--account', 'a']],
+      ['vault change-password', ['vault', 'change-password', '--account', 'a', '--key-file', keyFile]],
+      ['vault delete', ['vault', 'delete', '--account', 'a', '--key-file', keyFile]],
+      ['setup', ['setup', '--method', 'password', '--account', 'a']],
+    ] as const) {
+      for (const extra of [[], ['--insecure-http'], ['--insecure-http', '--server-key', fp]]) {
+        const r = run([...args, '--url', notLoopback, ...extra], {
+          env: { E2EE_BACKUP_PASSWORD: PW, E2EE_BACKUP_NEW_PASSWORD: NEW_PW },
+        });
+        expect(r.status, `${args.join(' ')} ${extra.join(' ')}`).toBe(1);
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `^e2ee-backup: refusing ${command} over plain http:// to 0\\.0\\.0\\.0:1, even with --insecure-http or --server-key: .*an impostor can show the vault's key.*Use https:// \\(--tls-pin`,
+          ),
+        );
+      }
+    }
+    // Nor over https with certificate checks turned off, unless the TLS key is pinned.
+    const off = run(
+      ['vault', 'register', '--account', 'a', '--key-file', keyFile, FAST, '--url', 'https://127.0.0.1:1'],
+      {
+        env: { E2EE_BACKUP_PASSWORD: PW, NODE_TLS_REJECT_UNAUTHORIZED: '0' },
+      },
+    );
+    expect(off.status).toBe(1);
+    expect(off.stderr).toMatch(/refusing vault register with NODE_TLS_REJECT_UNAUTHORIZED=0/);
+  });
+
+  it('--tls-pin: HTTPS to a self-signed vault that shows the pinned key, and to no other', async () => {
+    const fixtures = join(import.meta.dirname, 'fixtures');
+    const tls = {
+      cert: readFileSync(join(fixtures, 'loopback-tls.crt')),
+      key: readFileSync(join(fixtures, 'loopback-tls.key')),
+    };
+    // What `openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256` prints.
+    const pin = '6d311a758b15e121e3e1072d542e350048c689fb33ddce2568800c73ef9a411f';
+    const front = await scriptedVault(
+      () => 'forward',
+      () => url,
+      tls,
+    );
+    const { dir: d, cleanup: c } = tempDir();
+    try {
+      const key = join(d, 'k.key');
+      expect(run(['keygen', '--out', key, '-q']).status).toBe(0);
+      const at = (args: string[], env: Record<string, string> = {}) =>
+        runAsync(['vault', ...args, '--url', front.url], {
+          env: { E2EE_BACKUP_PASSWORD: PW, ...env },
+          cwd: d,
+        });
+
+      // Without the pin, the self-signed certificate fails Node's certificate checks: exit 4.
+      const unpinned = await at(['register', '--account', 'tls', '--key-file', key, FAST]);
+      expect(unpinned.status).toBe(4);
+      expect(front.seen).toHaveLength(0);
+
+      // Another pin: refused at the handshake, before a request is sent (exit 3).
+      const wrong = await at([
+        'register',
+        '--account',
+        'tls',
+        '--key-file',
+        key,
+        FAST,
+        '--tls-pin',
+        'cd'.repeat(32),
+      ]);
+      expect(wrong.status).toBe(3);
+      expect(wrong.stderr).toContain(
+        `shows the TLS key ${pin.match(/.{8}/g)!.join('-')}, not ${'cd'.repeat(32).match(/.{8}/g)!.join('-')} (the pinned one); nothing was sent to it`,
+      );
+      expect(front.seen).toHaveLength(0);
+
+      // The right pin, in openssl's spelling or from the environment: register, recover, delete.
+      const reg = await at([
+        'register',
+        '--account',
+        'tls',
+        '--key-file',
+        key,
+        FAST,
+        '--tls-pin',
+        `SHA2-256(stdin)= ${pin}`,
+      ]);
+      expect(reg.status).toBe(0);
+      const rec = await at(['recover', '--account', 'tls'], { E2EE_BACKUP_TLS_PIN: pin });
+      expect(rec.status).toBe(0);
+      expect(rec.stdout.toString().trim()).toBe(readFileSync(key, 'utf8').trim());
+      expect((await at(['delete', '--account', 'tls', '--key-file', key, '--tls-pin', pin])).status).toBe(0);
+      expect(front.seen.map((r) => r.path)).toContain('/v1/delete');
+
+      // A pin is for https: URLs.
+      const http = run(['vault', 'recover', '--account', 'tls', '--url', url, '--tls-pin', pin], {
+        env: { E2EE_BACKUP_PASSWORD: PW },
+      });
+      expect(http.status).toBe(1);
+      expect(http.stderr).toMatch(/--tls-pin pins a TLS key, and http:\/\/ has none/);
+    } finally {
+      await front.close();
+      c();
+    }
   });
 
   it('--server-key (or E2EE_BACKUP_SERVER_KEY) pins the key; another is refused before any attempt', async () => {

@@ -51,6 +51,7 @@ describe.skipIf(s3SkipReason() !== undefined)('S3 store: random access to a stor
     const body = pseudoRandom(6 * (1 << 20) + 999, 21);
     const store = createS3Store({ client: s3Client({ endpoint: proxy.endpoint }), bucket, prefix: 'ra' });
     const created = await createBackup(store, body, {
+      set: 'default',
       key,
       compression: 'none',
       padding: 'none',
@@ -84,7 +85,11 @@ describe.skipIf(s3SkipReason() !== undefined)('S3 store: random access to a stor
 
   it('refuses a wrong key, and a modified chunk fails authentication', async () => {
     const store = createMemoryStore();
-    const created = await createBackup(store, pseudoRandom(100_000, 22), { key, compression: 'none' });
+    const created = await createBackup(store, pseudoRandom(100_000, 22), {
+      set: 'default',
+      key,
+      compression: 'none',
+    });
     const bytes = store.entries.get(created.name)!;
     const source = (b: Uint8Array) => ({
       size: b.length,

@@ -79,7 +79,12 @@ describe.skipIf(s3SkipReason() !== undefined)('createBackup on S3: a cut upload 
   it('stores the same bytes as an uninterrupted run, re-sending only the missing parts', async () => {
     const data = source();
     seedRandom(99);
-    const clean = await createBackup(store('clean'), data, { key, createdAt, metadata: { app: 'chat' } });
+    const clean = await createBackup(store('clean'), data, {
+      set: 'default',
+      key,
+      createdAt,
+      metadata: { app: 'chat' },
+    });
     vi.restoreAllMocks();
     const cleanBytes = await object(`clean/${clean.name}`);
 
@@ -87,7 +92,7 @@ describe.skipIf(s3SkipReason() !== undefined)('createBackup on S3: a cut upload 
     seedRandom(99);
     proxy.cutAfter('up', 2 * PART + MiB, { stayDown: true });
     await expect(
-      createBackup(store('cut', states), data, { key, createdAt, metadata: { app: 'chat' } }),
+      createBackup(store('cut', states), data, { set: 'default', key, createdAt, metadata: { app: 'chat' } }),
     ).rejects.toMatchObject({ code: 'IO' });
     vi.restoreAllMocks(); // the resumed run draws different random values: it must not use them
     proxy.restore();
@@ -97,7 +102,11 @@ describe.skipIf(s3SkipReason() !== undefined)('createBackup on S3: a cut upload 
 
     const up = proxy.up;
     // No createdAt this time: the resumed backup takes the interrupted one's.
-    const resumed = await createBackup(store('cut', states), data, { key, metadata: { app: 'chat' } });
+    const resumed = await createBackup(store('cut', states), data, {
+      set: 'default',
+      key,
+      metadata: { app: 'chat' },
+    });
     expect(resumed.name).toBe(clean.name);
     expect(resumed.generation).toBe(clean.generation);
     expectBytes(await object(`cut/${resumed.name}`), cleanBytes);
@@ -113,15 +122,17 @@ describe.skipIf(s3SkipReason() !== undefined)('createBackup on S3: a cut upload 
     const data = source();
     const states = memoryStates();
     proxy.cutAfter('up', PART + MiB, { stayDown: true });
-    await expect(createBackup(store('changed', states), data, { key })).rejects.toMatchObject({ code: 'IO' });
+    await expect(createBackup(store('changed', states), data, { set: 'default', key })).rejects.toMatchObject(
+      { code: 'IO' },
+    );
     proxy.restore();
     const changed = data.slice();
     changed[100]! ^= 1;
-    await expect(createBackup(store('changed', states), changed, { key })).rejects.toThrow(
+    await expect(createBackup(store('changed', states), changed, { set: 'default', key })).rejects.toThrow(
       /differs from what the interrupted upload sent/,
     );
     expect(await openUploads(direct, bucket)).toEqual([]);
-    const fresh = await createBackup(store('changed', states), changed, { key });
+    const fresh = await createBackup(store('changed', states), changed, { set: 'default', key });
     const { data: back } = await decryptBackupBytes(await object(`changed/${fresh.name}`), { key });
     expectBytes(back, changed);
   });
@@ -131,22 +142,26 @@ describe.skipIf(s3SkipReason() !== undefined)('createBackup on S3: a cut upload 
     const states = memoryStates();
     const otherKey = new Uint8Array(32).fill(8);
     proxy.cutAfter('up', PART + MiB, { stayDown: true });
-    await expect(createBackup(store('opts', states), data, { key: otherKey })).rejects.toMatchObject({
+    await expect(
+      createBackup(store('opts', states), data, { set: 'default', key: otherKey }),
+    ).rejects.toMatchObject({
       code: 'IO',
     });
     proxy.restore();
     proxy.cutAfter('up', PART + MiB, { stayDown: true });
-    await expect(createBackup(store('opts', states), data, { key })).rejects.toMatchObject({ code: 'IO' });
+    await expect(createBackup(store('opts', states), data, { set: 'default', key })).rejects.toMatchObject({
+      code: 'IO',
+    });
     proxy.restore();
     expect(states.map.size).toBe(2);
     // Same key, other metadata: this set's interrupted backup cannot be resumed; the new backup
     // gets a generation above it, and once verified aborts it (same set, lower generation).
-    const made = await createBackup(store('opts', states), data, { key, metadata: { v: 2 } });
+    const made = await createBackup(store('opts', states), data, { set: 'default', key, metadata: { v: 2 } });
     const pending = await store('opts', states).pendingPuts();
     expect(pending).toHaveLength(1);
     expect(pending[0]!.name).not.toBe(made.name);
     // The other key's interrupted backup is still there, and still resumes.
-    const other = await createBackup(store('opts', states), data, { key: otherKey });
+    const other = await createBackup(store('opts', states), data, { set: 'default', key: otherKey });
     expect(other.name).toBe(pending[0]!.name);
     expect(await openUploads(direct, bucket)).toEqual([]);
   });

@@ -36,7 +36,7 @@ async function interrupted(
   s: ReturnType<typeof setup>,
   data: Uint8Array,
   at: number,
-  options: Options = { key },
+  options: Options = { key, set: 'default' },
 ): Promise<string> {
   s.fake.cutAfter(at);
   await expect(createBackup(s.store, data, options)).rejects.toMatchObject({ code: 'IO' });
@@ -63,7 +63,7 @@ async function refusedResume(
   s: ReturnType<typeof setup>,
   name: string,
   changed: Uint8Array,
-  options: Options = { key },
+  options: Options = { key, set: 'default' },
 ) {
   const before = s.fake.received.get(`p/${name}`)!.sends.length;
   await expect(createBackup(s.store, changed, options)).rejects.toThrow(
@@ -88,7 +88,7 @@ describe('SPEC.md §11: a resume never sends two different bytes at one offset',
     const changed = data.slice();
     changed[6 * MiB]! ^= 1;
     await refusedResume(s, name, changed);
-    const fresh = await createBackup(s.store, changed, { key });
+    const fresh = await createBackup(s.store, changed, { set: 'default', key });
     expect(fresh.name).not.toBe(name);
     expectBytes(await drain((await restoreLatest(s.store, { key })).stream), changed);
   });
@@ -104,7 +104,7 @@ describe('SPEC.md §11: a resume never sends two different bytes at one offset',
     changed.fill(0x41, 100_000, 165_536);
     await refusedResume(s, name, changed);
     // Nothing of the two versions was spliced: the next backup is whole and new.
-    await createBackup(s.store, changed, { key });
+    await createBackup(s.store, changed, { set: 'default', key });
     expectBytes(await drain((await restoreLatest(s.store, { key })).stream), changed);
   });
 
@@ -127,7 +127,7 @@ describe('SPEC.md §11: a resume never sends two different bytes at one offset',
 
   it('the final chunk: a shorter source ends its short final chunk where a full chunk was sent', async () => {
     const s = setup();
-    const options: Options = { key, compression: 'none', padding: 'none' };
+    const options: Options = { key, set: 'default', compression: 'none', padding: 'none' };
     const data = pseudoRandom(12 * MiB, 4);
     const total = (await encryptBackupBytes(data, { ...options, generation: 0, set: 'default' })).length;
     const name = await interrupted(s, data, total - 20_000, options);
@@ -149,7 +149,7 @@ describe('SPEC.md §11: a resume never sends two different bytes at one offset',
     // The next attempt, with yet other bytes, is a new message: new name, new salt.
     const again = changed.slice();
     again[20 * MiB]! ^= 1;
-    const made = await createBackup(s.store, again, { key });
+    const made = await createBackup(s.store, again, { set: 'default', key });
     expect(made.name).not.toBe(name);
     const object = s.fake.objects.get(`p/${made.name}`)!;
     expect(saltOf(object)).not.toBe(firstSalt);
@@ -181,8 +181,8 @@ describe('SPEC.md §11: a resume never sends two different bytes at one offset',
       },
     };
     const results = await Promise.allSettled([
-      createBackup(meeting, a, { key }),
-      createBackup(meeting, b, { key }),
+      createBackup(meeting, a, { set: 'default', key }),
+      createBackup(meeting, b, { set: 'default', key }),
     ]);
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
     const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
@@ -201,11 +201,11 @@ describe('SPEC.md §11: a resume never sends two different bytes at one offset',
     const data = pseudoRandom(12 * MiB, 7);
     const name = await interrupted(s, data, PART + MiB);
     const held = s.fake.holdNextPart();
-    const first = createBackup(s.store, data, { key });
+    const first = createBackup(s.store, data, { set: 'default', key });
     await held; // resuming, with part 2 on its way
     const other = data.slice();
     other[11 * MiB]! ^= 1;
-    const second = await createBackup(s.store, other, { key });
+    const second = await createBackup(s.store, other, { set: 'default', key });
     expect(second.name).not.toBe(name);
     expect(second.generation).toBe(1); // above the interrupted generation 0
     expect([...s.fake.uploads.values()].map((u) => u.key)).toEqual([`p/${name}`]); // left alone

@@ -118,17 +118,22 @@ describe('createBackup resumes an interrupted S3 upload by the rules of #16', ()
     const onGeneration = (g: number) => {
       persisted = Math.max(persisted, g);
     };
-    await interrupted(s.store, s.fake, data, { key, onGeneration });
+    await interrupted(s.store, s.fake, data, { set: 'default', key, onGeneration });
     expect(persisted).toBe(0);
     const [name] = pendingNames(s).kept;
     // The largest generation used, as onGeneration's contract asks: the same backup resumes.
-    const made = await createBackup(s.store, data, { key, newestSeen: persisted, onGeneration });
+    const made = await createBackup(s.store, data, {
+      set: 'default',
+      key,
+      newestSeen: persisted,
+      onGeneration,
+    });
     expect([made.name, made.generation]).toEqual([name, 0]);
 
     // A generation seen above the interrupted one: a new backup, and the old upload is aborted.
-    await interrupted(s.store, s.fake, data, { key, newestSeen: 0 });
+    await interrupted(s.store, s.fake, data, { set: 'default', key, newestSeen: 0 });
     const [stale] = pendingNames(s).kept;
-    const newer = await createBackup(s.store, data, { key, newestSeen: 5 });
+    const newer = await createBackup(s.store, data, { set: 'default', key, newestSeen: 5 });
     expect(newer.name).not.toBe(stale);
     expect(newer.generation).toBe(6);
     expect(pendingNames(s)).toEqual({ kept: [], open: [] });
@@ -158,7 +163,7 @@ describe('createBackup resumes an interrupted S3 upload by the rules of #16', ()
   it('other options: a new backup above it, and the interrupted upload aborted only after the drill', async () => {
     const s = setup();
     const data = pseudoRandom(8 * MiB, 6);
-    await interrupted(s.store, s.fake, data, { key });
+    await interrupted(s.store, s.fake, data, { set: 'default', key });
     const kept = pendingNames(s);
     // The restore drill cannot read the new backup: it fails, and the old upload stays.
     const failingDrill: BackupStore = {
@@ -167,9 +172,11 @@ describe('createBackup resumes an interrupted S3 upload by the rules of #16', ()
         throw new Error('injected: the drill cannot read');
       },
     };
-    await expect(createBackup(failingDrill, data, { key, metadata: { v: 2 } })).rejects.toThrow(/injected/);
+    await expect(
+      createBackup(failingDrill, data, { set: 'default', key, metadata: { v: 2 } }),
+    ).rejects.toThrow(/injected/);
     expect(pendingNames(s)).toEqual(kept);
-    const made = await createBackup(s.store, data, { key, metadata: { v: 2 } });
+    const made = await createBackup(s.store, data, { set: 'default', key, metadata: { v: 2 } });
     expect(made.generation).toBe(1);
     expect(pendingNames(s)).toEqual({ kept: [], open: [] });
   });
@@ -177,11 +184,12 @@ describe('createBackup resumes an interrupted S3 upload by the rules of #16', ()
   it('an onGeneration that rejects stops the resume before a byte is sent; the upload stays', async () => {
     const s = setup();
     const data = pseudoRandom(8 * MiB, 7);
-    await interrupted(s.store, s.fake, data, { key });
+    await interrupted(s.store, s.fake, data, { set: 'default', key });
     const kept = pendingNames(s);
     const before = sends(s.fake, kept.kept[0]!);
     await expect(
       createBackup(s.store, data, {
+        set: 'default',
         key,
         onGeneration: () => {
           throw new Error('could not persist');

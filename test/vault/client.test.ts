@@ -107,3 +107,142 @@ describe('account names', () => {
     expect(requests).toBe(0);
   });
 });
+
+describe('what the client sends to which server', () => {
+  /** A vault service in this process, behind a fetch that records each request and can rewrite answers. */
+  async function inProcess(rewrite: (op: string, body: unknown) => unknown = (_op, body) => body) {
+    const { createVaultService } = await import('../../src/vault/service.js');
+    const { createMemoryVaultStore } = await import('../../src/vault/store-memory.js');
+    const { generateVaultKeyFile, parseVaultKeyFile, staticKeyProvider } = await import(
+      '../../src/vault/keys.js'
+    );
+    const service = createVaultService({
+      store: createMemoryVaultStore(),
+      keys: staticKeyProvider(parseVaultKeyFile(generateVaultKeyFile())),
+      limits: { allowWeakKsf: true, perAccount: false, perAddress: false },
+    });
+    const seen: string[] = [];
+    const fetch = (async (url: URL, init: RequestInit) => {
+      const op = new URL(url).pathname.replace(/^\/v1\//, '');
+      const body = init.body ? JSON.parse(String(init.body)) : undefined;
+      seen.push(
+        `${op}${body?.deviceCredential ? ' +credential' : ''}${body?.registrationRecord ? ' +record' : ''}`,
+      );
+      const r = await service.handle(op as never, body);
+      return new Response(JSON.stringify(rewrite(op, r.body)), { status: r.status, headers: r.headers });
+    }) as typeof globalThis.fetch;
+    return { service, seen, fetch };
+  }
+  const cheap = { ksf: { m: 64, t: 1, p: 1 }, allowWeakKsf: true } as const;
+  const key = new Uint8Array(32).fill(7);
+
+  it('with a pinned key, every method asks /v1/info first and sends nothing for the account to another key', async () => {
+    const { createVaultClient } = await import('../../src/vault/client.js');
+    const v = await inProcess();
+    const owner = createVaultClient('https://vault.example', { fetch: v.fetch, ...cheap });
+    await owner.register({ account: 'bob', password: 'x correct horse', backupKey: key });
+    const right = (await owner.info()).serverPublicKey;
+    const wrong = new Uint8Array(32).fill(1);
+
+    v.seen.length = 0;
+    const pinnedWrong = createVaultClient('https://vault.example', {
+      fetch: v.fetch,
+      serverPublicKey: wrong,
+      ...cheap,
+    });
+    for (const call of [
+      pinnedWrong.delete({ account: 'bob', backupKey: key }),
+      pinnedWrong.resetPassword({ account: 'bob', backupKey: key, newPassword: 'y correct horse' }),
+      pinnedWrong.register({ account: 'bob', password: 'y correct horse', backupKey: key }),
+      pinnedWrong.changePassword({
+        account: 'bob',
+        oldPassword: 'x correct horse',
+        newPassword: 'y correct horse',
+      }),
+      pinnedWrong.recover({ account: 'bob', password: 'x correct horse' }),
+    ]) {
+      await expect(call).rejects.toMatchObject({ code: 'SERVER_AUTH' });
+    }
+    expect(v.seen).toEqual(['info', 'info', 'info', 'info', 'info']);
+
+    // The right key: the same calls go through, each after its check.
+    v.seen.length = 0;
+    const pinned = createVaultClient('https://vault.example', {
+      fetch: v.fetch,
+      serverPublicKey: right,
+      ...cheap,
+    });
+    await pinned.resetPassword({ account: 'bob', backupKey: key, newPassword: 'y correct horse' });
+    expect(v.seen).toEqual(['info', 'device-salt', 'register/start', 'register/finish +credential +record']);
+    v.seen.length = 0;
+    await pinned.delete({ account: 'bob', backupKey: key });
+    expect(v.seen).toEqual(['info', 'device-salt', 'delete +credential']);
+  });
+
+  it('a pinned key does not authenticate: an impostor that copies it takes the registration (SPEC.md §9.1)', async () => {
+    // What the docs say the pin cannot do, kept true by a test: only the channel stops this.
+    const { createVaultClient } = await import('../../src/vault/client.js');
+    const { createVaultService } = await import('../../src/vault/service.js');
+    const { createMemoryVaultStore } = await import('../../src/vault/store-memory.js');
+    const keys = await import('../../src/vault/keys.js');
+    const real = await inProcess();
+    const realKey = (await createVaultClient('https://v', { fetch: real.fetch }).info()).serverPublicKey;
+    const own = keys.parseVaultKeyFile(keys.generateVaultKeyFile());
+    const impostor = createVaultService({
+      store: createMemoryVaultStore(),
+      keys: keys.staticKeyProvider({ ...own, serverKeys: { ...own.serverKeys, publicKey: realKey } }),
+      limits: { allowWeakKsf: true, perAccount: false, perAddress: false },
+    });
+    const toImpostor = (async (url: URL, init: RequestInit) => {
+      const r = await impostor.handle(
+        new URL(url).pathname.replace(/^\/v1\//, '') as never,
+        init.body ? JSON.parse(String(init.body)) : undefined,
+      );
+      return new Response(JSON.stringify(r.body), { status: r.status });
+    }) as typeof globalThis.fetch;
+    const victim = createVaultClient('https://vault.example', {
+      fetch: toImpostor,
+      serverPublicKey: realKey,
+      ...cheap,
+    });
+    expect(await victim.register({ account: 'dave', password: 'tr0ub4dor&3 horse', backupKey: key })).toBe(
+      'created',
+    );
+    // The impostor tests guesses against the record it was sent: the right one opens the envelope
+    // (SERVER_AUTH: only the real private key could finish the login), wrong ones do not.
+    const guess = createVaultClient('https://vault.example', {
+      fetch: toImpostor,
+      ...cheap,
+      kdfMaxima: { m: 64, t: 1, p: 1 },
+    });
+    await expect(guess.recover({ account: 'dave', password: 'letmein' })).rejects.toMatchObject({
+      code: 'WRONG_PASSWORD',
+    });
+    await expect(guess.recover({ account: 'dave', password: 'tr0ub4dor&3 horse' })).rejects.toMatchObject({
+      code: 'SERVER_AUTH',
+    });
+  });
+
+  it('an empty or all-zero device salt gets no credential: it would be the same for every registration', async () => {
+    const { createVaultClient } = await import('../../src/vault/client.js');
+    const { toBase64url } = await import('../../src/vault/base64url.js');
+    for (const salt of [new Uint8Array(0), new Uint8Array(32)]) {
+      const v = await inProcess((op, body) =>
+        op === 'device-salt' && (body as { deviceSalt?: string }).deviceSalt
+          ? { deviceSalt: toBase64url(salt) }
+          : body,
+      );
+      const vault = createVaultClient('https://vault.example', { fetch: v.fetch, ...cheap });
+      await vault.register({ account: 'carol', password: 'x correct horse', backupKey: key });
+      v.seen.length = 0;
+      for (const call of [
+        vault.delete({ account: 'carol', backupKey: key }),
+        vault.resetPassword({ account: 'carol', backupKey: key, newPassword: 'y correct horse' }),
+        vault.register({ account: 'carol', password: 'y correct horse', backupKey: key }),
+      ]) {
+        await expect(call).rejects.toMatchObject({ code: 'VAULT_PROTOCOL' });
+      }
+      expect(v.seen).toEqual(['device-salt', 'device-salt', 'device-salt']);
+    }
+  });
+});

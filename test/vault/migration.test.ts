@@ -1,17 +1,28 @@
 /**
- * Stores created before device salts existed: opening one adds the column, and its records stay
- * manageable with the device credential they were registered with (the empty salt, SPEC.md §9.4).
+ * Stores created before device salts existed: opening one adds the column, and its records still
+ * open with their password; but clients refuse their empty salt, and so send no device credential
+ * for them (SPEC.md §9.4).
  */
+import { hkdfSync } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createVaultClient } from '../../src/vault/client.js';
-import { deriveDeviceCredential, deviceVerifier } from '../../src/vault/protocol.js';
+import { deviceVerifier } from '../../src/vault/protocol.js';
 import { startVaultServer } from '../../src/vault/server-node.js';
 import type { VaultStore } from '../../src/vault/store.js';
 import { openPostgresVaultStore } from '../../src/vault/store-postgres.js';
 import { openSqliteVaultStore } from '../../src/vault/store-sqlite.js';
-import { cheapClient, PG_URL, pgPrefix, pgSkipReason, randomKey, tempDir, testLimits } from './helpers.js';
+import {
+  cheapClient,
+  errorOf,
+  PG_URL,
+  pgPrefix,
+  pgSkipReason,
+  randomKey,
+  tempDir,
+  testLimits,
+} from './helpers.js';
 
 const t = tempDir();
 afterAll(() => t.cleanup());
@@ -30,11 +41,23 @@ async function legacyRecord(
   const store = await open();
   const server = await startVaultServer({ store, keyFile: `${t.dir}/keys.json`, limits: testLimits });
   try {
-    const vault = createVaultClient(server.url, cheapClient);
+    const sent: string[] = [];
+    const vault = createVaultClient(server.url, {
+      ...cheapClient,
+      fetch: (url, init) => {
+        sent.push(`${new URL(String(url)).pathname} ${String(init?.body ?? '')}`);
+        return fetch(url, init);
+      },
+    });
     const backupKey = randomKey();
     await vault.register({ account: 'old-timer', password: 'pw', backupKey });
     // The credential of before: HKDF with the empty salt; its row has no salt.
-    const legacy = deriveDeviceCredential(backupKey, 'old-timer', new Uint8Array(0));
+    const info = new Uint8Array([
+      ...new TextEncoder().encode('e2ee-backup vault device credential v1'),
+      0,
+      ...new TextEncoder().encode('old-timer'),
+    ]);
+    const legacy = new Uint8Array(hkdfSync('sha512', backupKey, new Uint8Array(0), info, 32));
     await forget('old-timer', deviceVerifier(legacy));
     const res = await fetch(`${server.url}/v1/device-salt`, {
       method: 'POST',
@@ -42,11 +65,22 @@ async function legacyRecord(
       body: JSON.stringify({ account: 'old-timer' }),
     });
     expect(await res.json()).toEqual({ deviceSalt: '' });
-    // The old credential still resets (which gives the record a salt) and deletes.
-    await vault.resetPassword({ account: 'old-timer', backupKey, newPassword: 'pw2' });
-    expect((await store.getAccount('old-timer'))!.deviceSalt).toHaveLength(32);
-    expect(await vault.recover({ account: 'old-timer', password: 'pw2' })).toEqual(backupKey);
-    await vault.delete({ account: 'old-timer', backupKey });
+    // It still opens with its password.
+    expect(await vault.recover({ account: 'old-timer', password: 'pw' })).toEqual(backupKey);
+    // But the client will not derive the credential of the empty salt, which a server could ask
+    // any device for: reset and delete stop before a credential leaves.
+    sent.length = 0;
+    for (const refused of [
+      vault.resetPassword({ account: 'old-timer', backupKey, newPassword: 'pw2' }),
+      vault.delete({ account: 'old-timer', backupKey }),
+    ]) {
+      const err = await errorOf(refused);
+      expect(err.code).toBe('VAULT_PROTOCOL');
+      expect(err.message).toMatch(/empty device salt/);
+    }
+    expect(sent.map((r) => r.split(' ')[0])).toEqual(['/v1/device-salt', '/v1/device-salt']);
+    expect(sent.join('\n')).not.toContain('deviceCredential');
+    expect((await store.getAccount('old-timer'))!.status).toBe('active');
   } finally {
     await server.close();
     await store.close();
@@ -54,7 +88,7 @@ async function legacyRecord(
 }
 
 describe('a store from before device salts', () => {
-  it('SQLite: the column is added, and old records keep working', async () => {
+  it('SQLite: the column is added; old records open, and get no device credential', async () => {
     const path = `${t.dir}/old.sqlite`;
     const db = new Database(path);
     db.exec(OLD_ACCOUNTS('vault_', 'BLOB'));
@@ -74,7 +108,7 @@ describe('a store from before device salts', () => {
   describe.skipIf(pgSkipReason() !== undefined)('PostgreSQL', () => {
     const { prefix, drop } = pgPrefix();
     afterAll(drop);
-    it('the column is added, and old records keep working', async () => {
+    it('the column is added; old records open, and get no device credential', async () => {
       const c = new pg.Client({ connectionString: PG_URL });
       await c.connect();
       try {

@@ -44,7 +44,7 @@ import {
   startRegistration,
 } from '../../src/vault/protocol.js';
 import { TokenBuckets } from '../../src/vault/rate-limit.js';
-import { decideCommit, decideDelete, decideFinish } from '../../src/vault/store.js';
+import { decideCommit, decideDelete, decideFinish, overridesTombstone } from '../../src/vault/store.js';
 import { CHEAP_KSF, errorOf, randomKey } from './helpers.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -182,10 +182,15 @@ describe('compositions (SPEC.md §9)', () => {
     expect(deriveDeviceCredential(backupKey, 'bob', salt)).not.toEqual(credential);
     // Each registration's salt makes another credential: a captured one dies with its registration.
     expect(deriveDeviceCredential(backupKey, 'alice', newDeviceSalt())).not.toEqual(credential);
-    // A record stored before device salts existed: the empty salt, HKDF's default.
-    expect(deriveDeviceCredential(backupKey, 'alice', new Uint8Array(0))).toEqual(
+    // No salt, or all zeros, which HKDF-SHA512 cannot tell from none (HMAC pads its key with
+    // zeros): the one credential that never changes for this key and account. Refused.
+    expect(hkdf(sha512, backupKey, new Uint8Array(32), info, 32)).toEqual(
       hkdf(sha512, backupKey, undefined, info, 32),
     );
+    for (const bad of [new Uint8Array(0), new Uint8Array(32)])
+      expect(() => deriveDeviceCredential(backupKey, 'alice', bad)).toThrow(
+        expect.objectContaining({ code: 'VAULT_PROTOCOL' }),
+      );
     expect(deviceVerifier(credential)).toEqual(sha256(credential));
     expect(() => deviceVerifier(new Uint8Array(31))).toThrow(
       expect.objectContaining({ code: 'VAULT_PROTOCOL' }),
@@ -204,7 +209,14 @@ describe('compositions (SPEC.md §9)', () => {
     expect(hexOf(deviceVerifier(credential))).toBe(
       'b69cba11c2394deb370a4295433e643b7a298396620143b0df0e90f9f44a3313',
     );
-    expect(hexOf(deriveDeviceCredential(backupKey, 'alice@example.com', new Uint8Array(0)))).toBe(
+    // What a record from before device salts holds the verifier of (the empty salt); clients no
+    // longer derive it, but a store may still hold it.
+    const info = new Uint8Array([
+      ...enc('e2ee-backup vault device credential v1'),
+      0,
+      ...enc('alice@example.com'),
+    ]);
+    expect(hexOf(new Uint8Array(hkdfSync('sha512', backupKey, new Uint8Array(0), info, 32)))).toBe(
       'b2a1fbda285bf25018fab0538d99c5475d2c9e87e01debd21ac0dce7bfe30ddf',
     );
   });
@@ -331,6 +343,7 @@ describe('shared store decisions', () => {
       mode,
       presentedVerifier,
       authorized,
+      deviceSalt: randomKey(),
     });
     expect(decideCommit(undefined, c('register'))).toBe('created');
     expect(decideCommit(undefined, c('register', v))).toBe('created');
@@ -354,6 +367,17 @@ describe('shared store decisions', () => {
       'unauthorized',
     );
     expect(decideCommit({ status: 'active' }, c('register', v))).toBe('unauthorized');
+  });
+  it('a tombstone override is asked for exactly when only an override could register', () => {
+    const w = Uint8Array.of(1, 2, 4);
+    const tombstone = { status: 'locked', deviceVerifier: v } as const;
+    expect(overridesTombstone(tombstone, v)).toBe(false); // the original device
+    expect(overridesTombstone(tombstone, w)).toBe(true);
+    expect(overridesTombstone(tombstone, undefined)).toBe(true);
+    // A tombstone from before tombstones kept their verifier: nothing matches it.
+    expect(overridesTombstone({ status: 'locked' }, v)).toBe(true);
+    expect(overridesTombstone(undefined, undefined)).toBe(false);
+    expect(overridesTombstone({ status: 'active', deviceVerifier: v }, w)).toBe(false);
   });
   it('delete', () => {
     expect(decideDelete(undefined, v)).toBe('not_found');

@@ -8,7 +8,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64url, toBase64url } from '../../src/vault/base64url.js';
 import { createVaultClient, type VaultClientOptions } from '../../src/vault/client.js';
 import { generateKE1, serializeKE1 } from '../../src/vault/opaque.js';
-import { deriveDeviceCredential, startLogin, startRegistration } from '../../src/vault/protocol.js';
+import {
+  deriveDeviceCredential,
+  finishRegistration,
+  startLogin,
+  startRegistration,
+} from '../../src/vault/protocol.js';
 import {
   type RunningVaultServer,
   type StartVaultServerOptions,
@@ -409,7 +414,7 @@ describe('vault over HTTP', () => {
       mode: 'register',
       registrationRecord: '',
       sealedKey: toBase64url(new Uint8Array(60)),
-      deviceSalt: toBase64url(new Uint8Array(32)),
+      deviceSalt: toBase64url(randomKey()),
       deviceVerifier: toBase64url(new Uint8Array(32)),
       deviceCredential: toBase64url(new Uint8Array(32)),
       ksf: CHEAP_KSF,
@@ -434,6 +439,52 @@ describe('vault over HTTP', () => {
     const otherAccount = await post(server.url, 'register/finish', { ...base, account: account() });
     expect(otherAccount.status).toBe(409); // and the registration is used up
     expect((await post(server.url, 'register/finish', base)).status).toBe(409);
+  });
+
+  it('register/finish refuses a device salt that would not rotate the credential', async () => {
+    const a = account();
+    const backupKey = randomKey();
+    await client(server).register({ account: a, password: 'pw', backupKey });
+    const before = (await server.store.getAccount(a))!;
+    /** A real replacement by the key's holder, with `deviceSalt` as given. */
+    const replaceWith = async (deviceSalt: Uint8Array) => {
+      const { registrationRequest, state } = startRegistration('pw2');
+      const start = await post(server.url, 'register/start', {
+        account: a,
+        registrationRequest: toBase64url(registrationRequest),
+      });
+      const upload = await finishRegistration({
+        state,
+        account: a,
+        registrationResponse: fromBase64url(start.json['registrationResponse'])!,
+        backupKey,
+        currentDeviceSalt: before.deviceSalt,
+        ksf: CHEAP_KSF,
+        kdfOptions: { allowWeak: true },
+      });
+      return post(server.url, 'register/finish', {
+        registrationId: start.json['registrationId'],
+        account: a,
+        mode: 'reset',
+        registrationRecord: toBase64url(upload.registrationRecord),
+        sealedKey: toBase64url(upload.sealedKey),
+        deviceSalt: toBase64url(deviceSalt),
+        deviceVerifier: toBase64url(upload.deviceVerifier),
+        deviceCredential: toBase64url(upload.deviceCredential!),
+        ksf: upload.ksf,
+      });
+    };
+    // The same salt: the captured credential of the current record would stay valid.
+    const reused = await replaceWith(before.deviceSalt!);
+    expect(reused.status).toBe(400);
+    expect(reused.json['error']).toMatchObject({ code: 'VAULT_PROTOCOL' });
+    expect(reused.json['error'].message).toMatch(/device salt/);
+    // All zeros: the empty salt to HKDF-SHA512, one fixed credential per key and account.
+    const zeros = await replaceWith(new Uint8Array(32));
+    expect(zeros.status).toBe(400);
+    expect(zeros.json['error'].message).toMatch(/all zeros/);
+    expect((await server.store.getAccount(a))!.generation).toBe(before.generation);
+    expect((await replaceWith(randomKey())).status).toBe(200);
   });
 
   it('the client pins the server key when asked', async () => {
@@ -650,16 +701,51 @@ describe('the vault server process', () => {
     expect(await owner.recover({ account: a, password: 'pw' })).toEqual(backupKey);
     expect((await errorOf(client(s).recover({ account: a, password: 'pw' }))).code).toBe('UNAUTHORIZED');
     expect((await s.store.getAccount(a))!.remaining).toBe(10); // refused before counting
-    // With the gate, the owner may start over on a tombstone even without the old key (a new
-    // device, the code lost); a live record still needs its device credential.
+    // A live record needs its device credential, whatever the gate says.
     expect((await errorOf(owner.register({ account: a, password: 'pw', backupKey: randomKey() }))).code).toBe(
       'UNAUTHORIZED',
     );
+  });
+
+  it('a tombstone override takes an explicit approval: true from an ordinary gate is not one', async () => {
+    const asked: { op: string; tombstoneOverride?: true }[] = [];
+    let approveOverrides = false;
+    const s = await start({
+      dbPath: ':memory:',
+      authorize: ({ op, account: a, context, tombstoneOverride }) => {
+        asked.push({ op, ...(tombstoneOverride ? { tombstoneOverride } : {}) });
+        if (context.headers?.get('x-session') !== `session-of-${a}`) return false;
+        return tombstoneOverride && approveOverrides ? 'override-tombstone' : true;
+      },
+    });
+    const a = account();
+    const owner = client(s, { headers: () => ({ 'x-session': `session-of-${a}` }) });
+    const backupKey = randomKey();
+    await owner.register({ account: a, password: 'pw', backupKey });
+    expect(asked.some((q) => q.tombstoneOverride)).toBe(false); // nothing to override
     for (let i = 0; i < 10; i++) await errorOf(owner.recover({ account: a, password: `wrong ${i}` }));
     expect((await s.store.getAccount(a))!.status).toBe('locked');
+
+    // A new device without the old key: the gate answers true to everything, which is not an
+    // approval of an override; it was asked, and told what it was asked.
+    asked.length = 0;
     const newKey = randomKey();
+    const refused = await errorOf(owner.register({ account: a, password: 'pw', backupKey: newKey }));
+    expect(refused.code).toBe('UNAUTHORIZED');
+    expect(refused.status).toBe(403);
+    expect(asked).toContainEqual({ op: 'register/finish', tombstoneOverride: true });
+    expect((await s.store.getAccount(a))!.status).toBe('locked');
+
+    // The deployment approves it explicitly: the owner starts over under the name.
+    approveOverrides = true;
     expect(await owner.register({ account: a, password: 'pw', backupKey: newKey })).toBe('created');
     expect(await owner.recover({ account: a, password: 'pw' })).toEqual(newKey);
+    // The original device, holding the tombstone's credential, needs no override.
+    approveOverrides = false;
+    for (let i = 0; i < 10; i++) await errorOf(owner.recover({ account: a, password: `wrong ${i}` }));
+    asked.length = 0;
+    expect(await owner.register({ account: a, password: 'pw', backupKey: newKey })).toBe('created');
+    expect(asked.some((q) => q.tombstoneOverride)).toBe(false);
   });
 
   it('logs one event per request and nothing secret', async () => {

@@ -354,6 +354,26 @@ function storeSuite(name: string, harness: () => Harness) {
       ).toBe('replaced');
     });
 
+    it('commit: a registration that keeps the current device salt is refused, the record unchanged', async () => {
+      const a = uniqueAccount();
+      const first = commitInput(a);
+      expect(await store.commitRecord(first)).toBe('created');
+      const same = { presentedVerifier: first.deviceVerifier, deviceSalt: first.deviceSalt };
+      expect(await store.commitRecord(commitInput(a, { mode: 'reset', ...same }))).toBe('salt_reused');
+      expect(await store.commitRecord(commitInput(a, same))).toBe('salt_reused');
+      expect(hex((await store.getAccount(a))!.record)).toBe(hex(first.record));
+      // Refused as unauthorized first: the salt is public, the credential is what decides.
+      expect(await store.commitRecord(commitInput(a, { deviceSalt: first.deviceSalt }))).toBe('unauthorized');
+      // Its tombstone keeps the salt, and registering over it must rotate it too.
+      for (let i = 0; i < MAX; i++) await store.countAttempt(a, now, pend(), fakeOf(a, now));
+      await store.countAttempt(a, now + 60_000, pend(), fakeOf(a, now + 60_000));
+      expect((await store.getAccount(a))!.status).toBe('locked');
+      expect(await store.commitRecord(commitInput(a, same))).toBe('salt_reused');
+      expect(await store.commitRecord(commitInput(a, { presentedVerifier: first.deviceVerifier }))).toBe(
+        'created',
+      );
+    });
+
     it('a login that straddles a re-registration cannot release the new sealed key', async () => {
       const a = uniqueAccount();
       const first = commitInput(a);

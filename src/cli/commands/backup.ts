@@ -12,14 +12,15 @@
  * - `restore` opens the newest backup the credentials open and refuses one older than the newest
  *   generation seen (a rolled-back backup, exit 3) unless `--allow-rollback`.
  *
- * The state file (src/cli/state.ts) remembers, per store and credential, this machine's set and
- * the generations it has seen, so that rollback protection needs no numbers from the user.
+ * The state file (src/cli/state.ts) remembers, per store, this machine's set, the generations it
+ * has seen and the Argon2id parameters it wrote, so that rollback protection needs no numbers from
+ * the user, whichever credential opens the backups.
  *
  * @module
  */
 
-import { statSync } from 'node:fs';
 import { E2EEError } from '../../errors.js';
+import { type Argon2idParams, DEFAULT_KDF_MAXIMA, DEFAULT_KDF_PARAMS } from '../../kdf.js';
 import {
   type BackupEntry,
   createBackup,
@@ -45,7 +46,7 @@ import { formatBytes } from '../format.js';
 import { type Output, openInput, openOutput, provisionalNote, pump } from '../io.js';
 import { collectWhileCompressing } from '../memory.js';
 import { checkCopies, removeCopies } from '../remove-copies.js';
-import { credentialId, defaultStatePath, larger, newSetName, openState } from '../state.js';
+import { defaultStatePath, larger, largerKdf, newSetName, openState, type StoreState } from '../state.js';
 import { keyForStore } from '../store-key.js';
 import { openBackupStore, type StoreFlags, stateStoreId } from '../store-url.js';
 
@@ -69,6 +70,10 @@ export interface BackupCreateFlags extends NewBackupFlags, KdfFlags, StoreFlags 
 
 /** Flags of `backup list`. */
 export interface BackupListFlags extends CredentialFlags, StoreFlags {
+  /** Largest Argon2id memory (KiB) a password slot may ask for. */
+  maxKdfMemory?: number;
+  /** The state file (default: in the XDG config folder). */
+  state?: string;
   json?: boolean;
 }
 
@@ -81,8 +86,22 @@ export interface BackupRestoreFlags extends CredentialFlags, StoreFlags {
   allowRollback?: boolean;
   /** Restore only this backup set. */
   set?: string;
+  /** Largest Argon2id memory (KiB) a password slot may ask for. */
+  maxKdfMemory?: number;
   /** The state file (default: in the XDG config folder). */
   state?: string;
+}
+
+/**
+ * The bounds on a password slot's Argon2id parameters when opening the folder's backups: with
+ * `--max-kdf-memory`, that memory and (as `decrypt`) the decoder's bounds on the rest; else the
+ * largest this machine has written there (the state file), and at least the defaults — so that
+ * a backup made here with `--kdf-memory 128MiB` opens without a flag, and planted slots cost no
+ * more than this machine's own.
+ */
+function openKdfMaxima(maxKdfMemory: number | undefined, entry: StoreState): Argon2idParams {
+  if (maxKdfMemory !== undefined) return { ...DEFAULT_KDF_MAXIMA, m: maxKdfMemory };
+  return largerKdf(entry.kdf, DEFAULT_KDF_PARAMS);
 }
 
 function requireCredential(flags: CredentialFlags, verb: string): void {
@@ -166,36 +185,46 @@ export async function backupCreate(
     const kdf = password ? kdfParams(flags, ctx.warn) : undefined;
     const pw = password ? await obtainPassword(flags, { confirm: true }) : undefined;
     if (pw !== undefined) await refuseWeakPassword(pw, flags);
-    const state = await openState(statePath, stateStoreId(flags), credentialId(key));
+    // Locked from reading the state until the generation is recorded: two creates at once must
+    // not both take the next one.
+    const state = await openState(statePath, stateStoreId(flags), { lock: true });
     const set = flags.set ?? state.entry.set ?? newSetName();
     const newestSeen = larger(flags.newestSeen, larger(state.entry.newest, state.entry.used));
+    const written = kdf ? { kdf: largerKdf(undefined, kdf.kdf) } : {};
     const created = await createBackup(await openBackupStore(flags, ctx), input.chunks, {
       key,
       password: pw,
       kdf: kdf?.kdf,
       allowWeakKdf: kdf?.allowWeakKdf,
+      // This machine's older backups open with what it wrote them with, even if that was more.
+      kdfMaxima: kdf ? largerKdf(state.entry.kdf, kdf.kdf) : undefined,
       metadata: flags.meta ?? {},
       set,
       newestSeen,
       allowUnreadableNewest: flags.allowUnreadableNewest,
       // Recorded before anything is uploaded: no generation is ever written twice.
-      onGeneration: (g) =>
-        state.update((e) => {
+      onGeneration: async (g) => {
+        await state.update((e) => {
           e.set = set;
           e.used = larger(e.used, g);
-        }),
+          if (written.kdf) e.kdf = largerKdf(e.kdf, written.kdf);
+        });
+        await state.release();
+      },
       signal: ctx.signal,
-    });
+    })
+      .catch((e: unknown) => {
+        throw cliNewestUnreadable(e);
+      })
+      .finally(() => state.release());
     await state.update((e) => {
       e.set = set;
       e.newest = larger(e.newest, created.generation);
       e.used = larger(e.used, created.generation);
+      if (written.kdf) e.kdf = largerKdf(e.kdf, written.kdf);
     });
-    // The source goes only if the backup holds all of it, as it still is.
-    const sourceWhole =
-      !flags.removeSource || statSync(source!, { throwIfNoEntry: false })?.size === input.bytesRead;
-    const files = await removeCopies(sourceWhole ? copies : copies.filter((c) => c.role !== 'source'));
-    if (!sourceWhole) files.kept.push({ path: source!, why: 'it changed while the backup was made' });
+    // The source goes only if it still holds exactly what the backup holds (its SHA-256).
+    const files = await removeCopies(copies, created.sha256);
     const keptWords = describeKept(created.kept, ctx); // warns about the ones that need a look
     if (flags.json)
       process.stdout.write(
@@ -233,7 +262,7 @@ function describeEntry(e: BackupEntry): string {
     return `generation ${e.metadata.generation}${e.metadata.set !== undefined ? ` of set ${e.metadata.set}` : ''}, made ${e.metadata.created}`;
   if (e.reason === 'another-key') return 'another key or password';
   if (e.reason === 'kdf-limit')
-    return 'not tried: its password slot asks for more Argon2id work than allowed';
+    return 'not tried: its password slot asks for more Argon2id work than allowed (--max-kdf-memory)';
   if (e.reason === 'unreadable')
     return `cannot be opened (${(e.error as { code?: string } | undefined)?.code ?? 'unreadable'})`;
   return e.encrypted ? `generation ${e.generation ?? '?'}` : 'NOT ENCRYPTED';
@@ -246,7 +275,10 @@ export async function backupList(flags: BackupListFlags, ctx: Context): Promise<
   const key = flags.keyFile !== undefined ? await readKeyFile(flags.keyFile, ctx.warn) : undefined;
   const password =
     withCredential && key === undefined ? await obtainPassword(flags, { confirm: false }) : undefined;
-  const entries = await listBackups(store, withCredential ? { key, password } : undefined);
+  const state = await openState(flags.state ?? defaultStatePath(), stateStoreId(flags));
+  const entries = await listBackups(store, withCredential ? { key, password } : undefined, {
+    kdfMaxima: openKdfMaxima(flags.maxKdfMemory, state.entry),
+  });
   if (flags.json) {
     const plain = entries.map(({ error, ...e }) => ({
       ...e,
@@ -267,6 +299,25 @@ function cliRollback(e: unknown): unknown {
   return new E2EEError('ROLLBACK', e.message.replace(/\s*\([^)]*allowRollback[^)]*\)/g, ''), { cause: e });
 }
 
+/** Likewise `KDF_PARAMS` from a skipped slot: the CLI's advice names `--max-kdf-memory`. */
+function cliKdfLimit(e: unknown): unknown {
+  if (!(e instanceof E2EEError) || e.code !== 'KDF_PARAMS') return e;
+  const message = e.message
+    .replace(/; raise maxima\.\w+ if you trust this input/, '')
+    .replace(
+      / \(skipped without running Argon2id: pass kdfMaxima[^)]*\)/,
+      ' (skipped without running Argon2id)',
+    );
+  return new E2EEError('KDF_PARAMS', message, { cause: e });
+}
+
+/** Likewise `NEWEST_UNREADABLE`: the CLI's advice names its flags, not the library's options. */
+function cliNewestUnreadable(e: unknown): unknown {
+  if (!(e instanceof E2EEError) || e.code !== 'NEWEST_UNREADABLE') return e;
+  const cut = e.message.indexOf('. Pass newestSeen');
+  return cut < 0 ? e : new E2EEError('NEWEST_UNREADABLE', e.message.slice(0, cut), { cause: e });
+}
+
 /** Runs `backup restore --store DIR -o OUT`. */
 export async function backupRestore(flags: BackupRestoreFlags, ctx: Context): Promise<void> {
   if (flags.output === '-' && process.stdout.isTTY)
@@ -275,7 +326,7 @@ export async function backupRestore(flags: BackupRestoreFlags, ctx: Context): Pr
   const store = await openBackupStore(flags, ctx);
   const statePath = flags.state ?? defaultStatePath();
   const key = flags.keyFile !== undefined ? await keyForStore(store, flags.keyFile, ctx) : undefined;
-  const state = await openState(statePath, stateStoreId(flags), credentialId(key));
+  const state = await openState(statePath, stateStoreId(flags));
   const newestSeen = larger(flags.newestSeen, state.entry.newest);
   if (flags.allowRollback && newestSeen === undefined)
     throw usageError(
@@ -286,9 +337,14 @@ export async function backupRestore(flags: BackupRestoreFlags, ctx: Context): Pr
   const restored = await restoreLatest(
     store,
     { key, password },
-    { newestSeen, allowRollback: flags.allowRollback, set: flags.set },
+    {
+      newestSeen,
+      allowRollback: flags.allowRollback,
+      set: flags.set,
+      kdfMaxima: openKdfMaxima(flags.maxKdfMemory, state.entry),
+    },
   ).catch((e: unknown) => {
-    throw cliRollback(e);
+    throw cliKdfLimit(cliRollback(e));
   });
   const { generation } = restored.metadata;
   if (newestSeen !== undefined && generation < newestSeen)

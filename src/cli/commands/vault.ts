@@ -20,12 +20,15 @@ import { INSECURE_FAST_KDF, NEW_PASSWORD_ENV, obtainPassword, readKeyFile } from
 import { CliError, EXIT, usageError } from '../exit-codes.js';
 import { openFileOutput, pathExists } from '../io.js';
 import { retryingFetch } from '../vault-retry.js';
+import { parseTlsPin, pinnedFetch, TlsPinMismatch } from '../vault-tls.js';
 import {
   checkChannel,
   parseFingerprint,
   rememberedKey,
   rememberKey,
   SERVER_KEY_ENV,
+  TLS_PIN_ENV,
+  type VaultSecret,
   vaultId,
 } from '../vault-trust.js';
 
@@ -41,9 +44,21 @@ export interface VaultFlags {
   insecureFastKdf?: boolean;
   /** The fingerprint the vault's key must have (else `E2EE_BACKUP_SERVER_KEY`, else the remembered one). */
   serverKey?: string;
-  /** Allow plain `http:` to a host other than loopback. */
+  /** SHA-256 of the vault's TLS public key (else `E2EE_BACKUP_TLS_PIN`): `../vault-tls.ts`. */
+  tlsPin?: string;
+  /** Allow plain `http:` to a host other than loopback (`vault recover` only). */
   insecureHttp?: boolean;
 }
+
+/** What a vault command does, which decides what it may send over which channel. */
+export type VaultUse = {
+  /** The command's name, for messages. */
+  command: string;
+  /** It registers (so it must learn the server's key, and remembers it). */
+  registering: boolean;
+  /** What it sends that only the real vault may receive. */
+  sends: VaultSecret;
+};
 
 /** Flags of `vault register` and `vault delete`. */
 export interface VaultKeyFlags extends VaultFlags {
@@ -75,38 +90,43 @@ export interface OpenedVault {
 }
 
 /**
- * The vault client of the flags, once the channel and the server are checked. Plain `http:` only
- * to loopback (or with `--insecure-http`). The server's key must have the fingerprint
- * `--server-key` or `E2EE_BACKUP_SERVER_KEY` pins, else the one this device registered with at
- * this URL, if any; a registration with neither trusts the key it meets and remembers it.
- * Registration itself then refuses any other key in the server's answer. 429s are waited out
- * (`retryingFetch`).
- *
- * @param registering - Whether the command registers (and so must learn the key even when none
- *   is pinned or remembered).
+ * The vault client of the flags, once the channel and the server are checked. The channel by
+ * `checkChannel`: a command that sends a registration or a device credential goes over `https:`
+ * (or to loopback) only. With `--tls-pin`, every connection must show that TLS key. The server's
+ * OPAQUE key must have the fingerprint `--server-key` or `E2EE_BACKUP_SERVER_KEY` pins, else the
+ * one this device registered with at this URL, if any; a registration with neither trusts the key
+ * it meets and remembers it. The client then compares that key before each operation (SPEC.md
+ * §9.1): that catches a wrong or re-keyed server, not an impostor, which only the channel stops.
+ * 429s are waited out (`retryingFetch`).
  */
-export function openVault(flags: VaultFlags, ctx: Context, registering: boolean): Promise<OpenedVault> {
-  return prepareVault(flags, ctx, registering)();
+export function openVault(flags: VaultFlags, ctx: Context, use: VaultUse): Promise<OpenedVault> {
+  return prepareVault(flags, ctx, use)();
 }
 
 /**
  * {@link openVault} in two steps, for `setup`: the checks that need no network now (the channel,
- * the `--server-key` spelling, the warnings), and a function that asks the server, to call when
- * it is time to register (and again if that failed).
+ * the `--server-key` and `--tls-pin` spellings, the warnings), and a function that asks the
+ * server, to call when it is time to register (and again if that failed).
  */
-export function prepareVault(
-  flags: VaultFlags,
-  ctx: Context,
-  registering: boolean,
-): () => Promise<OpenedVault> {
-  const channelWarning = checkChannel(flags.url, flags.insecureHttp);
+export function prepareVault(flags: VaultFlags, ctx: Context, use: VaultUse): () => Promise<OpenedVault> {
+  const tlsPinText = flags.tlsPin ?? (process.env[TLS_PIN_ENV] || undefined);
+  const tlsPin =
+    tlsPinText === undefined
+      ? undefined
+      : parseTlsPin(tlsPinText, flags.tlsPin !== undefined ? '--tls-pin' : TLS_PIN_ENV);
+  const channelWarning = checkChannel(flags.url, {
+    command: use.command,
+    sends: use.sends,
+    insecureHttp: flags.insecureHttp,
+    tlsPinned: tlsPin !== undefined,
+  });
   if (channelWarning) ctx.warn(channelWarning);
   if (flags.insecureFastKdf)
     ctx.warn(
       'e2ee-backup: warning: --insecure-fast-kdf: the vault record uses Argon2id m=1 MiB, t=1, p=1; anyone who steals the server and its key file can guess the password quickly (tests only)',
     );
   const options: VaultClientOptions = {
-    fetch: retryingFetch(ctx),
+    fetch: retryingFetch(ctx, tlsPin === undefined ? undefined : pinnedFetch(tlsPin)),
     ...(flags.insecureFastKdf ? { ksf: { ...INSECURE_FAST_KDF }, allowWeakKsf: true } : {}),
   };
   const fromEnv = process.env[SERVER_KEY_ENV];
@@ -116,7 +136,7 @@ export function prepareVault(
       : fromEnv
         ? parseFingerprint(fromEnv, SERVER_KEY_ENV)
         : undefined;
-  return () => connect(flags, ctx, registering, options, pinned);
+  return () => connect(flags, ctx, use.registering, options, pinned, tlsPin);
 }
 
 async function connect(
@@ -125,6 +145,7 @@ async function connect(
   registering: boolean,
   options: VaultClientOptions,
   pinned: string | undefined,
+  tlsPin: string | undefined,
 ): Promise<OpenedVault> {
   const remembered = await rememberedKey(flags.url);
   if (pinned !== undefined && remembered !== undefined && pinned !== remembered)
@@ -132,10 +153,21 @@ async function connect(
       `e2ee-backup: warning: the pinned key differs from the one this device registered with at ${vaultId(flags.url)} (${remembered}); trusting the pinned one`,
     );
   const expected = pinned ?? remembered;
-  if (expected === undefined && !registering)
+  if (expected === undefined && !registering && tlsPin === undefined)
     return { vault: createVaultClient(flags.url, options), registered: async () => {} };
 
-  const { serverPublicKey } = await createVaultClient(flags.url, options).info();
+  const { serverPublicKey } = await createVaultClient(flags.url, options)
+    .info()
+    .catch((e: unknown) => {
+      const cause = (e as { cause?: unknown }).cause;
+      if (!(cause instanceof TlsPinMismatch)) throw e;
+      throw new CliError(
+        EXIT.CORRUPT,
+        `the vault at ${vaultId(flags.url)} shows the TLS key ${cause.actual ?? '(none)'}, not ${tlsPin} (the pinned one); nothing was sent to it`,
+        "If its operator replaced the certificate's key on purpose, check the new pin with them and pass it with --tls-pin; otherwise do not use this server",
+        { cause: e },
+      );
+    });
   const actual = serverKeyFingerprint(serverPublicKey);
   if (expected !== undefined && actual !== expected)
     throw new CliError(
@@ -175,7 +207,11 @@ export async function vaultRegister(flags: VaultKeyFlags, ctx: Context): Promise
   try {
     const password = await obtainPassword(flags, { confirm: true });
     await refuseWeak(password);
-    const { vault, registered } = await openVault(flags, ctx, true);
+    const { vault, registered } = await openVault(flags, ctx, {
+      command: 'vault register',
+      registering: true,
+      sends: 'registration',
+    });
     const status = await vault.register({ account: flags.account, password, backupKey });
     await registered();
     ctx.info(
@@ -203,7 +239,11 @@ export async function vaultRecover(flags: VaultRecoverFlags, ctx: Context): Prom
       : undefined;
   try {
     const password = await obtainPassword(flags, { confirm: false });
-    const { vault } = await openVault(flags, ctx, false);
+    const { vault } = await openVault(flags, ctx, {
+      command: 'vault recover',
+      registering: false,
+      sends: undefined,
+    });
     const key = await vault.recover({ account: flags.account, password });
     const code = formatBackupKey(key);
     key.fill(0);
@@ -223,7 +263,11 @@ export async function vaultRecover(flags: VaultRecoverFlags, ctx: Context): Prom
  * that holds the backup key — with `--key-file` instead, for a forgotten password.
  */
 export async function vaultChangePassword(flags: VaultChangePasswordFlags, ctx: Context): Promise<void> {
-  const { vault, registered } = await openVault(flags, ctx, true);
+  const { vault, registered } = await openVault(flags, ctx, {
+    command: 'vault change-password',
+    registering: true,
+    sends: 'registration',
+  });
   // Checked before the vault is asked anything, so a refusal spends no attempt.
   const newPassword = async () => {
     const password = await obtainPassword(
@@ -256,7 +300,11 @@ export async function vaultChangePassword(flags: VaultChangePasswordFlags, ctx: 
 export async function vaultDelete(flags: VaultKeyFlags, ctx: Context): Promise<void> {
   const backupKey = await readKeyFile(flags.keyFile, ctx.warn);
   try {
-    const { vault } = await openVault(flags, ctx, false);
+    const { vault } = await openVault(flags, ctx, {
+      command: 'vault delete',
+      registering: false,
+      sends: 'device credential',
+    });
     await vault.delete({ account: flags.account, backupKey });
   } finally {
     backupKey.fill(0);
