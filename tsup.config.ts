@@ -12,12 +12,13 @@ export const entry = {
   vault: 'src/vault/index.ts',
   'vault/server': 'src/vault/server-node.ts',
   whatsapp: 'src/whatsapp/index.ts',
+  s3: 'src/s3/index.ts',
   // Test hooks (a chosen salt, backend, OPAQUE randomness): not for production.
   testing: 'src/testing.ts',
 };
 
-// Loaded only when a vault server or store is started; never bundled.
-const external = ['better-sqlite3', 'pg', 'hono', '@hono/node-server'];
+// Loaded only when a vault server or store is started, or by the S3 entry; never bundled.
+const external = ['better-sqlite3', 'pg', 'hono', '@hono/node-server', /^@aws-sdk\//];
 
 export default defineConfig([
   {

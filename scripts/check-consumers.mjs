@@ -1,5 +1,7 @@
 // Installs the packed tarball into a fresh temporary project and uses it the way consumers do:
 //   - CommonJS require() and ESM import under Node;
+//   - without the optional peer @aws-sdk/client-s3: everything but e2ee-backup/s3 works, and that
+//     entry's error names the missing package;
 //   - TypeScript typechecking of a consumer under moduleResolution node16 (CommonJS and ESM files,
 //     Node types only, no DOM) and bundler (DOM), with the shipped .d.ts checked too
 //     (skipLibCheck off), using the repo's own TypeScript;
@@ -86,6 +88,26 @@ try {
   summary.push('ok        CommonJS require');
   process.stdout.write(run('node', ['esm.mjs'], app));
   summary.push('ok        ESM import');
+
+  // ── e2ee-backup/s3's AWS SDK is an optional peer dependency: nothing else may need it ──────
+  writeFileSync(
+    join(app, 'no-sdk.mjs'),
+    `import { createBackup, createMemoryStore, restoreLatest } from 'e2ee-backup/lifecycle';
+     import { createRequire } from 'node:module';
+     createRequire(import.meta.url)('e2ee-backup/lifecycle');
+     const store = createMemoryStore();
+     const key = new Uint8Array(32).fill(1);
+     await createBackup(store, new TextEncoder().encode('no sdk'), { key });
+     const { stream } = await restoreLatest(store, { key });
+     if (new TextDecoder().decode(await new Response(stream).arrayBuffer()) !== 'no sdk') throw new Error('round trip');
+     let loaded = false;
+     try { await import('e2ee-backup/s3'); loaded = true; }
+     catch (e) { if (!String(e.message).includes('@aws-sdk/client-s3')) throw e; }
+     if (loaded) throw new Error('e2ee-backup/s3 loaded although @aws-sdk/client-s3 is not installed');
+     console.log('without @aws-sdk/client-s3: the lifecycle works (import and require), e2ee-backup/s3 names the missing package: ok');`,
+  );
+  process.stdout.write(run('node', ['no-sdk.mjs'], app));
+  summary.push('ok        without the optional AWS SDK');
 
   // ── TypeScript: node16 (CommonJS .ts and ESM .mts, Node types, no DOM) and bundler (DOM) ────
   const consumerTs = `

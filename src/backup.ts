@@ -36,7 +36,15 @@ import {
 import { type Argon2idParams, DEFAULT_KDF_PARAMS } from './kdf.js';
 import { type BackupKeyCandidate, backupKeyTypoCandidates, parseBackupKey } from './key.js';
 import { checkPassword } from './password.js';
-import { aborted, openedReader, reusesBuffers, sealedStream } from './payload.js';
+import {
+  aborted,
+  type Keying,
+  openedReader,
+  RESUME_KEYINGS,
+  reusesBuffers,
+  sealedStream,
+  withSalt,
+} from './payload.js';
 import { byobReaderOf, cancelQuietly, readAll, toStream } from './streams.js';
 
 export type { BackupMetadata, JsonValue } from './framing.js';
@@ -273,24 +281,29 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
     lend: fused,
   });
   // The file key is wiped by whoever receives it, or here if the header cannot be made.
-  const header = async () => {
-    const fileKey = randomBytes(32);
-    try {
-      return { bytes: await buildHeader(slots, fileKey, flags), fileKey };
-    } catch (e) {
-      fileKey.fill(0);
-      throw e;
-    }
-  };
+  const resumed = RESUME_KEYINGS.get(options);
+  const header: () => Promise<Keying> =
+    resumed ??
+    (async () => {
+      const fileKey = randomBytes(32);
+      try {
+        return { bytes: await buildHeader(slots, fileKey, flags), fileKey };
+      } catch (e) {
+        fileKey.fill(0);
+        throw e;
+      }
+    });
   if (fused) return sealedStream(header, pieces, blocks, options.signal);
 
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   const out = new ReadableStream<Uint8Array>({
     async start(c) {
-      const { bytes, fileKey } = await header();
+      const { bytes, fileKey, salt } = await header();
       c.enqueue(bytes);
       reader = toStream(pieces)
-        .pipeThrough(createEncryptStream(fileKey, { context: bytes, workers: options.workers }))
+        .pipeThrough(
+          createEncryptStream(fileKey, withSalt({ context: bytes, workers: options.workers }, salt)),
+        )
         .getReader();
       fileKey.fill(0);
     },

@@ -1,7 +1,9 @@
 /**
  * The channel through which `e2ee-backup/testing` hands the chunked layer what the public API
  * never takes: a chosen salt and a chosen AES-GCM backend. A unique symbol, exported by no public
- * entry, so that only the testing entry can set it (see src/testing.ts).
+ * entry, so that only the testing entry can set it (see src/testing.ts), and the resumption of an
+ * interrupted upload, which seals again under that upload's salt (src/payload.ts `withSalt`,
+ * SPEC.md §11).
  *
  * @module
  */

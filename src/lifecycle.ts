@@ -30,6 +30,7 @@ import {
   type KeptReason,
   retirementVerdict,
 } from './retire.js';
+import { discardPending, type PendingBackup, pendingBackups } from './s3/resume-backup.js';
 import { type BackupStore, checkStoreName, type StoredBackup } from './store.js';
 import { cancelQuietly, toStream } from './streams.js';
 
@@ -290,7 +291,9 @@ export interface CreateBackupOptions extends Omit<EncryptBackupOptions, 'generat
    * Called with the new backup's generation before anything is written; if it rejects, nothing
    * is. Persist it, and pass the largest generation used or seen as the next `newestSeen`: then
    * no generation is ever written twice, even by an attempt that fails after its bytes reached
-   * the store (which could otherwise be served later in place of the one that succeeded).
+   * the store (which could otherwise be served later in place of the one that succeeded). A
+   * resumed upload (step 2 of {@link createBackup}) is called with the interrupted attempt's
+   * generation again.
    */
   onGeneration?: (generation: number) => void | Promise<void>;
   /**
@@ -310,7 +313,10 @@ export interface CreateBackupOptions extends Omit<EncryptBackupOptions, 'generat
 export interface CreatedBackup {
   /** The new backup's name in the store. */
   readonly name: string;
-  /** Its generation: larger than `newestSeen` and than every generation that opens in the store. */
+  /**
+   * Its generation: larger than `newestSeen` and than every generation that opens in the store
+   * (a resumed upload's may equal `newestSeen`: see {@link createBackup}).
+   */
   readonly generation: number;
   /** Its backup set. */
   readonly set: string;
@@ -358,18 +364,25 @@ function checkGeneration(value: number | undefined, what: string): void {
  *    key, and the password where the key does not open it; a password slot asking for more
  *    Argon2id work than `kdfMaxima` is skipped, not run;
  * 2. the generation is one more than the largest of `newestSeen` and every generation that
- *    opens (whatever its set or credential); without `newestSeen`, an entry named as a backup of
- *    that generation or later that does not open stops it (`NEWEST_UNREADABLE`), even one that
- *    reads as another key's: a damaged key slot reads so too;
- * 3. the backup is written under a new name (the store's `put` is atomic);
+ *    opens (whatever its set or credential; an interrupted upload the store kept counts too);
+ *    without `newestSeen`, an entry named as a backup of that generation or later that does not
+ *    open stops it (`NEWEST_UNREADABLE`), even one that reads as another key's: a damaged key slot
+ *    reads so too. A store that kept an interrupted upload of this set (the S3 store with a resume
+ *    state) resumes it instead when it was made with the same options, no other process is
+ *    writing it, and its generation is above every generation that opens and not below
+ *    `newestSeen` (equal to it when `onGeneration` persisted the interrupted attempt's): the same
+ *    backup, same name, same bytes (SPEC.md §11). `onGeneration` is called with it;
+ * 3. the backup is written under a new name (the store's `put` is atomic), or the resumed one's;
  * 4. a restore drill decrypts it from the store: every chunk must authenticate, the metadata must
  *    be what was written, and the plaintext's SHA-256 must match what went in;
  * 5. only then is each entry removed that is proven superseded: named as backups are, opened by
  *    a credential given, of the same set, with a lower generation; then the `replaces` entries.
- *    Everything else is kept and reported with its reason (see {@link KeptReason}).
+ *    Everything else is kept and reported with its reason (see {@link KeptReason}). Interrupted
+ *    uploads proven superseded by the same rules, and not in use, are aborted.
  *
- * A failure in 3 or 4 removes the new (unverified) backup and leaves the old ones as they were;
- * a failure to remove an entry in 5 keeps it (reported as `remove-failed`).
+ * A failure in 3 or 4 removes the new (unverified) backup and leaves the old ones as they were
+ * (a resumed upload that fails in 3 is kept, to be resumed again); a failure to remove an entry
+ * in 5 keeps it (reported as `remove-failed`).
  *
  * @throws An E2EEError with code `NEWEST_UNREADABLE` (step 2), `MALFORMED_PAYLOAD` if the restore
  * drill finds other bytes than were written (or its own error, e.g. `CHUNK_AUTH`), `IO` if the
@@ -412,6 +425,64 @@ export async function createBackup(
   // above it. A password slot is run only where the key does not open the entry, and only
   // within kdfMaxima; with a key alone, never.
   const before = await inspectStore(store, credentials, limits);
+  // Interrupted uploads the store kept (the S3 store with a resume state), opened likewise.
+  const pending = await pendingBackups(store, { ...options, set }, credentials, limits.kdfMaxima);
+  try {
+    return await createWith(store, source, options, {
+      set,
+      replaces,
+      credentials,
+      writeKdf,
+      before,
+      pending,
+    });
+  } finally {
+    for (const p of pending) p.wipe();
+  }
+}
+
+/** What {@link createBackup} has checked and found before it writes. */
+interface CreatePlan {
+  set: string;
+  replaces: string[];
+  credentials: BackupCredentials;
+  writeKdf: Argon2idParams;
+  before: Opened[];
+  pending: PendingBackup[];
+}
+
+/** The largest authenticated generation among `gens`, or -1. */
+function largest(gens: Iterable<number | undefined>): number {
+  let m = -1;
+  for (const g of gens) if (g !== undefined && g > m) m = g;
+  return m;
+}
+
+/**
+ * The interrupted backup to resume, if any: of this set, resumable with these options, free, and
+ * with a generation above every generation that opens in the store or in another interrupted
+ * backup, and not below `newestSeen` (SPEC.md §11: equal when `newestSeen` is the interrupted
+ * attempt's own, as `onGeneration` persisted it; it is the same backup, not a second one).
+ */
+function toResume(plan: CreatePlan, newestSeen: number | undefined): PendingBackup | undefined {
+  const inStore = largest(plan.before.map((o) => o.metadata?.generation));
+  const candidates = plan.pending
+    .filter((p) => p.resume !== undefined)
+    .sort((a, b) => b.facts.opened!.generation - a.facts.opened!.generation);
+  const best = candidates[0];
+  if (!best) return undefined;
+  const g = best.facts.opened!.generation;
+  const others = largest(plan.pending.filter((p) => p !== best).map((p) => p.facts.opened?.generation));
+  return g > inStore && g > others && g >= (newestSeen ?? -1) ? best : undefined;
+}
+
+async function createWith(
+  store: BackupStore,
+  source: BackupInput,
+  options: CreateBackupOptions,
+  plan: CreatePlan,
+): Promise<CreatedBackup> {
+  const { set, replaces, credentials, writeKdf, before, pending } = plan;
   for (const r of replaces) {
     const entry = before.find((o) => o.facts.name === r);
     if (!entry) throw new E2EEError('INVALID_ARGUMENT', `replaces names ${r}, which is not in the store`);
@@ -421,9 +492,14 @@ export async function createBackup(
         `replaces names ${r}, an encrypted backup: backups are retired by their set and generation, not by name`,
       );
   }
-  let newest = options.newestSeen ?? -1;
-  for (const o of before) if (o.metadata && o.metadata.generation > newest) newest = o.metadata.generation;
-  const generation = newest + 1;
+  const resumed = toResume(plan, options.newestSeen);
+  // Every generation that opens counts, an interrupted upload's too: a new backup supersedes it.
+  const newest = largest([
+    options.newestSeen,
+    ...before.map((o) => o.metadata?.generation),
+    ...pending.map((p) => p.facts.opened?.generation),
+  ]);
+  const generation = resumed ? resumed.facts.opened!.generation : newest + 1;
   checkGeneration(generation, 'the next generation');
   if (options.newestSeen === undefined && options.allowUnreadableNewest !== true) {
     // Named as a backup of this generation or later, and not opened: it may be this client's
@@ -444,17 +520,22 @@ export async function createBackup(
   }
   await options.onGeneration?.(generation);
 
-  const name = `backup-${String(generation).padStart(16, '0')}-${Array.from(randomBytes(6), (b) => b.toString(16).padStart(2, '0')).join('')}.e2ee`;
+  const name =
+    resumed?.name ??
+    `backup-${String(generation).padStart(16, '0')}-${Array.from(randomBytes(6), (b) => b.toString(16).padStart(2, '0')).join('')}.e2ee`;
   const h = sha256.create();
   const count = { bytes: 0 };
   const app = options.metadata ?? {};
   try {
+    const input = measuring(toStream(source), h, count);
     await store.put(
       name,
-      encryptBackup(measuring(toStream(source), h, count), { ...options, set, generation }),
+      resumed ? resumed.resume!(input) : encryptBackup(input, { ...options, set, generation }),
     );
   } catch (e) {
-    await store.delete(name).catch(() => {});
+    // A new name is ours alone; a resumed one may be another writer's by now (the store refused
+    // to resume it, or failed): its put changed nothing there, so nothing is removed.
+    if (!resumed) await store.delete(name).catch(() => {});
     throw e;
   }
   const digest = h.digest();
@@ -492,6 +573,11 @@ export async function createBackup(
     } catch (error) {
       kept.push({ name: r, reason: 'remove-failed', error });
     }
+  }
+  // Interrupted uploads by the same rules: aborted only when proven superseded and not in use.
+  for (const p of pending) {
+    if (p === resumed || p.inUse || !retirementVerdict(p.facts, { set, generation }).remove) continue;
+    await discardPending(store, p.name).catch(() => {}); // tried again next time
   }
   return { name, generation, set, sha256: digest, removed, kept };
 }

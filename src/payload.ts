@@ -11,6 +11,7 @@
 import { defaultAeadBackend } from './aead.js';
 import {
   CHUNK_SIZE,
+  type ChunkedOptions,
   type ChunkWorkers,
   createMessageOpener,
   createMessageSealer,
@@ -21,6 +22,7 @@ import {
 } from './chunked.js';
 import { E2EEError } from './errors.js';
 import { type BlockSource, type FramedReader, owned } from './framing.js';
+import { TEST_HOOKS } from './hooks.js';
 import { byobReaderOf, cancelQuietly } from './streams.js';
 
 /**
@@ -36,6 +38,30 @@ export function aborted(signal: AbortSignal): E2EEError {
   return new E2EEError('ABORTED', 'the operation was aborted', { cause: signal.reason });
 }
 
+/** A backup's header bytes and file key, and the payload's salt when it is not drawn afresh. */
+export interface Keying {
+  bytes: Uint8Array;
+  fileKey: Uint8Array;
+  salt?: Uint8Array;
+}
+
+/**
+ * Internal, never public: `encryptBackup` options registered here reuse an interrupted upload's
+ * header, file key and salt instead of drawing new ones, so that the same input gives the same
+ * bytes (src/s3/resume-backup.ts; SPEC.md §11 says why that is safe). A module-private map keyed
+ * by the options object, not a property: no caller can name it, nor see it looked up (a symbol
+ * key would show itself to a Proxy passed as options).
+ */
+export const RESUME_KEYINGS = new WeakMap<object, () => Promise<Keying>>();
+
+/**
+ * Chunked options that seal under `salt` when a resume gives one (else a fresh random one), over
+ * the internal hooks channel: the public chunked API refuses a caller's salt.
+ */
+export function withSalt(options: ChunkedOptions, salt: Uint8Array | undefined): ChunkedOptions {
+  return salt === undefined ? options : ({ ...options, [TEST_HOOKS]: { salt } } as ChunkedOptions);
+}
+
 // Plaintext sealed per read on the fused path: 64 chunks (1 MiB) in, 64 records out.
 const BATCH_CHUNKS = 64;
 const BATCH = BATCH_CHUNKS * CHUNK_SIZE;
@@ -47,7 +73,7 @@ const BATCH = BATCH_CHUNKS * CHUNK_SIZE;
  * gets a new buffer for each batch. Nothing here allocates per byte.
  */
 export function sealedStream(
-  header: () => Promise<{ bytes: Uint8Array; fileKey: Uint8Array }>,
+  header: () => Promise<Keying>,
   pieces: AsyncGenerator<Uint8Array, void, undefined>,
   blocks: BlockSource,
   signal: AbortSignal | undefined,
@@ -80,9 +106,9 @@ export function sealedStream(
         signal.addEventListener('abort', stop, { once: true });
       }
       try {
-        const { bytes, fileKey } = await header();
+        const { bytes, fileKey, salt } = await header();
         try {
-          sealer = await createMessageSealer(fileKey, { context: bytes });
+          sealer = await createMessageSealer(fileKey, withSalt({ context: bytes }, salt));
         } finally {
           fileKey.fill(0);
         }

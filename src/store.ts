@@ -7,7 +7,6 @@
  */
 
 import { E2EEError } from './errors.js';
-import { readAll } from './streams.js';
 
 /** One entry of a {@link BackupStore}. */
 export interface StoredBackup {
@@ -58,8 +57,23 @@ export function createMemoryStore(): BackupStore & {
     entries,
     async put(name, data) {
       checkStoreName(name);
-      // A copy of its own: the store must not change when the producer reuses its buffers.
-      const all = new Uint8Array(await readAll(data));
+      // Each piece copied as it arrives: a producer may refill its buffer once a read has
+      // returned, so a reference kept until the end would hold later bytes, not these.
+      const pieces: Uint8Array[] = [];
+      let size = 0;
+      const reader = data.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        pieces.push(value.slice());
+        size += value.length;
+      }
+      const all = new Uint8Array(size);
+      let o = 0;
+      for (const p of pieces) {
+        all.set(p, o);
+        o += p.length;
+      }
       entries.set(name, all);
     },
     async get(name) {

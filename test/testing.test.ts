@@ -47,4 +47,42 @@ describe('e2ee-backup/testing', () => {
       for (const name of Object.keys(mod))
         expect(name, `${entry}: ${name}`).not.toMatch(/Deterministic|identityKsf/);
   });
+
+  it('the resume path’s hooks (an upload’s own file key and salt again) are reachable from no entry', async () => {
+    const entries: [string, Record<string, unknown>][] = [
+      ['index', await import('../src/index.js')],
+      ['chunked', await import('../src/chunked.js')],
+      ['node', await import('../src/node.js')],
+      ['lifecycle', await import('../src/lifecycle.js')],
+      ['s3', await import('../src/s3/index.js')],
+      ['testing', testing],
+    ];
+    for (const [entry, mod] of entries)
+      for (const [name, value] of Object.entries(mod)) {
+        expect(name, `${entry}: ${name}`).not.toMatch(/RESUME|Keying|withSalt|HOOKS|pendingBackups/);
+        expect(typeof value, `${entry}: ${name}`).not.toBe('symbol');
+      }
+  });
+
+  it('encryptBackup looks up no hidden option a caller could learn (a Proxy sees only named keys)', async () => {
+    const { encryptBackupBytes } = await import('../src/backup.js');
+    const seen: PropertyKey[] = [];
+    const options = new Proxy({ key: new Uint8Array(32).fill(1) } as Record<PropertyKey, unknown>, {
+      get(target, k) {
+        seen.push(k);
+        return target[k];
+      },
+      has(target, k) {
+        seen.push(k);
+        return k in target;
+      },
+      getOwnPropertyDescriptor(target, k) {
+        seen.push(k);
+        return Reflect.getOwnPropertyDescriptor(target, k);
+      },
+    });
+    await encryptBackupBytes(new Uint8Array(100), options);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.filter((k) => typeof k === 'symbol')).toEqual([]);
+  });
 });

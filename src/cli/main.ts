@@ -58,6 +58,7 @@ Examples:
   e2ee-backup verify chats.e2ee --password
   e2ee-backup backup create chats.db --store backups/ --key-file backup.key
   e2ee-backup backup restore --store backups/ -o chats.db --key-file backup.key
+  e2ee-backup backup create chats.db --store s3://my-bucket/chat --key-file backup.key
   e2ee-backup vault register --url https://vault.example --account alice --key-file backup.key
   e2ee-backup vault recover --url https://vault.example --account alice -o backup.key
   e2ee-backup whatsapp decrypt msgstore.db.crypt15 --key-file encrypted_backup.key -o msgstore.db`;
@@ -358,7 +359,15 @@ export function buildProgram(signal: AbortSignal): Command {
         "back up SOURCE (default: standard input) into the folder, then remove this machine's older backups",
       )
       .argument('[source]', "file to back up, or '-' for standard input")
-      .requiredOption('-s, --store <dir>', 'the folder of backups (created if missing)'),
+      .requiredOption(
+        '-s, --store <dir>',
+        'the folder of backups (created if missing), or s3://bucket/prefix',
+      )
+      .option('--s3-endpoint <url>', 'an S3-compatible service instead of AWS, e.g. http://127.0.0.1:7480')
+      .option(
+        '--s3-path-style',
+        'path-style S3 requests (endpoint/bucket/key), which most S3-compatible services need',
+      ),
     'encrypt',
   )
     .addOption(setOption())
@@ -416,7 +425,12 @@ export function buildProgram(signal: AbortSignal): Command {
       .description(
         "list the folder's backups (generations as their names claim; with a credential, what each holds)",
       )
-      .requiredOption('-s, --store <dir>', 'the folder of backups'),
+      .requiredOption('-s, --store <dir>', 'the folder of backups, or s3://bucket/prefix')
+      .option('--s3-endpoint <url>', 'an S3-compatible service instead of AWS, e.g. http://127.0.0.1:7480')
+      .option(
+        '--s3-path-style',
+        'path-style S3 requests (endpoint/bucket/key), which most S3-compatible services need',
+      ),
     'open the backups',
   )
     .addOption(folderKdfMemory())
@@ -429,7 +443,12 @@ export function buildProgram(signal: AbortSignal): Command {
   credentialOptions(
     configure(backup.command('restore'), 'backup restore')
       .description('restore the newest backup in the folder that the credentials open')
-      .requiredOption('-s, --store <dir>', 'the folder of backups')
+      .requiredOption('-s, --store <dir>', 'the folder of backups, or s3://bucket/prefix')
+      .option('--s3-endpoint <url>', 'an S3-compatible service instead of AWS, e.g. http://127.0.0.1:7480')
+      .option(
+        '--s3-path-style',
+        'path-style S3 requests (endpoint/bucket/key), which most S3-compatible services need',
+      )
       .requiredOption(
         '-o, --output <out>',
         "where to write the plaintext ('-' for standard output); appears only once it all authenticates",

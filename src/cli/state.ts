@@ -1,9 +1,10 @@
 /**
  * The CLI's memory of its backups, so that rollback protection works without the user tracking
- * numbers: per store folder, this machine's backup set, the newest generation it has confirmed
- * (created or restored) and the largest it has used (a failed attempt's included), whatever the
- * credential — a backup made with a key and a password is known to a restore with either — and
- * the largest Argon2id parameters it has written there, so that it can open its own backups.
+ * numbers: per store (a folder, or an S3 bucket and prefix), this machine's backup set, the newest
+ * generation it has confirmed (created or restored) and the largest it has used (a failed
+ * attempt's included), whatever the credential — a backup made with a key and a password is known
+ * to a restore with either — and the largest Argon2id parameters it has written there, so that it
+ * can open its own backups.
  *
  * A small JSON file, `$XDG_CONFIG_HOME/e2ee-backup/state.json` (`~/.config/…` without it), or
  * `--state FILE`; written with the package's one file writer (atomically, mode 0600) before a
@@ -30,7 +31,7 @@ import { cleanUpOnSignal } from './io.js';
 
 /** What the CLI remembers about one store folder. */
 export interface StoreState {
-  /** The store folder, as an absolute path. */
+  /** The store folder, as an absolute path; or `s3://bucket/prefix/` (and ` at ENDPOINT`). */
   readonly store: string;
   /** This machine's backup set in that store (made at its first backup there). */
   set?: string;
@@ -239,7 +240,8 @@ export interface StateHandle {
 }
 
 /**
- * Opens the state of `store` in the file at `path`. With `lock`, takes the lock first and holds
+ * Opens the state of `store` in the file at `path`: a folder (made absolute here) or an `s3://`
+ * store's name (`stateStoreId` in src/cli/store-url.ts). With `lock`, takes the lock first and holds
  * it until {@link StateHandle.release}: a `backup create` reserving its generation. If another
  * run holds it, fails at once (exit 4) rather than wait.
  */
@@ -248,7 +250,7 @@ export async function openState(
   store: string,
   options: { lock?: boolean } = {},
 ): Promise<StateHandle> {
-  const key = resolve(store);
+  const key = store.startsWith('s3://') ? store : resolve(store);
   const find = (f: StateFile) => f.stores.find((s) => s.store === key);
   const lockPath = await lockPathOf(path);
   const makeFolder = () =>

@@ -1,5 +1,6 @@
 /**
- * `e2ee-backup backup create | list | restore`: keeping one current backup per machine in a folder.
+ * `e2ee-backup backup create | list | restore`: keeping one current backup per machine in a folder
+ * or an S3 bucket (`--store s3://bucket/prefix`, src/cli/store-url.ts).
  *
  * - `create` writes a new backup with the next generation number, runs a restore drill on it
  *   (every chunk authenticates, the plaintext's SHA-256 matches), and only then removes the
@@ -11,7 +12,7 @@
  * - `restore` opens the newest backup the credentials open and refuses one older than the newest
  *   generation seen (a rolled-back backup, exit 3) unless `--allow-rollback`.
  *
- * The state file (src/cli/state.ts) remembers, per folder, this machine's set, the generations it
+ * The state file (src/cli/state.ts) remembers, per store, this machine's set, the generations it
  * has seen and the Argon2id parameters it wrote, so that rollback protection needs no numbers from
  * the user, whichever credential opens the backups.
  *
@@ -49,8 +50,8 @@ import { type Output, openInput, openOutput, provisionalNote, pump } from '../io
 import { collectWhileCompressing } from '../memory.js';
 import { checkCopies, removeCopies } from '../remove-copies.js';
 import { defaultStatePath, larger, largerKdf, newSetName, openState, type StoreState } from '../state.js';
-import { openFolderStore } from '../store.js';
 import { keyForStore } from '../store-key.js';
+import { openBackupStore, type StoreFlags, stateStoreId } from '../store-url.js';
 
 /** Flags of `backup create`. */
 export interface BackupCreateFlags extends NewBackupFlags, KdfFlags, FolderWriteFlags {
@@ -65,8 +66,7 @@ export interface BackupCreateFlags extends NewBackupFlags, KdfFlags, FolderWrite
 }
 
 /** Flags of `backup list`. */
-export interface BackupListFlags extends CredentialFlags {
-  store: string;
+export interface BackupListFlags extends CredentialFlags, StoreFlags {
   /** Largest Argon2id memory (KiB) a password slot may ask for. */
   maxKdfMemory?: number;
   /** The state file (default: in the XDG config folder). */
@@ -75,8 +75,7 @@ export interface BackupListFlags extends CredentialFlags {
 }
 
 /** Flags of `backup restore`. */
-export interface BackupRestoreFlags extends CredentialFlags {
-  store: string;
+export interface BackupRestoreFlags extends CredentialFlags, StoreFlags {
   output: string;
   /** The newest generation this device (or the vault) has seen. */
   newestSeen?: number;
@@ -149,9 +148,7 @@ export const keptJson = (k: KeptEntry) => ({
 });
 
 /** The flags of `backup create` and `whatsapp import --store` that say where and as what a backup goes. */
-export interface FolderWriteFlags {
-  /** The folder of backups. */
-  store: string;
+export interface FolderWriteFlags extends StoreFlags {
   /** The newest generation this device has seen: the new backup gets a larger one. */
   newestSeen?: number;
   /** This machine's backup set (default: the one in the state file, else a new one). */
@@ -161,7 +158,7 @@ export interface FolderWriteFlags {
 }
 
 /**
- * `createBackup` into the folder as this machine's backup set, with the state file at
+ * `createBackup` into the store (a folder, or `s3://`) as this machine's backup set, with the state file at
  * `statePath`: the set and the generations seen come from it, the new generation is recorded in
  * it before anything is written, and the backup once made. Only what the new backup proves
  * superseded is removed (SPEC.md §5.1).
@@ -178,11 +175,11 @@ export async function createInFolder(
 ): Promise<CreatedBackup> {
   // Locked from reading the state until the generation is recorded: two creates at once must
   // not both take the next one.
-  const state = await openState(statePath, flags.store, { lock: true });
+  const state = await openState(statePath, stateStoreId(flags), { lock: true });
   const set = flags.set ?? state.entry.set ?? newSetName();
   const newestSeen = larger(flags.newestSeen, larger(state.entry.newest, state.entry.used));
   const written = options.kdf ? { kdf: largerKdf(undefined, options.kdf) } : {};
-  const created = await createBackup(openFolderStore(flags.store), source, {
+  const created = await createBackup(await openBackupStore(flags, ctx), source, {
     ...options,
     // This machine's older backups open with what it wrote them with, even if that was more.
     kdfMaxima: options.kdf ? largerKdf(state.entry.kdf, options.kdf) : undefined,
@@ -303,12 +300,12 @@ function describeEntry(e: BackupEntry): string {
 
 /** Runs `backup list --store DIR`. */
 export async function backupList(flags: BackupListFlags, ctx: Context): Promise<void> {
-  const store = openFolderStore(flags.store);
+  const store = await openBackupStore(flags, ctx);
   const withCredential = flags.keyFile !== undefined || wantsPassword(flags);
   const key = flags.keyFile !== undefined ? await readKeyFile(flags.keyFile, ctx.warn) : undefined;
   const password =
     withCredential && key === undefined ? await obtainPassword(flags, { confirm: false }) : undefined;
-  const state = await openState(flags.state ?? defaultStatePath(), flags.store);
+  const state = await openState(flags.state ?? defaultStatePath(), stateStoreId(flags));
   const entries = await listBackups(store, withCredential ? { key, password } : undefined, {
     kdfMaxima: openKdfMaxima(flags.maxKdfMemory, state.entry),
   });
@@ -356,10 +353,10 @@ export async function backupRestore(flags: BackupRestoreFlags, ctx: Context): Pr
   if (flags.output === '-' && process.stdout.isTTY)
     throw usageError('refusing to print a decrypted backup on the terminal', 'Give -o FILE');
   requireCredential(flags, 'open the backups');
-  const store = openFolderStore(flags.store);
+  const store = await openBackupStore(flags, ctx);
   const statePath = flags.state ?? defaultStatePath();
   const key = flags.keyFile !== undefined ? await keyForStore(store, flags.keyFile, ctx) : undefined;
-  const state = await openState(statePath, flags.store);
+  const state = await openState(statePath, stateStoreId(flags));
   const newestSeen = larger(flags.newestSeen, state.entry.newest);
   if (flags.allowRollback && newestSeen === undefined)
     throw usageError(
