@@ -291,11 +291,23 @@ describe('typo recovery', () => {
     let i = 8;
     while (d()[i] === d()[i + 1]) i++;
     const swapped = d().slice(0, i) + d()[i + 1] + d()[i] + d().slice(i + 2);
-    const missing = d().slice(0, 30) + d().slice(31);
-    const extra = `${d().slice(0, 40)}${swapDigit(d()[40]!)}${d().slice(40)}`;
+    // Likewise, the missing digit must differ from the one before it.
+    let j = 30;
+    while (d()[j] === d()[j - 1]) j++;
+    const missing = d().slice(0, j) + d().slice(j + 1);
+    // The extra digit must differ from both neighbours: beside an equal digit, the insertion is
+    // just as well one place earlier, and the earliest is what is reported.
+    const added = [...'0123456789abcdef'].find((c) => c !== d()[39] && c !== d()[40])!;
+    const extra = `${d().slice(0, 40)}${added}${d().slice(40)}`;
     const cases: [string, string, RegExp][] = [
       ['swap', groups(swapped), /typo \(transposition\): digits \d+ and \d+ \(in group \d+\) are swapped/],
-      ['missing', groups(missing), /typo \(missing\): a digit is missing at position 31 \(in group 8\)/],
+      [
+        'missing',
+        groups(missing),
+        new RegExp(
+          `typo \\(missing\\): a digit is missing at position ${j + 1} \\(in group ${Math.floor(j / 4) + 1}\\)`,
+        ),
+      ],
       ['extra', groups(extra), /typo \(extra\): digit 41 \(in group 11\) is one too many/],
     ];
     for (const [name, text, message] of cases) {
