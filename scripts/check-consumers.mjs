@@ -214,7 +214,7 @@ try {
   else await browserBundle(app);
 
   // ── Bun and Deno ───────────────────────────────────────────────────────────────────────────
-  for (const f of ['file-to-file.mjs', 'streams.mjs'])
+  for (const f of ['file-to-file.mjs', 'streams.mjs', 'lifecycle.mjs'])
     copyFileSync(join(root, 'examples', 'node', f), join(app, f));
   if (args.has('--no-runtimes')) untested('Bun and Deno', '--no-runtimes');
   else otherRuntimes(app);
@@ -322,7 +322,7 @@ function otherRuntimes(app) {
       .split('\n')[0]
       .trim()
       .replace(/ \(.*$/, '');
-    for (const example of ['file-to-file.mjs', 'streams.mjs']) {
+    for (const example of ['file-to-file.mjs', 'streams.mjs', 'lifecycle.mjs']) {
       const [cmd, argv] = command(example);
       const r = spawnSync(cmd, argv, {
         cwd: app,
@@ -333,8 +333,10 @@ function otherRuntimes(app) {
       const good =
         r.status === 0 &&
         (example === 'streams.mjs'
-          ? r.stdout.includes('decrypted SHA-256 matches') && r.stdout.includes('" ok')
-          : r.stdout.includes('identical') && r.stdout.includes('COMMITMENT_MISMATCH'));
+          ? r.stdout.includes('decrypted SHA-256 matches') && r.stdout.includes('bytes ok')
+          : example === 'lifecycle.mjs'
+            ? (r.stdout.match(/: matches$/gm) ?? []).length === 3
+            : r.stdout.includes('identical') && r.stdout.includes('WRONG_KEY'));
       if (good) ok(`${name} (${v}): examples/node/${example}`);
       else {
         // It installs and runs here, so a failure is a real incompatibility: fail the check.

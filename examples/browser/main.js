@@ -1,9 +1,8 @@
 // The example page's script. build.mjs bundles it with esbuild from the package's own ESM build
 // ('e2ee-backup' resolves to dist/ through package.json "exports"); everything runs in this page.
 import {
-  chunkedCiphertextSize,
-  createDecryptStream,
-  createEncryptStream,
+  decryptBackup,
+  encryptBackup,
   formatBackupKey,
   generateBackupKey,
   isE2EEError,
@@ -11,23 +10,23 @@ import {
   parseBackupKey,
 } from 'e2ee-backup';
 
-// ─── TODO(encryptBackup): the one seam ────────────────────────────────────────────────────────────
-// For now an encrypted file is a bare Cobblestone-256 message (the chunked layer) under the backup
-// key itself, bound to this context. When the container API lands, replace the two bodies below
-// with encryptBackup / decryptBackup (backup-key slot, optionally a password slot) — nothing else
-// in this file needs to change.
-const CONTEXT = 'e2ee-backup example v1'; // the same in examples/node: their files are interchangeable
+// An encrypted file is an ordinary backup (SPEC.md's container, one backup-key slot): the command
+// line opens it (`e2ee-backup decrypt`), and so does examples/node/file-to-file.mjs.
 
 /** Encrypts a File/Blob under the 32-byte backup key; resolves to the encrypted Blob. */
 async function encryptFile(file, backupKey) {
-  return streamToBlob(file.stream().pipeThrough(createEncryptStream(backupKey, { context: CONTEXT })));
+  return streamToBlob(encryptBackup(file.stream(), { key: backupKey }));
 }
 
-/** Decrypts what encryptFile produced; rejects with an E2EEError when the key or file is wrong. */
+/**
+ * Decrypts what encryptFile produced; rejects with an E2EEError when the key or file is wrong.
+ * The Blob is made only once the stream has closed cleanly, that is once every byte, the end and
+ * the padding have authenticated: nothing unverified is offered for download.
+ */
 async function decryptFile(file, backupKey) {
-  return streamToBlob(file.stream().pipeThrough(createDecryptStream(backupKey, { context: CONTEXT })));
+  const { stream } = await decryptBackup(file.stream(), { key: backupKey });
+  return streamToBlob(stream);
 }
-// ─── end of the seam ──────────────────────────────────────────────────────────────────────────────
 
 /** Collects a stream into a Blob, keeping the stream's own error (Response.blob() would mask it). */
 async function streamToBlob(stream) {
@@ -95,10 +94,13 @@ function clearDownload(slotId) {
 
 function describeError(err) {
   if (!isE2EEError(err)) return `unexpected error: ${err}`;
-  if (err.code === 'COMMITMENT_MISMATCH')
-    return 'This key does not open this file (wrong key, or not a file from this page).';
+  if (err.code === 'WRONG_KEY' || err.code === 'NO_MATCHING_SLOT')
+    return 'This key does not open this file (wrong key, or a backup made with a password only).';
   if (err.code === 'TRUNCATED') return 'The file is cut short: it is incomplete.';
-  if (err.code === 'CHUNK_AUTH' || err.code === 'TRAILING_DATA') return 'The file was modified or damaged.';
+  if (
+    ['CHUNK_AUTH', 'TRAILING_DATA', 'HEADER_AUTH', 'MALFORMED_HEADER', 'MALFORMED_PAYLOAD'].includes(err.code)
+  )
+    return 'The file was modified or damaged.';
   return `${err.code}: ${err.message}`;
 }
 
@@ -129,7 +131,6 @@ $('encrypt').addEventListener('click', (e) =>
     if (!key) return setStatus('encrypt-status', 'fix the backup key first', 'error');
     const t0 = performance.now();
     const encrypted = await encryptFile(file, key);
-    if (encrypted.size !== chunkedCiphertextSize(file.size)) throw new Error('unexpected ciphertext size');
     offerDownload('encrypted-slot', encrypted, `${file.name}.e2ee`);
     setStatus(
       'encrypt-status',

@@ -1,96 +1,82 @@
 #!/usr/bin/env node
-// Streams: the library's transforms are Web TransformStreams; this shows them in a Node
-// stream.pipeline (via Duplex.fromWeb), over Web streams, and random access into an encrypted
-// file through a FileHandle. Runs self-contained in a temporary folder:
+// Streams: encryptBackup / decryptBackup take and give Web streams (and encryptBackup any async
+// iterable of bytes, such as a Node Readable). This shows them in a Node stream.pipeline, over
+// Web streams, and decryptBackupBytes for a small backup held in memory.
 //
-//   node examples/node/streams.mjs
+//   node examples/node/streams.mjs [folder]
+//
+// Without a folder it runs in a temporary one and removes it; with one, it leaves the backup
+// there as backup.e2ee. The key is $E2EE_BACKUP_CODE when set, else a new one (printed).
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Duplex, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  CHUNK_SIZE,
-  chunkedCiphertextSize,
-  createDecryptStream,
-  createEncryptStream,
+  decryptBackup,
+  decryptBackupBytes,
+  encryptBackup,
   formatBackupKey,
   generateBackupKey,
-  openChunked,
+  parseBackupKey,
 } from 'e2ee-backup';
 
-const CONTEXT = 'e2ee-backup streams example';
 const sha256 = () => createHash('sha256');
 
-/** 5 MB of deterministic "chat backup" lines, produced lazily as a Node Readable. */
-function source() {
-  return Readable.from(
-    (function* () {
-      for (let i = 0; i < 50_000; i++)
-        yield `${String(i).padStart(8, '0')} message from alice: hello bob ${'x'.repeat(70)}\n`;
-    })(),
-  );
+/** 5.5 MB of deterministic "chat export" lines, produced lazily. */
+async function* chatExport() {
+  const encoder = new TextEncoder();
+  for (let i = 0; i < 50_000; i++)
+    yield encoder.encode(`${String(i).padStart(8, '0')} message from alice: hello bob ${'x'.repeat(70)}\n`);
 }
 
-const dir = await mkdtemp(join(tmpdir(), 'e2ee-streams-'));
+const [folder] = process.argv.slice(2);
+const dir = folder ?? (await mkdtemp(join(tmpdir(), 'e2ee-streams-')));
 try {
-  const key = generateBackupKey();
-  console.log(`backup key: ${formatBackupKey(key)}`);
-  const encPath = join(dir, 'backup.e2ee');
+  await mkdir(dir, { recursive: true });
+  const code = process.env.E2EE_BACKUP_CODE;
+  const key = code ? parseBackupKey(code) : generateBackupKey();
+  if (!code) console.log(`backup key: ${formatBackupKey(key)}`);
+  const path = join(dir, 'backup.e2ee');
 
-  // 1. Node pipeline: source → encrypt → file, hashing the plaintext on the way.
+  // 1. Node pipeline: source → encryptBackup → file, hashing the plaintext on the way in.
   const plainHash = sha256();
   let plainBytes = 0;
-  await pipeline(
-    source(),
-    async function* (chunks) {
-      for await (const c of chunks) {
-        const b = Buffer.from(c);
-        plainHash.update(b);
-        plainBytes += b.length;
-        yield b;
-      }
-    },
-    Duplex.fromWeb(createEncryptStream(key, { context: CONTEXT })),
-    createWriteStream(encPath),
-  );
-  const fh = await open(encPath);
-  const { size } = await fh.stat();
-  console.log(
-    `1. pipeline: ${plainBytes} bytes → ${size} encrypted (expected ${chunkedCiphertextSize(plainBytes)})`,
-  );
-
-  // 2. Web streams: file → decrypt → hash, in constant memory.
-  const outHash = sha256();
-  await Readable.toWeb(createReadStream(encPath))
-    .pipeThrough(createDecryptStream(key, { context: CONTEXT }))
-    .pipeTo(new WritableStream({ write: (chunk) => void outHash.update(chunk) }));
-  const same = outHash.digest('hex') === plainHash.digest('hex');
-  console.log(`2. web streams: decrypted SHA-256 ${same ? 'matches' : 'DIFFERS'}`);
-
-  // 3. Random access: read line n, which straddles the boundary of chunks 2 and 3, without
-  //    decrypting anything else (every line is 110 bytes).
-  const reader = await openChunked(
+  async function* hashed(chunks) {
+    for await (const chunk of chunks) {
+      plainHash.update(chunk);
+      plainBytes += chunk.length;
+      yield chunk;
+    }
+  }
+  const encrypted = encryptBackup(hashed(chatExport()), {
     key,
-    {
-      size,
-      read: async (offset, length) => {
-        const buf = Buffer.alloc(length);
-        await fh.read(buf, 0, length, offset);
-        return buf;
-      },
-    },
-    { context: CONTEXT },
+    generation: 1, // grows with each backup of the same data: restore can refuse an older one
+    metadata: { app: 'streams example', lines: 50_000 },
+  });
+  await pipeline(Readable.fromWeb(encrypted), createWriteStream(path));
+  const { size } = await stat(path);
+  console.log(`1. pipeline: ${plainBytes} bytes → ${size} encrypted (compressed and padded)`);
+
+  // 2. Web streams: file → decryptBackup → hash. The metadata is authenticated before this
+  //    returns; the stream's bytes are authenticated chunk by chunk, and only a clean close
+  //    proves the end: until then treat them as provisional (write to a temporary place).
+  const { metadata, stream } = await decryptBackup(Readable.toWeb(createReadStream(path)), { key });
+  const outHash = sha256();
+  await stream.pipeTo(new WritableStream({ write: (chunk) => void outHash.update(chunk) }));
+  const same = outHash.digest('hex') === plainHash.copy().digest('hex');
+  console.log(
+    `2. web streams: generation ${metadata.generation}, ${metadata.app.lines} lines, decrypted SHA-256 ${same ? 'matches' : 'DIFFERS'}`,
   );
-  const n = Math.floor((3 * CHUNK_SIZE) / 110);
-  const expected = `${String(n).padStart(8, '0')} message from alice: hello bob`;
-  const line = new TextDecoder().decode(await reader.read(n * 110, expected.length));
-  const lineOk = line === expected;
-  console.log(`3. random access, line ${n} at byte ${n * 110}: "${line}" ${lineOk ? 'ok' : 'WRONG'}`);
-  await fh.close();
-  if (!same || !lineOk) process.exitCode = 1;
+
+  // 3. In memory: decryptBackupBytes hands over the plaintext only once all of it has
+  //    authenticated (it refuses more than 256 MiB unless maxOutputBytes says otherwise).
+  const { data } = await decryptBackupBytes(await readFile(path), { key });
+  const bytesOk = sha256().update(data).digest('hex') === plainHash.digest('hex');
+  console.log(`3. bytes: ${data.length} bytes ${bytesOk ? 'ok' : 'WRONG'}`);
+  if (!same || !bytesOk) process.exitCode = 1;
 } finally {
-  await rm(dir, { recursive: true, force: true });
+  if (!folder) await rm(dir, { recursive: true, force: true });
 }
