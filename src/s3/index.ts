@@ -1,7 +1,7 @@
 /**
  * Backups in S3-compatible object storage: `createS3Store` (a `BackupStore` for the lifecycle),
  * resumable uploads (`uploadStateFolder`), and random access to a stored backup's payload
- * (`openStoredBackup`). Needs `@aws-sdk/client-s3`, an optional peer dependency that only this
+ * (`openBackupPayload`). Needs `@aws-sdk/client-s3`, an optional peer dependency that only this
  * entry loads.
  *
  * @module

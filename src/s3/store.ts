@@ -72,7 +72,7 @@ export interface S3Store extends BackupStore, ResumablePuts {
   readonly client: S3Client;
   /**
    * A stored backup for random access: each read is one Range request (see
-   * `openStoredBackup`).
+   * `openBackupPayload`).
    */
   source(name: string): Promise<RandomAccessSource>;
 }
