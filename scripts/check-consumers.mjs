@@ -97,7 +97,7 @@ try {
      createRequire(import.meta.url)('e2ee-backup/lifecycle');
      const store = createMemoryStore();
      const key = new Uint8Array(32).fill(1);
-     await createBackup(store, new TextEncoder().encode('no sdk'), { key });
+     await createBackup(store, new TextEncoder().encode('no sdk'), { key, set: 'consumer' });
      const { stream } = await restoreLatest(store, { key });
      if (new TextDecoder().decode(await new Response(stream).arrayBuffer()) !== 'no sdk') throw new Error('round trip');
      let loaded = false;
