@@ -27,13 +27,6 @@ export interface Aead {
     offset: number,
   ): undefined | Promise<undefined>;
   open(nonce: Uint8Array, sealed: Uint8Array, out: Uint8Array, offset: number): boolean | Promise<boolean>;
-  /**
-   * Asynchronous backends: the same operations, answering with the backend's own new buffer
-   * (`undefined` when a tag does not verify), so that streams pass it on without copying it into
-   * fresh memory — the dominant cost in browsers.
-   */
-  sealNew?(nonce: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array>;
-  openNew?(nonce: Uint8Array, sealed: Uint8Array): Promise<Uint8Array | undefined>;
 }
 
 const TAG_BYTES = 16;
@@ -201,8 +194,6 @@ async function webCryptoAead(key: Uint8Array): Promise<Aead> {
   return {
     backend: 'webcrypto',
     sync: false,
-    sealNew,
-    openNew,
     async seal(nonce, plaintext, out, offset) {
       out.set(await sealNew(nonce, plaintext), offset);
     },

@@ -7,7 +7,6 @@
  */
 
 import { concat, randomBytes } from './bytes.js';
-import { type ChunkWorkers, createDecryptStream, createEncryptStream } from './chunked.js';
 import { E2EEError } from './errors.js';
 import {
   BACKUP_SET_NAME,
@@ -36,15 +35,7 @@ import {
 import { type Argon2idParams, DEFAULT_KDF_PARAMS } from './kdf.js';
 import { type BackupKeyCandidate, backupKeyTypoCandidates, parseBackupKey } from './key.js';
 import { checkPassword } from './password.js';
-import {
-  aborted,
-  type Keying,
-  openedReader,
-  RESUME_KEYINGS,
-  reusesBuffers,
-  sealedStream,
-  withSalt,
-} from './payload.js';
+import { aborted, type Keying, openedReader, RESUME_KEYINGS, sealedStream, withSalt } from './payload.js';
 import { byobReaderOf, cancelQuietly, readAll, toStream } from './streams.js';
 
 export type { BackupMetadata, JsonValue } from './framing.js';
@@ -86,11 +77,6 @@ export interface EncryptBackupOptions extends BackupCredentials {
   kdf?: Partial<Argon2idParams>;
   /** Allow Argon2id parameters below OWASP's floor (tests, low-end devices that know the cost). */
   allowWeakKdf?: boolean;
-  /**
-   * Worker threads for the payload's chunks (`workerPool()` from `e2ee-backup/node`); without
-   * them every chunk is sealed or opened on the calling thread. The bytes are the same.
-   */
-  workers?: ChunkWorkers;
   /** Called with the number of plaintext bytes consumed so far. */
   onProgress?: (bytesDone: number) => void;
   /** Stops the work; the stream then errors with `ABORTED`. */
@@ -107,11 +93,6 @@ export interface DecryptBackupOptions extends BackupCredentials {
    * memory ({@link DEFAULT_MAX_OUTPUT_BYTES_IN_MEMORY}, `decryptBackupBytes`).
    */
   maxOutputBytes?: number;
-  /**
-   * Worker threads for the payload's chunks (`workerPool()` from `e2ee-backup/node`); without
-   * them every chunk is sealed or opened on the calling thread. The bytes are the same.
-   */
-  workers?: ChunkWorkers;
   /** Called with the number of plaintext bytes produced so far. */
   onProgress?: (bytesDone: number) => void;
   /** Stops the work; the stream then errors with `ABORTED`. */
@@ -224,7 +205,7 @@ function checkBackupPassword(password: unknown): asserts password is string {
 /**
  * Encrypts a backup. Nothing is read from `input` until the returned stream is read.
  *
- * Without worker threads, on node:crypto, the result is a byte stream: a BYOB reader
+ * The result is a byte stream: a BYOB reader
  * (`getReader({ mode: 'byob' })`) gets the encrypted chunks written straight into its own buffer,
  * which it can then reuse, and a byte-stream `input` (a file's `stream()`, for one) is read
  * straight into one reused buffer, so that large backups cost no memory per byte. Pieces of any
@@ -270,15 +251,14 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
   };
   const flags = (compression === 'deflate' ? FLAG_COMPRESSED : 0) | (padding === 'padme' ? FLAG_PADDED : 0);
   const meta = encodeMetadata(metadata); // checked here, so bad metadata fails the call itself
-  // On node:crypto (or noble) without worker threads, the payload is sealed straight from one
-  // reused plaintext buffer into the reader's buffers: see sealedStream.
-  const fused = reusesBuffers(options.workers);
-  const blocks = readBlocks(toStream(input), fused);
+  // The payload is sealed straight from one reused plaintext buffer into the reader's buffers:
+  // see sealedStream.
+  const blocks = readBlocks(toStream(input), true);
   const pieces = framePieces(blocks, meta, {
     deflateLevel: compression === 'deflate' ? level : undefined,
     padded: padding === 'padme',
     onProgress: options.onProgress,
-    lend: fused,
+    lend: true,
   });
   // The file key is wiped by whoever receives it, or here if the header cannot be made.
   const resumed = RESUME_KEYINGS.get(options);
@@ -293,32 +273,7 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
         throw e;
       }
     });
-  if (fused) return sealedStream(header, pieces, blocks, options.signal);
-
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  const out = new ReadableStream<Uint8Array>({
-    async start(c) {
-      const { bytes, fileKey, salt } = await header();
-      c.enqueue(bytes);
-      reader = toStream(pieces)
-        .pipeThrough(
-          createEncryptStream(fileKey, withSalt({ context: bytes, workers: options.workers }, salt)),
-        )
-        .getReader();
-      fileKey.fill(0);
-    },
-    async pull(c) {
-      const r = await reader!.read();
-      if (r.done) c.close();
-      else c.enqueue(r.value);
-    },
-    // The input too: the generator's own clean-up would wait for a read that may never end.
-    cancel: async (reason) => {
-      await blocks.cancel(reason);
-      if (reader) await cancelQuietly(reader, reason);
-    },
-  });
-  return withSignal(out, options.signal);
+  return sealedStream(header, pieces, blocks, options.signal);
 }
 
 /**
@@ -327,7 +282,7 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
  * each chunk before releasing it and errors on any problem up to its very end, so treat its
  * output as provisional until it closes (write to a temporary file, as `decryptFile` does).
  *
- * Without worker threads, on node:crypto, the body is a byte stream: a BYOB reader
+ * The body is a byte stream: a BYOB reader
  * (`getReader({ mode: 'byob' })`) gets the plaintext copied into its own buffer, which it can
  * reuse; and a byte-stream `input` (a file's `stream()`) is read into one reused buffer, so that
  * nothing is allocated per byte.
@@ -376,21 +331,12 @@ export async function decryptBackup(
       { key, password: options.password },
       { kdfMaxima: options.kdfMaxima },
     );
-    // As when encrypting: on node:crypto (or noble) without worker threads, the payload is opened
-    // through reused buffers (src/payload.ts); else through the chunked stream.
-    const fused = reusesBuffers(options.workers);
+    // As when encrypting, the payload is opened through reused buffers (src/payload.ts).
     try {
-      if (fused) {
-        const { queued, stream } = r.detach();
-        plaintext = await openedReader(fileKey, header.bytes, queued, stream).catch((e: unknown) => {
-          throw isCommitmentError(e) ? headerAuthError(e) : e;
-        });
-      } else {
-        const opened = r
-          .rest()
-          .pipeThrough(createDecryptStream(fileKey, { context: header.bytes, workers: options.workers }));
-        plaintext = byteReader(renameCommitmentError(opened));
-      }
+      const { queued, stream } = r.detach();
+      plaintext = await openedReader(fileKey, header.bytes, queued, stream).catch((e: unknown) => {
+        throw isCommitmentError(e) ? headerAuthError(e) : e;
+      });
     } finally {
       fileKey.fill(0);
     }
@@ -399,7 +345,7 @@ export async function decryptBackup(
       padded: (header.flags & FLAG_PADDED) !== 0,
       maxOutputBytes,
       onProgress: options.onProgress,
-      lent: fused,
+      lent: true,
     });
     return { metadata, stream: withSignal(body, options.signal) };
   } catch (e) {
@@ -422,24 +368,6 @@ function headerAuthError(cause: unknown): E2EEError {
     'the backup header does not authenticate: it was modified, or a key slot comes from another backup',
     { cause },
   );
-}
-
-/** Renames a commitment mismatch in `s` to {@link headerAuthError}. */
-function renameCommitmentError(s: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-  const reader = s.getReader();
-  return new ReadableStream({
-    async pull(c) {
-      let r: ReadableStreamReadResult<Uint8Array>;
-      try {
-        r = await reader.read();
-      } catch (e) {
-        throw isCommitmentError(e) ? headerAuthError(e) : e;
-      }
-      if (r.done) c.close();
-      else c.enqueue(r.value);
-    },
-    cancel: (reason) => cancelQuietly(reader, reason),
-  });
 }
 
 /** {@link encryptBackup} for a whole buffer. */

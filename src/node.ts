@@ -7,8 +7,7 @@
  * removed and an existing destination is left untouched; a symbolic link is followed and its
  * target written that way; a character device, FIFO or socket, or a file `/dev/stdout` or
  * `/dev/fd/N` is open on, is written in place, never replaced. A new file is 0600; a replaced one
- * keeps its mode, and one this process may not write is refused. Also here: {@link workerPool}, the worker threads the streams can use (`workers`
- * option).
+ * keeps its mode, and one this process may not write is refused.
  *
  * @module
  */
@@ -101,8 +100,6 @@ async function checkReadable(path: string): Promise<void> {
     throw ioError('cannot read', path, e);
   }
 }
-
-export { type ChunkWorkers, workerPool } from './pool.js';
 
 /**
  * Encrypts the file `src` into `dst` (replaced only when the new backup is complete).

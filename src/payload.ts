@@ -1,37 +1,26 @@
 /**
- * A backup's Cobblestone payload over buffers that are reused from batch to batch, on a
- * synchronous AES-GCM backend (node:crypto, noble): sealed from one plaintext buffer straight into
- * the reader's buffer, and opened from one buffer of records into one buffer of plaintext. Nothing
- * is allocated per byte. The bytes and the errors are those of the chunked streams, which the
- * worker-thread and WebCrypto paths use.
+ * A backup's Cobblestone payload as streams over buffers that are reused from batch to batch: the
+ * framed plaintext sealed from one buffer straight into the reader's buffer, and the records
+ * opened from one buffer into one buffer of plaintext, through the engine (./message.ts). Nothing
+ * is allocated per byte.
  *
  * @module
  */
 
-import { defaultAeadBackend } from './aead.js';
+import { E2EEError } from './errors.js';
+import { type BlockSource, type FramedReader, owned } from './framing.js';
+import { TEST_HOOKS } from './hooks.js';
 import {
   CHUNK_SIZE,
   type ChunkedOptions,
-  type ChunkWorkers,
   createMessageOpener,
   createMessageSealer,
   HEADER_SIZE,
   type MessageSealer,
   RECORD_SIZE,
   TAG_SIZE,
-} from './chunked.js';
-import { E2EEError } from './errors.js';
-import { type BlockSource, type FramedReader, owned } from './framing.js';
-import { TEST_HOOKS } from './hooks.js';
+} from './message.js';
 import { byobReaderOf, cancelQuietly } from './streams.js';
-
-/**
- * Whether a backup takes the reused-buffer path: a synchronous AES-GCM backend here (not
- * WebCrypto, whose own buffers the chunked streams pass on) and no worker threads.
- */
-export function reusesBuffers(workers: ChunkWorkers | undefined): boolean {
-  return !workers?.size && defaultAeadBackend() !== 'webcrypto';
-}
 
 /** The error of an operation stopped by `signal`. */
 export function aborted(signal: AbortSignal): E2EEError {

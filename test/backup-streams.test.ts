@@ -1,6 +1,6 @@
-// How an encrypted backup is read and what it is read from must not change its bytes: the fused
-// path (one reused plaintext buffer, records sealed into a BYOB reader's own buffer) is compared
-// byte for byte with the piped path that worker threads take, under the same seeded randomness.
+// How an encrypted backup is read and what it is read from must not change its bytes: reads into a
+// BYOB reader's own buffers, and inputs of every kind, are compared byte for byte with the plainest
+// use (one Uint8Array in, a default reader out), under the same seeded randomness.
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it, vi } from 'vitest';
 import {
@@ -11,12 +11,10 @@ import {
 } from '../src/backup.js';
 import { concat } from '../src/bytes.js';
 import { RECORD_SIZE } from '../src/chunked.js';
-import { workerPool } from '../src/pool.js';
 import { craft, END, META, metaRecord, stored } from './craft.js';
 import { sameBytes, seededSplits, xorshift } from './util.js';
 
 const key = new Uint8Array(32).map((_, i) => i * 5 + 1);
-const workers = workerPool();
 
 /** Runs `fn` with WebCrypto's getRandomValues replaced by a seeded generator. */
 async function seeded<T>(seed: number, fn: () => Promise<T>): Promise<T> {
@@ -137,11 +135,11 @@ describe('encryptBackup, however it is read', () => {
     },
     { numRuns: 40 },
   )(
-    'gives the same bytes as the piped (worker-thread) path, from any input, in any reads',
+    'gives the same bytes as one Uint8Array read by a default reader, from any input, in any reads',
     async ({ size, seed, compression, padding, from, views }) => {
       const plain = body(size, seed);
       const opts: EncryptBackupOptions = { key, compression, padding, createdAt: new Date(0) };
-      const piped = await seeded(seed, () => readDefault(encryptBackup(plain, { ...opts, workers })));
+      const piped = await seeded(seed, () => readDefault(encryptBackup(plain, opts)));
       const fused = await seeded(seed, () => {
         const s = encryptBackup(input(from, plain, seed), opts);
         return views ? readByob(s, views) : readDefault(s);
@@ -160,7 +158,7 @@ describe('encryptBackup, however it is read', () => {
     for (let i = 0; i < plain.length; i++)
       plain[i] = [1, 4, 5, 8].includes(i >> 20) ? next() & 255 : 97 + (next() % 7);
     const opts: EncryptBackupOptions = { key, padding: 'none', createdAt: new Date(0) };
-    const piped = await seeded(9, () => readDefault(encryptBackup(plain, { ...opts, workers })));
+    const piped = await seeded(9, () => readDefault(encryptBackup(plain, opts)));
     for (const [from, views] of [
       ['byte stream', undefined],
       ['byte stream', [RECORD_SIZE, 300, 3 << 20]],
@@ -221,7 +219,7 @@ async function opened(
   from: InputKind,
   seed: number,
   views: number[] | null,
-  extra: { workers?: typeof workers; signal?: AbortSignal } = {},
+  extra: { signal?: AbortSignal } = {},
 ): Promise<Uint8Array | string> {
   try {
     const { stream } = await decryptBackup(input(from, data, seed), { key, ...extra });
@@ -264,7 +262,7 @@ describe('decryptBackup, however it is read', () => {
     },
     { numRuns: 40 },
   )(
-    'opens to the same body, or fails with the same error, as the piped (worker-thread) path',
+    'opens to the same body, or fails with the same error, as one Uint8Array read by a default reader',
     async ({ size, seed, compression, from, views, damage }) => {
       let ct = await sample(size, seed, compression);
       if (damage.kind === 'flip') {
@@ -272,7 +270,7 @@ describe('decryptBackup, however it is read', () => {
         ct[damage.at % ct.length]! ^= 0x20;
       } else if (damage.kind === 'cut') ct = ct.slice(0, damage.at % ct.length);
       else if (damage.kind === 'append') ct = new Uint8Array(Buffer.concat([ct, new Uint8Array(damage.at)]));
-      const piped = await opened(ct, 'bytes', seed, null, { workers });
+      const piped = await opened(ct, 'bytes', seed, null);
       const fused = await opened(ct, from, seed, views);
       if (typeof piped === 'string') expect(fused).toBe(piped);
       else {
@@ -367,7 +365,7 @@ describe('encryptBackup, read to a minimum', () => {
         reason = r;
       },
     });
-    const reader = encryptBackup(stalled, { key, workers }).getReader();
+    const reader = encryptBackup(stalled, { key }).getReader();
     await reader.read(); // the header
     await reader.cancel('stop');
     expect(reason).toBe('stop');

@@ -9,6 +9,20 @@ export function xorshift(seed: number): () => number {
   };
 }
 
+/**
+ * `n` pseudo-random bytes, the same for a seed on every run and platform: the one byte generator
+ * of the tests (not for secrets). Four bytes per xorshift32 step, little-endian.
+ */
+export function pseudoRandom(n: number, seed: number): Uint8Array {
+  const next = xorshift(seed);
+  const out = new Uint8Array(n);
+  const whole = n & ~3;
+  const words = new DataView(out.buffer);
+  for (let i = 0; i < whole; i += 4) words.setUint32(i, next(), true);
+  for (let i = whole, w = next(); i < n; i++, w >>>= 8) out[i] = w & 0xff;
+  return out;
+}
+
 /** Splits `data` into pieces of pseudo-random sizes (deterministic for a seed). */
 export function seededSplits(data: Uint8Array, seed: number): Uint8Array[] {
   const next = xorshift(seed);

@@ -20,12 +20,12 @@
 import type { BackupCredentials, EncryptBackupOptions } from '../backup.js';
 import { encryptBackup } from '../backup.js';
 import { constantTimeEqual } from '../bytes.js';
-import { createMessageOpener, HEADER_SIZE, RECORD_SIZE, SALT_SIZE } from '../chunked.js';
 import { E2EEError } from '../errors.js';
 import { type BackupMetadata, byteReader, decodeFraming } from '../framing.js';
 import { FLAG_COMPRESSED, FLAG_PADDED, type Header, parseHeader, unlockFileKey } from '../header.js';
 import { type Argon2idParams, DEFAULT_KDF_PARAMS } from '../kdf.js';
 import { parseBackupKey } from '../key.js';
+import { createMessageOpener, HEADER_SIZE, RECORD_SIZE, SALT_SIZE } from '../message.js';
 import { RESUME_KEYINGS } from '../payload.js';
 import { claimedGeneration, type EntryFacts } from '../retire.js';
 import type { BackupStore } from '../store.js';

@@ -12,9 +12,7 @@
  */
 
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from '../bytes.js';
 import { E2EEError } from '../errors.js';
-import { toBase64url } from './base64url.js';
 import { generateVaultKeyFile, parseVaultKeyFile, type VaultKeyProvider } from './keys.js';
 import { createVaultApp, type VaultAppOptions } from './server.js';
 import type { VaultLogEvent, VaultService } from './service.js';
@@ -131,7 +129,7 @@ export function fileKeyProvider(path: string, options: FileKeyProviderOptions = 
       } catch (err) {
         if ((err as { code?: string }).code !== 'ENOENT' || options.create === false)
           throw ioError(path, err);
-        await createKeyFile(fs, path);
+        await createKeyFile(path);
         text = await read().catch((e) => {
           throw ioError(path, e);
         });
@@ -147,22 +145,16 @@ export function fileKeyProvider(path: string, options: FileKeyProviderOptions = 
   };
 }
 
-async function createKeyFile(fs: typeof import('node:fs/promises'), path: string): Promise<void> {
-  const tmp = `${path}.${toBase64url(randomBytes(6))}.tmp`;
-  const handle = await fs.open(tmp, 'wx', 0o600);
+/** Writes a new key file, 0600, through the package's one file writer; another process's wins. */
+async function createKeyFile(path: string): Promise<void> {
+  const { openFileOutput } = await import('../file-output.js');
   try {
-    await handle.chmod(0o600); // whatever the umask
-    await handle.writeFile(`${JSON.stringify(generateVaultKeyFile(), null, 2)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await fs.link(tmp, path); // fails with EEXIST if another process won the race: use theirs
+    const out = await openFileOutput(path, { mode: 0o600, overwrite: false });
+    await out.write(new TextEncoder().encode(`${JSON.stringify(generateVaultKeyFile(), null, 2)}\n`));
+    await out.commit(); // link(): fails with EEXIST if another process won the race
   } catch (err) {
+    // Another process won the race: use theirs.
     if ((err as { code?: string }).code !== 'EEXIST') throw err;
-  } finally {
-    await fs.unlink(tmp).catch(() => {});
   }
 }
 
