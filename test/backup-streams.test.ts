@@ -3,14 +3,14 @@
 // use (one Uint8Array in, a default reader out), under the same seeded randomness.
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it, vi } from 'vitest';
+import { RECORD_SIZE } from '../src/cobblestone/chunked.js';
 import {
   decryptBackup,
   decryptBackupBytes,
   type EncryptBackupOptions,
   encryptBackup,
-} from '../src/backup.js';
-import { concat } from '../src/bytes.js';
-import { RECORD_SIZE } from '../src/chunked.js';
+} from '../src/container/backup.js';
+import { concat } from '../src/internal/bytes.js';
 import { craft, END, META, metaRecord, stored } from './craft.js';
 import { sameBytes, seededSplits, xorshift } from './util.js';
 

@@ -11,13 +11,13 @@ import {
   encryptBackupBytes,
   inspectBackup,
   recoverBackupKey,
-} from '../src/backup.js';
-import { concat } from '../src/bytes.js';
+} from '../src/container/backup.js';
+import { FLAG_COMPRESSED, FLAG_PADDED, parseHeader } from '../src/container/header.js';
+import { padme } from '../src/container/padme.js';
 import { E2EEError, type ErrorCode } from '../src/errors.js';
-import { FLAG_COMPRESSED, FLAG_PADDED, parseHeader } from '../src/header.js';
-import { formatBackupKey, generateBackupKey } from '../src/key.js';
-import { decryptFile, encryptFile } from '../src/node.js';
-import { padme } from '../src/padding.js';
+import { concat } from '../src/internal/bytes.js';
+import { formatBackupKey, generateBackupKey } from '../src/key/backup-key.js';
+import { decryptFile, encryptFile } from '../src/node/files.js';
 import { craft, deflated, END, META, metaRecord, reseal, stored, u32 } from './craft.js';
 import { sameBytes, splitAt } from './util.js';
 

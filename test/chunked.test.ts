@@ -1,7 +1,6 @@
 import { createCipheriv } from 'node:crypto';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import type { AeadBackend } from '../src/aead.js';
 import {
   CHUNK_SIZE,
   chunkedCiphertextSize,
@@ -9,9 +8,10 @@ import {
   HEADER_SIZE,
   RECORD_SIZE,
   TAG_SIZE,
-} from '../src/chunked.js';
+} from '../src/cobblestone/chunked.js';
 import { E2EEError, type ErrorCode } from '../src/errors.js';
-import { hkdfExpandSha512 } from '../src/hkdf.js';
+import { hkdfExpandSha512 } from '../src/internal/hkdf.js';
+import type { AeadBackend } from '../src/primitives/aes-gcm.js';
 import {
   createDecryptStream,
   createEncryptStream,
@@ -336,7 +336,7 @@ describe('chunked layer', () => {
 
 describe('the public chunked API takes no salt and no backend (e2ee-backup/testing does)', () => {
   it('refuses them with INVALID_ARGUMENT in every function, before any work', async () => {
-    const pub = await import('../src/chunked.js');
+    const pub = await import('../src/cobblestone/chunked.js');
     const ct = await pub.encryptChunked(key, bytes(100));
     const source = sourceOf(ct);
     const calls: [string, () => unknown][] = [
@@ -359,7 +359,7 @@ describe('the public chunked API takes no salt and no backend (e2ee-backup/testi
   });
 
   it('two messages under one key never share a salt; the testing entry reproduces a chosen one', async () => {
-    const pub = await import('../src/chunked.js');
+    const pub = await import('../src/cobblestone/chunked.js');
     const a = await pub.encryptChunked(key, bytes(100));
     const b = await pub.encryptChunked(key, bytes(100));
     expect(sameBytes(a.subarray(0, 24), b.subarray(0, 24))).toBe(false);

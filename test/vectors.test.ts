@@ -15,12 +15,16 @@ import { inflateSync } from 'node:zlib';
 import { fc, test } from '@fast-check/vitest';
 import { argon2id } from 'hash-wasm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type DecryptBackupOptions, decryptBackupBytes, encryptBackupBytes } from '../src/backup.js';
+import {
+  type DecryptBackupOptions,
+  decryptBackupBytes,
+  encryptBackupBytes,
+} from '../src/container/backup.js';
+import { backupKeyKek, passwordKek } from '../src/container/header.js';
 import { E2EEError } from '../src/errors.js';
-import { backupKeyKek, passwordKek } from '../src/header.js';
-import { deriveKeyFromPassword } from '../src/kdf.js';
-import { isKeyFormatError, parseBackupKey } from '../src/key.js';
-import { assignedInUnicode14 } from '../src/password.js';
+import { isKeyFormatError, parseBackupKey } from '../src/key/backup-key.js';
+import { assignedInUnicode14 } from '../src/key/password.js';
+import { deriveKeyFromPassword } from '../src/primitives/kdf.js';
 
 // A spy around the real hash-wasm, to prove that KDF_PARAMS comes before Argon2id runs.
 vi.mock('hash-wasm', async (importOriginal) => {

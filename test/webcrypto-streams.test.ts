@@ -1,9 +1,9 @@
 // The chunked streams on WebCrypto, the asynchronous backend: the same engine as on node:crypto
-// (src/message.ts), with every chunk of a write in flight at once. The bytes and the errors must
+// (src/cobblestone/message.ts), with every chunk of a write in flight at once. The bytes and the errors must
 // be those of the synchronous backends.
 
 import { describe, expect, it } from 'vitest';
-import { CHUNK_SIZE, HEADER_SIZE, RECORD_SIZE } from '../src/chunked.js';
+import { CHUNK_SIZE, HEADER_SIZE, RECORD_SIZE } from '../src/cobblestone/chunked.js';
 import type { E2EEError } from '../src/errors.js';
 import { createDecryptStream, createEncryptStream, encryptChunked } from '../src/testing.js';
 import { collect, pseudoRandom, sameBytes, seededSplits } from './util.js';

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExample } from '../../examples/browser/build.mjs';
 import { serve } from '../../examples/browser/serve.mjs';
 import { CHROMIUM, CHROMIUM_ARGS } from '../../scripts/chromium.mjs';
-import { chunkedCiphertextSize } from '../../src/chunked.js';
+import { chunkedCiphertextSize } from '../../src/cobblestone/chunked.js';
 import { pseudoRandomBytes } from './harness.js';
 
 const SCREENSHOT = resolve(import.meta.dirname, '../../examples/browser/screenshot.png');
