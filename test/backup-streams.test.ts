@@ -12,7 +12,7 @@ import {
 } from '../src/container/backup.js';
 import { concat } from '../src/internal/bytes.js';
 import { craft, END, META, metaRecord, stored } from './craft.js';
-import { sameBytes, seededSplits, xorshift } from './util.js';
+import { SLOW, sameBytes, seededSplits, textAndNoise, xorshift } from './util.js';
 
 const key = new Uint8Array(32).map((_, i) => i * 5 + 1);
 
@@ -34,10 +34,7 @@ async function seeded<T>(seed: number, fn: () => Promise<T>): Promise<T> {
 
 /** Text with stretches of noise, so that compressed and stored blocks both appear. */
 function body(n: number, seed: number): Uint8Array {
-  const next = xorshift(seed);
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = (i >> 15) % 3 === 2 ? next() & 255 : 97 + (next() % 5);
-  return out;
+  return textAndNoise(n, seed, 15, 5);
 }
 
 /** A byte stream over `data` that answers each read with a seeded, often partial, amount. */
@@ -149,29 +146,32 @@ describe('encryptBackup, however it is read', () => {
     },
   );
 
-  it('compresses from reused block copies without mixing blocks up (stored and deflated, more blocks than in flight)', async () => {
-    // Whole 1 MiB blocks of noise are stored (lent out as they are), blocks of random letters
-    // are deflated, no two blocks alike; eleven blocks, so every reused copy is refilled several
-    // times, with both kinds of block, from a byte stream and from pieces.
-    const next = xorshift(7);
-    const plain = new Uint8Array(10.5 * (1 << 20));
-    for (let i = 0; i < plain.length; i++)
-      plain[i] = [1, 4, 5, 8].includes(i >> 20) ? next() & 255 : 97 + (next() % 7);
-    const opts: EncryptBackupOptions = { key, padding: 'none', createdAt: new Date(0) };
-    const piped = await seeded(9, () => readDefault(encryptBackup(plain, opts)));
-    for (const [from, views] of [
-      ['byte stream', undefined],
-      ['byte stream', [RECORD_SIZE, 300, 3 << 20]],
-      ['pieces', undefined],
-    ] as [InputKind, number[] | undefined][]) {
-      const fused = await seeded(9, () => {
-        const s = encryptBackup(input(from, plain, 3), opts);
-        return views ? readByob(s, views) : readDefault(s);
-      });
-      expect(sameBytes(fused, piped)).toBe(true);
-      expect(sameBytes((await decryptBackupBytes(fused, { key })).data, plain)).toBe(true);
-    }
-  });
+  it.runIf(SLOW)(
+    '[slow] compresses from reused block copies without mixing blocks up (stored and deflated, more blocks than in flight)',
+    async () => {
+      // Whole 1 MiB blocks of noise are stored (lent out as they are), blocks of random letters
+      // are deflated, no two blocks alike; eleven blocks, so every reused copy is refilled several
+      // times, with both kinds of block, from a byte stream and from pieces.
+      const next = xorshift(7);
+      const plain = new Uint8Array(10.5 * (1 << 20));
+      for (let i = 0; i < plain.length; i++)
+        plain[i] = [1, 4, 5, 8].includes(i >> 20) ? next() & 255 : 97 + (next() % 7);
+      const opts: EncryptBackupOptions = { key, padding: 'none', createdAt: new Date(0) };
+      const piped = await seeded(9, () => readDefault(encryptBackup(plain, opts)));
+      for (const [from, views] of [
+        ['byte stream', undefined],
+        ['byte stream', [RECORD_SIZE, 300, 3 << 20]],
+        ['pieces', undefined],
+      ] as [InputKind, number[] | undefined][]) {
+        const fused = await seeded(9, () => {
+          const s = encryptBackup(input(from, plain, 3), opts);
+          return views ? readByob(s, views) : readDefault(s);
+        });
+        expect(sameBytes(fused, piped)).toBe(true);
+        expect(sameBytes((await decryptBackupBytes(fused, { key })).data, plain)).toBe(true);
+      }
+    },
+  );
 
   it('passes a source error on, and a cancel back to the source', async () => {
     const boom = new Error('disk gone');

@@ -13,6 +13,7 @@ import {
   MIN_SALT_BYTES,
   validateKdfParams,
 } from '../src/primitives/kdf.js';
+import { SLOW } from './util.js';
 
 // A spy around the real hash-wasm, to prove validation happens before it is ever called.
 vi.mock('hash-wasm', async (importOriginal) => {
@@ -215,7 +216,7 @@ describe('validateKdfParams', () => {
 
 describe('deriveKeyFromPassword', () => {
   // Agreement with noble is covered by the property above; one run at the real cost suffices here.
-  test('default parameters produce 32 bytes, deterministically', async () => {
+  test.runIf(SLOW)('[slow] default parameters produce 32 bytes, deterministically', async () => {
     const a = await deriveKeyFromPassword('correct horse battery staple', SALT);
     expect(a).toBeInstanceOf(Uint8Array);
     expect(a.length).toBe(32);

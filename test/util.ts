@@ -23,6 +23,18 @@ export function pseudoRandom(n: number, seed: number): Uint8Array {
   return out;
 }
 
+/**
+ * Text with stretches of noise (pseudo-random bytes), so that a backup has both deflated and
+ * stored blocks: every third stretch of `2^stretchLog2` bytes is noise, the rest letters from the
+ * first `letters` of a–z. Deterministic for a seed, like {@link pseudoRandom}.
+ */
+export function textAndNoise(n: number, seed: number, stretchLog2 = 14, letters = 6): Uint8Array {
+  const next = xorshift(seed);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i >> stretchLog2) % 3 === 2 ? next() & 255 : 97 + (next() % letters);
+  return out;
+}
+
 /** Splits `data` into pieces of pseudo-random sizes (deterministic for a seed). */
 export function seededSplits(data: Uint8Array, seed: number): Uint8Array[] {
   const next = xorshift(seed);
@@ -96,3 +108,10 @@ export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined):
     )
   );
 }
+
+/**
+ * Tests too slow for the default `npm test` (default-cost Argon2id, exhaustive or large inputs):
+ * their titles start with `[slow]`; they run under `npm run test:slow` (E2EE_SLOW_TESTS=1), which
+ * CI runs too, and are skipped otherwise.
+ */
+export const SLOW = process.env['E2EE_SLOW_TESTS'] === '1';

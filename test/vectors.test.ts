@@ -25,6 +25,7 @@ import { E2EEError } from '../src/errors.js';
 import { isKeyFormatError, parseBackupKey } from '../src/key/backup-key.js';
 import { assignedInUnicode14 } from '../src/key/password.js';
 import { deriveKeyFromPassword } from '../src/primitives/kdf.js';
+import { textAndNoise } from './util.js';
 
 // A spy around the real hash-wasm, to prove that KDF_PARAMS comes before Argon2id runs.
 vi.mock('hash-wasm', async (importOriginal) => {
@@ -404,11 +405,7 @@ describe.skipIf(problem !== undefined && !inCi)('the reference decoder (vectors/
     )(
       'random sizes and options',
       async (n, slots, compression, padding, app, generation, password, seed) => {
-        const body = new Uint8Array(n);
-        for (let i = 0, s = seed; i < n; i++) {
-          s = (s * 1103515245 + 12345) >>> 0;
-          body[i] = (i >> 12) % 3 === 2 ? s >>> 24 : 97 + ((s >>> 24) % 6);
-        }
+        const body = textAndNoise(n, seed, 12, 6);
         const key = fromHex(sha512(Uint8Array.of(seed & 0xff, n & 0xff)).slice(0, 64));
         const ct = await encryptBackupBytes(body, {
           key: slots.includes('key') ? key : undefined,
