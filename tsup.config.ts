@@ -4,13 +4,13 @@ import { defineConfig } from 'tsup';
 export const entry = {
   index: 'src/index.ts',
   errors: 'src/errors.ts',
-  key: 'src/key.ts',
-  kdf: 'src/kdf.ts',
-  chunked: 'src/chunked.ts',
-  node: 'src/node.ts',
-  lifecycle: 'src/lifecycle.ts',
+  key: 'src/key/backup-key.ts',
+  kdf: 'src/primitives/kdf.ts',
+  chunked: 'src/cobblestone/chunked.ts',
+  node: 'src/node/files.ts',
+  lifecycle: 'src/lifecycle/lifecycle.ts',
   vault: 'src/vault/index.ts',
-  'vault/server': 'src/vault/server-node.ts',
+  'vault/server': 'src/vault/server/index.ts',
   whatsapp: 'src/whatsapp/index.ts',
   s3: 'src/s3/index.ts',
   // Test hooks (a chosen salt, backend, OPAQUE randomness): not for production.
@@ -24,7 +24,8 @@ export default defineConfig([
   {
     entry,
     format: ['esm'],
-    dts: true,
+    // @internal declarations stay out of the published types (see etc/api/).
+    dts: { compilerOptions: { stripInternal: true } },
     sourcemap: true,
     target: 'es2022',
     platform: 'neutral',
@@ -37,7 +38,7 @@ export default defineConfig([
     // require(esm) is unavailable (see ../shared/notes/toolchain.md).
     entry,
     format: ['cjs'],
-    dts: true,
+    dts: { compilerOptions: { stripInternal: true } },
     sourcemap: true,
     target: 'es2022',
     platform: 'neutral',

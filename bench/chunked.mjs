@@ -1,17 +1,13 @@
 // Streaming Cobblestone-256 against a plain node:crypto AES-256-GCM loop over 16 KiB chunks,
-// both measured in this run on the same buffers: the streams on the calling thread alone, and
-// with the worker threads of workerPool(). Prints MB/s, the ratios, and writes the `chunked` key
+// both measured in this run on the same buffers. Prints MB/s, the ratios, and writes the `chunked` key
 // of bench/results.json. Not a test: timings vary ±30 % on a shared machine, ratios much less.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
 import { ensureBuilt } from '../scripts/ensure-built.mjs';
 import { pump } from './pump.mjs';
 import { saveResults } from './results.mjs';
 
 ensureBuilt();
 const { createDecryptStream, createEncryptStream, encryptChunked } = await import('../dist/chunked.js');
-const { workerPool } = await import('../dist/node.js');
-const workers = workerPool();
 
 const SIZE = Number(process.env.BENCH_MIB ?? 256) * 1024 * 1024;
 const RUNS = Number(process.env.BENCH_RUNS ?? 9); // 9: the stream cases swing ±20 % between runs here
@@ -63,68 +59,18 @@ function plainDecrypt() {
   return n;
 }
 
-// The two-core ceiling: the same loop split over the worker threads, each sealing its share of
-// a shared copy of the data, with no streams, no ordering and nothing handed back. No streaming
-// implementation on both cores can beat it here; it says what #7's 1.3× asks of this machine.
-const CEILING_SOURCE = `
-const { parentPort, workerData: { key, shared, from, to } } = require('node:worker_threads');
-const { createCipheriv } = require('node:crypto');
-const buf = new Uint8Array(shared);
-const nonce = Buffer.alloc(12);
-parentPort.on('message', () => {
-  let n = 0;
-  for (let off = from, i = from / 16384; off < to; off += 16384, i++) {
-    nonce.writeUInt32BE(i, 8);
-    const c = createCipheriv('aes-256-gcm', key, nonce);
-    n += c.update(buf.subarray(off, off + 16384)).length;
-    c.final();
-    n += c.getAuthTag().length;
-  }
-  parentPort.postMessage(n);
-});
-`;
-// Started only for its own rounds, after the others, so that its threads and its 256 MiB copy
-// do not weigh on them.
-const startCeiling = () => {
-  const shared = new SharedArrayBuffer(SIZE);
-  new Uint8Array(shared).set(data);
-  const share = Math.ceil(SIZE / 16384 / workers.size) * 16384;
-  return Array.from({ length: workers.size }, (_, i) => {
-    const w = new Worker(CEILING_SOURCE, {
-      eval: true,
-      workerData: { key, shared, from: i * share, to: Math.min(SIZE, (i + 1) * share) },
-    });
-    w.unref();
-    return w;
-  });
-};
-const ceilingEncrypt = (ceilingWorkers) =>
-  Promise.all(
-    ceilingWorkers.map(
-      (w) =>
-        new Promise((resolve) => {
-          w.once('message', resolve);
-          w.postMessage('go');
-        }),
-    ),
-  ).then((ns) => ns.reduce((a, b) => a + b, 0));
-
 const ciphertext = await encryptChunked(key, data);
 const cases = {
   'node:crypto loop, encrypt': () => plainEncrypt(data),
   createEncryptStream: () => pump(createEncryptStream(key), data, WRITE),
-  [`createEncryptStream, ${workers.size} workers`]: () =>
-    pump(createEncryptStream(key, { workers }), data, WRITE),
   'node:crypto loop, decrypt': () => plainDecrypt(),
   createDecryptStream: () => pump(createDecryptStream(key), ciphertext, WRITE),
-  [`createDecryptStream, ${workers.size} workers`]: () =>
-    pump(createDecryptStream(key, { workers }), ciphertext, WRITE),
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 /** Median MB/s of each case over RUNS interleaved rounds, after one untimed round. */
 async function measure(cases) {
   const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
-  // One untimed round first: JIT warm-up and worker start-up are not what is being measured.
+  // One untimed round first: JIT warm-up is not what is being measured.
   for (const fn of Object.values(cases)) await fn();
   for (let r = 0; r < RUNS; r++) {
     // Interleaved, so that drift in machine load hits every case alike.
@@ -138,48 +84,16 @@ async function measure(cases) {
   return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, SIZE / 1e6 / (median(v) / 1000)]));
 }
 const mbps = await measure(cases);
-// The ceiling, in rounds of its own against the same loop.
-let ceiling;
-if (workers.size >= 2) {
-  const threads = startCeiling();
-  ceiling = await measure({
-    'node:crypto loop, encrypt': () => plainEncrypt(data),
-    [`node:crypto loop on ${workers.size} workers, encrypt`]: () => ceilingEncrypt(threads),
-  });
-  await Promise.all(threads.map((w) => w.terminate()));
-}
 console.log(
   `${SIZE / 2 ** 20} MiB in ${WRITE / 1024} KiB writes, median of ${RUNS} interleaved runs after a warm-up round${GC ? ', garbage collected before each' : ''}, Node ${process.version}`,
 );
 for (const [k, v] of Object.entries(mbps)) console.log(`  ${k.padEnd(36)} ${v.toFixed(0).padStart(6)} MB/s`);
-if (ceiling) {
-  console.log('  in rounds of their own:');
-  for (const [k, v] of Object.entries(ceiling))
-    console.log(`    ${k.padEnd(34)} ${v.toFixed(0).padStart(6)} MB/s`);
-}
 const ratios = {
   encrypt: mbps.createEncryptStream / mbps['node:crypto loop, encrypt'],
   decrypt: mbps.createDecryptStream / mbps['node:crypto loop, decrypt'],
-  encryptWorkers: mbps[`createEncryptStream, ${workers.size} workers`] / mbps['node:crypto loop, encrypt'],
-  decryptWorkers: mbps[`createDecryptStream, ${workers.size} workers`] / mbps['node:crypto loop, decrypt'],
-  ...(ceiling && {
-    ceiling:
-      ceiling[`node:crypto loop on ${workers.size} workers, encrypt`] / ceiling['node:crypto loop, encrypt'],
-  }),
 };
-console.log(
-  '  ratio to the single-core loop (targets: ≥ 0.8× in #2; ≥ 1.3× in #7, which allows both cores):',
-);
-console.log(
-  `    one thread:            encrypt ${ratios.encrypt.toFixed(2)}×, decrypt ${ratios.decrypt.toFixed(2)}×`,
-);
-console.log(
-  `    with ${workers.size} worker threads: encrypt ${ratios.encryptWorkers.toFixed(2)}×, decrypt ${ratios.decryptWorkers.toFixed(2)}×`,
-);
-if (ratios.ceiling !== undefined)
-  console.log(
-    `    the bare loop on ${workers.size} workers, no streams (the ceiling on both cores): encrypt ${ratios.ceiling.toFixed(2)}×`,
-  );
+console.log('  ratio to the single-core loop (target: ≥ 0.8× in #2):');
+console.log(`    encrypt ${ratios.encrypt.toFixed(2)}×, decrypt ${ratios.decrypt.toFixed(2)}×`);
 const chunked = {
   date: new Date().toISOString(),
   node: process.version,
@@ -187,9 +101,7 @@ const chunked = {
   runs: RUNS,
   writeBytes: WRITE,
   gcBetweenCases: GC,
-  workers: workers.size,
   mbps,
-  ...(ceiling && { ceilingMbps: ceiling }),
   ratios,
 };
 saveResults('chunked', chunked);

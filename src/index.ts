@@ -13,9 +13,68 @@
  * @packageDocumentation
  */
 
-export * from './backup.js';
-export * from './chunked.js';
-export * from './errors.js';
-export * from './kdf.js';
-export * from './key.js';
-export { padme } from './padding.js';
+export {
+  CHUNK_SIZE,
+  type ChunkedOptions,
+  type ChunkedReader,
+  COMMITMENT_SIZE,
+  chunkedCiphertextSize,
+  chunkedPlaintextSize,
+  createDecryptStream,
+  createEncryptStream,
+  decryptChunked,
+  encryptChunked,
+  HEADER_SIZE,
+  KEY_SIZE,
+  MAX_CHUNKS,
+  openChunked,
+  type RandomAccessSource,
+  RECORD_SIZE,
+  SALT_SIZE,
+  TAG_SIZE,
+} from './cobblestone/chunked.js';
+export {
+  type BackupCredentials,
+  type BackupInfo,
+  type BackupInput,
+  type BackupMetadata,
+  DEFAULT_LEVEL,
+  DEFAULT_MAX_OUTPUT_BYTES,
+  DEFAULT_MAX_OUTPUT_BYTES_IN_MEMORY,
+  type DecryptBackupOptions,
+  decryptBackup,
+  decryptBackupBytes,
+  type EncryptBackupOptions,
+  encryptBackup,
+  encryptBackupBytes,
+  inspectBackup,
+  type JsonValue,
+  type RecoveredKey,
+  recoverBackupKey,
+} from './container/backup.js';
+export { padme } from './container/padme.js';
+export { E2EEError, ERROR_CODES, type ErrorCode, isE2EEError } from './errors.js';
+export {
+  BACKUP_KEY_BYTES,
+  BACKUP_KEY_DIGITS,
+  type BackupKeyCandidate,
+  backupKeyTypoCandidates,
+  formatBackupKey,
+  generateBackupKey,
+  isKeyFormatError,
+  type KeyFormatError,
+  MAX_BACKUP_KEY_TEXT_LENGTH,
+  parseBackupKey,
+  type TypoKind,
+} from './key/backup-key.js';
+export {
+  type Argon2idParams,
+  DEFAULT_KDF_MAXIMA,
+  DEFAULT_KDF_PARAMS,
+  deriveKeyFromPassword,
+  KDF_MINIMA,
+  KDF_OUTPUT_BYTES,
+  type KdfOptions,
+  MIN_SALT_BYTES,
+  validateKdfParams,
+} from './primitives/kdf.js';

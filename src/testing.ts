@@ -19,12 +19,12 @@
  * @module
  */
 
-import type { AeadBackend } from './aead.js';
-import type { ChunkedOptions, ChunkedReader, RandomAccessSource } from './chunked.js';
-import * as chunked from './chunked.js';
-import { TEST_HOOKS } from './hooks.js';
+import type { ChunkedOptions, ChunkedReader, RandomAccessSource } from './cobblestone/chunked.js';
+import * as chunked from './cobblestone/chunked.js';
+import { TEST_HOOKS } from './cobblestone/hooks.js';
+import type { AeadBackend } from './primitives/aes-gcm.js';
 
-export type { AeadBackend } from './aead.js';
+export type { AeadBackend } from './primitives/aes-gcm.js';
 export {
   createRegistrationRequestDeterministic,
   finalizeRegistrationRequestDeterministic,
@@ -36,7 +36,7 @@ export {
   type KE2Intermediates,
   type KE2Randomness,
   type RegistrationIntermediates,
-} from './vault/opaque.js';
+} from './vault/opaque/opaque.js';
 
 /** Chunked options with the test hooks. */
 export interface TestChunkedOptions extends ChunkedOptions {

@@ -11,15 +11,15 @@ import {
   encryptBackupBytes,
   inspectBackup,
   recoverBackupKey,
-} from '../src/backup.js';
-import { concat } from '../src/bytes.js';
+} from '../src/container/backup.js';
+import { FLAG_COMPRESSED, FLAG_PADDED, parseHeader } from '../src/container/header.js';
+import { padme } from '../src/container/padme.js';
 import { E2EEError, type ErrorCode } from '../src/errors.js';
-import { FLAG_COMPRESSED, FLAG_PADDED, parseHeader } from '../src/header.js';
-import { formatBackupKey, generateBackupKey } from '../src/key.js';
-import { decryptFile, encryptFile } from '../src/node.js';
-import { padme } from '../src/padding.js';
+import { concat } from '../src/internal/bytes.js';
+import { formatBackupKey, generateBackupKey } from '../src/key/backup-key.js';
+import { decryptFile, encryptFile } from '../src/node/files.js';
 import { craft, deflated, END, META, metaRecord, reseal, stored, u32 } from './craft.js';
-import { sameBytes, splitAt } from './util.js';
+import { sameBytes, splitAt, textAndNoise } from './util.js';
 
 // Cheap Argon2id so that property tests can run many cases; the real defaults are exercised in
 // test/kdf.test.ts and by the demo.
@@ -31,16 +31,8 @@ async function readAllOf(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(s).arrayBuffer());
 }
 
-function chatLike(n: number, seed: number): Uint8Array {
-  // Text (compressible) interleaved with noise (not), so both block kinds appear.
-  const out = new Uint8Array(n);
-  let s = seed || 1;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    out[i] = (i >> 14) % 3 === 2 ? s >>> 24 : 97 + ((s >>> 24) % 6);
-  }
-  return out;
-}
+// Text (compressible) interleaved with noise (not), so both block kinds appear.
+const chatLike = (n: number, seed: number): Uint8Array => textAndNoise(n, seed, 14, 6);
 
 async function codeOf(p: Promise<unknown>): Promise<ErrorCode | 'ok'> {
   try {

@@ -3,9 +3,14 @@
 // node:zlib for deflate, so that every other byte is under the test's control.
 import { createHash } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
-import { concat } from '../src/bytes.js';
-import { encryptChunked } from '../src/chunked.js';
-import { buildHeader, CHECKSUM_SIZE, type NewBackupKeySlot, type NewPasswordSlot } from '../src/header.js';
+import { encryptChunked } from '../src/cobblestone/chunked.js';
+import {
+  buildHeader,
+  CHECKSUM_SIZE,
+  type NewBackupKeySlot,
+  type NewPasswordSlot,
+} from '../src/container/header.js';
+import { concat } from '../src/internal/bytes.js';
 
 export const u32 = (n: number) => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 

@@ -1,4 +1,4 @@
-// The one file writer (src/file-output.ts) through encryptFile / decryptFile: only a regular file
+// The one file writer (src/node/file-output.ts) through encryptFile / decryptFile: only a regular file
 // (or nothing) is ever replaced; a symlink is followed; a device, FIFO or socket is written in
 // place. Special files are made in a temporary folder (never the real /dev/null).
 import { execFileSync } from 'node:child_process';
@@ -22,8 +22,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encryptBackupBytes } from '../src/backup.js';
-import { decryptFile, encryptFile } from '../src/node.js';
+import { encryptBackupBytes } from '../src/container/backup.js';
+import { decryptFile, encryptFile } from '../src/node/files.js';
 
 const key = new Uint8Array(32).fill(9);
 const plain = new TextEncoder().encode('the diary, '.repeat(5000));

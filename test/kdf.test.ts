@@ -3,6 +3,7 @@ import { argon2id as nobleArgon2id } from '@noble/hashes/argon2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { argon2id } from 'hash-wasm';
 import { beforeEach, describe, expect, vi } from 'vitest';
+import { assignedInUnicode14 } from '../src/key/password.js';
 import {
   type Argon2idParams,
   DEFAULT_KDF_MAXIMA,
@@ -11,8 +12,8 @@ import {
   KDF_MINIMA,
   MIN_SALT_BYTES,
   validateKdfParams,
-} from '../src/kdf.js';
-import { assignedInUnicode14 } from '../src/password.js';
+} from '../src/primitives/kdf.js';
+import { SLOW } from './util.js';
 
 // A spy around the real hash-wasm, to prove validation happens before it is ever called.
 vi.mock('hash-wasm', async (importOriginal) => {
@@ -215,7 +216,7 @@ describe('validateKdfParams', () => {
 
 describe('deriveKeyFromPassword', () => {
   // Agreement with noble is covered by the property above; one run at the real cost suffices here.
-  test('default parameters produce 32 bytes, deterministically', async () => {
+  test.runIf(SLOW)('[slow] default parameters produce 32 bytes, deterministically', async () => {
     const a = await deriveKeyFromPassword('correct horse battery staple', SALT);
     expect(a).toBeInstanceOf(Uint8Array);
     expect(a.length).toBe(32);

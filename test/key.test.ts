@@ -10,7 +10,7 @@ import {
   isKeyFormatError,
   type KeyFormatError,
   parseBackupKey,
-} from '../src/key.js';
+} from '../src/key/backup-key.js';
 
 const key32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
 const HEX = '0123456789abcdef';

@@ -22,18 +22,18 @@
 import { createHash } from 'node:crypto';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, vi } from 'vitest';
-import { type BackupCredentials, encryptBackupBytes } from '../src/backup.js';
+import { type BackupCredentials, encryptBackupBytes } from '../src/container/backup.js';
 import { E2EEError } from '../src/errors.js';
-import { createBackup, restoreLatest } from '../src/lifecycle.js';
-import { BACKUP_NAME } from '../src/retire.js';
-import { type BackupStore, createMemoryStore } from '../src/store.js';
-import { readAll } from '../src/streams.js';
+import { readAll } from '../src/internal/streams.js';
+import { createBackup, restoreLatest } from '../src/lifecycle/lifecycle.js';
+import { BACKUP_NAME } from '../src/lifecycle/retire.js';
+import { type BackupStore, createMemoryStore } from '../src/lifecycle/store.js';
 import { reseal, u32 } from './craft.js';
 import { xorshift } from './util.js';
 
 const argon = vi.hoisted(() => ({ calls: [] as { m: number; p: number }[] }));
-vi.mock('../src/argon2.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../src/argon2.js')>();
+vi.mock('../src/primitives/argon2id.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/primitives/argon2id.js')>();
   return {
     argon2id: (o: Parameters<typeof real.argon2id>[0]) => {
       argon.calls.push({ m: o.memorySize, p: o.parallelism });

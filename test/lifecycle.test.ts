@@ -3,19 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it, vi } from 'vitest';
-import { decryptBackupBytes, encryptBackupBytes } from '../src/backup.js';
+import { decryptBackupBytes, encryptBackupBytes } from '../src/container/backup.js';
 import { E2EEError, ERROR_CODES, type ErrorCode } from '../src/errors.js';
-import { createBackup, listBackups, restoreLatest } from '../src/lifecycle.js';
-import { createFileStore } from '../src/node.js';
-import { type EntryFacts, retirementVerdict } from '../src/retire.js';
-import { type BackupStore, createMemoryStore } from '../src/store.js';
+import { createBackup, listBackups, restoreLatest } from '../src/lifecycle/lifecycle.js';
+import { type EntryFacts, retirementVerdict } from '../src/lifecycle/retire.js';
+import { type BackupStore, createMemoryStore } from '../src/lifecycle/store.js';
+import { createFileStore } from '../src/node/files.js';
 import { reseal, u32 } from './craft.js';
 
 // Every Argon2id run is recorded; one asking for more than 64 MiB is refused instead of run, so
 // that a planted slot at the decoder's maxima (1 GiB, p = 16) costs this test nothing either way.
 const argon = vi.hoisted(() => ({ calls: [] as { m: number; t: number; p: number }[] }));
-vi.mock('../src/argon2.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../src/argon2.js')>();
+vi.mock('../src/primitives/argon2id.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/primitives/argon2id.js')>();
   return {
     argon2id: (o: Parameters<typeof real.argon2id>[0]) => {
       argon.calls.push({ m: o.memorySize, t: o.iterations, p: o.parallelism });

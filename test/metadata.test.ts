@@ -3,10 +3,10 @@
 // (INVALID_ARGUMENT). vectors/ pins the reading side byte for byte; these add the writer and the
 // cases too large for a vector.
 import { describe, expect, it } from 'vitest';
-import { decryptBackupBytes, encryptBackupBytes } from '../src/backup.js';
-import { concat } from '../src/bytes.js';
+import { decryptBackupBytes, encryptBackupBytes } from '../src/container/backup.js';
+import { MAX_METADATA_DEPTH, metadataJsonProblem } from '../src/container/framing.js';
 import { E2EEError } from '../src/errors.js';
-import { MAX_METADATA_DEPTH, metadataJsonProblem } from '../src/framing.js';
+import { concat } from '../src/internal/bytes.js';
 import { craft, END, metaRecord, stored } from './craft.js';
 
 const key = new Uint8Array(32).fill(9);

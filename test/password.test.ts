@@ -5,11 +5,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decryptBackupBytes, encryptBackupBytes } from '../src/backup.js';
+import { decryptBackupBytes, encryptBackupBytes } from '../src/container/backup.js';
 import { E2EEError } from '../src/errors.js';
-import { deriveKeyFromPassword } from '../src/kdf.js';
-import { assignedInUnicode14, checkPassword } from '../src/password.js';
-import { UNICODE_ASSIGNED_VERSION } from '../src/unicode-assigned.js';
+import { assignedInUnicode14, checkPassword } from '../src/key/password.js';
+import { UNICODE_ASSIGNED_VERSION } from '../src/key/unicode-assigned.js';
+import { deriveKeyFromPassword } from '../src/primitives/kdf.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const PYTHON = '/usr/bin/python3';
@@ -33,7 +33,7 @@ function python14(): string | undefined {
 }
 const missing = python14();
 
-describe('the Unicode 14.0.0 table (src/unicode-assigned.ts)', () => {
+describe('the Unicode 14.0.0 table (src/key/unicode-assigned.ts)', () => {
   // CI runs Debian 12's python3 (3.11, Unicode 14.0.0): there it must run, elsewhere it may skip.
   it.skipIf(missing !== undefined && process.env.CI !== 'true')(
     'is exactly what scripts/unicode/assigned.py generates from Python 3.11’s unicodedata',
@@ -46,7 +46,9 @@ describe('the Unicode 14.0.0 table (src/unicode-assigned.ts)', () => {
           encoding: 'utf8',
         });
         expect(r.status, r.stderr).toBe(0);
-        expect(readFileSync(out, 'utf8')).toBe(readFileSync(join(ROOT, 'src/unicode-assigned.ts'), 'utf8'));
+        expect(readFileSync(out, 'utf8')).toBe(
+          readFileSync(join(ROOT, 'src/key/unicode-assigned.ts'), 'utf8'),
+        );
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

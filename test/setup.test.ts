@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { E2EEError } from '../src/errors.js';
-import { formatBackupKey } from '../src/key.js';
-import { createSetupFlow, SETUP_WARNINGS, type SetupOptions } from '../src/setup.js';
+import { formatBackupKey } from '../src/key/backup-key.js';
+import { createSetupFlow, SETUP_WARNINGS, type SetupOptions } from '../src/lifecycle/setup-flow.js';
 
 const key = new Uint8Array(32).map((_, i) => i);
 const code = formatBackupKey(key);

@@ -2,9 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createFileStore } from '../src/node.js';
+import { createMemoryStore } from '../src/lifecycle/store.js';
+import { createFileStore } from '../src/node/files.js';
 import { createS3Store, uploadStateFolder } from '../src/s3/index.js';
-import { createMemoryStore } from '../src/store.js';
 import { s3Client, s3SkipReason, tempBucket } from './s3/helpers.js';
 import { storeContract } from './store-contract.js';
 

@@ -1,10 +1,10 @@
-// The BackupStore contract (src/store.ts) as one suite that every store must pass: memory,
+// The BackupStore contract (src/lifecycle/store.ts) as one suite that every store must pass: memory,
 // folder and S3 (test/store-contract.test.ts runs it on each).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decryptBackupBytes, encryptBackupBytes } from '../src/backup.js';
+import { decryptBackupBytes, encryptBackupBytes } from '../src/container/backup.js';
 import { E2EEError } from '../src/errors.js';
-import { createBackup, listBackups, restoreLatest } from '../src/lifecycle.js';
-import type { BackupStore } from '../src/store.js';
+import { createBackup, listBackups, restoreLatest } from '../src/lifecycle/lifecycle.js';
+import type { BackupStore } from '../src/lifecycle/store.js';
 import { xorshift } from './util.js';
 
 /** Deterministic pseudo-random bytes (not for secrets). */

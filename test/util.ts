@@ -9,6 +9,32 @@ export function xorshift(seed: number): () => number {
   };
 }
 
+/**
+ * `n` pseudo-random bytes, the same for a seed on every run and platform: the one byte generator
+ * of the tests (not for secrets). Four bytes per xorshift32 step, little-endian.
+ */
+export function pseudoRandom(n: number, seed: number): Uint8Array {
+  const next = xorshift(seed);
+  const out = new Uint8Array(n);
+  const whole = n & ~3;
+  const words = new DataView(out.buffer);
+  for (let i = 0; i < whole; i += 4) words.setUint32(i, next(), true);
+  for (let i = whole, w = next(); i < n; i++, w >>>= 8) out[i] = w & 0xff;
+  return out;
+}
+
+/**
+ * Text with stretches of noise (pseudo-random bytes), so that a backup has both deflated and
+ * stored blocks: every third stretch of `2^stretchLog2` bytes is noise, the rest letters from the
+ * first `letters` of a–z. Deterministic for a seed, like {@link pseudoRandom}.
+ */
+export function textAndNoise(n: number, seed: number, stretchLog2 = 14, letters = 6): Uint8Array {
+  const next = xorshift(seed);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i >> stretchLog2) % 3 === 2 ? next() & 255 : 97 + (next() % letters);
+  return out;
+}
+
 /** Splits `data` into pieces of pseudo-random sizes (deterministic for a seed). */
 export function seededSplits(data: Uint8Array, seed: number): Uint8Array[] {
   const next = xorshift(seed);
@@ -82,3 +108,10 @@ export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined):
     )
   );
 }
+
+/**
+ * Tests too slow for the default `npm test` (default-cost Argon2id, exhaustive or large inputs):
+ * their titles start with `[slow]`; they run under `npm run test:slow` (E2EE_SLOW_TESTS=1), which
+ * CI runs too, and are skipped otherwise.
+ */
+export const SLOW = process.env['E2EE_SLOW_TESTS'] === '1';

@@ -15,12 +15,17 @@ import { inflateSync } from 'node:zlib';
 import { fc, test } from '@fast-check/vitest';
 import { argon2id } from 'hash-wasm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type DecryptBackupOptions, decryptBackupBytes, encryptBackupBytes } from '../src/backup.js';
+import {
+  type DecryptBackupOptions,
+  decryptBackupBytes,
+  encryptBackupBytes,
+} from '../src/container/backup.js';
+import { backupKeyKek, passwordKek } from '../src/container/header.js';
 import { E2EEError } from '../src/errors.js';
-import { backupKeyKek, passwordKek } from '../src/header.js';
-import { deriveKeyFromPassword } from '../src/kdf.js';
-import { isKeyFormatError, parseBackupKey } from '../src/key.js';
-import { assignedInUnicode14 } from '../src/password.js';
+import { isKeyFormatError, parseBackupKey } from '../src/key/backup-key.js';
+import { assignedInUnicode14 } from '../src/key/password.js';
+import { deriveKeyFromPassword } from '../src/primitives/kdf.js';
+import { textAndNoise } from './util.js';
 
 // A spy around the real hash-wasm, to prove that KDF_PARAMS comes before Argon2id runs.
 vi.mock('hash-wasm', async (importOriginal) => {
@@ -400,11 +405,7 @@ describe.skipIf(problem !== undefined && !inCi)('the reference decoder (vectors/
     )(
       'random sizes and options',
       async (n, slots, compression, padding, app, generation, password, seed) => {
-        const body = new Uint8Array(n);
-        for (let i = 0, s = seed; i < n; i++) {
-          s = (s * 1103515245 + 12345) >>> 0;
-          body[i] = (i >> 12) % 3 === 2 ? s >>> 24 : 97 + ((s >>> 24) % 6);
-        }
+        const body = textAndNoise(n, seed, 12, 6);
         const key = fromHex(sha512(Uint8Array.of(seed & 0xff, n & 0xff)).slice(0, 64));
         const ct = await encryptBackupBytes(body, {
           key: slots.includes('key') ? key : undefined,

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes src/unicode-assigned.ts: the code points that Unicode 14.0.0 assigns.
+"""Writes src/key/unicode-assigned.ts: the code points that Unicode 14.0.0 assigns.
 
 SPEC.md §3.5 accepts a password only if every code point in it is assigned in Unicode 14.0.0
 (General_Category other than Cn), so that its NFC is the same in every implementation with
@@ -8,7 +8,7 @@ into CPython 3.11's unicodedata module (unicodedata.unidata_version == '14.0.0';
 /usr/bin/python3), whose category() is UnicodeData.txt's General_Category, with Cn for every
 code point UnicodeData.txt does not list.
 
-  /usr/bin/python3 scripts/unicode/assigned.py            writes src/unicode-assigned.ts
+  /usr/bin/python3 scripts/unicode/assigned.py            writes src/key/unicode-assigned.ts
   /usr/bin/python3 scripts/unicode/assigned.py --out F    writes F (test/password.test.ts compares)
 """
 

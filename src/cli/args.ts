@@ -7,7 +7,7 @@
  */
 
 import { InvalidArgumentError } from 'commander';
-import { BACKUP_SET_NAME } from '../framing.js';
+import { BACKUP_SET_NAME } from '../container/framing.js';
 
 /** An integer option within `[min, max]`. */
 export function integerIn(min: number, max: number): (text: string) => number {

@@ -10,8 +10,8 @@
 import { open } from 'node:fs/promises';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { E2EEError } from '../errors.js';
-import { type Argon2idParams, DEFAULT_KDF_PARAMS, validateKdfParams } from '../kdf.js';
-import { parseBackupKey } from '../key.js';
+import { parseBackupKey } from '../key/backup-key.js';
+import { type Argon2idParams, DEFAULT_KDF_PARAMS, validateKdfParams } from '../primitives/kdf.js';
 import { isJavaSerialised, parseWhatsAppKey } from '../whatsapp/key.js';
 import { usageError, withContext } from './exit-codes.js';
 import { openTerminal } from './tty.js';
@@ -264,7 +264,7 @@ export async function refuseWeakPassword(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
   if (flags.allowWeakPassword) return;
-  const { passwordWeakness } = await import('../setup.js');
+  const { passwordWeakness } = await import('../lifecycle/setup-flow.js');
   const weak = await passwordWeakness(password);
   if (weak)
     throw usageError(

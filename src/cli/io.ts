@@ -1,7 +1,7 @@
 /**
  * Inputs and outputs of the commands: a file or standard input in; a file or standard output out.
  *
- * Every file is written by `openFileOutput` (src/file-output.ts), the one writer the library uses
+ * Every file is written by `openFileOutput` (src/node/file-output.ts), the one writer the library uses
  * too: a regular file (or a new one) goes to a temporary sibling (`.NAME.RANDOM.tmp`; a new file
  * 0600, a replaced one keeps its mode) that is flushed to disk and renamed over NAME only when
  * everything has been written — and, when decrypting, when the last chunk has authenticated — so
@@ -18,12 +18,12 @@
 
 import { readSync } from 'node:fs';
 import { type FileHandle, lstat, open } from 'node:fs/promises';
+import { pipePieces } from '../internal/streams.js';
 import {
   type FileOutput,
   type FileOutputOptions,
   openFileOutput as openSharedOutput,
-} from '../file-output.js';
-import { pipePieces } from '../streams.js';
+} from '../node/file-output.js';
 import { usageError, withContext } from './exit-codes.js';
 
 /**

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { type BackupMetadata, decryptBackup, recoverBackupKey } from '../backup.js';
+import { type BackupMetadata, decryptBackup, recoverBackupKey } from '../container/backup.js';
+import { HEADER_FIXED_SIZE, type Header, headerLength, parseHeader } from '../container/header.js';
 import { E2EEError } from '../errors.js';
-import { HEADER_FIXED_SIZE, type Header, headerLength, parseHeader } from '../header.js';
-import { formatBackupKey } from '../key.js';
+import { formatBackupKey } from '../key/backup-key.js';
 import type { Context } from './context.js';
 import {
   type CredentialFlags,

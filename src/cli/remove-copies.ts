@@ -9,7 +9,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { link, lstat, open, realpath, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { MAGIC } from '../header.js';
+import { MAGIC } from '../container/header.js';
 import { usageError, withContext } from './exit-codes.js';
 
 /** A file to remove after the backup, as it was when checked. */

@@ -16,8 +16,8 @@
 
 import { createInterface } from 'node:readline';
 import { E2EEError } from '../errors.js';
-import { formatBackupKey } from '../key.js';
-import { createSetupFlow, type SetupMethod, type SetupState } from '../setup.js';
+import { formatBackupKey } from '../key/backup-key.js';
+import { createSetupFlow, type SetupMethod, type SetupState } from '../lifecycle/setup-flow.js';
 import { type OpenedVault, prepareVault, type VaultFlags } from './commands/vault.js';
 import type { Context } from './context.js';
 import { obtainPassword, PASSWORD_ENV } from './credentials.js';

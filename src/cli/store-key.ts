@@ -6,12 +6,12 @@
  * @module
  */
 
-import { recoverBackupKey } from '../backup.js';
+import { recoverBackupKey } from '../container/backup.js';
+import { backupKeyKek, MAX_HEADER_SIZE, parseHeader, unwrap } from '../container/header.js';
 import { E2EEError } from '../errors.js';
-import { backupKeyKek, MAX_HEADER_SIZE, parseHeader, unwrap } from '../header.js';
-import { parseBackupKey } from '../key.js';
-import { claimedGeneration } from '../retire.js';
-import type { BackupStore } from '../store.js';
+import { parseBackupKey } from '../key/backup-key.js';
+import { claimedGeneration } from '../lifecycle/retire.js';
+import type { BackupStore } from '../lifecycle/store.js';
 import type { Context } from './context.js';
 import { inKeyFile, readKeyFileText } from './credentials.js';
 import { reportCorrection } from './open-backup.js';

@@ -12,7 +12,7 @@
 
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { BackupStore } from '../store.js';
+import type { BackupStore } from '../lifecycle/store.js';
 import type { Context } from './context.js';
 import { usageError } from './exit-codes.js';
 import { formatBytes } from './format.js';

@@ -15,8 +15,8 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { E2EEError } from '../errors.js';
-import { createFileStore } from '../node.js';
-import { type BackupStore, checkStoreName } from '../store.js';
+import { type BackupStore, checkStoreName } from '../lifecycle/store.js';
+import { createFileStore } from '../node/files.js';
 
 const PIECE = 64 * 1024;
 

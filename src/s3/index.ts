@@ -7,8 +7,8 @@
  * @module
  */
 
+export type { PendingPut, ResumablePuts } from '../lifecycle/store.js';
 export { type BackupPayloadReader, openBackupPayload } from './random-access.js';
-export type { PendingPut, ResumablePuts } from './resume-backup.js';
 export {
   type SavedUpload,
   type UploadedPart,

@@ -28,7 +28,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { E2EEError } from '../errors.js';
-import { byobReaderOf, cancelQuietly } from '../streams.js';
+import { byobReaderOf, cancelQuietly } from '../internal/streams.js';
 import { s3Error, s3ErrorName } from './errors.js';
 import type { UploadedPart, UploadState, UploadStateStore } from './state.js';
 

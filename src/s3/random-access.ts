@@ -7,12 +7,12 @@
  * @module
  */
 
-import type { BackupCredentials } from '../backup.js';
-import { type ChunkedReader, openChunked, type RandomAccessSource } from '../chunked.js';
+import { type ChunkedReader, openChunked, type RandomAccessSource } from '../cobblestone/chunked.js';
+import type { BackupCredentials } from '../container/backup.js';
+import { HEADER_FIXED_SIZE, headerLength, parseHeader, unlockFileKey } from '../container/header.js';
 import { E2EEError } from '../errors.js';
-import { HEADER_FIXED_SIZE, headerLength, parseHeader, unlockFileKey } from '../header.js';
-import type { Argon2idParams } from '../kdf.js';
-import { parseBackupKey } from '../key.js';
+import { parseBackupKey } from '../key/backup-key.js';
+import type { Argon2idParams } from '../primitives/kdf.js';
 
 /** A stored backup opened for random access by {@link openBackupPayload}. */
 export interface BackupPayloadReader extends ChunkedReader {

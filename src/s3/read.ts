@@ -7,7 +7,7 @@
  */
 
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { RandomAccessSource } from '../chunked.js';
+import type { RandomAccessSource } from '../cobblestone/chunked.js';
 import { E2EEError } from '../errors.js';
 import { httpStatus, s3Error, s3ErrorName } from './errors.js';
 

@@ -18,7 +18,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { E2EEError } from '../errors.js';
-import { openFileOutput } from '../file-output.js';
+import { openFileOutput } from '../node/file-output.js';
 
 /** One part of an {@link UploadState}. */
 export interface UploadedPart {
@@ -134,7 +134,7 @@ function isState(v: unknown): v is UploadState {
 /**
  * An {@link UploadStateStore} in a local folder: one small JSON file per unfinished upload and
  * one for its first bytes (mode 0600, in a folder made 0700), each written to a temporary file,
- * synced, renamed and the folder synced (src/file-output.ts), so that a crash leaves the old
+ * synced, renamed and the folder synced (src/node/file-output.ts), so that a crash leaves the old
  * record or the new one and a record said saved stays saved. A lock is a file named after its
  * holder (host, boot, process id); one whose process is gone is removed by the next caller. The
  * folder belongs to one machine: a lock from another host is never taken as released. Node only.

@@ -12,13 +12,18 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import type { RandomAccessSource } from '../chunked.js';
+import type { RandomAccessSource } from '../cobblestone/chunked.js';
 import { E2EEError } from '../errors.js';
-import { type BackupStore, checkStoreName, type StoredBackup } from '../store.js';
+import {
+  type BackupStore,
+  checkStoreName,
+  type PendingPut,
+  type ResumablePuts,
+  type StoredBackup,
+} from '../lifecycle/store.js';
 import { s3Error } from './errors.js';
 import { abortUpload, MIN_PART_SIZE, uploadObject } from './multipart.js';
 import { objectSource, readObject } from './read.js';
-import type { PendingPut, ResumablePuts } from './resume-backup.js';
 import type { UploadStateStore } from './state.js';
 
 /** Options of {@link createS3Store}. */

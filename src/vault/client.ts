@@ -16,9 +16,9 @@
  * @module
  */
 
-import { constantTimeEqual } from '../bytes.js';
 import { E2EEError, ERROR_CODES, type ErrorCode, isE2EEError } from '../errors.js';
-import type { Argon2idParams } from '../kdf.js';
+import { constantTimeEqual } from '../internal/bytes.js';
+import type { Argon2idParams } from '../primitives/kdf.js';
 import { fromBase64url, toBase64url } from './base64url.js';
 import {
   accountBytes,

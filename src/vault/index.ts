@@ -76,7 +76,7 @@ export {
   serializeRegistrationRecord,
   serializeRegistrationRequest,
   serializeRegistrationResponse,
-} from './opaque.js';
+} from './opaque/opaque.js';
 export {
   accountBytes,
   BACKUP_KEY_BYTES,

@@ -11,17 +11,17 @@
 
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
-import { createAead } from '../aead.js';
-import { concat, constantTimeEqual, randomBytes, toBytes } from '../bytes.js';
 import { E2EEError } from '../errors.js';
-import { hkdfExpandSha512 } from '../hkdf.js';
+import { concat, constantTimeEqual, randomBytes, toBytes } from '../internal/bytes.js';
+import { hkdfExpandSha512 } from '../internal/hkdf.js';
+import { createAead } from '../primitives/aes-gcm.js';
 import {
   type Argon2idParams,
   DEFAULT_KDF_PARAMS,
   deriveKeyFromPassword,
   type KdfOptions,
   validateKdfParams,
-} from '../kdf.js';
+} from '../primitives/kdf.js';
 import {
   type ClientLoginState,
   createRegistrationRequest,
@@ -37,7 +37,7 @@ import {
   serializeKE3,
   serializeRegistrationRecord,
   serializeRegistrationRequest,
-} from './opaque.js';
+} from './opaque/opaque.js';
 
 // ---------------------------------------------------------------------------------------------
 // Constants (each one is part of the protocol: changing it breaks every stored record)

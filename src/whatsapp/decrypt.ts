@@ -5,10 +5,10 @@
  * Internal module: the functions are re-exported by `e2ee-backup/whatsapp`.
  */
 
-import type { BackupInput } from '../backup.js';
-import { concat } from '../bytes.js';
+import type { BackupInput } from '../container/backup.js';
 import { E2EEError } from '../errors.js';
-import { readAll, toStream } from '../streams.js';
+import { concat } from '../internal/bytes.js';
+import { readAll, toStream } from '../internal/streams.js';
 import { nodeCrypto, type OneShotBackend, openWhole, streamOpener, type WhatsAppLayout } from './cipher.js';
 import { crypt15CipherKey, parseWhatsAppKey } from './key.js';
 import { MAX_PREFIX_SIZE, parsePrefix, type WhatsAppBackupInfo } from './prefix.js';

@@ -9,7 +9,7 @@
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { E2EEError } from '../errors.js';
-import { parseBackupKey } from '../key.js';
+import { parseBackupKey } from '../key/backup-key.js';
 
 /**
  * The 27 bytes before the key in `encrypted_backup.key`: Java serialisation's stream header

@@ -8,8 +8,8 @@
  * Internal module.
  */
 
-import { concat } from '../bytes.js';
 import { E2EEError } from '../errors.js';
+import { concat } from '../internal/bytes.js';
 import { expectBytes, expectVarint, int32, utf8, wireFields } from './protobuf.js';
 
 /** What the prefix of a crypt15 backup says. Unauthenticated: anyone can change any of it. */

@@ -8,7 +8,7 @@
  * Internal module.
  */
 
-import { type BackupKeyCandidate, backupKeyTypoCandidates, parseBackupKey } from '../key.js';
+import { type BackupKeyCandidate, backupKeyTypoCandidates, parseBackupKey } from '../key/backup-key.js';
 import { nodeCrypto, unverifiedHead } from './cipher.js';
 import { crypt15CipherKey } from './key.js';
 import { payloadKind } from './zlib.js';

@@ -1,7 +1,7 @@
 // The fallback path in the page: with crypto.subtle shadowed (and no node:crypto, as in any
 // browser), defaultAeadBackend() is 'noble' and @noble/ciphers passes the Wycheproof vectors.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createAead, defaultAeadBackend } from '../../src/aead.js';
+import { createAead, defaultAeadBackend } from '../../src/primitives/aes-gcm.js';
 import './provided.js';
 import { chunkedSuite } from './suites/chunked.js';
 import { wycheproofSuite } from './suites/wycheproof.js';

@@ -1,7 +1,7 @@
 // The fallback path in Node: with node:crypto (process.getBuiltinModule) and WebCrypto
 // (crypto.subtle) both hidden, defaultAeadBackend() is 'noble' and it passes the Wycheproof vectors.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { defaultAeadBackend } from '../../src/aead.js';
+import { defaultAeadBackend } from '../../src/primitives/aes-gcm.js';
 import './provided.js';
 import { chunkedSuite } from './suites/chunked.js';
 import { wycheproofSuite } from './suites/wycheproof.js';

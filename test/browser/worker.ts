@@ -1,7 +1,7 @@
 // A dedicated module worker that runs every suite of suites/index.ts (except page-only ones) and
 // posts the results back; started by worker.browser.test.ts. With `hideSubtle`, crypto.subtle is
 // shadowed first, so the noble fallback runs here instead of WebCrypto.
-import { defaultAeadBackend } from '../../src/aead.js';
+import { defaultAeadBackend } from '../../src/primitives/aes-gcm.js';
 import { type CheckResult, runAll, type SharedData } from './harness.js';
 import { chunkedSuite } from './suites/chunked.js';
 import { SUITES } from './suites/index.js';

@@ -15,7 +15,7 @@ import {
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatBackupKey, parseBackupKey } from '../../src/key.js';
+import { formatBackupKey, parseBackupKey } from '../../src/key/backup-key.js';
 import {
   buildCli,
   type RunOptions,

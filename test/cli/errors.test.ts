@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { concat } from '../../src/bytes.js';
-import { parseBackupKey } from '../../src/key.js';
+import { concat } from '../../src/internal/bytes.js';
+import { parseBackupKey } from '../../src/key/backup-key.js';
 import { craft, END, metaRecord, stored } from '../craft.js';
 import {
   buildCli,

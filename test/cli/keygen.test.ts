@@ -2,7 +2,7 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseBackupKey } from '../../src/key.js';
+import { parseBackupKey } from '../../src/key/backup-key.js';
 import { buildCli, run, tempDir, tempLeftovers } from './helpers.js';
 
 const CODE = /^[0-9a-f]{4}( [0-9a-f]{4}){15}$/;

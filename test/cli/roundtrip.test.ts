@@ -27,37 +27,6 @@ afterAll(() => cleanup?.());
 const p = (name: string) => join(dir, name);
 
 describe('encrypt and decrypt files', () => {
-  it('a process that made workerPool() exits by itself: unused, used, or after a cancelled stream', () => {
-    // The built library, as an app would use it. 3 MB is past the 1 MiB after which a stream's
-    // chunks move to the workers; 100 bytes never gets there (the pool exists, idle).
-    const script = (body: string) => `
-      const { createEncryptStream } = await import(${JSON.stringify(join(ROOT, 'dist', 'index.js'))});
-      const { workerPool } = await import(${JSON.stringify(join(ROOT, 'dist', 'node.js'))});
-      const workers = workerPool();
-      if (workers.size < 2) throw new Error('no workers here');
-      const source = (n) => new ReadableStream({ start(c) { const data = new Uint8Array(n); for (let o = 0; o < n; o += 65536) c.enqueue(data.subarray(o, o + 65536)); c.close(); } });
-      const encrypt = (n) => source(n).pipeThrough(createEncryptStream(new Uint8Array(32), { workers }));
-      let total = 0;
-      ${body}
-      console.log(total);
-    `;
-    const cases = {
-      unused: ['for await (const piece of encrypt(100)) total += piece.length;', 56 + 100 + 16],
-      used: ['for await (const piece of encrypt(3_000_000)) total += piece.length;', 3_003_000],
-      cancelled: [
-        'const r = encrypt(3_000_000).getReader(); await r.read(); await r.read(); await r.cancel();',
-        0,
-      ],
-    } as const;
-    for (const [name, [body, bytes]] of Object.entries(cases)) {
-      writeFileSync(p(`pool-${name}.mjs`), script(body));
-      const r = spawnSync(process.execPath, [p(`pool-${name}.mjs`)], { timeout: 60_000 });
-      // Killed by the timeout, the status would be null.
-      expect(r.status, `${name}: ${r.stderr}`).toBe(0);
-      expect(Number(r.stdout.toString()), name).toBe(bytes);
-    }
-  });
-
   it('exits as soon as it is done, on success and on failure', () => {
     // A process that does not exit is killed by run()'s timeout, and its status is then null.
     const statuses = [

@@ -4,8 +4,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseBackupKey } from '../../src/key.js';
-import { SETUP_WARNINGS } from '../../src/setup.js';
+import { parseBackupKey } from '../../src/key/backup-key.js';
+import { SETUP_WARNINGS } from '../../src/lifecycle/setup-flow.js';
 import {
   buildCli,
   CLI,

@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseBackupKey } from '../../src/key.js';
+import { parseBackupKey } from '../../src/key/backup-key.js';
 import { buildCli, run, serveVault, tempDir } from './helpers.js';
 import { runAsync, scriptedVault } from './vault-helpers.js';
 

@@ -2,9 +2,9 @@
 // downloading the object. Needs an S3 server (E2EE_TEST_S3_URL).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2EEError } from '../../src/errors.js';
-import { createBackup } from '../../src/lifecycle.js';
+import { createBackup } from '../../src/lifecycle/lifecycle.js';
+import { createMemoryStore } from '../../src/lifecycle/store.js';
 import { createS3Store, openBackupPayload } from '../../src/s3/index.js';
-import { createMemoryStore } from '../../src/store.js';
 import { expectBytes, pseudoRandom } from '../store-contract.js';
 import { type CuttingProxy, cuttingProxy, s3Client, s3SkipReason, tempBucket } from './helpers.js';
 

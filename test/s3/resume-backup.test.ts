@@ -4,8 +4,8 @@
 // server (E2EE_TEST_S3_URL).
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { decryptBackupBytes } from '../../src/backup.js';
-import { createBackup, restoreLatest } from '../../src/lifecycle.js';
+import { decryptBackupBytes } from '../../src/container/backup.js';
+import { createBackup, restoreLatest } from '../../src/lifecycle/lifecycle.js';
 import { createS3Store, type UploadStateStore } from '../../src/s3/index.js';
 import { expectBytes, pseudoRandom } from '../store-contract.js';
 import { xorshift } from '../util.js';

@@ -4,10 +4,10 @@
 // One test per case that could break that, each on an S3 provider in memory that keeps every byte
 // it received, including the first bytes of a part whose request was cut (test/s3/fake-s3.ts).
 import { describe, expect, it } from 'vitest';
-import { encryptBackupBytes } from '../../src/backup.js';
-import { createBackup, restoreLatest } from '../../src/lifecycle.js';
+import { encryptBackupBytes } from '../../src/container/backup.js';
+import { createBackup, restoreLatest } from '../../src/lifecycle/lifecycle.js';
+import type { BackupStore } from '../../src/lifecycle/store.js';
 import { createS3Store } from '../../src/s3/index.js';
-import type { BackupStore } from '../../src/store.js';
 import { expectBytes, pseudoRandom } from '../store-contract.js';
 import { conflicts, type FakeS3, fakeS3 } from './fake-s3.js';
 import { drain, memoryStates } from './helpers.js';

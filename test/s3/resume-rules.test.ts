@@ -4,9 +4,9 @@
 // and only when the rules prove it superseded. On an S3 provider in memory (test/s3/fake-s3.ts),
 // so that it always runs and sees every byte.
 import { describe, expect, it } from 'vitest';
-import { createBackup, restoreLatest } from '../../src/lifecycle.js';
+import { createBackup, restoreLatest } from '../../src/lifecycle/lifecycle.js';
+import type { BackupStore } from '../../src/lifecycle/store.js';
 import { createS3Store } from '../../src/s3/index.js';
-import type { BackupStore } from '../../src/store.js';
 import { expectBytes, pseudoRandom } from '../store-contract.js';
 import { type FakeS3, fakeS3 } from './fake-s3.js';
 import { drain, memoryStates } from './helpers.js';

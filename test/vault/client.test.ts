@@ -58,7 +58,7 @@ describe('e2ee-backup/vault, the client entry', () => {
 
   it('exports no server code; e2ee-backup/vault/server has it', async () => {
     const client = await import('../../src/vault/index.js');
-    const server = await import('../../src/vault/server-node.js');
+    const server = await import('../../src/vault/server/index.js');
     expect(SERVER_EXPORTS.filter((name) => name in client)).toEqual([]);
     expect(SERVER_EXPORTS.filter((name) => !(name in server))).toEqual([]);
     expect(typeof client.createVaultClient).toBe('function');
@@ -111,10 +111,10 @@ describe('account names', () => {
 describe('what the client sends to which server', () => {
   /** A vault service in this process, behind a fetch that records each request and can rewrite answers. */
   async function inProcess(rewrite: (op: string, body: unknown) => unknown = (_op, body) => body) {
-    const { createVaultService } = await import('../../src/vault/service.js');
-    const { createMemoryVaultStore } = await import('../../src/vault/store-memory.js');
+    const { createVaultService } = await import('../../src/vault/server/service.js');
+    const { createMemoryVaultStore } = await import('../../src/vault/server/store/memory.js');
     const { generateVaultKeyFile, parseVaultKeyFile, staticKeyProvider } = await import(
-      '../../src/vault/keys.js'
+      '../../src/vault/server/keys.js'
     );
     const service = createVaultService({
       store: createMemoryVaultStore(),
@@ -182,9 +182,9 @@ describe('what the client sends to which server', () => {
   it('a pinned key does not authenticate: an impostor that copies it takes the registration (SPEC.md §9.1)', async () => {
     // What the docs say the pin cannot do, kept true by a test: only the channel stops this.
     const { createVaultClient } = await import('../../src/vault/client.js');
-    const { createVaultService } = await import('../../src/vault/service.js');
-    const { createMemoryVaultStore } = await import('../../src/vault/store-memory.js');
-    const keys = await import('../../src/vault/keys.js');
+    const { createVaultService } = await import('../../src/vault/server/service.js');
+    const { createMemoryVaultStore } = await import('../../src/vault/server/store/memory.js');
+    const keys = await import('../../src/vault/server/keys.js');
     const real = await inProcess();
     const realKey = (await createVaultClient('https://v', { fetch: real.fetch }).info()).serverPublicKey;
     const own = keys.parseVaultKeyFile(keys.generateVaultKeyFile());

@@ -2,7 +2,7 @@
 import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openSqliteVaultStore } from '../../src/vault/store-sqlite.js';
+import { openSqliteVaultStore } from '../../src/vault/server/store/sqlite.js';
 import { CHEAP_KSF, tempDir } from './helpers.js';
 
 const t = tempDir();

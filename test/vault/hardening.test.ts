@@ -19,14 +19,14 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { toBase64url } from '../../src/vault/base64url.js';
 import { createVaultClient } from '../../src/vault/client.js';
-import { generateVaultKeyFile, parseVaultKeyFile, staticKeyProvider } from '../../src/vault/keys.js';
 import { startLogin } from '../../src/vault/protocol.js';
-import { createVaultApp } from '../../src/vault/server.js';
-import type { VaultLimits } from '../../src/vault/service.js';
-import type { CommitInput, VaultStore } from '../../src/vault/store.js';
-import { createMemoryVaultStore } from '../../src/vault/store-memory.js';
-import { openPostgresVaultStore } from '../../src/vault/store-postgres.js';
-import { openSqliteVaultStore } from '../../src/vault/store-sqlite.js';
+import { createVaultApp } from '../../src/vault/server/http.js';
+import { generateVaultKeyFile, parseVaultKeyFile, staticKeyProvider } from '../../src/vault/server/keys.js';
+import type { VaultLimits } from '../../src/vault/server/service.js';
+import { createMemoryVaultStore } from '../../src/vault/server/store/memory.js';
+import { openPostgresVaultStore } from '../../src/vault/server/store/postgres.js';
+import { openSqliteVaultStore } from '../../src/vault/server/store/sqlite.js';
+import type { CommitInput, VaultStore } from '../../src/vault/server/store/store.js';
 import {
   CHEAP_KSF,
   cheapClient,
@@ -362,7 +362,7 @@ describe('documentation references', () => {
   it('vault sources and THREAT-MODEL.md name only files that exist', () => {
     const files = [
       'THREAT-MODEL.md',
-      ...readdirSync(join(root, 'src/vault'))
+      ...readdirSync(join(root, 'src/vault'), { recursive: true, encoding: 'utf8' })
         .filter((f) => f.endsWith('.ts'))
         .map((f) => `src/vault/${f}`),
     ];

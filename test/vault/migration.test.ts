@@ -9,10 +9,10 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createVaultClient } from '../../src/vault/client.js';
 import { deviceVerifier } from '../../src/vault/protocol.js';
-import { startVaultServer } from '../../src/vault/server-node.js';
-import type { VaultStore } from '../../src/vault/store.js';
-import { openPostgresVaultStore } from '../../src/vault/store-postgres.js';
-import { openSqliteVaultStore } from '../../src/vault/store-sqlite.js';
+import { startVaultServer } from '../../src/vault/server/index.js';
+import { openPostgresVaultStore } from '../../src/vault/server/store/postgres.js';
+import { openSqliteVaultStore } from '../../src/vault/server/store/sqlite.js';
+import type { VaultStore } from '../../src/vault/server/store/store.js';
 import {
   cheapClient,
   errorOf,

@@ -3,8 +3,8 @@ import { sha512 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { constantTimeEqual } from '../../src/bytes.js';
 import { E2EEError } from '../../src/errors.js';
+import { constantTimeEqual } from '../../src/internal/bytes.js';
 import {
   createFakeRecord,
   createRegistrationRequest,
@@ -55,7 +55,7 @@ import {
   serializeRegistrationResponse,
   serverFinish,
   serverKeysFromSeed,
-} from '../../src/vault/opaque.js';
+} from '../../src/vault/opaque/opaque.js';
 import { thirdPartyFile } from '../shared-data.js';
 
 // ---------------------------------------------------------------------------------------------

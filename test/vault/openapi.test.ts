@@ -4,8 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../src/errors.js';
-import { OPAQUE_MESSAGE_LENGTHS } from '../../src/vault/opaque.js';
-import { VAULT_HTTP_STATUS } from '../../src/vault/service.js';
+import { OPAQUE_MESSAGE_LENGTHS } from '../../src/vault/opaque/opaque.js';
+import { VAULT_HTTP_STATUS } from '../../src/vault/server/service.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 // biome-ignore lint/suspicious/noExplicitAny: walking a parsed YAML document

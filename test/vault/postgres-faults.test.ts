@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toBase64url } from '../../src/vault/base64url.js';
 import { createVaultClient } from '../../src/vault/client.js';
 import { startLogin } from '../../src/vault/protocol.js';
-import { type RunningVaultServer, startVaultServer } from '../../src/vault/server-node.js';
-import type { VaultStore, VaultStoreNotice } from '../../src/vault/store.js';
-import { openPostgresVaultStore } from '../../src/vault/store-postgres.js';
+import { type RunningVaultServer, startVaultServer } from '../../src/vault/server/index.js';
+import { openPostgresVaultStore } from '../../src/vault/server/store/postgres.js';
+import type { VaultStore, VaultStoreNotice } from '../../src/vault/server/store/store.js';
 import {
   cheapClient,
   type LooseJson,

@@ -16,9 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64url, toBase64url } from '../../src/vault/base64url.js';
 import { createVaultClient } from '../../src/vault/client.js';
 import { finishLogin, startLogin } from '../../src/vault/protocol.js';
-import { startVaultServer } from '../../src/vault/server-node.js';
-import type { VaultStore } from '../../src/vault/store.js';
-import { openPostgresVaultStore } from '../../src/vault/store-postgres.js';
+import { startVaultServer } from '../../src/vault/server/index.js';
+import { openPostgresVaultStore } from '../../src/vault/server/store/postgres.js';
+import type { VaultStore } from '../../src/vault/server/store/store.js';
 import {
   cheapClient,
   errorOf,
@@ -75,7 +75,7 @@ async function childProcessNodes(keyFile: string, prefix: string, dir: string): 
   const bundle = join(out, `vault-${process.pid}.mjs`);
   const { build } = await import('esbuild');
   await build({
-    entryPoints: [join(repoRoot, 'src/vault/server-node.ts')],
+    entryPoints: [join(repoRoot, 'src/vault/server/index.ts')],
     bundle: true,
     platform: 'node',
     format: 'esm',

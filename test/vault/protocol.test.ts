@@ -8,11 +8,10 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createAead } from '../../src/aead.js';
-import { hkdfExpandSha512 } from '../../src/hkdf.js';
-import { deriveKeyFromPassword } from '../../src/kdf.js';
+import { hkdfExpandSha512 } from '../../src/internal/hkdf.js';
+import { createAead } from '../../src/primitives/aes-gcm.js';
+import { deriveKeyFromPassword } from '../../src/primitives/kdf.js';
 import { fromBase64url, toBase64url } from '../../src/vault/base64url.js';
-import { generateVaultKeyFile, parseVaultKeyFile } from '../../src/vault/keys.js';
 import {
   createRegistrationResponse,
   deserializeKE1,
@@ -22,7 +21,7 @@ import {
   generateServerKeys,
   serializeKE2,
   serverFinish,
-} from '../../src/vault/opaque.js';
+} from '../../src/vault/opaque/opaque.js';
 import {
   accountBytes,
   checkKsfParams,
@@ -43,8 +42,14 @@ import {
   startLogin,
   startRegistration,
 } from '../../src/vault/protocol.js';
-import { TokenBuckets } from '../../src/vault/rate-limit.js';
-import { decideCommit, decideDelete, decideFinish, overridesTombstone } from '../../src/vault/store.js';
+import { generateVaultKeyFile, parseVaultKeyFile } from '../../src/vault/server/keys.js';
+import { TokenBuckets } from '../../src/vault/server/rate-limit.js';
+import {
+  decideCommit,
+  decideDelete,
+  decideFinish,
+  overridesTombstone,
+} from '../../src/vault/server/store/store.js';
 import { CHEAP_KSF, errorOf, randomKey } from './helpers.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -254,7 +259,7 @@ describe('compositions (SPEC.md §9)', () => {
     const backupKey = randomKey();
     const reg = startRegistration('pw');
     const { deserializeRegistrationRequest, serializeRegistrationResponse } = await import(
-      '../../src/vault/opaque.js'
+      '../../src/vault/opaque/opaque.js'
     );
     const response = createRegistrationResponse({
       request: deserializeRegistrationRequest(reg.registrationRequest),

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64url, toBase64url } from '../../src/vault/base64url.js';
 import { createVaultClient, type VaultClientOptions } from '../../src/vault/client.js';
-import { generateKE1, serializeKE1 } from '../../src/vault/opaque.js';
+import { generateKE1, serializeKE1 } from '../../src/vault/opaque/opaque.js';
 import {
   deriveDeviceCredential,
   finishRegistration,
@@ -18,8 +18,8 @@ import {
   type RunningVaultServer,
   type StartVaultServerOptions,
   startVaultServer,
-} from '../../src/vault/server-node.js';
-import type { VaultLogEvent } from '../../src/vault/service.js';
+} from '../../src/vault/server/index.js';
+import type { VaultLogEvent } from '../../src/vault/server/service.js';
 import {
   CHEAP_KSF,
   cheapClient,

@@ -5,16 +5,16 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { createMemoryVaultStore } from '../../src/vault/server/store/memory.js';
+import { openPostgresVaultStore } from '../../src/vault/server/store/postgres.js';
+import { openSqliteVaultStore } from '../../src/vault/server/store/sqlite.js';
 import {
   CLAIMED_LOGIN_GRACE_MS,
   type CommitInput,
   type FakeCounter,
   type PendingLogin,
   type VaultStore,
-} from '../../src/vault/store.js';
-import { createMemoryVaultStore } from '../../src/vault/store-memory.js';
-import { openPostgresVaultStore } from '../../src/vault/store-postgres.js';
-import { openSqliteVaultStore } from '../../src/vault/store-sqlite.js';
+} from '../../src/vault/server/store/store.js';
 import { CHEAP_KSF, PG_URL, pgPrefix, pgSkipReason, tempDir } from './helpers.js';
 
 const MAX = 10;

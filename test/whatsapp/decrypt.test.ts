@@ -11,7 +11,7 @@ import {
   decryptWhatsAppBackupBytes,
   inspectWhatsAppBackup,
 } from '../../src/whatsapp/index.js';
-import { seededSplits } from '../util.js';
+import { seededSplits, textAndNoise } from '../util.js';
 import { backupPrefix, bfield, crypt15, expiry, iterate, keyFile, vfield, zipOf } from './encoder.js';
 
 const BACKENDS: Backend[] = ['node', 'webcrypto', 'noble'];
@@ -22,11 +22,7 @@ const code = Buffer.from(root).toString('hex');
 function sqliteLike(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
   out.set(new TextEncoder().encode('SQLite format 3\0').subarray(0, n));
-  let s = seed || 1;
-  for (let i = 16; i < n; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    out[i] = (i >> 12) % 3 === 2 ? s >>> 24 : 97 + ((s >>> 24) % 5);
-  }
+  out.set(textAndNoise(n, seed, 12, 5).subarray(Math.min(16, n)), Math.min(16, n));
   return out;
 }
 

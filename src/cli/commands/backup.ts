@@ -19,9 +19,8 @@
  * @module
  */
 
-import type { BackupInput } from '../../backup.js';
+import type { BackupInput } from '../../container/backup.js';
 import { E2EEError } from '../../errors.js';
-import { type Argon2idParams, DEFAULT_KDF_MAXIMA, DEFAULT_KDF_PARAMS } from '../../kdf.js';
 import {
   type BackupEntry,
   type CreateBackupOptions,
@@ -30,7 +29,8 @@ import {
   type KeptEntry,
   listBackups,
   restoreLatest,
-} from '../../lifecycle.js';
+} from '../../lifecycle/lifecycle.js';
+import { type Argon2idParams, DEFAULT_KDF_MAXIMA, DEFAULT_KDF_PARAMS } from '../../primitives/kdf.js';
 import { isStdio } from '../args.js';
 import type { Context } from '../context.js';
 import {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { encryptBackup } from '../../backup.js';
+import { encryptBackup } from '../../container/backup.js';
 import { isStdio } from '../args.js';
 import type { Context } from '../context.js';
 import {

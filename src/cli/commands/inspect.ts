@@ -6,9 +6,9 @@
  * @module
  */
 
-import { type BackupInfo, inspectBackup } from '../../backup.js';
-import { chunkedPlaintextSize } from '../../chunked.js';
-import { HEADER_FIXED_SIZE, headerLength } from '../../header.js';
+import { chunkedPlaintextSize } from '../../cobblestone/chunked.js';
+import { type BackupInfo, inspectBackup } from '../../container/backup.js';
+import { HEADER_FIXED_SIZE, headerLength } from '../../container/header.js';
 import type { Context } from '../context.js';
 import { formatBytes, formatCount, formatKib, plural } from '../format.js';
 import { openInput, PrefixReader } from '../io.js';

@@ -7,7 +7,7 @@
  */
 
 import { E2EEError } from '../../errors.js';
-import { formatBackupKey, generateBackupKey, parseBackupKey } from '../../key.js';
+import { formatBackupKey, generateBackupKey, parseBackupKey } from '../../key/backup-key.js';
 import type { Context } from '../context.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { openKeyFile } from '../io.js';

@@ -70,7 +70,7 @@ export async function vaultServe(flags: VaultServeFlags, ctx: Context): Promise<
   const keyFile = flags.keyFile ?? DEFAULT_VAULT_KEY_FILE;
   // Loaded here: the other commands never need the server, Hono or a database driver.
   const { consoleVaultLog, fileKeyProvider, openVaultStore, staticKeyProvider, startVaultServer } =
-    await import('../../vault/server-node.js');
+    await import('../../vault/server/index.js');
 
   await requireDriver(flags.postgres !== undefined ? 'pg' : 'better-sqlite3');
   await requireFreePort(host, port);

@@ -11,8 +11,8 @@
  * @module
  */
 
-import { formatBackupKey } from '../../key.js';
-import { passwordWeakness } from '../../setup.js';
+import { formatBackupKey } from '../../key/backup-key.js';
+import { passwordWeakness } from '../../lifecycle/setup-flow.js';
 import { createVaultClient, type VaultClient, type VaultClientOptions } from '../../vault/client.js';
 import { serverKeyFingerprint } from '../../vault/protocol.js';
 import type { Context } from '../context.js';

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { HEADER_SIZE, RECORD_SIZE } from '../../chunked.js';
+import { HEADER_SIZE, RECORD_SIZE } from '../../cobblestone/chunked.js';
 import type { Context } from '../context.js';
 import { describeError } from '../exit-codes.js';
 import { formatBytes, formatCount, formatDuration, formatRate, mbPerSecond, plural } from '../format.js';

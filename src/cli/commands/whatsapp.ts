@@ -16,7 +16,7 @@
  * @module
  */
 
-import { encryptBackup } from '../../backup.js';
+import { encryptBackup } from '../../container/backup.js';
 import { E2EEError } from '../../errors.js';
 import { decryptWhatsAppBackup } from '../../whatsapp/decrypt.js';
 import { inspectWhatsAppBackup, type WhatsAppBackupInfo } from '../../whatsapp/index.js';

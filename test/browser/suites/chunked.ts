@@ -1,8 +1,9 @@
 // Cobblestone-256 round trips through this platform's default AES-GCM backend (WebCrypto in pages
 // and workers), byte-identical to @noble/ciphers, one-shot, streaming (Blob streams) and random
 // access, and the failures that must be named.
-import { defaultAeadBackend } from '../../../src/aead.js';
-import { CHUNK_SIZE, chunkedCiphertextSize } from '../../../src/chunked.js';
+
+import { CHUNK_SIZE, chunkedCiphertextSize } from '../../../src/cobblestone/chunked.js';
+import { defaultAeadBackend } from '../../../src/primitives/aes-gcm.js';
 import {
   createDecryptStream,
   createEncryptStream,

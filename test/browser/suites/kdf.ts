@@ -2,7 +2,7 @@
 // against @noble/hashes, which reproduces the RFC 9106 §5.3 vector here too.
 import { argon2id as nobleArgon2id } from '@noble/hashes/argon2.js';
 import { argon2id as wasmArgon2id } from 'hash-wasm';
-import { DEFAULT_KDF_PARAMS, deriveKeyFromPassword } from '../../../src/kdf.js';
+import { DEFAULT_KDF_PARAMS, deriveKeyFromPassword } from '../../../src/primitives/kdf.js';
 import { assert, assertEqual, assertRejects, bytesToHex, pseudoRandomBytes, type Suite } from '../harness.js';
 
 const RFC = {

@@ -8,7 +8,7 @@ import {
   isKeyFormatError,
   type KeyFormatError,
   parseBackupKey,
-} from '../../../src/key.js';
+} from '../../../src/key/backup-key.js';
 import {
   AssertionError,
   assert,

@@ -1,8 +1,8 @@
 // The 35 Wycheproof Cobblestone-256 vectors (the same file and rules as test/wycheproof.test.ts),
 // run through whatever AES-GCM backend this platform gives, and through @noble/ciphers.
 import { sha512 } from '@noble/hashes/sha2.js';
-import type { AeadBackend } from '../../../src/aead.js';
 import { E2EEError, type ErrorCode } from '../../../src/errors.js';
+import type { AeadBackend } from '../../../src/primitives/aes-gcm.js';
 import { createDecryptStream, decryptChunked, openChunked } from '../../../src/testing.js';
 import {
   AssertionError,

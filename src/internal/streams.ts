@@ -1,0 +1,118 @@
+/** Stream helpers shared by the layers. Internal: not part of the public API. */
+
+import { E2EEError } from '../errors.js';
+
+/** What the backup API reads from: bytes, a Web stream, or an async iterable of bytes. */
+export type ByteSource = Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
+/** Any {@link ByteSource} as a Web stream (the iterable's `return` runs on cancel). */
+export function toStream(input: ByteSource): ReadableStream<Uint8Array> {
+  if (input instanceof Uint8Array) {
+    return new ReadableStream({
+      start(c) {
+        if (input.length > 0) c.enqueue(input);
+        c.close();
+      },
+    });
+  }
+  if (input instanceof ReadableStream) return input;
+  if (input && typeof (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function') {
+    const it = (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    return new ReadableStream({
+      async pull(c) {
+        const r = await it.next();
+        if (r.done) c.close();
+        else c.enqueue(r.value);
+      },
+      async cancel(reason) {
+        await it.return?.(reason);
+      },
+    });
+  }
+  throw new E2EEError(
+    'INVALID_ARGUMENT',
+    'input must be a Uint8Array, a ReadableStream or an AsyncIterable of Uint8Array',
+  );
+}
+
+/** Everything a stream yields, in one array; a `RangeError` (and a cancel) past `limit` bytes. */
+export async function readAll(
+  stream: ReadableStream<Uint8Array>,
+  limit = Number.POSITIVE_INFINITY,
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > limit) {
+      await reader.cancel();
+      throw new RangeError('over the limit');
+    }
+    parts.push(value);
+  }
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/**
+ * Forwards a cancel down a chain of streams without letting teardown errors escape: a transform
+ * still busy when its readable side is cancelled fails its next enqueue, and that failure must not
+ * reach a consumer who only said "no more".
+ */
+export function cancelQuietly(
+  reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader,
+  reason?: unknown,
+): Promise<void> {
+  return reader.cancel(reason).catch(() => {});
+}
+
+/** A BYOB reader of `stream` when it is a byte stream, else `undefined`. */
+export function byobReaderOf(stream: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
+  try {
+    return stream.getReader({ mode: 'byob' });
+  } catch {
+    return undefined; // not a byte stream
+  }
+}
+
+/**
+ * Hands each piece of `stream` to `write`, one at a time, and answers the number of bytes. With
+ * `reuse` (the caller's `write` is done with a piece when it resolves), a byte stream is read into
+ * one buffer of `bufferSize` bytes, reused for every piece. On a failure the stream is cancelled.
+ */
+export async function pipePieces(
+  stream: ReadableStream<Uint8Array>,
+  write: (piece: Uint8Array) => Promise<void>,
+  { reuse, bufferSize }: { reuse: boolean; bufferSize: number },
+): Promise<number> {
+  const byob = reuse ? byobReaderOf(stream) : undefined;
+  const reader = byob ?? stream.getReader();
+  let buf = new Uint8Array(byob ? bufferSize : 0);
+  let n = 0;
+  try {
+    for (;;) {
+      const { done, value } = byob
+        ? await byob.read(buf)
+        : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+      if (done) return n;
+      n += value.length;
+      await write(value);
+      // The read transferred the buffer; its memory comes back with the piece.
+      if (byob) buf = new Uint8Array(value.buffer as ArrayBuffer);
+    }
+  } catch (e) {
+    await cancelQuietly(reader, e);
+    throw e;
+  } finally {
+    reader.releaseLock();
+  }
+}

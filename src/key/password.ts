@@ -1,0 +1,82 @@
+/**
+ * What SPEC.md §3.5 asks of a password before anything uses it: non-empty, a valid Unicode
+ * string, and only code points that Unicode 14.0.0 assigns, so that its NFC (and so the
+ * Argon2id input) is the same in every implementation whose Unicode data is 14.0.0 or later.
+ *
+ * @module
+ */
+
+import { E2EEError } from '../errors.js';
+import { UNICODE_ASSIGNED_RANGES, UNICODE_ASSIGNED_VERSION } from './unicode-assigned.js';
+
+let starts: Uint32Array | undefined;
+let ends: Uint32Array | undefined;
+
+/** Whether Unicode 14.0.0 assigns `cp` (a binary search in the generated ranges). */
+export function assignedInUnicode14(cp: number): boolean {
+  if (!starts || !ends) {
+    const tokens = UNICODE_ASSIGNED_RANGES.split(',');
+    starts = new Uint32Array(tokens.length);
+    ends = new Uint32Array(tokens.length);
+    let prev = -1;
+    tokens.forEach((token, i) => {
+      const [gap, length] = token.split('.').map((h) => Number.parseInt(h, 16)) as [number, number];
+      starts![i] = prev + 1 + gap;
+      ends![i] = prev = starts![i]! + length;
+    });
+  }
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cp < starts[mid]!) hi = mid - 1;
+    else if (cp > ends[mid]!) lo = mid + 1;
+    else return true;
+  }
+  return false;
+}
+
+const hex = (cp: number) => `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
+
+/**
+ * Refuses (`INVALID_ARGUMENT`) a password that SPEC.md §3.5 does not allow: an empty one, a
+ * string with a lone UTF-16 surrogate (UTF-8 cannot encode it), or one holding a code point
+ * that Unicode 14.0.0 leaves unassigned (its NFC could differ between implementations). A
+ * `Uint8Array` is taken as bytes the caller has already encoded (`deriveKeyFromPassword`, the
+ * vault's key-stretching function): only its emptiness is checked. A backup's password is never
+ * one: `encryptBackup` and `decryptBackup` refuse bytes.
+ */
+export function checkPassword(password: unknown): asserts password is string | Uint8Array {
+  if (password instanceof Uint8Array) {
+    if (password.length === 0) throw new E2EEError('INVALID_ARGUMENT', 'the password is empty');
+    return;
+  }
+  if (typeof password !== 'string')
+    throw new E2EEError('INVALID_ARGUMENT', 'the password must be a string or a Uint8Array');
+  if (password.length === 0) throw new E2EEError('INVALID_ARGUMENT', 'the password is empty');
+  // With the u flag, a surrogate pair is one code point, so \p{Cs} matches only lone halves.
+  const lone = /\p{Cs}/u.exec(password);
+  if (lone)
+    throw new E2EEError(
+      'INVALID_ARGUMENT',
+      `the password has a lone UTF-16 surrogate at index ${lone.index}; it cannot be encoded as UTF-8`,
+    );
+  let position = 0;
+  for (const ch of password) {
+    position++;
+    const cp = ch.codePointAt(0)!;
+    if (cp >= 0x80 && !assignedInUnicode14(cp))
+      throw new E2EEError(
+        'INVALID_ARGUMENT',
+        `the password holds ${hex(cp)} (character ${position}), which Unicode ${UNICODE_ASSIGNED_VERSION} does not assign; ` +
+          'passwords are limited to characters it assigns, so that every implementation normalises them alike',
+      );
+  }
+}
+
+/** UTF-8(NFC(password)) of a password {@link checkPassword} allows; a `Uint8Array` as it is. */
+export function encodePassword(password: string | Uint8Array): Uint8Array {
+  checkPassword(password);
+  if (password instanceof Uint8Array) return password;
+  return new TextEncoder().encode(password.normalize('NFC'));
+}
