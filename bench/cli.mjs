@@ -125,7 +125,11 @@ function timed(cmd, args) {
   const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(text)?.[1]);
   // Each minor fault is a fresh page touched: what reusing buffers saves.
   const faults = Number(/Minor \(reclaiming a frame\) page faults: (\d+)/.exec(text)?.[1]);
-  return { seconds, rssMiB: rssKb / 1024, faults };
+  // CPU seconds (user + system): on a machine shared with other work, wall time includes waiting
+  // for a core, which swamps the program's own cost (docs/performance.md); CPU time does not.
+  const num = (label) => Number(new RegExp(`${label}: ([\\d.]+)`).exec(text)?.[1]);
+  const cpu = num('User time \\(seconds\\)') + num('System time \\(seconds\\)');
+  return { seconds, rssMiB: rssKb / 1024, faults, cpu, voluntarySwitches: num('Voluntary context switches') };
 }
 
 function tools(input, enc, dec) {
@@ -219,7 +223,14 @@ for (const mib of sizesMiB) {
   const samples = Object.fromEntries(
     list.map((t) => [
       t.name,
-      { encrypt: [], decrypt: [], rss: { encrypt: [], decrypt: [] }, faults: { encrypt: [], decrypt: [] } },
+      {
+        encrypt: [],
+        decrypt: [],
+        rss: { encrypt: [], decrypt: [] },
+        faults: { encrypt: [], decrypt: [] },
+        cpu: { encrypt: [], decrypt: [] },
+        switches: { encrypt: [], decrypt: [] },
+      },
     ]),
   );
   for (let run = 0; run < runs; run++) {
@@ -235,6 +246,10 @@ for (const mib of sizesMiB) {
       samples[t.name].rss.decrypt.push(d.rssMiB);
       samples[t.name].faults.encrypt.push(e.faults);
       samples[t.name].faults.decrypt.push(d.faults);
+      samples[t.name].cpu.encrypt.push(e.cpu);
+      samples[t.name].cpu.decrypt.push(d.cpu);
+      samples[t.name].switches.encrypt.push(e.voluntarySwitches);
+      samples[t.name].switches.decrypt.push(d.voluntarySwitches);
       rmSync(enc);
       rmSync(dec);
     }
@@ -252,6 +267,14 @@ for (const mib of sizesMiB) {
       },
       secondsMedian: { encrypt: median(s.encrypt), decrypt: t.encryptOnly ? null : median(s.decrypt) },
       spread: { encrypt: spread(s.encrypt), decrypt: t.encryptOnly ? null : spread(s.decrypt) },
+      cpuSecondsMedian: {
+        encrypt: median(s.cpu.encrypt),
+        decrypt: t.encryptOnly ? null : median(s.cpu.decrypt),
+      },
+      voluntarySwitchesMedian: {
+        encrypt: median(s.switches.encrypt),
+        decrypt: t.encryptOnly ? null : median(s.switches.decrypt),
+      },
       minorFaultsPerMiB: {
         encrypt: median(s.faults.encrypt) / mib,
         decrypt: t.encryptOnly ? null : median(s.faults.decrypt) / mib,
@@ -264,7 +287,7 @@ for (const mib of sizesMiB) {
     `${mib} MiB of random data (e2ee-backup: --compression none --no-padding; "defaults": deflate, Padmé)`,
   );
   console.log(
-    '  tool                  encrypt MB/s  decrypt MB/s  × age enc/dec  × bare enc/dec  spread enc/dec  peak RSS enc/dec (MiB)  faults/MiB enc/dec',
+    '  tool                  encrypt MB/s  decrypt MB/s  × age enc/dec  × bare enc/dec  × bare CPU enc/dec  spread enc/dec  peak RSS enc/dec (MiB)  faults/MiB enc/dec  vol. switches enc/dec',
   );
   for (const [name, r] of Object.entries(row)) {
     const re = age ? r.encryptMBps / age.encryptMBps : Number.NaN;
@@ -274,9 +297,14 @@ for (const mib of sizesMiB) {
       encrypt: r.encryptMBps / bare.encryptMBps,
       decrypt: r.decryptMBps === null ? null : r.decryptMBps / bare.decryptMBps,
     };
+    // Bare-loop CPU seconds over this tool's: above 1 is faster than the loop, as the wall ratios.
+    r.cpuRatioToBare = {
+      encrypt: bare.cpuSecondsMedian.encrypt / r.cpuSecondsMedian.encrypt,
+      decrypt: r.decryptMBps === null ? null : bare.cpuSecondsMedian.decrypt / r.cpuSecondsMedian.decrypt,
+    };
     const pct = (x) => (x === null ? '–' : `${Math.round(x * 100)}%`);
     console.log(
-      `  ${name.padEnd(20)}  ${fmt(r.encryptMBps).padStart(12)}  ${fmt(r.decryptMBps).padStart(12)}  ${`${fmt(re, 2)} / ${fmt(rd, 2)}`.padStart(13)}  ${`${fmt(r.ratioToBare.encrypt, 2)} / ${fmt(r.ratioToBare.decrypt, 2)}`.padStart(14)}  ${`${pct(r.spread.encrypt)} / ${pct(r.spread.decrypt)}`.padStart(14)}  ${fmt(r.peakRssMiB.encrypt).padStart(6)} / ${fmt(r.peakRssMiB.decrypt).padEnd(14)}  ${fmt(r.minorFaultsPerMiB.encrypt)} / ${fmt(r.minorFaultsPerMiB.decrypt)}`,
+      `  ${name.padEnd(20)}  ${fmt(r.encryptMBps).padStart(12)}  ${fmt(r.decryptMBps).padStart(12)}  ${`${fmt(re, 2)} / ${fmt(rd, 2)}`.padStart(13)}  ${`${fmt(r.ratioToBare.encrypt, 2)} / ${fmt(r.ratioToBare.decrypt, 2)}`.padStart(14)}  ${`${fmt(r.cpuRatioToBare.encrypt, 2)} / ${fmt(r.cpuRatioToBare.decrypt, 2)}`.padStart(18)}  ${`${pct(r.spread.encrypt)} / ${pct(r.spread.decrypt)}`.padStart(14)}  ${fmt(r.peakRssMiB.encrypt).padStart(6)} / ${fmt(r.peakRssMiB.decrypt).padEnd(14)}  ${`${fmt(r.minorFaultsPerMiB.encrypt)} / ${fmt(r.minorFaultsPerMiB.decrypt)}`.padEnd(18)}  ${fmt(r.voluntarySwitchesMedian.encrypt)} / ${fmt(r.voluntarySwitchesMedian.decrypt)}`,
     );
   }
   const off = row['e2ee-backup'];
