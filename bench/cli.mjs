@@ -198,7 +198,11 @@ const median = (xs) => {
 };
 const fmt = (x, d = 0) => (x === null ? '–' : x.toFixed(d));
 
-const load = () => loadavg().map((x) => Number(x.toFixed(2)));
+// The 1, 5 and 15 minute load averages, as `uptime` shows them (a string: one line in results.json).
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 // Spread of a tool's runs: slowest over fastest, minus one (0.25 = the slowest took 25 % longer).
 const spread = (xs) => Math.max(...xs) / Math.min(...xs) - 1;
 const results = {
@@ -210,7 +214,7 @@ const results = {
   sizes: {},
 };
 console.log(
-  `e2ee-backup CLI vs age vs openssl — Node ${process.version}, ${runs} interleaved runs, medians, files in ${base}, load average ${load().join(' ')}\n`,
+  `e2ee-backup CLI vs age vs openssl — Node ${process.version}, ${runs} interleaved runs, medians, files in ${base}, load average ${load()}\n`,
 );
 
 for (const mib of sizesMiB) {
@@ -521,5 +525,5 @@ results.loadAverage.end = load();
 const major = Number(process.versions.node.split('.')[0]);
 const resultsKey = major === 20 ? 'cli' : `cli-node${major}`;
 saveResults(resultsKey, results);
-console.log(`\nload average at the end: ${load().join(' ')}`);
+console.log(`\nload average at the end: ${load()}`);
 console.log(`wrote the ${resultsKey} key of bench/results.json`);
