@@ -1,4 +1,5 @@
-// `npm run bench:cli`: times `e2ee-backup encrypt` and `decrypt` against age (X25519 recipient),
+// `npm run bench:cli`: times `e2ee-backup encrypt` and `decrypt` (compression off, and the defaults
+// on the same incompressible file) against age (X25519 recipient),
 // `openssl enc -aes-256-ctr` and the bare node:crypto loop of bench/bare-loop.mjs (the most a
 // one-thread loop over 16 KiB chunks reaches here, and the same with a sealing thread) on the
 // same files in the same run, interleaved, and reports median MB/s, ratios to age and peak RSS
@@ -7,7 +8,7 @@
 //
 // Environment: E2EE_BENCH_CLI (default dist/cli.js), E2EE_BENCH_RUNS (default 5, at least 3),
 // E2EE_BENCH_SIZES_MIB (default "256,1024"; add 4096 for the flat-RSS check), E2EE_BENCH_CHAT_MIB
-// (the compressed case, default 256),
+// (the compressed case, default 256), E2EE_BENCH_MIXED_MIB (the mixed tar, default 256),
 // E2EE_BENCH_DIR (default /dev/shm when present, else the OS temp folder).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes, randomFillSync } from 'node:crypto';
@@ -21,9 +22,10 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ensureBuilt } from '../scripts/ensure-built.mjs';
+import { writeCorpus } from './corpus.mjs';
 import { saveResults } from './results.mjs';
 
 const root = resolve(import.meta.dirname, '..');
@@ -43,6 +45,7 @@ if (!existsSync('/usr/bin/time')) {
 }
 const hasAge = have('age') && have('age-keygen', ['-y', '/dev/null']);
 const hasOpenssl = have('openssl', ['version']);
+const hasZstd = have('zstd');
 if (!hasAge) console.error('age not found, skipping it (Debian: apt-get install -y age)');
 
 ensureBuilt();
@@ -122,7 +125,11 @@ function timed(cmd, args) {
   const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(text)?.[1]);
   // Each minor fault is a fresh page touched: what reusing buffers saves.
   const faults = Number(/Minor \(reclaiming a frame\) page faults: (\d+)/.exec(text)?.[1]);
-  return { seconds, rssMiB: rssKb / 1024, faults };
+  // CPU seconds (user + system): on a machine shared with other work, wall time includes waiting
+  // for a core, which swamps the program's own cost (docs/performance.md); CPU time does not.
+  const num = (label) => Number(new RegExp(`${label}: ([\\d.]+)`).exec(text)?.[1]);
+  const cpu = num('User time \\(seconds\\)') + num('System time \\(seconds\\)');
+  return { seconds, rssMiB: rssKb / 1024, faults, cpu, voluntarySwitches: num('Voluntary context switches') };
 }
 
 function tools(input, enc, dec) {
@@ -143,6 +150,12 @@ function tools(input, enc, dec) {
           '--no-padding',
           '-q',
         ]),
+      decrypt: () => timed('node', [cli, 'decrypt', enc, '-o', dec, '-k', keyFile, '-q']),
+    },
+    {
+      // The defaults (deflate, Padmé) on the same incompressible bytes: the cost of asking to compress.
+      name: 'e2ee-backup defaults',
+      encrypt: () => timed('node', [cli, 'encrypt', input, '-o', enc, '-k', keyFile, '-q']),
       decrypt: () => timed('node', [cli, 'decrypt', enc, '-o', dec, '-k', keyFile, '-q']),
     },
   ];
@@ -185,8 +198,24 @@ const median = (xs) => {
 };
 const fmt = (x, d = 0) => (x === null ? '–' : x.toFixed(d));
 
-const results = { date: new Date().toISOString(), node: process.version, dir, runs, sizes: {} };
-console.log(`e2ee-backup CLI vs age vs openssl — ${runs} interleaved runs, medians, files in ${base}\n`);
+// The 1, 5 and 15 minute load averages, as `uptime` shows them (a string: one line in results.json).
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+// Spread of a tool's runs: slowest over fastest, minus one (0.25 = the slowest took 25 % longer).
+const spread = (xs) => Math.max(...xs) / Math.min(...xs) - 1;
+const results = {
+  date: new Date().toISOString(),
+  node: process.version,
+  dir,
+  runs,
+  loadAverage: { start: load() },
+  sizes: {},
+};
+console.log(
+  `e2ee-backup CLI vs age vs openssl — Node ${process.version}, ${runs} interleaved runs, medians, files in ${base}, load average ${load()}\n`,
+);
 
 for (const mib of sizesMiB) {
   const bytes = mib * MiB;
@@ -198,7 +227,14 @@ for (const mib of sizesMiB) {
   const samples = Object.fromEntries(
     list.map((t) => [
       t.name,
-      { encrypt: [], decrypt: [], rss: { encrypt: [], decrypt: [] }, faults: { encrypt: [], decrypt: [] } },
+      {
+        encrypt: [],
+        decrypt: [],
+        rss: { encrypt: [], decrypt: [] },
+        faults: { encrypt: [], decrypt: [] },
+        cpu: { encrypt: [], decrypt: [] },
+        switches: { encrypt: [], decrypt: [] },
+      },
     ]),
   );
   for (let run = 0; run < runs; run++) {
@@ -214,6 +250,10 @@ for (const mib of sizesMiB) {
       samples[t.name].rss.decrypt.push(d.rssMiB);
       samples[t.name].faults.encrypt.push(e.faults);
       samples[t.name].faults.decrypt.push(d.faults);
+      samples[t.name].cpu.encrypt.push(e.cpu);
+      samples[t.name].cpu.decrypt.push(d.cpu);
+      samples[t.name].switches.encrypt.push(e.voluntarySwitches);
+      samples[t.name].switches.decrypt.push(d.voluntarySwitches);
       rmSync(enc);
       rmSync(dec);
     }
@@ -230,6 +270,15 @@ for (const mib of sizesMiB) {
         decrypt: t.encryptOnly ? null : Math.max(...s.rss.decrypt),
       },
       secondsMedian: { encrypt: median(s.encrypt), decrypt: t.encryptOnly ? null : median(s.decrypt) },
+      spread: { encrypt: spread(s.encrypt), decrypt: t.encryptOnly ? null : spread(s.decrypt) },
+      cpuSecondsMedian: {
+        encrypt: median(s.cpu.encrypt),
+        decrypt: t.encryptOnly ? null : median(s.cpu.decrypt),
+      },
+      voluntarySwitchesMedian: {
+        encrypt: median(s.switches.encrypt),
+        decrypt: t.encryptOnly ? null : median(s.switches.decrypt),
+      },
       minorFaultsPerMiB: {
         encrypt: median(s.faults.encrypt) / mib,
         decrypt: t.encryptOnly ? null : median(s.faults.decrypt) / mib,
@@ -237,18 +286,40 @@ for (const mib of sizesMiB) {
     };
   }
   const age = row.age;
-  console.log(`${mib} MiB of random data (e2ee-backup: --compression none --no-padding)`);
+  const bare = row['node:crypto bare loop'];
   console.log(
-    '  tool                  encrypt MB/s  decrypt MB/s  × age enc  × age dec  peak RSS enc/dec (MiB)  faults/MiB enc/dec',
+    `${mib} MiB of random data (e2ee-backup: --compression none --no-padding; "defaults": deflate, Padmé)`,
+  );
+  console.log(
+    '  tool                  encrypt MB/s  decrypt MB/s  × age enc/dec  × bare enc/dec  × bare CPU enc/dec  spread enc/dec  peak RSS enc/dec (MiB)  faults/MiB enc/dec  vol. switches enc/dec',
   );
   for (const [name, r] of Object.entries(row)) {
     const re = age ? r.encryptMBps / age.encryptMBps : Number.NaN;
     const rd = age && r.decryptMBps !== null ? r.decryptMBps / age.decryptMBps : null;
     r.ratioToAge = age ? { encrypt: re, decrypt: rd } : null;
+    r.ratioToBare = {
+      encrypt: r.encryptMBps / bare.encryptMBps,
+      decrypt: r.decryptMBps === null ? null : r.decryptMBps / bare.decryptMBps,
+    };
+    // Bare-loop CPU seconds over this tool's: above 1 is faster than the loop, as the wall ratios.
+    r.cpuRatioToBare = {
+      encrypt: bare.cpuSecondsMedian.encrypt / r.cpuSecondsMedian.encrypt,
+      decrypt: r.decryptMBps === null ? null : bare.cpuSecondsMedian.decrypt / r.cpuSecondsMedian.decrypt,
+    };
+    const pct = (x) => (x === null ? '–' : `${Math.round(x * 100)}%`);
     console.log(
-      `  ${name.padEnd(20)}  ${fmt(r.encryptMBps).padStart(12)}  ${fmt(r.decryptMBps).padStart(12)}  ${fmt(re, 2).padStart(9)}  ${fmt(rd, 2).padStart(9)}  ${fmt(r.peakRssMiB.encrypt).padStart(6)} / ${fmt(r.peakRssMiB.decrypt).padEnd(14)}  ${fmt(r.minorFaultsPerMiB.encrypt)} / ${fmt(r.minorFaultsPerMiB.decrypt)}`,
+      `  ${name.padEnd(20)}  ${fmt(r.encryptMBps).padStart(12)}  ${fmt(r.decryptMBps).padStart(12)}  ${`${fmt(re, 2)} / ${fmt(rd, 2)}`.padStart(13)}  ${`${fmt(r.ratioToBare.encrypt, 2)} / ${fmt(r.ratioToBare.decrypt, 2)}`.padStart(14)}  ${`${fmt(r.cpuRatioToBare.encrypt, 2)} / ${fmt(r.cpuRatioToBare.decrypt, 2)}`.padStart(18)}  ${`${pct(r.spread.encrypt)} / ${pct(r.spread.decrypt)}`.padStart(14)}  ${fmt(r.peakRssMiB.encrypt).padStart(6)} / ${fmt(r.peakRssMiB.decrypt).padEnd(14)}  ${`${fmt(r.minorFaultsPerMiB.encrypt)} / ${fmt(r.minorFaultsPerMiB.decrypt)}`.padEnd(18)}  ${fmt(r.voluntarySwitchesMedian.encrypt)} / ${fmt(r.voluntarySwitchesMedian.decrypt)}`,
     );
   }
+  const off = row['e2ee-backup'];
+  const on = row['e2ee-backup defaults'];
+  row.defaultsToOff = {
+    encrypt: on.encryptMBps / off.encryptMBps,
+    decrypt: on.decryptMBps / off.decryptMBps,
+  };
+  console.log(
+    `  defaults ÷ compression off: encrypt ${fmt(row.defaultsToOff.encrypt, 2)}×, decrypt ${fmt(row.defaultsToOff.decrypt, 2)}×`,
+  );
   console.log();
   results.sizes[`${mib}MiB`] = row;
   rmSync(input);
@@ -303,7 +374,96 @@ for (const mib of sizesMiB) {
   rmSync(dec);
 }
 
-// The targets of issues 5 (CLI) and 7 (performance).
+// The mixed corpus (issue 19): what a chat backup is, in one tar — the chat-like text of
+// bench/corpus.mjs (a quarter) and media-like files that do not compress: "photos" and "videos"
+// (a JPEG or MP4 header, then random bytes) and "voice notes" (Ogg). e2ee-backup with its defaults
+// against `tar | gzip -1 | age` and `tar | zstd -1 | age` on the same tar, interleaved.
+{
+  const mib = Number(process.env.E2EE_BENCH_MIXED_MIB ?? 256);
+  const tree = join(dir, 'mixed');
+  execFileSync('mkdir', ['-p', join(tree, 'media')]);
+  await writeCorpus(join(tree, 'msgstore.jsonl'), (mib * MiB) / 4, 19);
+  let left = (mib * MiB * 3) / 4;
+  const heads = {
+    jpg: [0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 0x4a, 0x46, 0x49, 0x46, 0],
+    mp4: [0, 0, 0, 0x20, 0x66, 0x74, 0x79, 0x70, 0x69, 0x73, 0x6f, 0x6d],
+    opus: [0x4f, 0x67, 0x67, 0x53, 0, 2],
+  };
+  // Sizes cycle through voice notes (~40 KB), photos (~0.2–3 MB) and a video (~20 MB).
+  const sizes = [40e3, 250e3, 1.8e6, 45e3, 3.1e6, 700e3, 21e6, 30e3, 1.2e6];
+  for (let i = 0; left > 0; i++) {
+    const n = Math.min(left, Math.round(sizes[i % sizes.length]));
+    const ext = n >= 10e6 ? 'mp4' : n < 100e3 ? 'opus' : 'jpg';
+    const body = randomBytes(n);
+    body.set(heads[ext].slice(0, n));
+    const fd = openSync(join(tree, 'media', `IMG-${String(i).padStart(5, '0')}.${ext}`), 'w');
+    writeSync(fd, body);
+    closeSync(fd);
+    left -= n;
+  }
+  const input = join(dir, 'mixed.tar');
+  execFileSync('tar', ['-cf', input, '-C', tree, '.']);
+  rmSync(tree, { recursive: true });
+  const enc = join(dir, 'mixed.out');
+  const tarBytes = statSync(input).size;
+  const list = [
+    {
+      name: 'e2ee-backup defaults',
+      run: () => timed('node', [cli, 'encrypt', input, '-o', enc, '-k', keyFile, '-q']),
+    },
+    {
+      name: 'e2ee-backup, compression off',
+      run: () =>
+        timed('node', [cli, 'encrypt', input, '-o', enc, '-k', keyFile, '--compression', 'none', '-q']),
+    },
+  ];
+  if (hasAge) {
+    list.push({
+      name: 'gzip -1 | age',
+      run: () => timed('sh', ['-c', `gzip -1 -c "$1" | age -r "$2" > "$3"`, 'sh', input, ageRecipient, enc]),
+    });
+    if (hasZstd)
+      list.push({
+        name: 'zstd -1 | age',
+        run: () =>
+          timed('sh', ['-c', `zstd -1 -q -c "$1" | age -r "$2" > "$3"`, 'sh', input, ageRecipient, enc]),
+      });
+  }
+  const s = Object.fromEntries(list.map((t) => [t.name, { seconds: [], size: 0, rss: [] }]));
+  for (let run = 0; run < runs; run++) {
+    for (const t of list.map((_, i) => list[(i + run) % list.length])) {
+      const r = t.run();
+      s[t.name].seconds.push(r.seconds);
+      s[t.name].rss.push(r.rssMiB);
+      s[t.name].size = statSync(enc).size;
+      rmSync(enc);
+    }
+    process.stderr.write(`  mixed ${mib} MiB: run ${run + 1}/${runs} done\n`);
+  }
+  const row = { tarBytes, textShare: 0.25 };
+  console.log(
+    `${mib} MiB mixed tar (a quarter chat-like text, the rest JPEG/MP4/Ogg-headed random files), median of ${runs}`,
+  );
+  console.log('  tool                            MB/s  output % of tar  spread  peak RSS (MiB)');
+  for (const t of list) {
+    const x = s[t.name];
+    row[t.name] = {
+      encryptMBps: tarBytes / 1e6 / median(x.seconds),
+      outputRatio: x.size / tarBytes,
+      spread: spread(x.seconds),
+      peakRssMiB: Math.max(...x.rss),
+    };
+    const r = row[t.name];
+    console.log(
+      `  ${t.name.padEnd(30)}  ${fmt(r.encryptMBps).padStart(4)}  ${fmt(r.outputRatio * 100, 1).padStart(15)}  ${`${Math.round(r.spread * 100)}%`.padStart(6)}  ${fmt(r.peakRssMiB).padStart(14)}`,
+    );
+  }
+  console.log();
+  results.mixed = row;
+  rmSync(input);
+}
+
+// The targets of issues 5 (CLI), 7 (performance) and 19.
 const big = results.sizes[`${Math.max(...sizesMiB)}MiB`]?.['e2ee-backup'];
 const small = results.sizes[`${Math.min(...sizesMiB)}MiB`]?.['e2ee-backup'];
 if (big) {
@@ -337,6 +497,21 @@ if (big) {
       null,
     ],
   ];
+  const incompressible = results.sizes['256MiB'] ?? results.sizes[`${Math.min(...sizesMiB)}MiB`];
+  checks.push(
+    [
+      '#19 defaults on incompressible data ≥ 0.8× compression off (encrypt)',
+      incompressible.defaultsToOff.encrypt >= 0.8,
+      incompressible.defaultsToOff.encrypt,
+    ],
+    ...Object.entries(results.sizes).flatMap(([size, r]) =>
+      ['encrypt', 'decrypt'].map((way) => [
+        `#19 ${size} ${way}, compression off ≥ 0.9× the bare node:crypto loop`,
+        r['e2ee-backup'].ratioToBare[way] >= 0.9,
+        r['e2ee-backup'].ratioToBare[way],
+      ]),
+    ),
+  );
   results.targets = checks.map(([name, pass, value]) => ({ name, pass, value: value ?? null }));
   console.log('Targets:');
   for (const [name, pass, value] of checks)
@@ -345,6 +520,10 @@ if (big) {
     );
 }
 
-// Merged into bench/results.json beside `npm run bench`'s keys.
-saveResults('cli', results);
-console.log('\nwrote the cli key of bench/results.json');
+// Merged into bench/results.json beside `npm run bench`'s keys; one key per Node major version.
+results.loadAverage.end = load();
+const major = Number(process.versions.node.split('.')[0]);
+const resultsKey = major === 20 ? 'cli' : `cli-node${major}`;
+saveResults(resultsKey, results);
+console.log(`\nload average at the end: ${load()}`);
+console.log(`wrote the ${resultsKey} key of bench/results.json`);

@@ -41,10 +41,17 @@ export function keepYoungGenerationSmall(): void {
 // read did: 86-88 MiB for about 7 % more time (README, Benchmarks). Only on the V8 where that
 // was measured (Node 20's 11.x).
 const COLLECT_EVERY = 12 * 2 ** 20;
+// Blocks that do not compress are stored without deflating (src/compressibility.ts): then the
+// only dead buffers are node:crypto's, as with compression off, where V8's own collections hold
+// the peak at about 81 MiB, and a full collection every 12 MiB only cost time (256 MiB of random
+// bytes: 0.97 s of user time against 0.59 s; docs/performance.md). So collect only when the
+// buffers held, live and dead, pass this: 12 MiB after a collection they held 19 MiB on random
+// bytes (all blocks stored) and 24-26 MiB on the chat-like corpus (all deflated).
+const COLLECT_ABOVE = 22 * 2 ** 20;
 
 /**
  * For a compressed encrypt: a callback for the bytes read so far that runs a full garbage
- * collection every 12 MiB. Node 20 only; does nothing where `gc` cannot be had in a new context
+ * collection every 12 MiB while buffers pile up. Node 20 only; does nothing where `gc` cannot be had in a new context
  * (Bun, Deno), and with E2EE_BACKUP_V8_DEFAULTS=1.
  */
 export function collectWhileCompressing(): (bytesRead: number) => void {
@@ -62,6 +69,6 @@ export function collectWhileCompressing(): (bytesRead: number) => void {
   return (bytesRead) => {
     if (!gc || bytesRead < next) return;
     next = bytesRead + COLLECT_EVERY;
-    gc();
+    if (process.memoryUsage().arrayBuffers > COLLECT_ABOVE) gc();
   };
 }

@@ -10,6 +10,7 @@
 import { E2EEError } from '../errors.js';
 import { concat, toBytes } from '../internal/bytes.js';
 import { byobReaderOf, cancelQuietly } from '../internal/streams.js';
+import { compressionGate } from './compressibility.js';
 import { deflateRaw, inflateRaw } from './deflate.js';
 import { padme } from './padme.js';
 
@@ -230,7 +231,9 @@ function blockHead(kind: number, length: number, rawLength?: number): Uint8Array
   return head;
 }
 
-async function encodeBlock(block: Uint8Array, level: number): Promise<Uint8Array[]> {
+async function encodeBlock(block: Uint8Array, level: number, worthIt: boolean): Promise<Uint8Array[]> {
+  // SPEC.md §5.2 lets a writer store any block: one judged incompressible is not deflated at all.
+  if (!worthIt) return [blockHead(BLOCK_STORED, block.length), block];
   const packed = await deflateRaw(block, level);
   // A block that does not shrink is stored: no second pass, and the decoder insists on it.
   if (packed.length < block.length) return [blockHead(BLOCK_DEFLATE, packed.length, block.length), packed];
@@ -374,6 +377,7 @@ export async function* framePieces(
   options: FramingOptions & { lend: boolean },
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const level = options.deflateLevel;
+  const worthDeflating = compressionGate();
   const pending: Promise<{ pieces: Uint8Array[]; copy?: Uint8Array<ArrayBuffer> }>[] = [];
   // With `lend`, each block in flight is a copy (the lent buffer is refilled at the next read);
   // a copy comes back here once its pieces are out and the reader has moved on, so compressing
@@ -400,7 +404,8 @@ export async function* framePieces(
       if (block) {
         // Blocks are compressed concurrently (node:zlib uses libuv's thread pool), output in order.
         const copy = options.lend ? copied(block, copies.pop()) : undefined;
-        const job = encodeBlock(copy ?? joined(block), level).then((pieces) => ({ pieces, copy }));
+        const data = copy ?? joined(block);
+        const job = encodeBlock(data, level, worthDeflating(data)).then((pieces) => ({ pieces, copy }));
         job.catch(() => {}); // surfaced when its turn comes
         pending.push(job);
       }
