@@ -9,6 +9,7 @@
  * - {@link encryptBackup} / {@link decryptBackup} / {@link inspectBackup} / {@link recoverBackupKey}:
  *   backups in the container format of SPEC.md (file helpers for Node at `e2ee-backup/node`).
  * - {@link E2EEError} and {@link ERROR_CODES}: one error class with stable codes.
+ * - {@link setCryptoProvider}: native AES-256-GCM, Argon2id and random bytes (React Native).
  *
  * @packageDocumentation
  */
@@ -19,3 +20,11 @@ export * from './errors.js';
 export * from './kdf.js';
 export * from './key.js';
 export { padme } from './padding.js';
+export {
+  type AesGcmProvider,
+  type Argon2idRequest,
+  type CryptoProvider,
+  type GcmCipher,
+  type GcmDecipher,
+  setCryptoProvider,
+} from './provider.js';
