@@ -6,6 +6,7 @@
  * @module
  */
 
+import { openBackupBytes, type PreparedBackup, sealBackupBytes } from './backup-bytes.js';
 import { concat, randomBytes } from './bytes.js';
 import { type ChunkWorkers, createDecryptStream, createEncryptStream } from './chunked.js';
 import { E2EEError } from './errors.js';
@@ -239,6 +240,42 @@ function checkBackupPassword(password: unknown): asserts password is string {
  * ```
  */
 export function encryptBackup(input: BackupInput, options: EncryptBackupOptions): ReadableStream<Uint8Array> {
+  const { meta, framing, header } = prepareBackup(options);
+  // On node:crypto (or noble) without worker threads, the payload is sealed straight from one
+  // reused plaintext buffer into the reader's buffers: see sealedStream.
+  const fused = reusesBuffers(options.workers);
+  const blocks = readBlocks(toStream(input), fused);
+  const pieces = framePieces(blocks, meta, { ...framing, lend: fused });
+  if (fused) return sealedStream(header, pieces, blocks, options.signal);
+
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  const out = new ReadableStream<Uint8Array>({
+    async start(c) {
+      const { bytes, fileKey, salt } = await header();
+      c.enqueue(bytes);
+      reader = toStream(pieces)
+        .pipeThrough(
+          createEncryptStream(fileKey, withSalt({ context: bytes, workers: options.workers }, salt)),
+        )
+        .getReader();
+      fileKey.fill(0);
+    },
+    async pull(c) {
+      const r = await reader!.read();
+      if (r.done) c.close();
+      else c.enqueue(r.value);
+    },
+    // The input too: the generator's own clean-up would wait for a read that may never end.
+    cancel: async (reason) => {
+      await blocks.cancel(reason);
+      if (reader) await cancelQuietly(reader, reason);
+    },
+  });
+  return withSignal(out, options.signal);
+}
+
+/** encryptBackup's options, checked before anything is read, and what they make. */
+function prepareBackup(options: EncryptBackupOptions): PreparedBackup {
   const slots: (NewBackupKeySlot | NewPasswordSlot)[] = [];
   if (options.key !== undefined) slots.push({ type: 'backup-key', backupKey: keyBytes(options.key) });
   if (options.password !== undefined) {
@@ -270,16 +307,11 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
   };
   const flags = (compression === 'deflate' ? FLAG_COMPRESSED : 0) | (padding === 'padme' ? FLAG_PADDED : 0);
   const meta = encodeMetadata(metadata); // checked here, so bad metadata fails the call itself
-  // On node:crypto (or noble) without worker threads, the payload is sealed straight from one
-  // reused plaintext buffer into the reader's buffers: see sealedStream.
-  const fused = reusesBuffers(options.workers);
-  const blocks = readBlocks(toStream(input), fused);
-  const pieces = framePieces(blocks, meta, {
+  const framing = {
     deflateLevel: compression === 'deflate' ? level : undefined,
     padded: padding === 'padme',
     onProgress: options.onProgress,
-    lend: fused,
-  });
+  };
   // The file key is wiped by whoever receives it, or here if the header cannot be made.
   const resumed = RESUME_KEYINGS.get(options);
   const header: () => Promise<Keying> =
@@ -293,32 +325,7 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
         throw e;
       }
     });
-  if (fused) return sealedStream(header, pieces, blocks, options.signal);
-
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  const out = new ReadableStream<Uint8Array>({
-    async start(c) {
-      const { bytes, fileKey, salt } = await header();
-      c.enqueue(bytes);
-      reader = toStream(pieces)
-        .pipeThrough(
-          createEncryptStream(fileKey, withSalt({ context: bytes, workers: options.workers }, salt)),
-        )
-        .getReader();
-      fileKey.fill(0);
-    },
-    async pull(c) {
-      const r = await reader!.read();
-      if (r.done) c.close();
-      else c.enqueue(r.value);
-    },
-    // The input too: the generator's own clean-up would wait for a read that may never end.
-    cancel: async (reason) => {
-      await blocks.cancel(reason);
-      if (reader) await cancelQuietly(reader, reason);
-    },
-  });
-  return withSignal(out, options.signal);
+  return { meta, framing, header };
 }
 
 /**
@@ -347,20 +354,7 @@ export async function decryptBackup(
 }> {
   // The caller's arguments are checked before the first byte is read (SPEC.md §7): a bad one is
   // reported whatever the file holds.
-  const key = options.key !== undefined ? keyBytes(options.key) : undefined;
-  if (options.password !== undefined) checkBackupPassword(options.password);
-  if (key === undefined && options.password === undefined)
-    throw new E2EEError('INVALID_ARGUMENT', 'give a backup key, a password, or both');
-  for (const [name, max] of Object.entries(options.kdfMaxima ?? {}))
-    if (typeof max !== 'number' || Number.isNaN(max))
-      throw new E2EEError('INVALID_ARGUMENT', `kdfMaxima.${name} must be a number, not ${String(max)}`);
-  const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-  // NaN would compare false against everything and silently switch the bomb guard off.
-  if (
-    !(Number.isSafeInteger(maxOutputBytes) && maxOutputBytes >= 0) &&
-    maxOutputBytes !== Number.POSITIVE_INFINITY
-  )
-    throw new E2EEError('INVALID_ARGUMENT', 'maxOutputBytes must be a non-negative integer (or Infinity)');
+  const { key, maxOutputBytes } = decryptArguments(options);
   const r = byteReader(toStream(input));
   let plaintext: FramedReader | undefined;
   try {
@@ -408,6 +402,28 @@ export async function decryptBackup(
   }
 }
 
+/** decryptBackup's arguments, checked: the backup key's bytes and the output limit. */
+function decryptArguments(options: DecryptBackupOptions): {
+  key: Uint8Array | undefined;
+  maxOutputBytes: number;
+} {
+  const key = options.key !== undefined ? keyBytes(options.key) : undefined;
+  if (options.password !== undefined) checkBackupPassword(options.password);
+  if (key === undefined && options.password === undefined)
+    throw new E2EEError('INVALID_ARGUMENT', 'give a backup key, a password, or both');
+  for (const [name, max] of Object.entries(options.kdfMaxima ?? {}))
+    if (typeof max !== 'number' || Number.isNaN(max))
+      throw new E2EEError('INVALID_ARGUMENT', `kdfMaxima.${name} must be a number, not ${String(max)}`);
+  const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  // NaN would compare false against everything and silently switch the bomb guard off.
+  if (
+    !(Number.isSafeInteger(maxOutputBytes) && maxOutputBytes >= 0) &&
+    maxOutputBytes !== Number.POSITIVE_INFINITY
+  )
+    throw new E2EEError('INVALID_ARGUMENT', 'maxOutputBytes must be a non-negative integer (or Infinity)');
+  return { key, maxOutputBytes };
+}
+
 function isCommitmentError(e: unknown): boolean {
   return e instanceof E2EEError && e.code === 'COMMITMENT_MISMATCH';
 }
@@ -447,6 +463,9 @@ export async function encryptBackupBytes(
   data: Uint8Array,
   options: EncryptBackupOptions,
 ): Promise<Uint8Array> {
+  // Without Web streams (Hermes): the same container from whole buffers (src/backup-bytes.ts).
+  if (typeof ReadableStream !== 'function')
+    return sealBackupBytes(data, prepareBackup(options), options.signal);
   return readAll(encryptBackup(data, options));
 }
 
@@ -468,6 +487,20 @@ export async function decryptBackupBytes(
 }> {
   const limit = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES_IN_MEMORY;
   try {
+    if (typeof ReadableStream !== 'function') {
+      // Without Web streams (Hermes): the same checks on the whole buffer (src/backup-bytes.ts).
+      const { key } = decryptArguments({ ...options, maxOutputBytes: limit });
+      return await openBackupBytes(data, {
+        key,
+        password: options.password,
+        kdfMaxima: options.kdfMaxima,
+        maxOutputBytes: limit,
+        onProgress: options.onProgress,
+        signal: options.signal,
+      }).catch((e: unknown) => {
+        throw isCommitmentError(e) ? headerAuthError(e) : e;
+      });
+    }
     const { metadata, stream } = await decryptBackup(data, { ...options, maxOutputBytes: limit });
     return { metadata, data: await readAll(stream) };
   } catch (e) {

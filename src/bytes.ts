@@ -2,13 +2,16 @@
 
 import { E2EEError } from './errors.js';
 import { providedRandom } from './provider.js';
+import { encodeUtf8 } from './utf8.js';
 
-// Made on first use: an import must not fail where TextEncoder is missing (older Hermes).
+// Made on first use, and not needed at all: an import must not fail where TextEncoder is
+// missing (Hermes before React Native 0.74).
 let encoder: TextEncoder | undefined;
 
 /** UTF-8 bytes of a string, or the bytes themselves. */
 export function toBytes(data: string | Uint8Array): Uint8Array {
   if (typeof data !== 'string') return data;
+  if (typeof TextEncoder !== 'function') return encodeUtf8(data);
   encoder ??= new TextEncoder();
   return encoder.encode(data);
 }

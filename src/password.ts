@@ -6,6 +6,7 @@
  * @module
  */
 
+import { toBytes } from './bytes.js';
 import { E2EEError } from './errors.js';
 import { UNICODE_ASSIGNED_RANGES, UNICODE_ASSIGNED_VERSION } from './unicode-assigned.js';
 
@@ -78,5 +79,5 @@ export function checkPassword(password: unknown): asserts password is string | U
 export function encodePassword(password: string | Uint8Array): Uint8Array {
   checkPassword(password);
   if (password instanceof Uint8Array) return password;
-  return new TextEncoder().encode(password.normalize('NFC'));
+  return toBytes(password.normalize('NFC'));
 }
