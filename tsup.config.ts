@@ -48,6 +48,29 @@ export default defineConfig([
     treeshake: true,
   },
   {
+    // React Native (package.json's `react-native` condition): the same API in one file per entry,
+    // with @noble/hashes' Argon2id in place of hash-wasm's WebAssembly, which Hermes lacks, so
+    // that an app's bundle holds no WebAssembly (types: the ESM build's). See docs/react-native.md.
+    entry: { 'react-native/index': 'src/index.ts', 'react-native/kdf': 'src/primitives/kdf.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    target: 'es2022',
+    platform: 'neutral',
+    splitting: false,
+    treeshake: true,
+    external,
+    esbuildPlugins: [
+      {
+        name: 'argon2-without-webassembly',
+        setup(build) {
+          build.onResolve({ filter: /^\.\/argon2id\.js$/ }, (args) => ({
+            path: `${args.resolveDir}/argon2id-noble.ts`,
+          }));
+        },
+      },
+    ],
+  },
+  {
     // The command-line tool: Node only, ESM, its own entry so the library stays platform-neutral.
     entry: { cli: 'src/cli/main.ts' },
     format: ['esm'],

@@ -59,6 +59,9 @@ export const ERROR_CODES = {
   UNAUTHORIZED: 'The device credential does not authorise this vault operation.',
   ABORTED: 'The operation was aborted by the caller.',
   IO: 'Reading or writing a file failed.',
+  // crypto provider (src/provider.ts)
+  CRYPTO_PROVIDER:
+    'A crypto primitive is unavailable here, or the registered crypto provider is malformed or failed its known-answer check.',
 } as const;
 
 /** A stable error code; see {@link ERROR_CODES} for the meaning of each. */

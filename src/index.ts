@@ -9,6 +9,7 @@
  * - {@link encryptBackup} / {@link decryptBackup} / {@link inspectBackup} / {@link recoverBackupKey}:
  *   backups in the container format of SPEC.md (file helpers for Node at `e2ee-backup/node`).
  * - {@link E2EEError} and {@link ERROR_CODES}: one error class with stable codes.
+ * - {@link setCryptoProvider}: native AES-256-GCM, Argon2id and random bytes (React Native).
  *
  * @packageDocumentation
  */
@@ -54,6 +55,14 @@ export {
 } from './container/backup.js';
 export { padme } from './container/padme.js';
 export { E2EEError, ERROR_CODES, type ErrorCode, isE2EEError } from './errors.js';
+export {
+  type AesGcmProvider,
+  type Argon2idRequest,
+  type CryptoProvider,
+  type GcmCipher,
+  type GcmDecipher,
+  setCryptoProvider,
+} from './internal/provider.js';
 export {
   BACKUP_KEY_BYTES,
   BACKUP_KEY_DIGITS,

@@ -96,6 +96,10 @@ export const ERROR_EXITS: Readonly<Record<ErrorCode, Outcome>> = {
   // 1: the call itself was wrong.
   INVALID_ARGUMENT: { exit: EXIT.USAGE, fix: "Run 'e2ee-backup help' for the accepted values" },
   INVALID_KEY_SIZE: { exit: EXIT.USAGE, fix: 'A backup key is 32 bytes, written as 64 hex digits' },
+  CRYPTO_PROVIDER: {
+    exit: EXIT.USAGE,
+    fix: 'This runtime lacks a crypto primitive the library needs: run the CLI on Node 20.19 or later',
+  },
   // 130: the user asked us to stop.
   ABORTED: { exit: EXIT.INTERRUPTED, fix: 'Nothing was written' },
   // 4: the file system or a stream failed.

@@ -12,6 +12,7 @@ import { byobReaderOf, cancelQuietly, readAll, toStream } from '../internal/stre
 import { type BackupKeyCandidate, backupKeyTypoCandidates, parseBackupKey } from '../key/backup-key.js';
 import { checkPassword } from '../key/password.js';
 import { type Argon2idParams, DEFAULT_KDF_PARAMS } from '../primitives/kdf.js';
+import { openBackupBytes, type PreparedBackup, sealBackupBytes } from './backup-bytes.js';
 import {
   BACKUP_SET_NAME,
   type BackupMetadata,
@@ -227,6 +228,16 @@ function checkBackupPassword(password: unknown): asserts password is string {
  * ```
  */
 export function encryptBackup(input: BackupInput, options: EncryptBackupOptions): ReadableStream<Uint8Array> {
+  const { meta, framing, header } = prepareBackup(options);
+  // The payload is sealed straight from one reused plaintext buffer into the reader's buffers:
+  // see sealedStream.
+  const blocks = readBlocks(toStream(input), true);
+  const pieces = framePieces(blocks, meta, { ...framing, lend: true });
+  return sealedStream(header, pieces, blocks, options.signal);
+}
+
+/** encryptBackup's options, checked before anything is read, and what they make. */
+function prepareBackup(options: EncryptBackupOptions): PreparedBackup {
   const slots: (NewBackupKeySlot | NewPasswordSlot)[] = [];
   if (options.key !== undefined) slots.push({ type: 'backup-key', backupKey: keyBytes(options.key) });
   if (options.password !== undefined) {
@@ -258,15 +269,11 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
   };
   const flags = (compression === 'deflate' ? FLAG_COMPRESSED : 0) | (padding === 'padme' ? FLAG_PADDED : 0);
   const meta = encodeMetadata(metadata); // checked here, so bad metadata fails the call itself
-  // The payload is sealed straight from one reused plaintext buffer into the reader's buffers:
-  // see sealedStream.
-  const blocks = readBlocks(toStream(input), true);
-  const pieces = framePieces(blocks, meta, {
+  const framing = {
     deflateLevel: compression === 'deflate' ? level : undefined,
     padded: padding === 'padme',
     onProgress: options.onProgress,
-    lend: true,
-  });
+  };
   // The file key is wiped by whoever receives it, or here if the header cannot be made.
   const resumed = RESUME_KEYINGS.get(options);
   const header: () => Promise<Keying> =
@@ -280,7 +287,7 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
         throw e;
       }
     });
-  return sealedStream(header, pieces, blocks, options.signal);
+  return { meta, framing, header };
 }
 
 /**
@@ -309,20 +316,7 @@ export async function decryptBackup(
 }> {
   // The caller's arguments are checked before the first byte is read (SPEC.md §7): a bad one is
   // reported whatever the file holds.
-  const key = options.key !== undefined ? keyBytes(options.key) : undefined;
-  if (options.password !== undefined) checkBackupPassword(options.password);
-  if (key === undefined && options.password === undefined)
-    throw new E2EEError('INVALID_ARGUMENT', 'give a backup key, a password, or both');
-  for (const [name, max] of Object.entries(options.kdfMaxima ?? {}))
-    if (typeof max !== 'number' || Number.isNaN(max))
-      throw new E2EEError('INVALID_ARGUMENT', `kdfMaxima.${name} must be a number, not ${String(max)}`);
-  const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-  // NaN would compare false against everything and silently switch the bomb guard off.
-  if (
-    !(Number.isSafeInteger(maxOutputBytes) && maxOutputBytes >= 0) &&
-    maxOutputBytes !== Number.POSITIVE_INFINITY
-  )
-    throw new E2EEError('INVALID_ARGUMENT', 'maxOutputBytes must be a non-negative integer (or Infinity)');
+  const { key, maxOutputBytes } = decryptArguments(options);
   const r = byteReader(toStream(input));
   let plaintext: FramedReader | undefined;
   try {
@@ -361,6 +355,28 @@ export async function decryptBackup(
   }
 }
 
+/** decryptBackup's arguments, checked: the backup key's bytes and the output limit. */
+function decryptArguments(options: DecryptBackupOptions): {
+  key: Uint8Array | undefined;
+  maxOutputBytes: number;
+} {
+  const key = options.key !== undefined ? keyBytes(options.key) : undefined;
+  if (options.password !== undefined) checkBackupPassword(options.password);
+  if (key === undefined && options.password === undefined)
+    throw new E2EEError('INVALID_ARGUMENT', 'give a backup key, a password, or both');
+  for (const [name, max] of Object.entries(options.kdfMaxima ?? {}))
+    if (typeof max !== 'number' || Number.isNaN(max))
+      throw new E2EEError('INVALID_ARGUMENT', `kdfMaxima.${name} must be a number, not ${String(max)}`);
+  const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  // NaN would compare false against everything and silently switch the bomb guard off.
+  if (
+    !(Number.isSafeInteger(maxOutputBytes) && maxOutputBytes >= 0) &&
+    maxOutputBytes !== Number.POSITIVE_INFINITY
+  )
+    throw new E2EEError('INVALID_ARGUMENT', 'maxOutputBytes must be a non-negative integer (or Infinity)');
+  return { key, maxOutputBytes };
+}
+
 function isCommitmentError(e: unknown): boolean {
   return e instanceof E2EEError && e.code === 'COMMITMENT_MISMATCH';
 }
@@ -382,6 +398,9 @@ export async function encryptBackupBytes(
   data: Uint8Array,
   options: EncryptBackupOptions,
 ): Promise<Uint8Array> {
+  // Without Web streams (Hermes): the same container from whole buffers (src/backup-bytes.ts).
+  if (typeof ReadableStream !== 'function')
+    return sealBackupBytes(data, prepareBackup(options), options.signal);
   return readAll(encryptBackup(data, options));
 }
 
@@ -403,6 +422,20 @@ export async function decryptBackupBytes(
 }> {
   const limit = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES_IN_MEMORY;
   try {
+    if (typeof ReadableStream !== 'function') {
+      // Without Web streams (Hermes): the same checks on the whole buffer (src/backup-bytes.ts).
+      const { key } = decryptArguments({ ...options, maxOutputBytes: limit });
+      return await openBackupBytes(data, {
+        key,
+        password: options.password,
+        kdfMaxima: options.kdfMaxima,
+        maxOutputBytes: limit,
+        onProgress: options.onProgress,
+        signal: options.signal,
+      }).catch((e: unknown) => {
+        throw isCommitmentError(e) ? headerAuthError(e) : e;
+      });
+    }
     const { metadata, stream } = await decryptBackup(data, { ...options, maxOutputBytes: limit });
     return { metadata, data: await readAll(stream) };
   } catch (e) {

@@ -10,6 +10,7 @@
 import { E2EEError } from '../errors.js';
 import { concat, toBytes } from '../internal/bytes.js';
 import { byobReaderOf, cancelQuietly } from '../internal/streams.js';
+import { decodeUtf8 } from '../internal/utf8.js';
 import { compressionGate } from './compressibility.js';
 import { deflateRaw, inflateRaw } from './deflate.js';
 import { padme } from './padme.js';
@@ -571,6 +572,27 @@ export async function decodeFraming(
   r: FramedReader,
   options: DecodeOptions & { lent: boolean },
 ): Promise<{ metadata: BackupMetadata; body: ReadableStream<Uint8Array> }> {
+  const { metadata, source } = await framingSource(r, options);
+  const body: ReadableStream<Uint8Array> = options.lent
+    ? new ReadableStream({ ...source, type: 'bytes' })
+    : new ReadableStream(source);
+  return { metadata, body };
+}
+
+/**
+ * {@link decodeFraming} without a Web stream: the metadata and the body's underlying source,
+ * which callers where ReadableStream is missing pull themselves (src/backup-bytes.ts).
+ */
+export async function framingSource(
+  r: FramedReader,
+  options: DecodeOptions & { lent: boolean },
+): Promise<{
+  metadata: BackupMetadata;
+  source: {
+    pull(c: ReadableStreamController<Uint8Array>): Promise<void>;
+    cancel(reason: unknown): Promise<void>;
+  };
+}> {
   const need = async (n: number, what: string) => {
     const b = await r.exactly(n);
     if (!b) throw badPayload(`it ends inside ${what}`);
@@ -583,10 +605,8 @@ export async function decodeFraming(
   let parsed: unknown;
   let text = '';
   try {
-    // ignoreBOM keeps a byte-order mark in the text, where JSON.parse rejects it (SPEC.md §5.1).
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(
-      await need(metaLen, 'the metadata'),
-    );
+    // A byte-order mark stays in the text (ignoreBOM), where JSON.parse rejects it (SPEC.md §5.1).
+    text = decodeUtf8(await need(metaLen, 'the metadata'));
     parsed = JSON.parse(text);
   } catch (e) {
     if (e instanceof E2EEError) throw e;
@@ -679,10 +699,7 @@ export async function decodeFraming(
     },
     cancel: (reason: unknown) => r.cancel(reason),
   };
-  const body: ReadableStream<Uint8Array> = lent
-    ? new ReadableStream({ ...source, type: 'bytes' })
-    : new ReadableStream(source);
-  return { metadata, body };
+  return { metadata, source };
 }
 
 async function checkPadding(r: FramedReader, framed: number, padded: boolean): Promise<void> {

@@ -1,10 +1,19 @@
 /** Small byte helpers shared by the layers. Internal: not part of the public API. */
 
-const encoder = new TextEncoder();
+import { E2EEError } from '../errors.js';
+import { providedRandom } from './provider.js';
+import { encodeUtf8 } from './utf8.js';
+
+// Made on first use, and not needed at all: an import must not fail where TextEncoder is
+// missing (Hermes before React Native 0.74).
+let encoder: TextEncoder | undefined;
 
 /** UTF-8 bytes of a string, or the bytes themselves. */
 export function toBytes(data: string | Uint8Array): Uint8Array {
-  return typeof data === 'string' ? encoder.encode(data) : data;
+  if (typeof data !== 'string') return data;
+  if (typeof TextEncoder !== 'function') return encodeUtf8(data);
+  encoder ??= new TextEncoder();
+  return encoder.encode(data);
 }
 
 /** Concatenation into one new array. */
@@ -28,10 +37,23 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-/** Random bytes from the platform CSPRNG (WebCrypto's getRandomValues, in 64 KiB calls). */
+/**
+ * Random bytes from the registered provider's CSPRNG, else the platform's (WebCrypto's
+ * getRandomValues), in 64 KiB calls.
+ */
 export function randomBytes(n: number): Uint8Array {
+  const c = globalThis.crypto as Crypto | undefined;
+  const fill =
+    providedRandom() ??
+    (c?.getRandomValues ? (b: Uint8Array) => c.getRandomValues(b as Uint8Array<ArrayBuffer>) : undefined);
+  if (!fill)
+    throw new E2EEError(
+      'CRYPTO_PROVIDER',
+      'no CSPRNG here: install react-native-get-random-values (or react-native-quick-crypto) and import it first, ' +
+        'or give setCryptoProvider({ getRandomValues })',
+    );
   const out = new Uint8Array(n);
-  for (let off = 0; off < n; off += 65536) globalThis.crypto.getRandomValues(out.subarray(off, off + 65536));
+  for (let off = 0; off < n; off += 65536) fill(out.subarray(off, off + 65536));
   return out;
 }
 

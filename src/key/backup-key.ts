@@ -10,6 +10,7 @@
 
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { E2EEError } from '../errors.js';
+import { randomBytes } from '../internal/bytes.js';
 
 /** Length of a backup key in bytes. */
 export const BACKUP_KEY_BYTES = 32;
@@ -64,7 +65,8 @@ export function isKeyFormatError(err: unknown): err is KeyFormatError {
 }
 
 /**
- * A fresh random backup key from the platform CSPRNG (`crypto.getRandomValues`).
+ * A fresh random backup key from the platform CSPRNG (`crypto.getRandomValues`), or from the
+ * provider's when one was given (`setCryptoProvider`).
  *
  * @example
  * ```ts
@@ -72,7 +74,7 @@ export function isKeyFormatError(err: unknown): err is KeyFormatError {
  * ```
  */
 export function generateBackupKey(): Uint8Array {
-  return globalThis.crypto.getRandomValues(new Uint8Array(BACKUP_KEY_BYTES));
+  return randomBytes(BACKUP_KEY_BYTES);
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 
 import { E2EEError } from '../errors.js';
+import { toBytes } from '../internal/bytes.js';
 import { UNICODE_ASSIGNED_RANGES, UNICODE_ASSIGNED_VERSION } from './unicode-assigned.js';
 
 let starts: Uint32Array | undefined;
@@ -78,5 +79,5 @@ export function checkPassword(password: unknown): asserts password is string | U
 export function encodePassword(password: string | Uint8Array): Uint8Array {
   checkPassword(password);
   if (password instanceof Uint8Array) return password;
-  return new TextEncoder().encode(password.normalize('NFC'));
+  return toBytes(password.normalize('NFC'));
 }

@@ -7,9 +7,10 @@
  */
 
 import { E2EEError } from '../errors.js';
+import { type AesGcmProvider, cryptoProvider, gcmOpen, gcmSeal } from '../internal/provider.js';
 
-/** Which AES-GCM implementation to use. */
-export type AeadBackend = 'node' | 'webcrypto' | 'noble';
+/** Which AES-GCM implementation to use (`'provider'`: the one given to `setCryptoProvider`). */
+export type AeadBackend = 'node' | 'webcrypto' | 'noble' | 'provider';
 
 /**
  * A key bound to one backend. `seal` writes ciphertext ‖ tag into `out` at `offset`; `open`
@@ -66,6 +67,8 @@ export async function gcmWithAad(
   nonce: Uint8Array,
   aad: Uint8Array,
 ): Promise<{ seal(plaintext: Uint8Array): Uint8Array; open(sealed: Uint8Array): Uint8Array | undefined }> {
+  const given = cryptoProvider()?.aesGcm;
+  if (given) return providerGcmWithAad(given, key, nonce, aad);
   const nc = nodeCrypto();
   if (nc)
     return {
@@ -111,6 +114,7 @@ export async function gcmWithAad(
 
 /** The backend {@link createAead} picks when none is named: the fastest one available here. */
 export function defaultAeadBackend(): AeadBackend {
+  if (cryptoProvider()?.aesGcm) return 'provider';
   if (nodeCrypto()) return 'node';
   if (subtle()) return 'webcrypto';
   return 'noble';
@@ -130,6 +134,8 @@ export async function createAead(
       return webCryptoAead(key);
     case 'noble':
       return nobleAead(key);
+    case 'provider':
+      return providerAead(key);
     default:
       throw new E2EEError('INVALID_ARGUMENT', `unknown AES-GCM backend '${String(backend)}'`);
   }
@@ -223,6 +229,37 @@ async function nobleAead(key: Uint8Array): Promise<Aead> {
       } catch {
         return false;
       }
+    },
+  };
+}
+
+function providerAead(key: Uint8Array): Aead {
+  const gcm = cryptoProvider()?.aesGcm;
+  if (!gcm)
+    throw new E2EEError('INVALID_ARGUMENT', "the 'provider' backend needs setCryptoProvider({ aesGcm })");
+  const k = Uint8Array.from(key);
+  return {
+    backend: 'provider',
+    sync: true,
+    seal(nonce, plaintext, out, offset) {
+      gcmSeal(gcm, k, nonce, undefined, plaintext, out, offset);
+    },
+    open: (nonce, sealed, out, offset) => gcmOpen(gcm, k, nonce, undefined, sealed, out, offset),
+  };
+}
+
+function providerGcmWithAad(gcm: AesGcmProvider, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array) {
+  return {
+    seal(plaintext: Uint8Array): Uint8Array {
+      const out = new Uint8Array(plaintext.length + TAG_BYTES);
+      gcmSeal(gcm, key, nonce, aad, plaintext, out, 0);
+      return out;
+    },
+    open(sealed: Uint8Array): Uint8Array | undefined {
+      const out = new Uint8Array(Math.max(0, sealed.length - TAG_BYTES));
+      if (gcmOpen(gcm, key, nonce, aad, sealed, out, 0)) return out;
+      out.fill(0);
+      return undefined;
     },
   };
 }

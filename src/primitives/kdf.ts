@@ -8,6 +8,7 @@
  */
 
 import { E2EEError } from '../errors.js';
+import { providedArgon2id } from '../internal/provider.js';
 import { checkPassword, encodePassword } from '../key/password.js';
 
 /** Argon2id cost parameters, named as in RFC 9106. */
@@ -187,9 +188,14 @@ export async function deriveKeyFromPassword(
   }
   const encoded = encodePassword(password);
   try {
+    // A registered provider's Argon2id comes first (src/provider.ts).
+    const provided = providedArgon2id();
+    if (provided) return await provided(encoded, salt, { ...full, len: KDF_OUTPUT_BYTES });
     // Loaded on first use: its WebAssembly costs memory that backups opened by key never need.
-    const { argon2id } = await import('./argon2id.js');
-    return await argon2id({
+    // Without WebAssembly (Hermes), @noble/hashes' pure-JS Argon2id: the same bytes, slower.
+    const { argon2id } =
+      typeof WebAssembly === 'object' ? await import('./argon2id.js') : await import('./argon2id-noble.js');
+    return (await argon2id({
       password: encoded,
       salt,
       parallelism: full.p,
@@ -197,7 +203,7 @@ export async function deriveKeyFromPassword(
       memorySize: full.m,
       hashLength: KDF_OUTPUT_BYTES,
       outputType: 'binary',
-    });
+    })) as Uint8Array; // 'binary': both answer bytes
   } finally {
     // Best effort: wipe our own copy of the password (never the caller's bytes).
     if (encoded !== password) encoded.fill(0);
