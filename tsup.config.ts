@@ -26,7 +26,7 @@ export default defineConfig([
     format: ['esm'],
     // @internal declarations stay out of the published types (see etc/api/).
     dts: { compilerOptions: { stripInternal: true } },
-    sourcemap: true,
+    sourcemap: false,
     target: 'es2022',
     platform: 'neutral',
     splitting: true,
@@ -39,7 +39,7 @@ export default defineConfig([
     entry,
     format: ['cjs'],
     dts: { compilerOptions: { stripInternal: true } },
-    sourcemap: true,
+    sourcemap: false,
     target: 'es2022',
     platform: 'neutral',
     noExternal: [/^@noble\//],
@@ -53,7 +53,7 @@ export default defineConfig([
     // that an app's bundle holds no WebAssembly (types: the ESM build's). See docs/react-native.md.
     entry: { 'react-native/index': 'src/index.ts', 'react-native/kdf': 'src/primitives/kdf.ts' },
     format: ['esm'],
-    sourcemap: true,
+    sourcemap: false,
     target: 'es2022',
     platform: 'neutral',
     splitting: false,
@@ -74,7 +74,7 @@ export default defineConfig([
     // The command-line tool: Node only, ESM, its own entry so the library stays platform-neutral.
     entry: { cli: 'src/cli/main.ts' },
     format: ['esm'],
-    sourcemap: true,
+    sourcemap: false,
     target: 'node20',
     platform: 'node',
     // Each command is a lazy import(): a chunk of its own, loaded only when that command runs.
