@@ -37,14 +37,7 @@ import {
   unlockFileKey,
   unwrap,
 } from './header.js';
-import {
-  aborted,
-  type Keying,
-  openedReader,
-  RESUME_KEYINGS,
-  sealedStream,
-  withSalt,
-} from './payload-streams.js';
+import { aborted, type Keying, openedReader, RESUME_KEYINGS, sealedStream } from './payload-streams.js';
 
 export type { BackupMetadata, JsonValue } from './framing.js';
 

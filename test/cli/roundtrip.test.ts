@@ -1,9 +1,7 @@
-// encrypt / decrypt / inspect / verify through the built CLI: files, pipes, both slot types.
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, ROOT, run, sampleData, tempDir, tempLeftovers } from './helpers.js';
+import { buildCli, run, sampleData, tempDir, tempLeftovers } from './helpers.js';
 
 let dir: string;
 let cleanup: () => void;
