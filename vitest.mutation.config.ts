@@ -3,9 +3,14 @@ import { defineConfig } from 'vitest/config';
 // The test files that exercise the cryptographic core in-process, fast: what Stryker runs for each
 // mutant (npm run test:mutation, stryker.config.json). No PostgreSQL, S3, CLI or browser suites:
 // they reach the same code through slower layers and would multiply a run's time, not its kills.
+// E2EE_MUTATION_TESTS (comma-separated files) narrows a run to one module's own suites, e.g. the
+// engine's: a mutant is run against every test that covers it, and a backup-level property test
+// covers every line of the engine (docs/mutation-testing.md).
+const only = process.env.E2EE_MUTATION_TESTS?.split(',').filter(Boolean);
+
 export default defineConfig({
   test: {
-    include: [
+    include: only ?? [
       'test/chunked.test.ts',
       'test/webcrypto-streams.test.ts',
       'test/wycheproof.test.ts',
