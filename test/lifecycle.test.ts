@@ -537,6 +537,14 @@ describe('retirementVerdict: the deletion decision on its own', () => {
       expect(retirementVerdict(facts, written), JSON.stringify(facts)).toEqual({ remove: false, reason });
   });
 
+  it('never removes a backup without a set, even for a written backup without one (a caller bypassing types)', () => {
+    const setless = { set: undefined as unknown as string, generation: 5 };
+    expect(retirementVerdict({ name: named, encrypted: true, opened: { generation: 4 } }, setless)).toEqual({
+      remove: false,
+      reason: 'another-set',
+    });
+  });
+
   it('reads the generation a name claims: 16 digits, then 12 lowercase hex digits, nothing around', () => {
     expect(claimedGeneration('backup-0000000000000042-0123456789ab.e2ee')).toBe(42);
     expect(claimedGeneration('backup-9007199254740991-abcdefabcdef.e2ee')).toBe(9007199254740991);
