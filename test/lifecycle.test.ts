@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { decryptBackupBytes, encryptBackupBytes } from '../src/container/backup.js';
 import { E2EEError, ERROR_CODES, type ErrorCode } from '../src/errors.js';
 import { createBackup, listBackups, restoreLatest } from '../src/lifecycle/lifecycle.js';
-import { type EntryFacts, retirementVerdict } from '../src/lifecycle/retire.js';
+import { claimedGeneration, type EntryFacts, retirementVerdict } from '../src/lifecycle/retire.js';
 import { type BackupStore, createMemoryStore } from '../src/lifecycle/store.js';
 import { createFileStore } from '../src/node/files.js';
 import { reseal, u32 } from './craft.js';
@@ -535,6 +535,34 @@ describe('retirementVerdict: the deletion decision on its own', () => {
     ];
     for (const [facts, reason] of cases)
       expect(retirementVerdict(facts, written), JSON.stringify(facts)).toEqual({ remove: false, reason });
+  });
+
+  it('never removes a backup without a set, even for a written backup without one (a caller bypassing types)', () => {
+    const setless = { set: undefined as unknown as string, generation: 5 };
+    expect(retirementVerdict({ name: named, encrypted: true, opened: { generation: 4 } }, setless)).toEqual({
+      remove: false,
+      reason: 'another-set',
+    });
+  });
+
+  it('reads the generation a name claims: 16 digits, then 12 lowercase hex digits, nothing around', () => {
+    expect(claimedGeneration('backup-0000000000000042-0123456789ab.e2ee')).toBe(42);
+    expect(claimedGeneration('backup-9007199254740991-abcdefabcdef.e2ee')).toBe(9007199254740991);
+    for (const name of [
+      'backup-000000000000042-0123456789ab.e2ee', // 15 digits
+      'backup-00000000000000042-0123456789ab.e2ee', // 17 digits
+      'backup-0000000000000042-0123456789a.e2ee', // 11 hex digits
+      'backup-0000000000000042-0123456789abc.e2ee', // 13 hex digits
+      'backup-0000000000000042-0123456789AB.e2ee', // upper case
+      'backup-0000000000000042-0123456789ag.e2ee', // not hex
+      'xbackup-0000000000000042-0123456789ab.e2ee',
+      'backup-0000000000000042-0123456789ab.e2eex',
+      'backup-0000000000000042-0123456789ab.e2ee.tmp',
+      'backup-000000000000004x-0123456789ab.e2ee',
+      'backup-0000000000000042-0123456789ab-e2ee',
+      '',
+    ])
+      expect(claimedGeneration(name), name).toBeUndefined();
   });
 
   const codes = Object.keys(ERROR_CODES) as ErrorCode[];
