@@ -206,6 +206,32 @@ describe('listBackups', () => {
 });
 
 describe('restoreLatest: rollback protection', () => {
+  it('fails with IO, not an older backup, when the store fails to read an entry named as newer', async () => {
+    const store = createMemoryStore();
+    await createBackup(store, text('v1'), { set: SET, key });
+    const saved = new Map(store.entries);
+    const second = await createBackup(store, text('v2'), { set: SET, key });
+    // The older backup is back beside the newest, and the store fails to hand over the newest.
+    for (const [k, v] of saved) store.entries.set(k, v);
+    const failing: BackupStore = {
+      ...store,
+      list: () => store.list(),
+      get: (name) =>
+        name === second.name ? Promise.reject(new E2EEError('IO', 'connection reset')) : store.get(name),
+    };
+    await expect(restoreLatest(failing, { key })).rejects.toMatchObject({
+      code: 'IO',
+      message: expect.stringContaining(second.name),
+    });
+    // A newer entry the store does hand over, damaged, is skipped as before.
+    const bytes = store.entries.get(second.name)!.slice();
+    bytes[bytes.length - 20]! ^= 1;
+    store.entries.set(second.name, bytes);
+    const r = await restoreLatest(store, { key });
+    expect(r.metadata.generation).toBe(second.generation - 1);
+    expect(r.skipped.map((k) => k.name)).toContain(second.name);
+  });
+
   it('refuses a backup older than the newest generation seen, unless told, and says why', async () => {
     const store = createMemoryStore();
     const first = await createBackup(store, text('v1'), { set: SET, key });

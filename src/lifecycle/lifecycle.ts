@@ -694,6 +694,24 @@ export async function restoreLatest(
   }
   if (!best) throw nothingOpened(skipped, options.set);
   const { generation } = best.metadata!;
+  // The store failed to hand over an entry named as a newer backup: that may be the newest one,
+  // intact. Returning an older backup would be a silent rollback, so fail and let the caller try
+  // again (a damaged entry, which the store did hand over, is skipped as before).
+  const failedNewer = skipped.find(
+    (s) =>
+      s.reason === 'unreadable' &&
+      (codeOf(s.error) ?? 'IO') === 'IO' &&
+      (claimedGeneration(s.name) ?? -1) > generation,
+  );
+  if (failedNewer) {
+    await best.stream!.cancel().catch(() => {});
+    throw new E2EEError(
+      'IO',
+      `the store failed to read ${failedNewer.name}, which is named as a newer backup than generation ${generation}: ` +
+        'try again rather than restore an older backup',
+      { cause: failedNewer.error },
+    );
+  }
   if (options.newestSeen !== undefined && generation < options.newestSeen && !options.allowRollback) {
     await best.stream!.cancel().catch(() => {});
     throw new E2EEError(
