@@ -198,8 +198,10 @@ describe('backup round trips', () => {
         },
       }),
     );
-    // 256 MiB went through; when every chunk was retained this passed 256 MiB.
-    expect(peak).toBeLessThan(128 << 20);
+    // 256 MiB went through; when every chunk was retained this passed 256 MiB. Dead buffers not
+    // yet collected count too: 37 MiB on Node 20, 112–133 MiB on Node 24, whose collector waits
+    // longer. Three quarters of the total still tells retention from a late collection.
+    expect(peak).toBeLessThan(192 << 20);
   });
 
   it('stops with ABORTED when the signal fires', async () => {
