@@ -29,6 +29,7 @@ const key = new Uint8Array(32).fill(9);
 const plain = new TextEncoder().encode('the diary, '.repeat(5000));
 let dir: string;
 let backup: string;
+// mknod needs root: the device-node test is skipped for other users (CI runs as root).
 const isRoot = process.getuid?.() === 0;
 
 beforeAll(async () => {

@@ -27,6 +27,7 @@ let cleanup: () => void;
 let keyFile: string;
 let backup: string;
 const data = sampleData(200_000);
+// mknod needs root: the device-node tests are skipped for other users (CI runs as root).
 const isRoot = process.getuid?.() === 0;
 
 beforeAll(async () => {

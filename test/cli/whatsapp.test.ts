@@ -28,6 +28,7 @@ import {
   tempLeftovers,
 } from './helpers.js';
 
+// util-linux's script(1) gives the CLI a terminal; without it the terminal-only test is skipped.
 const hasScript = spawnSync('script', ['--version']).status === 0;
 
 /** Runs the CLI to completion without blocking the event loop (a FIFO reader runs meanwhile). */
