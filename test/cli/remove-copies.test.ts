@@ -1,7 +1,18 @@
 // `--remove-source` / `--replaces` (src/cli/remove-copies.ts): a copy goes only if it is still
 // the file that was checked and, for the source, still holds what was backed up (review of #16).
+
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkCopies, removeCopies } from '../../src/cli/remove-copies.js';
@@ -12,6 +23,20 @@ afterAll(() => t.cleanup());
 const sha = (s: string) => new Uint8Array(createHash('sha256').update(s).digest());
 
 describe('removeCopies', () => {
+  it('refuses a symlink, a FIFO and a folder, and leaves them and a link target untouched', async () => {
+    const target = join(t.dir, 'target.db');
+    writeFileSync(target, 'not ours to remove');
+    const link = join(t.dir, 'link.db');
+    symlinkSync(target, link);
+    const fifo = join(t.dir, 'pipe.db');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    for (const path of [link, fifo, t.dir])
+      for (const role of ['source', 'replaced'] as const)
+        await expect(checkCopies([{ path, role }], [])).rejects.toThrow(/not a regular file/);
+    expect(readFileSync(target, 'utf8')).toBe('not ours to remove');
+    expect(existsSync(link) && existsSync(fifo)).toBe(true);
+  });
+
   it('removes the source that still holds what was backed up, and a checked --replaces copy', async () => {
     const src = join(t.dir, 'a.db');
     const old = join(t.dir, 'a-old.db');
