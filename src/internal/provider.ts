@@ -11,16 +11,23 @@ import { E2EEError } from '../errors.js';
 
 /** A cipher in node:crypto's shape: what `createCipheriv('aes-256-gcm', …)` returns. */
 export interface GcmCipher {
+  /** Sets the associated data; called at most once, before any `update`. */
   setAAD(aad: Uint8Array): unknown;
+  /** Encrypts `data`, answering the ciphertext produced so far. */
   update(data: Uint8Array): Uint8Array;
+  /** Ends encryption, answering any remaining ciphertext (empty for GCM). */
   final(): Uint8Array;
+  /** The 16-byte tag; called after `final`. */
   getAuthTag(): Uint8Array;
 }
 
 /** A decipher in node:crypto's shape: what `createDecipheriv('aes-256-gcm', …)` returns. */
 export interface GcmDecipher {
+  /** Sets the associated data; called at most once, before any `update`. */
   setAAD(aad: Uint8Array): unknown;
+  /** Sets the 16-byte tag to verify; called before `final`. */
   setAuthTag(tag: Uint8Array): unknown;
+  /** Decrypts `data`; the library releases nothing it answers until `final` has verified the tag. */
   update(data: Uint8Array): Uint8Array;
   /** Throws when the tag does not verify. */
   final(): Uint8Array;
@@ -32,7 +39,9 @@ export interface GcmDecipher {
  * default 16-byte tag.
  */
 export interface AesGcmProvider {
+  /** A new AES-256-GCM encryption under `key` (32 bytes) and `iv` (12 bytes). */
   createCipheriv(algorithm: 'aes-256-gcm', key: Uint8Array, iv: Uint8Array): GcmCipher;
+  /** A new AES-256-GCM decryption under `key` (32 bytes) and `iv` (12 bytes). */
   createDecipheriv(algorithm: 'aes-256-gcm', key: Uint8Array, iv: Uint8Array): GcmDecipher;
 }
 
