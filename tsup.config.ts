@@ -17,8 +17,10 @@ export const entry = {
   testing: 'src/testing.ts',
 };
 
-// Loaded only when a vault server or store is started, or by the S3 entry; never bundled.
-const external = ['better-sqlite3', 'pg', 'hono', '@hono/node-server', /^@aws-sdk\//];
+// Optional peers, loaded only by the entries that need them (the vault server and its stores, the
+// default password-strength check, the S3 entry); never bundled. The command-line tool is built
+// by tsup.cli.config.ts into packages/cli/.
+const external = ['better-sqlite3', 'pg', 'hono', '@hono/node-server', /^@zxcvbn-ts\//, /^@aws-sdk\//];
 
 export default defineConfig([
   {
@@ -69,15 +71,5 @@ export default defineConfig([
         },
       },
     ],
-  },
-  {
-    // The command-line tool: Node only, ESM, its own entry so the library stays platform-neutral.
-    entry: { cli: 'src/cli/main.ts' },
-    format: ['esm'],
-    sourcemap: false,
-    target: 'node20',
-    platform: 'node',
-    // Each command is a lazy import(): a chunk of its own, loaded only when that command runs.
-    splitting: true,
   },
 ]);

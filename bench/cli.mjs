@@ -6,8 +6,8 @@
 // (from /usr/bin/time -v) at 256 MiB and 1 GiB.
 // Not a test: the machine is shared and noisy, so only ratios measured together mean anything.
 //
-// Environment: E2EE_BENCH_CLI (default dist/cli.js), E2EE_BENCH_RUNS (default 5, at least 3),
-// E2EE_BENCH_SIZES_MIB (default "256,1024"; add 4096 for the flat-RSS check), E2EE_BENCH_CHAT_MIB
+// Environment: E2EE_BENCH_CLI (default packages/cli/dist/cli.js), E2EE_BENCH_RUNS (default 5, at
+// least 3), E2EE_BENCH_SIZES_MIB (default "256,1024"; add 4096 for the flat-RSS check), E2EE_BENCH_CHAT_MIB
 // (the compressed case, default 256), E2EE_BENCH_MIXED_MIB (the mixed tar, default 256),
 // E2EE_BENCH_DIR (default /dev/shm when present, else the OS temp folder).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -24,13 +24,13 @@ import {
 } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ensureBuilt } from '../scripts/ensure-built.mjs';
+import { CLI, ensureBuilt } from '../scripts/ensure-built.mjs';
 import { writeCorpus } from './corpus.mjs';
 import { saveResults } from './results.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 // E2EE_BENCH_CLI points at another build of the CLI (to compare two versions).
-const cli = process.env.E2EE_BENCH_CLI ?? join(root, 'dist', 'cli.js');
+const cli = process.env.E2EE_BENCH_CLI ?? CLI;
 const runs = Math.max(3, Number(process.env.E2EE_BENCH_RUNS ?? 5));
 const sizesMiB = (process.env.E2EE_BENCH_SIZES_MIB ?? '256,1024').split(',').map(Number);
 const base = process.env.E2EE_BENCH_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { CLI } from '../scripts/ensure-built.mjs';
 
 export const root = resolve(import.meta.dirname, '..');
 
@@ -150,15 +151,7 @@ export function freePort() {
  * `rateLimit`), and resolves once it prints its URL. `store` is `{ db }` or `{ postgres }`.
  * The node's stderr goes to `onLog`. `exited` resolves with the exit code or signal.
  */
-export function startNode({
-  cli = join(root, 'dist', 'cli.js'),
-  port,
-  keyFile,
-  store,
-  rateLimit = false,
-  cwd,
-  onLog,
-}) {
+export function startNode({ cli = CLI, port, keyFile, store, rateLimit = false, cwd, onLog }) {
   return new Promise((resolveNode, reject) => {
     const args = [
       cli,

@@ -12,8 +12,8 @@
 //    Retry-After), and time to a 200 when it honours Retry-After. Baseline in the same run: new
 //    users on an idle node. With and without the default rate limits.
 //
-// Environment: E2EE_BENCH_CLI (default dist/cli.js) and E2EE_BENCH_CLI_OLD (another build, flooded
-// too, for comparison); E2EE_BENCH_SECONDS (capacity window, default 10); E2EE_BENCH_PG_PORT
+// Environment: E2EE_BENCH_CLI (default packages/cli/dist/cli.js) and E2EE_BENCH_CLI_OLD (another
+// build, flooded too, for comparison); E2EE_BENCH_SECONDS (capacity window, default 10); E2EE_BENCH_PG_PORT
 // (default 54349) and E2EE_BENCH_PG_DATA (default /tmp/e2ee-vault-bench-pgdata): a PostgreSQL of
 // the benchmark's own (fsync on, the server's default synchronous_commit), never the shared one;
 // E2EE_BENCH_SKIP_PG=1 skips PostgreSQL; E2EE_BENCH_PARTS=capacity,flood.
@@ -21,7 +21,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureBuilt } from '../scripts/ensure-built.mjs';
+import { CLI, ensureBuilt } from '../scripts/ensure-built.mjs';
 import { saveResults } from './results.mjs';
 import {
   cpuSeconds,
@@ -45,7 +45,7 @@ if (process.argv[2] === '--flood') {
 
 ensureBuilt();
 const vault = await import(join(root, 'dist', 'vault.js'));
-const cli = process.env.E2EE_BENCH_CLI ?? join(root, 'dist', 'cli.js');
+const cli = process.env.E2EE_BENCH_CLI ?? CLI;
 const oldCli = process.env.E2EE_BENCH_CLI_OLD;
 const seconds = Number(process.env.E2EE_BENCH_SECONDS ?? 10);
 const parts = (process.env.E2EE_BENCH_PARTS ?? 'capacity,flood').split(',');

@@ -8,8 +8,8 @@
 // time). Not a test: the machine is shared and noisy, so only ratios measured together mean
 // anything.
 //
-// Environment: E2EE_BENCH_CLI (default dist/cli.js), E2EE_BENCH_RUNS (default 5, at least 3),
-// E2EE_BENCH_SIZES_MIB (database sizes, default "256,1024"), E2EE_BENCH_DIR (default /dev/shm),
+// Environment: E2EE_BENCH_CLI (default packages/cli/dist/cli.js), E2EE_BENCH_RUNS (default 5, at
+// least 3), E2EE_BENCH_SIZES_MIB (database sizes, default "256,1024"), E2EE_BENCH_DIR (default /dev/shm),
 // E2EE_BENCH_PYTHON (default python3; python-pipeline is skipped without `cryptography`).
 import { spawnSync } from 'node:child_process';
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
@@ -27,15 +27,14 @@ import {
   writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createDeflate, createInflate } from 'node:zlib';
-import { ensureBuilt } from '../scripts/ensure-built.mjs';
+import { CLI, ensureBuilt } from '../scripts/ensure-built.mjs';
 import { writeCorpus } from './corpus.mjs';
 import { saveResults } from './results.mjs';
 
-const root = resolve(import.meta.dirname, '..');
-const cli = process.env.E2EE_BENCH_CLI ?? join(root, 'dist', 'cli.js');
+const cli = process.env.E2EE_BENCH_CLI ?? CLI;
 const runs = Math.max(3, Number(process.env.E2EE_BENCH_RUNS ?? 5));
 const sizesMiB = (process.env.E2EE_BENCH_SIZES_MIB ?? '256,1024').split(',').map(Number);
 const base = process.env.E2EE_BENCH_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());

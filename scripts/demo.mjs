@@ -26,10 +26,9 @@ import {
   writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { ensureBuilt } from './ensure-built.mjs';
+import { join } from 'node:path';
+import { CLI, ensureBuilt } from './ensure-built.mjs';
 
-const CLI = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
 const SAMPLE_BYTES = 50_000_000;
 const PASSWORD = 'correct horse battery staple';
 
@@ -551,7 +550,7 @@ function summary(state) {
 
 ensureBuilt();
 if (!existsSync(CLI)) {
-  console.error('dist/cli.js is missing: run npm run build');
+  console.error(`${CLI} is missing: run npm run build`);
   process.exit(1);
 }
 const dir = mkdtempSync(join(tmpdir(), 'e2ee-demo-'));

@@ -1,14 +1,15 @@
 // Runs examples/node/*.mjs the way a user would (they import 'e2ee-backup', which resolves to
 // dist/ through the package's "exports"), after building dist/ when it is stale, and checks with
-// the command line (`dist/cli.js decrypt`) that every file an example writes is a backup it opens.
+// the command line (`packages/cli/dist/cli.js decrypt`) that every file an example writes is a
+// backup it opens.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from './cli/helpers.js';
 
 const root = resolve(import.meta.dirname, '..');
-const CLI = join(root, 'dist', 'cli.js');
 const example = (name: string) => join(root, 'examples', 'node', name);
 const CODE = '0123 4567 89ab cdef 0123 4567 89ab cdef 0123 4567 89ab cdef 0123 4567 89ab cdef';
 let dir: string;

@@ -119,7 +119,10 @@ export interface SetupFlow {
   acknowledge(): Promise<SetupState>;
   /** From `confirm-code`: what the user typed back. */
   enterCode(typed: string): Promise<SetupState>;
-  /** From `enter-password`: the new password. */
+  /**
+   * From `enter-password`: the new password. Throws, and stays at `enter-password`, if it cannot
+   * judge the password (see {@link passwordWeakness}).
+   */
   enterPassword(password: string): Promise<SetupState>;
   /** From `confirm-password`: the password again. */
   confirmPassword(password: string): Promise<SetupState>;
@@ -140,7 +143,11 @@ export interface PasswordRules {
   minPasswordLength?: number;
   /** Default {@link MIN_PASSWORD_SCORE}. */
   minPasswordScore?: number;
-  /** Strength estimator; default zxcvbn-ts with its common and English dictionaries. */
+  /**
+   * Strength estimator; default zxcvbn-ts with its common and English dictionaries, optional peer
+   * dependencies (`@zxcvbn-ts/core`, `@zxcvbn-ts/language-common`, `@zxcvbn-ts/language-en`) that
+   * must be installed unless this is given.
+   */
   passwordStrength?: (password: string) => Promise<PasswordStrength>;
 }
 
@@ -156,6 +163,9 @@ export interface PasswordWeakness {
  * Why `password` is too weak to guard a backup key in a vault (too short, or too easy to guess,
  * with the estimator's advice), or `undefined` when it will do. The rule `createSetupFlow`
  * applies, for callers that take a password some other way.
+ *
+ * @throws An E2EEError with code `VAULT_UNAVAILABLE` (as the vault's stores when their driver is
+ * missing) if no `passwordStrength` is given and the zxcvbn-ts packages are not installed.
  */
 export async function passwordWeakness(
   password: string,
@@ -170,12 +180,23 @@ export async function passwordWeakness(
   return undefined;
 }
 
+/** The default estimator's packages: optional peer dependencies, loaded on first use. */
+const ZXCVBN_PACKAGES = ['@zxcvbn-ts/core', '@zxcvbn-ts/language-common', '@zxcvbn-ts/language-en'];
+
 async function zxcvbnStrength(password: string): Promise<PasswordStrength> {
   const [{ ZxcvbnFactory }, common, en] = await Promise.all([
     import('@zxcvbn-ts/core'),
     import('@zxcvbn-ts/language-common'),
     import('@zxcvbn-ts/language-en'),
-  ]);
+  ]).catch((err: unknown) => {
+    // Without an estimator no password may pass: refuse loudly rather than skip the check.
+    throw new E2EEError(
+      'VAULT_UNAVAILABLE',
+      `the default password-strength check needs ${ZXCVBN_PACKAGES.join(', ')} ` +
+        `(npm install ${ZXCVBN_PACKAGES.join(' ')}), or pass your own passwordStrength`,
+      { cause: err },
+    );
+  });
   const z = new ZxcvbnFactory({
     dictionary: { ...common.dictionary, ...en.dictionary },
     graphs: common.adjacencyGraphs,

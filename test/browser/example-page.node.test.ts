@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExample } from '../../examples/browser/build.mjs';
 import { serve } from '../../examples/browser/serve.mjs';
 import { CHROMIUM, CHROMIUM_ARGS } from '../../scripts/chromium.mjs';
+import { CLI } from '../cli/helpers.js';
 import { pseudoRandomBytes } from './harness.js';
 
 const SCREENSHOT = resolve(import.meta.dirname, '../../examples/browser/screenshot.png');
@@ -99,8 +100,7 @@ describe('examples/browser in Chromium', () => {
     try {
       await writeFile(join(dir, 'in.e2ee'), encrypted);
       await writeFile(join(dir, 'code.key'), CODE, { mode: 0o600 });
-      const cli = resolve(import.meta.dirname, '../../dist/cli.js');
-      execFileSync(process.execPath, [cli, 'decrypt', 'in.e2ee', '-o', 'out.db', '-k', 'code.key', '-q'], {
+      execFileSync(process.execPath, [CLI, 'decrypt', 'in.e2ee', '-o', 'out.db', '-k', 'code.key', '-q'], {
         cwd: dir,
         stdio: 'pipe',
       });

@@ -1,14 +1,16 @@
-// Shared helpers of the CLI tests: build once, spawn `node dist/cli.js`, drive a pseudo-terminal.
+// Shared helpers of the CLI tests: build once, spawn `node packages/cli/dist/cli.js`, drive a
+// pseudo-terminal.
 import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 // @ts-expect-error — a plain .mjs script without types
-import { ensureBuilt } from '../../scripts/ensure-built.mjs';
+import { CLI as BUILT_CLI, ensureBuilt } from '../../scripts/ensure-built.mjs';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-export const CLI = join(ROOT, 'dist', 'cli.js');
+/** The command-line tool as built from this clone (package e2ee-backup-cli): the one path tests use. */
+export const CLI: string = BUILT_CLI;
 
 /**
  * Builds dist/ if it is stale, once across the parallel test files: a lock directory keeps two
@@ -30,9 +32,7 @@ export async function buildCli(): Promise<void> {
   }
   try {
     ensureBuilt();
-    // ensureBuilt looks at dist/index.js only; make sure the CLI entry is there too.
-    if (!existsSync(CLI)) spawnSync('npx', ['tsup', '--silent'], { cwd: ROOT, stdio: 'ignore' });
-    if (!existsSync(CLI)) throw new Error('dist/cli.js is missing after the build');
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing after the build`);
   } finally {
     rmdirSync(lock);
   }
@@ -97,7 +97,7 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
   return env;
 }
 
-/** Runs `node dist/cli.js ARGS` to completion. */
+/** Runs `node packages/cli/dist/cli.js ARGS` to completion. */
 export function run(args: string[], options: RunOptions = {}): RunResult {
   const r = spawnSync('node', [CLI, ...args], {
     input: options.input ?? '',

@@ -6,7 +6,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { CLI, cleanEnv, type RunOptions, type RunResult } from './helpers.js';
 
-/** Runs `node [nodeArgs] dist/cli.js ARGS` without blocking this process's event loop. */
+/** Runs `node [nodeArgs] packages/cli/dist/cli.js ARGS` without blocking this process's event loop. */
 export function runAsync(
   args: string[],
   options: RunOptions & { nodeArgs?: string[] } = {},

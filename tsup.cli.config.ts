@@ -1,0 +1,19 @@
+import { defineConfig } from 'tsup';
+
+// The command-line tool, published as the second package, e2ee-backup-cli (packages/cli/). It is an
+// application bundle: src/cli/ and the library source it imports are inlined, so it embeds the
+// library at the same version instead of depending on the e2ee-backup package; every npm package
+// stays an import, declared in packages/cli/package.json (scripts/check-cli-package.mjs checks that).
+export default defineConfig({
+  entry: { cli: 'src/cli/main.ts' },
+  outDir: 'packages/cli/dist',
+  clean: true,
+  format: ['esm'],
+  sourcemap: false,
+  target: 'node20',
+  platform: 'node',
+  // Every bare import (npm packages, Node's modules) stays external; relative imports are bundled.
+  skipNodeModulesBundle: true,
+  // Each command is a lazy import(): a chunk of its own, loaded only when that command runs.
+  splitting: true,
+});
