@@ -148,6 +148,16 @@ describe('encryptBackupIterable', () => {
     expect(await openWithStreams(ct, { password: 'correct horse!' })).toBe('WRONG_PASSWORD');
   });
 
+  it('reads an iterable that has only Babel’s "@@asyncIterator" key (Hermes 0.12 has no Symbol.asyncIterator)', async () => {
+    const plain = textAndNoise(40000, 2);
+    const parts = seededSplits(plain, 3);
+    const input = { '@@asyncIterator': () => piecesOf(parts) } as unknown as AsyncIterable<Uint8Array>;
+    const ct = await withoutStreams(() => gather(encryptBackupIterable(input, { key })));
+    expect(sameBytes((await openWithStreams(ct, { key })) as Uint8Array, plain)).toBe(true);
+    const again = { '@@asyncIterator': () => piecesOf([ct]) } as unknown as AsyncIterable<Uint8Array>;
+    expect(sameBytes((await openIterable(again, { key })).outcome as Uint8Array, plain)).toBe(true);
+  });
+
   it('checks its options at the call, before anything is read', () => {
     const input = { [Symbol.asyncIterator]: vi.fn() };
     expect(() => encryptBackupIterable(input, { key, level: 10 })).toThrow(

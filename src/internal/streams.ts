@@ -69,8 +69,9 @@ export function toPieceSource(input: ByteSource): PieceSource {
     };
   }
   if (isStream(input)) return input;
-  if (input && typeof (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] === 'function') {
-    const it = (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  const method = asyncIteratorMethod(input);
+  if (method) {
+    const it: AsyncIterator<Uint8Array> = method.call(input);
     let ended = false;
     return {
       async read() {
@@ -91,6 +92,19 @@ export function toPieceSource(input: ByteSource): PieceSource {
     'INVALID_ARGUMENT',
     'input must be a Uint8Array, a ReadableStream or an AsyncIterable of Uint8Array',
   );
+}
+
+/**
+ * The `[Symbol.asyncIterator]` method of `x`, if it has one. Where the engine has no
+ * Symbol.asyncIterator (Hermes 0.12), Babel's async generators and `for await` use the key
+ * `'@@asyncIterator'` instead: that is looked up too.
+ */
+function asyncIteratorMethod(x: unknown): (() => AsyncIterator<Uint8Array>) | undefined {
+  if (x === null || (typeof x !== 'object' && typeof x !== 'function')) return undefined;
+  const o = x as Record<string | symbol, unknown>;
+  const method =
+    (typeof Symbol.asyncIterator === 'symbol' ? o[Symbol.asyncIterator] : undefined) ?? o['@@asyncIterator'];
+  return typeof method === 'function' ? (method as () => AsyncIterator<Uint8Array>) : undefined;
 }
 
 /** A reader of `source`: the stream's default reader, or the reader itself. */
