@@ -69,7 +69,14 @@ try {
       ],
     ],
   });
-  const prelude = process.env.HERMES_FULL_KDF ? 'var HERMES_FULL_KDF = true;\n' : '';
+  // Before the bundle: a record of every read of the Web stream and WebAssembly globals, which
+  // the entry checks is empty once the library is imported (the globals stay undefined).
+  const watch = ['ReadableStream', 'WritableStream', 'TransformStream', 'WebAssembly'];
+  const prelude =
+    (process.env.HERMES_FULL_KDF ? 'var HERMES_FULL_KDF = true;\n' : '') +
+    `var WEB_GLOBALS_READ = [];\n${JSON.stringify(watch)}.forEach(function (name) {\n` +
+    '  Object.defineProperty(globalThis, name, { configurable: true, get: function () { WEB_GLOBALS_READ.push(name); return undefined; } });\n' +
+    '});\n';
   const files = { modern: join(work, 'bundle.es2019.js'), es5: join(work, 'bundle.es5.js') };
   writeFileSync(files.modern, modern);
   writeFileSync(files.es5, prelude + es5.code);

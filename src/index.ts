@@ -7,7 +7,8 @@
  * - {@link encryptChunked} / {@link createEncryptStream} / {@link openChunked}: the Cobblestone-256
  *   payload layer (also at `e2ee-backup/chunked`).
  * - {@link encryptBackup} / {@link decryptBackup} / {@link inspectBackup} / {@link recoverBackupKey}:
- *   backups in the container format of SPEC.md (file helpers for Node at `e2ee-backup/node`).
+ *   backups in the container format of SPEC.md (file helpers for Node at `e2ee-backup/node`);
+ *   {@link encryptBackupIterable} / {@link decryptBackupIterable} stream them without Web streams.
  * - {@link E2EEError} and {@link ERROR_CODES}: one error class with stable codes.
  * - {@link setCryptoProvider}: native AES-256-GCM, Argon2id and random bytes (React Native).
  *
@@ -45,9 +46,11 @@ export {
   type DecryptBackupOptions,
   decryptBackup,
   decryptBackupBytes,
+  decryptBackupIterable,
   type EncryptBackupOptions,
   encryptBackup,
   encryptBackupBytes,
+  encryptBackupIterable,
   inspectBackup,
   type JsonValue,
   type RecoveredKey,

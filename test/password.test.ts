@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { decryptBackupBytes, encryptBackupBytes } from '../src/container/backup.js';
 import { E2EEError } from '../src/errors.js';
 import { assignedInUnicode14, checkPassword } from '../src/key/password.js';
@@ -152,4 +152,63 @@ describe('argument errors come before anything of the file (SPEC.md §7)', () =>
     expect(await code(decryptBackupBytes(ct, { key, password: '' }))).toBe('INVALID_ARGUMENT');
     expect(await code(decryptBackupBytes(ct, { key, password: 'x\u0378' }))).toBe('INVALID_ARGUMENT');
   });
+});
+
+describe('an engine whose NFC predates Unicode 14.0 (Hermes 0.12)', () => {
+  /** The password module and the vault's password encoder, loaded where normalize() is old. */
+  async function onOldEngine() {
+    const real = String.prototype.normalize;
+    // As Hermes 0.12 does: U+1DFA is unknown to it, so a string holding it is left alone.
+    vi.spyOn(String.prototype, 'normalize').mockImplementation(function (this: string, form?: string) {
+      return this.includes('\u1dfa') ? String(this) : real.call(this, form);
+    });
+    vi.resetModules();
+    const password = await import('../src/key/password.js');
+    const protocol = await import('../src/vault/protocol.js');
+    return { password, protocol };
+  }
+
+  it('refuses (CRYPTO_PROVIDER) only passwords holding a character it may normalise wrongly', async () => {
+    try {
+      const { password, protocol } = await onOldEngine();
+      expect(password.nfcPredatesUnicode14()).toBe(true);
+      for (const pw of ['a\u1dfa\u0301', '\u00e1\u1dfa', 'x\u1ac1y'])
+        for (const f of [() => password.checkPassword(pw), () => protocol.passwordBytes(pw)])
+          expect(await code(f), JSON.stringify(pw)).toBe('CRYPTO_PROVIDER');
+      // Unicode 3.2's combining marks and compositions, and new characters that compose with
+      // nothing (an emoji of 14.0), normalise alike everywhere.
+      for (const pw of ['caf\u00e9', 'cafe\u0301', '\u1e9b\u0323', '\u{1fae0} melt', '\uac00\u11a8'])
+        for (const f of [() => password.checkPassword(pw), () => protocol.passwordBytes(pw)])
+          expect(await code(f), JSON.stringify(pw)).toBe('ok');
+    } finally {
+      vi.restoreAllMocks();
+      vi.resetModules();
+    }
+  });
+
+  it('takes every password here, whose NFC knows Unicode 14.0', async () => {
+    const { nfcPredatesUnicode14 } = await import('../src/key/password.js');
+    expect(nfcPredatesUnicode14()).toBe(false);
+    expect(await code(() => checkPassword('a\u1dfa\u0301'))).toBe('ok');
+  });
+
+  it.skipIf(missing !== undefined && process.env.CI !== 'true')(
+    'has exactly the table scripts/unicode/nfc-new.py generates from Python 3.11’s unicodedata',
+    () => {
+      expect(missing).toBeUndefined();
+      const dir = mkdtempSync(join(tmpdir(), 'e2ee-unicode-'));
+      try {
+        const out = join(dir, 'unicode-nfc-new.ts');
+        const r = spawnSync(PYTHON, [join(ROOT, 'scripts/unicode/nfc-new.py'), '--out', out], {
+          encoding: 'utf8',
+        });
+        expect(r.status, r.stderr).toBe(0);
+        expect(readFileSync(out, 'utf8')).toBe(
+          readFileSync(join(ROOT, 'src/key/unicode-nfc-new.ts'), 'utf8'),
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -8,7 +8,7 @@
 
 import { E2EEError } from '../errors.js';
 import { concat, randomBytes } from '../internal/bytes.js';
-import { byobReaderOf, cancelQuietly, readAll, toStream } from '../internal/streams.js';
+import { byobReaderOf, cancelQuietly, readAll, toPieceSource } from '../internal/streams.js';
 import { type BackupKeyCandidate, backupKeyTypoCandidates, parseBackupKey } from '../key/backup-key.js';
 import { checkPassword } from '../key/password.js';
 import { type Argon2idParams, DEFAULT_KDF_PARAMS } from '../primitives/kdf.js';
@@ -16,11 +16,13 @@ import { openBackupBytes, type PreparedBackup, sealBackupBytes } from './backup-
 import {
   BACKUP_SET_NAME,
   type BackupMetadata,
+  type BlockSource,
   byteReader,
-  decodeFraming,
   encodeMetadata,
   type FramedReader,
+  type FramingSource,
   framePieces,
+  framingSource,
   type JsonValue,
   readBlocks,
 } from './framing.js';
@@ -37,7 +39,15 @@ import {
   unlockFileKey,
   unwrap,
 } from './header.js';
-import { aborted, type Keying, openedReader, RESUME_KEYINGS, sealedStream } from './payload-streams.js';
+import {
+  aborted,
+  type Keying,
+  openedReader,
+  pulledBody,
+  RESUME_KEYINGS,
+  sealedIterable,
+  sealedStream,
+} from './payload-streams.js';
 
 export type { BackupMetadata, JsonValue } from './framing.js';
 
@@ -221,12 +231,40 @@ function checkBackupPassword(password: unknown): asserts password is string {
  * ```
  */
 export function encryptBackup(input: BackupInput, options: EncryptBackupOptions): ReadableStream<Uint8Array> {
-  const { meta, framing, header } = prepareBackup(options);
   // The payload is sealed straight from one reused plaintext buffer into the reader's buffers:
   // see sealedStream.
-  const blocks = readBlocks(toStream(input), true);
-  const pieces = framePieces(blocks, meta, { ...framing, lend: true });
-  return sealedStream(header, pieces, blocks, options.signal);
+  return sealedStream(...framedInput(input, options), options.signal);
+}
+
+/**
+ * {@link encryptBackup} as an async iterable, for where `ReadableStream` does not exist (React
+ * Native's Hermes): the same bytes, options and errors. Nothing is read from `input` until the
+ * result is iterated; each piece it yields (about 1 MiB) is a new buffer the caller owns. Pieces
+ * of `input` are used as they are, not copied: do not change a piece once it has been handed
+ * over. A `signal` that fires stops a pending `next()` at once with `ABORTED`; leaving the loop
+ * early releases `input` (its iterator's `return` runs).
+ *
+ * @example
+ * ```ts
+ * for await (const piece of encryptBackupIterable(readFileInPieces(path), { key }))
+ *   await upload.write(piece);
+ * ```
+ */
+export function encryptBackupIterable(
+  input: BackupInput,
+  options: EncryptBackupOptions,
+): AsyncIterable<Uint8Array> {
+  return sealedIterable(...framedInput(input, options), options.signal);
+}
+
+/** The header maker, framed pieces and blocks of `input`: checked before anything is read. */
+function framedInput(
+  input: BackupInput,
+  options: EncryptBackupOptions,
+): [() => Promise<Keying>, AsyncGenerator<Uint8Array, void, undefined>, BlockSource] {
+  const { meta, framing, header } = prepareBackup(options);
+  const blocks = readBlocks(toPieceSource(input), true);
+  return [header, framePieces(blocks, meta, { ...framing, lend: true }), blocks];
 }
 
 /** encryptBackup's options, checked before anything is read, and what they make. */
@@ -307,10 +345,54 @@ export async function decryptBackup(
   /** The body, authenticated chunk by chunk; act on it only once it ends without error. */
   stream: ReadableStream<Uint8Array>;
 }> {
+  const { metadata, source } = await openBackup(input, options);
+  const body = new ReadableStream({ ...source, type: 'bytes' });
+  return { metadata, stream: withSignal(body, options.signal) };
+}
+
+/**
+ * {@link decryptBackup} with the body as an async iterable, for where `ReadableStream` does not
+ * exist (React Native's Hermes): the same checks, options and errors. The body authenticates each
+ * chunk before releasing it and throws on any problem up to its very end (a cut, a modified final
+ * chunk, bad padding), so treat what it yields as provisional until the loop ends without error.
+ * Each piece is a new buffer the caller owns. A `signal` that fires stops a pending `next()` at
+ * once with `ABORTED`; leaving the loop early releases `input`.
+ *
+ * @example
+ * ```ts
+ * const { metadata, body } = await decryptBackupIterable(download(), { key });
+ * for await (const piece of body) await temporaryFile.write(piece);
+ * await temporaryFile.commit(); // only now is the whole body authenticated
+ * ```
+ *
+ * @throws What {@link decryptBackup} throws; the body's iteration throws what its stream errors with.
+ */
+export async function decryptBackupIterable(
+  input: BackupInput,
+  options: DecryptBackupOptions,
+): Promise<{
+  /** The authenticated metadata record. */
+  metadata: BackupMetadata;
+  /** The body, authenticated chunk by chunk; act on it only once the loop ends without error. */
+  body: AsyncIterable<Uint8Array>;
+}> {
+  const { metadata, source } = await openBackup(input, options);
+  return { metadata, body: pulledBody(source, options.signal) };
+}
+
+/**
+ * What decryptBackup and decryptBackupIterable share: the header read and checked, the file key
+ * unlocked, the payload opened through reused buffers and its metadata record read; the body as
+ * the framing decoder's source, for either to pull.
+ */
+async function openBackup(
+  input: BackupInput,
+  options: DecryptBackupOptions,
+): Promise<{ metadata: BackupMetadata; source: FramingSource }> {
   // The caller's arguments are checked before the first byte is read (SPEC.md §7): a bad one is
   // reported whatever the file holds.
   const { key, maxOutputBytes } = decryptArguments(options);
-  const r = byteReader(toStream(input));
+  const r = byteReader(toPieceSource(input));
   let plaintext: FramedReader | undefined;
   try {
     if (options.signal?.aborted) throw aborted(options.signal);
@@ -327,21 +409,20 @@ export async function decryptBackup(
     );
     // As when encrypting, the payload is opened through reused buffers (src/container/payload-streams.ts).
     try {
-      const { queued, stream } = r.detach();
-      plaintext = await openedReader(fileKey, header.bytes, queued, stream).catch((e: unknown) => {
+      const { queued, source } = r.detach();
+      plaintext = await openedReader(fileKey, header.bytes, queued, source).catch((e: unknown) => {
         throw isCommitmentError(e) ? headerAuthError(e) : e;
       });
     } finally {
       fileKey.fill(0);
     }
-    const { metadata, body } = await decodeFraming(plaintext, {
+    return await framingSource(plaintext, {
       compressed: (header.flags & FLAG_COMPRESSED) !== 0,
       padded: (header.flags & FLAG_PADDED) !== 0,
       maxOutputBytes,
       onProgress: options.onProgress,
       lent: true,
     });
-    return { metadata, stream: withSignal(body, options.signal) };
   } catch (e) {
     await (plaintext ?? r).cancel(e).catch(() => {});
     throw e;

@@ -9,7 +9,7 @@
 
 import { E2EEError } from '../errors.js';
 import { concat, toBytes } from '../internal/bytes.js';
-import { byobReaderOf, cancelQuietly } from '../internal/streams.js';
+import { byobReaderOf, cancelQuietly, isStream, type PieceSource, readerOf } from '../internal/streams.js';
 import { decodeUtf8 } from '../internal/utf8.js';
 import { compressionGate } from './compressibility.js';
 import { deflateRaw, inflateRaw } from './deflate.js';
@@ -293,13 +293,13 @@ export interface BlockSource {
 }
 
 /**
- * Reads `stream` in blocks. A byte stream is read straight into a block buffer (BYOB); with
+ * Reads `source` in blocks. A byte stream is read straight into a block buffer (BYOB); with
  * `lend`, that one buffer serves every block, so a block is valid only until the next `next()`.
- * Any other stream's pieces are passed on as they are (subarrays; small ones copied together), so
+ * Any other source's pieces are passed on as they are (subarrays; small ones copied together), so
  * its caller must not change a piece once handed over.
  */
-export function readBlocks(stream: ReadableStream<Uint8Array>, lend: boolean): BlockSource {
-  const byob = byobReaderOf(stream);
+export function readBlocks(source: PieceSource, lend: boolean): BlockSource {
+  const byob = isStream(source) ? byobReaderOf(source) : undefined;
   if (byob) {
     let spare: Uint8Array<ArrayBuffer> | undefined;
     let ended = false;
@@ -325,7 +325,7 @@ export function readBlocks(stream: ReadableStream<Uint8Array>, lend: boolean): B
       cancel: (reason) => cancelQuietly(byob, reason),
     };
   }
-  const reader = stream.getReader();
+  const reader = readerOf(source);
   const gather = blockGatherer();
   let rest: Uint8Array | undefined;
   return {
@@ -451,12 +451,12 @@ export interface ByteReader {
   cancel(reason?: unknown): Promise<void>;
 }
 
-/** A {@link ByteReader} over a stream. */
-export function byteReader(stream: ReadableStream<Uint8Array>): ByteReader & {
-  /** Releases the stream, handing back what was read ahead and the stream itself. */
-  detach(): { queued: Uint8Array[]; stream: ReadableStream<Uint8Array> };
+/** A {@link ByteReader} over a stream or a piece reader. */
+export function byteReader(source: PieceSource): ByteReader & {
+  /** Releases the stream's lock, handing back what was read ahead and the source itself. */
+  detach(): { queued: Uint8Array[]; source: PieceSource };
 } {
-  const reader = stream.getReader();
+  const reader = readerOf(source);
   const queue: Uint8Array[] = [];
   let available = 0;
   let ended = false;
@@ -533,9 +533,9 @@ export function byteReader(stream: ReadableStream<Uint8Array>): ByteReader & {
     },
     cancel: (reason) => cancelQuietly(reader, reason),
     detach() {
-      reader.releaseLock();
+      reader.releaseLock?.();
       available = 0;
-      return { queued: queue.splice(0), stream };
+      return { queued: queue.splice(0), source };
     },
   };
 }
@@ -579,6 +579,12 @@ export async function decodeFraming(
   return { metadata, body };
 }
 
+/** The body's underlying source, as a Web stream or a caller without one pulls it. */
+export interface FramingSource {
+  pull(c: ReadableStreamController<Uint8Array>): Promise<void>;
+  cancel(reason: unknown): Promise<void>;
+}
+
 /**
  * {@link decodeFraming} without a Web stream: the metadata and the body's underlying source,
  * which callers where ReadableStream is missing pull themselves (src/backup-bytes.ts).
@@ -586,13 +592,7 @@ export async function decodeFraming(
 export async function framingSource(
   r: FramedReader,
   options: DecodeOptions & { lent: boolean },
-): Promise<{
-  metadata: BackupMetadata;
-  source: {
-    pull(c: ReadableStreamController<Uint8Array>): Promise<void>;
-    cancel(reason: unknown): Promise<void>;
-  };
-}> {
+): Promise<{ metadata: BackupMetadata; source: FramingSource }> {
   const need = async (n: number, what: string) => {
     const b = await r.exactly(n);
     if (!b) throw badPayload(`it ends inside ${what}`);

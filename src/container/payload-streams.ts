@@ -19,8 +19,15 @@ import {
   TAG_SIZE,
 } from '../cobblestone/message.js';
 import { E2EEError } from '../errors.js';
-import { byobReaderOf, cancelQuietly } from '../internal/streams.js';
-import { type BlockSource, type FramedReader, owned } from './framing.js';
+import {
+  abortable,
+  byobReaderOf,
+  cancelQuietly,
+  isStream,
+  type PieceSource,
+  readerOf,
+} from '../internal/streams.js';
+import { type BlockSource, type FramedReader, type FramingSource, owned } from './framing.js';
 
 /** The error of an operation stopped by `signal`. */
 export function aborted(signal: AbortSignal): E2EEError {
@@ -56,44 +63,30 @@ const BATCH_CHUNKS = 64;
 const BATCH = BATCH_CHUNKS * CHUNK_SIZE;
 
 /**
- * The encrypted backup as a byte stream: the header, then the payload sealed from one plaintext
- * buffer that is filled from the framed pieces and reused. A reader that brings its own buffer
- * (a BYOB reader) gets the records sealed straight into it, and can reuse it; any other reader
- * gets a new buffer for each batch. Nothing here allocates per byte.
+ * The encrypted backup, batch by batch: the header, then the payload sealed from one plaintext
+ * buffer that is filled from the framed pieces and reused. The one pipeline under both the byte
+ * stream ({@link sealedStream}) and the async iterable ({@link sealedIterable}).
  */
-export function sealedStream(
+function payloadSealer(
   header: () => Promise<Keying>,
   pieces: AsyncGenerator<Uint8Array, void, undefined>,
   blocks: BlockSource,
   signal: AbortSignal | undefined,
-): ReadableStream<Uint8Array> {
+) {
   const plain = new Uint8Array(BATCH);
   let held = 0; // plaintext bytes in `plain` not yet sealed
   let piece: Uint8Array | undefined; // the current framed piece, valid until pieces.next()
   let at = 0;
   let ended = false;
   let sealer: MessageSealer;
-  let stop: (() => void) | undefined;
-  const finish = () => {
+  const fail = async (e: unknown): Promise<never> => {
     plain.fill(0);
-    if (stop) signal?.removeEventListener('abort', stop);
+    await blocks.cancel(e);
+    throw e;
   };
-
-  const stream: ReadableStream<Uint8Array> = new ReadableStream({
-    type: 'bytes',
-    autoAllocateChunkSize: BATCH_CHUNKS * RECORD_SIZE,
-    async start(c: ReadableByteStreamController) {
-      if (signal) {
-        if (signal.aborted) throw aborted(signal);
-        // From the start: the header (Argon2id for a password) can take a while.
-        stop = () => {
-          const e = aborted(signal);
-          c.error(e);
-          finish();
-          void blocks.cancel(e);
-        };
-        signal.addEventListener('abort', stop, { once: true });
-      }
+  return {
+    /** The container header and the payload's salt ‖ commitment, each a buffer of its own. */
+    async start(): Promise<Uint8Array<ArrayBuffer>[]> {
       try {
         const { bytes, fileKey, salt } = await header();
         try {
@@ -101,16 +94,18 @@ export function sealedStream(
         } finally {
           fileKey.fill(0);
         }
-        // A byte stream takes ownership of what is enqueued: these are ours to give.
-        c.enqueue(owned(bytes));
-        c.enqueue(owned(sealer.prefix));
+        return [owned(bytes), owned(sealer.prefix)];
       } catch (e) {
-        finish();
-        await blocks.cancel(e);
-        throw e;
+        return fail(e);
       }
     },
-    async pull(c: ReadableByteStreamController) {
+    /**
+     * Seals the next batch into `view` when it holds a record (answering how many bytes it
+     * wrote), else into a new buffer (answering it). `final` is true once the message has ended.
+     */
+    async next(
+      view: ArrayBufferView | null | undefined,
+    ): Promise<{ out: Uint8Array | undefined; size: number; final: boolean }> {
       try {
         while (!ended && held < BATCH) {
           if (piece && at < piece.length) {
@@ -127,9 +122,7 @@ export function sealedStream(
             at = 0;
           }
         }
-        if (signal?.aborted) throw aborted(signal); // the stream has already errored with it
-        const request = c.byobRequest;
-        const view = request?.view;
+        if (signal?.aborted) throw aborted(signal); // the caller has already stopped with it
         // Sealed into the reader's buffer when it holds a record; else into a new one.
         const direct = view && view.byteLength >= RECORD_SIZE ? view : undefined;
         const room = direct ? Math.floor(direct.byteLength / RECORD_SIZE) : BATCH_CHUNKS;
@@ -138,44 +131,120 @@ export function sealedStream(
         const count = final ? whole : Math.min(whole, room);
         const take = final ? held : count * CHUNK_SIZE;
         const size = count * RECORD_SIZE + (final ? held - count * CHUNK_SIZE + TAG_SIZE : 0);
-        if (direct) {
-          const into = new Uint8Array(direct.buffer, direct.byteOffset, size);
-          await sealer.seal(plain.subarray(0, take), into, 0, final);
-          request!.respond(size);
-        } else {
-          const out = new Uint8Array(size);
-          await sealer.seal(plain.subarray(0, take), out, 0, final);
-          c.enqueue(out);
-        }
+        const out = direct ? undefined : new Uint8Array(size);
+        const into = out ?? new Uint8Array(direct!.buffer, direct!.byteOffset, size);
+        await sealer.seal(plain.subarray(0, take), into, 0, final);
         plain.copyWithin(0, take, held);
         held -= take;
+        if (final) plain.fill(0);
+        return { out, size, final };
+      } catch (e) {
+        return fail(e);
+      }
+    },
+    async cancel(reason: unknown): Promise<void> {
+      plain.fill(0);
+      await blocks.cancel(reason);
+    },
+  };
+}
+
+/**
+ * The encrypted backup as a byte stream over {@link payloadSealer}. A reader that brings its own
+ * buffer (a BYOB reader) gets the records sealed straight into it, and can reuse it; any other
+ * reader gets a new buffer for each batch. Nothing here allocates per byte.
+ */
+export function sealedStream(
+  header: () => Promise<Keying>,
+  pieces: AsyncGenerator<Uint8Array, void, undefined>,
+  blocks: BlockSource,
+  signal: AbortSignal | undefined,
+): ReadableStream<Uint8Array> {
+  const core = payloadSealer(header, pieces, blocks, signal);
+  let stop: (() => void) | undefined;
+  const release = () => {
+    if (stop) signal?.removeEventListener('abort', stop);
+  };
+  return new ReadableStream({
+    type: 'bytes',
+    autoAllocateChunkSize: BATCH_CHUNKS * RECORD_SIZE,
+    async start(c: ReadableByteStreamController) {
+      if (signal) {
+        if (signal.aborted) throw aborted(signal);
+        // From the start: the header (Argon2id for a password) can take a while.
+        stop = () => {
+          const e = aborted(signal);
+          c.error(e);
+          void core.cancel(e);
+        };
+        signal.addEventListener('abort', stop, { once: true });
+      }
+      try {
+        // A byte stream takes ownership of what is enqueued: these are ours to give.
+        for (const b of await core.start()) c.enqueue(b);
+      } catch (e) {
+        release();
+        throw e;
+      }
+    },
+    async pull(c: ReadableByteStreamController) {
+      try {
+        const request = c.byobRequest;
+        const { out, size, final } = await core.next(request?.view);
+        if (out) c.enqueue(out as Uint8Array<ArrayBuffer>);
+        else request!.respond(size);
         if (final) {
-          finish();
+          release();
           c.close();
           c.byobRequest?.respond(0); // a read still waiting for more (`min`) ends here
         }
       } catch (e) {
-        finish();
-        await blocks.cancel(e);
+        release();
         throw e;
       }
     },
     async cancel(reason) {
-      finish();
-      await blocks.cancel(reason);
+      release();
+      await core.cancel(reason);
     },
   });
-  return stream;
+}
+
+/**
+ * The encrypted backup as an async iterable over {@link payloadSealer}: each batch in a new
+ * buffer that the consumer owns. `signal` stops a pending `next()` at once with `ABORTED`.
+ */
+export async function* sealedIterable(
+  header: () => Promise<Keying>,
+  pieces: AsyncGenerator<Uint8Array, void, undefined>,
+  blocks: BlockSource,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const core = payloadSealer(header, pieces, blocks, signal);
+  const stop = () => aborted(signal!);
+  let finished = false;
+  try {
+    for (const b of await abortable(core.start(), signal, stop)) yield b;
+    for (;;) {
+      const { out, final } = await abortable(core.next(undefined), signal, stop);
+      yield out!;
+      if (final) break;
+    }
+    finished = true;
+  } finally {
+    // Stopped early (an error, an abort, or the consumer left the loop): release the input.
+    if (!finished) await core.cancel(signal?.aborted ? stop() : undefined);
+  }
 }
 
 /**
  * The payload's records, read into one reused buffer of BATCH_CHUNKS records: `queued` first
- * (what was read past the container header), then `stream`, straight into the buffer when it is
+ * (what was read past the container header), then `source`, straight into the buffer when it is
  * a byte stream.
  */
-function recordReader(queued: Uint8Array[], stream: ReadableStream<Uint8Array>) {
-  const byob = byobReaderOf(stream);
-  const reader = byob ? undefined : stream.getReader();
+function recordReader(queued: Uint8Array[], source: PieceSource) {
+  const byob = isStream(source) ? byobReaderOf(source) : undefined;
+  const reader = byob ? undefined : readerOf(source);
   let buf = new Uint8Array(BATCH_CHUNKS * RECORD_SIZE);
   let held = 0;
   let ended = false;
@@ -216,7 +285,7 @@ function recordReader(queued: Uint8Array[], stream: ReadableStream<Uint8Array>) 
 }
 
 /**
- * Opens the payload that follows a backup's header (`queued` then `stream`) with the file key,
+ * Opens the payload that follows a backup's header (`queued` then `source`) with the file key,
  * and reads its plaintext through one reused buffer: what the reader returns is valid only until
  * its next call (the framing decoder's `lent` mode). The commitment is checked here
  * (`COMMITMENT_MISMATCH`, `TRUNCATED`); a record that fails errors the next read.
@@ -225,9 +294,9 @@ export async function openedReader(
   fileKey: Uint8Array,
   context: Uint8Array,
   queued: Uint8Array[],
-  stream: ReadableStream<Uint8Array>,
+  source: PieceSource,
 ): Promise<FramedReader> {
-  const records = recordReader(queued, stream);
+  const records = recordReader(queued, source);
   let opener: Awaited<ReturnType<typeof createMessageOpener>>;
   try {
     const { bytes } = await records.fill();
@@ -323,4 +392,37 @@ export async function openedReader(
       await records.cancel(reason);
     },
   };
+}
+
+/**
+ * A backup's body as an async iterable: the framing decoder's source (`framingSource`) pulled
+ * through a controller that collects what it releases, each piece a buffer the consumer owns.
+ * It throws on any problem up to its very end, as the stream does. `signal` stops a pending
+ * `next()` at once with `ABORTED`.
+ */
+export async function* pulledBody(
+  source: FramingSource,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const parts: Uint8Array[] = [];
+  let closed = false;
+  // What the source calls on a default stream's controller, and nothing else.
+  const controller = {
+    enqueue: (piece: Uint8Array) => void parts.push(piece),
+    close: () => {
+      closed = true;
+    },
+  } as unknown as ReadableStreamDefaultController<Uint8Array>;
+  const stop = () => aborted(signal!);
+  let finished = false;
+  try {
+    while (!closed) {
+      await abortable(source.pull(controller), signal, stop);
+      while (parts.length > 0) yield parts.shift()!;
+    }
+    finished = true;
+  } finally {
+    // Stopped early (an error, an abort, or the consumer left the loop): release the input.
+    if (!finished) await source.cancel(signal?.aborted ? stop() : undefined).catch(() => {});
+  }
 }

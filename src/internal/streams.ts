@@ -35,6 +35,113 @@ export function toStream(input: ByteSource): ReadableStream<Uint8Array> {
   );
 }
 
+/**
+ * What the pipelines read pieces through: a Web stream's default reader, or the same two calls
+ * over an async iterator (`cancel` runs its `return`), for where ReadableStream does not exist.
+ */
+export interface PieceReader {
+  read(): Promise<{ done: true; value?: undefined } | { done: false; value: Uint8Array }>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/** Where a pipeline's input comes from: a Web stream (read BYOB when it can be), or a reader. */
+export type PieceSource = ReadableStream<Uint8Array> | PieceReader;
+
+/** Whether `x` is a Web stream, without touching `ReadableStream` where it is missing (Hermes). */
+export function isStream(x: unknown): x is ReadableStream<Uint8Array> {
+  return typeof ReadableStream === 'function' && x instanceof ReadableStream;
+}
+
+/**
+ * Any {@link ByteSource} as a {@link PieceSource}: a Web stream stays one; bytes and async
+ * iterables are read through a {@link PieceReader}, so that no Web stream is needed for them.
+ */
+export function toPieceSource(input: ByteSource): PieceSource {
+  if (input instanceof Uint8Array) {
+    let given = input.length === 0;
+    return {
+      read: async () => {
+        if (given) return { done: true };
+        given = true;
+        return { done: false, value: input };
+      },
+      cancel: async () => {},
+    };
+  }
+  if (isStream(input)) return input;
+  const method = asyncIteratorMethod(input);
+  if (method) {
+    const it: AsyncIterator<Uint8Array> = method.call(input);
+    let ended = false;
+    return {
+      async read() {
+        if (ended) return { done: true };
+        const r = await it.next();
+        if (!r.done) return { done: false, value: r.value };
+        ended = true;
+        return { done: true };
+      },
+      async cancel(reason?: unknown) {
+        if (ended) return;
+        ended = true;
+        await it.return?.(reason);
+      },
+    };
+  }
+  throw new E2EEError(
+    'INVALID_ARGUMENT',
+    'input must be a Uint8Array, a ReadableStream or an AsyncIterable of Uint8Array',
+  );
+}
+
+/**
+ * The `[Symbol.asyncIterator]` method of `x`, if it has one. Where the engine has no
+ * Symbol.asyncIterator (Hermes 0.12), Babel's async generators and `for await` use the key
+ * `'@@asyncIterator'` instead: that is looked up too.
+ */
+function asyncIteratorMethod(x: unknown): (() => AsyncIterator<Uint8Array>) | undefined {
+  if (x === null || (typeof x !== 'object' && typeof x !== 'function')) return undefined;
+  const o = x as Record<string | symbol, unknown>;
+  const method =
+    (typeof Symbol.asyncIterator === 'symbol' ? o[Symbol.asyncIterator] : undefined) ?? o['@@asyncIterator'];
+  return typeof method === 'function' ? (method as () => AsyncIterator<Uint8Array>) : undefined;
+}
+
+/** A reader of `source`: the stream's default reader, or the reader itself. */
+export function readerOf(source: PieceSource): PieceReader & { releaseLock?(): void } {
+  return isStream(source) ? (source.getReader() as PieceReader & { releaseLock(): void }) : source;
+}
+
+/**
+ * Calls `then` when `signal` fires while `p` is pending, and rejects with what it throws: a
+ * race per call, whose listener is removed when `p` settles, so that nothing stays attached to a
+ * long-lived promise.
+ */
+export function abortable<T>(
+  p: Promise<T>,
+  signal: AbortSignal | undefined,
+  error: () => unknown,
+): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(error());
+  let stop: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    stop = () => reject(error());
+    signal.addEventListener('abort', stop, { once: true });
+  });
+  const release = () => signal.removeEventListener('abort', stop!);
+  return Promise.race([p, stopped]).then(
+    (v) => {
+      release();
+      return v;
+    },
+    (e: unknown) => {
+      release();
+      throw e;
+    },
+  );
+}
+
 /** Everything a stream yields, in one array; a `RangeError` (and a cancel) past `limit` bytes. */
 export async function readAll(
   stream: ReadableStream<Uint8Array>,
@@ -69,7 +176,7 @@ export async function readAll(
  * reach a consumer who only said "no more".
  */
 export function cancelQuietly(
-  reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader,
+  reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader | PieceReader,
   reason?: unknown,
 ): Promise<void> {
   return reader.cancel(reason).catch(() => {});

@@ -14,6 +14,7 @@ import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { E2EEError } from '../errors.js';
 import { concat, constantTimeEqual, randomBytes, toBytes } from '../internal/bytes.js';
 import { hkdfExpandSha512 } from '../internal/hkdf.js';
+import { checkEngineNormalizes } from '../key/password.js';
 import { createAead } from '../primitives/aes-gcm.js';
 import {
   type Argon2idParams,
@@ -306,7 +307,8 @@ export function accountBytes(account: unknown): Uint8Array {
  * The password as OPAQUE input: a string is normalised to NFC and UTF-8 encoded (as
  * `deriveKeyFromPassword` does), bytes are used as they are. Non-empty, at most 65535 bytes.
  *
- * @throws E2EEError `INVALID_ARGUMENT`
+ * @throws E2EEError `INVALID_ARGUMENT`; `CRYPTO_PROVIDER` for a password this engine may normalise
+ * wrongly (`checkEngineNormalizes`)
  */
 export function passwordBytes(password: string | Uint8Array): Uint8Array {
   let bytes: Uint8Array;
@@ -315,6 +317,7 @@ export function passwordBytes(password: string | Uint8Array): Uint8Array {
     if (/\p{Cs}/u.test(password)) {
       throw new E2EEError('INVALID_ARGUMENT', 'the password has a lone UTF-16 surrogate');
     }
+    checkEngineNormalizes(password);
     bytes = toBytes(password.normalize('NFC'));
   } else throw new E2EEError('INVALID_ARGUMENT', 'the password must be a string or a Uint8Array');
   if (bytes.length === 0) throw new E2EEError('INVALID_ARGUMENT', 'the password is empty');

@@ -33,7 +33,7 @@ import { expand, extract } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { E2EEError } from '../../errors.js';
-import { concat, constantTimeEqual } from '../../internal/bytes.js';
+import { concat, constantTimeEqual, randomBytes } from '../../internal/bytes.js';
 import {
   type CleartextCredentials,
   type CredentialResponse,
@@ -210,9 +210,9 @@ export interface FakeRecord {
 // ---------------------------------------------------------------------------------------------
 // Primitives
 
-function random(n: number): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(n));
-}
+// The library's one source of randomness: the crypto provider's CSPRNG when one is registered
+// (React Native), else the platform's.
+const random = randomBytes;
 
 function xor(a: Uint8Array, b: Uint8Array): Uint8Array {
   if (a.length !== b.length) throw new Error('xor: unequal lengths');
@@ -382,7 +382,7 @@ export function serverKeysFromSeed(oprfSeed: Uint8Array, akeSeed: Uint8Array): S
   return { oprfSeed: new Uint8Array(oprfSeed), privateKey, publicKey };
 }
 
-/** Fresh random server keys (from `crypto.getRandomValues`). */
+/** Fresh random server keys (from the crypto provider's CSPRNG, else `crypto.getRandomValues`). */
 export function generateServerKeys(): ServerKeys {
   const akeSeed = random(Nseed);
   const keys = serverKeysFromSeed(random(Nh), akeSeed);
