@@ -47,7 +47,8 @@ Environment:
   ${V8_DEFAULTS_ENV}=1  leave V8's memory management alone. By default, on Node 20,
     22 and 24, the CLI keeps V8's young generation small and collects dead buffers
     sooner (on Node 24, up to 50 MiB less memory), and collects garbage while 'encrypt'
-    or 'backup create' compresses (about 15 MiB less, a few % more time)
+    or 'backup create' compresses, and on 22 and 24 while 'decrypt' runs (about 15 MiB
+    less, a few % more time)
 
 Examples:
   e2ee-backup setup --out backup.key
