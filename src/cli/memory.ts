@@ -1,6 +1,7 @@
 /**
  * How the CLI's own process keeps its peak memory low: V8 tuning that the library never does,
  * since it runs in other people's processes. All of it is off with E2EE_BACKUP_V8_DEFAULTS=1.
+ * The figures behind each setting are in docs/performance.md ("Peak RSS per Node version").
  *
  * @module
  */
@@ -11,52 +12,93 @@ import { runInNewContext } from 'node:vm';
 /** Set to 1, the CLI leaves V8's heap sizing and collection alone. */
 export const V8_DEFAULTS_ENV = 'E2EE_BACKUP_V8_DEFAULTS';
 
-const defaults = () => process.env[V8_DEFAULTS_ENV] === '1';
-const v8Major = () => Number(process.versions.v8?.split('.')[0]);
+/**
+ * The V8 major versions the tuning below was measured on: Node 20 (11), 22 (12) and 24 (13).
+ * Another V8 sizes and collects its heap its own way, and may not know these flags (an unknown
+ * one prints an error on every run), so it gets V8's defaults until it is measured.
+ */
+export const MEASURED_V8_MAJORS: readonly number[] = [11, 12, 13];
 
-// V8 doubles its young generation whenever a scavenge finds it busy, up to 32 MiB on Node 20;
-// streaming a backup keeps it busy with short-lived objects, so it grew to the maximum and stayed
-// resident. Kept at its initial size, it cost no measurable time and 14 MiB less peak RSS on a
-// 1 GiB encrypt (README, Benchmarks). V8 reads this flag when it grows the space, so setting it
-// now takes effect. Only on the V8 it was measured on (Node 20's 11.x): a later V8 sizes the
-// space differently, and one without the flag would print an error on every run. Never over
-// the user's own semi-space options.
-/** Keeps V8's young generation at its initial size (Node 20 only). */
+/** Where the CLI tunes V8: a measured V8, without E2EE_BACKUP_V8_DEFAULTS=1. */
+export function tunesV8(v8Version: string | undefined, env: Record<string, string | undefined>): boolean {
+  return MEASURED_V8_MAJORS.includes(Number(v8Version?.split('.')[0])) && env[V8_DEFAULTS_ENV] !== '1';
+}
+
+// V8 doubles its young generation whenever a scavenge finds it busy, up to 32 MiB; streaming a
+// backup keeps it busy with short-lived objects, so it grew to the maximum and stayed resident. Kept at its initial size it costs no measurable time, and V8 reads
+// the flag when it grows the space, so setting it now takes effect.
+const KEEP_SMALL = '--semi-space-growth-factor=1';
+// Dead ArrayBuffers (node:crypto's sealed and opened chunks, node:zlib's output) are freed at a
+// young-generation collection, and with little else allocated the only one due is the "external
+// memory pressure" one, after 2 × V8's default maximum semi-space of them (V8's
+// Heap::AllocateExternalBackingStore). V8 12 and 13 compute that maximum from this flag each time
+// (2 MiB per unit without pointer compression), so setting it now takes effect: V8 13's default
+// (32) let 128 MiB of them pile up, V8 12's (8) 32 MiB; 2 collects every 8 MiB, which took
+// Node 24 from 135 to about 80 MiB on a decrypt. 1 was worse (buffers still in use are promoted
+// and wait for a full collection), and so was 4 on a compressed backup's decrypt. V8 11 has no
+// such flag (its threshold is 32 MiB).
+const EXTERNAL_SCAVENGE = '--scavenger-max-new-space-capacity-mb=2';
+
+/** V8 flags the user set: the CLI never overrides the young generation's sizing. */
+function ownYoungGenerationFlags(): boolean {
+  return [...process.execArgv, process.env['NODE_OPTIONS'] ?? ''].some((a) => /semi.space|new.space/.test(a));
+}
+
+/**
+ * Keeps V8's young generation at its initial size and, on V8 12 and 13, collects it after fewer
+ * dead ArrayBuffers. Only on a measured V8 (see {@link MEASURED_V8_MAJORS}); never over the
+ * user's own semi-space or new-space options.
+ */
 export function keepYoungGenerationSmall(): void {
-  const own = [...process.execArgv, process.env['NODE_OPTIONS'] ?? ''].some((a) => a.includes('semi-space'));
-  if (v8Major() !== 11 || own || defaults()) return;
+  const v8 = process.versions.v8;
+  if (!tunesV8(v8, process.env) || ownYoungGenerationFlags()) return;
   try {
-    setFlagsFromString('--semi-space-growth-factor=1');
+    setFlagsFromString(KEEP_SMALL);
+    if (Number(v8?.split('.')[0]) >= 12) setFlagsFromString(EXTERNAL_SCAVENGE);
   } catch {
     // A runtime that emulates node:v8 without it (Bun throws; Deno ignores it).
   }
 }
 
-// Compressing leaves about a megabyte of dead buffers per megabyte read (node:zlib's output,
-// node:crypto's sealed chunks). V8 frees them at a young-generation collection, and with little
-// else allocated, the only one due is its "external memory pressure" one, at 2 × its 16 MiB
-// maximum semi-space (V8's Heap::AllocateExternalBackingStore): about 32 MiB waiting at the
-// peak, which put a compressed encrypt at 103 MiB. A scavenge sooner does not help (buffers
-// still in flight are promoted and wait for a full collection instead); a full one every 12 MiB
-// read did: 86-88 MiB for about 7 % more time (README, Benchmarks). Only on the V8 where that
-// was measured (Node 20's 11.x).
-const COLLECT_EVERY = 12 * 2 ** 20;
-// Blocks that do not compress are stored without deflating (src/compressibility.ts): then the
-// only dead buffers are node:crypto's, as with compression off, where V8's own collections hold
-// the peak at about 81 MiB, and a full collection every 12 MiB only cost time (256 MiB of random
-// bytes: 0.97 s of user time against 0.59 s; docs/performance.md). So collect only when the
-// buffers held, live and dead, pass this: 12 MiB after a collection they held 19 MiB on random
-// bytes (all blocks stored) and 24-26 MiB on the chat-like corpus (all deflated).
+// Compressing leaves about 1.3 MiB of dead buffers per MiB read (node:zlib's output, node:crypto's
+// sealed chunks), and most of them outlive two scavenges while their block is in flight, so they
+// are promoted and wait for a full collection, which V8 starts only after 64 MiB of them. So the
+// CLI runs one while the process holds more than 22 MiB of buffers, live and dead (about 10 MiB
+// are live). Blocks that do not compress are stored without deflating (src/compressibility.ts):
+// then the only dead buffers are node:crypto's, which scavenges free, and no full collection is
+// due. How often to look depends on the scavenges: V8 11 lets 32 MiB of dead buffers wait for one,
+// so a look at every MiB would find random bytes above 22 MiB and collect for nothing; every
+// 12 MiB it put a compressed encrypt on Node 20 at 86-88 MiB for about 7 % more time. V8 12 and
+// 13 scavenge every 8 MiB of them (EXTERNAL_SCAVENGE), which keeps random bytes under 22 MiB, and
+// a look every 2 MiB collects sooner: 12 MiB left Node 24 at 102-105 MiB on the chat-like corpus.
 const COLLECT_ABOVE = 22 * 2 ** 20;
+const lookEvery = (v8Major: number) => (v8Major >= 12 ? 2 : 12) * 2 ** 20;
 
 /**
  * For a compressed encrypt: a callback for the bytes read so far that runs a full garbage
- * collection every 12 MiB while buffers pile up. Node 20 only; does nothing where `gc` cannot be had in a new context
- * (Bun, Deno), and with E2EE_BACKUP_V8_DEFAULTS=1.
+ * collection while dead buffers pile up. Only on a measured V8 (see {@link MEASURED_V8_MAJORS});
+ * does nothing where `gc` cannot be had in a new context (Bun, Deno), and with
+ * E2EE_BACKUP_V8_DEFAULTS=1.
  */
 export function collectWhileCompressing(): (bytesRead: number) => void {
+  return collector(11);
+}
+
+// A decrypt inflates a compressed backup's blocks into new buffers, dead once written, and on
+// Node 24 they piled up like a compressed encrypt's: 106 MiB on 1 GiB of the chat-like corpus.
+// Only on V8 12 and 13, where random bytes stay under COLLECT_ABOVE and nothing is collected for
+// them; on V8 11 a look every 12 MiB would collect on random bytes for nothing, and Node 20's
+// decrypt stayed under 100 MiB without it.
+/** For a decrypt: as {@link collectWhileCompressing}, on V8 12 and 13 only. */
+export function collectWhileDecrypting(): (bytesRead: number) => void {
+  return collector(12);
+}
+
+function collector(fromMajor: number): (bytesRead: number) => void {
   let gc: (() => void) | undefined;
-  if (v8Major() === 11 && !defaults())
+  const v8 = process.versions.v8;
+  const major = Number(v8?.split('.')[0]);
+  if (tunesV8(v8, process.env) && major >= fromMajor)
     try {
       // Exposes `gc` to contexts made from now on, as `node --expose-gc` would.
       setFlagsFromString('--expose-gc');
@@ -65,10 +107,11 @@ export function collectWhileCompressing(): (bytesRead: number) => void {
     } catch {
       // No such flag or no `gc` in a new context: collect nothing.
     }
-  let next = COLLECT_EVERY;
+  const every = lookEvery(major);
+  let next = every;
   return (bytesRead) => {
     if (!gc || bytesRead < next) return;
-    next = bytesRead + COLLECT_EVERY;
+    next = bytesRead + every;
     if (process.memoryUsage().arrayBuffers > COLLECT_ABOVE) gc();
   };
 }

@@ -15,6 +15,7 @@ import type { Context } from '../context.js';
 import { usageError, withNote } from '../exit-codes.js';
 import { formatBytes, formatDuration, formatRate } from '../format.js';
 import { type Output, openInput, openOutput, provisionalNote, pump } from '../io.js';
+import { collectWhileDecrypting } from '../memory.js';
 import { type OpenFlags, openBackup, requireCredentials } from '../open-backup.js';
 import { startProgress } from '../progress.js';
 
@@ -41,7 +42,11 @@ export async function decrypt(
   requireCredentials(flags);
 
   const progress = { update: (_: number) => {} };
-  const input = await openInput(inputPath, (n) => progress.update(n));
+  const collect = collectWhileDecrypting();
+  const input = await openInput(inputPath, (n) => {
+    collect(n);
+    progress.update(n);
+  });
   let output: Output | undefined;
   try {
     const opened = await openBackup(input, flags, ctx);

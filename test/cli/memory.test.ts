@@ -1,0 +1,83 @@
+// The CLI's V8 tuning (src/cli/memory.ts): on which V8 it applies, and that it takes effect in the
+// CLI's own process on the Node running this suite (the CI runs it on Node 20, 22 and 24).
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { MEASURED_V8_MAJORS, tunesV8, V8_DEFAULTS_ENV } from '../../src/cli/memory.js';
+import { buildCli, CLI, cleanEnv } from './helpers.js';
+
+const FIXTURE = join(import.meta.dirname, 'fixtures', 'v8-young-generation.mjs');
+const MiB = 2 ** 20;
+const major = Number(process.versions.v8.split('.')[0]);
+
+beforeAll(() => buildCli(), 180_000);
+
+describe('tunesV8', () => {
+  it('tunes V8 11, 12 and 13 (Node 20, 22, 24), and no V8 it was not measured on', () => {
+    expect(MEASURED_V8_MAJORS).toEqual([11, 12, 13]);
+    for (const v8 of ['11.3.244.8-node.38', '12.4.254.21-node.57', '13.6.233.17-node.53'])
+      expect(tunesV8(v8, {}), v8).toBe(true);
+    for (const v8 of ['10.2.154.26-node.36', '14.1.146.11-node.26', '', 'bun', undefined])
+      expect(tunesV8(v8, {}), String(v8)).toBe(false);
+  });
+
+  it(`leaves V8 alone with ${V8_DEFAULTS_ENV}=1`, () => {
+    expect(tunesV8('13.6.233.17-node.53', { [V8_DEFAULTS_ENV]: '1' })).toBe(false);
+    expect(tunesV8('13.6.233.17-node.53', { [V8_DEFAULTS_ENV]: '0' })).toBe(true);
+  });
+});
+
+/** What V8 did in a `cli.js --version` process under load (fixtures/v8-young-generation.mjs). */
+function youngGeneration(env: Record<string, string | undefined> = {}) {
+  const r = spawnSync(process.execPath, ['--trace-gc', '--import', FIXTURE, CLI, '--version'], {
+    env: cleanEnv(env),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  expect(r.status, r.stderr).toBe(0);
+  // An unknown V8 flag is reported on stderr, not thrown.
+  expect(r.stderr).toBe('');
+  const line = /^V8-YOUNG-GENERATION (.*)$/m.exec(r.stdout);
+  expect(line, r.stdout).not.toBeNull();
+  const seen = JSON.parse(line![1]!) as { v8: string; newSpaceMax: number };
+  expect(seen.v8).toBe(process.versions.v8); // the child ran on this suite's Node
+  return {
+    newSpaceMax: seen.newSpaceMax,
+    externalScavenges: r.stdout.match(/external memory pressure/g)?.length ?? 0,
+  };
+}
+
+describe(`the CLI's process on this Node (V8 ${process.versions.v8})`, () => {
+  const measured = MEASURED_V8_MAJORS.includes(major);
+
+  it(
+    measured
+      ? 'keeps the young generation small, and on V8 12 and 13 scavenges after 8 MiB of dead ArrayBuffers'
+      : 'leaves an unmeasured V8 at its defaults',
+    () => {
+      const { newSpaceMax, externalScavenges } = youngGeneration();
+      if (!measured) {
+        expect(newSpaceMax).toBeGreaterThan(8 * MiB);
+        return;
+      }
+      expect(newSpaceMax).toBeLessThanOrEqual(8 * MiB);
+      // 256 MiB of dead ArrayBuffers: one scavenge per 8 MiB of them is 32; V8 12's defaults
+      // give 8, V8 13's none.
+      if (major >= 12) expect(externalScavenges).toBeGreaterThanOrEqual(20);
+    },
+  );
+
+  it(`${V8_DEFAULTS_ENV}=1 leaves V8 at its defaults`, () => {
+    const { newSpaceMax, externalScavenges } = youngGeneration({ [V8_DEFAULTS_ENV]: '1' });
+    expect(newSpaceMax).toBeGreaterThan(8 * MiB);
+    expect(externalScavenges).toBeLessThan(20);
+  });
+
+  it("never overrides the user's own young-generation flags", () => {
+    for (const NODE_OPTIONS of ['--max-semi-space-size=16', '--max_semi_space_size=16']) {
+      const { newSpaceMax, externalScavenges } = youngGeneration({ NODE_OPTIONS });
+      expect(newSpaceMax, NODE_OPTIONS).toBeGreaterThan(8 * MiB);
+      expect(externalScavenges, NODE_OPTIONS).toBeLessThan(20);
+    }
+  });
+});
