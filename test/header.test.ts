@@ -3,7 +3,7 @@
 // §3.3 gives (with the sizes and values its messages name), and unlockFileKey's choice of error
 // when credentials fail (§3.5). The container vectors reach the same code through whole backups;
 // this file is also the fast suite its mutation run uses (docs/mutation-testing.md).
-import { createDecipheriv, createHash, hkdfSync } from 'node:crypto';
+import { createDecipheriv, createHash, createHmac, hkdfSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   buildHeader,
@@ -11,6 +11,7 @@ import {
   headerLength,
   MAGIC,
   parseHeader,
+  passwordKek,
   unlockFileKey,
 } from '../src/container/header.js';
 import { E2EEError } from '../src/errors.js';
@@ -69,6 +70,15 @@ describe('buildHeader writes SPEC.md §3', () => {
     expect(Buffer.concat([gcm.update(h.subarray(48, 80)), gcm.final()]).equals(fileKey)).toBe(true);
   });
 
+  it("a password slot's KEK is HKDF-Expand-SHA-512 of the Argon2id output (one HMAC block)", () => {
+    const argon2Output = new Uint8Array(32).map((_, i) => 255 - i);
+    const info = Buffer.from('e2ee-backup v1 password slot');
+    const t1 = createHmac('sha512', argon2Output)
+      .update(Buffer.concat([info, Buffer.of(1)]))
+      .digest();
+    expect(Buffer.from(passwordKek(argon2Output)).equals(t1.subarray(0, 32))).toBe(true);
+  });
+
   it('two slots, a password slot with its parameters; each opens to the file key', async () => {
     const h = await buildHeader([{ type: 'backup-key', backupKey }, passwordSpec('pw')], fileKey, 0);
     expect(h.length).toBe(13 + 83 + 95 + 16);
@@ -86,6 +96,19 @@ describe('buildHeader writes SPEC.md §3', () => {
         code: 'INVALID_ARGUMENT',
         message: expect.stringMatching(/needs 1 to 8 key slots/),
       });
+    // Eight slots are allowed by count; with two slot types, eight repeat a type.
+    expect(
+      await failure(() =>
+        buildHeader(
+          fill(8, 0).map(() => key),
+          fileKey,
+          0,
+        ),
+      ),
+    ).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/at most one key slot of each type/),
+    });
     expect(await failure(() => buildHeader([key, key], fileKey, 0))).toMatchObject({
       code: 'INVALID_ARGUMENT',
       message: expect.stringMatching(/at most one key slot of each type/),
@@ -254,23 +277,31 @@ describe('headerLength and parseHeader check in the order of SPEC.md §3.3', () 
   });
 });
 
-describe('unlockFileKey (SPEC.md §3.5)', async () => {
-  const both = parseHeader(
-    await buildHeader([{ type: 'backup-key', backupKey }, passwordSpec('pw')], fileKey, 0),
-  );
-  const keyOnly = parseHeader(await buildHeader([{ type: 'backup-key', backupKey }], fileKey, 0));
-  const passwordOnly = parseHeader(await buildHeader([passwordSpec('pw')], fileKey, 0));
+// Built inside the tests, not while they are collected: a mutant that throws here must fail them.
+let built: Promise<Record<'both' | 'keyOnly' | 'passwordOnly', Header>> | undefined;
+const headers = () => {
+  built ??= (async () => ({
+    both: parseHeader(await buildHeader([{ type: 'backup-key', backupKey }, passwordSpec('pw')], fileKey, 0)),
+    keyOnly: parseHeader(await buildHeader([{ type: 'backup-key', backupKey }], fileKey, 0)),
+    passwordOnly: parseHeader(await buildHeader([passwordSpec('pw')], fileKey, 0)),
+  }))();
+  return built;
+};
+
+describe('unlockFileKey (SPEC.md §3.5)', () => {
   const wrongKey = new Uint8Array(32).fill(8);
   const unlock = (h: Header, credentials: Parameters<typeof unlockFileKey>[1], options = {}) =>
     failure(() => unlockFileKey(h, credentials, options));
 
   it('opens with either credential; the backup key first', async () => {
+    const { both, passwordOnly } = await headers();
     expect(await unlockFileKey(both, { key: backupKey, password: 'not it' })).toEqual(fileKey);
     expect(await unlockFileKey(both, { key: wrongKey, password: 'pw' })).toEqual(fileKey);
     expect(await unlockFileKey(passwordOnly, { key: backupKey, password: 'pw' })).toEqual(fileKey);
   });
 
   it('names the credential that failed, WRONG_KEY first, NO_MATCHING_SLOT last', async () => {
+    const { both, keyOnly, passwordOnly } = await headers();
     expect(await unlock(both, { key: wrongKey })).toMatchObject({
       code: 'WRONG_KEY',
       message: expect.stringMatching(/check the 64-digit code/),
@@ -303,6 +334,7 @@ describe('unlockFileKey (SPEC.md §3.5)', async () => {
   });
 
   it('bounds a password slot by the maxima before Argon2id, KDF_PARAMS after WRONG_KEY', async () => {
+    const { both } = await headers();
     expect(await unlock(both, { password: 'pw' }, { kdfMaxima: { m: 63 } })).toMatchObject({
       code: 'KDF_PARAMS',
     });
@@ -320,6 +352,7 @@ describe('unlockFileKey (SPEC.md §3.5)', async () => {
   });
 
   it('a password it cannot use is refused as such, not taken for a wrong one', async () => {
+    const { both } = await headers();
     expect(await unlock(both, { key: wrongKey, password: '' })).toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });
