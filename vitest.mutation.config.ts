@@ -19,6 +19,7 @@ export default defineConfig({
       'test/backup.test.ts',
       'test/backup-streams.test.ts',
       'test/metadata.test.ts',
+      'test/header.test.ts',
       'test/vectors.test.ts',
       'test/key.test.ts',
       'test/kdf.test.ts',

@@ -4,7 +4,16 @@
 import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { TEST_HOOKS } from '../src/cobblestone/hooks.js';
-import { CHUNK_SIZE, createMessageOpener, MAX_CHUNKS } from '../src/cobblestone/message.js';
+import {
+  CHUNK_SIZE,
+  chunkedPlaintextSize,
+  createMessageOpener,
+  createMessageSealer,
+  HEADER_SIZE,
+  MAX_CHUNKS,
+  RECORD_SIZE,
+} from '../src/cobblestone/message.js';
+import { E2EEError } from '../src/errors.js';
 import type { AeadBackend } from '../src/primitives/aes-gcm.js';
 
 const INFO_PREFIX = Buffer.from('c2sp.org/chunked-encryption@v1+AEAD_AES_256_GCM\u0000');
@@ -79,7 +88,10 @@ describe('the engine at any chunk counter', () => {
         const record = ref.seal(counter - 1, new Uint8Array(10));
         await expect(
           Promise.resolve().then(() => opener.openAt(counter, record, new Uint8Array(CHUNK_SIZE), 0, true)),
-        ).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
+        ).rejects.toMatchObject({
+          code: 'MESSAGE_TOO_LARGE',
+          message: expect.stringMatching(/2\^38 chunks/),
+        });
       }
     });
   }
@@ -111,5 +123,166 @@ describe('the engine at any chunk counter', () => {
       code: 'TRAILING_DATA',
       message: 'the message ends inside chunk 3, followed by 100 or more bytes of trailing data',
     });
+  });
+});
+
+/** The error `f` throws or rejects with (undefined when it succeeds). */
+async function failure(f: () => unknown): Promise<unknown> {
+  try {
+    await f();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+describe('a failure inside a run of several records names the chunk that failed', () => {
+  for (const backend of BACKENDS) {
+    it(`CHUNK_AUTH names the modified chunk by its counter (${backend})`, async () => {
+      const inputKey = randomBytes(32);
+      const ref = reference(inputKey, randomBytes(24), new Uint8Array(0));
+      const opener = await createMessageOpener(inputKey, ref.prefix, { [TEST_HOOKS]: { backend } } as object);
+      const records = Buffer.concat([5, 6, 7].map((c) => ref.seal(c, randomBytes(CHUNK_SIZE))));
+      records[RECORD_SIZE + 10]! ^= 1; // chunk 6, the run's second record
+      const out = new Uint8Array(3 * CHUNK_SIZE).fill(0xaa);
+      const err = await failure(() => opener.openAt(5, records, out, 0, false));
+      expect(err).toMatchObject({
+        code: 'CHUNK_AUTH',
+        message: expect.stringMatching(/^chunk 6 failed authentication/),
+      });
+      expect(out.every((b) => b === 0)).toBe(true); // chunk 5 opened, and was wiped
+    });
+
+    it(`TRAILING_DATA found in a run's second record: its chunk, and "or more" before the run's end (${backend})`, async () => {
+      const inputKey = randomBytes(32);
+      const ref = reference(inputKey, randomBytes(24), new Uint8Array(0));
+      const opener = await createMessageOpener(inputKey, ref.prefix, { [TEST_HOOKS]: { backend } } as object);
+      // Chunk 9 full, chunk 10 final (16300 bytes, a 16316-byte record), then 100 extra bytes: the
+      // second record holds the final chunk and 84 of them, a third record the other 16.
+      const run = Buffer.concat([
+        ref.seal(9, randomBytes(CHUNK_SIZE)),
+        ref.seal(10, randomBytes(16300)),
+        Buffer.alloc(100, 0x0a),
+      ]);
+      const err = await failure(() => opener.openAt(9, run, new Uint8Array(3 * CHUNK_SIZE), 0, true));
+      expect(err).toMatchObject({
+        code: 'TRAILING_DATA',
+        message: 'the message ends inside chunk 10, followed by 84 or more bytes of trailing data',
+      });
+    });
+  }
+});
+
+describe("the engine's argument checks", () => {
+  const key = new Uint8Array(32).fill(3);
+
+  it('a salt (from the testing hook) must be 24 bytes', async () => {
+    for (const n of [0, 23, 25]) {
+      const options = { [TEST_HOOKS]: { salt: new Uint8Array(n) } } as object;
+      expect(await failure(() => createMessageSealer(key, options)), `${n}`).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/salt must be 24 bytes/),
+      });
+    }
+  });
+
+  it('the input key must be a Uint8Array of 32 bytes', async () => {
+    const prefix = (await createMessageSealer(key)).prefix;
+    const notBytes = Array.from(key) as unknown as Uint8Array;
+    for (const start of [() => createMessageSealer(notBytes), () => createMessageOpener(notBytes, prefix)])
+      expect(await failure(start)).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/input key must be a Uint8Array/),
+      });
+    for (const start of [
+      () => createMessageSealer(new Uint8Array(31)),
+      () => createMessageOpener(new Uint8Array(31), prefix),
+    ])
+      expect(await failure(start)).toMatchObject({
+        code: 'INVALID_KEY_SIZE',
+        message: expect.stringMatching(/must be 32 bytes, got 31/),
+      });
+  });
+
+  it('a sealer takes whole chunks before the final one, and nothing after it', async () => {
+    const sealer = await createMessageSealer(key);
+    const out = new Uint8Array(2 * RECORD_SIZE);
+    expect(await failure(() => sealer.seal(new Uint8Array(100), out, 0, false))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/only whole chunks/),
+    });
+    await sealer.seal(new Uint8Array(CHUNK_SIZE), out, 0, false);
+    await sealer.seal(new Uint8Array(5), out, RECORD_SIZE, true);
+    expect(await failure(() => sealer.seal(new Uint8Array(0), out, 0, true))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/already ended/),
+    });
+  });
+
+  it('an opener takes nothing after the final records; a final record shorter than a tag is TRUNCATED', async () => {
+    const sealer = await createMessageSealer(key);
+    const ct = new Uint8Array(HEADER_SIZE + 5 + 16);
+    ct.set(sealer.prefix);
+    await sealer.seal(new Uint8Array(5), ct, HEADER_SIZE, true);
+    const opener = await createMessageOpener(key, ct.subarray(0, HEADER_SIZE));
+    const out = new Uint8Array(CHUNK_SIZE);
+    expect(
+      await failure(() => opener.open(ct.subarray(HEADER_SIZE, HEADER_SIZE + 5), out, 0, true)),
+    ).toMatchObject({
+      code: 'TRUNCATED',
+      message: expect.stringMatching(/final chunk would be 5 bytes/),
+    });
+    const fresh = await createMessageOpener(key, ct.subarray(0, HEADER_SIZE));
+    await fresh.open(ct.subarray(HEADER_SIZE), out, 0, true);
+    expect(await failure(() => fresh.open(new Uint8Array(0), out, 0, true))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/already ended/),
+    });
+  });
+
+  it('chunkedPlaintextSize says why a length is impossible, naming the sizes', () => {
+    const messageOf = (n: number) => {
+      try {
+        chunkedPlaintextSize(n);
+      } catch (e) {
+        expect(e).toBeInstanceOf(E2EEError);
+        expect((e as E2EEError).code).toBe('TRUNCATED');
+        return (e as E2EEError).message;
+      }
+      throw new Error(`${n} bytes is a possible length`);
+    };
+    expect(messageOf(55)).toMatch(/is 55 bytes, shorter than the 56-byte salt and commitment/);
+    for (const n of [HEADER_SIZE, HEADER_SIZE + RECORD_SIZE])
+      expect(messageOf(n), `${n}`).toMatch(/ends after a full chunk: the short final chunk is missing/);
+    expect(messageOf(HEADER_SIZE + RECORD_SIZE + 5)).toMatch(
+      /final chunk would be 5 bytes, shorter than a 16-byte tag/,
+    );
+  });
+
+  // The streams rely on this: on node:crypto a write is opened with no microtask (src/cobblestone/chunked.ts).
+  it('seals and opens synchronously on a synchronous backend, asynchronously on WebCrypto', async () => {
+    for (const backend of BACKENDS) {
+      const options = { [TEST_HOOKS]: { backend } } as object;
+      const sealer = await createMessageSealer(key, options);
+      const plaintext = randomBytes(CHUNK_SIZE + 7);
+      const ct = new Uint8Array(HEADER_SIZE + RECORD_SIZE + 7 + 16);
+      ct.set(sealer.prefix);
+      const sealed = sealer.seal(plaintext, ct, HEADER_SIZE, true);
+      const opener = await createMessageOpener(key, sealer.prefix, options);
+      if (backend === 'node') {
+        expect(sealed).toBeUndefined();
+        const out = new Uint8Array(CHUNK_SIZE + 7);
+        expect(opener.open(ct.subarray(HEADER_SIZE), out, 0, true)).toBeUndefined();
+        expect(Buffer.from(out).equals(plaintext)).toBe(true);
+      } else {
+        expect(sealed).toBeInstanceOf(Promise);
+        await sealed;
+        const out = new Uint8Array(CHUNK_SIZE + 7);
+        const opened = opener.open(ct.subarray(HEADER_SIZE), out, 0, true);
+        expect(opened).toBeInstanceOf(Promise);
+        await opened;
+        expect(Buffer.from(out).equals(plaintext)).toBe(true);
+      }
+    }
   });
 });
