@@ -21,12 +21,15 @@ export const MEASURED_V8_MAJORS: readonly number[] = [11, 12, 13];
 
 /** Where the CLI tunes V8: a measured V8, without E2EE_BACKUP_V8_DEFAULTS=1. */
 export function tunesV8(v8Version: string | undefined, env: Record<string, string | undefined>): boolean {
-  return MEASURED_V8_MAJORS.includes(Number(v8Version?.split('.')[0])) && env[V8_DEFAULTS_ENV] !== '1';
+  return MEASURED_V8_MAJORS.includes(majorOf(v8Version)) && env[V8_DEFAULTS_ENV] !== '1';
 }
 
+const majorOf = (v8Version: string | undefined) => Number(v8Version?.split('.')[0]);
+
 // V8 doubles its young generation whenever a scavenge finds it busy, up to 32 MiB; streaming a
-// backup keeps it busy with short-lived objects, so it grew to the maximum and stayed resident. Kept at its initial size it costs no measurable time, and V8 reads
-// the flag when it grows the space, so setting it now takes effect.
+// backup keeps it busy with short-lived objects, so it grew to the maximum and stayed resident.
+// Kept at its initial size it costs no measurable time, and V8 reads the flag when it grows the
+// space, so setting it now takes effect.
 const KEEP_SMALL = '--semi-space-growth-factor=1';
 // Dead ArrayBuffers (node:crypto's sealed and opened chunks, node:zlib's output) are freed at a
 // young-generation collection, and with little else allocated the only one due is the "external
@@ -54,7 +57,7 @@ export function keepYoungGenerationSmall(): void {
   if (!tunesV8(v8, process.env) || ownYoungGenerationFlags()) return;
   try {
     setFlagsFromString(KEEP_SMALL);
-    if (Number(v8?.split('.')[0]) >= 12) setFlagsFromString(EXTERNAL_SCAVENGE);
+    if (majorOf(v8) >= 12) setFlagsFromString(EXTERNAL_SCAVENGE);
   } catch {
     // A runtime that emulates node:v8 without it (Bun throws; Deno ignores it).
   }
@@ -97,7 +100,7 @@ export function collectWhileDecrypting(): (bytesRead: number) => void {
 function collector(fromMajor: number): (bytesRead: number) => void {
   let gc: (() => void) | undefined;
   const v8 = process.versions.v8;
-  const major = Number(v8?.split('.')[0]);
+  const major = majorOf(v8);
   if (tunesV8(v8, process.env) && major >= fromMajor)
     try {
       // Exposes `gc` to contexts made from now on, as `node --expose-gc` would.
