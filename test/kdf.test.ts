@@ -214,7 +214,81 @@ describe('validateKdfParams', () => {
   });
 });
 
+describe('validateKdfParams: each bound exactly, and what each refusal says', () => {
+  const unbounded = {
+    maxima: { m: Number.POSITIVE_INFINITY, t: Number.POSITIVE_INFINITY, p: Number.POSITIVE_INFINITY },
+    purpose: 'open' as const,
+  };
+
+  test("Argon2's limits are inclusive: p = 2^24−1, m = 2^32−1, t = 2^32−1 pass; t = 2^32 does not", () => {
+    expect(() => validateKdfParams({ m: 8 * (2 ** 24 - 1), t: 1, p: 2 ** 24 - 1 }, unbounded)).not.toThrow();
+    expect(() => validateKdfParams({ m: 2 ** 32 - 1, t: 1, p: 1 }, unbounded)).not.toThrow();
+    expect(() => validateKdfParams({ m: 8, t: 2 ** 32 - 1, p: 1 }, unbounded)).not.toThrow();
+    expect(kdfParamsError(() => validateKdfParams({ m: 8, t: 2 ** 32, p: 1 }, unbounded)).message).toBe(
+      "Argon2id iterations t = 4294967296 exceeds Argon2's limit 4294967295",
+    );
+  });
+
+  test('a non-object is INVALID_ARGUMENT, saying what is wanted', () => {
+    for (const params of [5, 'm=65536', undefined]) {
+      expect(() => validateKdfParams(params as unknown as Argon2idParams)).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_ARGUMENT',
+          message: 'Argon2id parameters must be an object { m, t, p }',
+        }),
+      );
+    }
+    expect(() => validateKdfParams(DEFAULT_KDF_PARAMS, { purpose: 'read' as 'open' })).toThrow(
+      "purpose must be 'create' or 'open', not read",
+    );
+  });
+
+  test('a maximum that is not a number is INVALID_ARGUMENT, not compared', () => {
+    for (const [t, shown] of [
+      ['20', '20'],
+      [Number.NaN, 'NaN'],
+    ] as const) {
+      expect(() => validateKdfParams(DEFAULT_KDF_PARAMS, { maxima: { t: t as unknown as number } })).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_ARGUMENT',
+          message: `maxima.t must be a number, not ${shown}`,
+        }),
+      );
+    }
+  });
+
+  test('the floor refusal names the lowest memory reachable with more iterations', () => {
+    expect(kdfParamsError(() => validateKdfParams({ m: 8192, t: 1, p: 1 })).message).toBe(
+      'Argon2id memory m = 8192 KiB (8 MiB) is below the minimum 47104 KiB (46 MiB) for t = 1 ' +
+        "(OWASP's floor; more iterations lower it down to 7168 KiB (7 MiB) at t = 5); " +
+        'use more memory or iterations, or pass allowWeak: true',
+    );
+  });
+
+  test('memory is shown in MiB from 1024 KiB, in GiB from 1048576 KiB', () => {
+    const over = (m: number, max: number) =>
+      kdfParamsError(() => validateKdfParams({ m, t: 1, p: 1 }, { purpose: 'open', maxima: { m: max } }))
+        .message;
+    expect(over(1024, 1023)).toContain('m = 1024 KiB (1 MiB) exceeds the maximum 1023 KiB;');
+    expect(over(1048576, 1047552)).toContain(
+      'm = 1048576 KiB (1 GiB) exceeds the maximum 1047552 KiB (1023 MiB);',
+    );
+    expect(over(1049600, 1048576)).toContain(
+      'm = 1049600 KiB (1025 MiB) exceeds the maximum 1048576 KiB (1 GiB);',
+    );
+  });
+});
+
 describe('deriveKeyFromPassword', () => {
+  test('a salt that is not a Uint8Array is INVALID_ARGUMENT, before hash-wasm', async () => {
+    for (const salt of ['0'.repeat(32), Array.from(SALT), undefined]) {
+      await expect(
+        deriveKeyFromPassword('pw', salt as unknown as Uint8Array, WEAK, { allowWeak: true }),
+      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: 'salt must be a Uint8Array' });
+    }
+    expect(argon2idSpy).not.toHaveBeenCalled();
+  });
+
   // Agreement with noble is covered by the property above; one run at the real cost suffices here.
   test.runIf(SLOW)('[slow] default parameters produce 32 bytes, deterministically', async () => {
     const a = await deriveKeyFromPassword('correct horse battery staple', SALT);

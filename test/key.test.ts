@@ -62,6 +62,11 @@ describe('formatBackupKey', () => {
       expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
     );
   });
+
+  test('says why a key is refused: its type, or its length and the one wanted', () => {
+    expect(() => formatBackupKey([1, 2] as unknown as Uint8Array)).toThrow(/backup key must be a Uint8Array/);
+    expect(() => formatBackupKey(new Uint8Array(31))).toThrow(/backup key is 31 bytes long; it must be 32/);
+  });
 });
 
 describe('parseBackupKey', () => {
@@ -192,6 +197,39 @@ describe('parseBackupKey', () => {
   test('isKeyFormatError is false for other errors', () => {
     expect(isKeyFormatError(new E2EEError('KEY_FORMAT', 'x'))).toBe(false);
     expect(isKeyFormatError(new Error('x'))).toBe(false);
+  });
+
+  test('isKeyFormatError needs an E2EEError, the code KEY_FORMAT, and both position and digits', () => {
+    const fields = { position: undefined, offset: undefined, digits: 63 };
+    expect(isKeyFormatError(Object.assign(new E2EEError('KEY_FORMAT', 'x'), fields))).toBe(true);
+    expect(isKeyFormatError(Object.assign(new E2EEError('KEY_FORMAT', 'x'), { digits: 63 }))).toBe(false);
+    expect(isKeyFormatError(Object.assign(new E2EEError('KEY_FORMAT', 'x'), { position: 1 }))).toBe(false);
+    expect(isKeyFormatError(Object.assign(new E2EEError('INVALID_ARGUMENT', 'x'), fields))).toBe(false);
+    // Not an E2EEError (no brand), though shaped like one.
+    expect(isKeyFormatError(Object.assign(new Error('x'), { code: 'KEY_FORMAT', ...fields }))).toBe(false);
+  });
+
+  test('says why a non-string is refused', () => {
+    expect(() => parseBackupKey(42 as unknown as string)).toThrow(/backup key code must be a string/);
+    expect(() => backupKeyTypoCandidates(null as unknown as string)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: 'backup key code must be a string' }),
+    );
+  });
+
+  const NOT_SEPARATOR = "is not a hex digit or an allowed separator (space, tab, line break, '-')";
+  test.each([
+    // The printable ASCII range is shown as itself, from '!' (U+0021) to '~' (U+007E) inclusive.
+    ['!', '!', `'!' ${NOT_SEPARATOR}`],
+    ['~', '~', `'~' ${NOT_SEPARATOR}`],
+    ['DEL', '\u007f', `U+007F ${NOT_SEPARATOR}`],
+    ['¡, the first visible character after ASCII', '\u00a1', `'¡' (U+00A1) ${NOT_SEPARATOR}`],
+    // NFKC of '½' is '1⁄2': three characters, not one hex digit, so no "looks like".
+    ['½', '\u00bd', "'½' (U+00BD) is not a hex digit"],
+    ['full-width hyphen-minus', '\uff0d', `'－' (U+FF0D, looks like '-') ${NOT_SEPARATOR}`],
+    ['full-width small f', '\uff46', "'ｆ' (U+FF46, looks like 'f') is not a hex digit"],
+  ])('names %s exactly', (_name, ch, expected) => {
+    const err = keyFormatErrorOf(() => parseBackupKey(`${SAMPLE.slice(0, 9)}${ch}${SAMPLE.slice(9)}`));
+    expect(err.message).toBe(`backup key code: character 10 ${expected}`);
   });
 });
 
