@@ -162,23 +162,23 @@ describe('backup round trips', () => {
     expect(await codeOf(collect(s))).toBe('KDF_PARAMS');
   });
 
-  it('stops with ABORTED at once, even while waiting on a slow source', async () => {
+  it('stops with ABORTED at once, even while waiting on a source that never yields again', async () => {
     const ac = new AbortController();
-    async function* slow() {
-      for (let i = 0; ; i++) {
+    async function* stalled() {
+      for (let i = 0; i < 5; i++) {
         await new Promise((r) => setTimeout(r, 10));
-        yield new Uint8Array(65536).fill(i & 255);
+        yield new Uint8Array(65536).fill(i);
       }
+      setTimeout(() => ac.abort(), 10);
+      // Never settles: only the signal can end the read below, or the test times out.
+      await new Promise(() => {});
     }
-    const reader = encryptBackup(slow(), { key, signal: ac.signal }).getReader();
-    setTimeout(() => ac.abort(), 100);
-    const t0 = performance.now();
+    const reader = encryptBackup(stalled(), { key, signal: ac.signal }).getReader();
     await expect(
       (async () => {
         for (;;) await reader.read();
       })(),
     ).rejects.toMatchObject({ code: 'ABORTED' });
-    expect(performance.now() - t0).toBeLessThan(2000);
   });
 
   it('with a signal, memory does not grow with the backup (nothing holds the chunks read)', async () => {
@@ -357,9 +357,7 @@ describe('backup rejects', () => {
       x.set(u32(m), 16);
       return concat(reseal(x), ct.subarray(h.length));
     };
-    const t0 = performance.now();
     expect(await open(withM(2 ** 31), { password: 'pw' })).toBe('KDF_PARAMS'); // 2 TiB: never allocated
-    expect(performance.now() - t0).toBeLessThan(1000);
     expect(await open(withM(2 ** 21), { password: 'pw' })).toBe('KDF_PARAMS'); // 2 GiB > 1 GiB default
     expect(await open(withM(128), { password: 'pw', kdfMaxima: { m: 100 } })).toBe('KDF_PARAMS');
   });

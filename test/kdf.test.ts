@@ -310,14 +310,12 @@ describe('deriveKeyFromPassword', () => {
     expect(argon2idSpy.mock.calls[0]![0]).toMatchObject({ memorySize: 19456, iterations: 2, parallelism: 4 });
   });
 
-  test('m = 2^40 is rejected fast, before hash-wasm is invoked', async () => {
-    const started = performance.now();
+  test('m = 2^40 is rejected before hash-wasm is invoked', async () => {
     await expect(
       deriveKeyFromPassword('pw', SALT, { m: 2 ** 40 }, { purpose: 'open' }),
     ).rejects.toMatchObject({
       code: 'KDF_PARAMS',
     });
-    expect(performance.now() - started).toBeLessThan(50);
     expect(argon2idSpy).not.toHaveBeenCalled();
   });
 
