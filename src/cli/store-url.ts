@@ -77,7 +77,7 @@ export async function openBackupStore(flags: StoreFlags, ctx: Context): Promise<
     if (!missing) throw e;
     throw usageError(
       'an s3:// store needs the AWS SDK for S3, which is not installed',
-      'Install it beside e2ee-backup: npm install @aws-sdk/client-s3',
+      'Install it where e2ee-backup-cli is installed: npm install [-g] @aws-sdk/client-s3',
     );
   });
   // The AWS CLI also reads AWS_DEFAULT_REGION; the SDK reads AWS_REGION and ~/.aws/config. A

@@ -590,7 +590,9 @@ describe('vault serve that cannot start says why, and leaves nothing behind', ()
       expect(r.stderr).toMatch(
         /^e2ee-backup: vault serve needs the better-sqlite3 package for its SQLite store/,
       );
-      expect(r.stderr).toMatch(/Install it beside e2ee-backup: npm install better-sqlite3/);
+      expect(r.stderr).toMatch(
+        /Install it where e2ee-backup-cli is installed: npm install \[-g\] better-sqlite3/,
+      );
       expect(r.stderr).not.toMatch(/--url|the network/);
       expect(readdirSync(d)).toEqual([]);
     } finally {

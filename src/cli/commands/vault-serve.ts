@@ -132,7 +132,7 @@ async function requireDriver(name: 'better-sqlite3' | 'pg'): Promise<void> {
     throw new CliError(
       EXIT.IO,
       `vault serve needs the ${name} package for its ${name === 'pg' ? 'PostgreSQL' : 'SQLite'} store, and it cannot be loaded (${(e as Error).message.split('\n')[0]})`,
-      `Install it beside e2ee-backup: npm install ${name}${name === 'pg' ? '' : ' (or use a PostgreSQL store: --postgres URL, with the pg package)'}`,
+      `Install it where e2ee-backup-cli is installed: npm install [-g] ${name}${name === 'pg' ? '' : ' (or use a PostgreSQL store: --postgres URL, with the pg package)'}`,
       { cause: e },
     );
   }

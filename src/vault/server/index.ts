@@ -267,7 +267,7 @@ export interface RunningVaultServer {
  * @throws An E2EEError with code `INVALID_ARGUMENT` if neither `keyFile` nor `keys`, or none of
  * `dbPath`, `postgresUrl` and `store`, is given, or the key file is invalid; `IO` if the key file
  * cannot be read or the port cannot be listened on; `VAULT_UNAVAILABLE` if the database cannot be
- * opened.
+ * opened or the optional peer dependency `@hono/node-server` is not installed.
  *
  * @example
  * ```ts
@@ -279,6 +279,14 @@ export async function startVaultServer(options: StartVaultServerOptions): Promis
   const keys = options.keys ?? (options.keyFile ? fileKeyProvider(options.keyFile) : undefined);
   if (!keys) throw new E2EEError('INVALID_ARGUMENT', 'startVaultServer needs keyFile or keys');
   const secrets = await keys.load();
+  // Before the store is opened: a missing optional peer must not leave a database open.
+  const { serve } = await import('@hono/node-server').catch((err: unknown) => {
+    throw new E2EEError(
+      'VAULT_UNAVAILABLE',
+      'startVaultServer needs the @hono/node-server package (npm install @hono/node-server)',
+      { cause: err },
+    );
+  });
   let store = options.store;
   const ownStore = store === undefined;
   const onNotice = options.onNotice ?? consoleVaultNotice;
@@ -297,7 +305,6 @@ export async function startVaultServer(options: StartVaultServerOptions): Promis
         (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
           ?.remoteAddress),
   });
-  const { serve } = await import('@hono/node-server');
   const host = options.host ?? '127.0.0.1';
   const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const serverOptions = {
