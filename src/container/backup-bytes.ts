@@ -31,7 +31,7 @@ import {
   parseHeader,
   unlockFileKey,
 } from './header.js';
-import { aborted, type Keying, withSalt } from './payload-streams.js';
+import { aborted, type Keying, pulledBody, withSalt } from './payload-streams.js';
 
 /** What encryptBackup has checked and prepared from its options. @internal */
 export interface PreparedBackup {
@@ -163,18 +163,7 @@ export async function openBackupBytes(
       lent: false,
     });
     const parts: Uint8Array[] = [];
-    let closed = false;
-    // What the body's source calls on a default stream's controller, and nothing else.
-    const controller = {
-      enqueue: (piece: Uint8Array) => void parts.push(piece),
-      close: () => {
-        closed = true;
-      },
-    } as unknown as ReadableStreamDefaultController<Uint8Array>;
-    while (!closed) {
-      if (o.signal?.aborted) throw aborted(o.signal);
-      await source.pull(controller);
-    }
+    for await (const piece of pulledBody(source, o.signal)) parts.push(piece);
     // Stored blocks are views into `plain`: copied out before it is wiped.
     return { metadata, data: concat(...parts) };
   } finally {
