@@ -112,15 +112,23 @@ describe('createBackup: rotation', () => {
     expect(store.entries.has('chats.db')).toBe(true);
     const ok = await createBackup(store, text('y'), { set: SET, key, replaces: ['chats.db'] });
     expect(ok.removed).toEqual([plainOnly.name, 'chats.db']);
+    expect(ok.kept).toEqual([]); // removed as a replaced copy, not kept as not-a-backup
     expect([...store.entries.keys()]).toEqual([ok.name]);
   });
 
   it('replaces refuses, before writing anything, a name that is missing or an encrypted backup', async () => {
     const store = createMemoryStore();
     const first = await createBackup(store, text('x'), { set: SET, key });
-    for (const replaces of [['missing.db'], [first.name]])
+    for (const [replaces, message] of [
+      [['missing.db'], 'replaces names missing.db, which is not in the store'],
+      [
+        [first.name],
+        `replaces names ${first.name}, an encrypted backup: backups are retired by their set and generation, not by name`,
+      ],
+    ] as const)
       await expect(createBackup(store, text('y'), { set: SET, key, replaces })).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',
+        message,
       });
     expect([...store.entries.keys()]).toEqual([first.name]);
   });
@@ -434,6 +442,62 @@ describe('createBackup removes only what it proves superseded (issue #16)', () =
     expect((await createBackup(store, text('v4'), { key, set: SET })).generation).toBe(4);
   });
 
+  it('without newestSeen, an unopened entry named at the next generation stops it too; all are named', async () => {
+    const store = createMemoryStore();
+    const zero = await createBackup(store, text('v0'), { set: SET, key });
+    await store.put(backupName(1), body(text('not even the magic bytes')));
+    await store.put(
+      backupName(3),
+      body(await encryptBackupBytes(text('theirs'), { key: otherKey, generation: 3 })),
+    );
+    const before = [...store.entries.keys()];
+    await expect(createBackup(store, text('v1'), { set: SET, key })).rejects.toMatchObject({
+      code: 'NEWEST_UNREADABLE',
+      message: expect.stringMatching(
+        new RegExp(
+          `^${backupName(1)} \\(not an encrypted backup\\), ${backupName(3)} \\(another key's, or damaged: WRONG_KEY\\) ` +
+            `may be newer than generation ${zero.generation}, the newest that opens, .*refusing to write generation 1, `,
+        ),
+      ),
+    });
+    expect([...store.entries.keys()]).toEqual(before);
+  });
+
+  it('an entry it fails to remove is kept and reported, with the error: a superseded backup, a replaced copy', async () => {
+    const store = createMemoryStore();
+    const old = await createBackup(store, text('v0'), { set: SET, key });
+    await store.put('chats.db', body(text('plain old backup')));
+    const refused = new E2EEError('IO', 'injected: cannot delete');
+    const undeletable: BackupStore = {
+      ...store,
+      async delete(name) {
+        if (name === old.name || name === 'chats.db') throw refused;
+        return store.delete(name);
+      },
+    };
+    const made = await createBackup(undeletable, text('v1'), { set: SET, key, replaces: ['chats.db'] });
+    expect(made.removed).toEqual([]);
+    expect(made.kept).toEqual([
+      { name: old.name, reason: 'remove-failed', generation: 0, set: SET, error: refused },
+      { name: 'chats.db', reason: 'remove-failed', error: refused },
+    ]);
+    expect([...store.entries.keys()].sort()).toEqual([old.name, 'chats.db', made.name].sort());
+  });
+
+  it('a put that fails after the store took the bytes: the new name is removed, the old backup kept', async () => {
+    const store = createMemoryStore();
+    const old = await createBackup(store, text('v0'), { set: SET, key });
+    const failing: BackupStore = {
+      ...store,
+      async put(name, data) {
+        await store.put(name, data); // stored, then the acknowledgement is lost
+        throw new E2EEError('IO', 'injected: connection reset');
+      },
+    };
+    await expect(createBackup(failing, text('v1'), { set: SET, key })).rejects.toThrow(/connection reset/);
+    expect([...store.entries.keys()]).toEqual([old.name]);
+  });
+
   it('with a key and a password, backups the password alone opens count and are superseded', async () => {
     const store = createMemoryStore();
     const old: string[] = [];
@@ -715,6 +779,23 @@ describe('createBackup and interrupted uploads: resumed, kept or discarded by th
       name: zero,
       generation: 0,
     });
+  });
+
+  it('a resumed upload whose put fails is left in place, to be resumed again', async () => {
+    const s = resumableStore();
+    const name = await s.interrupt(0, SET);
+    const failing = {
+      ...s.store,
+      async put(n: string, data: ReadableStream<Uint8Array>) {
+        await s.store.put(n, data);
+        s.pending.set(n, { head: s.store.entries.get(n)!.slice(0, 20_000), inUse: false });
+        throw new E2EEError('IO', 'injected: connection reset');
+      },
+    };
+    await expect(createBackup(failing, text('x'), { set: SET, key })).rejects.toThrow(/connection reset/);
+    expect([...s.store.entries.keys()]).toEqual([name]); // another writer's, for all it knows
+    expect([...s.pending.keys()]).toEqual([name]);
+    expect(s.discarded).toEqual([]);
   });
 
   it('does not resume below or at a generation that opens, and discards the superseded upload', async () => {
