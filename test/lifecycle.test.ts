@@ -762,6 +762,7 @@ describe('createBackup and interrupted uploads: resumed, kept or discarded by th
     const s = resumableStore();
     const older = await createBackup(s.store, text('v0'), { set: SET, key });
     const name = await s.interrupt(1, SET);
+    const head = s.pending.get(name)!.head;
     const seen: number[] = [];
     const made = await createBackup(s.store, text('v1'), {
       set: SET,
@@ -769,6 +770,9 @@ describe('createBackup and interrupted uploads: resumed, kept or discarded by th
       onGeneration: (g) => void seen.push(g),
     });
     expect([made.name, made.generation, seen]).toEqual([name, 1, [1]]);
+    // The same backup: its header, salt and commitment are the interrupted upload's (SPEC.md §11).
+    const prefix = head.length - RECORD_SIZE;
+    expect(s.store.entries.get(name)!.subarray(0, prefix)).toEqual(head.subarray(0, prefix));
     expect(made.removed).toEqual([older.name]);
     expect(s.discarded).toEqual([]);
     expect(decode(await readAll((await restoreLatest(s.store, { key })).stream))).toBe('v1');
