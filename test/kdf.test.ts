@@ -270,6 +270,7 @@ describe('validateKdfParams: each bound exactly, and what each refusal says', ()
       kdfParamsError(() => validateKdfParams({ m, t: 1, p: 1 }, { purpose: 'open', maxima: { m: max } }))
         .message;
     expect(over(1024, 1023)).toContain('m = 1024 KiB (1 MiB) exceeds the maximum 1023 KiB;');
+    expect(over(8, 0)).toContain('m = 8 KiB exceeds the maximum 0 KiB;'); // 0 is a multiple of both
     expect(over(1048576, 1047552)).toContain(
       'm = 1048576 KiB (1 GiB) exceeds the maximum 1047552 KiB (1023 MiB);',
     );

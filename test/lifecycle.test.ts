@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it, vi } from 'vitest';
+import { HEADER_SIZE, RECORD_SIZE } from '../src/cobblestone/message.js';
 import { decryptBackupBytes, encryptBackupBytes } from '../src/container/backup.js';
 import { E2EEError, ERROR_CODES, type ErrorCode } from '../src/errors.js';
 import { createBackup, listBackups, restoreLatest } from '../src/lifecycle/lifecycle.js';
@@ -111,15 +112,23 @@ describe('createBackup: rotation', () => {
     expect(store.entries.has('chats.db')).toBe(true);
     const ok = await createBackup(store, text('y'), { set: SET, key, replaces: ['chats.db'] });
     expect(ok.removed).toEqual([plainOnly.name, 'chats.db']);
+    expect(ok.kept).toEqual([]); // removed as a replaced copy, not kept as not-a-backup
     expect([...store.entries.keys()]).toEqual([ok.name]);
   });
 
   it('replaces refuses, before writing anything, a name that is missing or an encrypted backup', async () => {
     const store = createMemoryStore();
     const first = await createBackup(store, text('x'), { set: SET, key });
-    for (const replaces of [['missing.db'], [first.name]])
+    for (const [replaces, message] of [
+      [['missing.db'], 'replaces names missing.db, which is not in the store'],
+      [
+        [first.name],
+        `replaces names ${first.name}, an encrypted backup: backups are retired by their set and generation, not by name`,
+      ],
+    ] as const)
       await expect(createBackup(store, text('y'), { set: SET, key, replaces })).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',
+        message,
       });
     expect([...store.entries.keys()]).toEqual([first.name]);
   });
@@ -268,6 +277,33 @@ describe('restoreLatest: rollback protection', () => {
     expect(b.generation).toBe(42);
   });
 
+  it('newestSeen and the next generation are integers from 0 to 2^53 − 2', async () => {
+    const store = createMemoryStore();
+    const top = Number.MAX_SAFE_INTEGER - 1; // 2^53 − 2
+    for (const newestSeen of [-1, 0.5, Number.NaN, Number.POSITIVE_INFINITY, top + 1, '1' as never]) {
+      const refused = {
+        code: 'INVALID_ARGUMENT',
+        message: 'newestSeen must be an integer from 0 to 2^53 − 2',
+      };
+      await expect(createBackup(store, text('x'), { set: SET, key, newestSeen })).rejects.toMatchObject(
+        refused,
+      );
+      await expect(restoreLatest(store, { key }, { newestSeen })).rejects.toMatchObject(refused);
+    }
+    expect(store.entries.size).toBe(0);
+    await expect(createBackup(store, text('x'), { set: SET, key, newestSeen: top })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: 'the next generation must be an integer from 0 to 2^53 − 2',
+    });
+    expect(store.entries.size).toBe(0);
+    expect((await createBackup(store, text('x'), { set: SET, key, newestSeen: top - 1 })).generation).toBe(
+      top,
+    );
+    expect(
+      (await createBackup(createMemoryStore(), text('x'), { set: SET, key, newestSeen: 0 })).generation,
+    ).toBe(1);
+  });
+
   it('says so when there is nothing to restore, or nothing the key opens', async () => {
     await expect(restoreLatest(createMemoryStore(), { key })).rejects.toMatchObject({ code: 'IO' });
     const store = createMemoryStore();
@@ -404,6 +440,62 @@ describe('createBackup removes only what it proves superseded (issue #16)', () =
     const other = await encryptBackupBytes(text('theirs'), { key: otherKey, set: 'x', generation: 1 });
     await store.put(backupName(1, '222222222222'), body(other));
     expect((await createBackup(store, text('v4'), { key, set: SET })).generation).toBe(4);
+  });
+
+  it('without newestSeen, an unopened entry named at the next generation stops it too; all are named', async () => {
+    const store = createMemoryStore();
+    const zero = await createBackup(store, text('v0'), { set: SET, key });
+    await store.put(backupName(1), body(text('not even the magic bytes')));
+    await store.put(
+      backupName(3),
+      body(await encryptBackupBytes(text('theirs'), { key: otherKey, generation: 3 })),
+    );
+    const before = [...store.entries.keys()];
+    await expect(createBackup(store, text('v1'), { set: SET, key })).rejects.toMatchObject({
+      code: 'NEWEST_UNREADABLE',
+      message: expect.stringMatching(
+        new RegExp(
+          `^${backupName(1)} \\(not an encrypted backup\\), ${backupName(3)} \\(another key's, or damaged: WRONG_KEY\\) ` +
+            `may be newer than generation ${zero.generation}, the newest that opens, .*refusing to write generation 1, `,
+        ),
+      ),
+    });
+    expect([...store.entries.keys()]).toEqual(before);
+  });
+
+  it('an entry it fails to remove is kept and reported, with the error: a superseded backup, a replaced copy', async () => {
+    const store = createMemoryStore();
+    const old = await createBackup(store, text('v0'), { set: SET, key });
+    await store.put('chats.db', body(text('plain old backup')));
+    const refused = new E2EEError('IO', 'injected: cannot delete');
+    const undeletable: BackupStore = {
+      ...store,
+      async delete(name) {
+        if (name === old.name || name === 'chats.db') throw refused;
+        return store.delete(name);
+      },
+    };
+    const made = await createBackup(undeletable, text('v1'), { set: SET, key, replaces: ['chats.db'] });
+    expect(made.removed).toEqual([]);
+    expect(made.kept).toEqual([
+      { name: old.name, reason: 'remove-failed', generation: 0, set: SET, error: refused },
+      { name: 'chats.db', reason: 'remove-failed', error: refused },
+    ]);
+    expect([...store.entries.keys()].sort()).toEqual([old.name, 'chats.db', made.name].sort());
+  });
+
+  it('a put that fails after the store took the bytes: the new name is removed, the old backup kept', async () => {
+    const store = createMemoryStore();
+    const old = await createBackup(store, text('v0'), { set: SET, key });
+    const failing: BackupStore = {
+      ...store,
+      async put(name, data) {
+        await store.put(name, data); // stored, then the acknowledgement is lost
+        throw new E2EEError('IO', 'injected: connection reset');
+      },
+    };
+    await expect(createBackup(failing, text('v1'), { set: SET, key })).rejects.toThrow(/connection reset/);
+    expect([...store.entries.keys()]).toEqual([old.name]);
   });
 
   it('with a key and a password, backups the password alone opens count and are superseded', async () => {
@@ -620,5 +712,153 @@ describe('retirementVerdict: the deletion decision on its own', () => {
       facts.opened.set === set &&
       facts.opened.generation < generation;
     expect(v.remove).toBe(proven);
+  });
+});
+
+/**
+ * A memory store that also keeps interrupted uploads (as the S3 store does with a resume state),
+ * each as the head an upload sent before it stopped: its header and first whole record.
+ */
+function resumableStore() {
+  const inner = createMemoryStore();
+  const pending = new Map<string, { head: Uint8Array; inUse: boolean }>();
+  const discarded: string[] = [];
+  const store = {
+    ...inner,
+    async put(name: string, data: ReadableStream<Uint8Array>) {
+      await inner.put(name, data);
+      pending.delete(name);
+    },
+    async pendingPuts() {
+      return [...pending].map(([name, p]) => ({ name, head: p.head, inUse: p.inUse }));
+    },
+    async discardPut(name: string) {
+      discarded.push(name);
+      pending.delete(name);
+    },
+  };
+  /** An upload of generation `generation` of `set`, interrupted after its first record. */
+  async function interrupt(
+    generation: number,
+    set: string,
+    options: { key?: Uint8Array; inUse?: boolean; tag?: string } = {},
+  ) {
+    const data = new Uint8Array(40_000);
+    crypto.getRandomValues(data); // incompressible: three records
+    const bytes = await encryptBackupBytes(data, { key: options.key ?? key, set, generation });
+    const headerSize = (bytes[10]! << 8) | bytes[11]!;
+    const name = backupName(generation, options.tag ?? 'fedcbafedcba');
+    pending.set(name, {
+      head: bytes.slice(0, headerSize + HEADER_SIZE + RECORD_SIZE),
+      inUse: options.inUse ?? false,
+    });
+    return name;
+  }
+  return { store, pending, discarded, interrupt };
+}
+
+describe('createBackup and interrupted uploads: resumed, kept or discarded by the rules', () => {
+  it('resumes its own set’s upload when its generation is the newest: same name and generation', async () => {
+    const s = resumableStore();
+    const older = await createBackup(s.store, text('v0'), { set: SET, key });
+    const name = await s.interrupt(1, SET);
+    const head = s.pending.get(name)!.head;
+    const seen: number[] = [];
+    const made = await createBackup(s.store, text('v1'), {
+      set: SET,
+      key,
+      onGeneration: (g) => void seen.push(g),
+    });
+    expect([made.name, made.generation, seen]).toEqual([name, 1, [1]]);
+    // The same backup: its header, salt and commitment are the interrupted upload's (SPEC.md §11).
+    const prefix = head.length - RECORD_SIZE;
+    expect(s.store.entries.get(name)!.subarray(0, prefix)).toEqual(head.subarray(0, prefix));
+    expect(made.removed).toEqual([older.name]);
+    expect(s.discarded).toEqual([]);
+    expect(decode(await readAll((await restoreLatest(s.store, { key })).stream))).toBe('v1');
+    // Generation 0 too, without newestSeen (the first attempt ever, interrupted).
+    const first = resumableStore();
+    const zero = await first.interrupt(0, SET);
+    expect(await createBackup(first.store, text('x'), { set: SET, key })).toMatchObject({
+      name: zero,
+      generation: 0,
+    });
+  });
+
+  it('a resumed upload whose put fails is left in place, to be resumed again', async () => {
+    const s = resumableStore();
+    const name = await s.interrupt(0, SET);
+    const failing = {
+      ...s.store,
+      async put(n: string, data: ReadableStream<Uint8Array>) {
+        await s.store.put(n, data);
+        s.pending.set(n, { head: s.store.entries.get(n)!.slice(0, 20_000), inUse: false });
+        throw new E2EEError('IO', 'injected: connection reset');
+      },
+    };
+    await expect(createBackup(failing, text('x'), { set: SET, key })).rejects.toThrow(/connection reset/);
+    expect([...s.store.entries.keys()]).toEqual([name]); // another writer's, for all it knows
+    expect([...s.pending.keys()]).toEqual([name]);
+    expect(s.discarded).toEqual([]);
+  });
+
+  it('does not resume below or at a generation that opens, and discards the superseded upload', async () => {
+    for (const stored of [1, 2]) {
+      const s = resumableStore();
+      await createBackup(s.store, text('v'), { set: SET, key, newestSeen: stored - 1 });
+      const name = await s.interrupt(1, SET);
+      const made = await createBackup(s.store, text('new'), { set: SET, key });
+      expect(made.name).not.toBe(name);
+      expect(made.generation).toBe(stored + 1);
+      expect(s.discarded).toEqual([name]);
+    }
+  });
+
+  it('resumes at newestSeen (the attempt’s own, persisted), not below it', async () => {
+    for (const [newestSeen, resumed] of [
+      [2, true],
+      [3, false],
+    ] as const) {
+      const s = resumableStore();
+      const name = await s.interrupt(2, SET);
+      const made = await createBackup(s.store, text('x'), { set: SET, key, newestSeen });
+      expect(made.name === name, `newestSeen ${newestSeen}`).toBe(resumed);
+      expect(made.generation).toBe(resumed ? 2 : 4);
+      expect(s.discarded).toEqual(resumed ? [] : [name]);
+    }
+  });
+
+  it('resumes the newest of its own uploads, only above every other, and keeps what is not proven superseded', async () => {
+    const s = resumableStore();
+    const three = await s.interrupt(3, SET);
+    const five = await s.interrupt(5, SET);
+    const made = await createBackup(s.store, text('x'), { set: SET, key });
+    expect([made.name, made.generation]).toEqual([five, 5]);
+    expect(s.discarded).toEqual([three]);
+
+    // Another set's upload above it: counted, not resumed, not discarded; this set's is discarded.
+    const t = resumableStore();
+    const mine = await t.interrupt(5, SET);
+    const theirs = await t.interrupt(6, 'laptop');
+    const busy = await t.interrupt(2, SET, { inUse: true });
+    const other = await t.interrupt(4, SET, { key: otherKey });
+    const next = await createBackup(t.store, text('y'), { set: SET, key });
+    expect(next.generation).toBe(7);
+    expect([mine, theirs, busy, other]).not.toContain(next.name);
+    expect(t.discarded).toEqual([mine]);
+    expect([...t.pending.keys()].sort()).toEqual([busy, other, theirs].sort());
+
+    // Nor at the generation of another set's upload.
+    const v = resumableStore();
+    const level = await v.interrupt(5, SET);
+    await v.interrupt(5, 'laptop', { tag: '0a0a0a0a0a0a' });
+    const above = await createBackup(v.store, text('w'), { set: SET, key });
+    expect([above.name === level, above.generation, v.discarded]).toEqual([false, 6, [level]]);
+
+    // Another set's upload alone is never resumed.
+    const u = resumableStore();
+    const laptop = await u.interrupt(0, 'laptop');
+    const own = await createBackup(u.store, text('z'), { set: SET, key });
+    expect([own.name === laptop, own.generation, u.discarded]).toEqual([false, 1, []]);
   });
 });

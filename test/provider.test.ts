@@ -377,6 +377,28 @@ describe('misuse', () => {
     ).rejects.toMatchObject({ code: 'CRYPTO_PROVIDER' });
   });
 
+  it('a derivation wipes its own UTF-8 copy of a string password afterwards, never the caller’s bytes', async () => {
+    const real = argon2Provider();
+    const seen: Uint8Array[] = [];
+    setCryptoProvider({
+      argon2id: async (pw, salt, o) => {
+        seen.push(pw);
+        return real(pw, salt, o);
+      },
+    });
+    const salt = new Uint8Array(16);
+    const fromString = await deriveKeyFromPassword('pw', salt, { m: 64, t: 1, p: 1 }, { allowWeak: true });
+    const copy = seen.at(-1)!;
+    expect(copy.length).toBe(2); // 'pw' in UTF-8, as the provider received it
+    expect(copy).toEqual(new Uint8Array(2)); // wiped once the derivation returned
+    const mine = new Uint8Array([0x70, 0x77]); // 'pw', the caller's own bytes
+    expect(await deriveKeyFromPassword(mine, salt, { m: 64, t: 1, p: 1 }, { allowWeak: true })).toEqual(
+      fromString,
+    );
+    expect(seen.at(-1)).toBe(mine);
+    expect(mine).toEqual(new Uint8Array([0x70, 0x77]));
+  });
+
   it('without a provider, encryptChunked still works on the built-in backend', async () => {
     const key = new Uint8Array(32).fill(1);
     const ct = await encryptChunked(key, new Uint8Array(10));
