@@ -10,9 +10,9 @@ import { createVaultClient } from '../../src/vault/client.js';
 import { finishLogin, openSealedBackupKey, startLogin } from '../../src/vault/protocol.js';
 import { createVaultApp } from '../../src/vault/server/http.js';
 import { generateVaultKeyFile, parseVaultKeyFile, staticKeyProvider } from '../../src/vault/server/keys.js';
-import type { VaultLimits, VaultLogEvent } from '../../src/vault/server/service.js';
+import type { VaultLimits, VaultLogEvent, VaultServiceOptions } from '../../src/vault/server/service.js';
 import { createMemoryVaultStore } from '../../src/vault/server/store/memory.js';
-import type { LoginOutcome, VaultStore } from '../../src/vault/server/store/store.js';
+import type { LoginOutcome, PendingLogin, VaultStore } from '../../src/vault/server/store/store.js';
 import { CHEAP_KSF, cheapClient, type LooseJson, randomKey, testLimits } from './helpers.js';
 
 const keys = staticKeyProvider(parseVaultKeyFile(generateVaultKeyFile()));
@@ -32,7 +32,13 @@ const wrongMessage = (left: number) =>
       : `wrong password: ${left} attempts left`;
 
 /** A vault over `store` (default: a fresh memory store), its clock, its log and a client. */
-function vault(options: { store?: VaultStore; limits?: Partial<VaultLimits> } = {}) {
+function vault(
+  options: {
+    store?: VaultStore;
+    limits?: Partial<VaultLimits>;
+    authorize?: VaultServiceOptions['authorize'];
+  } = {},
+) {
   const store = options.store ?? createMemoryVaultStore();
   const clock = { t: 1_700_000_000_000 };
   const events: VaultLogEvent[] = [];
@@ -42,6 +48,7 @@ function vault(options: { store?: VaultStore; limits?: Partial<VaultLimits> } = 
     limits: { ...testLimits, ...options.limits },
     now: () => clock.t,
     log: (e) => events.push(e),
+    authorize: options.authorize,
   });
   const fetchApp = (input: RequestInfo | URL, init?: RequestInit) =>
     Promise.resolve(app.fetch(new Request(input, init)));
@@ -169,6 +176,28 @@ describe('a real record', () => {
     expect(await v.abort(s2.json['loginId'])).toMatchObject({ status: 409, json: unknown });
     expect((await v.start(name)).json['remainingAttempts']).toBe(9);
   });
+  it('login/start asks the gate for its account; finish and abort name none', async () => {
+    const asked: { op: string; account: string }[] = [];
+    const v = vault({
+      authorize: ({ op, account: a }) => {
+        asked.push({ op, account: a });
+        return op !== 'login/start' || a !== 'refused@example.test';
+      },
+    });
+    const { name } = await registered(v);
+    asked.length = 0;
+    const s = await v.start(name);
+    await v.abort(s.json['loginId']);
+    const s2 = await v.start(name);
+    await v.finish(s2.json['loginId']);
+    expect(asked).toEqual([
+      { op: 'login/start', account: name },
+      { op: 'login/start', account: name },
+    ]);
+    const refused = await v.start('refused@example.test');
+    expect(refused.status).toBe(401);
+    expect(refused.json['error'].code).toBe('UNAUTHORIZED');
+  });
 });
 
 describe('an unknown account', () => {
@@ -245,11 +274,16 @@ describe('login ids', () => {
 /** A store that records what the service hands it and answers what a test scripts. */
 function spyStore(script: { putLogin?: boolean; finishLogin?: LoginOutcome } = {}) {
   const inner = createMemoryVaultStore();
-  const handed: { put: Uint8Array[]; claimed: Uint8Array[] } = { put: [], claimed: [] };
+  const handed: { put: Uint8Array[]; logins: PendingLogin[]; claimed: Uint8Array[] } = {
+    put: [],
+    logins: [],
+    claimed: [],
+  };
   const store: VaultStore = Object.create(inner);
   Object.assign(store, {
     async putLogin(login: Parameters<VaultStore['putLogin']>[0]) {
       handed.put.push(login.expectedMac);
+      handed.logins.push({ ...login, expectedMac: new Uint8Array(login.expectedMac) });
       const armed = await inner.putLogin(login);
       return script.putLogin ?? armed;
     },
@@ -280,6 +314,26 @@ describe('what the service does with the store', () => {
       else await v.finish(s.json['loginId']);
       expect(handed.claimed.at(-1)).toHaveLength(64);
       expect(handed.claimed.at(-1)!.every((b) => b === 0)).toBe(true);
+    }
+  });
+
+  it('hands the store the login it counted: account, generation, fake or not, expiry', async () => {
+    const { store, handed } = spyStore();
+    const v = vault({ store });
+    const { name } = await registered(v);
+    const nobody = account('nobody');
+    for (const [who, fake] of [
+      [name, false],
+      [nobody, true],
+    ] as const) {
+      const s = await v.start(who);
+      expect(s.status).toBe(200);
+      const login = handed.logins.at(-1)!;
+      expect(login).toMatchObject({ account: who, fake, expiresAt: v.clock.t + 60_000 });
+      expect(login.expectedMac).toHaveLength(64);
+      // A real login is filed against the record's generation; a fake one against none (0).
+      if (fake) expect(login.generation).toBe(0);
+      else expect(login.generation).toBeGreaterThan(0);
     }
   });
 
