@@ -328,6 +328,18 @@ describe('client inputs', () => {
     ).toEqual(malformed('KSF output must be a Uint8Array'));
   });
 
+  it("a KSF's own failure is what the caller sees, its input wiped all the same", async () => {
+    const seen: Uint8Array[] = [];
+    const failure = new Error('out of memory');
+    const ksf: Ksf = async (input) => {
+      seen.push(input);
+      throw failure;
+    };
+    await expect(register('pw', ksf)).rejects.toBe(failure);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.every((x) => x === 0)).toBe(true);
+  });
+
   it("the KSF's input and output are wiped once used", async () => {
     const seen: Uint8Array[] = [];
     const ksf: Ksf = async (input) => {
