@@ -12,6 +12,7 @@ import { E2EEError } from '../../src/errors.js';
 import {
   createRegistrationRequestDeterministic,
   createRegistrationResponse,
+  deriveDiffieHellmanKeyPair,
   deriveOprfKey,
   finalizeRegistrationRequestDeterministic,
   generateFakeKE2Deterministic,
@@ -338,6 +339,44 @@ describe('client inputs', () => {
     await expect(register('pw', ksf)).rejects.toBe(failure);
     expect(seen).toHaveLength(1);
     expect(seen[0]!.every((x) => x === 0)).toBe(true);
+  });
+
+  it("a client state's blind and password are checked again when used (a state built by hand)", async () => {
+    const keys = serverKeys();
+    const { request, state } = createRegistrationRequestDeterministic(enc('pw'), ONE);
+    const response = createRegistrationResponse({ request, serverKeys: keys, credentialIdentifier });
+    const finalize = (st: typeof state) =>
+      finalizeRegistrationRequestDeterministic({ state: st, response, ksf: identityKsf }, fill(32, 9));
+    expect(await refusal(() => finalize({ ...state, blind: new Uint8Array(32) }))).toEqual(
+      malformed('blind is zero'),
+    );
+    // Too long for RFC 9497's Finalize: noble's refusal, wrapped as MALFORMED with it as the cause.
+    let err: unknown;
+    await finalize({ ...state, password: new Uint8Array(0x10000) }).catch((e: unknown) => {
+      err = e;
+    });
+    expect(err).toBeInstanceOf(E2EEError);
+    expect((err as E2EEError).code).toBe('VAULT_PROTOCOL');
+    expect((err as E2EEError).message).toMatch(/^OPAQUE: Finalize failed: .*65535/);
+    expect((err as E2EEError).cause).toBeInstanceOf(Error);
+    expect((err as E2EEError).message).toBe(
+      `OPAQUE: Finalize failed: ${((err as E2EEError).cause as Error).message}`,
+    );
+  });
+
+  it("KE3: the client's keyshare secret is checked as a private key (a state built by hand)", async () => {
+    const { client, server } = await loginToKE2('pw', 'pw');
+    const state = { ...client.state, clientSecret: new Uint8Array(32) };
+    expect(await refusal(() => generateKE3({ state, ke2: server.ke2, ksf: identityKsf }))).toEqual(
+      malformed('private key is zero'),
+    );
+  });
+
+  it('deriveDiffieHellmanKeyPair takes a 32-byte seed', async () => {
+    expect(deriveDiffieHellmanKeyPair(fill(32, 8)).publicKey).toEqual(serverKeys().publicKey);
+    expect(await refusal(() => deriveDiffieHellmanKeyPair(new Uint8Array(31)))).toEqual(
+      malformed('seed must be 32 bytes, got 31'),
+    );
   });
 
   it("the KSF's input and output are wiped once used", async () => {
