@@ -373,3 +373,149 @@ describe('the public chunked API takes no salt and no backend (e2ee-backup/testi
     expect(sameBytes(await pub.decryptChunked(key, c), bytes(100))).toBe(true);
   });
 });
+
+describe('the chunked API says why it refuses, and keeps its own copies', () => {
+  async function errorOf(p: Promise<unknown> | (() => unknown)): Promise<E2EEError> {
+    try {
+      await (typeof p === 'function' ? p() : p);
+    } catch (e) {
+      if (e instanceof E2EEError) return e;
+      throw e;
+    }
+    throw new Error('did not throw');
+  }
+
+  it('a stream refuses a write that is not a Uint8Array, before and after the header', async () => {
+    for (const make of [() => createEncryptStream(key), () => createDecryptStream(key)]) {
+      const { error } = await collect(make(), ['text' as unknown as Uint8Array]);
+      expect((error as E2EEError).code).toBe('INVALID_ARGUMENT');
+      expect((error as E2EEError).message).toBe('write Uint8Array pieces only');
+    }
+    const ct = await encryptChunked(key, bytes(100));
+    const { error } = await collect(createDecryptStream(key), [ct.subarray(0, HEADER_SIZE), [1, 2] as never]);
+    expect((error as E2EEError).message).toBe('write Uint8Array pieces only');
+  });
+
+  it('a stream releases nothing for a write that completes no chunk: no empty pieces', async () => {
+    const enc: Uint8Array[] = [];
+    const { result: ct } = await collect(createEncryptStream(key), [bytes(10)], enc);
+    expect(enc.map((p) => p.length)).toEqual([HEADER_SIZE, 10 + TAG_SIZE]);
+    const dec: Uint8Array[] = [];
+    const { result, error } = await collect(
+      createDecryptStream(key),
+      [ct.subarray(0, HEADER_SIZE), ct.subarray(HEADER_SIZE, HEADER_SIZE + 5), ct.subarray(HEADER_SIZE + 5)],
+      dec,
+    );
+    expect(error).toBeUndefined();
+    expect(sameBytes(result, bytes(10))).toBe(true);
+    expect(dec.map((p) => p.length)).toEqual([10]);
+    const dec2: Uint8Array[] = [];
+    await collect(
+      createDecryptStream(key),
+      [ct.subarray(0, HEADER_SIZE + 3), ct.subarray(HEADER_SIZE + 3)],
+      dec2,
+    );
+    expect(dec2.map((p) => p.length)).toEqual([10]);
+  });
+
+  it('the decrypt stream keeps its own copy of the context', async () => {
+    const context = new TextEncoder().encode('my context');
+    const ct = await encryptChunked(key, bytes(100), { context });
+    const stream = createDecryptStream(key, { context });
+    context.fill(0);
+    const { result, error } = await collect(stream, [ct]);
+    expect(error).toBeUndefined();
+    expect(sameBytes(result, bytes(100))).toBe(true);
+  });
+
+  it('openChunked: source.size must be a byte count; a short one is TRUNCATED, read or not', async () => {
+    for (const size of [-1, 1.5, Number.NaN, Infinity, 2 ** 53, '100' as never]) {
+      let reads = 0;
+      const e = await errorOf(
+        openChunked(key, {
+          size,
+          read: async () => {
+            reads++;
+            return new Uint8Array(0);
+          },
+        }),
+      );
+      expect(e.code, String(size)).toBe('INVALID_ARGUMENT');
+      expect(e.message).toBe('source.size must be a byte count');
+      expect(reads).toBe(0);
+    }
+    for (const size of [0, 1, HEADER_SIZE - 1]) {
+      // A source that would return whatever is asked: the size alone decides.
+      let reads = 0;
+      const e = await errorOf(
+        openChunked(key, {
+          size,
+          read: async (_o, n) => {
+            reads++;
+            return new Uint8Array(n);
+          },
+        }),
+      );
+      expect(e.code, String(size)).toBe('TRUNCATED');
+      expect(reads).toBe(0);
+    }
+  });
+
+  it('openChunked: a source that returns the wrong bytes or none is TRUNCATED, saying what it returned', async () => {
+    const ct = await encryptChunked(key, bytes(100));
+    const cases: [(o: number, n: number) => unknown, string][] = [
+      [
+        (o, n) => ct.slice(o, o + n - 1),
+        `the source returned ${HEADER_SIZE - 1} bytes at offset 0, not ${HEADER_SIZE}`,
+      ],
+      [() => undefined, `the source returned no bytes at offset 0, not ${HEADER_SIZE}`],
+      [
+        (o, n) => Array.from(ct.subarray(o, o + n)),
+        `the source returned ${HEADER_SIZE} bytes at offset 0, not ${HEADER_SIZE}`,
+      ],
+      [
+        (o, n) => (o === 0 ? ct.slice(0, n) : Uint8Array.from([...ct.subarray(o, o + n), 0])),
+        `the source returned ${100 + TAG_SIZE + 1} bytes at offset ${HEADER_SIZE}, not ${100 + TAG_SIZE}`,
+      ],
+    ];
+    for (const [read, message] of cases) {
+      const e = await errorOf(
+        openChunked(key, { size: ct.length, read: async (o, n) => read(o, n) as Uint8Array }),
+      );
+      expect(e.code).toBe('TRUNCATED');
+      expect(e.message).toBe(message);
+    }
+  });
+
+  it('reader.read: refuses a bad range, saying why; a range up to the end is fine', async () => {
+    const pt = bytes(2 * CHUNK_SIZE + 10);
+    const reader = await openChunked(key, sourceOf(await encryptChunked(key, pt)));
+    for (const [o, n] of [
+      [-1, 1],
+      [0, -1],
+      [0.5, 1],
+      [0, 1.5],
+      [Number.NaN, 1],
+      [0, Infinity],
+    ] as const) {
+      const e = await errorOf(reader.read(o, n));
+      expect(e.code, `${o}, ${n}`).toBe('INVALID_ARGUMENT');
+      expect(e.message).toBe('offset and length must be non-negative integers');
+    }
+    const past = await errorOf(reader.read(pt.length - 5, 6));
+    expect(past.code).toBe('INVALID_ARGUMENT');
+    expect(past.message).toBe(`bytes ${pt.length - 5}..${pt.length + 1} lie past the end (${pt.length})`);
+    expect(sameBytes(await reader.read(pt.length - 5, 5), pt.subarray(pt.length - 5))).toBe(true);
+    expect(sameBytes(await reader.read(0, pt.length), pt)).toBe(true);
+    expect((await reader.read(pt.length, 0)).length).toBe(0);
+    expect((await reader.read(CHUNK_SIZE, 0)).length).toBe(0);
+    // Within one full chunk, across a boundary, and within the final chunk alone.
+    for (const [o, n] of [
+      [5, 10],
+      [CHUNK_SIZE - 3, 6],
+      [2 * CHUNK_SIZE + 1, 9],
+      [CHUNK_SIZE, CHUNK_SIZE],
+    ] as const)
+      expect(sameBytes(await reader.read(o, n), pt.subarray(o, o + n)), `${o}, ${n}`).toBe(true);
+  });
+});
