@@ -60,7 +60,10 @@ describe(`the CLI's process on this Node (V8 ${process.versions.v8})`, () => {
         expect(newSpaceMax).toBeGreaterThan(8 * MiB);
         return;
       }
-      expect(newSpaceMax).toBeLessThanOrEqual(8 * MiB);
+      // V8 11 and 12 hold it at its initial size (2 and 4 MiB here). V8 13 sizes it in pages
+      // while concurrent sweeping runs, so the size varies from run to run: 4-13.6 MiB over 120
+      // runs on this machine, smaller under load. Half of its 32 MiB default is the bound.
+      expect(newSpaceMax).toBeLessThanOrEqual((major >= 13 ? 16 : 8) * MiB);
       // 256 MiB of dead ArrayBuffers: one scavenge per 8 MiB of them is 32; V8 12's defaults
       // give 8, V8 13's none.
       if (major >= 12) expect(externalScavenges).toBeGreaterThanOrEqual(20);
