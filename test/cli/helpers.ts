@@ -2,9 +2,9 @@
 // pseudo-terminal.
 import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 // @ts-expect-error — a plain .mjs script without types
 import { CLI as BUILT_CLI, ensureBuilt } from '../../scripts/ensure-built.mjs';
 
@@ -14,17 +14,21 @@ export const CLI: string = BUILT_CLI;
 
 /**
  * Builds dist/ if it is stale, once across the parallel test files: a lock directory keeps two
- * workers from running tsup (whose `clean` empties dist/) at the same time.
+ * workers from running tsup (whose `clean` empties dist/) at the same time. The lock is this
+ * checkout's own (in .tmp/): two checkouts build two dist/ folders, and must not wait for, or
+ * remove, each other's lock.
  */
 export async function buildCli(): Promise<void> {
-  const lock = join(tmpdir(), 'e2ee-backup-cli-test-build.lock');
+  const lock = join(ROOT, '.tmp', 'cli-test-build.lock');
+  mkdirSync(dirname(lock), { recursive: true });
   for (let waited = 0; ; waited += 100) {
     try {
       mkdirSync(lock);
       break;
     } catch {
       // A lock older than two minutes belongs to a worker that died.
-      if (waited > 120_000 || Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 120_000) {
+      const held = statSync(lock, { throwIfNoEntry: false });
+      if (waited > 120_000 || (held && Date.now() - held.mtimeMs > 120_000)) {
         rmSync(lock, { recursive: true, force: true });
       }
       await new Promise((r) => setTimeout(r, 100));
@@ -34,7 +38,7 @@ export async function buildCli(): Promise<void> {
     ensureBuilt();
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing after the build`);
   } finally {
-    rmdirSync(lock);
+    rmSync(lock, { recursive: true, force: true });
   }
 }
 
