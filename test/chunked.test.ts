@@ -553,7 +553,7 @@ describe('the chunked API says why it refuses, and keeps its own copies', () => 
     const ct = await encryptChunked(key, bytes(100));
     // Just the header, and a length no message has (a 5-byte final chunk, shorter than a tag).
     for (const cut of [ct.slice(0, HEADER_SIZE), ct.slice(0, HEADER_SIZE + 5)]) {
-      const codes = async (k: Uint8Array) => [
+      const codes = async (k: typeof key) => [
         await codeOf(decryptChunked(k, cut)),
         await streamDecryptCode(cut, k),
         await codeOf(openChunked(k, sourceOf(cut))),
