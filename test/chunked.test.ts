@@ -519,6 +519,17 @@ describe('the chunked API says why it refuses, and keeps its own copies', () => 
       expect(sameBytes(await reader.read(o, n), pt.subarray(o, o + n)), `${o}, ${n}`).toBe(true);
   });
 
+  it('the decrypt stream ends TRUNCATED, saying so, when the header is cut short or missing', async () => {
+    const ct = await encryptChunked(key, bytes(100));
+    for (const n of [0, 1, HEADER_SIZE - 1]) {
+      const { error } = await collect(createDecryptStream(key), n === 0 ? [] : [ct.subarray(0, n)]);
+      expect(error, String(n)).toMatchObject({
+        code: 'TRUNCATED',
+        message: `the ciphertext is ${n} bytes, shorter than the ${HEADER_SIZE}-byte salt and commitment`,
+      });
+    }
+  });
+
   it('names trailing data after the final chunk exactly, in every reader', async () => {
     const ct = await encryptChunked(key, bytes(2 * CHUNK_SIZE + 100));
     const ext = new Uint8Array(ct.length + 5);
