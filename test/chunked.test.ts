@@ -597,6 +597,8 @@ describe('the chunked API says why it refuses, and keeps its own copies', () => 
     const cases: [number, number, [number, number][]][] = [
       [2 * CHUNK_SIZE + 1, 9, []], // within the final chunk: authenticated when opening
       [2 * CHUNK_SIZE, 0, []],
+      [5, 0, []], // nothing to read, even inside a full chunk
+      [CHUNK_SIZE + 7, 0, []],
       [CHUNK_SIZE + 5, CHUNK_SIZE, [[HEADER_SIZE + RECORD_SIZE, RECORD_SIZE]]],
       [5, CHUNK_SIZE, [[HEADER_SIZE, 2 * RECORD_SIZE]]],
       [CHUNK_SIZE - 1, 1, [[HEADER_SIZE, RECORD_SIZE]]],
