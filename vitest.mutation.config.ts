@@ -12,6 +12,7 @@ export default defineConfig({
   test: {
     include: only ?? [
       'test/chunked.test.ts',
+      'test/chunked-wipes.test.ts',
       'test/message.test.ts',
       'test/webcrypto-streams.test.ts',
       'test/wycheproof.test.ts',

@@ -518,4 +518,135 @@ describe('the chunked API says why it refuses, and keeps its own copies', () => 
     ] as const)
       expect(sameBytes(await reader.read(o, n), pt.subarray(o, o + n)), `${o}, ${n}`).toBe(true);
   });
+
+  it('the decrypt stream ends TRUNCATED, saying so, when the header is cut short or missing', async () => {
+    const ct = await encryptChunked(key, bytes(100));
+    for (const n of [0, 1, HEADER_SIZE - 1]) {
+      const { error } = await collect(createDecryptStream(key), n === 0 ? [] : [ct.subarray(0, n)]);
+      expect(error, String(n)).toMatchObject({
+        code: 'TRUNCATED',
+        message: `the ciphertext is ${n} bytes, shorter than the ${HEADER_SIZE}-byte salt and commitment`,
+      });
+    }
+  });
+
+  it('names trailing data after the final chunk exactly, in every reader', async () => {
+    const ct = await encryptChunked(key, bytes(2 * CHUNK_SIZE + 100));
+    const ext = new Uint8Array(ct.length + 5);
+    ext.set(ct);
+    ext.set([1, 2, 3, 4, 5], ct.length);
+    // The final chunk is known to end the message: exactly 5 bytes follow, not "5 or more".
+    const message = 'the message ends inside chunk 2, followed by 5 bytes of trailing data';
+    expect(await errorOf(decryptChunked(key, ext))).toMatchObject({ code: 'TRAILING_DATA', message });
+    const { error } = await collect(createDecryptStream(key), [ext]);
+    expect(error).toMatchObject({ code: 'TRAILING_DATA', message });
+    expect(await errorOf(openChunked(key, sourceOf(ext)))).toMatchObject({ code: 'TRAILING_DATA', message });
+  });
+
+  it('reader.read: a full record holding a final chunk and more is TRAILING_DATA, "or more"', async () => {
+    const pt = bytes(3 * CHUNK_SIZE + 10);
+    const ct = await encryptChunked(key, pt, { salt });
+    // Same key and salt: a message whose chunk 1 is its final one (16 300 bytes, 16 316 sealed),
+    // written over chunk 1 of the first: its record is 84 bytes longer than that final chunk.
+    const short = await encryptChunked(key, pt.subarray(0, CHUNK_SIZE + 16300), { salt });
+    const spliced = ct.slice();
+    spliced.set(short.subarray(HEADER_SIZE + RECORD_SIZE), HEADER_SIZE + RECORD_SIZE);
+    const reader = await openChunked(key, sourceOf(spliced));
+    expect(sameBytes(await reader.read(0, 10), pt.subarray(0, 10))).toBe(true);
+    // A full record is never the end of the message: more may follow than this record holds.
+    expect(await errorOf(reader.read(CHUNK_SIZE, 10))).toMatchObject({
+      code: 'TRAILING_DATA',
+      message: 'the message ends inside chunk 1, followed by 84 or more bytes of trailing data',
+    });
+  });
+
+  it('openChunked checks the commitment before the length, as decryptChunked and the stream do', async () => {
+    const ct = await encryptChunked(key, bytes(100));
+    // Just the header, and a length no message has (a 5-byte final chunk, shorter than a tag).
+    for (const cut of [ct.slice(0, HEADER_SIZE), ct.slice(0, HEADER_SIZE + 5)]) {
+      const codes = async (k: typeof key) => [
+        await codeOf(decryptChunked(k, cut)),
+        await streamDecryptCode(cut, k),
+        await codeOf(openChunked(k, sourceOf(cut))),
+      ];
+      expect(await codes(key), String(cut.length)).toEqual(['TRUNCATED', 'TRUNCATED', 'TRUNCATED']);
+      expect(await codes(otherKey), String(cut.length)).toEqual([
+        'COMMITMENT_MISMATCH',
+        'COMMITMENT_MISMATCH',
+        'COMMITMENT_MISMATCH',
+      ]);
+    }
+  });
+
+  it('reader.read reads only the records it needs: never the final one again', async () => {
+    const pt = bytes(2 * CHUNK_SIZE + 10);
+    const ct = await encryptChunked(key, pt);
+    const reads: [number, number][] = [];
+    const reader = await openChunked(key, {
+      size: ct.length,
+      read: async (o, n) => {
+        reads.push([o, n]);
+        return ct.slice(o, o + n);
+      },
+    });
+    const finalAt = HEADER_SIZE + 2 * RECORD_SIZE;
+    expect(reads).toEqual([
+      [0, HEADER_SIZE],
+      [finalAt, 10 + TAG_SIZE],
+    ]);
+    const cases: [number, number, [number, number][]][] = [
+      [2 * CHUNK_SIZE + 1, 9, []], // within the final chunk: authenticated when opening
+      [2 * CHUNK_SIZE, 0, []],
+      [5, 0, []], // nothing to read, even inside a full chunk
+      [CHUNK_SIZE + 7, 0, []],
+      [CHUNK_SIZE + 5, CHUNK_SIZE, [[HEADER_SIZE + RECORD_SIZE, RECORD_SIZE]]],
+      [5, CHUNK_SIZE, [[HEADER_SIZE, 2 * RECORD_SIZE]]],
+      [CHUNK_SIZE - 1, 1, [[HEADER_SIZE, RECORD_SIZE]]],
+    ];
+    for (const [o, n, want] of cases) {
+      reads.length = 0;
+      expect(sameBytes(await reader.read(o, n), pt.subarray(o, o + n)), `${o}, ${n}`).toBe(true);
+      expect(reads, `${o}, ${n}`).toEqual(want);
+    }
+  });
+
+  it('reader.read near the end of a 64 TiB message reads and allocates only the chunks it touches', async () => {
+    // A source that claims 2^32 + 3 full chunks and can serve only the header, the last full
+    // record and the final one, sealed here with node:crypto from the spec's text (the counter
+    // XORed big-endian into the base nonce's last five bytes).
+    const { createHmac } = await import('node:crypto');
+    const info = Buffer.concat([Buffer.from('c2sp.org/chunked-encryption@v1+AEAD_AES_256_GCM\0'), salt]);
+    const t1 = createHmac('sha512', key)
+      .update(Buffer.concat([info, Buffer.of(1)]))
+      .digest();
+    const t2 = createHmac('sha512', key)
+      .update(Buffer.concat([t1, info, Buffer.of(2)]))
+      .digest();
+    const okm = Buffer.concat([t1, t2]).subarray(0, 76);
+    const seal = (counter: number, pt: Uint8Array) => {
+      const nonce = Buffer.from(okm.subarray(32, 44));
+      for (let i = 0, c = BigInt(counter); i < 5; i++, c >>= 8n) nonce[11 - i]! ^= Number(c & 0xffn);
+      const c = createCipheriv('aes-256-gcm', okm.subarray(0, 32), nonce);
+      return new Uint8Array(Buffer.concat([c.update(pt), c.final(), c.getAuthTag()]));
+    };
+    const n = 2 ** 32 + 3;
+    const lastFull = bytes(CHUNK_SIZE, 5);
+    const tail = bytes(10, 6);
+    const records = new Map([
+      [0, new Uint8Array(Buffer.concat([salt, okm.subarray(44, 76)]))],
+      [HEADER_SIZE + (n - 1) * RECORD_SIZE, seal(n - 1, lastFull)],
+      [HEADER_SIZE + n * RECORD_SIZE, seal(n, tail)],
+    ]);
+    const reader = await openChunked(key, {
+      size: HEADER_SIZE + n * RECORD_SIZE + 10 + TAG_SIZE,
+      read: async (o, len) => {
+        const r = records.get(o);
+        if (r?.length !== len) throw new Error(`unexpected read of ${len} bytes at ${o}`);
+        return r;
+      },
+    });
+    expect(reader.plaintextSize).toBe(n * CHUNK_SIZE + 10);
+    const got = await reader.read(n * CHUNK_SIZE - 6, 16);
+    expect(sameBytes(got, new Uint8Array([...lastFull.subarray(CHUNK_SIZE - 6), ...tail]))).toBe(true);
+  });
 });
