@@ -13,14 +13,11 @@ import { E2EEError } from '../errors.js';
 import { parseBackupKey } from '../key/backup-key.js';
 import { type Argon2idParams, DEFAULT_KDF_PARAMS, validateKdfParams } from '../primitives/kdf.js';
 import { isJavaSerialised, parseWhatsAppKey } from '../whatsapp/key.js';
+import { NEW_PASSWORD_ENV, PASSWORD_ENV } from './env.js';
 import { usageError, withContext } from './exit-codes.js';
 import { openTerminal } from './tty.js';
 
-/** The environment variable scripts put the password in. */
-export const PASSWORD_ENV = 'E2EE_BACKUP_PASSWORD';
-
-/** The environment variable scripts put the new password in (`vault change-password`). */
-export const NEW_PASSWORD_ENV = 'E2EE_BACKUP_NEW_PASSWORD';
+export { NEW_PASSWORD_ENV, PASSWORD_ENV };
 
 /** Argon2id parameters of `--insecure-fast-kdf`: 1 MiB, one pass, one lane. For tests only. */
 export const INSECURE_FAST_KDF: Readonly<Argon2idParams> = Object.freeze({ m: 1024, t: 1, p: 1 });

@@ -24,6 +24,7 @@ import {
   type FileOutputOptions,
   openFileOutput as openSharedOutput,
 } from '../node/file-output.js';
+import { pendingCleanups } from './cleanups.js';
 import { usageError, withContext } from './exit-codes.js';
 
 /**
@@ -33,26 +34,7 @@ import { usageError, withContext } from './exit-codes.js';
  */
 export const READ_SIZE = 256 * 1024;
 
-/** Synchronous clean-ups run on SIGINT/SIGTERM when the command cannot unwind in time. */
-const pendingCleanups = new Set<() => void>();
-
-/** Adds a clean-up to run on SIGINT/SIGTERM (see below); returns the function that removes it. */
-export function cleanUpOnSignal(f: () => void): () => void {
-  pendingCleanups.add(f);
-  return () => pendingCleanups.delete(f);
-}
-
-/** Runs every pending clean-up (removes temporary files); for signal handlers. */
-export function runPendingCleanupsSync(): void {
-  for (const f of pendingCleanups) {
-    try {
-      f();
-    } catch {
-      // Best effort: the process is about to exit.
-    }
-  }
-  pendingCleanups.clear();
-}
+export { cleanUpOnSignal, runPendingCleanupsSync } from './cleanups.js';
 
 /** A source of bytes, read once. */
 export interface Input {

@@ -17,12 +17,11 @@ import {
   setName,
   vaultUrl,
 } from './args.js';
+import { runPendingCleanupsSync } from './cleanups.js';
 import { createContext } from './context.js';
-import { NEW_PASSWORD_ENV, PASSWORD_ENV } from './credentials.js';
+import { NEW_PASSWORD_ENV, PASSWORD_ENV, SERVER_KEY_ENV, TLS_PIN_ENV } from './env.js';
 import { describeError, EXIT, withNote } from './exit-codes.js';
-import { runPendingCleanupsSync } from './io.js';
 import { keepYoungGenerationSmall, V8_DEFAULTS_ENV } from './memory.js';
-import { SERVER_KEY_ENV, TLS_PIN_ENV } from './vault-trust.js';
 
 const HELP_FOOTER = `
 Exit status:

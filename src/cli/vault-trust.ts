@@ -19,14 +19,11 @@
 import { lstat, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { configDir } from './config-dir.js';
+import { SERVER_KEY_ENV, TLS_PIN_ENV } from './env.js';
 import { CliError, EXIT, usageError } from './exit-codes.js';
 import { openFileOutput } from './io.js';
 
-/** The environment variable that pins the vault server's key, as `--server-key` does. */
-export const SERVER_KEY_ENV = 'E2EE_BACKUP_SERVER_KEY';
-
-/** The environment variable that pins the vault's TLS key, as `--tls-pin` does (`./vault-tls.ts`). */
-export const TLS_PIN_ENV = 'E2EE_BACKUP_TLS_PIN';
+export { SERVER_KEY_ENV, TLS_PIN_ENV };
 
 /** True for `localhost`, 127.0.0.0/8 and `[::1]`: traffic that never leaves the machine. */
 export function isLoopback(url: URL): boolean {
