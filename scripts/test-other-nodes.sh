@@ -26,8 +26,8 @@ pkg=node_modules/better-sqlite3
 aside=node_modules/.better-sqlite3-12
 addon=$pkg/build/Release/better_sqlite3.node
 gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
-work="$(mktemp -d)"
 [ ! -e "$aside" ] || { echo "$aside exists: a previous run was killed; put it back as $pkg" >&2; exit 1; }
+work="$(mktemp -d)"
 cp "$addon" "$work/installed.node"
 use12() { if [ -d "$aside" ]; then rm -rf "$pkg" && mv "$aside" "$pkg"; fi; }
 use13() { [ -d "$aside" ] || mv "$pkg" "$aside"; rm -rf "$pkg" && cp -r "$work/sqlite13/node_modules/better-sqlite3" "$pkg"; }
