@@ -600,6 +600,27 @@ describe('vault serve that cannot start says why, and leaves nothing behind', ()
     }
   });
 
+  it('better-sqlite3 13 on a Node without Node-API 10: refused, not a crash', async () => {
+    const { dir: d, cleanup: c } = tempDir();
+    try {
+      const r = await runAsync(['vault', 'serve', '--port', '0'], {
+        cwd: d,
+        nodeArgs: [
+          '--import',
+          join(import.meta.dirname, 'fixtures', 'better-sqlite3-13-without-napi-10.mjs'),
+        ],
+      });
+      expect(r.status).toBe(4);
+      expect(r.stderr).toMatch(
+        /^e2ee-backup: vault serve cannot use the installed better-sqlite3: better-sqlite3 13 needs Node-API 10 \(Node 22\.14 or later\), and Node v[\d.]+ has Node-API 9\./,
+      );
+      expect(r.stderr).toMatch(/npm install \[-g\] better-sqlite3@12, or run on Node 22\.14 or later/);
+      expect(readdirSync(d)).toEqual([]);
+    } finally {
+      c();
+    }
+  });
+
   it('PostgreSQL cannot be reached: it starts anyway, and /v1/health answers 503 until it is up', async () => {
     const { dir: d, cleanup: c } = tempDir();
     try {

@@ -124,17 +124,35 @@ export async function vaultServe(flags: VaultServeFlags, ctx: Context): Promise<
 
 /** The database driver of the store, or a refusal that says to install it. */
 async function requireDriver(name: 'better-sqlite3' | 'pg'): Promise<void> {
-  try {
-    if (name === 'pg') await import('pg');
-    // An in-memory database loads the native addon too (a package installed without its build).
-    else new (await import('better-sqlite3')).default(':memory:').close();
-  } catch (e) {
-    throw new CliError(
+  const missing = (e: unknown) =>
+    new CliError(
       EXIT.IO,
       `vault serve needs the ${name} package for its ${name === 'pg' ? 'PostgreSQL' : 'SQLite'} store, and it cannot be loaded (${(e as Error).message.split('\n')[0]})`,
       `Install it where e2ee-backup-cli is installed: npm install [-g] ${name}${name === 'pg' ? '' : ' (or use a PostgreSQL store: --postgres URL, with the pg package)'}`,
       { cause: e },
     );
+  let Database: typeof import('better-sqlite3') | undefined;
+  try {
+    if (name === 'pg') await import('pg');
+    else Database = (await import('better-sqlite3')).default;
+  } catch (e) {
+    throw missing(e);
+  }
+  if (Database === undefined) return;
+  // Checked before any database is opened: better-sqlite3 13 on an older Node crashes the process.
+  const { sqliteDriverMismatch } = await import('../../vault/server/store/sqlite.js');
+  const mismatch = sqliteDriverMismatch(Database);
+  if (mismatch !== undefined)
+    throw new CliError(
+      EXIT.IO,
+      `vault serve cannot use the installed better-sqlite3: ${mismatch}`,
+      'Install better-sqlite3 12 where e2ee-backup-cli is installed: npm install [-g] better-sqlite3@12, or run on Node 22.14 or later (or use a PostgreSQL store: --postgres URL, with the pg package)',
+    );
+  try {
+    // An in-memory database loads the native addon too (a package installed without its build).
+    new Database(':memory:').close();
+  } catch (e) {
+    throw missing(e);
   }
 }
 

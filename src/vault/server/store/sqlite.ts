@@ -1,6 +1,6 @@
 /**
- * The embedded {@link VaultStore}: one SQLite file through `better-sqlite3` (12.x), loaded on
- * first use so that the rest of the library never needs the native module.
+ * The embedded {@link VaultStore}: one SQLite file through `better-sqlite3` (12.x or 13.x), loaded
+ * on first use so that the rest of the library never needs the native module.
  *
  * Every method is one `BEGIN IMMEDIATE` transaction: it takes SQLite's write lock before reading,
  * so two processes on one file serialise exactly like two calls in one process. The file runs in
@@ -162,10 +162,28 @@ function addDeviceSalt(db: BetterSqlite3.Database, p: string): void {
 }
 
 /**
+ * Why this better-sqlite3 cannot run on this Node, or undefined. better-sqlite3 13 is a Node-API 10
+ * addon: on a Node without Node-API 10 (20, and 22 before 22.14) it loads, then crashes the process
+ * (a segmentation fault, which nothing can catch) at the first database it opens. 13 is told from
+ * 12 by `Database#explain`, new in 13.0.0 (the package's version is not reachable from here in
+ * both module formats).
+ *
+ * @internal
+ */
+export function sqliteDriverMismatch(
+  Database: typeof BetterSqlite3,
+  napi: string | undefined = process.versions.napi,
+): string | undefined {
+  if (!('explain' in Database.prototype) || Number(napi) >= 10) return undefined;
+  return `better-sqlite3 13 needs Node-API 10 (Node 22.14 or later), and Node ${process.version} has Node-API ${napi ?? 'none'}`;
+}
+
+/**
  * Opens (creating if needed) an SQLite vault store. A new database file is created with mode
  * 0600, and so are its WAL and shared-memory files.
  *
- * @throws E2EEError `VAULT_UNAVAILABLE` if `better-sqlite3` cannot be loaded or the file opened.
+ * @throws E2EEError `VAULT_UNAVAILABLE` if `better-sqlite3` cannot be loaded (or is 13 on a Node
+ * without Node-API 10, where it would crash the process) or the file opened.
  */
 export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Promise<VaultStore> {
   const p = checkTablePrefix(options.tablePrefix ?? 'vault_');
@@ -177,6 +195,12 @@ export async function openSqliteVaultStore(options: SqliteVaultStoreOptions): Pr
       cause: err,
     });
   }
+  const mismatch = sqliteDriverMismatch(Database);
+  if (mismatch !== undefined)
+    throw new E2EEError(
+      'VAULT_UNAVAILABLE',
+      `the SQLite vault store cannot run here: ${mismatch}; install better-sqlite3 12 (npm install better-sqlite3@12), or run on Node 22.14 or later`,
+    );
   let db: BetterSqlite3.Database;
   try {
     if (options.path !== ':memory:' && options.path !== '') await createPrivateFile(options.path);
