@@ -222,6 +222,16 @@ describe('metadataJsonProblem (SPEC.md §5.1: what JSON.parse does not check)', 
     ])
       expect(metadataJsonProblem(json), json).toBeUndefined();
   });
+  it('the generation rule is for a member of the top-level object: a bare number is not one', () => {
+    // Not an object at all: checkMetadata refuses it, not the generation rule.
+    for (const json of ['1.5', '-1', '1e3', '01', ' 2.5'])
+      expect(metadataJsonProblem(json), json).toBeUndefined();
+  });
+
+  it('strings in arrays are values, never member names, however many repeat', () => {
+    for (const json of ['{"d":["a","a","a"]}', '{"app":{"d":["x","y","y","y"]}}', '[["k","k","k"],{"k":1}]'])
+      expect(metadataJsonProblem(json), json).toBeUndefined();
+  });
 });
 
 describe('checkMetadata (SPEC.md §5.1: the members and their rules)', () => {
@@ -281,6 +291,12 @@ describe('checkMetadata (SPEC.md §5.1: the members and their rules)', () => {
       bad({ ...METADATA, created: c }, /metadata.created is not an ISO 8601 UTC timestamp of a real instant/);
   });
 
+  it('created must be a string: not an array whose text is a timestamp', () => {
+    // ['2026-…Z'] converts to the string '2026-…Z': a check by regex alone would let it through.
+    for (const c of [[METADATA.created], [[METADATA.created]], { toString: () => METADATA.created }])
+      bad({ ...METADATA, created: c }, /metadata.created is not an ISO 8601 UTC timestamp of a real instant/);
+  });
+
   it('created names a real instant from 1970 on', () => {
     for (const c of [
       '1969-12-31T23:59:59Z',
@@ -320,6 +336,14 @@ describe('encodeMetadata', () => {
   it('is a 4-byte big-endian length, then the JSON in UTF-8', () => {
     const m = { created: '2026-11-26T12:00:00Z', generation: 3, app: { name: 'é😀' } };
     const json = utf8(JSON.stringify(m));
+    expect(encodeMetadata(m)).toEqual(concat(u32(json.length), json));
+  });
+
+  it('takes null anywhere in app (JSON null is a JSON value: SPEC.md §5.1, app is any JSON)', () => {
+    const m = { ...METADATA, app: { a: null, b: [null, { c: null }], d: [[null]] } };
+    const json = utf8(
+      '{"created":"2026-11-26T12:00:00Z","generation":1,"app":{"a":null,"b":[null,{"c":null}],"d":[[null]]}}',
+    );
     expect(encodeMetadata(m)).toEqual(concat(u32(json.length), json));
   });
 
@@ -520,6 +544,20 @@ describe('decodeFraming (SPEC.md §5)', () => {
     expect((await failure(decode(framed([], false, '[]')))).message).toBe(
       'backup payload: metadata is not a JSON object',
     );
+    // A bare number is not an object: the generation rule (for a top-level member) is not the reason.
+    for (const json of ['[]', '1.5', '-1', '"x"'])
+      expect(await failure(decode(framed([], false, json))), json).toEqual({
+        code: 'MALFORMED_PAYLOAD',
+        message: 'backup payload: metadata is not a JSON object',
+      });
+    expect(
+      await failure(
+        decode(framed([], false, META.replace('"2026-11-26T12:00:00Z"', '["2026-11-26T12:00:00Z"]'))),
+      ),
+    ).toEqual({
+      code: 'MALFORMED_PAYLOAD',
+      message: 'backup payload: metadata.created is not an ISO 8601 UTC timestamp of a real instant',
+    });
   });
 
   it('block kinds: 0x00, 0x01, 0x02 only, and 0x02 only in a COMPRESSED backup', async () => {
