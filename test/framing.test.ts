@@ -752,6 +752,67 @@ describe('decodeFraming (SPEC.md §5)', () => {
     ).toBe(n);
   });
 
+  it('a deflate block of clen 1 meets the length rules: the output limit, then its data, decide', async () => {
+    // SPEC.md §5.2: 1 ≤ clen < rlen holds for clen = 1, so the limit comes next (OUTPUT_LIMIT),
+    // and under the limit the data is refused (one byte is no deflate stream), not the lengths.
+    const one = concat(metaRecord(META), Uint8Array.of(2), u32(1), u32(1000), Uint8Array.of(0x03), END);
+    expect((await failure(decode(one, { maxOutputBytes: 999 }))).code).toBe('OUTPUT_LIMIT');
+    const f = await failure(decode(one));
+    expect(f.code).toBe('MALFORMED_PAYLOAD');
+    expect(f.message).not.toMatch(/a compressed block of/);
+  });
+
+  it('lent, read BYOB: each read fills the view from the stored block, whatever the input pieces', async () => {
+    const bytes = framed([stored(body.subarray(0, 1000)), stored(body.subarray(0, 250))]);
+    const { body: b } = await decodeFraming(byteReader(streamOf(bytes, [7])), {
+      compressed: true,
+      padded: false,
+      maxOutputBytes: 1 << 20,
+      lent: true,
+    });
+    const reader = b.getReader({ mode: 'byob' });
+    const sizes: number[] = [];
+    for (;;) {
+      const { done, value } = await reader.read(new Uint8Array(100));
+      if (done) break;
+      sizes.push(value.length);
+    }
+    // Ten full views from the first block, then the second block's 250 bytes as 100, 100, 50.
+    expect(sizes).toEqual([...new Array(10).fill(100), 100, 100, 50]);
+  });
+
+  it('on success, never cancels its input, with or without lent, read BYOB or by default', async () => {
+    const bytes = framed([stored(body.subarray(0, 100)), deflated(new Uint8Array(300))]);
+    for (const [lent, byob] of [
+      [false, false],
+      [true, false],
+      [true, true],
+    ] as const) {
+      const inner = byteReader(streamOf(bytes, [9]));
+      const reasons: unknown[] = [];
+      const r: FramedReader = {
+        get got() {
+          return inner.got;
+        },
+        exactly: (n) => inner.exactly(n),
+        upTo: (n) => inner.upTo(n),
+        cancel: async (reason) => void reasons.push(reason),
+      };
+      const { body: b } = await decodeFraming(r, {
+        compressed: true,
+        padded: false,
+        maxOutputBytes: 1000,
+        lent,
+      });
+      same(
+        await drain(b, byob),
+        concat(body.subarray(0, 100), new Uint8Array(300)),
+        `lent ${lent} byob ${byob}`,
+      );
+      expect(reasons, `lent ${lent} byob ${byob}`).toEqual([]);
+    }
+  });
+
   it('on an error, cancels its input with that error', async () => {
     const inner = byteReader(streamOf(framed([stored(new Uint8Array(0))])));
     const reasons: unknown[] = [];
