@@ -813,6 +813,71 @@ describe('decodeFraming (SPEC.md §5)', () => {
     }
   });
 
+  it('padding of more than a megabyte (plaintexts of 64 MiB): read in rounds, stopped one byte past', async () => {
+    // Padmé pads by more than BLOCK_SIZE only from U = 2^26 (E = 26, S = 5: a multiple of 2^21).
+    // The plaintext is streamed from one shared buffer of zeros, never held whole.
+    const zeros = new Uint8Array(BLOCK_SIZE);
+    const big = (u: number, trailing: number) => {
+      const pieces: Uint8Array[] = [metaRecord(META)];
+      let left = u - pieces[0]!.length - 1; // the block records' bytes
+      let bodyLength = 0;
+      while (left > 0) {
+        // A full block, unless that would leave too few bytes for one more record (6: a byte of data).
+        const rest = left - 5;
+        const len = rest > BLOCK_SIZE && rest - BLOCK_SIZE < 6 ? BLOCK_SIZE - 6 : Math.min(rest, BLOCK_SIZE);
+        pieces.push(concat(Uint8Array.of(1), u32(len)), zeros.subarray(0, len));
+        left -= 5 + len;
+        bodyLength += len;
+      }
+      expect(left).toBe(0);
+      pieces.push(END);
+      for (let n = trailing; n > 0; n -= BLOCK_SIZE) pieces.push(zeros.subarray(0, Math.min(n, BLOCK_SIZE)));
+      const stream = new ReadableStream<Uint8Array>({
+        pull: (c) => (pieces.length ? c.enqueue(pieces.shift()!) : c.close()),
+      });
+      return { stream, bodyLength };
+    };
+    const run = async (u: number, trailing: number) => {
+      const { stream, bodyLength } = big(u, trailing);
+      const { body: b } = await decodeFraming(byteReader(stream), {
+        compressed: false,
+        padded: true,
+        maxOutputBytes: 2 ** 27,
+        lent: false,
+      });
+      let n = 0;
+      const reader = b.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        n += value.length;
+      }
+      expect(n).toBe(bodyLength);
+    };
+    // U = 2^26 + 5: Padmé(U) = 2^26 + 2^21, padding 2^21 − 5 (two rounds of reading).
+    const u1 = 2 ** 26 + 5;
+    const pad1 = padme(u1) - u1;
+    expect(pad1).toBe(2 ** 21 - 5);
+    await run(u1, pad1);
+    expect(await failure(run(u1, pad1 + 100))).toEqual({
+      code: 'BAD_PADDING',
+      message: `backup padding is ${pad1 + 1} bytes; Padmé requires exactly ${pad1}`,
+    });
+    expect((await failure(run(u1, pad1 - 1))).message).toBe(
+      `backup padding is ${pad1 - 1} bytes; Padmé requires exactly ${pad1}`,
+    );
+    // U = 2^26 + 2^20: padding of exactly BLOCK_SIZE, a first round that ends on it; one byte more
+    // must still be found.
+    const u2 = 2 ** 26 + 2 ** 20;
+    const pad2 = padme(u2) - u2;
+    expect(pad2).toBe(BLOCK_SIZE);
+    await run(u2, pad2);
+    expect(await failure(run(u2, pad2 + 1))).toEqual({
+      code: 'BAD_PADDING',
+      message: `backup padding is ${pad2 + 1} bytes; Padmé requires exactly ${pad2}`,
+    });
+  });
+
   it('on an error, cancels its input with that error', async () => {
     const inner = byteReader(streamOf(framed([stored(new Uint8Array(0))])));
     const reasons: unknown[] = [];
