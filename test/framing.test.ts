@@ -393,6 +393,25 @@ describe('encodeMetadata', () => {
     );
   });
 
+  it("passes on an error from the caller's own getters unchanged, even one of ours", () => {
+    // Each getter throws on its second read: depthOf reads it once, checkMetadata again.
+    const throwing = (error: Error) => {
+      let reads = 0;
+      return {
+        ...METADATA,
+        get app(): never {
+          if (++reads > 1) throw error;
+          return {} as never;
+        },
+      };
+    };
+    const boom = new TypeError('boom');
+    expect(() => encodeMetadata(throwing(boom) as never)).toThrow(boom);
+    const ours = new E2EEError('KEY_FORMAT', 'not a key');
+    const e = thrown(() => encodeMetadata(throwing(ours) as never));
+    expect(e).toBe(ours);
+  });
+
   it('passes on an error that is not a framing error', () => {
     const app = {
       get a(): never {
@@ -1033,6 +1052,71 @@ describe('byteReader', () => {
     const c4: unknown[] = [];
     void c4;
     await rest4.cancel('x');
+  });
+
+  it('reads no piece more than it needs: exactly and upTo return once they have the bytes', async () => {
+    let reads = 0;
+    const pieces = [Uint8Array.of(1, 2, 3), Uint8Array.of(4, 5), Uint8Array.of(6)];
+    const r = byteReader({
+      read: async () => {
+        reads++;
+        const value = pieces.shift();
+        return value ? { done: false as const, value } : { done: true as const };
+      },
+      cancel: async () => {},
+    });
+    same(await r.exactly(3), Uint8Array.of(1, 2, 3));
+    expect(reads).toBe(1);
+    same(await r.upTo(10), Uint8Array.of(4, 5));
+    expect(reads).toBe(2);
+  });
+
+  it('exactly(n) within one piece gives a view of it, without a copy', async () => {
+    const piece = Uint8Array.of(1, 2, 3, 4, 5, 6);
+    const r = byteReader(streamOf(piece));
+    // The stream hands over its own chunk (streamOf slices once): compare against what it holds.
+    const a = await r.exactly(2);
+    const b = await r.exactly(4); // the rest of the same piece, exactly
+    same(a, Uint8Array.of(1, 2));
+    same(b, Uint8Array.of(3, 4, 5, 6));
+    expect(b!.buffer).toBe(a!.buffer);
+    expect(b!.byteOffset).toBe(2);
+  });
+
+  it('an empty piece before the end is skipped even after exactly came up short', async () => {
+    const pieces = [Uint8Array.of(1, 2, 3), new Uint8Array(0)];
+    const source = () => ({
+      read: async () => {
+        const value = pieces.shift();
+        return value ? { done: false as const, value } : { done: true as const };
+      },
+      cancel: async () => {},
+    });
+    const r = byteReader(source());
+    expect(await r.exactly(5)).toBeUndefined();
+    expect(r.got).toBe(3);
+    same(await r.upTo(10), Uint8Array.of(1, 2, 3));
+    // "Between 1 and n bytes … or undefined at the end": never an empty piece.
+    expect(await r.upTo(10)).toBeUndefined();
+  });
+
+  it('detach works over a piece reader (no lock to release), and rest() cancels its source', async () => {
+    const reader = pieceReader(counting(10), [4]);
+    const r = byteReader(reader);
+    expect(await r.exactly(1)).toEqual(Uint8Array.of(0));
+    const { queued, source } = r.detach();
+    expect(source).toBe(reader);
+    expect(concat(...queued)).toEqual(Uint8Array.of(1, 2, 3));
+
+    const cancelled: unknown[] = [];
+    const stream = new ReadableStream<Uint8Array>({
+      pull: (c) => c.enqueue(Uint8Array.of(1, 2, 3)),
+      cancel: (x) => void cancelled.push(x),
+    });
+    const r2 = byteReader(stream);
+    await r2.exactly(1);
+    await r2.rest().cancel('enough');
+    expect(cancelled).toEqual(['enough']);
   });
 
   it('skips empty pieces', async () => {
