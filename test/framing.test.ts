@@ -1356,6 +1356,68 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
     expect(cancelled).toBe(1);
   });
 
+  /** A block source of the given blocks that counts its next() calls. */
+  const counted = (blocks: Uint8Array[]) => {
+    const calls = { next: 0 };
+    const source = {
+      next: async () => {
+        calls.next++;
+        const b = blocks.shift();
+        return b ? [b] : undefined;
+      },
+      cancel: async () => {},
+    };
+    return { calls, source };
+  };
+
+  it('compresses at most four blocks ahead of its output (docs/performance.md)', async () => {
+    const { calls, source } = counted(Array.from({ length: 10 }, () => new Uint8Array(1000)));
+    const gen = framePieces(source, metaRecord(META), { deflateLevel: 1, padded: false, lend: false });
+    await gen.next(); // the metadata record
+    const head = await gen.next(); // the first block's header: four blocks read by now, not more
+    expect(head.value![0]).toBe(2);
+    expect(calls.next).toBe(4);
+    await gen.return(undefined);
+  });
+
+  it('with lend, the plaintext copies it made are wiped when it ends', async () => {
+    const blocks = [random(3000), random(2000)];
+    const want = concat(...blocks);
+    const { source } = counted(blocks.map((b) => b.slice()));
+    const pieces: Uint8Array[] = [];
+    const atYield: Uint8Array[] = [];
+    for await (const p of framePieces(source, metaRecord(META), {
+      deflateLevel: 1,
+      padded: false,
+      lend: true,
+    })) {
+      pieces.push(p);
+      atYield.push(p.slice());
+    }
+    const parsed = parse(concat(...atYield));
+    same(parsed.body, want);
+    expect(parsed.blocks.map((b) => b.kind)).toEqual([1, 1]); // random data: stored
+    // The stored blocks went out as views of the copies, which must now hold only zeros.
+    const data = pieces.filter((p) => p.length === 3000 || p.length === 2000);
+    expect(data).toHaveLength(2);
+    for (const d of data) expect(d.every((b) => b === 0)).toBe(true);
+  });
+
+  it('yields no empty piece: unpadded, nothing after the end marker', async () => {
+    for (const deflateLevel of [undefined, 6]) {
+      const { source } = counted([counting(5000)]);
+      const pieces: Uint8Array[] = [];
+      for await (const p of framePieces(source, metaRecord(META), {
+        deflateLevel,
+        padded: false,
+        lend: false,
+      }))
+        pieces.push(p);
+      expect(pieces.map((p) => p.length).filter((n) => n === 0)).toEqual([]);
+      expect(pieces[pieces.length - 1]).toEqual(Uint8Array.of(0));
+    }
+  });
+
   it('a consumer that stops early cancels the input', async () => {
     let cancelled = 0;
     const input = { ...pieceReader(counting(100), [10]), cancel: async () => void cancelled++ };
