@@ -3,6 +3,7 @@
 // tables (node:zlib for deflate), and what the decoder must accept or refuse, and with which
 // code, is taken from SPEC.md's text, not from the code under test. Fast on purpose: it is the
 // suite mutation testing runs for framing.ts (docs/mutation-testing.md).
+import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -1343,6 +1344,133 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
       expect(got.map((g) => g.length)).toEqual([BLOCK_SIZE, BLOCK_SIZE, 1]);
       expect(await src.next()).toBeUndefined();
     }
+  });
+
+  /** A byte stream (`type: 'bytes'`) of `data` in pieces of up to 300 000 bytes. */
+  const byteStreamOf = (data: Uint8Array, cancelled: unknown[] = []) => {
+    let off = 0;
+    return new ReadableStream({
+      type: 'bytes',
+      pull(c) {
+        if (off >= data.length) {
+          c.close();
+          c.byobRequest?.respond(0);
+          return;
+        }
+        const n = Math.min(300000, data.length - off);
+        c.enqueue(data.slice(off, off + n));
+        off += n;
+      },
+      cancel: (x) => void cancelled.push(x),
+    });
+  };
+
+  it('readBlocks, BYOB: a body of exactly one block is that block, then the end (no empty block)', async () => {
+    const data = counting(BLOCK_SIZE);
+    for (const lend of [false, true]) {
+      const src = readBlocks(byteStreamOf(data), lend);
+      const b = await src.next();
+      same(b?.[0], data);
+      expect(await src.next()).toBeUndefined();
+    }
+  });
+
+  it("readBlocks, BYOB: with lend the next block reuses the last one's memory; without, it stays", async () => {
+    for (const lend of [false, true]) {
+      const src = readBlocks(byteStreamOf(counting(2 * BLOCK_SIZE)), lend);
+      const first = (await src.next())![0]!;
+      await src.next();
+      // A lent block is valid only until the next next(): its memory went into that read.
+      expect(first.byteLength).toBe(lend ? 0 : BLOCK_SIZE);
+    }
+  });
+
+  it('readBlocks, BYOB: cancel cancels the stream with the reason', async () => {
+    const cancelled: unknown[] = [];
+    const src = readBlocks(byteStreamOf(counting(10), cancelled), false);
+    await src.cancel('stop');
+    expect(cancelled).toEqual(['stop']);
+  });
+
+  it('passes an input piece of 16 KiB or more on as it is, without a copy', async () => {
+    const input = counting(16384);
+    let given = false;
+    const reader = {
+      read: async () =>
+        given ? { done: true as const } : ((given = true), { done: false as const, value: input }),
+      cancel: async () => {},
+    };
+    const out: Uint8Array[] = [];
+    for await (const p of framePieces(readBlocks(reader, false), metaRecord(META), {
+      padded: false,
+      lend: false,
+    }))
+      out.push(p);
+    expect(out.some((p) => p.buffer === input.buffer && p.length === 16384)).toBe(true);
+  });
+
+  it('a first block that starts like a compressed format is stored, not deflated (SPEC.md §5.2)', async () => {
+    // A gzip header, then zeros that deflate would shrink to almost nothing.
+    const block = concat(Uint8Array.of(0x1f, 0x8b, 0x08, 0), new Uint8Array(100000));
+    const p = parse(await encode(streamOf(block), { deflateLevel: 6 }));
+    expect(p.blocks).toEqual([{ kind: 1, raw: block.length }]);
+    same(p.body, block);
+  });
+
+  it('a block whose deflate is exactly as long as it is stored: clen < rlen (SPEC.md §5.2)', async () => {
+    // 20 zeros, then 280 bytes of SHA-256 in counter mode: deflate at level 6 gives exactly 300
+    // bytes (found by search with node:zlib, checked here), which a decoder must refuse as deflate.
+    const tail = concat(
+      ...Array.from({ length: 9 }, (_, i) => new Uint8Array(createHash('sha256').update(`x:${i}`).digest())),
+    ).subarray(0, 280);
+    const block = concat(new Uint8Array(20), tail);
+    expect(deflateRawSync(block, { level: 6 }).length).toBe(300);
+    const p = parse(await encode(streamOf(block), { deflateLevel: 6 }));
+    expect(p.blocks).toEqual([{ kind: 1, raw: 300 }]);
+    same(p.body, block);
+  });
+
+  it('compressed, lend off: an incompressible block of one large piece goes out as that piece', async () => {
+    const input = random(20000);
+    let given = false;
+    const reader = {
+      read: async () =>
+        given ? { done: true as const } : ((given = true), { done: false as const, value: input }),
+      cancel: async () => {},
+    };
+    const out: Uint8Array[] = [];
+    for await (const p of framePieces(readBlocks(reader, false), metaRecord(META), {
+      deflateLevel: 6,
+      padded: false,
+      lend: false,
+    }))
+      out.push(p);
+    expect(parse(concat(...out)).blocks).toEqual([{ kind: 1, raw: 20000 }]);
+    expect(out.some((p) => p.buffer === input.buffer && p.length === 20000)).toBe(true);
+  });
+
+  it('with lend and compression, a source that reuses its buffer still gives every block', async () => {
+    const blocks = [random(5000), random(4000), random(3000), random(2000), random(1000), random(500)];
+    const shared = new Uint8Array(BLOCK_SIZE);
+    let i = 0;
+    const source = {
+      next: async () => {
+        const b = blocks[i++];
+        if (!b) return undefined;
+        shared.fill(0xaa); // the lent buffer is refilled at every read
+        shared.set(b);
+        return [shared.subarray(0, b.length)];
+      },
+      cancel: async () => {},
+    };
+    const out: Uint8Array[] = [];
+    for await (const p of framePieces(source, metaRecord(META), {
+      deflateLevel: 1,
+      padded: false,
+      lend: true,
+    }))
+      out.push(p.slice());
+    same(parse(concat(...out)).body, concat(...blocks));
   });
 
   it('refuses pieces that are not Uint8Array, and cancels its input on a failure', async () => {
