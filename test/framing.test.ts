@@ -1204,6 +1204,19 @@ function pieceReader(bytes: Uint8Array, sizes: number[]) {
   };
 }
 
+/** A piece reader that gives `piece` itself (no copy), then the end. */
+function onePiece(piece: Uint8Array) {
+  let given = false;
+  return {
+    read: async () => {
+      if (given) return { done: true as const };
+      given = true;
+      return { done: false as const, value: piece };
+    },
+    cancel: async () => {},
+  };
+}
+
 describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
   const random = (n: number) => {
     const out = new Uint8Array(n);
@@ -1394,12 +1407,7 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
 
   it('passes an input piece of 16 KiB or more on as it is, without a copy', async () => {
     const input = counting(16384);
-    let given = false;
-    const reader = {
-      read: async () =>
-        given ? { done: true as const } : ((given = true), { done: false as const, value: input }),
-      cancel: async () => {},
-    };
+    const reader = onePiece(input);
     const out: Uint8Array[] = [];
     for await (const p of framePieces(readBlocks(reader, false), metaRecord(META), {
       padded: false,
@@ -1432,12 +1440,7 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
 
   it('compressed, lend off: an incompressible block of one large piece goes out as that piece', async () => {
     const input = random(20000);
-    let given = false;
-    const reader = {
-      read: async () =>
-        given ? { done: true as const } : ((given = true), { done: false as const, value: input }),
-      cancel: async () => {},
-    };
+    const reader = onePiece(input);
     const out: Uint8Array[] = [];
     for await (const p of framePieces(readBlocks(reader, false), metaRecord(META), {
       deflateLevel: 6,
