@@ -3,6 +3,7 @@
 // tables (node:zlib for deflate), and what the decoder must accept or refuse, and with which
 // code, is taken from SPEC.md's text, not from the code under test. Fast on purpose: it is the
 // suite mutation testing runs for framing.ts (docs/mutation-testing.md).
+import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -222,6 +223,16 @@ describe('metadataJsonProblem (SPEC.md §5.1: what JSON.parse does not check)', 
     ])
       expect(metadataJsonProblem(json), json).toBeUndefined();
   });
+  it('the generation rule is for a member of the top-level object: a bare number is not one', () => {
+    // Not an object at all: checkMetadata refuses it, not the generation rule.
+    for (const json of ['1.5', '-1', '1e3', '01', ' 2.5'])
+      expect(metadataJsonProblem(json), json).toBeUndefined();
+  });
+
+  it('strings in arrays are values, never member names, however many repeat', () => {
+    for (const json of ['{"d":["a","a","a"]}', '{"app":{"d":["x","y","y","y"]}}', '[["k","k","k"],{"k":1}]'])
+      expect(metadataJsonProblem(json), json).toBeUndefined();
+  });
 });
 
 describe('checkMetadata (SPEC.md §5.1: the members and their rules)', () => {
@@ -281,6 +292,12 @@ describe('checkMetadata (SPEC.md §5.1: the members and their rules)', () => {
       bad({ ...METADATA, created: c }, /metadata.created is not an ISO 8601 UTC timestamp of a real instant/);
   });
 
+  it('created must be a string: not an array whose text is a timestamp', () => {
+    // ['2026-…Z'] converts to the string '2026-…Z': a check by regex alone would let it through.
+    for (const c of [[METADATA.created], [[METADATA.created]], { toString: () => METADATA.created }])
+      bad({ ...METADATA, created: c }, /metadata.created is not an ISO 8601 UTC timestamp of a real instant/);
+  });
+
   it('created names a real instant from 1970 on', () => {
     for (const c of [
       '1969-12-31T23:59:59Z',
@@ -320,6 +337,14 @@ describe('encodeMetadata', () => {
   it('is a 4-byte big-endian length, then the JSON in UTF-8', () => {
     const m = { created: '2026-11-26T12:00:00Z', generation: 3, app: { name: 'é😀' } };
     const json = utf8(JSON.stringify(m));
+    expect(encodeMetadata(m)).toEqual(concat(u32(json.length), json));
+  });
+
+  it('takes null anywhere in app (JSON null is a JSON value: SPEC.md §5.1, app is any JSON)', () => {
+    const m = { ...METADATA, app: { a: null, b: [null, { c: null }], d: [[null]] } };
+    const json = utf8(
+      '{"created":"2026-11-26T12:00:00Z","generation":1,"app":{"a":null,"b":[null,{"c":null}],"d":[[null]]}}',
+    );
     expect(encodeMetadata(m)).toEqual(concat(u32(json.length), json));
   });
 
@@ -367,6 +392,25 @@ describe('encodeMetadata', () => {
     expect(s.message).toBe(
       'metadata holds a string with an escaped lone surrogate; decoders would refuse it',
     );
+  });
+
+  it("passes on an error from the caller's own getters unchanged, even one of ours", () => {
+    // Each getter throws on its second read: depthOf reads it once, checkMetadata again.
+    const throwing = (error: Error) => {
+      let reads = 0;
+      return {
+        ...METADATA,
+        get app(): never {
+          if (++reads > 1) throw error;
+          return {} as never;
+        },
+      };
+    };
+    const boom = new TypeError('boom');
+    expect(() => encodeMetadata(throwing(boom) as never)).toThrow(boom);
+    const ours = new E2EEError('KEY_FORMAT', 'not a key');
+    const e = thrown(() => encodeMetadata(throwing(ours) as never));
+    expect(e).toBe(ours);
   });
 
   it('passes on an error that is not a framing error', () => {
@@ -520,6 +564,20 @@ describe('decodeFraming (SPEC.md §5)', () => {
     expect((await failure(decode(framed([], false, '[]')))).message).toBe(
       'backup payload: metadata is not a JSON object',
     );
+    // A bare number is not an object: the generation rule (for a top-level member) is not the reason.
+    for (const json of ['[]', '1.5', '-1', '"x"'])
+      expect(await failure(decode(framed([], false, json))), json).toEqual({
+        code: 'MALFORMED_PAYLOAD',
+        message: 'backup payload: metadata is not a JSON object',
+      });
+    expect(
+      await failure(
+        decode(framed([], false, META.replace('"2026-11-26T12:00:00Z"', '["2026-11-26T12:00:00Z"]'))),
+      ),
+    ).toEqual({
+      code: 'MALFORMED_PAYLOAD',
+      message: 'backup payload: metadata.created is not an ISO 8601 UTC timestamp of a real instant',
+    });
   });
 
   it('block kinds: 0x00, 0x01, 0x02 only, and 0x02 only in a COMPRESSED backup', async () => {
@@ -714,6 +772,132 @@ describe('decodeFraming (SPEC.md §5)', () => {
     ).toBe(n);
   });
 
+  it('a deflate block of clen 1 meets the length rules: the output limit, then its data, decide', async () => {
+    // SPEC.md §5.2: 1 ≤ clen < rlen holds for clen = 1, so the limit comes next (OUTPUT_LIMIT),
+    // and under the limit the data is refused (one byte is no deflate stream), not the lengths.
+    const one = concat(metaRecord(META), Uint8Array.of(2), u32(1), u32(1000), Uint8Array.of(0x03), END);
+    expect((await failure(decode(one, { maxOutputBytes: 999 }))).code).toBe('OUTPUT_LIMIT');
+    const f = await failure(decode(one));
+    expect(f.code).toBe('MALFORMED_PAYLOAD');
+    expect(f.message).not.toMatch(/a compressed block of/);
+  });
+
+  it('lent, read BYOB: each read fills the view from the stored block, whatever the input pieces', async () => {
+    const bytes = framed([stored(body.subarray(0, 1000)), stored(body.subarray(0, 250))]);
+    const { body: b } = await decodeFraming(byteReader(streamOf(bytes, [7])), {
+      compressed: true,
+      padded: false,
+      maxOutputBytes: 1 << 20,
+      lent: true,
+    });
+    const reader = b.getReader({ mode: 'byob' });
+    const sizes: number[] = [];
+    for (;;) {
+      const { done, value } = await reader.read(new Uint8Array(100));
+      if (done) break;
+      sizes.push(value.length);
+    }
+    // Ten full views from the first block, then the second block's 250 bytes as 100, 100, 50.
+    expect(sizes).toEqual([...new Array(10).fill(100), 100, 100, 50]);
+  });
+
+  it('on success, never cancels its input, with or without lent, read BYOB or by default', async () => {
+    const bytes = framed([stored(body.subarray(0, 100)), deflated(new Uint8Array(300))]);
+    for (const [lent, byob] of [
+      [false, false],
+      [true, false],
+      [true, true],
+    ] as const) {
+      const inner = byteReader(streamOf(bytes, [9]));
+      const reasons: unknown[] = [];
+      const r: FramedReader = {
+        get got() {
+          return inner.got;
+        },
+        exactly: (n) => inner.exactly(n),
+        upTo: (n) => inner.upTo(n),
+        cancel: async (reason) => void reasons.push(reason),
+      };
+      const { body: b } = await decodeFraming(r, {
+        compressed: true,
+        padded: false,
+        maxOutputBytes: 1000,
+        lent,
+      });
+      same(
+        await drain(b, byob),
+        concat(body.subarray(0, 100), new Uint8Array(300)),
+        `lent ${lent} byob ${byob}`,
+      );
+      expect(reasons, `lent ${lent} byob ${byob}`).toEqual([]);
+    }
+  });
+
+  it('padding of more than a megabyte (plaintexts of 64 MiB): read in rounds, stopped one byte past', async () => {
+    // Padmé pads by more than BLOCK_SIZE only from U = 2^26 (E = 26, S = 5: a multiple of 2^21).
+    // The plaintext is streamed from one shared buffer of zeros, never held whole.
+    const zeros = new Uint8Array(BLOCK_SIZE);
+    const big = (u: number, trailing: number) => {
+      const pieces: Uint8Array[] = [metaRecord(META)];
+      let left = u - pieces[0]!.length - 1; // the block records' bytes
+      let bodyLength = 0;
+      while (left > 0) {
+        // A full block, unless that would leave too few bytes for one more record (6: a byte of data).
+        const rest = left - 5;
+        const len = rest > BLOCK_SIZE && rest - BLOCK_SIZE < 6 ? BLOCK_SIZE - 6 : Math.min(rest, BLOCK_SIZE);
+        pieces.push(concat(Uint8Array.of(1), u32(len)), zeros.subarray(0, len));
+        left -= 5 + len;
+        bodyLength += len;
+      }
+      expect(left).toBe(0);
+      pieces.push(END);
+      for (let n = trailing; n > 0; n -= BLOCK_SIZE) pieces.push(zeros.subarray(0, Math.min(n, BLOCK_SIZE)));
+      const stream = new ReadableStream<Uint8Array>({
+        pull: (c) => (pieces.length ? c.enqueue(pieces.shift()!) : c.close()),
+      });
+      return { stream, bodyLength };
+    };
+    const run = async (u: number, trailing: number) => {
+      const { stream, bodyLength } = big(u, trailing);
+      const { body: b } = await decodeFraming(byteReader(stream), {
+        compressed: false,
+        padded: true,
+        maxOutputBytes: 2 ** 27,
+        lent: false,
+      });
+      let n = 0;
+      const reader = b.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        n += value.length;
+      }
+      expect(n).toBe(bodyLength);
+    };
+    // U = 2^26 + 5: Padmé(U) = 2^26 + 2^21, padding 2^21 − 5 (two rounds of reading).
+    const u1 = 2 ** 26 + 5;
+    const pad1 = padme(u1) - u1;
+    expect(pad1).toBe(2 ** 21 - 5);
+    await run(u1, pad1);
+    expect(await failure(run(u1, pad1 + 100))).toEqual({
+      code: 'BAD_PADDING',
+      message: `backup padding is ${pad1 + 1} bytes; Padmé requires exactly ${pad1}`,
+    });
+    expect((await failure(run(u1, pad1 - 1))).message).toBe(
+      `backup padding is ${pad1 - 1} bytes; Padmé requires exactly ${pad1}`,
+    );
+    // U = 2^26 + 2^20: padding of exactly BLOCK_SIZE, a first round that ends on it; one byte more
+    // must still be found.
+    const u2 = 2 ** 26 + 2 ** 20;
+    const pad2 = padme(u2) - u2;
+    expect(pad2).toBe(BLOCK_SIZE);
+    await run(u2, pad2);
+    expect(await failure(run(u2, pad2 + 1))).toEqual({
+      code: 'BAD_PADDING',
+      message: `backup padding is ${pad2 + 1} bytes; Padmé requires exactly ${pad2}`,
+    });
+  });
+
   it('on an error, cancels its input with that error', async () => {
     const inner = byteReader(streamOf(framed([stored(new Uint8Array(0))])));
     const reasons: unknown[] = [];
@@ -871,6 +1055,71 @@ describe('byteReader', () => {
     await rest4.cancel('x');
   });
 
+  it('reads no piece more than it needs: exactly and upTo return once they have the bytes', async () => {
+    let reads = 0;
+    const pieces = [Uint8Array.of(1, 2, 3), Uint8Array.of(4, 5), Uint8Array.of(6)];
+    const r = byteReader({
+      read: async () => {
+        reads++;
+        const value = pieces.shift();
+        return value ? { done: false as const, value } : { done: true as const };
+      },
+      cancel: async () => {},
+    });
+    same(await r.exactly(3), Uint8Array.of(1, 2, 3));
+    expect(reads).toBe(1);
+    same(await r.upTo(10), Uint8Array.of(4, 5));
+    expect(reads).toBe(2);
+  });
+
+  it('exactly(n) within one piece gives a view of it, without a copy', async () => {
+    const piece = Uint8Array.of(1, 2, 3, 4, 5, 6);
+    const r = byteReader(streamOf(piece));
+    // The stream hands over its own chunk (streamOf slices once): compare against what it holds.
+    const a = await r.exactly(2);
+    const b = await r.exactly(4); // the rest of the same piece, exactly
+    same(a, Uint8Array.of(1, 2));
+    same(b, Uint8Array.of(3, 4, 5, 6));
+    expect(b!.buffer).toBe(a!.buffer);
+    expect(b!.byteOffset).toBe(2);
+  });
+
+  it('an empty piece before the end is skipped even after exactly came up short', async () => {
+    const pieces = [Uint8Array.of(1, 2, 3), new Uint8Array(0)];
+    const source = () => ({
+      read: async () => {
+        const value = pieces.shift();
+        return value ? { done: false as const, value } : { done: true as const };
+      },
+      cancel: async () => {},
+    });
+    const r = byteReader(source());
+    expect(await r.exactly(5)).toBeUndefined();
+    expect(r.got).toBe(3);
+    same(await r.upTo(10), Uint8Array.of(1, 2, 3));
+    // "Between 1 and n bytes … or undefined at the end": never an empty piece.
+    expect(await r.upTo(10)).toBeUndefined();
+  });
+
+  it('detach works over a piece reader (no lock to release), and rest() cancels its source', async () => {
+    const reader = pieceReader(counting(10), [4]);
+    const r = byteReader(reader);
+    expect(await r.exactly(1)).toEqual(Uint8Array.of(0));
+    const { queued, source } = r.detach();
+    expect(source).toBe(reader);
+    expect(concat(...queued)).toEqual(Uint8Array.of(1, 2, 3));
+
+    const cancelled: unknown[] = [];
+    const stream = new ReadableStream<Uint8Array>({
+      pull: (c) => c.enqueue(Uint8Array.of(1, 2, 3)),
+      cancel: (x) => void cancelled.push(x),
+    });
+    const r2 = byteReader(stream);
+    await r2.exactly(1);
+    await r2.rest().cancel('enough');
+    expect(cancelled).toEqual(['enough']);
+  });
+
   it('skips empty pieces', async () => {
     const pieces = [new Uint8Array(0), Uint8Array.of(1), new Uint8Array(0), Uint8Array.of(2, 3)];
     const r = byteReader(
@@ -950,6 +1199,19 @@ function pieceReader(bytes: Uint8Array, sizes: number[]) {
       const value = bytes.slice(off, off + n);
       off += n;
       return { done: false as const, value };
+    },
+    cancel: async () => {},
+  };
+}
+
+/** A piece reader that gives `piece` itself (no copy), then the end. */
+function onePiece(piece: Uint8Array) {
+  let given = false;
+  return {
+    read: async () => {
+      if (given) return { done: true as const };
+      given = true;
+      return { done: false as const, value: piece };
     },
     cancel: async () => {},
   };
@@ -1097,6 +1359,123 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
     }
   });
 
+  /** A byte stream (`type: 'bytes'`) of `data` in pieces of up to 300 000 bytes. */
+  const byteStreamOf = (data: Uint8Array, cancelled: unknown[] = []) => {
+    let off = 0;
+    return new ReadableStream({
+      type: 'bytes',
+      pull(c) {
+        if (off >= data.length) {
+          c.close();
+          c.byobRequest?.respond(0);
+          return;
+        }
+        const n = Math.min(300000, data.length - off);
+        c.enqueue(data.slice(off, off + n));
+        off += n;
+      },
+      cancel: (x) => void cancelled.push(x),
+    });
+  };
+
+  it('readBlocks, BYOB: a body of exactly one block is that block, then the end (no empty block)', async () => {
+    const data = counting(BLOCK_SIZE);
+    for (const lend of [false, true]) {
+      const src = readBlocks(byteStreamOf(data), lend);
+      const b = await src.next();
+      same(b?.[0], data);
+      expect(await src.next()).toBeUndefined();
+    }
+  });
+
+  it("readBlocks, BYOB: with lend the next block reuses the last one's memory; without, it stays", async () => {
+    for (const lend of [false, true]) {
+      const src = readBlocks(byteStreamOf(counting(2 * BLOCK_SIZE)), lend);
+      const first = (await src.next())![0]!;
+      await src.next();
+      // A lent block is valid only until the next next(): its memory went into that read.
+      expect(first.byteLength).toBe(lend ? 0 : BLOCK_SIZE);
+    }
+  });
+
+  it('readBlocks, BYOB: cancel cancels the stream with the reason', async () => {
+    const cancelled: unknown[] = [];
+    const src = readBlocks(byteStreamOf(counting(10), cancelled), false);
+    await src.cancel('stop');
+    expect(cancelled).toEqual(['stop']);
+  });
+
+  it('passes an input piece of 16 KiB or more on as it is, without a copy', async () => {
+    const input = counting(16384);
+    const reader = onePiece(input);
+    const out: Uint8Array[] = [];
+    for await (const p of framePieces(readBlocks(reader, false), metaRecord(META), {
+      padded: false,
+      lend: false,
+    }))
+      out.push(p);
+    expect(out.some((p) => p.buffer === input.buffer && p.length === 16384)).toBe(true);
+  });
+
+  it('a first block that starts like a compressed format is stored, not deflated (SPEC.md §5.2)', async () => {
+    // A gzip header, then zeros that deflate would shrink to almost nothing.
+    const block = concat(Uint8Array.of(0x1f, 0x8b, 0x08, 0), new Uint8Array(100000));
+    const p = parse(await encode(streamOf(block), { deflateLevel: 6 }));
+    expect(p.blocks).toEqual([{ kind: 1, raw: block.length }]);
+    same(p.body, block);
+  });
+
+  it('a block whose deflate is exactly as long as it is stored: clen < rlen (SPEC.md §5.2)', async () => {
+    // 20 zeros, then 280 bytes of SHA-256 in counter mode: deflate at level 6 gives exactly 300
+    // bytes (found by search with node:zlib, checked here), which a decoder must refuse as deflate.
+    const tail = concat(
+      ...Array.from({ length: 9 }, (_, i) => new Uint8Array(createHash('sha256').update(`x:${i}`).digest())),
+    ).subarray(0, 280);
+    const block = concat(new Uint8Array(20), tail);
+    expect(deflateRawSync(block, { level: 6 }).length).toBe(300);
+    const p = parse(await encode(streamOf(block), { deflateLevel: 6 }));
+    expect(p.blocks).toEqual([{ kind: 1, raw: 300 }]);
+    same(p.body, block);
+  });
+
+  it('compressed, lend off: an incompressible block of one large piece goes out as that piece', async () => {
+    const input = random(20000);
+    const reader = onePiece(input);
+    const out: Uint8Array[] = [];
+    for await (const p of framePieces(readBlocks(reader, false), metaRecord(META), {
+      deflateLevel: 6,
+      padded: false,
+      lend: false,
+    }))
+      out.push(p);
+    expect(parse(concat(...out)).blocks).toEqual([{ kind: 1, raw: 20000 }]);
+    expect(out.some((p) => p.buffer === input.buffer && p.length === 20000)).toBe(true);
+  });
+
+  it('with lend and compression, a source that reuses its buffer still gives every block', async () => {
+    const blocks = [random(5000), random(4000), random(3000), random(2000), random(1000), random(500)];
+    const shared = new Uint8Array(BLOCK_SIZE);
+    let i = 0;
+    const source = {
+      next: async () => {
+        const b = blocks[i++];
+        if (!b) return undefined;
+        shared.fill(0xaa); // the lent buffer is refilled at every read
+        shared.set(b);
+        return [shared.subarray(0, b.length)];
+      },
+      cancel: async () => {},
+    };
+    const out: Uint8Array[] = [];
+    for await (const p of framePieces(source, metaRecord(META), {
+      deflateLevel: 1,
+      padded: false,
+      lend: true,
+    }))
+      out.push(p.slice());
+    same(parse(concat(...out)).body, concat(...blocks));
+  });
+
   it('refuses pieces that are not Uint8Array, and cancels its input on a failure', async () => {
     let cancelled = 0;
     const input = {
@@ -1106,6 +1485,68 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
     const f = await failure(encode(input));
     expect(f).toEqual({ code: 'INVALID_ARGUMENT', message: 'backup input must be Uint8Array pieces' });
     expect(cancelled).toBe(1);
+  });
+
+  /** A block source of the given blocks that counts its next() calls. */
+  const counted = (blocks: Uint8Array[]) => {
+    const calls = { next: 0 };
+    const source = {
+      next: async () => {
+        calls.next++;
+        const b = blocks.shift();
+        return b ? [b] : undefined;
+      },
+      cancel: async () => {},
+    };
+    return { calls, source };
+  };
+
+  it('compresses at most four blocks ahead of its output (docs/performance.md)', async () => {
+    const { calls, source } = counted(Array.from({ length: 10 }, () => new Uint8Array(1000)));
+    const gen = framePieces(source, metaRecord(META), { deflateLevel: 1, padded: false, lend: false });
+    await gen.next(); // the metadata record
+    const head = await gen.next(); // the first block's header: four blocks read by now, not more
+    expect(head.value![0]).toBe(2);
+    expect(calls.next).toBe(4);
+    await gen.return(undefined);
+  });
+
+  it('with lend, the plaintext copies it made are wiped when it ends', async () => {
+    const blocks = [random(3000), random(2000)];
+    const want = concat(...blocks);
+    const { source } = counted(blocks.map((b) => b.slice()));
+    const pieces: Uint8Array[] = [];
+    const atYield: Uint8Array[] = [];
+    for await (const p of framePieces(source, metaRecord(META), {
+      deflateLevel: 1,
+      padded: false,
+      lend: true,
+    })) {
+      pieces.push(p);
+      atYield.push(p.slice());
+    }
+    const parsed = parse(concat(...atYield));
+    same(parsed.body, want);
+    expect(parsed.blocks.map((b) => b.kind)).toEqual([1, 1]); // random data: stored
+    // The stored blocks went out as views of the copies, which must now hold only zeros.
+    const data = pieces.filter((p) => p.length === 3000 || p.length === 2000);
+    expect(data).toHaveLength(2);
+    for (const d of data) expect(d.every((b) => b === 0)).toBe(true);
+  });
+
+  it('yields no empty piece: unpadded, nothing after the end marker', async () => {
+    for (const deflateLevel of [undefined, 6]) {
+      const { source } = counted([counting(5000)]);
+      const pieces: Uint8Array[] = [];
+      for await (const p of framePieces(source, metaRecord(META), {
+        deflateLevel,
+        padded: false,
+        lend: false,
+      }))
+        pieces.push(p);
+      expect(pieces.map((p) => p.length).filter((n) => n === 0)).toEqual([]);
+      expect(pieces[pieces.length - 1]).toEqual(Uint8Array.of(0));
+    }
   });
 
   it('a consumer that stops early cancels the input', async () => {
