@@ -1,4 +1,4 @@
-import { createCipheriv } from 'node:crypto';
+import { createCipheriv, createHmac } from 'node:crypto';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import {
@@ -45,10 +45,20 @@ async function streamDecryptCode(ct: Uint8Array, k = key): Promise<ErrorCode | '
   throw error;
 }
 
+/** HKDF-SHA-512's 76 output bytes (RFC 5869 expand, two HMAC blocks) for `key`, with node:crypto. */
+function okmFromSpec(info: Buffer): Buffer {
+  const t1 = createHmac('sha512', key)
+    .update(Buffer.concat([info, Buffer.of(1)]))
+    .digest();
+  const t2 = createHmac('sha512', key)
+    .update(Buffer.concat([t1, info, Buffer.of(2)]))
+    .digest();
+  return Buffer.concat([t1, t2]).subarray(0, 76);
+}
+
 describe('chunked layer', () => {
   it('is Cobblestone-256 as written: an independent re-derivation with node:crypto gives the same bytes', async () => {
     // Recomputes the spec's construction from its text with node:crypto primitives only.
-    const { createHmac } = await import('node:crypto');
     const pt = bytes(40000);
     const ct = await encryptChunked(key, pt, { salt, context: 'ctx' });
     const info = Buffer.concat([
@@ -56,13 +66,7 @@ describe('chunked layer', () => {
       salt,
       Buffer.from('ctx'),
     ]);
-    const t1 = createHmac('sha512', key)
-      .update(Buffer.concat([info, Buffer.of(1)]))
-      .digest();
-    const t2 = createHmac('sha512', key)
-      .update(Buffer.concat([t1, info, Buffer.of(2)]))
-      .digest();
-    const okm = Buffer.concat([t1, t2]).subarray(0, 76);
+    const okm = okmFromSpec(info);
     expect(hkdfExpandSha512(key, info, 76)).toEqual(new Uint8Array(okm));
     const parts = [Buffer.from(salt), okm.subarray(44, 76)];
     for (let i = 0; i * CHUNK_SIZE <= pt.length; i++) {
@@ -614,15 +618,8 @@ describe('the chunked API says why it refuses, and keeps its own copies', () => 
     // A source that claims 2^32 + 3 full chunks and can serve only the header, the last full
     // record and the final one, sealed here with node:crypto from the spec's text (the counter
     // XORed big-endian into the base nonce's last five bytes).
-    const { createHmac } = await import('node:crypto');
     const info = Buffer.concat([Buffer.from('c2sp.org/chunked-encryption@v1+AEAD_AES_256_GCM\0'), salt]);
-    const t1 = createHmac('sha512', key)
-      .update(Buffer.concat([info, Buffer.of(1)]))
-      .digest();
-    const t2 = createHmac('sha512', key)
-      .update(Buffer.concat([t1, info, Buffer.of(2)]))
-      .digest();
-    const okm = Buffer.concat([t1, t2]).subarray(0, 76);
+    const okm = okmFromSpec(info);
     const seal = (counter: number, pt: Uint8Array) => {
       const nonce = Buffer.from(okm.subarray(32, 44));
       for (let i = 0, c = BigInt(counter); i < 5; i++, c >>= 8n) nonce[11 - i]! ^= Number(c & 0xffn);

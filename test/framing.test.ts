@@ -1326,24 +1326,8 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
 
   it('readBlocks: a byte stream, read BYOB; with lend one buffer serves every block', async () => {
     const data = counting(2 * BLOCK_SIZE + 1);
-    const bytesStream = () => {
-      let off = 0;
-      return new ReadableStream({
-        type: 'bytes',
-        pull(c) {
-          if (off >= data.length) {
-            c.close();
-            c.byobRequest?.respond(0);
-            return;
-          }
-          const n = Math.min(300000, data.length - off);
-          c.enqueue(data.slice(off, off + n));
-          off += n;
-        },
-      });
-    };
     for (const lend of [false, true]) {
-      const src = readBlocks(bytesStream(), lend);
+      const src = readBlocks(byteStreamOf(data), lend);
       const got: Uint8Array[] = [];
       const buffers = new Set<ArrayBufferLike>();
       for (;;) {
