@@ -1,4 +1,7 @@
+import { resolve } from 'node:path';
 import { defineConfig } from 'tsup';
+
+const HASHES = resolve('src/internal/hashes.ts');
 
 // The command-line tool, published as the second package, e2ee-backup-cli (packages/cli/). It is an
 // application bundle: src/cli/ and the library source it imports are inlined, so it embeds the
@@ -16,4 +19,18 @@ export default defineConfig({
   skipNodeModulesBundle: true,
   // Each command is a lazy import(): a chunk of its own, loaded only when that command runs.
   splitting: true,
+  esbuildPlugins: [
+    {
+      // SHA-256 and HKDF on node:crypto, which the CLI loads anyway, in place of @noble/hashes:
+      // that saves `encrypt` and `decrypt` loading and warming it up (src/internal/hashes.ts).
+      name: 'hashes-on-node-crypto',
+      setup(build) {
+        build.onResolve({ filter: /\/hashes\.js$/ }, (args) =>
+          resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts')) === HASHES
+            ? { path: resolve('src/internal/hashes-node.ts') }
+            : undefined,
+        );
+      },
+    },
+  ],
 });

@@ -10,7 +10,7 @@ import {
   TAG_SIZE,
 } from '../src/cobblestone/chunked.js';
 import { E2EEError, type ErrorCode } from '../src/errors.js';
-import { hkdfExpandSha512 } from '../src/internal/hkdf.js';
+import { hkdfExpandSha512 } from '../src/internal/hashes.js';
 import type { AeadBackend } from '../src/primitives/aes-gcm.js';
 import {
   createDecryptStream,

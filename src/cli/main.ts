@@ -21,7 +21,7 @@ import { runPendingCleanupsSync } from './cleanups.js';
 import { createContext } from './context.js';
 import { NEW_PASSWORD_ENV, PASSWORD_ENV, SERVER_KEY_ENV, TLS_PIN_ENV } from './env.js';
 import { describeError, EXIT, withNote } from './exit-codes.js';
-import { keepYoungGenerationSmall, V8_DEFAULTS_ENV } from './memory.js';
+import { keepMallocHeapTop, keepYoungGenerationSmall, V8_DEFAULTS_ENV } from './memory.js';
 
 const HELP_FOOTER = `
 Exit status:
@@ -670,6 +670,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 keepYoungGenerationSmall();
+keepMallocHeapTop();
 
 // Not process.exit(): it could cut off output still queued for a pipe.
 await main(process.argv);

@@ -1,6 +1,7 @@
 /**
- * How the CLI's own process keeps its peak memory low: V8 tuning that the library never does,
- * since it runs in other people's processes. All of it is off with E2EE_BACKUP_V8_DEFAULTS=1.
+ * How the CLI's own process keeps its memory in check: V8 and malloc tuning that the library
+ * never does, since it runs in other people's processes. All of it is off with
+ * E2EE_BACKUP_V8_DEFAULTS=1.
  * The figures behind each setting are in docs/performance.md ("Peak RSS per Node version").
  *
  * @module
@@ -84,6 +85,30 @@ export function keepYoungGenerationSmall(): void {
   } catch {
     // A runtime that emulates node:v8 without it (Bun throws; Deno ignores it).
   }
+}
+
+// glibc's malloc gives the free memory at the top of its heap back to the system as soon as more
+// than its trim threshold (128 KiB at first) is free there, and the next allocations take it
+// back, a page fault per 4 KiB. node:crypto returns every sealed or opened chunk in a new 16 KiB
+// buffer, and on V8 13 the scavenges that free them made the heap shrink and regrow all along:
+// 40-150 minor faults per MiB encrypting or decrypting 1 GiB where the bare node:crypto loop takes
+// 13 (2 750 brk calls for one decrypt), and up to twice its time. glibc raises that threshold to
+// twice the size of a block it had mapped on its own when the block is freed (mallopt(3),
+// M_MMAP_THRESHOLD), so one 8 MiB buffer, dropped at once, lets the heap keep up to 16 MiB at its
+// top: about 10 faults per MiB, for 3-5 MiB more peak RSS. V8 11 and 12 showed no such churn
+// (8-16 thousand faults per GiB with or without it), so they do without; other allocators only
+// see one short-lived buffer. Figures: docs/performance.md, "Page faults on Node 24".
+const HEAP_TOP = 8 * 2 ** 20;
+
+/**
+ * On V8 13, has glibc's malloc keep the top of its heap instead of trimming it after every
+ * scavenge (see HEAP_TOP). Only where the CLI tunes V8 ({@link tunesV8}).
+ */
+export function keepMallocHeapTop(): void {
+  const v8 = process.versions.v8;
+  if (!tunesV8(v8, process.env) || majorOf(v8) < 13) return;
+  // Freed at the next scavenge, which is when glibc raises its thresholds.
+  void new ArrayBuffer(HEAP_TOP);
 }
 
 // Compressing leaves about 1.3 MiB of dead buffers per MiB read (node:zlib's output, node:crypto's

@@ -18,7 +18,7 @@
 
 import { E2EEError } from '../errors.js';
 import { concat, constantTimeEqual, randomBytes, toBytes } from '../internal/bytes.js';
-import { hkdfExpandSha512 } from '../internal/hkdf.js';
+import { hkdfExpandSha512 } from '../internal/hashes.js';
 import { type Aead, createAead } from '../primitives/aes-gcm.js';
 import { type ChunkedHooks, TEST_HOOKS } from './hooks.js';
 

@@ -6,11 +6,9 @@
  * @module
  */
 
-import { hkdf } from '@noble/hashes/hkdf.js';
-import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { E2EEError } from '../errors.js';
 import { concat, constantTimeEqual, randomBytes, toBytes } from '../internal/bytes.js';
-import { hkdfExpandSha512 } from '../internal/hkdf.js';
+import { hkdfExpandSha512, hkdfSha512, sha256 } from '../internal/hashes.js';
 import { gcmWithAad } from '../primitives/aes-gcm.js';
 import {
   type Argon2idParams,
@@ -109,7 +107,7 @@ function malformed(message: string): E2EEError {
 export function backupKeyKek(backupKey: Uint8Array, salt: Uint8Array): Uint8Array {
   if (backupKey.length !== 32)
     throw new E2EEError('INVALID_KEY_SIZE', `a backup key is 32 bytes, got ${backupKey.length}`);
-  return hkdf(sha512, backupKey, salt, BACKUP_KEY_KEK_INFO, 32);
+  return hkdfSha512(backupKey, salt, BACKUP_KEY_KEK_INFO, 32);
 }
 
 /** KEK of a password slot from the Argon2id output: HKDF-SHA-512-Expand(PRK = output, info = label). */

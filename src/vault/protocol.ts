@@ -13,7 +13,7 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { E2EEError } from '../errors.js';
 import { concat, constantTimeEqual, randomBytes, toBytes } from '../internal/bytes.js';
-import { hkdfExpandSha512 } from '../internal/hkdf.js';
+import { hkdfExpandSha512 } from '../internal/hashes.js';
 import { checkEngineNormalizes } from '../key/password.js';
 import { createAead } from '../primitives/aes-gcm.js';
 import {

@@ -6,9 +6,8 @@
  * Internal module: {@link parseWhatsAppKey} is re-exported by `e2ee-backup/whatsapp`.
  */
 
-import { hkdf } from '@noble/hashes/hkdf.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { E2EEError } from '../errors.js';
+import { hkdfSha256 } from '../internal/hashes.js';
 import { parseBackupKey } from '../key/backup-key.js';
 
 /**
@@ -102,5 +101,5 @@ function fromKeyFile(file: Uint8Array): Uint8Array {
 export function crypt15CipherKey(root: Uint8Array): Uint8Array {
   if (root.length !== 32)
     throw new E2EEError('INVALID_KEY_SIZE', `a WhatsApp root key is 32 bytes, got ${root.length}`);
-  return hkdf(sha256, root, new Uint8Array(0), INFO, 32);
+  return hkdfSha256(root, new Uint8Array(0), INFO, 32);
 }

@@ -28,6 +28,8 @@ afterAll(() => cleanup?.());
 interface Loaded {
   /** npm packages, by name. */
   packages: Set<string>;
+  /** Their files, as `package/path`. */
+  packageFiles: Set<string>;
   /** The source files bundled into the chunks loaded, as tsup names them (`src/cli/main.ts`). */
   sources: Set<string>;
 }
@@ -41,19 +43,23 @@ function loadedBy(args: string[], log: string): Loaded {
   });
   expect(r.status, r.stderr.toString()).toBe(0);
   const packages = new Set<string>();
+  const packageFiles = new Set<string>();
   const sources = new Set<string>();
   for (const url of readFileSync(log, 'utf8').split('\n')) {
     if (!url.startsWith('file:')) continue; // node: built-ins
     const path = fileURLToPath(url);
-    const pkg = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path);
-    if (pkg) packages.add(pkg[1]!);
+    const pkg = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\/(.*)$/.exec(path);
+    if (pkg) {
+      packages.add(pkg[1]!);
+      packageFiles.add(`${pkg[1]}/${pkg[2]}`);
+    }
     // tsup (esbuild) heads each bundled source file with a `// src/…` comment.
     else
       for (const [, src] of readFileSync(path, 'utf8').matchAll(/^\/\/ (src\/\S+\.ts)$/gm)) sources.add(src!);
   }
   // The recording itself works: the entry point and its bundled main.ts were seen.
   expect(sources).toContain('src/cli/main.ts');
-  return { packages, sources };
+  return { packages, packageFiles, sources };
 }
 
 // Nothing `encrypt -k` or `decrypt -k` needs: the vault (OPAQUE, Hono, its stores), S3, backup
@@ -68,12 +74,20 @@ const NOT_FOR_A_KEY_FILE = [
 ];
 
 describe('what the CLI loads', () => {
-  it('encrypt with a key file: only commander, @noble/hashes and its own code path', () => {
+  // SHA-256 and HKDF come from node:crypto in the CLI's build (src/internal/hashes-node.ts): of
+  // @noble/hashes only its hex helpers load, not its SHA-2 and HMAC.
+  const nobleHexOnly = (loaded: Loaded) =>
+    expect([...loaded.packageFiles].filter((f) => f.startsWith('@noble/'))).toEqual([
+      '@noble/hashes/utils.js',
+    ]);
+
+  it("encrypt with a key file: only commander, noble's hex helpers and its own code path", () => {
     const loaded = loadedBy(
       ['encrypt', 'in.bin', '-o', 'out.e2ee', '-k', keyFile, '--compression', 'none', '-q'],
       join(dir, 'encrypt.log'),
     );
     expect([...loaded.packages].sort()).toEqual(['@noble/hashes', 'commander']);
+    nobleHexOnly(loaded);
     expect(loaded.sources).toContain('src/cli/commands/encrypt.ts');
     const commands = [...loaded.sources].filter((s) => s.startsWith('src/cli/commands/'));
     expect(commands).toEqual(['src/cli/commands/encrypt.ts']);
@@ -87,6 +101,7 @@ describe('what the CLI loads', () => {
       join(dir, 'decrypt.log'),
     );
     expect([...loaded.packages].sort()).toEqual(['@noble/hashes', 'commander']);
+    nobleHexOnly(loaded);
     const commands = [...loaded.sources].filter((s) => s.startsWith('src/cli/commands/'));
     expect(commands).toEqual(['src/cli/commands/decrypt.ts']);
     expect([...loaded.sources].filter((s) => NOT_FOR_A_KEY_FILE.some((re) => re.test(s)))).toEqual([]);

@@ -8,7 +8,7 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hkdfExpandSha512 } from '../../src/internal/hkdf.js';
+import { hkdfExpandSha512 } from '../../src/internal/hashes.js';
 import { createAead } from '../../src/primitives/aes-gcm.js';
 import { deriveKeyFromPassword } from '../../src/primitives/kdf.js';
 import { fromBase64url, toBase64url } from '../../src/vault/base64url.js';

@@ -1,0 +1,138 @@
+// The two backends of src/internal/hashes.ts: @noble/hashes (the library's, everywhere) and
+// node:crypto (hashes-node.ts, the CLI's build). Each is checked against RFC 5869's known answers
+// and against the other (two independent implementations, OpenSSL and noble), and the CLI's is
+// run through every published vector of vectors/ and Wycheproof's Cobblestone-256 vectors, in
+// place of the portable one, as the CLI's build puts it.
+import { readFileSync } from 'node:fs';
+import { inflateSync } from 'node:zlib';
+import { fc, test } from '@fast-check/vitest';
+import { describe, expect, it, vi } from 'vitest';
+import * as inUse from '../src/internal/hashes.js';
+import * as nodeHashes from '../src/internal/hashes-node.js';
+import { decryptChunked } from '../src/testing.js';
+import { thirdPartyFile } from './shared-data.js';
+import {
+  all,
+  CONTAINER_FIELDS,
+  container,
+  expected,
+  fromHex,
+  KDF_FIELDS,
+  kdf,
+  libraryContainer,
+  libraryKdf,
+  sha512,
+  toHex,
+} from './vector-files.js';
+
+// Everything this file imports runs on the CLI's hashes; the portable ones are still reachable
+// under another name, to compare against.
+vi.mock('../src/internal/hashes.js', () => import('../src/internal/hashes-node.js'));
+const noble = await vi.importActual<typeof import('../src/internal/hashes.js')>('../src/internal/hashes.js');
+
+const backends = [
+  ['@noble/hashes', noble],
+  ['node:crypto', nodeHashes],
+] as const;
+
+// RFC 5869, Appendix A.1 and A.3 (A.3: empty salt and info, as a WhatsApp key's HKDF has).
+const RFC5869 = [
+  {
+    name: 'A.1',
+    ikm: '0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b',
+    salt: '000102030405060708090a0b0c',
+    info: 'f0f1f2f3f4f5f6f7f8f9',
+    okm: '3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865',
+  },
+  {
+    name: 'A.3',
+    ikm: '0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b',
+    salt: '',
+    info: '',
+    okm: '8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8',
+  },
+];
+
+describe.each(backends)('%s', (_, h) => {
+  it.each(RFC5869)('HKDF-SHA-256 gives RFC 5869 $name', (v) => {
+    expect(toHex(h.hkdfSha256(fromHex(v.ikm), fromHex(v.salt), fromHex(v.info), v.okm.length / 2))).toBe(
+      v.okm,
+    );
+  });
+
+  it('SHA-256 gives FIPS 180-2\'s "abc"', () => {
+    expect(toHex(h.sha256(new TextEncoder().encode('abc')))).toBe(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    );
+  });
+
+  it('HKDF-SHA-512-Expand refuses a length over 255 × 64, a negative or a fractional one', () => {
+    for (const length of [255 * 64 + 1, -1, 1.5])
+      expect(() => h.hkdfExpandSha512(new Uint8Array(32), new Uint8Array(0), length)).toThrow(RangeError);
+    expect(h.hkdfExpandSha512(new Uint8Array(32), new Uint8Array(0), 255 * 64)).toHaveLength(255 * 64);
+  });
+});
+
+describe('the two backends give the same bytes', () => {
+  const bytes = (max: number) => fc.uint8Array({ maxLength: max });
+  const hashLength = fc.integer({ min: 1, max: 200 });
+
+  test.prop([bytes(300)])('SHA-256', (data) => {
+    expect(nodeHashes.sha256(data)).toEqual(noble.sha256(data));
+  });
+
+  test.prop([bytes(100), bytes(100), bytes(100), hashLength])('HKDF-SHA-256', (ikm, salt, info, n) => {
+    expect(nodeHashes.hkdfSha256(ikm, salt, info, n)).toEqual(noble.hkdfSha256(ikm, salt, info, n));
+  });
+
+  test.prop([bytes(100), bytes(200), bytes(100), hashLength])('HKDF-SHA-512', (ikm, salt, info, n) => {
+    expect(nodeHashes.hkdfSha512(ikm, salt, info, n)).toEqual(noble.hkdfSha512(ikm, salt, info, n));
+  });
+
+  // PRKs shorter than, equal to and longer than SHA-512's 64 bytes and its 128-byte block;
+  // lengths across block boundaries, zero included.
+  test.prop([bytes(200), bytes(300), fc.integer({ min: 0, max: 300 })])(
+    'HKDF-SHA-512-Expand, for a PRK of any length',
+    (prk, info, n) => {
+      expect(nodeHashes.hkdfExpandSha512(prk, info, n)).toEqual(noble.hkdfExpandSha512(prk, info, n));
+    },
+  );
+});
+
+describe("the published vectors on the CLI's hashes", () => {
+  it('are what this file runs on', () => {
+    expect(inUse.hkdfExpandSha512).toBe(nodeHashes.hkdfExpandSha512);
+    expect(inUse.hkdfExpandSha512).not.toBe(noble.hkdfExpandSha512);
+  });
+
+  it.each(all(container).map((t) => [t.tcId, t] as const))('container tcId %s', async (_, t) => {
+    expect(await libraryContainer(t)).toEqual(expected(t, CONTAINER_FIELDS));
+  });
+
+  it.each(all(kdf).map((t) => [t.tcId, t] as const))('kdf tcId %s', async (_, t) => {
+    expect(await libraryKdf(t)).toEqual(expected(t, KDF_FIELDS));
+  });
+
+  it('Wycheproof Cobblestone-256: every valid vector opens, every invalid one is refused', async () => {
+    const path = thirdPartyFile(
+      'WYCHEPROOF_DIR',
+      'wycheproof',
+      'c2sp_chunked_encryption_aes_256_gcm_test.json',
+    );
+    const file = JSON.parse(readFileSync(path, 'utf8'));
+    const vectors = file.testGroups.flatMap(
+      (g: {
+        tests: { tcId: number; key: string; ctx: string; ct: string; result: string; msgSha512?: string }[];
+      }) => g.tests,
+    );
+    expect(vectors.length).toBeGreaterThanOrEqual(35);
+    for (const v of vectors) {
+      const ct = new Uint8Array(inflateSync(fromHex(v.ct)));
+      const opened = await decryptChunked(fromHex(v.key), ct, { context: fromHex(v.ctx) }).then(
+        (m) => sha512(m),
+        () => 'refused',
+      );
+      expect(opened, `tcId ${v.tcId}`).toBe(v.result === 'valid' ? v.msgSha512 : 'refused');
+    }
+  });
+});
