@@ -25,11 +25,17 @@ export default defineConfig({
       // that saves `encrypt` and `decrypt` loading and warming it up (src/internal/hashes.ts).
       name: 'hashes-on-node-crypto',
       setup(build) {
-        build.onResolve({ filter: /\/hashes\.js$/ }, (args) =>
-          resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts')) === HASHES
-            ? { path: resolve('src/internal/hashes-node.ts') }
-            : undefined,
-        );
+        let swapped = 0;
+        build.onResolve({ filter: /\/hashes(\.js)?$/ }, (args) => {
+          if (resolve(args.resolveDir, args.path.replace(/(\.js)?$/, '.ts')) !== HASHES) return undefined;
+          swapped++;
+          return { path: resolve('src/internal/hashes-node.ts') };
+        });
+        // An import spelled another way would leave the CLI on noble without a word: fail instead.
+        build.onEnd(() => {
+          if (swapped === 0)
+            throw new Error('tsup.cli.config.ts: no import of src/internal/hashes.ts was swapped');
+        });
       },
     },
   ],

@@ -31,7 +31,7 @@ export function ensureBuilt() {
     execSync('npx tsup --silent', { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   }
   // The command line, packages/cli/dist/ (tsup.cli.config.ts): a bundle of src/, built on its own.
-  if (!fresh([CLI], src)) {
+  if (!fresh([CLI], Math.max(src, statSync(join(root, 'tsup.cli.config.ts')).mtimeMs))) {
     process.stderr.write('building packages/cli/dist/ …\n');
     execSync('npm run --silent build:cli', { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   }

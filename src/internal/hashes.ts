@@ -20,8 +20,7 @@
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 as nobleSha256, sha512 } from '@noble/hashes/sha2.js';
-
-const HASH_LEN = 64;
+import { checkOkmLength } from './hkdf-length.js';
 
 /** SHA-256 of `data`. */
 export function sha256(data: Uint8Array): Uint8Array {
@@ -30,26 +29,27 @@ export function sha256(data: Uint8Array): Uint8Array {
 
 /** HKDF-SHA-256 (RFC 5869: Extract, then Expand) of `length` bytes. */
 export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  checkOkmLength(length, 32);
   return hkdf(nobleSha256, ikm, salt, info, length);
 }
 
 /** HKDF-SHA-512 (RFC 5869: Extract, then Expand) of `length` bytes. */
 export function hkdfSha512(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  checkOkmLength(length, 64);
   return hkdf(sha512, ikm, salt, info, length);
 }
 
 /** HKDF-SHA-512-Expand (RFC 5869 §2.3) of `length` bytes, for a PRK of any length. */
 export function hkdfExpandSha512(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  if (!Number.isInteger(length) || length < 0 || length > 255 * HASH_LEN)
-    throw new RangeError('HKDF-Expand length');
+  checkOkmLength(length, 64);
   const okm = new Uint8Array(length);
   const mac = hmac.create(sha512, prk);
   let t = new Uint8Array(0);
-  for (let i = 1, off = 0; off < length; i++, off += HASH_LEN) {
+  for (let i = 1, off = 0; off < length; i++, off += 64) {
     const h = mac.clone();
     h.update(t).update(info).update(Uint8Array.of(i));
     t = h.digest();
-    okm.set(t.subarray(0, Math.min(HASH_LEN, length - off)), off);
+    okm.set(t.subarray(0, Math.min(64, length - off)), off);
   }
   mac.destroy();
   return okm;
