@@ -4,14 +4,12 @@
 // the work. Then misuse: a second registration, and providers that answer wrong bytes.
 import * as nodeCrypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { argon2id as hashWasmArgon2id } from 'hash-wasm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decryptChunked, encryptChunked } from '../src/cobblestone/chunked.js';
 import { decryptBackupBytes, encryptBackupBytes } from '../src/container/backup.js';
-import { passwordKek } from '../src/container/header.js';
-import { E2EEError, type ErrorCode } from '../src/errors.js';
+import { E2EEError } from '../src/errors.js';
 import {
   type AesGcmProvider,
   type CryptoProvider,
@@ -23,11 +21,20 @@ import { createAead, defaultAeadBackend } from '../src/primitives/aes-gcm.js';
 import { argon2id as nobleArgon2id } from '../src/primitives/argon2id-noble.js';
 import { deriveKeyFromPassword } from '../src/primitives/kdf.js';
 import { thirdPartyFile } from './shared-data.js';
+import {
+  all,
+  CONTAINER_FIELDS,
+  container,
+  expected,
+  KDF_FIELDS,
+  kdf,
+  libraryContainer,
+  libraryKdf,
+} from './vector-files.js';
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 const toHex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 const sha512 = (b: Uint8Array) => nodeCrypto.createHash('sha512').update(b).digest('hex');
-const vectorsDir = join(import.meta.dirname, '..', 'vectors');
 const load = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
 const testsOf = <T>(file: { testGroups: { tests: T[] }[] }): T[] => file.testGroups.flatMap((g) => g.tests);
 
@@ -140,57 +147,15 @@ describe('through the provider seam (node:crypto in quick-crypto’s shape)', ()
   });
 
   describe('the container vectors', () => {
-    const container = load(join(vectorsDir, 'container_v1_test.json'));
-    interface ContainerTest {
-      tcId: number;
-      comment: string;
-      result: string;
-      error?: ErrorCode;
-      key?: string;
-      password?: string;
-      kdfMaxima?: { m?: number; t?: number; p?: number };
-      maxOutputBytes?: number;
-      ct: string;
-      ctCompressed?: true;
-      msgLength?: number;
-      msgSha512?: string;
-      metadata?: unknown;
-    }
-    it.each(testsOf<ContainerTest>(container).map((t) => [`tcId ${t.tcId}: ${t.comment}`, t] as const))(
-      '%s',
-      async (_, t) => {
-        aes.calls = 0;
-        argon.calls = 0;
-        const ct = t.ctCompressed ? new Uint8Array(inflateSync(hex(t.ct))) : hex(t.ct);
-        const outcome = await decryptBackupBytes(ct, {
-          ...(t.key !== undefined ? { key: hex(t.key) } : {}),
-          ...(t.password !== undefined ? { password: t.password } : {}),
-          ...(t.kdfMaxima ? { kdfMaxima: t.kdfMaxima } : {}),
-          maxOutputBytes: t.maxOutputBytes ?? 2 ** 40,
-        }).then(
-          ({ metadata, data }) => ({
-            result: 'valid',
-            msgLength: data.length,
-            msgSha512: sha512(data),
-            metadata: JSON.parse(JSON.stringify(metadata)),
-          }),
-          (e: unknown) => {
-            if (!(e instanceof E2EEError)) throw e;
-            return { result: 'invalid', error: e.code };
-          },
-        );
-        const want = Object.fromEntries(
-          ['result', 'error', 'msgLength', 'msgSha512', 'metadata']
-            .filter((k) => (t as unknown as Record<string, unknown>)[k] !== undefined)
-            .map((k) => [k, (t as unknown as Record<string, unknown>)[k]]),
-        );
-        expect(outcome).toEqual(want);
-        if (t.result === 'valid') {
-          expect(aes.calls, 'the provider opened the payload').toBeGreaterThan(0);
-          if (t.key === undefined) expect(argon.calls, 'the provider ran Argon2id').toBeGreaterThan(0);
-        }
-      },
-    );
+    it.each(all(container).map((t) => [`tcId ${t.tcId}: ${t.comment}`, t] as const))('%s', async (_, t) => {
+      aes.calls = 0;
+      argon.calls = 0;
+      expect(await libraryContainer(t)).toEqual(expected(t, CONTAINER_FIELDS));
+      if (t.result === 'valid') {
+        expect(aes.calls, 'the provider opened the payload').toBeGreaterThan(0);
+        if (t.key === undefined) expect(argon.calls, 'the provider ran Argon2id').toBeGreaterThan(0);
+      }
+    });
   });
 
   it('round-trips a backup made through it, which the built-in backends open', async () => {
@@ -210,59 +175,27 @@ describe('through the provider seam (node:crypto in quick-crypto’s shape)', ()
 });
 
 describe('the KDF vectors', () => {
-  const kdf = testsOf<{
-    tcId: number;
-    comment: string;
-    result: string;
-    password?: string;
-    salt: string;
-    m?: number;
-    t?: number;
-    p?: number;
-    kdfMaxima?: { m?: number; t?: number; p?: number };
-    argon2id?: string;
-    kek?: string;
-    error?: string;
-  }>(load(join(vectorsDir, 'kdf_test.json'))).filter((t) => t.password !== undefined);
+  const passwords = all(kdf).filter((t) => t.password !== undefined);
 
-  const derive = async (t: (typeof kdf)[number]) => {
-    try {
-      const out = await deriveKeyFromPassword(
-        t.password!,
-        hex(t.salt),
-        { m: t.m!, t: t.t!, p: t.p! },
-        { purpose: 'open', ...(t.kdfMaxima ? { maxima: t.kdfMaxima } : {}) },
-      );
-      return { result: 'valid', argon2id: toHex(out), kek: toHex(passwordKek(out)) };
-    } catch (e) {
-      if (!(e instanceof E2EEError)) throw e;
-      return { result: 'invalid', error: e.code };
-    }
-  };
-  const want = (t: (typeof kdf)[number]) =>
-    t.result === 'valid'
-      ? { result: 'valid', argon2id: t.argon2id, kek: t.kek }
-      : { result: 'invalid', error: t.error };
-
-  it.each(kdf.map((t) => [`tcId ${t.tcId}: ${t.comment}`, t] as const))(
+  it.each(passwords.map((t) => [`tcId ${t.tcId}: ${t.comment}`, t] as const))(
     'through the provider: %s',
     async (_, t) => {
       const argon = argon2Provider();
       setCryptoProvider({ argon2id: argon });
-      expect(await derive(t)).toEqual(want(t));
+      expect(await libraryKdf(t)).toEqual(expected(t, KDF_FIELDS));
       // Its known-answer check, then the derivation itself; never for refused parameters.
       expect(argon.calls).toBe(t.result === 'valid' ? 2 : 0);
     },
   );
 
-  it.each(kdf.map((t) => [`tcId ${t.tcId}: ${t.comment}`, t] as const))(
+  it.each(passwords.map((t) => [`tcId ${t.tcId}: ${t.comment}`, t] as const))(
     'through the @noble/hashes fallback when WebAssembly is absent: %s',
     async (_, t) => {
       const wasm = globalThis.WebAssembly;
       // @ts-expect-error: Hermes has none
       delete globalThis.WebAssembly;
       try {
-        expect(await derive(t)).toEqual(want(t));
+        expect(await libraryKdf(t)).toEqual(expected(t, KDF_FIELDS));
       } finally {
         globalThis.WebAssembly = wasm;
       }

@@ -32,6 +32,7 @@ export function hkdfSha512(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
 
 /** HKDF-SHA-512-Expand (RFC 5869 §2.3) of `length` bytes, for a PRK of any length. */
 export function hkdfExpandSha512(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  checkOkmLength(length, HASH_LEN.sha512);
   return expand('sha512', prk, info, length);
 }
 
@@ -48,9 +49,9 @@ function hkdf(hash: Hash, ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, l
 }
 
 // T(0) = empty, T(i) = HMAC(PRK, T(i-1) ‖ info ‖ i), OKM = first L bytes of T(1) ‖ T(2) ‖ …
+// The caller has checked `length`.
 function expand(hash: Hash, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   const hashLen = HASH_LEN[hash];
-  checkOkmLength(length, hashLen);
   const okm = new Uint8Array(length);
   let t: Uint8Array = new Uint8Array(0);
   for (let i = 1, off = 0; off < length; i++, off += hashLen) {

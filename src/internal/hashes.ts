@@ -2,11 +2,12 @@
  * The hash functions of the container and of Cobblestone (SPEC.md §2–§4): SHA-256 for the header's
  * checksum, HKDF-SHA-512 for backup-key slots, HKDF-SHA-512-Expand for password slots and payload
  * keys; and HKDF-SHA-256 for a WhatsApp key (docs/whatsapp-crypt15.md §1), which the CLI's key
- * file reader also accepts. This is the portable backend, on @noble/hashes, that the library runs everywhere. The
- * command-line tool, a Node application, is built with ./hashes-node.ts in its place
- * (tsup.cli.config.ts): the same functions on node:crypto, which the CLI loads anyway, so that
- * `encrypt` and `decrypt` do not load and warm up @noble/hashes at start-up (docs/performance.md,
- * "CLI start-up"). Both are checked against each other and by the vectors.
+ * file reader also accepts. This is the portable backend, on @noble/hashes, that the library runs
+ * everywhere. The command-line tool, a Node application, is built with ./hashes-node.ts in its
+ * place (tsup.cli.config.ts): the same functions on node:crypto, which the CLI loads anyway, so
+ * that `encrypt` and `decrypt` do not load and warm up @noble/hashes at start-up
+ * (docs/performance.md, "SHA-256 and HKDF on node:crypto in the CLI"). Both are checked against
+ * each other and by the vectors.
  *
  * Why Expand is written out rather than `@noble/hashes/hkdf.js`'s `expand`: that refuses a PRK
  * shorter than HashLen (64 bytes), but Cobblestone-256 keys HKDF-Expand directly with its 32-byte
