@@ -163,6 +163,21 @@ describe('the HMACs an HKDF computes', () => {
         `HMAC output ${i}`,
       ).toBe(true);
   });
+
+  // hashes.ts writes Expand out (its module comment says why) and zeroes each T(i) in the same way.
+  it('@noble/hashes: HKDF-SHA-512-Expand wipes every T(i)', () => {
+    for (const length of [64, 200]) {
+      const { okm, outputs } = hmacOutputs(noble, () => noble.hkdfExpandSha512(key, info, length));
+      expect(key).toEqual(new Uint8Array(40).map((_, i) => i + 1));
+      expect(okm).toEqual(nodeHashes.hkdfExpandSha512(key, info, length));
+      expect(outputs, `L = ${length}`).toHaveLength(blocks(length, 64));
+      for (const [i, out] of outputs.entries())
+        expect(
+          out.every((b) => b === 0),
+          `L = ${length}, T(${i + 1})`,
+        ).toBe(true);
+    }
+  });
 });
 
 describe('the two backends give the same bytes', () => {
