@@ -21,6 +21,7 @@ export default defineConfig({
       'test/backup-streams.test.ts',
       'test/metadata.test.ts',
       'test/header.test.ts',
+      'test/hashes.test.ts',
       'test/vectors.test.ts',
       'test/key.test.ts',
       'test/kdf.test.ts',

@@ -2,10 +2,14 @@
 // node:crypto (hashes-node.ts, the CLI's build). Each is checked against RFC 5869's known answers
 // and against the other (two independent implementations, OpenSSL and noble), and the CLI's is
 // run through every published vector of vectors/ and Wycheproof's Cobblestone-256 vectors, in
-// place of the portable one, as the CLI's build puts it.
+// place of the portable one, as the CLI's build puts it. Both compute the HMACs RFC 5869 asks for,
+// no more, and refuse the same lengths with the same error; the CLI's wipes what it computed.
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { fc, test } from '@fast-check/vitest';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it, vi } from 'vitest';
 import * as inUse from '../src/internal/hashes.js';
 import * as nodeHashes from '../src/internal/hashes-node.js';
@@ -69,15 +73,110 @@ describe.each(backends)('%s', (_, h) => {
   it('every HKDF refuses what RFC 5869 does not allow: no output, over 255 × HashLen, a fraction', () => {
     const k = new Uint8Array(32);
     const e = new Uint8Array(0);
+    const refused = (run: () => unknown, label: string) => {
+      expect(run, label).toThrow(RangeError);
+      expect(run, label).toThrow(/^HKDF length$/);
+    };
     for (const length of [0, -1, 1.5, 255 * 64 + 1]) {
-      expect(() => h.hkdfExpandSha512(k, e, length), `Expand ${length}`).toThrow(RangeError);
-      expect(() => h.hkdfSha512(k, e, e, length), `SHA-512 ${length}`).toThrow(RangeError);
+      refused(() => h.hkdfExpandSha512(k, e, length), `Expand ${length}`);
+      refused(() => h.hkdfSha512(k, e, e, length), `SHA-512 ${length}`);
     }
-    for (const length of [0, 255 * 32 + 1])
-      expect(() => h.hkdfSha256(k, e, e, length), `SHA-256 ${length}`).toThrow(RangeError);
+    for (const length of [0, 255 * 32 + 1]) refused(() => h.hkdfSha256(k, e, e, length), `SHA-256 ${length}`);
     expect(h.hkdfExpandSha512(k, e, 255 * 64)).toHaveLength(255 * 64);
     expect(h.hkdfSha512(k, e, e, 255 * 64)).toHaveLength(255 * 64);
     expect(h.hkdfSha256(k, e, e, 255 * 32)).toHaveLength(255 * 32);
+  });
+});
+
+// Where each backend computes an HMAC: noble's HMAC.digestInto (which its digest() calls) and
+// node:crypto's Hmac.digest. Spied on their prototypes, so each call is one HMAC output.
+const nobleHmac = Object.getPrototypeOf(hmac.create(nobleSha256, new Uint8Array(1)));
+const nodeHmac = Object.getPrototypeOf(createHmac('sha256', new Uint8Array(1)));
+
+function hmacOutputs(
+  h: (typeof backends)[number][1],
+  run: () => Uint8Array,
+): { okm: Uint8Array; outputs: Uint8Array[] } {
+  const spy = h === noble ? vi.spyOn(nobleHmac, 'digestInto') : vi.spyOn(nodeHmac, 'digest');
+  try {
+    const okm = run();
+    const outputs = spy.mock.calls.map((args, i) => (h === noble ? args[0] : spy.mock.results[i]?.value));
+    return { okm, outputs };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+describe('the HMACs an HKDF computes', () => {
+  const key = new Uint8Array(40).map((_, i) => i + 1);
+  const info = new TextEncoder().encode('info');
+  const blocks = (length: number, hashLen: number) => Math.ceil(length / hashLen);
+
+  // RFC 5869 §2.3: N = ceil(L/HashLen) blocks T(1)…T(N), not one more when L is a multiple of
+  // HashLen. @noble/hashes' own hkdf (under hashes.ts's HKDF-SHA-256 and -512) drives the hash
+  // states directly, so only Expand is counted on noble.
+  it.each(backends)('%s: HKDF-SHA-512-Expand computes ceil(L/64), no more', (_, h) => {
+    for (const length of [1, 63, 64, 65, 128, 129, 255 * 64]) {
+      const { outputs } = hmacOutputs(h, () => h.hkdfExpandSha512(key, info, length));
+      expect(outputs, `L = ${length}`).toHaveLength(blocks(length, 64));
+    }
+  });
+
+  it('node:crypto: HKDF computes one HMAC to extract, then ceil(L/HashLen)', () => {
+    for (const length of [1, 32, 64, 65, 255 * 32]) {
+      const { outputs } = hmacOutputs(nodeHashes, () => nodeHashes.hkdfSha256(key, info, info, length));
+      expect(outputs, `SHA-256, L = ${length}`).toHaveLength(1 + blocks(length, 32));
+    }
+    for (const length of [1, 64, 65, 128, 255 * 64]) {
+      const { outputs } = hmacOutputs(nodeHashes, () => nodeHashes.hkdfSha512(key, info, info, length));
+      expect(outputs, `SHA-512, L = ${length}`).toHaveLength(1 + blocks(length, 64));
+    }
+  });
+
+  // node:crypto's digests are Buffers handed to the backend, which zeroes each once it is copied
+  // into the output: the PRK it extracted and every T(i) (the output is the only copy left). A
+  // PRK the caller gives Expand is the caller's, left as it was.
+  it.each([
+    [
+      'HKDF-SHA-256',
+      () => nodeHashes.hkdfSha256(key, info, info, 100),
+      () => noble.hkdfSha256(key, info, info, 100),
+    ],
+    [
+      'HKDF-SHA-512',
+      () => nodeHashes.hkdfSha512(key, info, info, 200),
+      () => noble.hkdfSha512(key, info, info, 200),
+    ],
+    [
+      'HKDF-SHA-512-Expand',
+      () => nodeHashes.hkdfExpandSha512(key, info, 200),
+      () => noble.hkdfExpandSha512(key, info, 200),
+    ],
+  ])('node:crypto: %s wipes the PRK it extracts and every T(i)', (_, run, reference) => {
+    const { okm, outputs } = hmacOutputs(nodeHashes, run);
+    expect(key).toEqual(new Uint8Array(40).map((_, i) => i + 1));
+    expect(okm).toEqual(reference());
+    expect(outputs.length).toBeGreaterThan(1);
+    for (const [i, out] of outputs.entries())
+      expect(
+        out.every((b) => b === 0),
+        `HMAC output ${i}`,
+      ).toBe(true);
+  });
+
+  // hashes.ts writes Expand out (its module comment says why) and zeroes each T(i) in the same way.
+  it('@noble/hashes: HKDF-SHA-512-Expand wipes every T(i)', () => {
+    for (const length of [64, 200]) {
+      const { okm, outputs } = hmacOutputs(noble, () => noble.hkdfExpandSha512(key, info, length));
+      expect(key).toEqual(new Uint8Array(40).map((_, i) => i + 1));
+      expect(okm).toEqual(nodeHashes.hkdfExpandSha512(key, info, length));
+      expect(outputs, `L = ${length}`).toHaveLength(blocks(length, 64));
+      for (const [i, out] of outputs.entries())
+        expect(
+          out.every((b) => b === 0),
+          `L = ${length}, T(${i + 1})`,
+        ).toBe(true);
+    }
   });
 });
 

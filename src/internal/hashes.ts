@@ -49,9 +49,11 @@ export function hkdfExpandSha512(prk: Uint8Array, info: Uint8Array, length: numb
   for (let i = 1, off = 0; off < length; i++, off += 64) {
     const h = mac.clone();
     h.update(t).update(info).update(Uint8Array.of(i));
+    t.fill(0); // T(i-1), fed into T(i): once absorbed, the output holds the only copy
     t = h.digest();
     okm.set(t.subarray(0, Math.min(64, length - off)), off);
   }
+  t.fill(0);
   mac.destroy();
   return okm;
 }
