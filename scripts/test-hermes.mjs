@@ -88,9 +88,9 @@ try {
   process.stdout.write(run.stdout);
   process.stderr.write(run.stderr);
   const lines = run.stdout.trim().split('\n');
+  // Failures below throw, as above: process.exit() would skip the `finally` that removes `work`.
   if (run.status !== 0 || lines.at(-1) !== 'HERMES OK' || lines.some((l) => l.startsWith('FAIL'))) {
-    console.error(`hermes VM: exit ${run.status}, last line ${JSON.stringify(lines.at(-1))}`);
-    process.exit(1);
+    throw new Error(`hermes VM: exit ${run.status}, last line ${JSON.stringify(lines.at(-1))}`);
   }
 
   // The bundle the VM ran. (hermesc refuses the es2019 one: it has no async generators, which
@@ -98,10 +98,7 @@ try {
   const c = spawnSync(hermesc, ['-emit-binary', '-O', '-w', '-out', `${files.es5}.hbc`, files.es5], {
     encoding: 'utf8',
   });
-  if (c.status !== 0) {
-    console.error(`hermesc failed:\n${c.stderr}`);
-    process.exit(1);
-  }
+  if (c.status !== 0) throw new Error(`hermesc failed:\n${c.stderr}`);
   console.log('hermesc compiled the same bundle to bytecode');
   console.log('test:hermes passed');
 } finally {

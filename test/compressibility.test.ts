@@ -232,9 +232,12 @@ describe('the encoder with the gate', () => {
     let corpus: Uint8Array;
     beforeAll(async () => {
       const dir = mkdtempSync(join(tmpdir(), 'e2ee-corpus-'));
-      await writeCorpus(join(dir, 'chat'), 8 * MiB, 1);
-      corpus = readFileSync(join(dir, 'chat'));
-      rmSync(dir, { recursive: true });
+      try {
+        await writeCorpus(join(dir, 'chat'), 8 * MiB, 1);
+        corpus = readFileSync(join(dir, 'chat'));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
     it('compresses within 1 % of deflating every block', async () => {
       const sized = async () => (await encryptBackupBytes(corpus, { key, padding: 'none' })).length;

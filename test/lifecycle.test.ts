@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fc, test } from '@fast-check/vitest';
@@ -176,18 +176,22 @@ describe('createBackup: rotation', () => {
 
   it('works on a folder, and leaves no temporary files', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'e2ee-store-'));
-    const store = createFileStore(dir);
-    await createBackup(store, text('one'), { set: SET, key });
-    const two = await createBackup(store, text('two'), {
-      set: SET,
-      key,
-      password: 'pw',
-      kdf: { m: 64, t: 1, p: 1 },
-      allowWeakKdf: true,
-    });
-    expect(readdirSync(dir)).toEqual([two.name]);
-    const r = await restoreLatest(store, { password: 'pw' });
-    expect(new TextDecoder().decode(await readAll(r.stream))).toBe('two');
+    try {
+      const store = createFileStore(dir);
+      await createBackup(store, text('one'), { set: SET, key });
+      const two = await createBackup(store, text('two'), {
+        set: SET,
+        key,
+        password: 'pw',
+        kdf: { m: 64, t: 1, p: 1 },
+        allowWeakKdf: true,
+      });
+      expect(readdirSync(dir)).toEqual([two.name]);
+      const r = await restoreLatest(store, { password: 'pw' });
+      expect(new TextDecoder().decode(await readAll(r.stream))).toBe('two');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

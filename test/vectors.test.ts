@@ -256,8 +256,13 @@ describe.skipIf(problem !== undefined && !inCi)('the reference decoder (vectors/
   }, 600_000);
 
   describe('opens fresh library output', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'e2ee-vectors-py-'));
-    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'e2ee-vectors-py-'));
+    });
+    afterAll(() => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
     let run = 0;
 
     test.prop(

@@ -16,18 +16,11 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatBackupKey, parseBackupKey } from '../../src/key/backup-key.js';
-import {
-  buildCli,
-  type RunOptions,
-  run as runCli,
-  sampleData,
-  TEST_CONFIG_HOME,
-  tempDir,
-} from './helpers.js';
+import { buildCli, type RunOptions, run as runCli, sampleData, tempDir, testConfigHome } from './helpers.js';
 
 // These tests follow one machine through several runs: its state file must persist between them.
 const run = (args: string[], options: RunOptions = {}) =>
-  runCli(args, { ...options, env: { XDG_CONFIG_HOME: TEST_CONFIG_HOME, ...options.env } });
+  runCli(args, { ...options, env: { XDG_CONFIG_HOME: testConfigHome(), ...options.env } });
 
 let dir: string;
 let cleanup: () => void;
@@ -121,7 +114,7 @@ describe('the state file carries rollback protection', () => {
     writeFileSync(p('v.bin'), 'version 1');
     const second = json(run(['backup', 'create', p('v.bin'), '--store', store, '-k', key, '--json']));
     expect(second.generation).toBe(1);
-    const state = JSON.parse(readFileSync(join(TEST_CONFIG_HOME, 'e2ee-backup', 'state.json'), 'utf8'));
+    const state = JSON.parse(readFileSync(join(testConfigHome(), 'e2ee-backup', 'state.json'), 'utf8'));
     expect(state.stores).toContainEqual({ store, newest: 1, used: 1, set: second.set });
     expect(JSON.stringify(state)).not.toContain(readFileSync(key, 'utf8').replace(/\s/g, '').slice(0, 16));
     // The folder is rolled back to generation 0: refused, with nothing written.

@@ -8,14 +8,14 @@ import {
   type RunOptions,
   run as runCli,
   sampleData,
-  TEST_CONFIG_HOME,
   tempDir,
   tempLeftovers,
+  testConfigHome,
 } from './helpers.js';
 
 // One machine across runs: its state file (set, generations) must persist between them.
 const run = (args: string[], options: RunOptions = {}) =>
-  runCli(args, { ...options, env: { XDG_CONFIG_HOME: TEST_CONFIG_HOME, ...options.env } });
+  runCli(args, { ...options, env: { XDG_CONFIG_HOME: testConfigHome(), ...options.env } });
 
 let dir: string;
 let cleanup: () => void;

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
 // @ts-expect-error — a plain .mjs script without types
 import { CLI as BUILT_CLI, ensureBuilt } from '../../scripts/ensure-built.mjs';
 
@@ -42,10 +43,37 @@ export async function buildCli(): Promise<void> {
   }
 }
 
-/** A fresh temporary folder, removed by the returned function. */
+/**
+ * The temporary folders made here for the running test file; what is left of them goes when that
+ * file ends. Vitest runs a test file in a worker where `process.on('exit')` handlers never run, so a
+ * hook does it: called at the top level of this module, `afterAll` is a hook of the importing test
+ * file (each file loads its own copy of this module) and, registered before the file's own hooks,
+ * runs after them, once they have stopped the servers working in these folders. A file's hooks run
+ * only if one of its tests does (a `-t` filter or a skip can leave none), so nothing here is made at
+ * import: only when a test or a hook asks for it.
+ */
+const made = new Set<string>();
+let configHome: string | undefined;
+let configRoot: string | undefined;
+function makeTemp(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.add(dir);
+  return dir;
+}
+function removeTemp(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  made.delete(dir);
+}
+afterAll(() => {
+  for (const dir of made) removeTemp(dir);
+  configHome = undefined;
+  configRoot = undefined;
+});
+
+/** A fresh temporary folder, removed by the returned function, or else when the test file ends. */
 export function tempDir(): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'e2ee-cli-test-'));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  const dir = makeTemp('e2ee-cli-test-');
+  return { dir, cleanup: () => removeTemp(dir) };
 }
 
 export interface RunResult {
@@ -61,13 +89,15 @@ export interface RunOptions {
 }
 
 /**
- * A config folder shared by the spawned CLIs of a test that needs memory between runs (the
- * backup state file); pass it as `XDG_CONFIG_HOME`.
+ * A config folder shared by the spawned CLIs of a test file that needs memory between runs (the
+ * backup state file); pass it as `XDG_CONFIG_HOME`. The same folder on every call, until the test
+ * file ends and it is removed.
  */
-export const TEST_CONFIG_HOME = mkdtempSync(join(tmpdir(), 'e2ee-cli-test-config-'));
-process.once('exit', () => rmSync(TEST_CONFIG_HOME, { recursive: true, force: true }));
+export function testConfigHome(): string {
+  configHome ??= makeTemp('e2ee-cli-test-config-');
+  return configHome;
+}
 
-let configRoot: string | undefined;
 let configs = 0;
 /**
  * A config folder of its own for each spawned CLI: the vault commands remember server keys there
@@ -75,11 +105,7 @@ let configs = 0;
  * test's server to another's that got the same port. A test that wants memory passes its own.
  */
 function freshConfigHome(): string {
-  if (configRoot === undefined) {
-    const root = mkdtempSync(join(tmpdir(), 'e2ee-cli-config-'));
-    configRoot = root;
-    process.once('exit', () => rmSync(root, { recursive: true, force: true }));
-  }
+  configRoot ??= makeTemp('e2ee-cli-config-');
   return join(configRoot, String(configs++));
 }
 

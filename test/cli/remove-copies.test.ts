@@ -14,12 +14,15 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCopies, removeCopies } from '../../src/cli/remove-copies.js';
 import { tempDir } from './helpers.js';
 
-const t = tempDir();
-afterAll(() => t.cleanup());
+let t: { dir: string; cleanup: () => void };
+beforeAll(() => {
+  t = tempDir();
+});
+afterAll(() => t?.cleanup());
 const sha = (s: string) => new Uint8Array(createHash('sha256').update(s).digest());
 
 describe('removeCopies', () => {

@@ -5,7 +5,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultStatePath } from '../../src/cli/state.js';
 import { retryAfterSeconds } from '../../src/cli/vault-retry.js';
 import { parseTlsPin, pinnedFetch, spkiPin, TlsPinMismatch } from '../../src/cli/vault-tls.js';
@@ -21,8 +21,11 @@ import {
 import { serverKeyFingerprint } from '../../src/vault/protocol.js';
 import { tempDir } from './helpers.js';
 
-const t = tempDir();
-afterAll(() => t.cleanup());
+let t: { dir: string; cleanup: () => void };
+beforeAll(() => {
+  t = tempDir();
+});
+afterAll(() => t?.cleanup());
 const FP = 'aa'.repeat(32).match(/.{8}/g)!.join('-');
 
 describe('the channel', () => {

@@ -16,7 +16,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toBase64url } from '../../src/vault/base64url.js';
 import { createVaultClient } from '../../src/vault/client.js';
 import { startLogin } from '../../src/vault/protocol.js';
@@ -135,8 +135,11 @@ if (!pgSkip) {
 
 for (const [title, harness] of sharedStores) {
   describe(`unknown accounts are indistinguishable across nodes (${title})`, () => {
-    const h = harness();
-    afterAll(() => h.cleanup());
+    let h: Shared;
+    beforeAll(() => {
+      h = harness();
+    });
+    afterAll(() => h?.cleanup());
 
     it('a login started on node A and finished or aborted on node B reports what a real one does', async () => {
       const a = node(await h.open());

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { E2EEError } from '../../src/errors.js';
 import type { KsfParams } from '../../src/vault/protocol.js';
 
@@ -26,9 +26,30 @@ export const testLimits = {
   queueLimitPerAddress: 1000,
 } as const;
 
+/**
+ * The folders tempDir made for the running test file; what is left of them goes when that file
+ * ends (a Vitest worker never runs `process.on('exit')` handlers). Called at the top level of this
+ * module, `afterAll` is a hook of the importing test file (each file loads its own copy of this
+ * module), and runs after the file's own hooks. A file's hooks run only if one of its tests does (a
+ * `-t` filter or a skip can leave none): call tempDir in a test or a hook, never while collecting.
+ */
+const made = new Set<string>();
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  made.clear();
+});
+
+/** A fresh temporary folder, removed by the returned function, or else when the test file ends. */
 export function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'e2ee-vault-'));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  made.add(dir);
+  return {
+    dir,
+    cleanup: () => {
+      rmSync(dir, { recursive: true, force: true });
+      made.delete(dir);
+    },
+  };
 }
 
 export function randomKey(): Uint8Array {

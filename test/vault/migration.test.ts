@@ -6,7 +6,7 @@
 import { hkdfSync } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVaultClient } from '../../src/vault/client.js';
 import { deviceVerifier } from '../../src/vault/protocol.js';
 import { startVaultServer } from '../../src/vault/server/index.js';
@@ -24,8 +24,11 @@ import {
   testLimits,
 } from './helpers.js';
 
-const t = tempDir();
-afterAll(() => t.cleanup());
+let t: { dir: string; cleanup: () => void };
+beforeAll(() => {
+  t = tempDir();
+});
+afterAll(() => t?.cleanup());
 
 // The accounts table as the stores created it before the device_salt column.
 const OLD_ACCOUNTS = (p: string, blob: string) => `CREATE TABLE ${p}accounts (

@@ -121,11 +121,12 @@ describe.skipIf(skip !== undefined)('PostgreSQL: every counting transaction comm
 
 describe.skipIf(skip !== undefined)('PostgreSQL: a dropped connection is a 503, not a crash', () => {
   const { prefix, drop } = pgPrefix();
-  const t = tempDir();
+  let t: { dir: string; cleanup: () => void };
   let proxy: TcpProxy;
   let store: VaultStore;
   let server: RunningVaultServer;
   beforeAll(async () => {
+    t = tempDir();
     const target = new URL(PG_URL!);
     proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
     store = await openPostgresVaultStore({
@@ -139,7 +140,7 @@ describe.skipIf(skip !== undefined)('PostgreSQL: a dropped connection is a 503, 
     await store?.close();
     await proxy?.close();
     await drop();
-    t.cleanup();
+    t?.cleanup();
   });
 
   it('a connection dropped while checked out in the counting transaction: 503, uncounted, then served', async () => {
@@ -183,12 +184,13 @@ describe.skipIf(skip !== undefined)('PostgreSQL: a dropped connection is a 503, 
 });
 
 describe.skipIf(skip !== undefined)('PostgreSQL: the vault starts while its database is down', () => {
-  const t = tempDir();
+  let t: { dir: string; cleanup: () => void };
   const database = `i24_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
   let admin: pg.Client;
   let proxy: TcpProxy;
   let server: RunningVaultServer | undefined;
   beforeAll(async () => {
+    t = tempDir();
     // A database of its own: startVaultServer uses the default table names.
     admin = new pg.Client({ connectionString: PG_URL });
     await admin.connect();
@@ -201,7 +203,7 @@ describe.skipIf(skip !== undefined)('PostgreSQL: the vault starts while its data
     await proxy?.close();
     await admin?.query(`DROP DATABASE IF EXISTS ${database}`);
     await admin?.end();
-    t.cleanup();
+    t?.cleanup();
   });
 
   it('answers 503 (health says so) until the database is up, then serves', async () => {

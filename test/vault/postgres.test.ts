@@ -129,13 +129,14 @@ const setups: [string, (keyFile: string, prefix: string, dir: string) => Promise
 for (const [title, setup] of setups) {
   // Needs a PostgreSQL server (E2EE_TEST_PG_URL); .ci/run starts one, so CI always runs it.
   describe.skipIf(skip !== undefined)(`PostgreSQL: ${title}`, () => {
-    const t = tempDir();
+    let t: { dir: string; cleanup: () => void };
     const { prefix, drop } = pgPrefix();
     let nodes: Nodes;
     let n = 0;
     const account = () => `pg-user-${n++}`;
 
     beforeAll(async () => {
+      t = tempDir();
       nodes = await setup(join(t.dir, 'keys.json'), prefix, t.dir);
       expect(nodes.urls[0]).not.toBe(nodes.urls[1]);
     }, 120_000);
@@ -143,7 +144,7 @@ for (const [title, setup] of setups) {
     afterAll(async () => {
       await nodes?.close();
       await drop();
-      t.cleanup();
+      t?.cleanup();
     });
 
     const client = (i: number) => createVaultClient(nodes.urls[i % 2]!, cheapClient);

@@ -30,9 +30,14 @@ import {
   testLimits,
 } from './helpers.js';
 
-const t = tempDir();
-const keyFile = join(t.dir, 'vault-keys.json');
-const dbPath = join(t.dir, 'vault.sqlite');
+let t: { dir: string; cleanup: () => void };
+let keyFile: string;
+let dbPath: string;
+beforeAll(() => {
+  t = tempDir();
+  keyFile = join(t.dir, 'vault-keys.json');
+  dbPath = join(t.dir, 'vault.sqlite');
+});
 const running: RunningVaultServer[] = [];
 let n = 0;
 const account = (tag = 'user') => `${tag}-${n++}@example.test`;
@@ -56,7 +61,7 @@ async function post(url: string, path: string, body: unknown, headers: Record<st
 
 afterAll(async () => {
   for (const s of running) await s.close();
-  t.cleanup();
+  t?.cleanup();
 });
 
 describe('vault over HTTP', () => {
