@@ -100,11 +100,14 @@ function cliScript(state, args, answer, { note } = {}) {
   });
 }
 
+/** A step that did not do what the demo shows: reported without a stack, after the clean-up. */
+class DemoFailure extends Error {}
+
 function expectStatus(r, want, what) {
-  if (r.status !== want) {
-    console.error(`\nDEMO FAILED: ${what} exited ${r.status}, expected ${want}\n${r.stderr}`);
-    process.exit(1);
-  }
+  // Thrown, not process.exit: exiting here would skip the clean-up below and leave the vault
+  // server running and the demo's folder behind.
+  if (r.status !== want)
+    throw new DemoFailure(`DEMO FAILED: ${what} exited ${r.status}, expected ${want}\n${r.stderr}`);
 }
 
 /**
@@ -565,6 +568,10 @@ console.log(`e2ee-backup demo, in ${dir}\n`);
 try {
   for (const step of STEPS) await step(state);
   summary(state);
+} catch (e) {
+  if (!(e instanceof DemoFailure)) throw e;
+  console.error(`\n${e.message}`);
+  process.exitCode = 1;
 } finally {
   state.vault?.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
