@@ -2,12 +2,11 @@
 // pseudo-terminal.
 import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { afterAll } from 'vitest';
 // @ts-expect-error — a plain .mjs script without types
 import { CLI as BUILT_CLI, ensureBuilt } from '../../scripts/ensure-built.mjs';
+import { tempDirNamed } from '../temp-dir.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 /** The command-line tool as built from this clone (package e2ee-backup-cli): the one path tests use. */
@@ -43,38 +42,8 @@ export async function buildCli(): Promise<void> {
   }
 }
 
-/**
- * The temporary folders made here for the running test file; what is left of them goes when that
- * file ends. Vitest runs a test file in a worker where `process.on('exit')` handlers never run, so a
- * hook does it: called at the top level of this module, `afterAll` is a hook of the importing test
- * file (each file loads its own copy of this module) and, registered before the file's own hooks,
- * runs after them, once they have stopped the servers working in these folders. A file's hooks run
- * only if one of its tests does (a `-t` filter or a skip can leave none), so nothing here is made at
- * import: only when a test or a hook asks for it.
- */
-const made = new Set<string>();
-let configHome: string | undefined;
-let configRoot: string | undefined;
-function makeTemp(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  made.add(dir);
-  return dir;
-}
-function removeTemp(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-  made.delete(dir);
-}
-afterAll(() => {
-  for (const dir of made) removeTemp(dir);
-  configHome = undefined;
-  configRoot = undefined;
-});
-
 /** A fresh temporary folder, removed by the returned function, or else when the test file ends. */
-export function tempDir(): { dir: string; cleanup: () => void } {
-  const dir = makeTemp('e2ee-cli-test-');
-  return { dir, cleanup: () => removeTemp(dir) };
-}
+export const tempDir = () => tempDirNamed('e2ee-cli-test-');
 
 export interface RunResult {
   status: number | null;
@@ -93,8 +62,9 @@ export interface RunOptions {
  * backup state file); pass it as `XDG_CONFIG_HOME`. The same folder on every call, until the test
  * file ends and it is removed.
  */
+let configHome: string | undefined;
 export function testConfigHome(): string {
-  configHome ??= makeTemp('e2ee-cli-test-config-');
+  configHome ??= tempDirNamed('e2ee-cli-test-config-').dir;
   return configHome;
 }
 
@@ -104,8 +74,9 @@ let configs = 0;
  * (`$XDG_CONFIG_HOME/e2ee-backup`), and must neither touch the real one nor carry a key from one
  * test's server to another's that got the same port. A test that wants memory passes its own.
  */
+let configRoot: string | undefined;
 function freshConfigHome(): string {
-  configRoot ??= makeTemp('e2ee-cli-config-');
+  configRoot ??= tempDirNamed('e2ee-cli-config-').dir;
   return join(configRoot, String(configs++));
 }
 

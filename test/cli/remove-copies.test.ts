@@ -14,15 +14,14 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { checkCopies, removeCopies } from '../../src/cli/remove-copies.js';
 import { tempDir } from './helpers.js';
 
-let t: { dir: string; cleanup: () => void };
+let t: { dir: string }; // removed when this file ends (tempDir)
 beforeAll(() => {
   t = tempDir();
 });
-afterAll(() => t?.cleanup());
 const sha = (s: string) => new Uint8Array(createHash('sha256').update(s).digest());
 
 describe('removeCopies', () => {

@@ -5,7 +5,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultStatePath } from '../../src/cli/state.js';
 import { retryAfterSeconds } from '../../src/cli/vault-retry.js';
 import { parseTlsPin, pinnedFetch, spkiPin, TlsPinMismatch } from '../../src/cli/vault-tls.js';
@@ -21,11 +21,10 @@ import {
 import { serverKeyFingerprint } from '../../src/vault/protocol.js';
 import { tempDir } from './helpers.js';
 
-let t: { dir: string; cleanup: () => void };
+let t: { dir: string }; // removed when this file ends (tempDir)
 beforeAll(() => {
   t = tempDir();
 });
-afterAll(() => t?.cleanup());
 const FP = 'aa'.repeat(32).match(/.{8}/g)!.join('-');
 
 describe('the channel', () => {

@@ -1,15 +1,14 @@
 /** What the vault leaves on disk: its SQLite files are readable by their owner only. */
 import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteVaultStore } from '../../src/vault/server/store/sqlite.js';
 import { CHEAP_KSF, tempDir } from './helpers.js';
 
-let t: { dir: string; cleanup: () => void };
+let t: { dir: string }; // removed when this file ends (tempDir)
 beforeAll(() => {
   t = tempDir();
 });
-afterAll(() => t?.cleanup());
 const mode = (path: string) => statSync(path).mode & 0o777;
 
 describe.skipIf(process.platform === 'win32')('SQLite store files', () => {

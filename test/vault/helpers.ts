@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { E2EEError } from '../../src/errors.js';
 import type { KsfParams } from '../../src/vault/protocol.js';
+import { tempDirNamed } from '../temp-dir.js';
 
 /** Argon2id at its cheapest (needs allowWeak): keeps the suite fast; real costs are tested in kdf. */
 export const CHEAP_KSF: KsfParams = { algorithm: 'argon2id', m: 64, t: 1, p: 1 };
@@ -26,31 +24,8 @@ export const testLimits = {
   queueLimitPerAddress: 1000,
 } as const;
 
-/**
- * The folders tempDir made for the running test file; what is left of them goes when that file
- * ends (a Vitest worker never runs `process.on('exit')` handlers). Called at the top level of this
- * module, `afterAll` is a hook of the importing test file (each file loads its own copy of this
- * module), and runs after the file's own hooks. A file's hooks run only if one of its tests does (a
- * `-t` filter or a skip can leave none): call tempDir in a test or a hook, never while collecting.
- */
-const made = new Set<string>();
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-  made.clear();
-});
-
 /** A fresh temporary folder, removed by the returned function, or else when the test file ends. */
-export function tempDir(): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'e2ee-vault-'));
-  made.add(dir);
-  return {
-    dir,
-    cleanup: () => {
-      rmSync(dir, { recursive: true, force: true });
-      made.delete(dir);
-    },
-  };
-}
+export const tempDir = () => tempDirNamed('e2ee-vault-');
 
 export function randomKey(): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(32));

@@ -24,11 +24,10 @@ import {
   testLimits,
 } from './helpers.js';
 
-let t: { dir: string; cleanup: () => void };
+let t: { dir: string }; // removed when this file ends (tempDir)
 beforeAll(() => {
   t = tempDir();
 });
-afterAll(() => t?.cleanup());
 
 // The accounts table as the stores created it before the device_salt column.
 const OLD_ACCOUNTS = (p: string, blob: string) => `CREATE TABLE ${p}accounts (

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { toBase64url } from '../../src/vault/base64url.js';
 import { createVaultClient, retryAfterMs, VaultError } from '../../src/vault/client.js';
 import { startLogin, startRegistration } from '../../src/vault/protocol.js';
@@ -22,11 +22,10 @@ import { openSqliteVaultStore } from '../../src/vault/server/store/sqlite.js';
 import type { VaultStore, VaultStoreNotice } from '../../src/vault/server/store/store.js';
 import { CHEAP_KSF, errorOf, type LooseJson, tempDir, testLimits } from './helpers.js';
 
-let t: { dir: string; cleanup: () => void };
+let t: { dir: string }; // removed when this file ends (tempDir)
 beforeAll(() => {
   t = tempDir();
 });
-afterAll(() => t?.cleanup());
 const keys = staticKeyProvider(parseVaultKeyFile(generateVaultKeyFile()));
 const rnd = (n: number) => crypto.getRandomValues(new Uint8Array(n));
 const ke1 = () => toBase64url(startLogin('any password').ke1);
