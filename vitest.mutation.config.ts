@@ -33,6 +33,8 @@ export default defineConfig({
       'test/vault/server.test.ts',
       'test/vault/hardening.test.ts',
       'test/mutation/**/*.test.ts',
+      // The CLI's command-line parser, in-process: it decides which file a command writes.
+      'test/cli/command-line.test.ts',
     ],
     // The vector generator's check runs dist/ in a child process: it never sees a mutant.
     env: { E2EE_MUTATION: '1' },

@@ -1,13 +1,13 @@
 /**
- * Parsers for option values, shaped for commander's `argParser`: each returns the parsed value
- * or throws commander's `InvalidArgumentError`, which commander turns into a usage error (exit 1)
+ * Parsers for option values, shaped for the command table's `parse`: each returns the parsed value
+ * or throws `InvalidArgumentError`, which the parser turns into a usage error (exit 1)
  * naming the option.
  *
  * @module
  */
 
-import { InvalidArgumentError } from 'commander';
 import { BACKUP_SET_NAME } from '../container/framing.js';
+import { InvalidArgumentError } from './command-line.js';
 
 /** An integer option within `[min, max]`. */
 export function integerIn(min: number, max: number): (text: string) => number {
