@@ -274,20 +274,24 @@ function parseLeaf(path: readonly CommandSpec[], where: string, argv: readonly s
 }
 
 /**
- * ` (did you mean X?)` for a near miss, by commander's rule: at most 2 edits (on long options,
- * after the `--`), and more than 40 % of the longer word left unedited; `--x` finds `--no-x`.
+ * ` (did you mean X?)` for a near miss, by commander's rule: the fewest edits, at most 2 (on long
+ * options, after the `--`), with more than 40 % of the longer word left unedited; every
+ * candidate as near as the nearest is named. `--x` finds `--no-x`.
  */
 function didYouMean(word: string, candidates: readonly string[]): string {
   const bare = (w: string) => (w.startsWith('--') ? w.slice(2) : w);
   if (candidates.includes(`--no-${bare(word)}`)) return ` (did you mean --no-${bare(word)}?)`;
-  let best: string | undefined;
-  let bestDistance = 3;
+  let best: string[] = [];
+  let bestDistance = 2;
   for (const c of candidates) {
     const d = editDistance(bare(word), bare(c));
     const length = Math.max(bare(word).length, bare(c).length);
-    if (d < bestDistance && (length - d) / length > 0.4) [best, bestDistance] = [c, d];
+    if ((length - d) / length <= 0.4 || d > bestDistance) continue;
+    if (d < bestDistance) [best, bestDistance] = [[], d];
+    best.push(c);
   }
-  return best === undefined ? '' : ` (did you mean ${best}?)`;
+  if (best.length === 0) return '';
+  return ` (did you mean ${best.length > 1 ? `one of ${best.sort().join(', ')}` : best[0]}?)`;
 }
 
 /** Levenshtein distance. */

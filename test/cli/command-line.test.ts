@@ -129,7 +129,34 @@ describe('parseCommandLine', () => {
       expect(usageError(['copy', 'in', notANumber]).message).toMatch(/^unknown option '-/);
   });
 
+  it('suggests the nearest options only, every one of them, sorted', () => {
+    const near: CommandSpec = {
+      name: 't',
+      description: '',
+      options: [
+        { flags: '--tone', help: '' },
+        { flags: '--bone', help: '' },
+      ],
+      run,
+    };
+    const message = (word: string) => {
+      try {
+        parseCommandLine(near, [word]);
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    expect(message('--bond')).toBe("unknown option '--bond' (did you mean --bone?)");
+    expect(message('--rone')).toBe("unknown option '--rone' (did you mean one of --bone, --tone?)");
+  });
+
   it('a command without options or with one argument', () => {
+    const long: CommandSpec = {
+      name: 't',
+      description: 'd',
+      commands: [{ name: 'a-rather-long-command-name', description: 'e', commands: [] }],
+    };
+    expect(formatHelp([long], 80).split('\n')).toContain('  a-rather-long-command-name  e');
     const small: CommandSpec = {
       name: 't',
       description: '',
@@ -203,6 +230,9 @@ describe('parseCommandLine', () => {
     [['copy', 'in', '--outputx'], "unknown option '--outputx' (did you mean --output?)", 'copy'],
     [['copy', 'in', '--txy'], "unknown option '--txy'", 'copy'],
     [['copy', 'in', '--mo'], "unknown option '--mo' (did you mean --mode?)", 'copy'],
+    [['copy', 'in', '--mage'], "unknown option '--mage' (did you mean one of --mode, --tag?)", 'copy'],
+    [['copy', 'in', '--passwordxyz'], "unknown option '--passwordxyz'", 'copy'],
+    [['copy', 'in', '--x-1'], "unknown option '--x-1'", 'copy'],
     [['copy', 'in', '-V'], "unknown option '-V'", 'copy'],
     [['help', 'frob'], "unknown command 'frob'", ''],
     [['help', 'group', 'leef'], "unknown command 'leef'", 'group'],
@@ -407,6 +437,9 @@ describe("the CLI's command table", () => {
       if (o.spec.conflicts !== undefined) expect(keys).toContain(o.spec.conflicts);
       if (o.spec.choices || o.spec.parse || o.spec.required) expect(o.takesValue).toBe(true);
     }
+    // help.ts fills words, so runs of spaces would not survive: there are none to lose.
+    for (const text of [cmd.description, ...(cmd.options ?? []).map((o) => o.help)])
+      expect(text).not.toMatch(/\s\s|^\s|\s$/);
     // Required arguments come before optional ones.
     const required = (cmd.arguments ?? []).map((a) => a.name.startsWith('<'));
     expect(required).toEqual([...required].sort().reverse());
