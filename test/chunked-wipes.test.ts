@@ -2,12 +2,11 @@
 // plaintext carried between writes (a piece's whole chunks are sealed in place, not copied). Neither is returned to the caller, so these tests look where
 // the bytes go: the key copy to HKDF (@noble/hashes' HMAC, wrapped here to note the buffer it is
 // given), the carried plaintext to AES-GCM (a crypto provider, the public way to supply one).
-import * as nodeCrypto from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CHUNK_SIZE } from '../src/cobblestone/chunked.js';
-import { resetCryptoProvider, setCryptoProvider } from '../src/internal/provider.js';
+import { resetCryptoProvider } from '../src/internal/provider.js';
 import { createDecryptStream, createEncryptStream, decryptChunked, encryptChunked } from '../src/testing.js';
-import { collect, pseudoRandom, sameBytes } from './util.js';
+import { collect, pseudoRandom, sameBytes, watchSealing } from './util.js';
 
 interface Seen {
   ref: Uint8Array;
@@ -66,24 +65,7 @@ describe('the streams wipe what they keep', () => {
 
   it("the encrypt stream seals a piece's whole chunks in place and wipes only what it carried", async () => {
     const sealed: Seen[] = [];
-    setCryptoProvider({
-      aesGcm: {
-        createCipheriv: (alg, k, iv) => {
-          const c = nodeCrypto.createCipheriv(alg, k, iv);
-          return {
-            setAAD: (aad: Uint8Array) => c.setAAD(aad),
-            update: (data: Uint8Array) => {
-              sealed.push({ ref: data, was: data.slice() });
-              return c.update(data);
-            },
-            final: () => c.final(),
-            getAuthTag: () => c.getAuthTag(),
-          };
-        },
-        createDecipheriv: (alg, k, iv) => nodeCrypto.createDecipheriv(alg, k, iv),
-      },
-    });
-    sealed.length = 0; // the provider's own check at registration
+    watchSealing((data) => sealed.push({ ref: data, was: data.slice() }));
     const pt = pseudoRandom(3 * CHUNK_SIZE + 30, 5);
     // 10 bytes carried; a piece that completes that chunk in the carry; two whole chunks sealed
     // in place from the third piece, and its last 30 bytes carried to the final chunk.

@@ -2,6 +2,7 @@ import { fc, test } from '@fast-check/vitest';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { describe, expect } from 'vitest';
 import { E2EEError } from '../src/errors.js';
+import { fromHex, toHex } from '../src/internal/bytes.js';
 import {
   type BackupKeyCandidate,
   backupKeyTypoCandidates,
@@ -37,6 +38,21 @@ describe('generateBackupKey', () => {
     expect(a.length).toBe(32);
     expect(b.length).toBe(32);
     expect(bytesToHex(a)).not.toBe(bytesToHex(b));
+  });
+});
+
+// The key codes' hex (src/internal/bytes.ts), against Node's Buffer.
+describe('toHex and fromHex', () => {
+  test.prop([fc.uint8Array({ maxLength: 100 })])('agree with Buffer both ways', (bytes) => {
+    const hex = Buffer.from(bytes).toString('hex');
+    expect(toHex(bytes)).toBe(hex);
+    expect(fromHex(hex)).toEqual(bytes);
+  });
+
+  test('refuse what is not an even number of lowercase hex digits', () => {
+    for (const bad of ['0', 'abc', 'AB', '0g', ' 00', '00 ', '+1', '0x00'])
+      expect(() => fromHex(bad), bad).toThrow(/not an even number of lowercase hex digits/);
+    expect(fromHex('')).toEqual(new Uint8Array(0));
   });
 });
 

@@ -1,3 +1,6 @@
+import * as nodeCrypto from 'node:crypto';
+import { setCryptoProvider } from '../src/internal/provider.js';
+
 /** A seeded xorshift32 generator of unsigned 32-bit numbers (not for secrets). */
 export function xorshift(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -115,3 +118,30 @@ export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined):
  * CI runs too, and are skipped otherwise.
  */
 export const SLOW = process.env['E2EE_SLOW_TESTS'] === '1';
+
+/**
+ * Registers node:crypto's AES-GCM as the crypto provider (the public way to supply one), and
+ * hands `seen` each plaintext a cipher is given, as the very array passed: tests look there for
+ * what the library wiped. The provider's own check at registration is not reported.
+ */
+export function watchSealing(seen: (plaintext: Uint8Array) => void): void {
+  let registered = false;
+  setCryptoProvider({
+    aesGcm: {
+      createCipheriv: (alg, k, iv) => {
+        const c = nodeCrypto.createCipheriv(alg, k, iv);
+        return {
+          setAAD: (aad: Uint8Array) => c.setAAD(aad),
+          update: (data: Uint8Array) => {
+            if (registered) seen(data);
+            return c.update(data);
+          },
+          final: () => c.final(),
+          getAuthTag: () => c.getAuthTag(),
+        };
+      },
+      createDecipheriv: (alg, k, iv) => nodeCrypto.createDecipheriv(alg, k, iv),
+    },
+  });
+  registered = true;
+}

@@ -8,8 +8,8 @@
  */
 
 import { open } from 'node:fs/promises';
-import { bytesToHex } from '@noble/hashes/utils.js';
 import { E2EEError } from '../errors.js';
+import { toHex } from '../internal/bytes.js';
 import { parseBackupKey } from '../key/backup-key.js';
 import { type Argon2idParams, DEFAULT_KDF_PARAMS, validateKdfParams } from '../primitives/kdf.js';
 import { isJavaSerialised, parseWhatsAppKey } from '../whatsapp/key.js';
@@ -112,7 +112,7 @@ export async function readKeyFileContent(path: string, warn: Warn): Promise<KeyF
 export async function readKeyFileText(path: string, warn: Warn): Promise<string> {
   const content = await readKeyFileContent(path, warn);
   if ('text' in content) return content.text;
-  const code = bytesToHex(content.key);
+  const code = toHex(content.key);
   content.key.fill(0);
   return code;
 }

@@ -8,9 +8,8 @@
  * @module
  */
 
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import { E2EEError } from '../errors.js';
-import { randomBytes } from '../internal/bytes.js';
+import { fromHex, randomBytes, toHex } from '../internal/bytes.js';
 
 /** Length of a backup key in bytes. */
 export const BACKUP_KEY_BYTES = 32;
@@ -97,7 +96,7 @@ export function formatBackupKey(key: Uint8Array): string {
       `backup key is ${key.length} bytes long; it must be ${BACKUP_KEY_BYTES}`,
     );
   }
-  return bytesToHex(key).replace(/(.{4})(?!$)/g, '$1 ');
+  return toHex(key).replace(/(.{4})(?!$)/g, '$1 ');
 }
 
 /**
@@ -120,7 +119,7 @@ export function formatBackupKey(key: Uint8Array): string {
 export function parseBackupKey(text: string): Uint8Array {
   const digits = scanDigits(text);
   if (digits.length !== BACKUP_KEY_DIGITS) throw digitCountError(digits.length);
-  return hexToBytes(digits);
+  return fromHex(digits);
 }
 
 /** Which single typo a {@link BackupKeyCandidate} undoes. */
@@ -210,7 +209,7 @@ function* generateCandidates(s: string): Generator<BackupKeyCandidate> {
 }
 
 function candidate(digits: string, kind: TypoKind, position: number): BackupKeyCandidate {
-  return { key: hexToBytes(digits), correction: { kind, position } };
+  return { key: fromHex(digits), correction: { kind, position } };
 }
 
 /** The lowercase hex digits of `text`, separators dropped; throws at the first other character. */
