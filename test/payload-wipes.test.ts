@@ -24,6 +24,21 @@ function watched(): Uint8Array[] {
   return seen;
 }
 
+/** A stream that gives `first` and then waits for more until it is cancelled. */
+function stalled(first: Uint8Array): ReadableStream<Uint8Array> {
+  let sent = false;
+  return new ReadableStream({
+    pull(c) {
+      if (sent) return new Promise(() => {});
+      sent = true;
+      c.enqueue(first);
+    },
+  });
+}
+
+/** Lets every pending read, open and seal run as far as it can. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
 async function readAllOf(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   for await (const p of stream) parts.push(p);
@@ -53,6 +68,27 @@ describe("the sealer's plaintext buffer", () => {
     expect(chunks().some((s) => !zero(s))).toBe(true); // the first batch, sealed and not yet wiped
     await reader.cancel();
     expect(chunks().every((s) => zero(s))).toBe(true);
+  });
+
+  it('holds only zeros when the reader cancels while a batch waits for input', async () => {
+    // Past the first batch the input stalls, so a read is pending (filling the buffer) when
+    // the cancel comes; once it has gone through, the buffer must hold nothing.
+    for (const first of [MiB + 5, 2 * MiB - 100, 3 * MiB - 1]) {
+      const seen = watched();
+      const reader = encryptBackup(stalled(pseudoRandom(first, first)), {
+        key,
+        compression: 'none',
+      }).getReader();
+      const reads = Array.from({ length: 6 }, () => reader.read().catch(() => undefined));
+      await settle();
+      await reader.cancel();
+      await Promise.all(reads);
+      await settle();
+      const batches = seen.filter((s) => s.buffer.byteLength === MiB);
+      expect(batches.length, `${first}`).toBeGreaterThan(0);
+      expect(zero(new Uint8Array(batches[0]!.buffer)), `${first}`).toBe(true);
+      resetCryptoProvider();
+    }
   });
 });
 
@@ -84,10 +120,35 @@ describe("the opener's plaintext buffer", () => {
       expect(views.every((v) => zero(v))).toBe(true);
     });
 
+  it('holds only zeros once cancelled, with or without a read waiting for input', async () => {
+    // 66 records where the stream stalls: the first batch (64) is read, and the next read waits
+    // for more records when the cancel comes (the old code then opened the two it had).
+    const pt = pseudoRandom(67 * CHUNK_SIZE, 4);
+    const ct = await encryptChunked(key, pt, { context });
+    for (const pending of [false, true]) {
+      const reader = await openedReader(
+        key,
+        context,
+        [],
+        stalled(ct.subarray(0, 56 + 66 * (CHUNK_SIZE + 16))),
+      );
+      const first = await reader.upTo(64 * CHUNK_SIZE);
+      expect(first!.length).toBe(64 * CHUNK_SIZE);
+      expect(sameBytes(first!.slice(), pt.subarray(0, 64 * CHUNK_SIZE))).toBe(true);
+      const next = pending ? reader.upTo(100) : undefined;
+      await settle();
+      await reader.cancel(new Error('stop'));
+      if (next) await expect(next).rejects.toMatchObject({ code: 'ABORTED' });
+      await settle();
+      expect(zero(new Uint8Array(first!.buffer)), `pending ${pending}`).toBe(true);
+      await expect(reader.upTo(1)).rejects.toMatchObject({ code: 'ABORTED' });
+    }
+  });
+
   it('holds only zeros after a record fails, the bytes its open wrote included', async () => {
     const pt = pseudoRandom(CHUNK_SIZE + 100, 9);
     const ct = await encryptChunked(key, pt, { context });
-    ct[ct.length - 20]! ^= 1; // the final record's last byte: its open writes, then fails
+    ct[ct.length - 20]! ^= 1; // in the final record's ciphertext: its open writes, then fails
     const { views, copies, error } = await lentViews(ct, CHUNK_SIZE);
     expect(error).toMatchObject({ code: 'CHUNK_AUTH' });
     expect(copies.length).toBe(1);

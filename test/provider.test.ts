@@ -13,6 +13,7 @@ import { E2EEError } from '../src/errors.js';
 import {
   type AesGcmProvider,
   type CryptoProvider,
+  gcmOpen,
   resetCryptoProvider,
   setCryptoProvider,
 } from '../src/internal/provider.js';
@@ -226,6 +227,31 @@ describe('misuse', () => {
     }
     return 'no error';
   };
+
+  it('a decipher that returns too many bytes is refused before they are written', () => {
+    // The payload opener wipes its buffer only as far as the plaintext it should hold.
+    const k = new Uint8Array(32).fill(3);
+    const nonce = new Uint8Array(12);
+    const c = nodeCrypto.createCipheriv('aes-256-gcm', k, nonce);
+    const sealed = Buffer.concat([c.update(new Uint8Array(100).fill(0x41)), c.final(), c.getAuthTag()]);
+    const overLong: AesGcmProvider = {
+      ...quickCryptoShaped(),
+      createDecipheriv: (alg, key, iv) => {
+        const d = nodeCrypto.createDecipheriv(alg, key, iv);
+        return {
+          setAAD: (aad: Uint8Array) => d.setAAD(aad),
+          setAuthTag: (tag: Uint8Array) => d.setAuthTag(tag),
+          update: (data: Uint8Array) => Buffer.concat([d.update(data), Buffer.alloc(8, 0x42)]),
+          final: () => d.final(),
+        };
+      },
+    };
+    const out = new Uint8Array(200);
+    expect(code(() => gcmOpen(overLong, k, nonce, undefined, sealed, out, 0))).toBe('CRYPTO_PROVIDER');
+    expect(out.every((b) => b === 0)).toBe(true);
+    expect(gcmOpen(quickCryptoShaped(), k, nonce, undefined, sealed, out, 0)).toBe(true); // the same record
+    expect(out.subarray(0, 100).every((b) => b === 0x41)).toBe(true);
+  });
 
   it('a second registration is refused, and the first one stays', () => {
     const first = quickCryptoShaped();

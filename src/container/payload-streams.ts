@@ -34,6 +34,10 @@ export function aborted(signal: AbortSignal): E2EEError {
   return new E2EEError('ABORTED', 'the operation was aborted', { cause: signal.reason });
 }
 
+// What a read or a batch still in flight when its stream is cancelled ends with: nobody reads
+// it, but it must not go on writing plaintext into a buffer that was wiped.
+const cancelled = () => new E2EEError('ABORTED', 'the stream was cancelled');
+
 /** A backup's header bytes and file key, and the payload's salt when it is not drawn afresh. */
 export interface Keying {
   bytes: Uint8Array;
@@ -82,6 +86,7 @@ function payloadSealer(
   let piece: Uint8Array | undefined; // the current framed piece, valid until pieces.next()
   let at = 0;
   let ended = false;
+  let stopped = false; // cancelled: a batch in flight wipes what it wrote and fails
   let sealer: MessageSealer;
   const fail = async (e: unknown): Promise<never> => {
     wipe();
@@ -128,6 +133,7 @@ function payloadSealer(
           }
         }
         if (signal?.aborted) throw aborted(signal); // the caller has already stopped with it
+        if (stopped) throw cancelled();
         // Sealed into the reader's buffer when it holds a record; else into a new one.
         const direct = view && view.byteLength >= RECORD_SIZE ? view : undefined;
         const room = direct ? Math.floor(direct.byteLength / RECORD_SIZE) : BATCH_CHUNKS;
@@ -141,13 +147,14 @@ function payloadSealer(
         await sealer.seal(plain.subarray(0, take), into, 0, final);
         plain.copyWithin(0, take, held);
         held -= take;
-        if (final) wipe();
+        if (final || stopped) wipe();
         return { out, size, final };
       } catch (e) {
         return fail(e);
       }
     },
     async cancel(reason: unknown): Promise<void> {
+      stopped = true;
       wipe();
       await blocks.cancel(reason);
     },
@@ -319,14 +326,20 @@ export async function openedReader(
   let short: Uint8Array | undefined; // what `exactly` found when it came up short
   let got = 0;
   let used = 0; // plain[0, used) is all that was ever opened into it (see payloadSealer)
+  let stopped = false; // cancelled: an open in flight wipes what it wrote and fails
 
   const wipe = () => plain.fill(0, 0, used);
-  // A failed open leaves nothing it wrote behind.
-  const refill = (): Promise<boolean> =>
-    openNext().catch((e: unknown) => {
+  // A failed open leaves nothing it wrote behind, nor one that a cancel overtook.
+  const refill = async (): Promise<boolean> => {
+    try {
+      const more = await openNext();
+      if (stopped) throw cancelled();
+      return more;
+    } catch (e) {
       wipe();
       throw e;
-    });
+    }
+  };
   /** Opens the next batch; false at the end of the message. */
   const openNext = async (): Promise<boolean> => {
     if (done) return false;
@@ -358,6 +371,7 @@ export async function openedReader(
       return got;
     },
     async exactly(n) {
+      if (stopped) throw cancelled();
       if (short) {
         // Only checkPadding reads on after a short read, and asks for exactly what was left.
         const s = short;
@@ -386,6 +400,7 @@ export async function openedReader(
       return out;
     },
     async upTo(n) {
+      if (stopped) throw cancelled();
       while (start === end) {
         if (!(await refill())) {
           wipe();
@@ -397,6 +412,7 @@ export async function openedReader(
       return plain.subarray(start - take, start);
     },
     async cancel(reason) {
+      stopped = true;
       wipe();
       await records.cancel(reason);
     },

@@ -186,7 +186,11 @@ export function gcmOpen(
   const d = gcm.createDecipheriv('aes-256-gcm', key, nonce);
   if (aad) d.setAAD(aad);
   d.setAuthTag(sealed.subarray(n));
+  const wrongLength = () =>
+    providerError('the provider’s AES-GCM decipher returned the wrong number of bytes');
   const body = d.update(sealed.subarray(0, n));
+  // Checked before writing: `out` is wiped only as far as the plaintext it should hold.
+  if (body.length > n) throw wrongLength();
   out.set(body, offset);
   let tail: Uint8Array;
   try {
@@ -194,9 +198,8 @@ export function gcmOpen(
   } catch {
     return false;
   }
+  if (body.length + tail.length !== n) throw wrongLength();
   if (tail.length > 0) out.set(tail, offset + body.length);
-  if (body.length + tail.length !== n)
-    throw providerError('the provider’s AES-GCM decipher returned the wrong number of bytes');
   return true;
 }
 
