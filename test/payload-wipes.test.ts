@@ -2,9 +2,9 @@
 // it ever held (src/container/payload-streams.ts). The sealer's is seen where it goes, as the
 // chunks it hands AES-GCM (a crypto provider, the public way to supply one); the opener's as
 // the views its reader lends.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CHUNK_SIZE } from '../src/cobblestone/chunked.js';
-import { decryptBackup, encryptBackup } from '../src/container/backup.js';
+import { decryptBackup, decryptBackupIterable, encryptBackup } from '../src/container/backup.js';
 import { openedReader } from '../src/container/payload-streams.js';
 import { resetCryptoProvider } from '../src/internal/provider.js';
 import { toPieceSource } from '../src/internal/streams.js';
@@ -15,7 +15,10 @@ const key = new Uint8Array(32).map((_, i) => i + 7);
 const zero = (b: Uint8Array) => b.every((x) => x === 0);
 const MiB = 2 ** 20;
 
-afterEach(() => resetCryptoProvider());
+afterEach(() => {
+  vi.restoreAllMocks();
+  resetCryptoProvider();
+});
 
 /** The plaintext each AES-GCM cipher is given, from now on. */
 function watched(): Uint8Array[] {
@@ -142,7 +145,43 @@ describe("the opener's plaintext buffer", () => {
       await settle();
       expect(zero(new Uint8Array(first!.buffer)), `pending ${pending}`).toBe(true);
       await expect(reader.upTo(1)).rejects.toMatchObject({ code: 'ABORTED' });
+      await expect(reader.exactly(1)).rejects.toMatchObject({ code: 'ABORTED' });
     }
+  });
+
+  it('holds only zeros when decryptBackupIterable is aborted while a read waits for input', async () => {
+    // Through the public API, where the buffer is not lent out: it is found as the 1 MiB array
+    // that the opener wipes (the only one there is).
+    const body = pseudoRandom(3 * MiB, 6);
+    const sealed = await readAllOf(encryptBackup(body, { key, compression: 'none', padding: 'none' }));
+    const wiped = new Set<ArrayBufferLike>();
+    const fill = Uint8Array.prototype.fill;
+    vi.spyOn(Uint8Array.prototype, 'fill').mockImplementation(function (this: Uint8Array, ...a) {
+      if (this.buffer.byteLength === MiB) wiped.add(this.buffer);
+      return fill.apply(this, a);
+    });
+    const ac = new AbortController();
+    const { body: it } = await decryptBackupIterable(stalled(sealed.subarray(0, 1.5 * MiB)), {
+      key,
+      signal: ac.signal,
+    });
+    const pieces = it[Symbol.asyncIterator]();
+    let got = 0;
+    for (;;) {
+      const next = pieces.next();
+      const r = await Promise.race([next, settle().then(() => 'waiting' as const)]);
+      if (r === 'waiting') {
+        ac.abort();
+        await expect(next).rejects.toMatchObject({ code: 'ABORTED' });
+        break;
+      }
+      expect(r.done).toBe(false);
+      got += r.value!.length;
+    }
+    await settle();
+    expect(got).toBeGreaterThan(0);
+    expect(wiped.size).toBe(1);
+    for (const b of wiped) expect(zero(new Uint8Array(b))).toBe(true);
   });
 
   it('holds only zeros after a record fails, the bytes its open wrote included', async () => {
