@@ -147,7 +147,7 @@ function payloadSealer(
         await sealer.seal(plain.subarray(0, take), into, 0, final);
         plain.copyWithin(0, take, held);
         held -= take;
-        if (final || stopped) wipe();
+        if (final) wipe();
         return { out, size, final };
       } catch (e) {
         return fail(e);

@@ -29,11 +29,12 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-const HEX_DIGITS = '0123456789abcdef';
+/** The hex digits, lowercase. */
+export const HEX_DIGITS = '0123456789abcdef';
 
 // Hex of our own rather than @noble/hashes/utils.js: key codes are the only hex the CLI's
-// encrypt and decrypt need, and that import was the one npm package they loaded, 3.5-4.5 ms of
-// their start-up (docs/performance.md, "Hex without a package").
+// encrypt and decrypt need, and that import was the one npm package they loaded
+// (docs/performance.md, "Hex without a package").
 /** Lowercase hex of `bytes`, two digits per byte. */
 export function toHex(bytes: Uint8Array): string {
   let s = '';

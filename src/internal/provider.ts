@@ -171,6 +171,8 @@ export function gcmSeal(
   out.set(tag, offset + plaintext.length);
 }
 
+const wrongLength = () => providerError('the provider’s AES-GCM decipher returned the wrong number of bytes');
+
 /** @see gcmSeal @internal */
 export function gcmOpen(
   gcm: AesGcmProvider,
@@ -186,8 +188,6 @@ export function gcmOpen(
   const d = gcm.createDecipheriv('aes-256-gcm', key, nonce);
   if (aad) d.setAAD(aad);
   d.setAuthTag(sealed.subarray(n));
-  const wrongLength = () =>
-    providerError('the provider’s AES-GCM decipher returned the wrong number of bytes');
   const body = d.update(sealed.subarray(0, n));
   // Checked before writing: `out` is wiped only as far as the plaintext it should hold.
   if (body.length > n) throw wrongLength();

@@ -9,7 +9,7 @@
  */
 
 import { E2EEError } from '../errors.js';
-import { fromHex, randomBytes, toHex } from '../internal/bytes.js';
+import { fromHex, HEX_DIGITS as HEX, randomBytes, toHex } from '../internal/bytes.js';
 
 /** Length of a backup key in bytes. */
 export const BACKUP_KEY_BYTES = 32;
@@ -175,8 +175,6 @@ export function backupKeyTypoCandidates(text: string): Generator<BackupKeyCandid
   if (n < BACKUP_KEY_DIGITS - 1 || n > BACKUP_KEY_DIGITS + 1) throw digitCountError(n);
   return generateCandidates(digits);
 }
-
-const HEX = '0123456789abcdef';
 
 function* generateCandidates(s: string): Generator<BackupKeyCandidate> {
   const n = s.length;

@@ -21,7 +21,7 @@ import {
 import { BACKUP_SET_NAME } from '../container/framing.js';
 import { MAGIC } from '../container/header.js';
 import { E2EEError, type ErrorCode } from '../errors.js';
-import { constantTimeEqual, randomBytes } from '../internal/bytes.js';
+import { constantTimeEqual, randomBytes, toHex } from '../internal/bytes.js';
 import { cancelQuietly, toStream } from '../internal/streams.js';
 import { type Argon2idParams, DEFAULT_KDF_PARAMS } from '../primitives/kdf.js';
 import { discardPending, type PendingBackup, pendingBackups } from './resume.js';
@@ -521,8 +521,7 @@ async function createWith(
   await options.onGeneration?.(generation);
 
   const name =
-    resumed?.name ??
-    `backup-${String(generation).padStart(16, '0')}-${Array.from(randomBytes(6), (b) => b.toString(16).padStart(2, '0')).join('')}.e2ee`;
+    resumed?.name ?? `backup-${String(generation).padStart(16, '0')}-${toHex(randomBytes(6))}.e2ee`;
   const h = sha256.create();
   const count = { bytes: 0 };
   const app = options.metadata ?? {};

@@ -28,6 +28,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { E2EEError } from '../errors.js';
+import { toHex } from '../internal/bytes.js';
 import { byobReaderOf, cancelQuietly } from '../internal/streams.js';
 import { s3Error, s3ErrorName } from './errors.js';
 import type { UploadedPart, UploadState, UploadStateStore } from './state.js';
@@ -77,7 +78,7 @@ const nodeCrypto = (
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
   if (nodeCrypto) return nodeCrypto.createHash('sha256').update(bytes).digest('hex');
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+  return toHex(digest);
 }
 
 function toBase64(bytes: Uint8Array): string {

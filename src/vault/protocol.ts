@@ -12,7 +12,7 @@
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { E2EEError } from '../errors.js';
-import { concat, constantTimeEqual, randomBytes, toBytes } from '../internal/bytes.js';
+import { concat, constantTimeEqual, randomBytes, toBytes, toHex } from '../internal/bytes.js';
 import { hkdfExpandSha512 } from '../internal/hashes.js';
 import { checkEngineNormalizes } from '../key/password.js';
 import { createAead } from '../primitives/aes-gcm.js';
@@ -479,8 +479,7 @@ export function serverKeyFingerprint(serverPublicKey: Uint8Array): string {
   if (!(serverPublicKey instanceof Uint8Array) || serverPublicKey.length !== 32) {
     throw new E2EEError('INVALID_ARGUMENT', 'a vault server public key is 32 bytes');
   }
-  const hex = Array.from(sha256(serverPublicKey), (b) => b.toString(16).padStart(2, '0')).join('');
-  return hex.match(/.{8}/g)!.join('-');
+  return toHex(sha256(serverPublicKey)).match(/.{8}/g)!.join('-');
 }
 
 /**
