@@ -72,11 +72,13 @@ async function legacyRecord(
     // But the client will not derive the credential of the empty salt, which a server could ask
     // any device for: reset and delete stop before a credential leaves.
     sent.length = 0;
+    // One at a time: started together, a rejection that came first would go unhandled while
+    // the other was awaited.
     for (const refused of [
-      vault.resetPassword({ account: 'old-timer', backupKey, newPassword: 'pw2' }),
-      vault.delete({ account: 'old-timer', backupKey }),
+      () => vault.resetPassword({ account: 'old-timer', backupKey, newPassword: 'pw2' }),
+      () => vault.delete({ account: 'old-timer', backupKey }),
     ]) {
-      const err = await errorOf(refused);
+      const err = await errorOf(refused());
       expect(err.code).toBe('VAULT_PROTOCOL');
       expect(err.message).toMatch(/empty device salt/);
     }
