@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   BLOCK_SIZE,
   byteReader,
@@ -49,6 +49,11 @@ function same(a: Uint8Array | undefined, b: Uint8Array, what = ''): void {
 
 /** Bytes 0, 1, 2 … (mod 251): a body whose every byte is checked. */
 const counting = (n: number) => Uint8Array.from({ length: n }, (_, i) => i % 251);
+const zeros = (b: ArrayBufferLike) => new Uint8Array(b).every((x) => x === 0);
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 /** SPEC.md §5.4: the zeros a plaintext of `u` framed bytes gets. */
 const padFor = (u: number, padded: boolean) => new Uint8Array(padded ? padme(u) - u : 0);
@@ -1389,6 +1394,25 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
     expect(cancelled).toEqual(['stop']);
   });
 
+  it('readBlocks, BYOB: with lend the one block buffer is wiped at the end and on cancel', async () => {
+    const data = counting(BLOCK_SIZE + 1000);
+    const ended = readBlocks(byteStreamOf(data), true);
+    await ended.next();
+    const last = (await ended.next())![0]!;
+    expect(last.length).toBe(1000);
+    expect(await ended.next()).toBeUndefined(); // the consumer is done with the last block
+    expect(zeros(last.buffer)).toBe(true);
+    const cancelled = readBlocks(byteStreamOf(data), true);
+    const first = (await cancelled.next())![0]!;
+    await cancelled.cancel();
+    expect(zeros(first.buffer)).toBe(true);
+    // Without lend every block is the caller's own: nothing is wiped.
+    const owned = readBlocks(byteStreamOf(data), false);
+    const mine = (await owned.next())![0]!;
+    await owned.cancel();
+    same(mine, data.subarray(0, BLOCK_SIZE));
+  });
+
   it('passes an input piece of 16 KiB or more on as it is, without a copy', async () => {
     const input = counting(16384);
     const reader = onePiece(input);
@@ -1516,6 +1540,66 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
     const data = pieces.filter((p) => p.length === 3000 || p.length === 2000);
     expect(data).toHaveLength(2);
     for (const d of data) expect(d.every((b) => b === 0)).toBe(true);
+  });
+
+  /** The 1 MiB buffers that blocks are copied into (by `set`), from now on. */
+  const watchCopies = () => {
+    const set = vi.spyOn(Uint8Array.prototype, 'set');
+    return () =>
+      (set.mock.contexts as Uint8Array[])
+        .filter((c) => c.buffer.byteLength === BLOCK_SIZE)
+        .map((c) => c.buffer);
+  };
+
+  it('with lend, every copy it made is wiped when the consumer stops early, deflated or not', async () => {
+    // Compressible blocks are deflated concurrently: when the consumer stops, one copy's pieces
+    // are going out and three are still with zlib. Random ones are stored (views of the copies).
+    for (const block of [counting, random]) {
+      const copiesOf = watchCopies();
+      const { source } = counted(Array.from({ length: 6 }, () => block(3000)));
+      const gen = framePieces(source, metaRecord(META), { deflateLevel: 1, padded: false, lend: true });
+      await gen.next(); // the metadata record
+      await gen.next(); // the first block's header: four blocks copied by now
+      await gen.next(); // its data
+      await gen.return(undefined);
+      expect(copiesOf()).toHaveLength(4);
+      // Those still with zlib are wiped once it is done with them.
+      await vi.waitFor(() => {
+        for (const c of copiesOf()) expect(zeros(c)).toBe(true);
+      });
+      vi.restoreAllMocks();
+    }
+  });
+
+  it('with lend, a copy reused for a shorter block is wiped as far as it ever held', async () => {
+    // Six full blocks and a short one: by the seventh, copies are taken from the pool.
+    const copiesOf = watchCopies();
+    const blocks = [
+      ...Array.from({ length: 6 }, (_, i) => random(BLOCK_SIZE).fill(i + 1, 0, 64)),
+      random(10),
+    ];
+    const { source } = counted(blocks);
+    for await (const _ of framePieces(source, metaRecord(META), {
+      deflateLevel: 1,
+      padded: false,
+      lend: true,
+    }));
+    expect(new Set(copiesOf()).size).toBeLessThan(7); // some were reused
+    for (const c of copiesOf()) expect(zeros(c)).toBe(true);
+  });
+
+  it('with lend, the copy of a block that failed to compress is wiped too', async () => {
+    const copiesOf = watchCopies();
+    let calls = 0;
+    const source = {
+      next: async () => (++calls === 1 ? [counting(3000)] : Promise.reject(new Error('input failed'))),
+      cancel: async () => {},
+    };
+    const gen = framePieces(source, metaRecord(META), { deflateLevel: 1, padded: false, lend: true });
+    await gen.next();
+    await expect(gen.next()).rejects.toThrow('input failed');
+    expect(copiesOf()).toHaveLength(1);
+    await vi.waitFor(() => expect(zeros(copiesOf()[0]!)).toBe(true));
   });
 
   it('yields no empty piece: unpadded, nothing after the end marker', async () => {

@@ -95,6 +95,95 @@ describe("the sealer's plaintext buffer", () => {
   });
 });
 
+describe("the encrypt path's blocks: the buffer input is read into, and the copies deflate gets", () => {
+  /** Every 1 MiB buffer that input was read (BYOB) or copied (`set`) into, from now on. */
+  function plaintextBuffers(): () => ArrayBufferLike[] {
+    const set = vi.spyOn(Uint8Array.prototype, 'set');
+    const read = ReadableStreamBYOBReader.prototype.read;
+    const filled: ArrayBufferLike[] = [];
+    vi.spyOn(ReadableStreamBYOBReader.prototype, 'read').mockImplementation(async function (
+      this: ReadableStreamBYOBReader,
+      ...args: Parameters<typeof read>
+    ) {
+      const r = await read.apply(this, args);
+      if (r.value) filled.push(r.value.buffer);
+      return r;
+    } as typeof read);
+    return () =>
+      [...(set.mock.contexts as Uint8Array[]).map((c) => c.buffer), ...filled].filter(
+        (b) => b.byteLength === MiB,
+      );
+  }
+  const bytesOf = async (stream: ReadableStream<Uint8Array>) =>
+    new Uint8Array(await new Response(stream).arrayBuffer());
+  const text = (n: number) => {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = 97 + ((i * 7) % 13);
+    return out;
+  };
+  /** `data` as a byte stream (read BYOB), a default stream, or an async iterable. */
+  const inputs = {
+    bytes: (data: Uint8Array) => {
+      let off = 0;
+      return new ReadableStream({
+        type: 'bytes',
+        pull(c) {
+          if (off >= data.length) {
+            c.close();
+            c.byobRequest?.respond(0);
+            return;
+          }
+          c.enqueue(data.slice(off, off + 300_000));
+          off += 300_000;
+        },
+      });
+    },
+    default: (data: Uint8Array) => new Blob([data as Uint8Array<ArrayBuffer>]).stream(),
+    iterable: async function* (data: Uint8Array) {
+      for (let off = 0; off < data.length; off += 300_000) yield data.slice(off, off + 300_000);
+    },
+  };
+  const cases = Object.keys(inputs).flatMap((input) =>
+    (['deflate', 'none'] as const).flatMap((compression) =>
+      [text, (n: number) => pseudoRandom(n, n)].map((body) => ({
+        input: input as keyof typeof inputs,
+        compression,
+        body,
+      })),
+    ),
+  );
+
+  it('hold only zeros once a backup is sealed', async () => {
+    for (const { input, compression, body } of cases) {
+      const buffers = plaintextBuffers();
+      const data = body(3 * MiB + 5);
+      const sealed = await bytesOf(encryptBackup(inputs[input](data), { key, compression }));
+      const name = `${input}, ${compression}, ${body === text ? 'text' : 'random'}`;
+      expect(buffers().length, name).toBeGreaterThan(0);
+      for (const b of buffers()) expect(zero(new Uint8Array(b)), name).toBe(true);
+      vi.restoreAllMocks();
+      const { stream } = await decryptBackup(sealed, { key });
+      expect(sameBytes(await bytesOf(stream), data), name).toBe(true);
+    }
+  });
+
+  it('hold only zeros once the reader cancels half-way', async () => {
+    for (const { input, compression, body } of cases) {
+      const buffers = plaintextBuffers();
+      const reader = encryptBackup(inputs[input](body(12 * MiB)), { key, compression }).getReader();
+      for (let i = 0; i < 3; i++) await reader.read();
+      await reader.cancel();
+      const name = `${input}, ${compression}, ${body === text ? 'text' : 'random'}`;
+      // Blocks still being deflated are wiped once zlib is done with them.
+      await vi.waitFor(() => {
+        for (const b of buffers()) expect(zero(new Uint8Array(b)), name).toBe(true);
+      });
+      expect(buffers().length, name).toBeGreaterThan(compression === 'deflate' ? 2 : 1);
+      vi.restoreAllMocks();
+    }
+  });
+});
+
 describe("the opener's plaintext buffer", () => {
   const context = new TextEncoder().encode('payload-wipes');
   /** Reads the whole payload in `step`-byte views, keeping each view (not a copy). */

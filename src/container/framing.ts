@@ -303,9 +303,18 @@ export function readBlocks(source: PieceSource, lend: boolean): BlockSource {
   if (byob) {
     let spare: Uint8Array<ArrayBuffer> | undefined;
     let ended = false;
+    let stopped = false;
+    let used = 0; // the lent buffer's high-water mark: a wipe past it would only map fresh pages
+    // The lent buffer holds the last block until the consumer is done with it: at the end, or
+    // when it cancels (a read the cancel overtook comes back as the end).
+    const done = () => {
+      spare?.fill(0, 0, used);
+      spare = undefined;
+      return undefined;
+    };
     return {
       async next() {
-        if (ended) return undefined;
+        if (ended) return done();
         let buf: Uint8Array<ArrayBuffer> = (lend && spare) || new Uint8Array(BLOCK_SIZE);
         spare = undefined;
         let filled = 0;
@@ -320,9 +329,14 @@ export function readBlocks(source: PieceSource, lend: boolean): BlockSource {
           filled += r.value.length;
         }
         if (lend) spare = buf;
-        return filled > 0 ? [buf.subarray(0, filled)] : undefined;
+        used = Math.max(used, filled);
+        return filled > 0 && !stopped ? [buf.subarray(0, filled)] : done();
       },
-      cancel: (reason) => cancelQuietly(byob, reason),
+      cancel: (reason) => {
+        stopped = true;
+        done();
+        return cancelQuietly(byob, reason);
+      },
     };
   }
   const reader = readerOf(source);
@@ -379,10 +393,13 @@ export async function* framePieces(
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const level = options.deflateLevel;
   const worthDeflating = compressionGate();
-  const pending: Promise<{ pieces: Uint8Array[]; copy?: Uint8Array<ArrayBuffer> }>[] = [];
+  // A block's compression, in order, and (with `lend`) its copy's buffer as far as it ever held
+  // plaintext: the part to wipe. The copy leaves only once its pieces are out.
+  const pending: { job: Promise<Uint8Array[]>; held?: Uint8Array<ArrayBuffer> }[] = [];
   // With `lend`, each block in flight is a copy (the lent buffer is refilled at the next read);
-  // a copy comes back here once its pieces are out and the reader has moved on, so compressing
-  // allocates no new 1 MiB per block (less garbage between V8's collections: lower peak RSS).
+  // a copy's buffer comes back here once its pieces are out and the reader has moved on, so
+  // compressing allocates no new 1 MiB per block (less garbage between V8's collections: lower
+  // peak RSS). Each is kept as its `held` view.
   const copies: Uint8Array<ArrayBuffer>[] = [];
   let framed = meta.length; // bytes yielded so far, for the padding length
   let consumed = 0;
@@ -404,20 +421,23 @@ export async function* framePieces(
       }
       if (block) {
         // Blocks are compressed concurrently (node:zlib uses libuv's thread pool), output in order.
-        const copy = options.lend ? copied(block, copies.pop()) : undefined;
+        const pooled = options.lend ? copies.pop() : undefined;
+        const copy = options.lend ? copied(block, pooled && new Uint8Array(pooled.buffer)) : undefined;
+        const held = pooled && copy && pooled.length > copy.length ? pooled : copy;
         const data = copy ?? joined(block);
-        const job = encodeBlock(data, level, worthDeflating(data)).then((pieces) => ({ pieces, copy }));
+        const job = encodeBlock(data, level, worthDeflating(data));
         job.catch(() => {}); // surfaced when its turn comes
-        pending.push(job);
+        pending.push({ job, held });
       }
       while (pending.length > (block ? IN_FLIGHT - 1 : 0)) {
-        const { pieces, copy } = await pending.shift()!;
-        for (const piece of pieces) {
+        const { job, held } = pending[0]!;
+        for (const piece of await job) {
           framed += piece.length;
           yield piece;
         }
         // The reader has asked for the next piece: a lent piece (a stored block) is done with.
-        if (copy) copies.push(new Uint8Array(copy.buffer));
+        pending.shift();
+        if (held) copies.push(held);
       }
       if (!block) break;
     }
@@ -431,8 +451,12 @@ export async function* framePieces(
     }
     finished = true;
   } finally {
-    // Pooled copies are idle (one still in flight on a failure is not pooled): wipe their plaintext.
+    // Wipe the plaintext copies: pooled ones now, the rest once zlib is done with them (a stop
+    // or a failure leaves blocks in flight, and the one whose pieces were going out).
     for (const c of copies) c.fill(0);
+    for (const { job, held } of pending) {
+      if (held) void job.catch(() => {}).then(() => held.fill(0));
+    }
     if (!finished) await blocks.cancel();
   }
 }

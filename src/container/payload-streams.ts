@@ -88,9 +88,15 @@ function payloadSealer(
   let ended = false;
   let stopped = false; // cancelled: a batch in flight wipes what it wrote and fails
   let sealer: MessageSealer;
-  const fail = async (e: unknown): Promise<never> => {
+  // Ends the input, then the framing, whose `finally` wipes its plaintext copies. Not awaited:
+  // a return waits for a `pieces.next()` in flight, which ends once the input is cancelled.
+  const halt = async (reason: unknown) => {
     wipe();
-    await blocks.cancel(e);
+    await blocks.cancel(reason);
+    void pieces.return().catch(() => {});
+  };
+  const fail = async (e: unknown): Promise<never> => {
+    await halt(e);
     throw e;
   };
   return {
@@ -155,8 +161,7 @@ function payloadSealer(
     },
     async cancel(reason: unknown): Promise<void> {
       stopped = true;
-      wipe();
-      await blocks.cancel(reason);
+      await halt(reason);
     },
   };
 }
