@@ -1413,6 +1413,41 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
     same(mine, data.subarray(0, BLOCK_SIZE));
   });
 
+  it('readBlocks: once cancelled, next() fails with ABORTED, a read the cancel overtook included', async () => {
+    // A read that a cancel overtakes comes back as done; taken for the end of the input, it
+    // would frame what came before it as a whole body.
+    for (const [name, type, lend] of [
+      ['BYOB, lent', 'bytes', true],
+      ['BYOB', 'bytes', false],
+      ['default reader', undefined, true],
+    ] as const) {
+      const reasons: unknown[] = [];
+      let sent = 0;
+      const stalling = new ReadableStream<Uint8Array>({
+        type,
+        pull(c: ReadableStreamController<Uint8Array>) {
+          if (sent >= BLOCK_SIZE + 10) return new Promise(() => {});
+          const n = Math.min(300000, BLOCK_SIZE + 10 - sent);
+          c.enqueue(counting(n));
+          sent += n;
+        },
+        cancel: (r: unknown) => void reasons.push(r),
+      } as UnderlyingDefaultSource<Uint8Array>);
+      const src = readBlocks(stalling, lend);
+      expect(
+        (await src.next())!.reduce((n, p) => n + p.length, 0),
+        name,
+      ).toBe(BLOCK_SIZE);
+      const pending = src.next(); // 10 bytes, then a read that waits
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await src.cancel('stop');
+      await expect(pending, name).rejects.toMatchObject({ code: 'ABORTED' });
+      await expect(src.next(), name).rejects.toMatchObject({ code: 'ABORTED' });
+      await src.cancel('again'); // resolves: a source may be cancelled twice
+      expect(reasons, name).toEqual(['stop']);
+    }
+  });
+
   it('passes an input piece of 16 KiB or more on as it is, without a copy', async () => {
     const input = counting(16384);
     const reader = onePiece(input);

@@ -9,7 +9,14 @@
 
 import { E2EEError } from '../errors.js';
 import { concat, toBytes } from '../internal/bytes.js';
-import { byobReaderOf, cancelQuietly, isStream, type PieceSource, readerOf } from '../internal/streams.js';
+import {
+  byobReaderOf,
+  cancelled,
+  cancelQuietly,
+  isStream,
+  type PieceSource,
+  readerOf,
+} from '../internal/streams.js';
 import { decodeUtf8 } from '../internal/utf8.js';
 import { compressionGate } from './compressibility.js';
 import { deflateRaw, inflateRaw } from './deflate.js';
@@ -286,7 +293,10 @@ function blockGatherer() {
 
 /** The body of a backup, read a block (up to BLOCK_SIZE bytes) at a time. */
 export interface BlockSource {
-  /** The next block as pieces (together 1..BLOCK_SIZE bytes), or `undefined` at the end. */
+  /**
+   * The next block as pieces (together 1..BLOCK_SIZE bytes), or `undefined` at the end. Fails
+   * with `ABORTED` once cancelled, a read in flight included.
+   */
   next(): Promise<Uint8Array[] | undefined>;
   /** Stops reading and releases the input. */
   cancel(reason?: unknown): Promise<void>;
@@ -299,28 +309,34 @@ export interface BlockSource {
  * its caller must not change a piece once handed over.
  */
 export function readBlocks(source: PieceSource, lend: boolean): BlockSource {
+  // After a cancel, next() fails: a read the cancel overtook must not pass for the end of the
+  // input, which would frame what came before it as a whole body.
+  let stopped = false;
   const byob = isStream(source) ? byobReaderOf(source) : undefined;
   if (byob) {
     let spare: Uint8Array<ArrayBuffer> | undefined;
     let ended = false;
-    let stopped = false;
     let used = 0; // the lent buffer's high-water mark: a wipe past it would only map fresh pages
     // The lent buffer holds the last block until the consumer is done with it: at the end, or
-    // when it cancels (a read the cancel overtook comes back as the end).
-    const done = () => {
+    // when it cancels.
+    const wipe = () => {
       spare?.fill(0, 0, used);
       spare = undefined;
-      return undefined;
     };
     return {
       async next() {
-        if (ended) return done();
+        if (stopped) throw cancelled();
+        if (ended) {
+          wipe();
+          return undefined;
+        }
         let buf: Uint8Array<ArrayBuffer> = (lend && spare) || new Uint8Array(BLOCK_SIZE);
         spare = undefined;
         let filled = 0;
         while (filled < BLOCK_SIZE) {
           const r = await byob.read(buf.subarray(filled));
-          // The read transfers the buffer; its memory comes back in r.value.
+          // The read transfers the buffer; its memory comes back in r.value. A read that a
+          // cancel overtook gives none back (the Streams spec): `buf` is then detached.
           if (r.value) buf = new Uint8Array(r.value.buffer, 0, BLOCK_SIZE);
           if (r.done) {
             ended = true;
@@ -328,13 +344,19 @@ export function readBlocks(source: PieceSource, lend: boolean): BlockSource {
           }
           filled += r.value.length;
         }
-        if (lend) spare = buf;
+        if (lend && buf.byteLength > 0) spare = buf;
         used = Math.max(used, filled);
-        return filled > 0 && !stopped ? [buf.subarray(0, filled)] : done();
+        if (stopped) {
+          wipe();
+          throw cancelled();
+        }
+        if (filled > 0) return [buf.subarray(0, filled)];
+        wipe();
+        return undefined;
       },
       cancel: (reason) => {
         stopped = true;
-        done();
+        wipe();
         return cancelQuietly(byob, reason);
       },
     };
@@ -344,12 +366,14 @@ export function readBlocks(source: PieceSource, lend: boolean): BlockSource {
   let rest: Uint8Array | undefined;
   return {
     async next() {
+      if (stopped) throw cancelled();
       let filled = 0;
       while (filled < BLOCK_SIZE) {
         let piece = rest;
         rest = undefined;
         if (!piece) {
           const r = await reader.read();
+          if (stopped) throw cancelled();
           if (r.done) break;
           piece = r.value;
           if (!(piece instanceof Uint8Array))
@@ -362,7 +386,10 @@ export function readBlocks(source: PieceSource, lend: boolean): BlockSource {
       }
       return filled > 0 ? gather.take() : undefined;
     },
-    cancel: (reason) => cancelQuietly(reader, reason),
+    cancel: (reason) => {
+      stopped = true;
+      return cancelQuietly(reader, reason);
+    },
   };
 }
 

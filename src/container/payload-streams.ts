@@ -22,6 +22,7 @@ import { E2EEError } from '../errors.js';
 import {
   abortable,
   byobReaderOf,
+  cancelled,
   cancelQuietly,
   isStream,
   type PieceSource,
@@ -33,10 +34,6 @@ import { type BlockSource, type FramedReader, type FramingSource, owned } from '
 export function aborted(signal: AbortSignal): E2EEError {
   return new E2EEError('ABORTED', 'the operation was aborted', { cause: signal.reason });
 }
-
-// What a read or a batch still in flight when its stream is cancelled ends with: nobody reads
-// it, but it must not go on writing plaintext into a buffer that was wiped.
-const cancelled = () => new E2EEError('ABORTED', 'the stream was cancelled');
 
 /** A backup's header bytes and file key, and the payload's salt when it is not drawn afresh. */
 export interface Keying {

@@ -171,6 +171,13 @@ export async function readAll(
 }
 
 /**
+ * What a read or a batch still in flight when its stream is cancelled ends with: nobody reads
+ * it, but it must not go on writing plaintext into a buffer that was wiped, nor pass for the end
+ * of the input.
+ */
+export const cancelled = (): E2EEError => new E2EEError('ABORTED', 'the stream was cancelled');
+
+/**
  * Forwards a cancel down a chain of streams without letting teardown errors escape: a transform
  * still busy when its readable side is cancelled fails its next enqueue, and that failure must not
  * reach a consumer who only said "no more".
