@@ -1448,6 +1448,73 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
     }
   });
 
+  it('readBlocks: with lend, the copies of small pieces are wiped once the block is done with', async () => {
+    // Pieces under 16 KiB are copied together into 64 KiB staging buffers (blockGatherer).
+    const data = random(2 * BLOCK_SIZE + 5000);
+    for (const stop of ['end', 'cancel'] as const) {
+      const set = vi.spyOn(Uint8Array.prototype, 'set');
+      const staging = () =>
+        (set.mock.contexts as Uint8Array[]).filter((c) => c.buffer.byteLength === 65536).map((c) => c.buffer);
+      const src = readBlocks(pieceReader(data, [1000, 3000]), true);
+      const got: Uint8Array[] = [];
+      for (let b = await src.next(); b; b = stop === 'cancel' && got.length ? undefined : await src.next())
+        got.push(concat(...b));
+      if (stop === 'cancel') await src.cancel();
+      same(concat(...got), stop === 'end' ? data : data.subarray(0, BLOCK_SIZE));
+      expect(staging().length, stop).toBeGreaterThan(10);
+      for (const b of staging()) expect(zeros(b), stop).toBe(true);
+      vi.restoreAllMocks();
+    }
+    // Without lend the blocks are the caller's: kept as they were.
+    const mine = await readBlocks(pieceReader(data, [1000]), false).next();
+    same(concat(...mine!), data.subarray(0, BLOCK_SIZE));
+    expect(mine!.every((p) => !zeros(p.buffer))).toBe(true);
+  });
+
+  it('readBlocks: what a read that a cancel overtakes brought is wiped', async () => {
+    const read = ReadableStreamBYOBReader.prototype.read;
+    const filled: ArrayBufferLike[] = [];
+    vi.spyOn(ReadableStreamBYOBReader.prototype, 'read').mockImplementation(async function (
+      this: ReadableStreamBYOBReader,
+      ...args: Parameters<typeof read>
+    ) {
+      const r = await read.apply(this, args);
+      if (r.value) filled.push(r.value.buffer);
+      return r;
+    } as typeof read);
+    const set = vi.spyOn(Uint8Array.prototype, 'set');
+    // A byte stream's read completes, but next() resumes only after the cancel; a default
+    // stream's piece is copied (staged), and the next read waits when the cancel comes.
+    for (const [type, wait] of [
+      ['bytes', 0],
+      [undefined, 20],
+    ] as const) {
+      const src = readBlocks(
+        new ReadableStream({
+          type,
+          start: (c: ReadableStreamController<Uint8Array>) => c.enqueue(random(1000)),
+        } as UnderlyingDefaultSource<Uint8Array>),
+        true,
+      );
+      const pending = src.next();
+      if (wait) await new Promise((resolve) => setTimeout(resolve, wait));
+      await src.cancel();
+      await expect(pending).rejects.toMatchObject({ code: 'ABORTED' });
+    }
+    const blockBuffers = filled.filter((b) => b.byteLength === BLOCK_SIZE);
+    const staging = (set.mock.contexts as Uint8Array[]).filter((c) => c.buffer.byteLength === 65536);
+    expect([blockBuffers.length, staging.length]).toEqual([1, 1]);
+    for (const b of [...blockBuffers, staging[0]!.buffer]) expect(zeros(b)).toBe(true);
+  });
+
+  it('readBlocks: once cancelled, next() does not hand out what it had read ahead', async () => {
+    // A 2.5 MiB piece leaves more than a block behind it after the first.
+    const src = readBlocks(pieceReader(counting(2.5 * BLOCK_SIZE), [2.5 * BLOCK_SIZE]), true);
+    await src.next();
+    await src.cancel();
+    await expect(src.next()).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+
   it('passes an input piece of 16 KiB or more on as it is, without a copy', async () => {
     const input = counting(16384);
     const reader = onePiece(input);
@@ -1599,9 +1666,12 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
       await gen.return(undefined);
       expect(copiesOf()).toHaveLength(4);
       // Those still with zlib are wiped once it is done with them.
-      await vi.waitFor(() => {
-        for (const c of copiesOf()) expect(zeros(c)).toBe(true);
-      });
+      await vi.waitFor(
+        () => {
+          for (const c of copiesOf()) expect(zeros(c)).toBe(true);
+        },
+        { timeout: 10_000 },
+      );
       vi.restoreAllMocks();
     }
   });
@@ -1634,7 +1704,7 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
     await gen.next();
     await expect(gen.next()).rejects.toThrow('input failed');
     expect(copiesOf()).toHaveLength(1);
-    await vi.waitFor(() => expect(zeros(copiesOf()[0]!)).toBe(true));
+    await vi.waitFor(() => expect(zeros(copiesOf()[0]!)).toBe(true), { timeout: 10_000 });
   });
 
   it('yields no empty piece: unpadded, nothing after the end marker', async () => {

@@ -259,11 +259,16 @@ const STAGING_SIZE = 65536;
  */
 function blockGatherer() {
   let parts: Uint8Array[] = [];
+  let staged: Uint8Array[] = []; // the parts that are views of staging: copies of ours
   let staging = new Uint8Array(0);
   let start = 0; // staged bytes not yet in `parts` are staging[start, end)
   let end = 0;
   const unstage = () => {
-    if (end > start) parts.push(staging.subarray(start, end));
+    if (end > start) {
+      const view = staging.subarray(start, end);
+      parts.push(view);
+      staged.push(view);
+    }
     start = end;
   };
   return {
@@ -288,6 +293,12 @@ function blockGatherer() {
       parts = [];
       return out;
     },
+    /** Zeroes every staged copy: of the blocks taken (once their reader is done) and the next. */
+    wipe(): void {
+      for (const view of staged) view.fill(0);
+      staged = [];
+      staging.fill(0, start, end);
+    },
   };
 }
 
@@ -303,10 +314,11 @@ export interface BlockSource {
 }
 
 /**
- * Reads `source` in blocks. A byte stream is read straight into a block buffer (BYOB); with
- * `lend`, that one buffer serves every block, so a block is valid only until the next `next()`.
- * Any other source's pieces are passed on as they are (subarrays; small ones copied together), so
- * its caller must not change a piece once handed over.
+ * Reads `source` in blocks. A byte stream is read straight into a block buffer (BYOB). Any other
+ * source's pieces are passed on as they are (subarrays; small ones copied together), so its
+ * caller must not change a piece once handed over. With `lend`, a block is valid only until the
+ * next `next()`: one buffer serves every block of a byte stream, and the copies of small pieces
+ * are zeroed then (and on cancel).
  */
 export function readBlocks(source: PieceSource, lend: boolean): BlockSource {
   // After a cancel, next() fails: a read the cancel overtook must not pass for the end of the
@@ -367,6 +379,7 @@ export function readBlocks(source: PieceSource, lend: boolean): BlockSource {
   return {
     async next() {
       if (stopped) throw cancelled();
+      if (lend) gather.wipe(); // the last block is done with
       let filled = 0;
       while (filled < BLOCK_SIZE) {
         let piece = rest;
@@ -388,6 +401,7 @@ export function readBlocks(source: PieceSource, lend: boolean): BlockSource {
     },
     cancel: (reason) => {
       stopped = true;
+      if (lend) gather.wipe();
       return cancelQuietly(reader, reason);
     },
   };
