@@ -242,8 +242,8 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
  * result is iterated; each piece it yields (about 1 MiB) is a new buffer the caller owns. Pieces
  * of `input` are used as they are, not copied: do not change a piece once it has been handed
  * over. A `signal` that fires stops a pending `next()` at once with `ABORTED`, even while `input`
- * keeps it waiting; leaving the loop early releases `input` (its iterator's `return` runs, for an
- * async generator waiting inside `next()` once that is over).
+ * keeps it waiting; leaving the loop early releases `input` (calls its iterator's `return`, not
+ * awaited while a `next()` is pending: an async generator stops only once that is over).
  *
  * @example
  * ```ts

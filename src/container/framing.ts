@@ -257,9 +257,9 @@ const STAGING_SIZE = 65536;
  * Gathers one block's bytes as a list of pieces: large input pieces as they are (subarrays, no
  * copy), small ones copied together into a staging buffer.
  */
-function blockGatherer() {
+function blockGatherer(lend: boolean) {
   let parts: Uint8Array[] = [];
-  let staged: Uint8Array[] = []; // the parts that are views of staging: copies of ours
+  let staged: Uint8Array[] = []; // with `lend`, the parts that are views of staging, to wipe
   let staging = new Uint8Array(0);
   let start = 0; // staged bytes not yet in `parts` are staging[start, end)
   let end = 0;
@@ -267,7 +267,7 @@ function blockGatherer() {
     if (end > start) {
       const view = staging.subarray(start, end);
       parts.push(view);
-      staged.push(view);
+      if (lend) staged.push(view); // without, the caller owns them: not held here
     }
     start = end;
   };
@@ -374,7 +374,7 @@ export function readBlocks(source: PieceSource, lend: boolean): BlockSource {
     };
   }
   const reader = readerOf(source);
-  const gather = blockGatherer();
+  const gather = blockGatherer(lend);
   let rest: Uint8Array | undefined;
   return {
     async next() {

@@ -80,7 +80,7 @@ export function toPieceSource(input: ByteSource): PieceSource {
   if (method) {
     const it: AsyncIterator<Uint8Array> = method.call(input);
     let ended = false;
-    let interrupt: ((e: unknown) => void) | undefined; // fails the read in flight
+    let interrupt: ((e: unknown) => void) | undefined; // fails the read in flight (one at a time)
     return {
       read() {
         if (ended) return Promise.resolve({ done: true });
@@ -104,7 +104,8 @@ export function toPieceSource(input: ByteSource): PieceSource {
         if (ended) return;
         ended = true;
         // Inside next(), an async generator's return() waits for it, maybe for ever: the read
-        // in flight fails now, and the iterator stops when it next moves on.
+        // in flight fails now, and return() is not awaited (for any iterator: no telling which
+        // would wait).
         const reading = interrupt;
         reading?.(cancelled());
         const returned = it.return?.(reason);
