@@ -196,6 +196,37 @@ describe('encryptBackupIterable', () => {
     });
   }, 20_000);
 
+  it('stops at once an async generator waiting in next(), which ends when it next moves on', async () => {
+    // A generator's return() waits for the next() it is inside: the abort must not wait for it.
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let closed = false;
+    async function* input() {
+      try {
+        yield new Uint8Array(100);
+        await gate;
+        yield new Uint8Array(100);
+      } finally {
+        closed = true;
+      }
+    }
+    const ac = new AbortController();
+    await withoutStreams(async () => {
+      const it = encryptBackupIterable(input(), { key, signal: ac.signal })[Symbol.asyncIterator]();
+      await it.next(); // the header
+      await it.next(); // salt ‖ commitment
+      const pending = it.next();
+      setTimeout(() => ac.abort(new Error('user')), 10);
+      await expect(pending).rejects.toMatchObject({ code: 'ABORTED' });
+      expect(await it.next()).toEqual({ done: true, value: undefined });
+      expect(closed).toBe(false); // still inside next()
+      open();
+      await vi.waitFor(() => expect(closed).toBe(true), { timeout: 10_000 }); // returned, not read on
+    });
+  }, 20_000);
+
   it('with a signal already aborted, stops with ABORTED before reading', async () => {
     const ac = new AbortController();
     ac.abort();
@@ -326,6 +357,41 @@ describe('decryptBackupIterable', () => {
       await expect(pending).rejects.toMatchObject({ code: 'ABORTED' });
       expect(returned).toHaveBeenCalled();
       expect(await it.next()).toEqual({ done: true, value: undefined });
+    });
+  }, 20_000);
+
+  it('stops at once an async generator waiting in next(), which ends when it next moves on', async () => {
+    const c = await readAll(encryptBackup(textAndNoise(1_200_000, 5), options({ compression: 'none' })));
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let closed = false;
+    async function* input() {
+      try {
+        yield c.slice(0, c.length - 200);
+        await gate;
+        yield c.slice(c.length - 200);
+      } finally {
+        closed = true;
+      }
+    }
+    const ac = new AbortController();
+    await withoutStreams(async () => {
+      const { body } = await decryptBackupIterable(input(), { key, signal: ac.signal });
+      const it = body[Symbol.asyncIterator]();
+      let pending = it.next();
+      for (;;) {
+        const raced = await Promise.race([pending, new Promise((r) => setTimeout(() => r('waiting'), 100))]);
+        if (raced === 'waiting') break;
+        pending = it.next();
+      }
+      ac.abort(new Error('user'));
+      await expect(pending).rejects.toMatchObject({ code: 'ABORTED' });
+      expect(await it.next()).toEqual({ done: true, value: undefined });
+      expect(closed).toBe(false);
+      open();
+      await vi.waitFor(() => expect(closed).toBe(true), { timeout: 10_000 });
     });
   }, 20_000);
 

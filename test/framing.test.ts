@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   BLOCK_SIZE,
   byteReader,
@@ -49,6 +49,11 @@ function same(a: Uint8Array | undefined, b: Uint8Array, what = ''): void {
 
 /** Bytes 0, 1, 2 … (mod 251): a body whose every byte is checked. */
 const counting = (n: number) => Uint8Array.from({ length: n }, (_, i) => i % 251);
+const zeros = (b: ArrayBufferLike) => new Uint8Array(b).every((x) => x === 0);
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 /** SPEC.md §5.4: the zeros a plaintext of `u` framed bytes gets. */
 const padFor = (u: number, padded: boolean) => new Uint8Array(padded ? padme(u) - u : 0);
@@ -1389,6 +1394,129 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
     expect(cancelled).toEqual(['stop']);
   });
 
+  it('readBlocks, BYOB: with lend the one block buffer is wiped at the end and on cancel', async () => {
+    const data = counting(BLOCK_SIZE + 1000);
+    const ended = readBlocks(byteStreamOf(data), true);
+    await ended.next();
+    const last = (await ended.next())![0]!;
+    expect(last.length).toBe(1000);
+    expect(await ended.next()).toBeUndefined(); // the consumer is done with the last block
+    expect(zeros(last.buffer)).toBe(true);
+    const cancelled = readBlocks(byteStreamOf(data), true);
+    const first = (await cancelled.next())![0]!;
+    await cancelled.cancel();
+    expect(zeros(first.buffer)).toBe(true);
+    // Without lend every block is the caller's own: nothing is wiped.
+    const owned = readBlocks(byteStreamOf(data), false);
+    const mine = (await owned.next())![0]!;
+    await owned.cancel();
+    same(mine, data.subarray(0, BLOCK_SIZE));
+  });
+
+  it('readBlocks: once cancelled, next() fails with ABORTED, a read the cancel overtook included', async () => {
+    // A read that a cancel overtakes comes back as done; taken for the end of the input, it
+    // would frame what came before it as a whole body.
+    for (const [name, type, lend] of [
+      ['BYOB, lent', 'bytes', true],
+      ['BYOB', 'bytes', false],
+      ['default reader', undefined, true],
+    ] as const) {
+      const reasons: unknown[] = [];
+      let sent = 0;
+      const stalling = new ReadableStream<Uint8Array>({
+        type,
+        pull(c: ReadableStreamController<Uint8Array>) {
+          if (sent >= BLOCK_SIZE + 10) return new Promise(() => {});
+          const n = Math.min(300000, BLOCK_SIZE + 10 - sent);
+          c.enqueue(counting(n));
+          sent += n;
+        },
+        cancel: (r: unknown) => void reasons.push(r),
+      } as UnderlyingDefaultSource<Uint8Array>);
+      const src = readBlocks(stalling, lend);
+      expect(
+        (await src.next())!.reduce((n, p) => n + p.length, 0),
+        name,
+      ).toBe(BLOCK_SIZE);
+      const pending = src.next(); // 10 bytes, then a read that waits
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await src.cancel('stop');
+      await expect(pending, name).rejects.toMatchObject({ code: 'ABORTED' });
+      await expect(src.next(), name).rejects.toMatchObject({ code: 'ABORTED' });
+      await src.cancel('again'); // resolves: a source may be cancelled twice
+      expect(reasons, name).toEqual(['stop']);
+    }
+  });
+
+  it('readBlocks: with lend, the copies of small pieces are wiped once the block is done with', async () => {
+    // Pieces under 16 KiB are copied together into 64 KiB staging buffers (blockGatherer).
+    const data = random(2 * BLOCK_SIZE + 5000);
+    for (const stop of ['end', 'cancel'] as const) {
+      const set = vi.spyOn(Uint8Array.prototype, 'set');
+      const staging = () =>
+        (set.mock.contexts as Uint8Array[]).filter((c) => c.buffer.byteLength === 65536).map((c) => c.buffer);
+      const src = readBlocks(pieceReader(data, [1000, 3000]), true);
+      const got: Uint8Array[] = [];
+      for (let b = await src.next(); b; b = stop === 'cancel' && got.length ? undefined : await src.next())
+        got.push(concat(...b));
+      if (stop === 'cancel') await src.cancel();
+      same(concat(...got), stop === 'end' ? data : data.subarray(0, BLOCK_SIZE));
+      expect(staging().length, stop).toBeGreaterThan(10);
+      for (const b of staging()) expect(zeros(b), stop).toBe(true);
+      vi.restoreAllMocks();
+    }
+    // Without lend the blocks are the caller's: kept as they were, to the end.
+    const owned = readBlocks(pieceReader(data, [1000]), false);
+    const mine: Uint8Array[][] = [];
+    for (let b = await owned.next(); b; b = await owned.next()) mine.push(b);
+    await owned.cancel();
+    same(concat(...mine.flat()), data);
+  });
+
+  it('readBlocks: what a read that a cancel overtakes brought is wiped', async () => {
+    const read = ReadableStreamBYOBReader.prototype.read;
+    const filled: ArrayBufferLike[] = [];
+    vi.spyOn(ReadableStreamBYOBReader.prototype, 'read').mockImplementation(async function (
+      this: ReadableStreamBYOBReader,
+      ...args: Parameters<typeof read>
+    ) {
+      const r = await read.apply(this, args);
+      if (r.value) filled.push(r.value.buffer);
+      return r;
+    } as typeof read);
+    const set = vi.spyOn(Uint8Array.prototype, 'set');
+    // A byte stream's read completes, but next() resumes only after the cancel; a default
+    // stream's piece is copied (staged), and the next read waits when the cancel comes.
+    for (const [type, wait] of [
+      ['bytes', 0],
+      [undefined, 20],
+    ] as const) {
+      const src = readBlocks(
+        new ReadableStream({
+          type,
+          start: (c: ReadableStreamController<Uint8Array>) => c.enqueue(random(1000)),
+        } as UnderlyingDefaultSource<Uint8Array>),
+        true,
+      );
+      const pending = src.next();
+      if (wait) await new Promise((resolve) => setTimeout(resolve, wait));
+      await src.cancel();
+      await expect(pending).rejects.toMatchObject({ code: 'ABORTED' });
+    }
+    const blockBuffers = filled.filter((b) => b.byteLength === BLOCK_SIZE);
+    const staging = (set.mock.contexts as Uint8Array[]).filter((c) => c.buffer.byteLength === 65536);
+    expect([blockBuffers.length, staging.length]).toEqual([1, 1]);
+    for (const b of [...blockBuffers, staging[0]!.buffer]) expect(zeros(b)).toBe(true);
+  });
+
+  it('readBlocks: once cancelled, next() does not hand out what it had read ahead', async () => {
+    // A 2.5 MiB piece leaves more than a block behind it after the first.
+    const src = readBlocks(pieceReader(counting(2.5 * BLOCK_SIZE), [2.5 * BLOCK_SIZE]), true);
+    await src.next();
+    await src.cancel();
+    await expect(src.next()).rejects.toMatchObject({ code: 'ABORTED' });
+  });
+
   it('passes an input piece of 16 KiB or more on as it is, without a copy', async () => {
     const input = counting(16384);
     const reader = onePiece(input);
@@ -1516,6 +1644,69 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
     const data = pieces.filter((p) => p.length === 3000 || p.length === 2000);
     expect(data).toHaveLength(2);
     for (const d of data) expect(d.every((b) => b === 0)).toBe(true);
+  });
+
+  /** The 1 MiB buffers that blocks are copied into (by `set`), from now on. */
+  const watchCopies = () => {
+    const set = vi.spyOn(Uint8Array.prototype, 'set');
+    return () =>
+      (set.mock.contexts as Uint8Array[])
+        .filter((c) => c.buffer.byteLength === BLOCK_SIZE)
+        .map((c) => c.buffer);
+  };
+
+  it('with lend, every copy it made is wiped when the consumer stops early, deflated or not', async () => {
+    // Compressible blocks are deflated concurrently: when the consumer stops, one copy's pieces
+    // are going out and three are still with zlib. Random ones are stored (views of the copies).
+    for (const block of [counting, random]) {
+      const copiesOf = watchCopies();
+      const { source } = counted(Array.from({ length: 6 }, () => block(3000)));
+      const gen = framePieces(source, metaRecord(META), { deflateLevel: 1, padded: false, lend: true });
+      await gen.next(); // the metadata record
+      await gen.next(); // the first block's header: four blocks copied by now
+      await gen.next(); // its data
+      await gen.return(undefined);
+      expect(copiesOf()).toHaveLength(4);
+      // Those still with zlib are wiped once it is done with them.
+      await vi.waitFor(
+        () => {
+          for (const c of copiesOf()) expect(zeros(c)).toBe(true);
+        },
+        { timeout: 10_000 },
+      );
+      vi.restoreAllMocks();
+    }
+  });
+
+  it('with lend, a copy reused for a shorter block is wiped as far as it ever held', async () => {
+    // Six full blocks and a short one: by the seventh, copies are taken from the pool.
+    const copiesOf = watchCopies();
+    const blocks = [
+      ...Array.from({ length: 6 }, (_, i) => random(BLOCK_SIZE).fill(i + 1, 0, 64)),
+      random(10),
+    ];
+    const { source } = counted(blocks);
+    for await (const _ of framePieces(source, metaRecord(META), {
+      deflateLevel: 1,
+      padded: false,
+      lend: true,
+    }));
+    expect(new Set(copiesOf()).size).toBeLessThan(7); // some were reused
+    for (const c of copiesOf()) expect(zeros(c)).toBe(true);
+  });
+
+  it('with lend, the copy of a block that failed to compress is wiped too', async () => {
+    const copiesOf = watchCopies();
+    let calls = 0;
+    const source = {
+      next: async () => (++calls === 1 ? [counting(3000)] : Promise.reject(new Error('input failed'))),
+      cancel: async () => {},
+    };
+    const gen = framePieces(source, metaRecord(META), { deflateLevel: 1, padded: false, lend: true });
+    await gen.next();
+    await expect(gen.next()).rejects.toThrow('input failed');
+    expect(copiesOf()).toHaveLength(1);
+    await vi.waitFor(() => expect(zeros(copiesOf()[0]!)).toBe(true), { timeout: 10_000 });
   });
 
   it('yields no empty piece: unpadded, nothing after the end marker', async () => {

@@ -95,6 +95,138 @@ describe("the sealer's plaintext buffer", () => {
   });
 });
 
+describe("the encrypt path's blocks: the buffer input is read into, and the copies deflate gets", () => {
+  /** Every 1 MiB buffer that input was read (BYOB) or copied (`set`) into, from now on. */
+  function plaintextBuffers(): () => ArrayBufferLike[] {
+    const set = vi.spyOn(Uint8Array.prototype, 'set');
+    const read = ReadableStreamBYOBReader.prototype.read;
+    const filled: ArrayBufferLike[] = [];
+    vi.spyOn(ReadableStreamBYOBReader.prototype, 'read').mockImplementation(async function (
+      this: ReadableStreamBYOBReader,
+      ...args: Parameters<typeof read>
+    ) {
+      const r = await read.apply(this, args);
+      if (r.value) filled.push(r.value.buffer);
+      return r;
+    } as typeof read);
+    return () =>
+      [...(set.mock.contexts as Uint8Array[]).map((c) => c.buffer), ...filled].filter(
+        (b) => b.byteLength === MiB,
+      );
+  }
+  const bytesOf = async (stream: ReadableStream<Uint8Array>) =>
+    new Uint8Array(await new Response(stream).arrayBuffer());
+  // Five letters at random: deflate takes it to about 3/8 of its size, no further (log2 5 bits a
+  // byte), so zlib has work in flight and the backup cannot end within a few reads.
+  const text = (n: number) => pseudoRandom(n, n).map((b) => 97 + (b % 5));
+  /** `data` as a byte stream (read BYOB), a default stream, or an async iterable. */
+  let pulled = 0; // how far the input was read
+  const inputs = {
+    bytes: (data: Uint8Array) => {
+      let off = 0;
+      return new ReadableStream({
+        type: 'bytes',
+        pull(c) {
+          if (off >= data.length) {
+            c.close();
+            c.byobRequest?.respond(0);
+            return;
+          }
+          c.enqueue(data.slice(off, off + 300_000));
+          off += 300_000;
+          pulled = off;
+        },
+      });
+    },
+    default: (data: Uint8Array) => {
+      let off = 0;
+      return new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (off >= data.length) return c.close();
+          c.enqueue(data.slice(off, off + 300_000));
+          off += 300_000;
+          pulled = off;
+        },
+      });
+    },
+    iterable: async function* (data: Uint8Array) {
+      for (let off = 0; off < data.length; off += 300_000) {
+        pulled = off + 300_000;
+        yield data.slice(off, off + 300_000);
+      }
+    },
+  };
+  const cases = Object.keys(inputs).flatMap((input) =>
+    (['deflate', 'none'] as const).flatMap((compression) =>
+      [text, (n: number) => pseudoRandom(n, n)].map((body) => ({
+        input: input as keyof typeof inputs,
+        compression,
+        body,
+      })),
+    ),
+  );
+
+  it('hold only zeros once a backup is sealed', async () => {
+    for (const { input, compression, body } of cases) {
+      const buffers = plaintextBuffers();
+      const data = body(3 * MiB + 5);
+      const sealed = await bytesOf(encryptBackup(inputs[input](data), { key, compression }));
+      const name = `${input}, ${compression}, ${body === text ? 'text' : 'random'}`;
+      expect(buffers().length, name).toBeGreaterThan(0);
+      for (const b of buffers()) expect(zero(new Uint8Array(b)), name).toBe(true);
+      vi.restoreAllMocks();
+      const { stream } = await decryptBackup(sealed, { key });
+      expect(sameBytes(await bytesOf(stream), data), name).toBe(true);
+    }
+  });
+
+  it('hold only zeros once the reader cancels half-way', async () => {
+    for (const { input, compression, body } of cases) {
+      const buffers = plaintextBuffers();
+      const reader = encryptBackup(inputs[input](body(12 * MiB)), { key, compression }).getReader();
+      pulled = 0;
+      for (let i = 0; i < 3; i++) await reader.read();
+      await reader.cancel();
+      const name = `${input}, ${compression}, ${body === text ? 'text' : 'random'}`;
+      expect(pulled, name).toBeLessThan(9 * MiB); // of 12: half-way indeed
+      // Blocks still being deflated are wiped once zlib is done with them.
+      await vi.waitFor(
+        () => {
+          for (const b of buffers()) expect(zero(new Uint8Array(b)), name).toBe(true);
+        },
+        { timeout: 10_000 },
+      );
+      expect(buffers().length, name).toBeGreaterThan(compression === 'deflate' ? 2 : 1);
+      vi.restoreAllMocks();
+    }
+  });
+
+  it('hold only zeros once cancelled while an async generator input waits in next()', async () => {
+    // A generator's return() waits for the next() it is inside: the cancel must not wait for
+    // it, nor leave the copies with zlib and in the pool unwiped.
+    const buffers = plaintextBuffers();
+    let waiting = false;
+    async function* input() {
+      yield text(5 * MiB);
+      waiting = true;
+      await new Promise(() => {});
+    }
+    const reader = encryptBackup(input(), { key }).getReader();
+    const reads = Array.from({ length: 8 }, () => reader.read().catch(() => undefined));
+    await vi.waitFor(() => expect(waiting).toBe(true), { timeout: 10_000 });
+    await settle();
+    await reader.cancel();
+    await Promise.all(reads);
+    expect(buffers().length).toBeGreaterThan(2); // the sealer's buffer and copies
+    await vi.waitFor(
+      () => {
+        for (const b of buffers()) expect(zero(new Uint8Array(b))).toBe(true);
+      },
+      { timeout: 10_000 },
+    );
+  }, 20_000);
+});
+
 describe("the opener's plaintext buffer", () => {
   const context = new TextEncoder().encode('payload-wipes');
   /** Reads the whole payload in `step`-byte views, keeping each view (not a copy). */

@@ -241,8 +241,9 @@ export function encryptBackup(input: BackupInput, options: EncryptBackupOptions)
  * Native's Hermes): the same bytes, options and errors. Nothing is read from `input` until the
  * result is iterated; each piece it yields (about 1 MiB) is a new buffer the caller owns. Pieces
  * of `input` are used as they are, not copied: do not change a piece once it has been handed
- * over. A `signal` that fires stops a pending `next()` at once with `ABORTED`; leaving the loop
- * early releases `input` (its iterator's `return` runs).
+ * over. A `signal` that fires stops a pending `next()` at once with `ABORTED`, even while `input`
+ * keeps it waiting; leaving the loop early releases `input` (calls its iterator's `return`, not
+ * awaited while a `next()` is pending: an async generator stops only once that is over).
  *
  * @example
  * ```ts
@@ -356,7 +357,8 @@ export async function decryptBackup(
  * chunk before releasing it and throws on any problem up to its very end (a cut, a modified final
  * chunk, bad padding), so treat what it yields as provisional until the loop ends without error.
  * Each piece is a new buffer the caller owns. A `signal` that fires stops a pending `next()` at
- * once with `ABORTED`; leaving the loop early releases `input`.
+ * once with `ABORTED`, even while `input` keeps it waiting; leaving the loop early releases
+ * `input`.
  *
  * @example
  * ```ts

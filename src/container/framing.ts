@@ -9,7 +9,14 @@
 
 import { E2EEError } from '../errors.js';
 import { concat, toBytes } from '../internal/bytes.js';
-import { byobReaderOf, cancelQuietly, isStream, type PieceSource, readerOf } from '../internal/streams.js';
+import {
+  byobReaderOf,
+  cancelled,
+  cancelQuietly,
+  isStream,
+  type PieceSource,
+  readerOf,
+} from '../internal/streams.js';
 import { decodeUtf8 } from '../internal/utf8.js';
 import { compressionGate } from './compressibility.js';
 import { deflateRaw, inflateRaw } from './deflate.js';
@@ -250,13 +257,18 @@ const STAGING_SIZE = 65536;
  * Gathers one block's bytes as a list of pieces: large input pieces as they are (subarrays, no
  * copy), small ones copied together into a staging buffer.
  */
-function blockGatherer() {
+function blockGatherer(lend: boolean) {
   let parts: Uint8Array[] = [];
+  let staged: Uint8Array[] = []; // with `lend`, the parts that are views of staging, to wipe
   let staging = new Uint8Array(0);
   let start = 0; // staged bytes not yet in `parts` are staging[start, end)
   let end = 0;
   const unstage = () => {
-    if (end > start) parts.push(staging.subarray(start, end));
+    if (end > start) {
+      const view = staging.subarray(start, end);
+      parts.push(view);
+      if (lend) staged.push(view); // without, the caller owns them: not held here
+    }
     start = end;
   };
   return {
@@ -281,37 +293,62 @@ function blockGatherer() {
       parts = [];
       return out;
     },
+    /** Zeroes every staged copy: of the blocks taken (once their reader is done) and the next. */
+    wipe(): void {
+      for (const view of staged) view.fill(0);
+      staged = [];
+      staging.fill(0, start, end);
+    },
   };
 }
 
 /** The body of a backup, read a block (up to BLOCK_SIZE bytes) at a time. */
 export interface BlockSource {
-  /** The next block as pieces (together 1..BLOCK_SIZE bytes), or `undefined` at the end. */
+  /**
+   * The next block as pieces (together 1..BLOCK_SIZE bytes), or `undefined` at the end. Fails
+   * with `ABORTED` once cancelled, a read in flight included.
+   */
   next(): Promise<Uint8Array[] | undefined>;
   /** Stops reading and releases the input. */
   cancel(reason?: unknown): Promise<void>;
 }
 
 /**
- * Reads `source` in blocks. A byte stream is read straight into a block buffer (BYOB); with
- * `lend`, that one buffer serves every block, so a block is valid only until the next `next()`.
- * Any other source's pieces are passed on as they are (subarrays; small ones copied together), so
- * its caller must not change a piece once handed over.
+ * Reads `source` in blocks. A byte stream is read straight into a block buffer (BYOB). Any other
+ * source's pieces are passed on as they are (subarrays; small ones copied together), so its
+ * caller must not change a piece once handed over. With `lend`, a block is valid only until the
+ * next `next()`: one buffer serves every block of a byte stream, and the copies of small pieces
+ * are zeroed then (and on cancel).
  */
 export function readBlocks(source: PieceSource, lend: boolean): BlockSource {
+  // After a cancel, next() fails: a read the cancel overtook must not pass for the end of the
+  // input, which would frame what came before it as a whole body.
+  let stopped = false;
   const byob = isStream(source) ? byobReaderOf(source) : undefined;
   if (byob) {
     let spare: Uint8Array<ArrayBuffer> | undefined;
     let ended = false;
+    let used = 0; // the lent buffer's high-water mark: a wipe past it would only map fresh pages
+    // The lent buffer holds the last block until the consumer is done with it: at the end, or
+    // when it cancels.
+    const wipe = () => {
+      spare?.fill(0, 0, used);
+      spare = undefined;
+    };
     return {
       async next() {
-        if (ended) return undefined;
+        if (stopped) throw cancelled();
+        if (ended) {
+          wipe();
+          return undefined;
+        }
         let buf: Uint8Array<ArrayBuffer> = (lend && spare) || new Uint8Array(BLOCK_SIZE);
         spare = undefined;
         let filled = 0;
         while (filled < BLOCK_SIZE) {
           const r = await byob.read(buf.subarray(filled));
-          // The read transfers the buffer; its memory comes back in r.value.
+          // The read transfers the buffer; its memory comes back in r.value. A read that a
+          // cancel overtook gives none back (the Streams spec): `buf` is then detached.
           if (r.value) buf = new Uint8Array(r.value.buffer, 0, BLOCK_SIZE);
           if (r.done) {
             ended = true;
@@ -319,23 +356,37 @@ export function readBlocks(source: PieceSource, lend: boolean): BlockSource {
           }
           filled += r.value.length;
         }
-        if (lend) spare = buf;
-        return filled > 0 ? [buf.subarray(0, filled)] : undefined;
+        if (lend && buf.byteLength > 0) spare = buf;
+        used = Math.max(used, filled);
+        if (stopped) {
+          wipe();
+          throw cancelled();
+        }
+        if (filled > 0) return [buf.subarray(0, filled)];
+        wipe();
+        return undefined;
       },
-      cancel: (reason) => cancelQuietly(byob, reason),
+      cancel: (reason) => {
+        stopped = true;
+        wipe();
+        return cancelQuietly(byob, reason);
+      },
     };
   }
   const reader = readerOf(source);
-  const gather = blockGatherer();
+  const gather = blockGatherer(lend);
   let rest: Uint8Array | undefined;
   return {
     async next() {
+      if (stopped) throw cancelled();
+      if (lend) gather.wipe(); // the last block is done with
       let filled = 0;
       while (filled < BLOCK_SIZE) {
         let piece = rest;
         rest = undefined;
         if (!piece) {
           const r = await reader.read();
+          if (stopped) throw cancelled();
           if (r.done) break;
           piece = r.value;
           if (!(piece instanceof Uint8Array))
@@ -348,7 +399,11 @@ export function readBlocks(source: PieceSource, lend: boolean): BlockSource {
       }
       return filled > 0 ? gather.take() : undefined;
     },
-    cancel: (reason) => cancelQuietly(reader, reason),
+    cancel: (reason) => {
+      stopped = true;
+      if (lend) gather.wipe();
+      return cancelQuietly(reader, reason);
+    },
   };
 }
 
@@ -379,10 +434,13 @@ export async function* framePieces(
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const level = options.deflateLevel;
   const worthDeflating = compressionGate();
-  const pending: Promise<{ pieces: Uint8Array[]; copy?: Uint8Array<ArrayBuffer> }>[] = [];
+  // A block's compression, in order, and (with `lend`) its copy's buffer as far as it ever held
+  // plaintext: the part to wipe. The copy leaves only once its pieces are out.
+  const pending: { job: Promise<Uint8Array[]>; held?: Uint8Array<ArrayBuffer> }[] = [];
   // With `lend`, each block in flight is a copy (the lent buffer is refilled at the next read);
-  // a copy comes back here once its pieces are out and the reader has moved on, so compressing
-  // allocates no new 1 MiB per block (less garbage between V8's collections: lower peak RSS).
+  // a copy's buffer comes back here once its pieces are out and the reader has moved on, so
+  // compressing allocates no new 1 MiB per block (less garbage between V8's collections: lower
+  // peak RSS). Each is kept as its `held` view.
   const copies: Uint8Array<ArrayBuffer>[] = [];
   let framed = meta.length; // bytes yielded so far, for the padding length
   let consumed = 0;
@@ -404,20 +462,23 @@ export async function* framePieces(
       }
       if (block) {
         // Blocks are compressed concurrently (node:zlib uses libuv's thread pool), output in order.
-        const copy = options.lend ? copied(block, copies.pop()) : undefined;
+        const pooled = options.lend ? copies.pop() : undefined;
+        const copy = options.lend ? copied(block, pooled && new Uint8Array(pooled.buffer)) : undefined;
+        const held = pooled && copy && pooled.length > copy.length ? pooled : copy;
         const data = copy ?? joined(block);
-        const job = encodeBlock(data, level, worthDeflating(data)).then((pieces) => ({ pieces, copy }));
+        const job = encodeBlock(data, level, worthDeflating(data));
         job.catch(() => {}); // surfaced when its turn comes
-        pending.push(job);
+        pending.push({ job, held });
       }
       while (pending.length > (block ? IN_FLIGHT - 1 : 0)) {
-        const { pieces, copy } = await pending.shift()!;
-        for (const piece of pieces) {
+        const { job, held } = pending[0]!;
+        for (const piece of await job) {
           framed += piece.length;
           yield piece;
         }
         // The reader has asked for the next piece: a lent piece (a stored block) is done with.
-        if (copy) copies.push(new Uint8Array(copy.buffer));
+        pending.shift();
+        if (held) copies.push(held);
       }
       if (!block) break;
     }
@@ -431,8 +492,12 @@ export async function* framePieces(
     }
     finished = true;
   } finally {
-    // Pooled copies are idle (one still in flight on a failure is not pooled): wipe their plaintext.
+    // Wipe the plaintext copies: pooled ones now, the rest once zlib is done with them (a stop
+    // or a failure leaves blocks in flight, and the one whose pieces were going out).
     for (const c of copies) c.fill(0);
+    for (const { job, held } of pending) {
+      if (held) void job.catch(() => {}).then(() => held.fill(0));
+    }
     if (!finished) await blocks.cancel();
   }
 }

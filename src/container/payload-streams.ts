@@ -22,6 +22,7 @@ import { E2EEError } from '../errors.js';
 import {
   abortable,
   byobReaderOf,
+  cancelled,
   cancelQuietly,
   isStream,
   type PieceSource,
@@ -33,10 +34,6 @@ import { type BlockSource, type FramedReader, type FramingSource, owned } from '
 export function aborted(signal: AbortSignal): E2EEError {
   return new E2EEError('ABORTED', 'the operation was aborted', { cause: signal.reason });
 }
-
-// What a read or a batch still in flight when its stream is cancelled ends with: nobody reads
-// it, but it must not go on writing plaintext into a buffer that was wiped.
-const cancelled = () => new E2EEError('ABORTED', 'the stream was cancelled');
 
 /** A backup's header bytes and file key, and the payload's salt when it is not drawn afresh. */
 export interface Keying {
@@ -88,9 +85,15 @@ function payloadSealer(
   let ended = false;
   let stopped = false; // cancelled: a batch in flight wipes what it wrote and fails
   let sealer: MessageSealer;
-  const fail = async (e: unknown): Promise<never> => {
+  // Ends the input, then the framing, whose `finally` wipes its plaintext copies. Not awaited:
+  // a return waits for a `pieces.next()` in flight, which ends once the input is cancelled.
+  const halt = async (reason: unknown) => {
     wipe();
-    await blocks.cancel(e);
+    await blocks.cancel(reason);
+    void pieces.return().catch(() => {});
+  };
+  const fail = async (e: unknown): Promise<never> => {
+    await halt(e);
     throw e;
   };
   return {
@@ -155,8 +158,7 @@ function payloadSealer(
     },
     async cancel(reason: unknown): Promise<void> {
       stopped = true;
-      wipe();
-      await blocks.cancel(reason);
+      await halt(reason);
     },
   };
 }

@@ -53,6 +53,13 @@ export function isStream(x: unknown): x is ReadableStream<Uint8Array> {
 }
 
 /**
+ * What a read or a batch still in flight when its stream is cancelled ends with: nobody reads
+ * it, but it must not go on writing plaintext into a buffer that was wiped, nor pass for the end
+ * of the input.
+ */
+export const cancelled = (): E2EEError => new E2EEError('ABORTED', 'the stream was cancelled');
+
+/**
  * Any {@link ByteSource} as a {@link PieceSource}: a Web stream stays one; bytes and async
  * iterables are read through a {@link PieceReader}, so that no Web stream is needed for them.
  */
@@ -73,18 +80,37 @@ export function toPieceSource(input: ByteSource): PieceSource {
   if (method) {
     const it: AsyncIterator<Uint8Array> = method.call(input);
     let ended = false;
+    let interrupt: ((e: unknown) => void) | undefined; // fails the read in flight (one at a time)
     return {
-      async read() {
-        if (ended) return { done: true };
-        const r = await it.next();
-        if (!r.done) return { done: false, value: r.value };
-        ended = true;
-        return { done: true };
+      read() {
+        if (ended) return Promise.resolve({ done: true });
+        return new Promise<Awaited<ReturnType<PieceReader['read']>>>((resolve, reject) => {
+          const next = Promise.resolve(it.next());
+          interrupt = reject;
+          next.then(
+            (r) => {
+              interrupt = undefined;
+              if (r.done) ended = true;
+              resolve(r.done ? { done: true } : { done: false, value: r.value });
+            },
+            (e: unknown) => {
+              interrupt = undefined;
+              reject(e);
+            },
+          );
+        });
       },
       async cancel(reason?: unknown) {
         if (ended) return;
         ended = true;
-        await it.return?.(reason);
+        // Inside next(), an async generator's return() waits for it, maybe for ever: the read
+        // in flight fails now, and return() is not awaited (for any iterator: no telling which
+        // would wait).
+        const reading = interrupt;
+        reading?.(cancelled());
+        const returned = it.return?.(reason);
+        if (reading) void Promise.resolve(returned).catch(() => {});
+        else await returned;
       },
     };
   }
