@@ -34,6 +34,25 @@ async function withoutStreams<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
+/** An async generator of `first` then, once `open()` is called, `second`; `closed()` once it ends. */
+function gated(first: Uint8Array, second: Uint8Array) {
+  let open = () => {};
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  let ended = false;
+  async function* input() {
+    try {
+      yield first;
+      await gate;
+      yield second;
+    } finally {
+      ended = true;
+    }
+  }
+  return { input: input(), open, closed: () => ended };
+}
+
 /** Runs `fn` with WebCrypto's getRandomValues replaced by a seeded generator. */
 async function seeded<T>(seed: number, fn: () => Promise<T>): Promise<T> {
   const next = xorshift(seed);
@@ -198,32 +217,19 @@ describe('encryptBackupIterable', () => {
 
   it('stops at once an async generator waiting in next(), which ends when it next moves on', async () => {
     // A generator's return() waits for the next() it is inside: the abort must not wait for it.
-    let open = () => {};
-    const gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    let closed = false;
-    async function* input() {
-      try {
-        yield new Uint8Array(100);
-        await gate;
-        yield new Uint8Array(100);
-      } finally {
-        closed = true;
-      }
-    }
+    const { input, open, closed } = gated(new Uint8Array(100), new Uint8Array(100));
     const ac = new AbortController();
     await withoutStreams(async () => {
-      const it = encryptBackupIterable(input(), { key, signal: ac.signal })[Symbol.asyncIterator]();
+      const it = encryptBackupIterable(input, { key, signal: ac.signal })[Symbol.asyncIterator]();
       await it.next(); // the header
       await it.next(); // salt ‖ commitment
       const pending = it.next();
       setTimeout(() => ac.abort(new Error('user')), 10);
       await expect(pending).rejects.toMatchObject({ code: 'ABORTED' });
       expect(await it.next()).toEqual({ done: true, value: undefined });
-      expect(closed).toBe(false); // still inside next()
+      expect(closed()).toBe(false); // still inside next()
       open();
-      await vi.waitFor(() => expect(closed).toBe(true), { timeout: 10_000 }); // returned, not read on
+      await vi.waitFor(() => expect(closed()).toBe(true), { timeout: 10_000 }); // returned, not read on
     });
   }, 20_000);
 
@@ -255,6 +261,17 @@ describe('encryptBackupIterable', () => {
     expect(returned).toHaveBeenCalled();
   });
 });
+
+/** Reads `it` until a read has waited 100 ms for its source, and answers that read (wrapped: not awaited). */
+async function waitingRead(
+  it: AsyncIterator<Uint8Array>,
+): Promise<{ pending: Promise<IteratorResult<Uint8Array>> }> {
+  for (;;) {
+    const pending = it.next();
+    const raced = await Promise.race([pending, new Promise((r) => setTimeout(() => r('waiting'), 100))]);
+    if (raced === 'waiting') return { pending };
+  }
+}
 
 describe('decryptBackupIterable', () => {
   // Small enough for every position, large enough for two chunks and padding.
@@ -345,13 +362,8 @@ describe('decryptBackupIterable', () => {
     await withoutStreams(async () => {
       const { body } = await decryptBackupIterable(input, { key, signal: ac.signal });
       const it = body[Symbol.asyncIterator]();
-      let pending = it.next();
       // What the opened chunks hold comes out; the read that waits on the source is stopped.
-      for (;;) {
-        const raced = await Promise.race([pending, new Promise((r) => setTimeout(() => r('waiting'), 100))]);
-        if (raced === 'waiting') break;
-        pending = it.next();
-      }
+      const { pending } = await waitingRead(it);
       expect(returned).not.toHaveBeenCalled();
       ac.abort(new Error('user'));
       await expect(pending).rejects.toMatchObject({ code: 'ABORTED' });
@@ -362,36 +374,18 @@ describe('decryptBackupIterable', () => {
 
   it('stops at once an async generator waiting in next(), which ends when it next moves on', async () => {
     const c = await readAll(encryptBackup(textAndNoise(1_200_000, 5), options({ compression: 'none' })));
-    let open = () => {};
-    const gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    let closed = false;
-    async function* input() {
-      try {
-        yield c.slice(0, c.length - 200);
-        await gate;
-        yield c.slice(c.length - 200);
-      } finally {
-        closed = true;
-      }
-    }
+    const { input, open, closed } = gated(c.slice(0, c.length - 200), c.slice(c.length - 200));
     const ac = new AbortController();
     await withoutStreams(async () => {
-      const { body } = await decryptBackupIterable(input(), { key, signal: ac.signal });
+      const { body } = await decryptBackupIterable(input, { key, signal: ac.signal });
       const it = body[Symbol.asyncIterator]();
-      let pending = it.next();
-      for (;;) {
-        const raced = await Promise.race([pending, new Promise((r) => setTimeout(() => r('waiting'), 100))]);
-        if (raced === 'waiting') break;
-        pending = it.next();
-      }
+      const { pending } = await waitingRead(it);
       ac.abort(new Error('user'));
       await expect(pending).rejects.toMatchObject({ code: 'ABORTED' });
       expect(await it.next()).toEqual({ done: true, value: undefined });
-      expect(closed).toBe(false);
+      expect(closed()).toBe(false);
       open();
-      await vi.waitFor(() => expect(closed).toBe(true), { timeout: 10_000 });
+      await vi.waitFor(() => expect(closed()).toBe(true), { timeout: 10_000 });
     });
   }, 20_000);
 

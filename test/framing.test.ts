@@ -24,6 +24,7 @@ import {
 import { padme } from '../src/container/padme.js';
 import { E2EEError } from '../src/errors.js';
 import { concat } from '../src/internal/bytes.js';
+import { byteStreamOf, watchByobReads } from './util.js';
 
 const u32 = (n: number) => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -1348,25 +1349,6 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
     }
   });
 
-  /** A byte stream (`type: 'bytes'`) of `data` in pieces of up to 300 000 bytes. */
-  const byteStreamOf = (data: Uint8Array, cancelled: unknown[] = []) => {
-    let off = 0;
-    return new ReadableStream({
-      type: 'bytes',
-      pull(c) {
-        if (off >= data.length) {
-          c.close();
-          c.byobRequest?.respond(0);
-          return;
-        }
-        const n = Math.min(300000, data.length - off);
-        c.enqueue(data.slice(off, off + n));
-        off += n;
-      },
-      cancel: (x) => void cancelled.push(x),
-    });
-  };
-
   it('readBlocks, BYOB: a body of exactly one block is that block, then the end (no empty block)', async () => {
     const data = counting(BLOCK_SIZE);
     for (const lend of [false, true]) {
@@ -1389,7 +1371,7 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
 
   it('readBlocks, BYOB: cancel cancels the stream with the reason', async () => {
     const cancelled: unknown[] = [];
-    const src = readBlocks(byteStreamOf(counting(10), cancelled), false);
+    const src = readBlocks(byteStreamOf(counting(10), { cancelled }), false);
     await src.cancel('stop');
     expect(cancelled).toEqual(['stop']);
   });
@@ -1474,16 +1456,7 @@ describe('framePieces and readBlocks (the writer, SPEC.md §5)', () => {
   });
 
   it('readBlocks: what a read that a cancel overtakes brought is wiped', async () => {
-    const read = ReadableStreamBYOBReader.prototype.read;
-    const filled: ArrayBufferLike[] = [];
-    vi.spyOn(ReadableStreamBYOBReader.prototype, 'read').mockImplementation(async function (
-      this: ReadableStreamBYOBReader,
-      ...args: Parameters<typeof read>
-    ) {
-      const r = await read.apply(this, args);
-      if (r.value) filled.push(r.value.buffer);
-      return r;
-    } as typeof read);
+    const filled = watchByobReads();
     const set = vi.spyOn(Uint8Array.prototype, 'set');
     // A byte stream's read completes, but next() resumes only after the cancel; a default
     // stream's piece is copied (staged), and the next read waits when the cancel comes.

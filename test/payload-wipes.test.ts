@@ -9,7 +9,7 @@ import { openedReader } from '../src/container/payload-streams.js';
 import { resetCryptoProvider } from '../src/internal/provider.js';
 import { toPieceSource } from '../src/internal/streams.js';
 import { encryptChunked } from '../src/testing.js';
-import { pseudoRandom, sameBytes, watchSealing } from './util.js';
+import { byteStreamOf, pseudoRandom, sameBytes, watchByobReads, watchSealing } from './util.js';
 
 const key = new Uint8Array(32).map((_, i) => i + 7);
 const zero = (b: Uint8Array) => b.every((x) => x === 0);
@@ -99,16 +99,7 @@ describe("the encrypt path's blocks: the buffer input is read into, and the copi
   /** Every 1 MiB buffer that input was read (BYOB) or copied (`set`) into, from now on. */
   function plaintextBuffers(): () => ArrayBufferLike[] {
     const set = vi.spyOn(Uint8Array.prototype, 'set');
-    const read = ReadableStreamBYOBReader.prototype.read;
-    const filled: ArrayBufferLike[] = [];
-    vi.spyOn(ReadableStreamBYOBReader.prototype, 'read').mockImplementation(async function (
-      this: ReadableStreamBYOBReader,
-      ...args: Parameters<typeof read>
-    ) {
-      const r = await read.apply(this, args);
-      if (r.value) filled.push(r.value.buffer);
-      return r;
-    } as typeof read);
+    const filled = watchByobReads();
     return () =>
       [...(set.mock.contexts as Uint8Array[]).map((c) => c.buffer), ...filled].filter(
         (b) => b.byteLength === MiB,
@@ -122,22 +113,12 @@ describe("the encrypt path's blocks: the buffer input is read into, and the copi
   /** `data` as a byte stream (read BYOB), a default stream, or an async iterable. */
   let pulled = 0; // how far the input was read
   const inputs = {
-    bytes: (data: Uint8Array) => {
-      let off = 0;
-      return new ReadableStream({
-        type: 'bytes',
-        pull(c) {
-          if (off >= data.length) {
-            c.close();
-            c.byobRequest?.respond(0);
-            return;
-          }
-          c.enqueue(data.slice(off, off + 300_000));
-          off += 300_000;
-          pulled = off;
+    bytes: (data: Uint8Array) =>
+      byteStreamOf(data, {
+        pulled: (n) => {
+          pulled = n;
         },
-      });
-    },
+      }),
     default: (data: Uint8Array) => {
       let off = 0;
       return new ReadableStream<Uint8Array>({

@@ -1,4 +1,5 @@
 import * as nodeCrypto from 'node:crypto';
+import { vi } from 'vitest';
 import { setCryptoProvider } from '../src/internal/provider.js';
 
 /** A seeded xorshift32 generator of unsigned 32-bit numbers (not for secrets). */
@@ -144,4 +145,45 @@ export function watchSealing(seen: (plaintext: Uint8Array) => void): void {
     },
   });
   registered = true;
+}
+
+/**
+ * A byte stream (`type: 'bytes'`) of `data` in pieces of up to 300 000 bytes; `cancelled` gets
+ * the reasons it is cancelled with, `pulled` how far it has been read.
+ */
+export function byteStreamOf(
+  data: Uint8Array,
+  watch: { cancelled?: unknown[]; pulled?: (bytes: number) => void } = {},
+): ReadableStream<Uint8Array> {
+  let off = 0;
+  return new ReadableStream({
+    type: 'bytes',
+    pull(c) {
+      if (off >= data.length) {
+        c.close();
+        c.byobRequest?.respond(0);
+        return;
+      }
+      const n = Math.min(300_000, data.length - off);
+      c.enqueue(data.slice(off, off + n));
+      off += n;
+      watch.pulled?.(off);
+    },
+    cancel: (reason) => void watch.cancelled?.push(reason),
+  });
+}
+
+/** The buffers that BYOB reads fill from now on (until `vi.restoreAllMocks()`). */
+export function watchByobReads(): ArrayBufferLike[] {
+  const read = ReadableStreamBYOBReader.prototype.read;
+  const filled: ArrayBufferLike[] = [];
+  vi.spyOn(ReadableStreamBYOBReader.prototype, 'read').mockImplementation(async function (
+    this: ReadableStreamBYOBReader,
+    ...args: Parameters<typeof read>
+  ) {
+    const r = await read.apply(this, args);
+    if (r.value) filled.push(r.value.buffer);
+    return r;
+  } as typeof read);
+  return filled;
 }
