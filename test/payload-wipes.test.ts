@@ -43,9 +43,7 @@ function stalled(first: Uint8Array): ReadableStream<Uint8Array> {
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
 async function readAllOf(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const p of stream) parts.push(p);
-  return Uint8Array.from(parts.flatMap((p) => [...p]));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 describe("the sealer's plaintext buffer", () => {
@@ -105,8 +103,6 @@ describe("the encrypt path's blocks: the buffer input is read into, and the copi
         (b) => b.byteLength === MiB,
       );
   }
-  const bytesOf = async (stream: ReadableStream<Uint8Array>) =>
-    new Uint8Array(await new Response(stream).arrayBuffer());
   // Five letters at random: deflate takes it to about 3/8 of its size, no further (log2 5 bits a
   // byte), so zlib has work in flight and the backup cannot end within a few reads.
   const text = (n: number) => pseudoRandom(n, n).map((b) => 97 + (b % 5));
@@ -151,13 +147,13 @@ describe("the encrypt path's blocks: the buffer input is read into, and the copi
     for (const { input, compression, body } of cases) {
       const buffers = plaintextBuffers();
       const data = body(3 * MiB + 5);
-      const sealed = await bytesOf(encryptBackup(inputs[input](data), { key, compression }));
+      const sealed = await readAllOf(encryptBackup(inputs[input](data), { key, compression }));
       const name = `${input}, ${compression}, ${body === text ? 'text' : 'random'}`;
       expect(buffers().length, name).toBeGreaterThan(0);
       for (const b of buffers()) expect(zero(new Uint8Array(b)), name).toBe(true);
       vi.restoreAllMocks();
       const { stream } = await decryptBackup(sealed, { key });
-      expect(sameBytes(await bytesOf(stream), data), name).toBe(true);
+      expect(sameBytes(await readAllOf(stream), data), name).toBe(true);
     }
   });
 
