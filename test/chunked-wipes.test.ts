@@ -5,15 +5,24 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CHUNK_SIZE } from '../src/cobblestone/chunked.js';
 import { resetCryptoProvider } from '../src/internal/provider.js';
-import { createDecryptStream, createEncryptStream, decryptChunked, encryptChunked } from '../src/testing.js';
-import { collect, pseudoRandom, sameBytes, watchSealing } from './util.js';
+import {
+  createDecryptStream,
+  createEncryptStream,
+  decryptChunked,
+  encryptChunked,
+  openChunked,
+} from '../src/testing.js';
+import { collect, pseudoRandom, sameBytes, sourceOf, watchSealing } from './util.js';
 
 interface Seen {
   ref: Uint8Array;
   was: Uint8Array;
 }
 
-const { hmacKeys } = vi.hoisted(() => ({ hmacKeys: [] as Seen[] }));
+const { hmacKeys, openedInto } = vi.hoisted(() => ({
+  hmacKeys: [] as Seen[],
+  openedInto: new Set<Uint8Array>(),
+}));
 
 vi.mock('@noble/hashes/hmac.js', async (importOriginal) => {
   const m = await importOriginal<typeof import('@noble/hashes/hmac.js')>();
@@ -23,6 +32,22 @@ vi.mock('@noble/hashes/hmac.js', async (importOriginal) => {
   };
   const hmac = Object.assign((...a: Parameters<typeof m.hmac>) => m.hmac(...a), { create });
   return { ...m, hmac };
+});
+
+// Every buffer AES-GCM opens a chunk into, so that a test can look at one the engine keeps.
+vi.mock('../src/primitives/aes-gcm.js', async (importOriginal) => {
+  const m = await importOriginal<typeof import('../src/primitives/aes-gcm.js')>();
+  const createAead: typeof m.createAead = async (...args) => {
+    const aead = await m.createAead(...args);
+    return {
+      ...aead,
+      open: (nonce, sealed, out, offset) => {
+        openedInto.add(out);
+        return aead.open(nonce, sealed, out, offset);
+      },
+    };
+  };
+  return { ...m, createAead };
 });
 
 const key = new Uint8Array(32).map((_, i) => i + 1);
@@ -61,6 +86,81 @@ describe('the streams wipe what they keep', () => {
     expect(copies).toHaveLength(1);
     expect(sameBytes(copies[0]!.was, key)).toBe(true);
     expect(zero(copies[0]!.ref)).toBe(true);
+  });
+
+  it('the decryptors wipe what their trial openings wrote when a chunk fails', async () => {
+    // A failing record is opened again at shorter lengths into a scratch buffer of the engine's,
+    // looking for a valid final chunk followed by trailing data. Extended by 5 bytes, the final
+    // chunk's 100 bytes of plaintext are found that way; with a byte flipped, every trial fails
+    // (and node:crypto writes what it deciphered before the tag check).
+    const pt = pseudoRandom(CHUNK_SIZE + 100, 6);
+    const ct = await encryptChunked(key, pt);
+    const extended = new Uint8Array(ct.length + 5);
+    extended.set(ct);
+    const flipped = ct.slice();
+    flipped[ct.length - 50]! ^= 1;
+    for (const [bad, code] of [
+      [extended, 'TRAILING_DATA'],
+      [flipped, 'CHUNK_AUTH'],
+    ] as const)
+      for (const run of [
+        () => decryptChunked(key, bad),
+        async () => {
+          const { error } = await collect(createDecryptStream(key), [bad]);
+          throw error;
+        },
+      ]) {
+        openedInto.clear();
+        await expect(run()).rejects.toMatchObject({ code });
+        const scratch = [...openedInto].filter((b) => b.length === CHUNK_SIZE + 16);
+        expect(scratch).toHaveLength(1);
+        expect(zero(scratch[0]!), code).toBe(true);
+      }
+  });
+
+  it('decryptChunked wipes the chunks that authenticated when a later one fails', async () => {
+    // Whole chunks have opened before a failure in the final chunk, in the length check or in
+    // trailing data. (A failure in the second chunk itself is wiped by the run that failed, as
+    // before; that case guards it.)
+    const pt = pseudoRandom(2 * CHUNK_SIZE + 100, 7);
+    const ct = await encryptChunked(key, pt);
+    const records = ct.length - 56;
+    const flippedFinal = ct.slice();
+    flippedFinal[ct.length - 50]! ^= 1;
+    const flippedSecond = ct.slice();
+    flippedSecond[56 + (CHUNK_SIZE + 16) + 10]! ^= 1;
+    const extended = new Uint8Array(ct.length + 5);
+    extended.set(ct);
+    for (const [bad, code] of [
+      [flippedFinal, 'CHUNK_AUTH'],
+      [flippedSecond, 'CHUNK_AUTH'],
+      [ct.subarray(0, ct.length - records + 2 * (CHUNK_SIZE + 16) + 3), 'TRUNCATED'],
+      [extended, 'TRAILING_DATA'],
+    ] as const) {
+      openedInto.clear();
+      await expect(decryptChunked(key, bad)).rejects.toMatchObject({ code });
+      const out = [...openedInto].filter((b) => b.length >= 2 * CHUNK_SIZE);
+      expect(out, code).toHaveLength(1);
+      expect(zero(out[0]!), code).toBe(true);
+    }
+  });
+
+  it("openChunked's read wipes the whole chunks it opened beyond the bytes asked for", async () => {
+    // (A read wholly inside the final chunk opens nothing: it copies the chunk the reader keeps.)
+    const pt = pseudoRandom(3 * CHUNK_SIZE + 100, 8);
+    const reader = await openChunked(key, sourceOf(await encryptChunked(key, pt)));
+    for (const [offset, length] of [
+      [10, 5],
+      [CHUNK_SIZE - 3, 10],
+      [2 * CHUNK_SIZE + 7, CHUNK_SIZE + 50],
+    ] as const) {
+      openedInto.clear();
+      const got = await reader.read(offset, length);
+      expect(sameBytes(got, pt.subarray(offset, offset + length))).toBe(true);
+      const plain = [...openedInto].filter((b) => b !== got && b.length % CHUNK_SIZE === 0);
+      expect(plain.length, `${offset}`).toBe(1);
+      expect(zero(plain[0]!), `${offset}`).toBe(true);
+    }
   });
 
   it("the encrypt stream seals a piece's whole chunks in place and wipes only what it carried", async () => {

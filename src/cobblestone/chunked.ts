@@ -79,9 +79,15 @@ export async function decryptChunked(
   const full = Math.floor(body.length / RECORD_SIZE);
   const last = body.length - full * RECORD_SIZE;
   const out = allocForOverwrite(full * CHUNK_SIZE + Math.max(0, last - TAG_SIZE));
-  await opener.open(body.subarray(0, full * RECORD_SIZE), out, 0, false);
-  chunkedPlaintextSize(ciphertext.length); // throws TRUNCATED for an impossible length
-  await opener.open(body.subarray(full * RECORD_SIZE), out, full * CHUNK_SIZE, true);
+  try {
+    await opener.open(body.subarray(0, full * RECORD_SIZE), out, 0, false);
+    chunkedPlaintextSize(ciphertext.length); // throws TRUNCATED for an impossible length
+    await opener.open(body.subarray(full * RECORD_SIZE), out, full * CHUNK_SIZE, true);
+  } catch (e) {
+    // Chunks that authenticated before the failure are plaintext nobody will be given.
+    out.fill(0);
+    throw e;
+  }
   return out;
 }
 
@@ -341,17 +347,22 @@ export async function openChunked(
       const first = Math.floor(offset / CHUNK_SIZE);
       const last = Math.floor((offset + length - 1) / CHUNK_SIZE);
       const plain = new Uint8Array((last - first + 1) * CHUNK_SIZE);
-      const fromFinal = last === finalIndex;
-      const lastFull = fromFinal ? last - 1 : last;
-      if (lastFull >= first) {
-        const start = HEADER_SIZE + first * RECORD_SIZE;
-        const records = await readExactly(source, start, (lastFull - first + 1) * RECORD_SIZE);
-        await opener.openAt(first, records, plain, 0, false);
+      // Whole chunks are opened and only the bytes asked for are returned: the rest is wiped.
+      try {
+        const fromFinal = last === finalIndex;
+        const lastFull = fromFinal ? last - 1 : last;
+        if (lastFull >= first) {
+          const start = HEADER_SIZE + first * RECORD_SIZE;
+          const records = await readExactly(source, start, (lastFull - first + 1) * RECORD_SIZE);
+          await opener.openAt(first, records, plain, 0, false);
+        }
+        // The final chunk was authenticated when opening: reuse it rather than read it again.
+        if (fromFinal) plain.set(finalPlain, (finalIndex - first) * CHUNK_SIZE);
+        const start = offset - first * CHUNK_SIZE;
+        return plain.slice(start, start + length);
+      } finally {
+        plain.fill(0);
       }
-      // The final chunk was authenticated when opening: reuse it rather than read it again.
-      if (fromFinal) plain.set(finalPlain, (finalIndex - first) * CHUNK_SIZE);
-      const start = offset - first * CHUNK_SIZE;
-      return plain.slice(start, start + length);
     },
   };
 }

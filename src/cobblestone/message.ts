@@ -261,15 +261,20 @@ async function chunkFailure(
   const nonce = chunkNonce(m.baseNonce, counter);
   const longest = Math.min(record.length - 1, RECORD_SIZE - 1);
   const shortest = Math.max(TAG_SIZE, longest - TRAILING_PROBE + 1);
+  // Each trial writes what it opened here, authenticated or not; none of it is released.
   const scratch = new Uint8Array(RECORD_SIZE);
-  for (let len = longest; len >= shortest; len--) {
-    if (await m.aead.open(nonce, record.subarray(0, len), scratch, 0)) {
-      const extra = record.length - len;
-      return new E2EEError(
-        'TRAILING_DATA',
-        `the message ends inside chunk ${counter}, followed by ${isFinal ? extra : `${extra} or more`} bytes of trailing data`,
-      );
+  try {
+    for (let len = longest; len >= shortest; len--) {
+      if (await m.aead.open(nonce, record.subarray(0, len), scratch, 0)) {
+        const extra = record.length - len;
+        return new E2EEError(
+          'TRAILING_DATA',
+          `the message ends inside chunk ${counter}, followed by ${isFinal ? extra : `${extra} or more`} bytes of trailing data`,
+        );
+      }
     }
+  } finally {
+    scratch.fill(0);
   }
   return new E2EEError(
     'CHUNK_AUTH',
