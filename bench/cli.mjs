@@ -198,6 +198,30 @@ const median = (xs) => {
 };
 const fmt = (x, d = 0) => (x === null ? '–' : x.toFixed(d));
 
+// A virtual machine's free page reporting (Linux's page_reporting, under virtio_balloon) hands
+// freed memory back to the host; a page reused after that costs the host a fault of its own, paid
+// in the system time of whoever writes to it next. With min_free_ms at 0 (this project's machine)
+// every deleted output file goes back at once: 1.6-1.9 times the system time of a 1 GiB run, and part
+// of why runs of one file differ (docs/performance.md, "Free page reporting"). Reported beside
+// the results.
+function pageReporting() {
+  const at = '/sys/module/page_reporting/parameters';
+  const read = (name) => {
+    try {
+      return Number(readFileSync(join(at, name), 'utf8').trim());
+    } catch {
+      return null;
+    }
+  };
+  // The module's parameters exist on kernels without a reporting device too (the order then
+  // reads as the kernel's maximum or as -1 unsigned): look for the balloon driver as well.
+  if (!existsSync('/sys/bus/virtio/drivers/virtio_balloon')) return null;
+  const order = read('page_reporting_order');
+  if (order === null || !(order >= 0 && order <= 30)) return null;
+  // min_free_ms is this machine's kernel's; a mainline kernel waits a fixed short delay instead.
+  return { order, minFreeMs: read('min_free_ms') };
+}
+
 // The 1, 5 and 15 minute load averages, as `uptime` shows them (a string: one line in results.json).
 const load = () =>
   loadavg()
@@ -211,11 +235,20 @@ const results = {
   dir,
   runs,
   loadAverage: { start: load() },
+  pageReporting: pageReporting(),
   sizes: {},
 };
 console.log(
   `e2ee-backup CLI vs age vs openssl — Node ${process.version}, ${runs} interleaved runs, medians, files in ${base}, load average ${load()}\n`,
 );
+if (results.pageReporting) {
+  const { order, minFreeMs } = results.pageReporting;
+  const after = minFreeMs === null ? "after the kernel's delay" : `after ${minFreeMs} ms`;
+  const warn = minFreeMs === null || minFreeMs < 60_000;
+  console.log(
+    `free page reporting: free blocks of 2^${order} pages go back to the host ${after}${warn ? ' — runs will vary; docs/performance.md, "Free page reporting"' : ''}\n`,
+  );
+}
 
 for (const mib of sizesMiB) {
   const bytes = mib * MiB;
@@ -283,6 +316,8 @@ for (const mib of sizesMiB) {
         encrypt: median(s.faults.encrypt) / mib,
         decrypt: t.encryptOnly ? null : median(s.faults.decrypt) / mib,
       },
+      // Every run's wall seconds, in run order, for anyone who wants another estimator.
+      seconds: { encrypt: s.encrypt, decrypt: t.encryptOnly ? null : s.decrypt },
     };
   }
   const age = row.age;
@@ -313,6 +348,17 @@ for (const mib of sizesMiB) {
   }
   const off = row['e2ee-backup'];
   const on = row['e2ee-backup defaults'];
+  // Two more views of the CLI against the bare loop, since the host can slow any run on a
+  // virtual machine (docs/performance.md, "Free page reporting"): the median of the
+  // ratios within each round (a slow spell of the host is shared more within a round than
+  // across rounds) and the ratio of each one's fastest run (the host only ever adds time).
+  const paired = (way) => median(off.seconds[way].map((x, i) => bare.seconds[way][i] / x));
+  const best = (way) => Math.min(...bare.seconds[way]) / Math.min(...off.seconds[way]);
+  off.ratioToBarePaired = { encrypt: paired('encrypt'), decrypt: paired('decrypt') };
+  off.ratioToBareBest = { encrypt: best('encrypt'), decrypt: best('decrypt') };
+  console.log(
+    `  e2ee-backup × bare loop, enc / dec: medians ${fmt(off.ratioToBare.encrypt, 2)} / ${fmt(off.ratioToBare.decrypt, 2)}, per round ${fmt(off.ratioToBarePaired.encrypt, 2)} / ${fmt(off.ratioToBarePaired.decrypt, 2)}, fastest runs ${fmt(off.ratioToBareBest.encrypt, 2)} / ${fmt(off.ratioToBareBest.decrypt, 2)}`,
+  );
   row.defaultsToOff = {
     encrypt: on.encryptMBps / off.encryptMBps,
     decrypt: on.decryptMBps / off.decryptMBps,
