@@ -1,9 +1,12 @@
-// What the streams wipe when they are done with it: their own copy of the caller's key, and the
-// plaintext carried between writes (a piece's whole chunks are sealed in place, not copied). Neither is returned to the caller, so these tests look where
-// the bytes go: the key copy to HKDF (@noble/hashes' HMAC, wrapped here to note the buffer it is
-// given), the carried plaintext to AES-GCM (a crypto provider, the public way to supply one).
+// What the chunked engine wipes when it is done with it: the streams' own copy of the caller's key,
+// the plaintext carried between writes (a piece's whole chunks are sealed in place, not copied),
+// and what it opened but does not return (a failed decrypt's chunks, the rest of a read's chunks,
+// its trial openings). None is returned to the caller, so these tests look where the bytes go:
+// the key copy to HKDF (@noble/hashes' HMAC, wrapped here to note the buffer it is given), the
+// carried plaintext to AES-GCM (a crypto provider, the public way to supply one), and the buffers
+// AES-GCM opens into (createAead, wrapped here).
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CHUNK_SIZE } from '../src/cobblestone/chunked.js';
+import { CHUNK_SIZE, HEADER_SIZE, RECORD_SIZE } from '../src/cobblestone/chunked.js';
 import { resetCryptoProvider } from '../src/internal/provider.js';
 import {
   createDecryptStream,
@@ -112,7 +115,7 @@ describe('the streams wipe what they keep', () => {
       ]) {
         openedInto.clear();
         await expect(run()).rejects.toMatchObject({ code });
-        const scratch = [...openedInto].filter((b) => b.length === CHUNK_SIZE + 16);
+        const scratch = [...openedInto].filter((b) => b.length === RECORD_SIZE);
         expect(scratch).toHaveLength(1);
         expect(zero(scratch[0]!), code).toBe(true);
       }
@@ -124,17 +127,16 @@ describe('the streams wipe what they keep', () => {
     // before; that case guards it.)
     const pt = pseudoRandom(2 * CHUNK_SIZE + 100, 7);
     const ct = await encryptChunked(key, pt);
-    const records = ct.length - 56;
     const flippedFinal = ct.slice();
     flippedFinal[ct.length - 50]! ^= 1;
     const flippedSecond = ct.slice();
-    flippedSecond[56 + (CHUNK_SIZE + 16) + 10]! ^= 1;
+    flippedSecond[HEADER_SIZE + RECORD_SIZE + 10]! ^= 1;
     const extended = new Uint8Array(ct.length + 5);
     extended.set(ct);
     for (const [bad, code] of [
       [flippedFinal, 'CHUNK_AUTH'],
       [flippedSecond, 'CHUNK_AUTH'],
-      [ct.subarray(0, ct.length - records + 2 * (CHUNK_SIZE + 16) + 3), 'TRUNCATED'],
+      [ct.subarray(0, HEADER_SIZE + 2 * RECORD_SIZE + 3), 'TRUNCATED'],
       [extended, 'TRAILING_DATA'],
     ] as const) {
       openedInto.clear();
