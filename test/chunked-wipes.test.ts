@@ -1,10 +1,11 @@
 // What the chunked engine wipes when it is done with it: the streams' own copy of the caller's key,
 // the plaintext carried between writes (a piece's whole chunks are sealed in place, not copied),
-// and what it opened but does not return (a failed decrypt's chunks, the rest of a read's chunks,
-// its trial openings). None is returned to the caller, so these tests look where the bytes go:
-// the key copy to HKDF (@noble/hashes' HMAC, wrapped here to note the buffer it is given), the
-// carried plaintext to AES-GCM (a crypto provider, the public way to supply one), and the buffers
-// AES-GCM opens into (createAead, wrapped here).
+// also when a stream fails, is cancelled or aborted, and what it opened but does not return (a
+// failed decrypt's chunks, the rest of a read's chunks, its trial openings). None is returned to
+// the caller, so these tests look where the bytes go: the key copy to HKDF (@noble/hashes' HMAC,
+// wrapped here to note the buffer it is given) or, where no HKDF runs, to its zeroing; the carried
+// plaintext to AES-GCM (a crypto provider, the public way to supply one, or WebCrypto's `encrypt`,
+// wrapped); and the buffers AES-GCM opens into (createAead, wrapped here).
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CHUNK_SIZE, HEADER_SIZE, RECORD_SIZE } from '../src/cobblestone/chunked.js';
 import { resetCryptoProvider } from '../src/internal/provider.js';
@@ -191,4 +192,240 @@ describe('the streams wipe what they keep', () => {
     expect(sameBytes(Uint8Array.from(pieces.flatMap((p) => [...p])), pt)).toBe(true);
     expect(sameBytes(await decryptChunked(key, result), pt)).toBe(true);
   });
+});
+
+describe('the encrypt stream wipes what it carried when it stops early', () => {
+  // 10 bytes are carried, then a piece completes that chunk, which is sealed from the carry (how
+  // the test finds the carry's buffer), and leaves its last 10 bytes there: plaintext the stream
+  // holds until it seals the next chunk, or until it stops.
+  const pt = pseudoRandom(CHUNK_SIZE + 10, 9);
+  const failure = 'the AES-GCM backend failed';
+
+  /**
+   * Shows `seen` what each seal is given, on a synchronous backend (a crypto provider over
+   * node:crypto) or an asynchronous one (WebCrypto, whose `encrypt` is wrapped); `seen` may throw,
+   * or return a promise to hold the seal. Returns the stream's options and an undo. A held
+   * WebCrypto seal reads its input only when released: stricter than WebCrypto itself, which
+   * copies it at the call.
+   */
+  function watchSeals(backend: 'provider' | 'webcrypto', seen: (data: Uint8Array) => void | Promise<void>) {
+    if (backend === 'provider') {
+      watchSealing((data) => void seen(data));
+      return { options: {}, undo: () => resetCryptoProvider() };
+    }
+    const subtle = globalThis.crypto.subtle;
+    const encrypt = subtle.encrypt.bind(subtle);
+    const spy = vi.spyOn(subtle, 'encrypt').mockImplementation(async (algorithm, k, data) => {
+      await seen(data as Uint8Array);
+      return encrypt(algorithm, k, data);
+    });
+    return { options: { backend: 'webcrypto' as const }, undo: () => spy.mockRestore() };
+  }
+
+  type Stop = (io: {
+    writer: WritableStreamDefaultWriter<Uint8Array>;
+    reader: ReadableStreamDefaultReader<Uint8Array>;
+    failSealing: () => void;
+  }) => Promise<unknown>;
+
+  async function carryAfter(
+    backend: 'provider' | 'webcrypto',
+    stop: Stop,
+  ): Promise<{ carry: Uint8Array; error: unknown }> {
+    const sealed: Uint8Array[] = [];
+    let fail = false;
+    const { options, undo } = watchSeals(backend, (data) => {
+      if (fail) throw new Error(failure);
+      sealed.push(data);
+    });
+    try {
+      const stream = createEncryptStream(key, options);
+      const writer = stream.writable.getWriter();
+      const reader = stream.readable.getReader();
+      let error: unknown;
+      const reading = (async () => {
+        for (;;) if ((await reader.read()).done) return;
+      })().catch((e) => {
+        error = e;
+      });
+      const pieces = [pt.slice(0, 10), pt.slice(10)];
+      for (const p of pieces) await writer.write(p);
+      expect(sealed).toHaveLength(1);
+      const carry = new Uint8Array(sealed[0]!.buffer);
+      expect(pieces.some((p) => p.buffer === carry.buffer)).toBe(false);
+      expect(carry.length).toBe(CHUNK_SIZE);
+      expect(sameBytes(carry.subarray(0, 10), pt.subarray(CHUNK_SIZE))).toBe(true);
+      await stop({ writer, reader, failSealing: () => (fail = true) }).catch(() => {});
+      await reading;
+      await writer.closed.catch(() => {});
+      return { carry, error };
+    } finally {
+      undo();
+    }
+  }
+
+  for (const backend of ['provider', 'webcrypto'] as const)
+    describe(`on ${backend === 'provider' ? 'a synchronous' : 'an asynchronous'} backend (${backend})`, () => {
+      it('when its reader cancels it', async () => {
+        const { carry } = await carryAfter(backend, ({ reader }) => reader.cancel(new Error('stop')));
+        expect(zero(carry)).toBe(true);
+      });
+
+      it('when its writer aborts it', async () => {
+        const { carry } = await carryAfter(backend, ({ writer }) => writer.abort(new Error('stop')));
+        expect(zero(carry)).toBe(true);
+      });
+
+      it('when a write is not bytes', async () => {
+        const { carry, error } = await carryAfter(backend, ({ writer }) =>
+          writer.write('not bytes' as unknown as Uint8Array),
+        );
+        expect(error).toMatchObject({ code: 'INVALID_ARGUMENT' });
+        expect(zero(carry)).toBe(true);
+      });
+
+      it('when sealing the carried chunk fails', async () => {
+        const { carry, error } = await carryAfter(backend, ({ writer, failSealing }) => {
+          failSealing();
+          return writer.write(pt.slice(0, CHUNK_SIZE));
+        });
+        expect(error).toMatchObject({ message: failure });
+        expect(zero(carry)).toBe(true);
+      });
+
+      it('when sealing the final chunk fails', async () => {
+        const { carry, error } = await carryAfter(backend, ({ writer, failSealing }) => {
+          failSealing();
+          return writer.close();
+        });
+        expect(error).toMatchObject({ message: failure });
+        expect(zero(carry)).toBe(true);
+      });
+    });
+
+  /** A WebCrypto encrypt stream whose second seal (of the carry, refilled) is held. */
+  async function holdingSecondSeal() {
+    const inputs: Uint8Array[] = [];
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const { options, undo } = watchSeals('webcrypto', (data) => {
+      inputs.push(data);
+      if (inputs.length > 1) return held;
+    });
+    const stream = createEncryptStream(key, options);
+    const writer = stream.writable.getWriter();
+    const reader = stream.readable.getReader();
+    const received: Uint8Array[] = [];
+    const reading = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        received.push(value);
+      }
+    })().catch(() => {});
+    for (const p of [pt.slice(0, 10), pt.slice(10)]) await writer.write(p);
+    const carry = new Uint8Array(inputs[0]!.buffer);
+    expect(carry.length).toBe(CHUNK_SIZE);
+    const writing = writer.write(pt.slice(0, CHUNK_SIZE)).catch(() => {});
+    await vi.waitFor(() => expect(inputs).toHaveLength(2));
+    expect(inputs[1]!.buffer).toBe(carry.buffer);
+    return { carry, writer, reader, received, release, settled: () => Promise.all([writing, reading]), undo };
+  }
+
+  it('when its reader cancels it while the carried chunk is being sealed (webcrypto)', async () => {
+    // The cancel wipes at once, with the seal in flight; the write then fails (its enqueue
+    // throws: the readable side is closed), so nothing sealed afterwards reaches the reader.
+    const s = await holdingSecondSeal();
+    try {
+      await s.reader.cancel(new Error('stop'));
+      expect(zero(s.carry)).toBe(true);
+      const before = s.received.length;
+      s.release();
+      await s.settled();
+      expect(s.received).toHaveLength(before);
+      expect(zero(s.carry)).toBe(true);
+    } finally {
+      s.undo();
+    }
+  });
+
+  it('when its writer aborts it while the carried chunk is being sealed (webcrypto)', async () => {
+    // An abort waits for the write in flight, which is still reading the carry; then it wipes.
+    const s = await holdingSecondSeal();
+    try {
+      const aborting = s.writer.abort(new Error('stop'));
+      await new Promise((r) => setTimeout(r, 0));
+      expect(zero(s.carry)).toBe(false);
+      s.release();
+      await aborting;
+      await s.settled();
+      expect(zero(s.carry)).toBe(true);
+    } finally {
+      s.undo();
+    }
+  });
+});
+
+describe('the decrypt stream wipes its key copy when it stops before the header', () => {
+  // Its copy waits for the 56 header bytes; HKDF never sees it on these paths, so the test
+  // watches the zeroing itself: a fill(0) of a 32-byte array that held the key.
+  async function keyCopyAfter(stop: (stream: TransformStream<Uint8Array, Uint8Array>) => Promise<unknown>) {
+    const wiped: Uint8Array[] = [];
+    const fill = Uint8Array.prototype.fill;
+    const spy = vi.spyOn(Uint8Array.prototype, 'fill').mockImplementation(function (
+      this: Uint8Array,
+      ...args: Parameters<Uint8Array['fill']>
+    ) {
+      if (this.length === 32 && args[0] === 0 && sameBytes(this, key)) wiped.push(this);
+      return fill.apply(this, args);
+    });
+    try {
+      const k = key.slice();
+      await stop(createDecryptStream(k)).catch(() => {});
+      expect(sameBytes(k, key)).toBe(true); // the caller's own is left alone
+      return wiped.filter((w) => w !== k && w !== key);
+    } finally {
+      spy.mockRestore();
+    }
+  }
+  const header = pseudoRandom(10, 11);
+
+  for (const [what, stop] of [
+    ['closed with nothing written', (s) => s.writable.getWriter().close()],
+    [
+      'closed inside the header (TRUNCATED)',
+      (s) => collect(s, [header]).then(({ error }) => Promise.reject(error)),
+    ],
+    ['given a write that is not bytes', (s) => collect(s, ['not bytes' as unknown as Uint8Array])],
+    [
+      'cancelled inside the header',
+      async (s) => {
+        const w = s.writable.getWriter();
+        void w.write(header).catch(() => {});
+        await s.readable.cancel(new Error('stop'));
+      },
+    ],
+    [
+      'aborted inside the header',
+      async (s) => {
+        void s.readable
+          .getReader()
+          .read()
+          .catch(() => {}); // a read waiting: no backpressure
+        const w = s.writable.getWriter();
+        await w.write(header);
+        await w.abort(new Error('stop'));
+      },
+    ],
+  ] as const satisfies readonly (readonly [
+    string,
+    (s: TransformStream<Uint8Array, Uint8Array>) => Promise<unknown>,
+  ])[])
+    it(what, async () => {
+      const copies = await keyCopyAfter(stop);
+      expect(copies).toHaveLength(1);
+      expect(zero(copies[0]!)).toBe(true);
+    });
 });

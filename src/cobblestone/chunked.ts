@@ -139,7 +139,7 @@ function unitCarry(size: number) {
       buf.set(tail, 0);
       n = tail.length;
     },
-    wipe: () => buf.fill(0),
+    wipe: (): void => void buf.fill(0),
   };
 }
 
@@ -148,11 +148,28 @@ function after(step: void | Promise<void>, f: () => void): void | Promise<void> 
   return step instanceof Promise ? step.then(f) : f();
 }
 
+/** Runs `step`; when it fails, at once or later, runs `wipe` and fails the same way. */
+function wipingOnFailure(step: () => void | Promise<void>, wipe: () => void): void | Promise<void> {
+  try {
+    const done = step();
+    return done instanceof Promise
+      ? done.catch((e: unknown) => {
+          wipe();
+          throw e;
+        })
+      : done;
+  } catch (e) {
+    wipe();
+    throw e;
+  }
+}
+
 /**
  * One direction of a stream (chunks to seal, records to open): the whole units of each write go
  * to `run` (the carried one, then those in the piece itself, in place) into one new buffer, which
  * is enqueued. A full record is never the final chunk, so every unit is released as soon as it
- * authenticates; `rest` is what is left for the final chunk. Synchronous when `run` is.
+ * authenticates; `rest` is what is left for the final chunk. Synchronous when `run` is. A write
+ * that fails wipes the carry: the stream is errored, and nothing will seal or open it.
  */
 function unitStream(
   inUnit: number,
@@ -160,30 +177,37 @@ function unitStream(
   run: (input: Uint8Array, out: Uint8Array, offset: number) => void | Promise<void>,
 ) {
   const carry = unitCarry(inUnit);
+  const push = (piece: Uint8Array, c: TransformStreamDefaultController<Uint8Array>): void | Promise<void> => {
+    if (!(piece instanceof Uint8Array))
+      throw new E2EEError('INVALID_ARGUMENT', 'write Uint8Array pieces only');
+    const units = carry.take(piece);
+    if (!units) return;
+    if (units.count === 0) return carry.keep(units.tail);
+    const out = allocForOverwrite(units.count * outUnit);
+    const skip = units.first ? 1 : 0;
+    return after(units.first && run(units.first, out, 0), () =>
+      after(run(units.bulk, out, skip * outUnit), () => {
+        c.enqueue(out);
+        carry.keep(units.tail);
+      }),
+    );
+  };
   return {
-    push(piece: Uint8Array, c: TransformStreamDefaultController<Uint8Array>): void | Promise<void> {
-      if (!(piece instanceof Uint8Array))
-        throw new E2EEError('INVALID_ARGUMENT', 'write Uint8Array pieces only');
-      const units = carry.take(piece);
-      if (!units) return;
-      if (units.count === 0) return carry.keep(units.tail);
-      const out = allocForOverwrite(units.count * outUnit);
-      const skip = units.first ? 1 : 0;
-      return after(units.first && run(units.first, out, 0), () =>
-        after(run(units.bulk, out, skip * outUnit), () => {
-          c.enqueue(out);
-          carry.keep(units.tail);
-        }),
-      );
-    },
-    rest: () => carry.bytes(),
-    wipe: () => carry.wipe(),
+    push: (piece: Uint8Array, c: TransformStreamDefaultController<Uint8Array>) =>
+      wipingOnFailure(() => push(piece, c), carry.wipe),
+    rest: carry.bytes,
+    wipe: carry.wipe,
   };
 }
 
 /**
  * A streaming encryptor: write plaintext in pieces of any size, read the ciphertext. Memory
  * stays at one 16 KiB chunk plus the output of the current write.
+ *
+ * The stream keeps a copy of the plaintext that does not fill a chunk until the next write, and
+ * zeroes it at the end, when a write fails, and when it is cancelled or aborted where the runtime
+ * calls a transformer's `cancel` (Node 20–24, Bun 1.4.5 and Deno 2.9.6 do; Chromium 156 does not;
+ * other browsers are not checked).
  *
  * @example
  * ```ts
@@ -199,16 +223,16 @@ export function createEncryptStream(
   // Our own copy: the caller may wipe theirs as soon as this returns.
   const key = new Uint8Array(inputKey);
   let sealer: MessageSealer;
-  let chunks: ReturnType<typeof unitStream>;
+  const chunks = unitStream(CHUNK_SIZE, RECORD_SIZE, (input, out, at) => sealer.seal(input, out, at, false));
 
-  return new TransformStream<Uint8Array, Uint8Array>({
+  // `cancel` is in the Streams standard since 2023 but not yet in TypeScript's DOM types.
+  const transformer: Transformer<Uint8Array, Uint8Array> & { cancel: () => void } = {
     async start(controller) {
       try {
         sealer = await createMessageSealer(key, options);
       } finally {
         key.fill(0);
       }
-      chunks = unitStream(CHUNK_SIZE, RECORD_SIZE, (input, out, at) => sealer.seal(input, out, at, false));
       controller.enqueue(sealer.prefix);
     },
     // Not `async`: on a synchronous backend a write is sealed and enqueued at once.
@@ -216,11 +240,19 @@ export function createEncryptStream(
     async flush(controller) {
       const rest = chunks.rest();
       const out = new Uint8Array(rest.length + TAG_SIZE);
-      await sealer.seal(rest, out, 0, true);
-      chunks.wipe();
+      try {
+        await sealer.seal(rest, out, 0, true);
+      } finally {
+        chunks.wipe();
+      }
       controller.enqueue(out);
     },
-  });
+    // The readable side cancelled or the writable side aborted: the carried plaintext will never
+    // be sealed. Chromium 156 never calls this: there the carry of a stream stopped between
+    // writes stays until the stream is collected.
+    cancel: chunks.wipe,
+  };
+  return new TransformStream(transformer);
 }
 
 /**
@@ -243,18 +275,26 @@ export function createDecryptStream(
   const header = new Uint8Array(HEADER_SIZE);
   let headerLen = 0;
 
-  return new TransformStream<Uint8Array, Uint8Array>({
+  // Until the header is complete the key copy waits here; if the stream fails or stops first,
+  // nothing else will wipe it. (HKDF reads it before its first `await`, so wiping it while the
+  // header is being checked takes nothing from the check.)
+  const wipeKey = () => void key.fill(0);
+
+  // `cancel`: see createEncryptStream.
+  const transformer: Transformer<Uint8Array, Uint8Array> & { cancel: () => void } = {
     // Not `async`: once the header is checked, on node:crypto a write is opened synchronously.
     transform(piece, controller) {
       if (records) return records.push(piece, controller);
-      if (!(piece instanceof Uint8Array))
+      if (!(piece instanceof Uint8Array)) {
+        wipeKey();
         throw new E2EEError('INVALID_ARGUMENT', 'write Uint8Array pieces only');
+      }
       const off = Math.min(HEADER_SIZE - headerLen, piece.length);
       header.set(piece.subarray(0, off), headerLen);
       headerLen += off;
       if (headerLen < HEADER_SIZE) return;
       return createMessageOpener(key, header, opts)
-        .finally(() => key.fill(0))
+        .finally(wipeKey)
         .then((o) => {
           opener = o;
           records = unitStream(RECORD_SIZE, CHUNK_SIZE, (input, out, at) => o.open(input, out, at, false));
@@ -262,13 +302,18 @@ export function createDecryptStream(
         });
     },
     async flush(controller) {
-      if (!opener || !records) return void chunkedPlaintextSize(headerLen); // throws TRUNCATED
+      if (!opener || !records) {
+        wipeKey();
+        return void chunkedPlaintextSize(headerLen); // throws TRUNCATED
+      }
       const rest = records.rest();
       const out = new Uint8Array(Math.max(0, rest.length - TAG_SIZE));
       await opener.open(rest, out, 0, true);
       controller.enqueue(out);
     },
-  });
+    cancel: wipeKey,
+  };
+  return new TransformStream(transformer);
 }
 
 /** Where {@link openChunked} reads ciphertext from: a file, a blob, an HTTP range reader … */
