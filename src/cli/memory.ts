@@ -7,7 +7,7 @@
  * @module
  */
 
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /** Set to 1, the CLI leaves V8's heap sizing and collection alone. */
@@ -124,6 +124,7 @@ export function keepMallocHeapTop(): void {
 // a look every 2 MiB collects sooner: 12 MiB left Node 24 at 102-105 MiB on the chat-like corpus.
 const COLLECT_ABOVE = 22 * 2 ** 20;
 const lookEvery = (v8Major: number) => (v8Major >= 12 ? 2 : 12) * 2 ** 20;
+const arrayBuffers = () => process.memoryUsage().arrayBuffers;
 
 /**
  * For a compressed encrypt: a callback for the bytes read so far that runs a full garbage
@@ -132,7 +133,7 @@ const lookEvery = (v8Major: number) => (v8Major >= 12 ? 2 : 12) * 2 ** 20;
  * E2EE_BACKUP_V8_DEFAULTS=1.
  */
 export function collectWhileCompressing(): (bytesRead: number) => void {
-  return collector(11);
+  return collector(11, arrayBuffers, COLLECT_ABOVE);
 }
 
 // A decrypt inflates a compressed backup's blocks into new buffers, dead once written, and on
@@ -140,12 +141,22 @@ export function collectWhileCompressing(): (bytesRead: number) => void {
 // Only on V8 12 and 13, where random bytes stay under COLLECT_ABOVE and nothing is collected for
 // them; on V8 11 a look every 12 MiB would collect on random bytes for nothing, and Node 20's
 // decrypt stayed under 100 MiB without it.
+// It reads V8's external memory, not process.memoryUsage().arrayBuffers: that call also reads
+// the RSS from /proc, 23-43 µs inside a 1 GiB decrypt (77-124 µs while inflating), 12-27 ms of
+// CPU per GiB on Node 22 and 24, against 3-11 µs and 1.4-2.4 ms for getHeapStatistics().
+// External memory is the buffers plus Node's own 2.1 (Node 22) or 2.4 MiB (Node 24), briefly up
+// to 8 MiB more, hence 2 MiB over COLLECT_ABOVE. It also counts a password's Argon2id memory
+// (64 MiB of WebAssembly, dead once the key is derived), which the first look now frees.
+// Figures: docs/performance.md, "The decrypt's memory check".
+const DECRYPT_COLLECT_ABOVE = COLLECT_ABOVE + 2 * 2 ** 20;
+const externalMemory = () => getHeapStatistics().external_memory;
+
 /** For a decrypt: as {@link collectWhileCompressing}, on V8 12 and 13 only. */
 export function collectWhileDecrypting(): (bytesRead: number) => void {
-  return collector(12);
+  return collector(12, externalMemory, DECRYPT_COLLECT_ABOVE);
 }
 
-function collector(fromMajor: number): (bytesRead: number) => void {
+function collector(fromMajor: number, held: () => number, above: number): (bytesRead: number) => void {
   let gc: (() => void) | undefined;
   const v8 = process.versions.v8;
   const major = majorOf(v8);
@@ -163,6 +174,6 @@ function collector(fromMajor: number): (bytesRead: number) => void {
   return (bytesRead) => {
     if (!gc || bytesRead < next) return;
     next = bytesRead + every;
-    if (process.memoryUsage().arrayBuffers > COLLECT_ABOVE) gc();
+    if (held() > above) gc();
   };
 }
