@@ -314,37 +314,41 @@ describe('the encrypt stream wipes what it carried when it stops early', () => {
       inputs.push(data);
       if (inputs.length > 1) return held;
     });
-    const stream = createEncryptStream(key, options);
-    const writer = stream.writable.getWriter();
-    const reader = stream.readable.getReader();
-    const received: Uint8Array[] = [];
-    const reading = (async () => {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        received.push(value);
-      }
-    })().catch(() => {});
-    for (const p of [pt.slice(0, 10), pt.slice(10)]) await writer.write(p);
-    const carry = new Uint8Array(inputs[0]!.buffer);
-    expect(carry.length).toBe(CHUNK_SIZE);
-    const writing = writer.write(pt.slice(0, CHUNK_SIZE)).catch(() => {});
-    await vi.waitFor(() => expect(inputs).toHaveLength(2));
-    expect(inputs[1]!.buffer).toBe(carry.buffer);
-    return { carry, writer, reader, received, release, settled: () => Promise.all([writing, reading]), undo };
+    try {
+      const stream = createEncryptStream(key, options);
+      const writer = stream.writable.getWriter();
+      const reader = stream.readable.getReader();
+      const reading = (async () => {
+        for (;;) if ((await reader.read()).done) return;
+      })().catch(() => {});
+      for (const p of [pt.slice(0, 10), pt.slice(10)]) await writer.write(p);
+      const carry = new Uint8Array(inputs[0]!.buffer);
+      expect(carry.length).toBe(CHUNK_SIZE);
+      // How the held write ends: 'written' once its record is enqueued, else its error.
+      const written = writer.write(pt.slice(0, CHUNK_SIZE)).then(
+        () => 'written',
+        (e: unknown) => e,
+      );
+      await vi.waitFor(() => expect(inputs).toHaveLength(2));
+      expect(inputs[1]!.buffer).toBe(carry.buffer);
+      return { carry, writer, reader, release, written, reading, undo };
+    } catch (e) {
+      release();
+      undo();
+      throw e;
+    }
   }
 
   it('when its reader cancels it while the carried chunk is being sealed (webcrypto)', async () => {
     // The cancel wipes at once, with the seal in flight; the write then fails (its enqueue
-    // throws: the readable side is closed), so nothing sealed afterwards reaches the reader.
+    // throws: the readable side is closed), so what it sealed reaches no reader.
     const s = await holdingSecondSeal();
     try {
       await s.reader.cancel(new Error('stop'));
       expect(zero(s.carry)).toBe(true);
-      const before = s.received.length;
       s.release();
-      await s.settled();
-      expect(s.received).toHaveLength(before);
+      expect(await s.written).toBeInstanceOf(Error);
+      await s.reading;
       expect(zero(s.carry)).toBe(true);
     } finally {
       s.undo();
@@ -352,15 +356,17 @@ describe('the encrypt stream wipes what it carried when it stops early', () => {
   });
 
   it('when its writer aborts it while the carried chunk is being sealed (webcrypto)', async () => {
-    // An abort waits for the write in flight, which is still reading the carry; then it wipes.
+    // An abort waits for the write in flight, which is still reading the carry, and its record
+    // is delivered; only then is the carry wiped. Wiping it earlier would seal zeros.
     const s = await holdingSecondSeal();
     try {
       const aborting = s.writer.abort(new Error('stop'));
       await new Promise((r) => setTimeout(r, 0));
       expect(zero(s.carry)).toBe(false);
       s.release();
+      expect(await s.written).toBe('written');
       await aborting;
-      await s.settled();
+      await s.reading;
       expect(zero(s.carry)).toBe(true);
     } finally {
       s.undo();
@@ -402,9 +408,10 @@ describe('the decrypt stream wipes its key copy when it stops before the header'
     [
       'cancelled inside the header',
       async (s) => {
-        const w = s.writable.getWriter();
-        void w.write(header).catch(() => {});
-        await s.readable.cancel(new Error('stop'));
+        const r = s.readable.getReader();
+        void r.read().catch(() => {}); // a read waiting: no backpressure
+        await s.writable.getWriter().write(header);
+        await r.cancel(new Error('stop'));
       },
     ],
     [
@@ -428,4 +435,52 @@ describe('the decrypt stream wipes its key copy when it stops before the header'
       expect(copies).toHaveLength(1);
       expect(zero(copies[0]!)).toBe(true);
     });
+
+  it('cancelled while the header is being checked, after HKDF has read the key', async () => {
+    // HKDF reads the key copy before the check's first `await` (WebCrypto's importKey, held
+    // here), so the cancel's wipe takes nothing from the check; the write then fails.
+    const ct = await encryptChunked(key, pseudoRandom(CHUNK_SIZE + 100, 12)); // a whole chunk to enqueue
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const subtle = globalThis.crypto.subtle;
+    const importKey = subtle.importKey.bind(subtle) as (...a: unknown[]) => Promise<CryptoKey>;
+    let imports = 0;
+    const spy = vi.spyOn(subtle, 'importKey').mockImplementation((async (...args: unknown[]) => {
+      imports++;
+      await held;
+      return importKey(...args);
+    }) as never);
+    try {
+      const k = key.slice();
+      hmacKeys.length = 0;
+      const stream = createDecryptStream(k, { backend: 'webcrypto' });
+      const reader = stream.readable.getReader();
+      const reading = (async () => {
+        for (;;) if ((await reader.read()).done) return;
+      })().catch(() => {});
+      const written = stream.writable
+        .getWriter()
+        .write(ct)
+        .then(
+          () => 'written',
+          (e: unknown) => e,
+        );
+      await vi.waitFor(() => expect(imports).toBe(1));
+      const copies = hmacKeys.filter((h) => h.ref !== k && h.ref !== key);
+      expect(copies).toHaveLength(1);
+      expect(sameBytes(copies[0]!.was, key)).toBe(true); // HKDF had the key …
+      expect(zero(copies[0]!.ref)).toBe(false);
+      await reader.cancel(new Error('stop'));
+      expect(zero(copies[0]!.ref)).toBe(true); // … and the cancel wiped the copy at once
+      release();
+      expect(await written).toBeInstanceOf(Error);
+      await reading;
+      expect(sameBytes(k, key)).toBe(true);
+    } finally {
+      release();
+      spy.mockRestore();
+    }
+  });
 });

@@ -260,6 +260,10 @@ export function createEncryptStream(
  * released only after it authenticates; the stream errors (and stays errored) on the first
  * failure, including a missing or extended end. Until the stream closes without error, the
  * output is an authenticated *prefix*, not the message: do not act on it before the end.
+ *
+ * Its copy of the key is zeroed once the header is checked, or when the stream fails or is
+ * closed first, or cancelled or aborted where the runtime calls a transformer's `cancel` (see
+ * {@link createEncryptStream}).
  */
 export function createDecryptStream(
   inputKey: Uint8Array,

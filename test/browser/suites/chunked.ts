@@ -132,16 +132,18 @@ export function chunkedSuite(expected: 'webcrypto' | 'noble' | 'node' = 'webcryp
 
 /**
  * The encrypt stream's carry (plaintext short of a chunk, kept between writes) after it stops
- * early: zeroed after a failed write on every runtime, and after a cancel or an abort exactly
- * when this runtime calls a transformer's `cancel` (Chromium 156 does not; the TSDoc of
- * createEncryptStream says so). The carry is found through WebCrypto's `encrypt`, wrapped here.
+ * early: zeroed after a failed write, and left after a cancel or an abort, because Chromium (156)
+ * does not call a transformer's `cancel`, as the TSDoc of createEncryptStream and the CHANGELOG
+ * say. The day it does, this check fails to have them updated. The carry is found through
+ * WebCrypto's `encrypt`, wrapped here.
  */
 function carryCheck(): Check {
   return {
-    name: 'a stopped encrypt stream zeroes its carry (on cancel and abort where `cancel` is called)',
+    name: "a stopped encrypt stream zeroes its carry after a failed write (not on cancel or abort: no transformer's cancel here)",
     run: async () => {
       const subtle = crypto.subtle;
       const encrypt = subtle.encrypt;
+      const own = Object.getOwnPropertyDescriptor(subtle, 'encrypt');
       const sealed: Uint8Array[] = [];
       Object.defineProperty(subtle, 'encrypt', {
         configurable: true,
@@ -181,12 +183,17 @@ function carryCheck(): Check {
             await probe.writable.abort(new Error('stop'));
           } else await writer.write('not bytes' as unknown as Uint8Array).catch(() => {});
           await reading;
+          assertEqual(
+            cancelled,
+            false,
+            `${stop}: this browser calls a transformer's cancel; update createEncryptStream's TSDoc and the CHANGELOG, then this check`,
+          );
           const wiped = carry.every((b) => b === 0);
-          const expectWiped = stop === 'a write that is not bytes' || cancelled;
-          assertEqual(wiped, expectWiped, `${stop}: carry zeroed (transformer cancel called: ${cancelled})`);
+          assertEqual(wiped, stop === 'a write that is not bytes', `${stop}: carry zeroed`);
         }
       } finally {
-        delete (subtle as { encrypt?: unknown }).encrypt;
+        if (own) Object.defineProperty(subtle, 'encrypt', own);
+        else delete (subtle as { encrypt?: unknown }).encrypt;
       }
     },
   };
