@@ -144,9 +144,10 @@ export function collectWhileCompressing(): (bytesRead: number) => void {
 // It reads V8's external memory, not process.memoryUsage().arrayBuffers: that call also reads
 // the RSS from /proc, 23-43 µs inside a 1 GiB decrypt (77-124 µs while inflating), 12-27 ms of
 // CPU per GiB on Node 22 and 24, against 3-11 µs and 1.4-2.4 ms for getHeapStatistics().
-// External memory is the buffers plus Node's own 2.1 (Node 22) or 2.4 MiB (Node 24), briefly up
-// to 8 MiB more, hence 2 MiB over COLLECT_ABOVE. It also counts a password's Argon2id memory
-// (64 MiB of WebAssembly, dead once the key is derived), which the first look now frees.
+// External memory is the buffers plus Node's own 2.1 (Node 22) or 2.4 MiB (Node 24), hence
+// 2 MiB over COLLECT_ABOVE; it lags up to a scavenge's worth behind (V8 lowers it once it has
+// swept the freed buffers). It also counts a password's Argon2id memory (the header's m KiB of
+// WebAssembly, 64 MiB by default, dead once the key is derived), which the first look now frees.
 // Figures: docs/performance.md, "The decrypt's memory check".
 const DECRYPT_COLLECT_ABOVE = COLLECT_ABOVE + 2 * 2 ** 20;
 const externalMemory = () => getHeapStatistics().external_memory;

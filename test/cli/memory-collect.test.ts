@@ -1,0 +1,101 @@
+// The CLI's collectors (src/cli/memory.ts): where they look, how often, at what, and when they
+// collect. V8's statistics, its flags and `gc` are stubbed, and the V8 version is set per case,
+// so every case runs on any Node.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+const { stats, gc } = vi.hoisted(() => ({ stats: { external: 0 }, gc: { calls: 0 } }));
+
+vi.mock('node:v8', () => ({
+  setFlagsFromString: () => {},
+  getHeapStatistics: () => ({ external_memory: stats.external }),
+}));
+vi.mock('node:vm', () => ({
+  runInNewContext: (code: string) => (code === 'gc' ? () => void gc.calls++ : undefined),
+}));
+
+const { collectWhileCompressing, collectWhileDecrypting, V8_DEFAULTS_ENV } = await import(
+  '../../src/cli/memory.js'
+);
+
+const MiB = 2 ** 20;
+const realV8 = Object.getOwnPropertyDescriptor(process.versions, 'v8')!;
+const onV8 = (v8: string) => Object.defineProperty(process.versions, 'v8', { ...realV8, value: v8 });
+let arrayBuffers = 0;
+
+beforeEach(() => {
+  stats.external = 0;
+  gc.calls = 0;
+  arrayBuffers = 0;
+  vi.spyOn(process, 'memoryUsage').mockImplementation(
+    () => ({ rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers }) as NodeJS.MemoryUsage,
+  );
+});
+afterEach(() => {
+  Object.defineProperty(process.versions, 'v8', realV8);
+  vi.unstubAllEnvs();
+  vi.restoreAllMocks();
+});
+
+describe('collectWhileDecrypting', () => {
+  for (const v8 of ['12.4.254.21-node.57', '13.6.233.17-node.53'])
+    it(`on V8 ${v8.split('.')[0]}: looks every 2 MiB at external memory, collects above 24 MiB`, () => {
+      onV8(v8);
+      const collect = collectWhileDecrypting();
+      stats.external = 30 * MiB;
+      collect(2 * MiB - 1); // not yet 2 MiB read
+      expect(gc.calls).toBe(0);
+      collect(2 * MiB);
+      expect(gc.calls).toBe(1);
+      collect(4 * MiB - 1); // the next look is 2 MiB later
+      expect(gc.calls).toBe(1);
+      stats.external = 24 * MiB; // at the threshold: no collection
+      collect(4 * MiB);
+      expect(gc.calls).toBe(1);
+      stats.external = 24 * MiB + 1;
+      collect(6 * MiB);
+      expect(gc.calls).toBe(2);
+      // Never process.memoryUsage(), which reads the RSS too, and not the ArrayBuffers alone.
+      expect(process.memoryUsage).not.toHaveBeenCalled();
+    });
+
+  it('does nothing on V8 11 (Node 20), nor with the defaults asked for', () => {
+    stats.external = 100 * MiB;
+    onV8('11.3.244.8-node.38');
+    const onNode20 = collectWhileDecrypting();
+    for (let read = 0; read <= 64 * MiB; read += MiB) onNode20(read);
+    onV8('13.6.233.17-node.53');
+    vi.stubEnv(V8_DEFAULTS_ENV, '1');
+    const withDefaults = collectWhileDecrypting();
+    for (let read = 0; read <= 64 * MiB; read += MiB) withDefaults(read);
+    expect(gc.calls).toBe(0);
+  });
+});
+
+describe('collectWhileCompressing', () => {
+  it('on V8 11 looks every 12 MiB at the ArrayBuffers, and collects above 22 MiB', () => {
+    onV8('11.3.244.8-node.38');
+    const collect = collectWhileCompressing();
+    arrayBuffers = 22 * MiB;
+    collect(12 * MiB);
+    expect(gc.calls).toBe(0);
+    arrayBuffers = 22 * MiB + 1;
+    collect(24 * MiB - 1);
+    expect(gc.calls).toBe(0);
+    collect(24 * MiB);
+    expect(gc.calls).toBe(1);
+    stats.external = 100 * MiB; // not what it reads
+    arrayBuffers = 0;
+    collect(36 * MiB);
+    expect(gc.calls).toBe(1);
+  });
+
+  it('on V8 13 looks every 2 MiB', () => {
+    onV8('13.6.233.17-node.53');
+    const collect = collectWhileCompressing();
+    arrayBuffers = 30 * MiB;
+    collect(2 * MiB);
+    collect(3 * MiB);
+    collect(4 * MiB);
+    expect(gc.calls).toBe(2);
+  });
+});
