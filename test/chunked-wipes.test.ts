@@ -56,6 +56,10 @@ vi.mock('../src/primitives/aes-gcm.js', async (importOriginal) => {
 
 const key = new Uint8Array(32).map((_, i) => i + 1);
 const zero = (b: Uint8Array) => b.every((x) => x === 0);
+/** Reads `reader` to its end, as a consumer would; settles then, or when the stream errors. */
+const drain = async (reader: ReadableStreamDefaultReader<Uint8Array>) => {
+  for (;;) if ((await reader.read()).done) return;
+};
 
 afterEach(() => resetCryptoProvider());
 
@@ -243,9 +247,7 @@ describe('the encrypt stream wipes what it carried when it stops early', () => {
       const writer = stream.writable.getWriter();
       const reader = stream.readable.getReader();
       let error: unknown;
-      const reading = (async () => {
-        for (;;) if ((await reader.read()).done) return;
-      })().catch((e) => {
+      const reading = drain(reader).catch((e) => {
         error = e;
       });
       const pieces = [pt.slice(0, 10), pt.slice(10)];
@@ -318,9 +320,7 @@ describe('the encrypt stream wipes what it carried when it stops early', () => {
       const stream = createEncryptStream(key, options);
       const writer = stream.writable.getWriter();
       const reader = stream.readable.getReader();
-      const reading = (async () => {
-        for (;;) if ((await reader.read()).done) return;
-      })().catch(() => {});
+      const reading = drain(reader).catch(() => {});
       for (const p of [pt.slice(0, 10), pt.slice(10)]) await writer.write(p);
       const carry = new Uint8Array(inputs[0]!.buffer);
       expect(carry.length).toBe(CHUNK_SIZE);
@@ -457,9 +457,7 @@ describe('the decrypt stream wipes its key copy when it stops before the header'
       hmacKeys.length = 0;
       const stream = createDecryptStream(k, { backend: 'webcrypto' });
       const reader = stream.readable.getReader();
-      const reading = (async () => {
-        for (;;) if ((await reader.read()).done) return;
-      })().catch(() => {});
+      const reading = drain(reader).catch(() => {});
       const written = stream.writable
         .getWriter()
         .write(ct)

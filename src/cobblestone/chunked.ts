@@ -148,22 +148,6 @@ function after(step: void | Promise<void>, f: () => void): void | Promise<void> 
   return step instanceof Promise ? step.then(f) : f();
 }
 
-/** Runs `step`; when it fails, at once or later, runs `wipe` and fails the same way. */
-function wipingOnFailure(step: () => void | Promise<void>, wipe: () => void): void | Promise<void> {
-  try {
-    const done = step();
-    return done instanceof Promise
-      ? done.catch((e: unknown) => {
-          wipe();
-          throw e;
-        })
-      : done;
-  } catch (e) {
-    wipe();
-    throw e;
-  }
-}
-
 /**
  * One direction of a stream (chunks to seal, records to open): the whole units of each write go
  * to `run` (the carried one, then those in the piece itself, in place) into one new buffer, which
@@ -177,7 +161,14 @@ function unitStream(
   run: (input: Uint8Array, out: Uint8Array, offset: number) => void | Promise<void>,
 ) {
   const carry = unitCarry(inUnit);
-  const push = (piece: Uint8Array, c: TransformStreamDefaultController<Uint8Array>): void | Promise<void> => {
+  const failed = (e: unknown): never => {
+    carry.wipe();
+    throw e;
+  };
+  const write = (
+    piece: Uint8Array,
+    c: TransformStreamDefaultController<Uint8Array>,
+  ): void | Promise<void> => {
     if (!(piece instanceof Uint8Array))
       throw new E2EEError('INVALID_ARGUMENT', 'write Uint8Array pieces only');
     const units = carry.take(piece);
@@ -193,12 +184,25 @@ function unitStream(
     );
   };
   return {
-    push: (piece: Uint8Array, c: TransformStreamDefaultController<Uint8Array>) =>
-      wipingOnFailure(() => push(piece, c), carry.wipe),
+    /** A write; one that fails, at once or later, wipes the carry. */
+    push(piece: Uint8Array, c: TransformStreamDefaultController<Uint8Array>): void | Promise<void> {
+      try {
+        const done = write(piece, c);
+        return done instanceof Promise ? done.catch(failed) : done;
+      } catch (e) {
+        return failed(e);
+      }
+    },
     rest: carry.bytes,
     wipe: carry.wipe,
   };
 }
+
+/**
+ * A transformer with `cancel`, called when the readable side is cancelled or the writable side
+ * aborted: in the Streams standard since 2023, not yet in TypeScript's DOM types.
+ */
+type CancellableTransformer = Transformer<Uint8Array, Uint8Array> & { cancel: () => void };
 
 /**
  * A streaming encryptor: write plaintext in pieces of any size, read the ciphertext. Memory
@@ -225,8 +229,7 @@ export function createEncryptStream(
   let sealer: MessageSealer;
   const chunks = unitStream(CHUNK_SIZE, RECORD_SIZE, (input, out, at) => sealer.seal(input, out, at, false));
 
-  // `cancel` is in the Streams standard since 2023 but not yet in TypeScript's DOM types.
-  const transformer: Transformer<Uint8Array, Uint8Array> & { cancel: () => void } = {
+  const transformer: CancellableTransformer = {
     async start(controller) {
       try {
         sealer = await createMessageSealer(key, options);
@@ -284,8 +287,7 @@ export function createDecryptStream(
   // header is being checked takes nothing from the check.)
   const wipeKey = () => void key.fill(0);
 
-  // `cancel`: see createEncryptStream.
-  const transformer: Transformer<Uint8Array, Uint8Array> & { cancel: () => void } = {
+  const transformer: CancellableTransformer = {
     // Not `async`: once the header is checked, on node:crypto a write is opened synchronously.
     transform(piece, controller) {
       if (records) return records.push(piece, controller);
