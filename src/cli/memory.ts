@@ -90,23 +90,24 @@ export function keepYoungGenerationSmall(): void {
 // glibc's malloc gives the free memory at the top of its heap back to the system as soon as more
 // than its trim threshold (128 KiB at first) is free there, and the next allocations take it
 // back, a page fault per 4 KiB. node:crypto returns every sealed or opened chunk in a new 16 KiB
-// buffer, and on V8 13 the scavenges that free them made the heap shrink and regrow all along:
-// 40-150 minor faults per MiB encrypting or decrypting 1 GiB where the bare node:crypto loop takes
-// 13 (2 750 brk calls for one decrypt), and up to twice its time. glibc raises that threshold to
+// buffer, and the scavenges that free them make the heap shrink and regrow all along. On V8 13 it
+// was worst: 40-150 minor faults per MiB encrypting or decrypting 1 GiB where the bare node:crypto
+// loop takes 13 (2 750 brk calls for one decrypt), and up to twice its time; on V8 11 a 1 GiB
+// decrypt took 18-19 faults per MiB where the bare loop takes 12. glibc raises that threshold to
 // twice the size of a block it had mapped on its own when the block is freed (mallopt(3),
 // M_MMAP_THRESHOLD), so one 8 MiB buffer, dropped at once, lets the heap keep up to 16 MiB at its
-// top: about 10 faults per MiB, for 3-5 MiB more peak RSS. V8 11 and 12 showed no such churn
-// (8-16 thousand faults per GiB with or without it), so they do without; other allocators only
-// see one short-lived buffer. Figures: docs/performance.md, "Page faults on Node 24".
+// top: about 10 faults per MiB, for up to 5 MiB more peak RSS. Blocks under 8 MiB then come from
+// the heap rather than from mmap, which the figures include. A user's own MALLOC_ settings turn
+// the adjustment off, so theirs win. Other allocators only see one short-lived buffer. Figures:
+// docs/performance.md, "Page faults on Node 24" and "glibc's heap on Node 20 and 22".
 const HEAP_TOP = 8 * 2 ** 20;
 
 /**
- * On V8 13, has glibc's malloc keep the top of its heap instead of trimming it after every
- * scavenge (see HEAP_TOP). Only where the CLI tunes V8 ({@link tunesV8}).
+ * Has glibc's malloc keep the top of its heap instead of trimming it after every scavenge (see
+ * HEAP_TOP). Only where the CLI tunes V8 ({@link tunesV8}).
  */
 export function keepMallocHeapTop(): void {
-  const v8 = process.versions.v8;
-  if (!tunesV8(v8, process.env) || majorOf(v8) < 13) return;
+  if (!tunesV8(process.versions.v8, process.env)) return;
   // Freed at the next scavenge, which is when glibc raises its thresholds.
   void new ArrayBuffer(HEAP_TOP);
 }

@@ -1,9 +1,10 @@
-// The CLI's V8 tuning (src/cli/memory.ts): on which V8 it applies, and that it takes effect in the
-// CLI's own process on the Node running this suite (the CI runs it on Node 20, 22 and 24).
+// The CLI's V8 and malloc tuning (src/cli/memory.ts): on which V8 it applies, and that the V8
+// flags take effect in the CLI's own process on the Node running this suite (the CI runs it on
+// Node 20, 22 and 24).
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { MEASURED_V8_MAJORS, tunesV8, V8_DEFAULTS_ENV } from '../../src/cli/memory.js';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { keepMallocHeapTop, MEASURED_V8_MAJORS, tunesV8, V8_DEFAULTS_ENV } from '../../src/cli/memory.js';
 import { buildCli, CLI, cleanEnv } from './helpers.js';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'v8-young-generation.mjs');
@@ -24,6 +25,46 @@ describe('tunesV8', () => {
   it(`leaves V8 alone with ${V8_DEFAULTS_ENV}=1`, () => {
     expect(tunesV8('13.6.233.17-node.53', { [V8_DEFAULTS_ENV]: '1' })).toBe(false);
     expect(tunesV8('13.6.233.17-node.53', { [V8_DEFAULTS_ENV]: '0' })).toBe(true);
+  });
+});
+
+describe('keepMallocHeapTop', () => {
+  const realV8 = Object.getOwnPropertyDescriptor(process.versions, 'v8')!;
+  beforeEach(() => vi.stubEnv(V8_DEFAULTS_ENV, undefined)); // whatever the suite was run with
+  afterEach(() => {
+    Object.defineProperty(process.versions, 'v8', realV8);
+    vi.unstubAllEnvs();
+    vi.unstubAllGlobals();
+  });
+
+  /** The sizes of the ArrayBuffers keepMallocHeapTop made on `v8`. */
+  function buffersMadeOn(v8: string): number[] {
+    Object.defineProperty(process.versions, 'v8', { ...realV8, value: v8 });
+    const sizes: number[] = [];
+    const Real = globalThis.ArrayBuffer;
+    vi.stubGlobal(
+      'ArrayBuffer',
+      class extends Real {
+        constructor(length: number) {
+          super(length);
+          sizes.push(length);
+        }
+      },
+    );
+    keepMallocHeapTop();
+    vi.unstubAllGlobals();
+    return sizes;
+  }
+
+  it('drops one 8 MiB buffer on every V8 the CLI tunes', () => {
+    for (const v8 of ['11.3.244.8-node.38', '12.4.254.21-node.57', '13.6.233.17-node.53'])
+      expect(buffersMadeOn(v8), v8).toEqual([8 * MiB]);
+  });
+
+  it(`drops none on an unmeasured V8, nor with ${V8_DEFAULTS_ENV}=1`, () => {
+    expect(buffersMadeOn('14.1.146.11-node.26')).toEqual([]);
+    vi.stubEnv(V8_DEFAULTS_ENV, '1');
+    expect(buffersMadeOn('13.6.233.17-node.53')).toEqual([]);
   });
 });
 
