@@ -778,6 +778,28 @@ describe('decodeFraming (SPEC.md §5)', () => {
     ).toBe(n);
   });
 
+  it('padding: one non-zero byte anywhere in it is BAD_PADDING, in any input pieces', async () => {
+    const blocks = [stored(counting(70_000))];
+    const u = concat(metaRecord(META), ...blocks, END);
+    const pad = padme(u.length) - u.length;
+    expect(pad).toBeGreaterThan(1000);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: pad - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        fc.constantFrom<number[] | undefined>(undefined, [1], [7], [13, 64]),
+        async (at, value, sizes) => {
+          const dirty = concat(u, new Uint8Array(pad));
+          dirty[u.length + at] = value;
+          expect(await failure(decode(dirty, { padded: true, sizes }))).toEqual({
+            code: 'BAD_PADDING',
+            message: 'backup padding has non-zero bytes',
+          });
+        },
+      ),
+    );
+  });
+
   it('a deflate block of clen 1 meets the length rules: the output limit, then its data, decide', async () => {
     // SPEC.md §5.2: 1 ≤ clen < rlen holds for clen = 1, so the limit comes next (OUTPUT_LIMIT),
     // and under the limit the data is refused (one byte is no deflate stream), not the lengths.

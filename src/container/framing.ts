@@ -8,7 +8,7 @@
  */
 
 import { E2EEError } from '../errors.js';
-import { concat, toBytes } from '../internal/bytes.js';
+import { concat, isAllZero, toBytes } from '../internal/bytes.js';
 import {
   byobReaderOf,
   cancelled,
@@ -773,7 +773,7 @@ async function checkPadding(r: FramedReader, framed: number, padded: boolean): P
   for (;;) {
     const piece = (await r.exactly(Math.min(BLOCK_SIZE, expected - seen + 1))) ?? (await r.exactly(r.got));
     if (!piece || piece.length === 0) break;
-    if (piece.some((b) => b !== 0)) throw new E2EEError('BAD_PADDING', 'backup padding has non-zero bytes');
+    if (!isAllZero(piece)) throw new E2EEError('BAD_PADDING', 'backup padding has non-zero bytes');
     seen += piece.length;
     if (seen > expected) break;
   }
