@@ -59,10 +59,13 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-// A decrypt checks Padmé's padding, up to 3 % of a 1 GiB backup: Uint8Array.prototype.some with
-// a callback took 0.4-0.46 s per 34 MiB on Node 20, 22 and 24, this loop 24-69 ms
+// A decrypt checks Padmé's padding, up to 3.1 % of a 1 GiB backup: Uint8Array.prototype.some
+// with a callback took 0.4-0.46 s per 34 MiB on Node 20, 22 and 24, this loop 24-69 ms
 // (docs/performance.md, "Checking the padding").
-/** Whether every byte of `bytes` is zero. Not constant-time: for public bytes. */
+/**
+ * Whether every byte of `bytes` is zero. Not constant-time: only for bytes that are not secret,
+ * such as padding that must be zero, checked after it was authenticated.
+ */
 export function isAllZero(bytes: Uint8Array): boolean {
   for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
   return true;
