@@ -111,6 +111,30 @@ describe(`the CLI's process on this Node (V8 ${process.versions.v8})`, () => {
     },
   );
 
+  // collectWhileCompressing on V8 11 asks for a scavenge and then looks whether it was enough: the
+  // dead buffers must be freed by then. V8 12 and 13 are never asked for a scavenge.
+  it.skipIf(major !== 11)('on V8 11, a scavenge asked of `gc` frees dead buffers before it returns', () => {
+    const script = `
+      import { setFlagsFromString } from 'node:v8';
+      import { runInNewContext } from 'node:vm';
+      setFlagsFromString('--expose-gc');
+      setFlagsFromString('--no-concurrent-array-buffer-sweeping');
+      const gc = runInNewContext('gc');
+      const held = () => process.memoryUsage().arrayBuffers;
+      const start = held();
+      // 20 MiB of buffers, dead at once: under the 32 MiB after which V8 11 scavenges.
+      for (let i = 0; i < 20; i++) new Uint8Array(2 ** 20).fill(i);
+      const before = held() - start;
+      gc({ type: 'minor' });
+      console.log(JSON.stringify({ before, after: held() - start }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toBe(''); // V8 reports an unknown flag there
+    const { before, after } = JSON.parse(r.stdout) as { before: number; after: number };
+    expect(before).toBeGreaterThan(16 * MiB);
+    expect(after).toBeLessThan(2 * MiB);
+  });
+
   it(`${V8_DEFAULTS_ENV}=1 leaves V8 at its defaults`, () => {
     const { newSpaceMax, externalScavenges } = youngGeneration({ [V8_DEFAULTS_ENV]: '1' });
     expect(newSpaceMax).toBeGreaterThan(8 * MiB);
