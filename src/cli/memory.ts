@@ -121,9 +121,9 @@ export function keepMallocHeapTop(): void {
 // not compress are stored without deflating (src/compressibility.ts): then the only dead buffers
 // are node:crypto's, which scavenges free, and random bytes stay under 22 MiB.
 // V8 11 scavenges only after 32 MiB of dead buffers, so they are seldom promoted, but a look finds
-// random bytes above 22 MiB too: the full collections took 9-13 per GiB encrypted, for nothing.
-// There the CLI asks for a scavenge, and for a full collection only if the buffers are still
-// above 22 MiB. V8 11 would free a scavenge's dead buffers on another thread, often after `gc`
+// random bytes above 22 MiB too: about 9 full collections per GiB encrypted, where a scavenge
+// would have done. There the CLI asks for a scavenge, and for a full collection only if the
+// buffers are still above 22 MiB (which has not been seen since: it is a safety net). V8 11 would free a scavenge's dead buffers on another thread, often after `gc`
 // has returned and the CLI has looked again, so the CLI has it free them during the scavenge
 // (SWEEP_ON_MAIN_THREAD). The CLI then asked Node 20 for no full collection on random bytes or on
 // the chat-like corpus, and a compressing encrypt takes 0.1 s less CPU per 256 MiB of random bytes
@@ -136,7 +136,8 @@ const arrayBuffers = () => process.memoryUsage().arrayBuffers;
 
 /**
  * For a compressed encrypt: a callback for the bytes read so far that runs a garbage collection
- * while dead buffers pile up (on V8 11 a scavenge first, a full collection if that was not enough). Only on a measured V8 (see {@link MEASURED_V8_MAJORS});
+ * while dead buffers pile up (on V8 11 a scavenge first, and a full collection if that was not
+ * enough). Only on a measured V8 (see {@link MEASURED_V8_MAJORS});
  * does nothing where `gc` cannot be had in a new context (Bun, Deno), and with
  * E2EE_BACKUP_V8_DEFAULTS=1.
  */
@@ -170,17 +171,17 @@ function collector(fromMajor: number, held: () => number, above: number): (bytes
   let gc: Gc | undefined;
   const v8 = process.versions.v8;
   const major = majorOf(v8);
+  const scavengeFirst = major === 11;
   if (tunesV8(v8, process.env) && major >= fromMajor)
     try {
       // Exposes `gc` to contexts made from now on, as `node --expose-gc` would.
       setFlagsFromString('--expose-gc');
-      if (major === 11) setFlagsFromString(SWEEP_ON_MAIN_THREAD);
+      if (scavengeFirst) setFlagsFromString(SWEEP_ON_MAIN_THREAD);
       const fn: unknown = runInNewContext('gc');
       if (typeof fn === 'function') gc = fn as Gc;
     } catch {
       // No such flag or no `gc` in a new context: collect nothing.
     }
-  const scavengeFirst = major === 11;
   let next = LOOK_EVERY;
   return (bytesRead) => {
     if (!gc || bytesRead < next) return;
@@ -190,6 +191,7 @@ function collector(fromMajor: number, held: () => number, above: number): (bytes
       gc({ type: 'minor' });
       if (held() <= above) return;
     }
+    // Without options: on V8 11, gc({ type: 'major' }) runs a scavenge, not a full collection.
     gc();
   };
 }
