@@ -113,23 +113,31 @@ export function keepMallocHeapTop(): void {
 }
 
 // Compressing leaves about 1.3 MiB of dead buffers per MiB read (node:zlib's output, node:crypto's
-// sealed chunks), and most of them outlive two scavenges while their block is in flight, so they
-// are promoted and wait for a full collection, which V8 starts only after 64 MiB of them. So the
-// CLI runs one while the process holds more than 22 MiB of buffers, live and dead (about 10 MiB
-// are live). Blocks that do not compress are stored without deflating (src/compressibility.ts):
-// then the only dead buffers are node:crypto's, which scavenges free, and no full collection is
-// due. How often to look depends on the scavenges: V8 11 lets 32 MiB of dead buffers wait for one,
-// so a look at every MiB would find random bytes above 22 MiB and collect for nothing; every
-// 12 MiB it put a compressed encrypt on Node 20 at 86-88 MiB for about 7 % more time. V8 12 and
-// 13 scavenge every 8 MiB of them (EXTERNAL_SCAVENGE), which keeps random bytes under 22 MiB, and
-// a look every 2 MiB collects sooner: 12 MiB left Node 24 at 102-105 MiB on the chat-like corpus.
+// sealed chunks). On V8 12 and 13, which scavenge after every 8 MiB of them (EXTERNAL_SCAVENGE),
+// most outlive two scavenges while their block is in flight, so they are promoted and wait for a
+// full collection, which V8 starts only after 64 MiB of them. So the CLI looks every 2 MiB and
+// runs one while the process holds more than 22 MiB of buffers, live and dead (about 10 MiB are
+// live); a look every 12 MiB left Node 24 at 102-105 MiB on the chat-like corpus. Blocks that do
+// not compress are stored without deflating (src/compressibility.ts): then the only dead buffers
+// are node:crypto's, which scavenges free, and random bytes stay under 22 MiB.
+// V8 11 scavenges only after 32 MiB of dead buffers, so they are seldom promoted, but a look finds
+// random bytes above 22 MiB too: about 9 full collections per GiB encrypted, where a scavenge
+// would have done. There the CLI asks for a scavenge, and for a full collection only if the
+// buffers are still above 22 MiB (which has not been seen since: it is a safety net). V8 11 would free a scavenge's dead buffers on another thread, often after `gc`
+// has returned and the CLI has looked again, so the CLI has it free them during the scavenge
+// (SWEEP_ON_MAIN_THREAD). The CLI then asked Node 20 for no full collection on random bytes or on
+// the chat-like corpus, and a compressing encrypt takes 0.1 s less CPU per 256 MiB of random bytes
+// and 0.3 s less for the corpus. Figures: docs/performance.md, "Node 20's collections while
+// compressing".
 const COLLECT_ABOVE = 22 * 2 ** 20;
-const lookEvery = (v8Major: number) => (v8Major >= 12 ? 2 : 12) * 2 ** 20;
+const LOOK_EVERY = 2 * 2 ** 20;
+const SWEEP_ON_MAIN_THREAD = '--no-concurrent-array-buffer-sweeping';
 const arrayBuffers = () => process.memoryUsage().arrayBuffers;
 
 /**
- * For a compressed encrypt: a callback for the bytes read so far that runs a full garbage
- * collection while dead buffers pile up. Only on a measured V8 (see {@link MEASURED_V8_MAJORS});
+ * For a compressed encrypt: a callback for the bytes read so far that runs a garbage collection
+ * while dead buffers pile up (on V8 11 a scavenge first, and a full collection if that was not
+ * enough). Only on a measured V8 (see {@link MEASURED_V8_MAJORS});
  * does nothing where `gc` cannot be had in a new context (Bun, Deno), and with
  * E2EE_BACKUP_V8_DEFAULTS=1.
  */
@@ -140,8 +148,7 @@ export function collectWhileCompressing(): (bytesRead: number) => void {
 // A decrypt inflates a compressed backup's blocks into new buffers, dead once written, and on
 // Node 24 they piled up like a compressed encrypt's: 106 MiB on 1 GiB of the chat-like corpus.
 // Only on V8 12 and 13, where random bytes stay under COLLECT_ABOVE and nothing is collected for
-// them; on V8 11 a look every 12 MiB would collect on random bytes for nothing, and Node 20's
-// decrypt stayed under 100 MiB without it.
+// them; Node 20's decrypt stayed under 100 MiB without it.
 // It reads V8's external memory, not process.memoryUsage().arrayBuffers: that call also reads
 // the RSS from /proc, 23-43 µs inside a 1 GiB decrypt (77-124 µs while inflating), 12-27 ms of
 // CPU per GiB on Node 22 and 24, against 3-11 µs and 1.4-2.4 ms for getHeapStatistics().
@@ -158,24 +165,33 @@ export function collectWhileDecrypting(): (bytesRead: number) => void {
   return collector(12, externalMemory, DECRYPT_COLLECT_ABOVE);
 }
 
+type Gc = (options?: { type: 'minor' }) => void;
+
 function collector(fromMajor: number, held: () => number, above: number): (bytesRead: number) => void {
-  let gc: (() => void) | undefined;
+  let gc: Gc | undefined;
   const v8 = process.versions.v8;
   const major = majorOf(v8);
+  const scavengeFirst = major === 11;
   if (tunesV8(v8, process.env) && major >= fromMajor)
     try {
       // Exposes `gc` to contexts made from now on, as `node --expose-gc` would.
       setFlagsFromString('--expose-gc');
+      if (scavengeFirst) setFlagsFromString(SWEEP_ON_MAIN_THREAD);
       const fn: unknown = runInNewContext('gc');
-      if (typeof fn === 'function') gc = fn as () => void;
+      if (typeof fn === 'function') gc = fn as Gc;
     } catch {
       // No such flag or no `gc` in a new context: collect nothing.
     }
-  const every = lookEvery(major);
-  let next = every;
+  let next = LOOK_EVERY;
   return (bytesRead) => {
     if (!gc || bytesRead < next) return;
-    next = bytesRead + every;
-    if (held() > above) gc();
+    next = bytesRead + LOOK_EVERY;
+    if (held() <= above) return;
+    if (scavengeFirst) {
+      gc({ type: 'minor' });
+      if (held() <= above) return;
+    }
+    // Without options: on V8 11, gc({ type: 'major' }) runs a scavenge, not a full collection.
+    gc();
   };
 }

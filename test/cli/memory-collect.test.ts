@@ -3,14 +3,28 @@
 // so every case runs on any Node.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-const { stats, gc } = vi.hoisted(() => ({ stats: { external: 0 }, gc: { calls: 0 } }));
+const { stats, gc } = vi.hoisted(() => ({
+  stats: { external: 0, flags: [] as string[] },
+  // Full collections counted, and what a scavenge leaves (`gc({ type: 'minor' })`).
+  gc: { calls: 0, minor: 0, onMinor: () => {} },
+}));
 
 vi.mock('node:v8', () => ({
-  setFlagsFromString: () => {},
+  setFlagsFromString: (flag: string) => void stats.flags.push(flag),
   getHeapStatistics: () => ({ external_memory: stats.external }),
 }));
 vi.mock('node:vm', () => ({
-  runInNewContext: (code: string) => (code === 'gc' ? () => void gc.calls++ : undefined),
+  runInNewContext: (code: string) =>
+    code === 'gc'
+      ? (options?: { type?: string }) => {
+          if (options === undefined) gc.calls++;
+          else if (options.type === 'minor') {
+            gc.minor++;
+            gc.onMinor();
+            // On V8 11 { type: 'major' } is a scavenge too: only gc() is a full collection.
+          } else throw new Error(`gc(${JSON.stringify(options)}) is not asked for`);
+        }
+      : undefined,
 }));
 
 const { collectWhileCompressing, collectWhileDecrypting, V8_DEFAULTS_ENV } = await import(
@@ -24,7 +38,10 @@ let arrayBuffers = 0;
 
 beforeEach(() => {
   stats.external = 0;
+  stats.flags = [];
   gc.calls = 0;
+  gc.minor = 0;
+  gc.onMinor = () => {};
   arrayBuffers = 0;
   vi.spyOn(process, 'memoryUsage').mockImplementation(
     () => ({ rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers }) as NodeJS.MemoryUsage,
@@ -54,11 +71,12 @@ describe('collectWhileDecrypting', () => {
       stats.external = 24 * MiB + 1;
       collect(6 * MiB);
       expect(gc.calls).toBe(2);
+      expect(gc.minor).toBe(0); // V8 12 and 13 scavenge on their own (EXTERNAL_SCAVENGE)
       // Never process.memoryUsage(), which reads the RSS too, and not the ArrayBuffers alone.
       expect(process.memoryUsage).not.toHaveBeenCalled();
     });
 
-  it('does nothing on V8 11 (Node 20), nor with the defaults asked for', () => {
+  it('does nothing on V8 11 (Node 20) and sets no flag, nor with the defaults asked for', () => {
     stats.external = 100 * MiB;
     onV8('11.3.244.8-node.38');
     const onNode20 = collectWhileDecrypting();
@@ -68,25 +86,51 @@ describe('collectWhileDecrypting', () => {
     const withDefaults = collectWhileDecrypting();
     for (let read = 0; read <= 64 * MiB; read += MiB) withDefaults(read);
     expect(gc.calls).toBe(0);
+    expect(stats.flags).toEqual([]);
   });
 });
 
 describe('collectWhileCompressing', () => {
-  it('on V8 11 looks every 12 MiB at the ArrayBuffers, and collects above 22 MiB', () => {
+  it('on V8 11 looks every 2 MiB at the ArrayBuffers; above 22 MiB it scavenges, then collects in full if still above', () => {
     onV8('11.3.244.8-node.38');
     const collect = collectWhileCompressing();
-    arrayBuffers = 22 * MiB;
-    collect(12 * MiB);
-    expect(gc.calls).toBe(0);
-    arrayBuffers = 22 * MiB + 1;
-    collect(24 * MiB - 1);
-    expect(gc.calls).toBe(0);
-    collect(24 * MiB);
-    expect(gc.calls).toBe(1);
+    arrayBuffers = 22 * MiB; // at the threshold: neither
+    collect(2 * MiB);
+    expect([gc.minor, gc.calls]).toEqual([0, 0]);
+    // Random bytes: the dead buffers are young, and the scavenge frees them.
+    arrayBuffers = 30 * MiB;
+    gc.onMinor = () => {
+      arrayBuffers = 22 * MiB;
+    };
+    collect(4 * MiB - 1); // the next look is 2 MiB later
+    expect([gc.minor, gc.calls]).toEqual([0, 0]);
+    collect(4 * MiB);
+    expect([gc.minor, gc.calls]).toEqual([1, 0]);
+    // Promoted buffers outlive the scavenge.
+    arrayBuffers = 30 * MiB;
+    gc.onMinor = () => {
+      arrayBuffers = 22 * MiB + 1;
+    };
+    collect(6 * MiB);
+    expect([gc.minor, gc.calls]).toEqual([2, 1]);
     stats.external = 100 * MiB; // not what it reads
     arrayBuffers = 0;
-    collect(36 * MiB);
-    expect(gc.calls).toBe(1);
+    collect(8 * MiB);
+    expect([gc.minor, gc.calls]).toEqual([2, 1]);
+    // Freed during the scavenge, so that the second look sees it.
+    expect(stats.flags).toContain('--no-concurrent-array-buffer-sweeping');
+  });
+
+  it('does nothing and sets no flag with the defaults asked for, on V8 11 too', () => {
+    vi.stubEnv(V8_DEFAULTS_ENV, '1');
+    arrayBuffers = 100 * MiB;
+    for (const v8 of ['11.3.244.8-node.38', '13.6.233.17-node.53']) {
+      onV8(v8);
+      const collect = collectWhileCompressing();
+      for (let read = 0; read <= 64 * MiB; read += MiB) collect(read);
+    }
+    expect([gc.minor, gc.calls]).toEqual([0, 0]);
+    expect(stats.flags).toEqual([]);
   });
 
   it('on V8 13 looks every 2 MiB', () => {
@@ -97,5 +141,8 @@ describe('collectWhileCompressing', () => {
     collect(3 * MiB);
     collect(4 * MiB);
     expect(gc.calls).toBe(2);
+    // V8 12 and 13 scavenge every 8 MiB of dead buffers themselves: none asked for.
+    expect(gc.minor).toBe(0);
+    expect(stats.flags).toEqual(['--expose-gc']);
   });
 });
