@@ -64,7 +64,7 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 // (docs/performance.md, "Checking the padding").
 /**
  * Whether every byte of `bytes` is zero. Not constant-time: only for bytes that are not secret,
- * such as padding that must be zero, checked after it was authenticated.
+ * such as padding that must be zero, checked after it was authenticated, or a device salt.
  */
 export function isAllZero(bytes: Uint8Array): boolean {
   for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;

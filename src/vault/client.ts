@@ -17,7 +17,7 @@
  */
 
 import { E2EEError, ERROR_CODES, type ErrorCode, isE2EEError } from '../errors.js';
-import { constantTimeEqual } from '../internal/bytes.js';
+import { constantTimeEqual, isAllZero } from '../internal/bytes.js';
 import type { Argon2idParams } from '../primitives/kdf.js';
 import { fromBase64url, toBase64url } from './base64url.js';
 import {
@@ -336,12 +336,12 @@ export function createVaultClient(baseUrl: string | URL, options: VaultClientOpt
       throw err;
     }
     const salt = typeof answer['deviceSalt'] === 'string' ? fromBase64url(answer['deviceSalt']) : undefined;
-    if (!salt || salt.length !== DEVICE_SALT_BYTES || isZero(salt)) {
+    if (!salt || salt.length !== DEVICE_SALT_BYTES || isAllZero(salt)) {
       // The empty (or all-zero) salt gives the one credential that never changes for this key
       // and account: a server asking for it gets a credential no rotation retires (SPEC.md §9.4).
       throw new VaultError(
         'VAULT_PROTOCOL',
-        salt && (salt.length === 0 || isZero(salt))
+        salt && (salt.length === 0 || isAllZero(salt))
           ? 'the vault answered an empty device salt (a record from before device salts, or a server asking for a credential that never changes): not sending a device credential for it'
           : `'deviceSalt' must be ${DEVICE_SALT_BYTES} bytes of base64url`,
       );
@@ -491,10 +491,6 @@ function forget(state: { password: Uint8Array; blind: Uint8Array; clientSecret?:
   state.password.fill(0);
   state.blind.fill(0);
   state.clientSecret?.fill(0);
-}
-
-function isZero(bytes: Uint8Array): boolean {
-  return bytes.every((b) => b === 0);
 }
 
 function normalise(account: string): string {

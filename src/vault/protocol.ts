@@ -12,7 +12,7 @@
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { E2EEError } from '../errors.js';
-import { concat, constantTimeEqual, randomBytes, toBytes, toHex } from '../internal/bytes.js';
+import { concat, constantTimeEqual, isAllZero, randomBytes, toBytes, toHex } from '../internal/bytes.js';
 import { hkdfExpandSha512 } from '../internal/hashes.js';
 import { checkEngineNormalizes } from '../key/password.js';
 import { createAead } from '../primitives/aes-gcm.js';
@@ -447,7 +447,7 @@ export function deriveDeviceCredential(
   if (!(deviceSalt instanceof Uint8Array) || deviceSalt.length !== DEVICE_SALT_BYTES) {
     throw new E2EEError('VAULT_PROTOCOL', `the device salt must be ${DEVICE_SALT_BYTES} bytes`);
   }
-  if (deviceSalt.every((b) => b === 0)) {
+  if (isAllZero(deviceSalt)) {
     throw new E2EEError('VAULT_PROTOCOL', 'the device salt is all zeros, the same as no salt');
   }
   const info = concat(DEVICE_CREDENTIAL_INFO, Uint8Array.of(0), accountBytes(account));

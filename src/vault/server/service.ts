@@ -27,7 +27,7 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { E2EEError, type ErrorCode, isE2EEError } from '../../errors.js';
-import { randomBytes, toBytes } from '../../internal/bytes.js';
+import { isAllZero, randomBytes, toBytes } from '../../internal/bytes.js';
 import { type Argon2idParams, DEFAULT_KDF_MAXIMA } from '../../primitives/kdf.js';
 import { fromBase64url, toBase64url } from '../base64url.js';
 import {
@@ -493,7 +493,7 @@ export function createVaultService(options: VaultServiceOptions): VaultService {
       const deviceSalt = binary(f, 'deviceSalt', DEVICE_SALT_BYTES);
       // All zeros is the empty salt to HKDF-SHA512 (HMAC pads its key with zeros): the one fixed
       // credential per key and account that device salts exist to avoid (SPEC.md §9.4).
-      if (deviceSalt.every((b) => b === 0)) {
+      if (isAllZero(deviceSalt)) {
         throw refuse('VAULT_PROTOCOL', "field 'deviceSalt' is all zeros: draw it from a CSPRNG");
       }
       const newVerifier = binary(f, 'deviceVerifier', DEVICE_CREDENTIAL_BYTES);
