@@ -123,12 +123,12 @@ export function keepMallocHeapTop(): void {
 // V8 11 scavenges only after 32 MiB of dead buffers, so they are seldom promoted, but a look finds
 // random bytes above 22 MiB too: about 9 full collections per GiB encrypted, where a scavenge
 // would have done. There the CLI asks for a scavenge, and for a full collection only if the
-// buffers are still above 22 MiB (which has not been seen since: it is a safety net). V8 11 would free a scavenge's dead buffers on another thread, often after `gc`
-// has returned and the CLI has looked again, so the CLI has it free them during the scavenge
-// (SWEEP_ON_MAIN_THREAD). The CLI then asked Node 20 for no full collection on random bytes or on
-// the chat-like corpus, and a compressing encrypt takes 0.1 s less CPU per 256 MiB of random bytes
-// and 0.3 s less for the corpus. Figures: docs/performance.md, "Node 20's collections while
-// compressing".
+// buffers are still above 22 MiB (not seen since: it is a safety net). V8 11 would free a
+// scavenge's dead buffers on another thread, often after `gc` has returned and the CLI has looked
+// again, so the CLI has it free them during the scavenge (SWEEP_ON_MAIN_THREAD). The CLI then
+// asked Node 20 for no full collection on random bytes or on the chat-like corpus, and a
+// compressing encrypt takes 0.1 s less CPU per 256 MiB of random bytes and 0.3 s less for the
+// corpus. Figures: docs/performance.md, "Node 20's collections while compressing".
 const COLLECT_ABOVE = 22 * 2 ** 20;
 const LOOK_EVERY = 2 * 2 ** 20;
 const SWEEP_ON_MAIN_THREAD = '--no-concurrent-array-buffer-sweeping';
@@ -137,9 +137,8 @@ const arrayBuffers = () => process.memoryUsage().arrayBuffers;
 /**
  * For a compressed encrypt: a callback for the bytes read so far that runs a garbage collection
  * while dead buffers pile up (on V8 11 a scavenge first, and a full collection if that was not
- * enough). Only on a measured V8 (see {@link MEASURED_V8_MAJORS});
- * does nothing where `gc` cannot be had in a new context (Bun, Deno), and with
- * E2EE_BACKUP_V8_DEFAULTS=1.
+ * enough). Only on a measured V8 (see {@link MEASURED_V8_MAJORS}); does nothing where `gc`
+ * cannot be had in a new context (Bun, Deno), and with E2EE_BACKUP_V8_DEFAULTS=1.
  */
 export function collectWhileCompressing(): (bytesRead: number) => void {
   return collector(11, arrayBuffers, COLLECT_ABOVE);
