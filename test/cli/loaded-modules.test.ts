@@ -5,7 +5,7 @@
 // by an ES module loader hook (fixtures/record-modules.mjs), never from a timing.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCli, CLI, cleanEnv, run, tempDir } from './helpers.js';
@@ -32,6 +32,8 @@ interface Loaded {
   packageFiles: Set<string>;
   /** The source files bundled into the chunks loaded, as tsup names them (`src/cli/main.ts`). */
   sources: Set<string>;
+  /** The CLI's own files loaded (in packages/cli/dist/), by name. */
+  files: string[];
 }
 
 /** Runs the built CLI with ARGS and answers what it loaded. */
@@ -45,6 +47,7 @@ function loadedBy(args: string[], log: string): Loaded {
   const packages = new Set<string>();
   const packageFiles = new Set<string>();
   const sources = new Set<string>();
+  const files: string[] = [];
   for (const url of readFileSync(log, 'utf8').split('\n')) {
     if (!url.startsWith('file:')) continue; // node: built-ins
     const path = fileURLToPath(url);
@@ -54,12 +57,14 @@ function loadedBy(args: string[], log: string): Loaded {
       packageFiles.add(`${pkg[1]}/${pkg[2]}`);
     }
     // tsup (esbuild) heads each bundled source file with a `// src/…` comment.
-    else
+    else {
+      if (dirname(path) === dirname(CLI)) files.push(basename(path));
       for (const [, src] of readFileSync(path, 'utf8').matchAll(/^\/\/ (src\/\S+\.ts)$/gm)) sources.add(src!);
+    }
   }
   // The recording itself works: the entry point and its bundled main.ts were seen.
   expect(sources).toContain('src/cli/main.ts');
-  return { packages, packageFiles, sources };
+  return { packages, packageFiles, sources, files };
 }
 
 // Nothing `encrypt -k` or `decrypt -k` needs: the vault (OPAQUE, Hono, its stores), S3, backup
@@ -69,6 +74,8 @@ const NOT_FOR_A_KEY_FILE = [
   /^src\/s3\//,
   /^src\/lifecycle\//,
   /^src\/whatsapp\/(?!key\.ts$)/,
+  // argon2id.ts only re-exports hash-wasm and has no mark left after the build's re-chunking
+  // (tsup.cli.config.ts): `packages` being empty is what catches it.
   /^src\/primitives\/argon2id/,
   /^src\/cli\/(setup|state|store|store-key|store-url|remove-copies|config-dir|vault-\w+)\.ts$/,
 ];
@@ -86,6 +93,11 @@ describe('what the CLI loads', () => {
     const commands = [...loaded.sources].filter((s) => s.startsWith('src/cli/commands/'));
     expect(commands).toEqual(['src/cli/commands/encrypt.ts']);
     expect([...loaded.sources].filter((s) => NOT_FOR_A_KEY_FILE.some((re) => re.test(s)))).toEqual([]);
+    // A file that begins with imports of Node's modules: its mark survived the re-chunking.
+    expect(loaded.sources).toContain('src/node/file-output.ts');
+    // cli.js (main.ts), the chunk of main.ts's imports, encrypt's and the one it shares with
+    // decrypt (tsup.cli.config.ts).
+    expect(loaded.files).toHaveLength(4);
   });
 
   it('decrypt with a key file: likewise', () => {
@@ -98,6 +110,7 @@ describe('what the CLI loads', () => {
     const commands = [...loaded.sources].filter((s) => s.startsWith('src/cli/commands/'));
     expect(commands).toEqual(['src/cli/commands/decrypt.ts']);
     expect([...loaded.sources].filter((s) => NOT_FOR_A_KEY_FILE.some((re) => re.test(s)))).toEqual([]);
+    expect(loaded.files).toHaveLength(4);
   });
 
   it('--version: the command table, no package, no key, crypto or file-writing code', () => {
@@ -109,5 +122,6 @@ describe('what the CLI loads', () => {
       ),
     );
     expect(heavy).toEqual([]);
+    expect(loaded.files).toHaveLength(2); // cli.js and the chunk of main.ts's imports
   });
 });
