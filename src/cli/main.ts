@@ -13,7 +13,7 @@ import { commandTable } from './command-table.js';
 import { PASSWORD_ENV } from './env.js';
 import { describeError, EXIT, withNote } from './exit-codes.js';
 import { formatHelp } from './help.js';
-import { keepMallocHeapTop, keepYoungGenerationSmall } from './memory.js';
+import { keepMallocHeapTop, setV8Flags } from './memory.js';
 
 /**
  * The value someone gave `--password` (`--password VALUE`, `-p VALUE`, `--password=VALUE`), if
@@ -113,7 +113,7 @@ function usageMessage(err: CommandLineError, args: readonly string[]): string {
   return `e2ee-backup: ${err.message.replace(/\.$/, '')}. Run '${help}' for usage.\n`;
 }
 
-keepYoungGenerationSmall();
+setV8Flags();
 keepMallocHeapTop();
 
 // Not process.exit(): it could cut off output still queued for a pipe.

@@ -2,7 +2,8 @@
  * How the CLI's own process keeps its memory in check: V8 and malloc tuning that the library
  * never does, since it runs in other people's processes. All of it is off with
  * E2EE_BACKUP_V8_DEFAULTS=1.
- * The figures behind each setting are in docs/performance.md ("Peak RSS per Node version").
+ * The figures behind each setting are in docs/performance.md ("Peak RSS per Node version",
+ * "Freeing dead buffers on the main thread").
  *
  * @module
  */
@@ -64,22 +65,40 @@ function loadStreamingBuiltins(): void {
   void used;
 }
 
-/** V8 flags the user set: the CLI never overrides the young generation's sizing. */
-function ownYoungGenerationFlags(): boolean {
-  return [...process.execArgv, process.env['NODE_OPTIONS'] ?? ''].some((a) => /semi.space|new.space/.test(a));
+/**
+ * Whether the user started `node` with an option whose name matches `pattern`: the CLI never
+ * overrides one. Only names are matched, not values: `--import ./array-buffer-sweeping.mjs` is not
+ * a sweeping option.
+ */
+function userSet(pattern: RegExp): boolean {
+  const args = [...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/)];
+  return args.some((a) => a.startsWith('-') && pattern.test(a.split('=')[0]!));
 }
 
+// The dead buffers a scavenge finds (node:crypto's chunks, see HEAP_TOP below) are freed on a
+// helper thread by default. Freed during the scavenge, on the main thread, encrypting or
+// decrypting 1 GiB of random bytes with compression off took 61-232 ms less CPU time on Node 20,
+// 22 and 24, and 35-105 ms less wall time (12-35 ms less CPU at 256 MiB); compressed data, whose
+// time goes to deflate and inflate, and peak RSS did not change beyond the runs' spread. Why the
+// helper thread costs more was not looked into. Figures: docs/performance.md, "Freeing dead
+// buffers on the main thread".
+const SWEEP_ON_MAIN_THREAD = '--no-concurrent-array-buffer-sweeping';
+
 /**
- * Keeps V8's young generation at its initial size and, on V8 12 and 13, collects it after fewer
- * dead ArrayBuffers. Only on a measured V8 (see {@link MEASURED_V8_MAJORS}); never over the
- * user's own semi-space or new-space options. Loads the built-in modules the commands stream with
- * first (see STREAMING_BUILTINS).
+ * Sets the CLI's V8 flags, each unless the user set one of its kind: dead ArrayBuffers freed
+ * during the scavenge that finds them (see SWEEP_ON_MAIN_THREAD); the young generation kept at
+ * its initial size and, on V8 12 and 13, collected after fewer dead ArrayBuffers (none of these
+ * where the user set a semi-space or new-space option). Only on a measured V8 (see
+ * {@link MEASURED_V8_MAJORS}). Loads the built-in modules the commands stream with first (see
+ * STREAMING_BUILTINS).
  */
-export function keepYoungGenerationSmall(): void {
+export function setV8Flags(): void {
   const v8 = process.versions.v8;
-  if (!tunesV8(v8, process.env) || ownYoungGenerationFlags()) return;
+  if (!tunesV8(v8, process.env)) return;
   try {
     loadStreamingBuiltins();
+    if (!userSet(/array.buffer.sweeping/)) setFlagsFromString(SWEEP_ON_MAIN_THREAD);
+    if (userSet(/semi.space|new.space/)) return;
     setFlagsFromString(KEEP_SMALL);
     if (majorOf(v8) >= 12) setFlagsFromString(EXTERNAL_SCAVENGE);
   } catch {
@@ -125,13 +144,12 @@ export function keepMallocHeapTop(): void {
 // would have done. There the CLI asks for a scavenge, and for a full collection only if the
 // buffers are still above 22 MiB (not seen since: it is a safety net). V8 11 would free a
 // scavenge's dead buffers on another thread, often after `gc` has returned and the CLI has looked
-// again, so the CLI has it free them during the scavenge (SWEEP_ON_MAIN_THREAD). The CLI then
+// again; the CLI's flags have it free them during the scavenge (SWEEP_ON_MAIN_THREAD). The CLI then
 // asked Node 20 for no full collection on random bytes or on the chat-like corpus, and a
 // compressing encrypt takes 0.1 s less CPU per 256 MiB of random bytes and 0.3 s less for the
 // corpus. Figures: docs/performance.md, "Node 20's collections while compressing".
 const COLLECT_ABOVE = 22 * 2 ** 20;
 const LOOK_EVERY = 2 * 2 ** 20;
-const SWEEP_ON_MAIN_THREAD = '--no-concurrent-array-buffer-sweeping';
 const arrayBuffers = () => process.memoryUsage().arrayBuffers;
 
 /**
@@ -175,7 +193,6 @@ function collector(fromMajor: number, held: () => number, above: number): (bytes
     try {
       // Exposes `gc` to contexts made from now on, as `node --expose-gc` would.
       setFlagsFromString('--expose-gc');
-      if (scavengeFirst) setFlagsFromString(SWEEP_ON_MAIN_THREAD);
       const fn: unknown = runInNewContext('gc');
       if (typeof fn === 'function') gc = fn as Gc;
     } catch {

@@ -1,6 +1,6 @@
 // The CLI's collectors (src/cli/memory.ts): where they look, how often, at what, and when they
-// collect. V8's statistics, its flags and `gc` are stubbed, and the V8 version is set per case,
-// so every case runs on any Node.
+// collect; and which V8 flags the CLI sets. V8's statistics, its flags and `gc` are stubbed, and
+// the V8 version is set per case, so every case runs on any Node.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 const { stats, gc } = vi.hoisted(() => ({
@@ -27,7 +27,7 @@ vi.mock('node:vm', () => ({
       : undefined,
 }));
 
-const { collectWhileCompressing, collectWhileDecrypting, V8_DEFAULTS_ENV } = await import(
+const { collectWhileCompressing, collectWhileDecrypting, setV8Flags, V8_DEFAULTS_ENV } = await import(
   '../../src/cli/memory.js'
 );
 
@@ -117,8 +117,9 @@ describe('collectWhileCompressing', () => {
     arrayBuffers = 0;
     collect(8 * MiB);
     expect([gc.minor, gc.calls]).toEqual([2, 1]);
-    // Freed during the scavenge, so that the second look sees it.
-    expect(stats.flags).toContain('--no-concurrent-array-buffer-sweeping');
+    // Only `gc` itself: setV8Flags, at start, has V8 free the dead buffers during the scavenge,
+    // so that the second look sees them gone.
+    expect(stats.flags).toEqual(['--expose-gc']);
   });
 
   it('does nothing and sets no flag with the defaults asked for, on V8 11 too', () => {
@@ -144,5 +145,65 @@ describe('collectWhileCompressing', () => {
     // V8 12 and 13 scavenge every 8 MiB of dead buffers themselves: none asked for.
     expect(gc.minor).toBe(0);
     expect(stats.flags).toEqual(['--expose-gc']);
+  });
+});
+
+describe('setV8Flags', () => {
+  const SWEEP = '--no-concurrent-array-buffer-sweeping';
+  const KEEP_SMALL = '--semi-space-growth-factor=1';
+  const EXTERNAL = '--scavenger-max-new-space-capacity-mb=2';
+  beforeEach(() => {
+    // Whatever the suite was run with.
+    vi.stubEnv(V8_DEFAULTS_ENV, undefined);
+    vi.stubEnv('NODE_OPTIONS', undefined);
+    // Built-in modules loaded, in the same list as the flags: every one must come first.
+    vi.spyOn(process, 'getBuiltinModule').mockImplementation((id: string) => {
+      stats.flags.push(`load ${id}`);
+      return undefined as never;
+    });
+  });
+  const flagsOn = (v8: string) => {
+    onV8(v8);
+    stats.flags = [];
+    setV8Flags();
+    const first = stats.flags.findIndex((f) => f.startsWith('--'));
+    expect(
+      stats.flags.slice(first).filter((f) => f.startsWith('load ')),
+      v8,
+    ).toEqual([]);
+    return stats.flags.filter((f) => f.startsWith('--'));
+  };
+
+  it('loads the built-ins first, then frees dead buffers on the main thread and keeps the young generation small', () => {
+    expect(flagsOn('11.3.244.8-node.38')).toEqual([SWEEP, KEEP_SMALL]);
+    expect(stats.flags.filter((f) => f.startsWith('load ')).length).toBeGreaterThan(0);
+    expect(flagsOn('12.4.254.21-node.57')).toEqual([SWEEP, KEEP_SMALL, EXTERNAL]);
+    expect(flagsOn('13.6.233.17-node.53')).toEqual([SWEEP, KEEP_SMALL, EXTERNAL]);
+  });
+
+  it("sets only the sweeping flag over the user's own young-generation flags", () => {
+    vi.stubEnv('NODE_OPTIONS', '--max-semi-space-size=16');
+    expect(flagsOn('13.6.233.17-node.53')).toEqual([SWEEP]);
+  });
+
+  it("never overrides the user's own sweeping flag", () => {
+    vi.spyOn(process, 'execArgv', 'get').mockReturnValue(['--concurrent-array-buffer-sweeping']);
+    expect(flagsOn('12.4.254.21-node.57')).toEqual([KEEP_SMALL, EXTERNAL]);
+  });
+
+  it("takes a file's name for no option's", () => {
+    vi.spyOn(process, 'execArgv', 'get').mockReturnValue([
+      '--import',
+      './array-buffer-sweeping.mjs',
+      '--require=/x/semi-space.cjs',
+    ]);
+    vi.stubEnv('NODE_OPTIONS', '--import ./new-space.mjs');
+    expect(flagsOn('12.4.254.21-node.57')).toEqual([SWEEP, KEEP_SMALL, EXTERNAL]);
+  });
+
+  it('sets none on an unmeasured V8, nor with the defaults asked for', () => {
+    expect(flagsOn('14.1.146.11-node.26')).toEqual([]);
+    vi.stubEnv(V8_DEFAULTS_ENV, '1');
+    expect(flagsOn('13.6.233.17-node.53')).toEqual([]);
   });
 });

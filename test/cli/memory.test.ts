@@ -10,6 +10,7 @@ import { keepMallocHeapTop, MEASURED_V8_MAJORS, tunesV8, V8_DEFAULTS_ENV } from 
 import { buildCli, CLI, cleanEnv, run, tempDir } from './helpers.js';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'v8-young-generation.mjs');
+const SWEEP_FIXTURE = join(import.meta.dirname, 'fixtures', 'array-buffer-sweeping.mjs');
 const MiB = 2 ** 20;
 const major = Number(process.versions.v8.split('.')[0]);
 
@@ -70,9 +71,17 @@ describe('keepMallocHeapTop', () => {
   });
 });
 
-/** What V8 did in a `cli.js --version` process under load (fixtures/v8-young-generation.mjs). */
-function youngGeneration(env: Record<string, string | undefined> = {}) {
-  const r = spawnSync(process.execPath, ['--trace-gc', '--import', FIXTURE, CLI, '--version'], {
+/**
+ * Runs `cli.js --version` with a fixture imported (and `nodeArgs` before it); answers the JSON the
+ * fixture printed on its `marker` line at exit, and the process's standard output.
+ */
+function withFixture<T>(
+  fixture: string,
+  marker: string,
+  env: Record<string, string | undefined>,
+  nodeArgs: string[] = [],
+): { seen: T; stdout: string } {
+  const r = spawnSync(process.execPath, [...nodeArgs, '--import', fixture, CLI, '--version'], {
     env: cleanEnv(env),
     encoding: 'utf8',
     timeout: 60_000,
@@ -80,14 +89,27 @@ function youngGeneration(env: Record<string, string | undefined> = {}) {
   expect(r.status, r.stderr).toBe(0);
   // An unknown V8 flag is reported on stderr, not thrown.
   expect(r.stderr).toBe('');
-  const line = /^V8-YOUNG-GENERATION (.*)$/m.exec(r.stdout);
+  const line = new RegExp(`^${marker} (.*)$`, 'm').exec(r.stdout);
   expect(line, r.stdout).not.toBeNull();
-  const seen = JSON.parse(line![1]!) as { v8: string; newSpaceMax: number };
+  const seen = JSON.parse(line![1]!) as T & { v8: string };
   expect(seen.v8).toBe(process.versions.v8); // the child ran on this suite's Node
+  return { seen, stdout: r.stdout };
+}
+
+/** What V8 did in a `cli.js --version` process under load (fixtures/v8-young-generation.mjs). */
+function youngGeneration(env: Record<string, string | undefined> = {}) {
+  const { seen, stdout } = withFixture<{ newSpaceMax: number }>(FIXTURE, 'V8-YOUNG-GENERATION', env, [
+    '--trace-gc',
+  ]);
   return {
     newSpaceMax: seen.newSpaceMax,
-    externalScavenges: r.stdout.match(/external memory pressure/g)?.length ?? 0,
+    externalScavenges: stdout.match(/external memory pressure/g)?.length ?? 0,
   };
+}
+
+/** Of 40 scavenges in a `cli.js --version` process, how many freed their dead ArrayBuffers before returning. */
+function sweptDuringScavenge(env: Record<string, string | undefined> = {}): number {
+  return withFixture<{ freed: number }>(SWEEP_FIXTURE, 'ARRAY-BUFFER-SWEEPING', env).seen.freed;
 }
 
 describe(`the CLI's process on this Node (V8 ${process.versions.v8})`, () => {
@@ -175,4 +197,16 @@ describe(`the CLI's process on this Node (V8 ${process.versions.v8})`, () => {
       expect(externalScavenges, NODE_OPTIONS).toBeLessThan(20);
     }
   });
+
+  // At V8's defaults a helper thread frees them, and only sometimes has it finished when the
+  // fixture looks after `gc` returns: 26-36 times of 40 in 12 runs on Node 20, 22 and 24 here. So here
+  // a CLI that did not set the flag fails this, all but certainly. (Not asserted the other way round: how often the
+  // helper thread wins that race depends on the machine's cores.)
+  it.skipIf(!measured)(
+    "frees dead ArrayBuffers during the scavenge, with the user's young-generation flags too",
+    () => {
+      expect(sweptDuringScavenge()).toBe(40);
+      expect(sweptDuringScavenge({ NODE_OPTIONS: '--max-semi-space-size=16' })).toBe(40);
+    },
+  );
 });
