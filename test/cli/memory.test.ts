@@ -198,10 +198,10 @@ describe(`the CLI's process on this Node (V8 ${process.versions.v8})`, () => {
     }
   });
 
-  // At V8's defaults a helper thread frees them, and only sometimes has it finished when the
-  // fixture looks after `gc` returns: 26-36 times of 40 in 12 runs on Node 20, 22 and 24 here. So here
-  // a CLI that did not set the flag fails this, all but certainly. (Not asserted the other way round: how often the
-  // helper thread wins that race depends on the machine's cores.)
+  // At V8's defaults a helper thread frees them, and it had finished when the fixture looked
+  // after `gc` returned only 26-36 times of 40 (12 runs on Node 20, 22 and 24), so a CLI without
+  // the flag fails this all but certainly. Not asserted the other way round: how often the helper
+  // thread wins that race depends on the machine's cores.
   it.skipIf(!measured)(
     "frees dead ArrayBuffers during the scavenge, with the user's young-generation flags too",
     () => {
